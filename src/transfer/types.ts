@@ -1,0 +1,119 @@
+// The contract between transfer's core (crawl, copy, verify, report), its adapters (sources, destinations)
+// and its engines (embedded: in-process queue + node:sqlite journal; distributed: Redis). Transport-free.
+import type { Readable } from 'node:stream'
+
+/** What a file is to HLS; drives Content-Type fallbacks and report grouping. */
+export type FileKind = 'master' | 'media' | 'segment' | 'init' | 'key' | 'part' | 'session-data' | 'object'
+
+/** A file to copy, as discovered by a crawler or a lister. Identified by `key` within its class. */
+export type FileRef = {
+  /** Where to read it: an http(s) URL, `s3://bucket/key`, or an absolute `file://` URL. */
+  source: string
+  /** Destination key relative to the destination root/prefix (already safe: no `..`, no leading `/`). */
+  key: string
+  kind: FileKind
+  /** Size when the lister knows it (S3/dir listings, HEAD); crawled files learn it on copy. */
+  size?: number
+  /** Origin validator (ETag or mtime-size) when known; used to skip unchanged files and detect changes. */
+  etag?: string
+}
+
+/** A unit of work and of reporting: one HLS master (a "class"), one S3 prefix, or one directory. */
+export type ClassEntry = {
+  id: string
+  /** Master/media playlist URL, `s3://bucket/prefix/`, or a `file://` directory URL. */
+  source: string
+  /** Catalog status, when the catalog gives one (e.g. "ready", "recording", "aborted", "test"). */
+  status?: string
+}
+
+/** Why a class is not transferred at all. */
+export type SkipReason = 'aborted' | 'test' | 'recording' | 'playlist-missing' | 'invalid-entry' | 'not-a-playlist' | 'hostile-playlist' | 'forbidden-host' | 'too-large'
+
+/** The result of crawling one class. `files` is deduplicated by key. */
+export type CrawlResult = {
+  classId: string
+  files: FileRef[]
+  /** Referenced files the crawler could not even fetch as playlists, or that a listing proved missing. */
+  problems: Array<{ source: string; key?: string; code: string; message: string }>
+  /** True when every media playlist has EXT-X-ENDLIST (VOD / finished recording). */
+  complete: boolean
+}
+
+/** Metadata a source gives with a body. */
+export type SourceObject = {
+  body: Readable
+  size?: number
+  etag?: string
+  contentType?: string
+}
+
+/** Reads files. One per scheme; `get` does ONE attempt (the engine owns retries and their order). */
+export interface Source {
+  /** Fetches a whole object. Errors are TransferError with a code saying whether a retry can help. */
+  get(locator: string, options: { signal?: AbortSignal }): Promise<SourceObject>
+  /** Fetches a small text object (a playlist), bounded by `maxBytes`. */
+  getText(locator: string, options: { signal?: AbortSignal; maxBytes: number }): Promise<{ text: string; url: string; contentType?: string }>
+  /** Lists every object under a prefix (S3 prefix, directory); absent for HTTP. */
+  list?(prefix: string, options: { signal?: AbortSignal }): AsyncIterable<FileRef>
+  close?(): Promise<void>
+}
+
+/** What a destination knows of a stored object. */
+export type StoredObject = { size: number; etag?: string; checksum?: string }
+
+/** Writes files. `put` streams and must leave no partial object visible under `key` on failure. */
+export interface Destination {
+  put(key: string, body: Readable, info: { size?: number; contentType?: string; signal?: AbortSignal }): Promise<StoredObject>
+  /** Undefined when absent. */
+  stat(key: string): Promise<StoredObject | undefined>
+  /** "s3://bucket/prefix" or "/abs/dir", for reports. */
+  describe(): string
+  close?(): Promise<void>
+}
+
+/** Lifecycle of a file; the journal keeps the latest. */
+export type FileState = 'pending' | 'copied' | 'verified' | 'skipped-present' | 'failed' | 'missing'
+
+/** The outcome of one copy attempt, as the core reports it to an engine. */
+export type CopyOutcome =
+  | { ok: true; key: string; bytes: number; etag?: string; skipped: boolean }
+  | { ok: false; key: string; code: string; message: string; retryable: boolean; retryAfterMs?: number }
+
+/**
+ * Work queue port. Embedded: in-process deque (retries to the FRONT). Distributed: Redis.
+ * Items are opaque to the queue.
+ */
+export interface JobQueue<T> {
+  /** New work, at the back. */
+  push(items: T[]): Promise<void>
+  /** Retried work, at the front, so a class is not held up behind newer work. */
+  pushFront(items: T[]): Promise<void>
+  /** Waits for up to `max` items; resolves [] when the queue is closed and drained. */
+  take(max: number, signal?: AbortSignal): Promise<T[]>
+  size(): Promise<number>
+  close(): Promise<void>
+}
+
+/** Per-class totals in a report. */
+export type ClassReport = {
+  id: string
+  source: string
+  state: 'verified' | 'incomplete' | 'skipped' | 'failed'
+  skipReason?: SkipReason
+  files: number
+  verified: number
+  bytes: number
+  retries: number
+  missing: Array<{ key: string; source: string; code: string; message: string }>
+}
+
+export type RunReport = {
+  run: string
+  destination: string
+  startedAt: string
+  finishedAt: string
+  ok: boolean
+  totals: { classes: number; files: number; verified: number; skippedPresent: number; bytes: number; retries: number; missing: number; skippedClasses: number }
+  classes: ClassReport[]
+}
