@@ -125,7 +125,7 @@ test('faults: 5xx, 429 + Retry-After, resets, truncation, slow, missing — boun
 })
 
 test('writeTo writes every file byte-identical under the directory', async () => {
-  const small = generateSampleLibrary({ classes: 2, varied: true, segments: 3, nonTransferable: false })
+  const small = generateSampleLibrary({ classes: 2, varied: true, defaults: { segments: 3 }, nonTransferable: false })
   const dir = await makeTempDir('colony-sample-')
   try {
     const r = await small.writeTo(dir)
