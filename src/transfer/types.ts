@@ -38,6 +38,8 @@ export type CrawlResult = {
   problems: Array<{ source: string; key?: string; code: string; message: string }>
   /** True when every media playlist has EXT-X-ENDLIST (VOD / finished recording). */
   complete: boolean
+  /** Set when the class is not transferred at all (entry playlist missing, not a playlist, recording…). */
+  skipReason?: SkipReason
 }
 
 /** Metadata a source gives with a body. */
@@ -46,6 +48,12 @@ export type SourceObject = {
   size?: number
   etag?: string
   contentType?: string
+  /** Origin modification time (ms since epoch), when the source knows it. */
+  modified?: number
+  /** Final URL after redirects (HTTP). */
+  url?: string
+  /** Local path (directory sources): enables the kernel-copy fast path. */
+  path?: string
 }
 
 /** Reads files. One per scheme; `get` does ONE attempt (the engine owns retries and their order). */
@@ -56,19 +64,51 @@ export interface Source {
   getText(locator: string, options: { signal?: AbortSignal; maxBytes: number }): Promise<{ text: string; url: string; contentType?: string }>
   /** Lists every object under a prefix (S3 prefix, directory); absent for HTTP. */
   list?(prefix: string, options: { signal?: AbortSignal }): AsyncIterable<FileRef>
+  /** Metadata without the body, for "already at the destination?" checks. */
+  head?(locator: string, options: { signal?: AbortSignal }): Promise<{ size?: number; etag?: string; modified?: number }>
   close?(): Promise<void>
 }
 
 /** What a destination knows of a stored object. */
-export type StoredObject = { size: number; etag?: string; checksum?: string }
+export type StoredObject = {
+  size: number
+  /** The store's ETag (S3: the MD5 for single-part objects, md5-of-md5s-N for multipart). */
+  etag?: string
+  /** MD5 hex computed by colony while streaming, when it did. */
+  checksum?: string
+  /** The origin's validator kept with the object (S3 metadata), for skip-if-unchanged. */
+  sourceEtag?: string
+  /** Modification time (directories keep the origin's Last-Modified). */
+  modified?: number
+}
+
+/** What a destination is told with a body. */
+export type PutInfo = {
+  /** Announced size: a different byte count fails the write (nothing is committed). */
+  size?: number
+  contentType?: string
+  signal?: AbortSignal
+  /** Origin modification time, kept where the store can. */
+  modified?: number
+  /** Origin validator, kept where the store can (S3 metadata). */
+  sourceEtag?: string
+}
 
 /** Writes files. `put` streams and must leave no partial object visible under `key` on failure. */
 export interface Destination {
-  put(key: string, body: Readable, info: { size?: number; contentType?: string; signal?: AbortSignal }): Promise<StoredObject>
+  put(key: string, body: Readable, info: PutInfo): Promise<StoredObject>
+  /** Fast path for local origins (directory → directory): a kernel copy. */
+  putFromFile?(key: string, file: string, info: PutInfo): Promise<StoredObject>
   /** Undefined when absent. */
   stat(key: string): Promise<StoredObject | undefined>
   /** "s3://bucket/prefix" or "/abs/dir", for reports. */
   describe(): string
+  /** Everything stored under the destination root, when the store lists cheaply (S3: 1000 keys a request). */
+  list?(): AsyncIterable<{ key: string; size: number; etag?: string }>
+  /** MD5 of a stored object, when the store keeps none itself (directories, for --checksum). */
+  checksum?(key: string): Promise<string>
+  /** True when nothing is stored yet: a first run then skips per-file presence checks. */
+  isEmpty?(): Promise<boolean>
   close?(): Promise<void>
 }
 
@@ -77,7 +117,7 @@ export type FileState = 'pending' | 'copied' | 'verified' | 'skipped-present' | 
 
 /** The outcome of one copy attempt, as the core reports it to an engine. */
 export type CopyOutcome =
-  | { ok: true; key: string; bytes: number; etag?: string; skipped: boolean }
+  | { ok: true; key: string; bytes: number; etag?: string; skipped: boolean; md5?: string; contentType?: string }
   | { ok: false; key: string; code: string; message: string; retryable: boolean; retryAfterMs?: number }
 
 /**

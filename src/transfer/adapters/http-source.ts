@@ -1,0 +1,143 @@
+// HTTP(S) origin: one undici Agent (keep-alive pools, bounded connections per origin), streaming bodies,
+// redirects followed by hand so every hop is checked against the allow-list, errors classified for retry.
+import { Agent, type Dispatcher } from 'undici'
+import { parseRetryAfter } from '../../shared/backoff.ts'
+import type { Source, SourceObject } from '../types.ts'
+import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
+
+export type HttpSourceOptions = {
+  /** Connections per origin. @defaultValue 64 */
+  connections?: number
+  /** Time to response headers. @defaultValue 30_000 */
+  headersTimeoutMs?: number
+  /** Max idle time between body chunks. @defaultValue 30_000 */
+  bodyTimeoutMs?: number
+  /** Redirect hops followed. @defaultValue 5 */
+  maxRedirects?: number
+  /** Whether a redirect target may be fetched; a refused hop is TRANSFER_FORBIDDEN_HOST. @defaultValue allow all */
+  allowRedirect?: (url: URL) => boolean
+  /** Sent as User-Agent. @defaultValue 'colony-transfer' */
+  userAgent?: string
+}
+
+type Response = Dispatcher.ResponseData
+
+function header(res: Response, name: string): string | undefined {
+  const v = res.headers[name]
+  return Array.isArray(v) ? v[0] : v
+}
+
+export class HttpSource implements Source {
+  readonly #agent: Agent
+  readonly #options: HttpSourceOptions
+
+  constructor(options: HttpSourceOptions = {}) {
+    this.#options = options
+    this.#agent = new Agent({
+      connections: options.connections ?? 64,
+      keepAliveTimeout: 30_000,
+      headersTimeout: options.headersTimeoutMs ?? 30_000,
+      bodyTimeout: options.bodyTimeoutMs ?? 30_000,
+      connect: { timeout: 10_000 },
+    })
+  }
+
+  /** GET with redirects; resolves on a 2xx with the body unread. */
+  async #request(locator: string, signal: AbortSignal | undefined, method: 'GET' | 'HEAD' = 'GET'): Promise<{ res: Response; url: URL }> {
+    let url: URL
+    try { url = new URL(locator) } catch { throw new TransferError(TRANSFER_CODES.BAD_URI, `not a URL: ${locator}`) }
+    const max = this.#options.maxRedirects ?? 5
+    for (let hop = 0; ; hop++) {
+      let res: Response
+      try {
+        res = await this.#agent.request({
+          origin: url.origin, path: `${url.pathname}${url.search}`, method,
+          headers: { 'user-agent': this.#options.userAgent ?? 'colony-transfer', accept: '*/*' },
+          ...(signal ? { signal } : {}),
+        })
+      } catch (err) {
+        throw toTransferError(err, `GET ${url.href}`)
+      }
+      const status = res.statusCode
+      if (status >= 200 && status < 300) return { res, url }
+      const location = header(res, 'location')
+      await res.body.dump().catch(() => undefined)
+      if (status >= 300 && status < 400 && location) {
+        if (hop >= max) throw new TransferError(TRANSFER_CODES.HTTP_STATUS, `GET ${locator}: more than ${max} redirects`)
+        const next = new URL(location, url)
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+          throw new TransferError(TRANSFER_CODES.FORBIDDEN_HOST, `GET ${url.href} redirects to a non-http URL ${next.href}`)
+        }
+        if (this.#options.allowRedirect && !this.#options.allowRedirect(next)) {
+          throw new TransferError(TRANSFER_CODES.FORBIDDEN_HOST, `GET ${url.href} redirects to ${next.href}, a host not allowed (see --allow-host)`)
+        }
+        url = next
+        continue
+      }
+      if (status === 404 || status === 410) {
+        throw new TransferError(TRANSFER_CODES.NOT_FOUND, `GET ${url.href}: ${status} not found`, { status: 404, details: { url: url.href, status } })
+      }
+      const retryable = status >= 500 || status === 429 || status === 408
+      const retryAfterMs = parseRetryAfter(header(res, 'retry-after'))
+      throw new TransferError(TRANSFER_CODES.HTTP_STATUS, `GET ${url.href}: HTTP ${status}`, {
+        retryable, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}), details: { url: url.href, status },
+      })
+    }
+  }
+
+  async get(locator: string, options: { signal?: AbortSignal } = {}): Promise<SourceObject & { url: string; modified?: number }> {
+    const { res, url } = await this.#request(locator, options.signal)
+    const len = header(res, 'content-length')
+    const etag = header(res, 'etag')
+    const type = header(res, 'content-type')
+    const lm = header(res, 'last-modified')
+    const modified = lm ? Date.parse(lm) : NaN
+    return {
+      body: res.body, url: url.href,
+      ...(len !== undefined && !header(res, 'content-encoding') ? { size: Number(len) } : {}),
+      ...(etag ? { etag } : {}), ...(type ? { contentType: type } : {}),
+      ...(Number.isFinite(modified) ? { modified } : {}),
+    }
+  }
+
+  async head(locator: string, options: { signal?: AbortSignal } = {}): Promise<{ size?: number; etag?: string; modified?: number }> {
+    const { res } = await this.#request(locator, options.signal, 'HEAD')
+    const len = header(res, 'content-length')
+    const etag = header(res, 'etag')
+    const lm = header(res, 'last-modified')
+    const modified = lm ? Date.parse(lm) : NaN
+    return { ...(len !== undefined ? { size: Number(len) } : {}), ...(etag ? { etag } : {}), ...(Number.isFinite(modified) ? { modified } : {}) }
+  }
+
+  async getText(locator: string, options: { signal?: AbortSignal; maxBytes: number }): Promise<{ text: string; url: string; contentType?: string }> {
+    const { res, url } = await this.#request(locator, options.signal)
+    const len = Number(header(res, 'content-length') ?? NaN)
+    if (Number.isFinite(len) && len > options.maxBytes) {
+      res.body.destroy()
+      throw new TransferError(TRANSFER_CODES.PLAYLIST_TOO_LARGE, `${url.href} is ${len} bytes, over the ${options.maxBytes}-byte playlist limit`)
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        size += chunk.length
+        if (size > options.maxBytes) {
+          res.body.destroy()
+          throw new TransferError(TRANSFER_CODES.PLAYLIST_TOO_LARGE, `${url.href} is over the ${options.maxBytes}-byte playlist limit`)
+        }
+        chunks.push(chunk)
+      }
+    } catch (err) {
+      throw toTransferError(err, `GET ${url.href}`)
+    }
+    if (Number.isFinite(len) && size !== len) {
+      throw new TransferError(TRANSFER_CODES.TRUNCATED, `GET ${url.href}: got ${size} of ${len} bytes`, { retryable: true })
+    }
+    const type = header(res, 'content-type')
+    return { text: Buffer.concat(chunks).toString('utf8'), url: url.href, ...(type ? { contentType: type } : {}) }
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close()
+  }
+}

@@ -1,0 +1,77 @@
+// One place that builds S3 clients and parses s3:// locators, so sources, destinations and the distributed
+// engine agree on endpoints, path style, checksum behaviour and keep-alive pools.
+import http from 'node:http'
+import https from 'node:https'
+import { S3Client } from '@aws-sdk/client-s3'
+import { TransferError, TRANSFER_CODES } from '../errors.ts'
+
+export type S3Options = {
+  /** Custom endpoint for S3-compatible stores (MinIO, s3rver, R2…); AWS_ENDPOINT_URL also works. @defaultValue AWS */
+  endpoint?: string
+  /** Region. @defaultValue AWS_REGION, AWS_DEFAULT_REGION or 'us-east-1' */
+  region?: string
+  /** Path-style addressing; forced on whenever an endpoint is given. @defaultValue endpoint !== undefined */
+  forcePathStyle?: boolean
+  /** Static credentials (tests); otherwise the standard AWS provider chain. @defaultValue the chain */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+  /** Sockets per client. @defaultValue 64 */
+  maxSockets?: number
+}
+
+export type S3Location = { bucket: string; prefix: string }
+
+/** "s3://bucket/a/b" → { bucket: 'bucket', prefix: 'a/b' }. */
+export function parseS3Url(locator: string): S3Location {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(locator)
+  if (!m?.[1]) throw new TransferError(TRANSFER_CODES.BAD_LOCATOR, `not an s3:// locator: ${locator}`, { status: 400 })
+  return { bucket: m[1], prefix: m[2] ?? '' }
+}
+
+export function createS3Client(options: S3Options = {}): S3Client {
+  const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL
+  const maxSockets = options.maxSockets ?? 64
+  return new S3Client({
+    region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    ...(endpoint ? { endpoint } : {}),
+    forcePathStyle: options.forcePathStyle ?? endpoint !== undefined,
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    // We verify MD5/ETag ourselves; the SDK's default CRC trailers (aws-chunked) are not understood by many
+    // S3-compatible stores and cost CPU per request.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 1, // the engine owns retries and puts them at the front of the queue
+    requestHandler: {
+      httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
+      httpsAgent: new https.Agent({ keepAlive: true, maxSockets }),
+      connectionTimeout: 10_000,
+      requestTimeout: 120_000,
+    },
+  })
+}
+
+/** Maps an SDK error to a TransferError: SlowDown/503/5xx/throttling → retryable, NoSuchKey → not found. */
+export function toS3Error(err: unknown, context: string): TransferError {
+  if (err instanceof TransferError) return err
+  const e = err as { name?: string; Code?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string> } }
+  const name = e.name ?? e.Code ?? ''
+  const status = e.$metadata?.httpStatusCode ?? 0
+  const msg = `${context}: ${name || e.code || 'error'}${e.message && e.message !== name ? ` (${e.message})` : ''}`
+  if (name === 'AbortError') return new TransferError(TRANSFER_CODES.ABORTED, msg, { cause: err })
+  if (name === 'NoSuchKey' || name === 'NotFound' || status === 404 && name !== 'NoSuchBucket') return new TransferError(TRANSFER_CODES.NOT_FOUND, msg, { cause: err, status: 404 })
+  if (name === 'NoSuchBucket') return new TransferError(TRANSFER_CODES.S3_NO_BUCKET, msg, { cause: err })
+  if (name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || status === 403) {
+    return new TransferError(TRANSFER_CODES.S3_ACCESS_DENIED, msg, { cause: err })
+  }
+  if (name === 'SlowDown' || name === 'Throttling' || name === 'ThrottlingException' || name === 'RequestLimitExceeded' || status === 503 || status === 429) {
+    const ra = Number(e.$response?.headers?.['retry-after'])
+    return new TransferError(TRANSFER_CODES.S3_SLOWDOWN, msg, { cause: err, retryable: true, retryAfterMs: Number.isFinite(ra) && ra > 0 ? ra * 1000 : 1000 })
+  }
+  if (status >= 500 || name === 'InternalError' || name === 'RequestTimeout' || name === 'TimeoutError') {
+    return new TransferError(TRANSFER_CODES.S3, msg, { cause: err, retryable: true })
+  }
+  const netCode = e.code ?? ''
+  if (/^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|ERR_STREAM_PREMATURE_CLOSE)$/.test(netCode)) {
+    return new TransferError(TRANSFER_CODES.CONNECTION, msg, { cause: err, retryable: true })
+  }
+  return new TransferError(TRANSFER_CODES.S3, msg, { cause: err })
+}

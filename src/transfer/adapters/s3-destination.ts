@@ -1,0 +1,139 @@
+// S3 (or compatible) destination: PutObject for small bodies, lib-storage multipart Upload for large ones,
+// Content-Type kept, the origin's validator stored as metadata so a later run can recognise unchanged files.
+import type { Readable } from 'node:stream'
+import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
+import { toSafeKey } from '../../shared/safe-path.ts'
+import type { Destination, PutInfo, StoredObject } from '../types.ts'
+import { TransferError, TRANSFER_CODES } from '../errors.ts'
+import { createS3Client, parseS3Url, toS3Error, type S3Options } from './s3-client.ts'
+import { unquoteEtag } from './s3-source.ts'
+
+export type S3DestinationOptions = S3Options & {
+  /** Reuse a client. @defaultValue a new client from the options */
+  client?: S3Client
+  /** Bodies at least this big (or of unknown size) go multipart. @defaultValue 16 MiB */
+  multipartThreshold?: number
+  /** Multipart part size. @defaultValue 8 MiB */
+  partSize?: number
+  /** Parts uploaded in parallel per object. @defaultValue 4 */
+  partConcurrency?: number
+}
+
+export const SOURCE_ETAG_META = 'colony-source-etag'
+
+export class S3Destination implements Destination {
+  readonly bucket: string
+  readonly prefix: string
+  readonly partSize: number
+  readonly multipartThreshold: number
+  readonly #client: S3Client
+  readonly #own: boolean
+  readonly #options: S3DestinationOptions
+
+  constructor(locator: string, options: S3DestinationOptions = {}) {
+    const { bucket, prefix } = parseS3Url(locator)
+    this.bucket = bucket
+    this.prefix = prefix.replace(/^\/+|\/+$/g, '')
+    this.#client = options.client ?? createS3Client(options)
+    this.#own = !options.client
+    this.#options = options
+    this.partSize = options.partSize ?? 8 * 1024 * 1024
+    this.multipartThreshold = options.multipartThreshold ?? 16 * 1024 * 1024
+  }
+
+  describe(): string {
+    return `s3://${this.bucket}/${this.prefix}`
+  }
+
+  objectKey(key: string): string {
+    const safe = toSafeKey(key)
+    return this.prefix ? `${this.prefix}/${safe}` : safe
+  }
+
+  /** Whether put() will use multipart for this size (the caller then computes the multipart ETag). */
+  isMultipart(size: number | undefined): boolean {
+    return size === undefined || size >= this.multipartThreshold
+  }
+
+  async put(key: string, body: Readable, info: PutInfo = {}): Promise<StoredObject> {
+    let objectKey: string
+    try { objectKey = this.objectKey(key) } catch (err) {
+      throw new TransferError(TRANSFER_CODES.PATH_ESCAPE, `refused key ${JSON.stringify(key)}: ${(err as Error).message}`)
+    }
+    const common = {
+      Bucket: this.bucket, Key: objectKey, ContentType: info.contentType ?? 'application/octet-stream',
+      ...(info.sourceEtag ? { Metadata: { [SOURCE_ETAG_META]: info.sourceEtag } } : {}),
+    }
+    const opts = info.signal ? { abortSignal: info.signal } : {}
+    try {
+      if (!this.isMultipart(info.size)) {
+        const out = await this.#client.send(new PutObjectCommand({ ...common, Body: body, ContentLength: info.size }), opts)
+        const etag = unquoteEtag(out.ETag)
+        return { size: info.size ?? 0, ...(etag ? { etag } : {}) }
+      }
+      const upload = new Upload({
+        client: this.#client, params: { ...common, Body: body },
+        partSize: this.partSize, queueSize: this.#options.partConcurrency ?? 4, leavePartsOnError: false,
+      })
+      const onAbort = (): void => { void upload.abort() }
+      info.signal?.addEventListener('abort', onAbort, { once: true })
+      try {
+        const out = await upload.done()
+        const etag = unquoteEtag(out.ETag)
+        return { size: info.size ?? -1, ...(etag ? { etag } : {}) }
+      } finally {
+        info.signal?.removeEventListener('abort', onAbort)
+      }
+    } catch (err) {
+      body.destroy()
+      throw toS3Error(err, `PUT s3://${this.bucket}/${objectKey}`)
+    }
+  }
+
+  async stat(key: string): Promise<StoredObject | undefined> {
+    try {
+      const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }))
+      const etag = unquoteEtag(out.ETag)
+      const sourceEtag = out.Metadata?.[SOURCE_ETAG_META]
+      return { size: out.ContentLength ?? 0, ...(etag ? { etag } : {}), ...(sourceEtag ? { sourceEtag } : {}), ...(out.LastModified ? { modified: out.LastModified.getTime() } : {}) }
+    } catch (err) {
+      const e = toS3Error(err, `HEAD ${key}`)
+      if (e.code === TRANSFER_CODES.NOT_FOUND) return undefined
+      throw e
+    }
+  }
+
+  /** Every stored object under the prefix (keys relative to it): verification reads 1000 per request. */
+  async *list(): AsyncIterable<{ key: string; size: number; etag?: string }> {
+    let token: string | undefined
+    const strip = this.prefix ? this.prefix.length + 1 : 0
+    do {
+      let page
+      try {
+        page = await this.#client.send(new ListObjectsV2Command({ Bucket: this.bucket, ...(this.prefix ? { Prefix: `${this.prefix}/` } : {}), ...(token ? { ContinuationToken: token } : {}) }))
+      } catch (err) {
+        throw toS3Error(err, `LIST ${this.describe()}`)
+      }
+      for (const o of page.Contents ?? []) {
+        if (!o.Key) continue
+        const etag = unquoteEtag(o.ETag)
+        yield { key: o.Key.slice(strip), size: o.Size ?? 0, ...(etag ? { etag } : {}) }
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined
+    } while (token)
+  }
+
+  async isEmpty(): Promise<boolean> {
+    try {
+      const page = await this.#client.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1, ...(this.prefix ? { Prefix: `${this.prefix}/` } : {}) }))
+      return (page.KeyCount ?? page.Contents?.length ?? 0) === 0
+    } catch (err) {
+      throw toS3Error(err, `LIST ${this.describe()}`)
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#own) this.#client.destroy()
+  }
+}

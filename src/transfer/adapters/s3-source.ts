@@ -1,0 +1,109 @@
+// S3 (or compatible) origin: GetObject streams, ListObjectsV2 pages for prefix sources.
+import type { Readable } from 'node:stream'
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
+import type { FileRef, Source, SourceObject } from '../types.ts'
+import { TransferError, TRANSFER_CODES } from '../errors.ts'
+import { keyForPath } from '../keys.ts'
+import { createS3Client, parseS3Url, toS3Error, type S3Options } from './s3-client.ts'
+
+export type S3SourceOptions = S3Options & {
+  /** Reuse a client (distributed workers share one). @defaultValue a new client from the options */
+  client?: S3Client
+  /** Dropped from listed keys. @defaultValue '' */
+  stripPrefix?: string
+}
+
+export function unquoteEtag(etag: string | undefined): string | undefined {
+  return etag?.replace(/^W\//, '').replace(/^"|"$/g, '')
+}
+
+export class S3Source implements Source {
+  readonly #client: S3Client
+  readonly #own: boolean
+  readonly #strip: string | undefined
+
+  constructor(options: S3SourceOptions = {}) {
+    this.#client = options.client ?? createS3Client(options)
+    this.#own = !options.client
+    this.#strip = options.stripPrefix
+  }
+
+  async get(locator: string, options: { signal?: AbortSignal } = {}): Promise<SourceObject & { modified?: number }> {
+    const { bucket, prefix: key } = parseS3Url(locator)
+    try {
+      const out = await this.#client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), options.signal ? { abortSignal: options.signal } : {})
+      if (!out.Body) throw new TransferError(TRANSFER_CODES.S3, `${locator}: empty response`, { retryable: true })
+      const etag = unquoteEtag(out.ETag)
+      return {
+        body: out.Body as Readable,
+        ...(out.ContentLength !== undefined ? { size: out.ContentLength } : {}),
+        ...(etag ? { etag } : {}), ...(out.ContentType ? { contentType: out.ContentType } : {}),
+        ...(out.LastModified ? { modified: out.LastModified.getTime() } : {}),
+      }
+    } catch (err) {
+      throw toS3Error(err, `GET ${locator}`)
+    }
+  }
+
+  async head(locator: string, options: { signal?: AbortSignal } = {}): Promise<{ size?: number; etag?: string; modified?: number }> {
+    const { bucket, prefix: key } = parseS3Url(locator)
+    try {
+      const out = await this.#client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), options.signal ? { abortSignal: options.signal } : {})
+      const etag = unquoteEtag(out.ETag)
+      return { ...(out.ContentLength !== undefined ? { size: out.ContentLength } : {}), ...(etag ? { etag } : {}), ...(out.LastModified ? { modified: out.LastModified.getTime() } : {}) }
+    } catch (err) {
+      throw toS3Error(err, `HEAD ${locator}`)
+    }
+  }
+
+  async getText(locator: string, options: { signal?: AbortSignal; maxBytes: number }): Promise<{ text: string; url: string; contentType?: string }> {
+    const obj = await this.get(locator, options.signal ? { signal: options.signal } : {})
+    if (obj.size !== undefined && obj.size > options.maxBytes) {
+      obj.body.destroy()
+      throw new TransferError(TRANSFER_CODES.PLAYLIST_TOO_LARGE, `${locator} is ${obj.size} bytes, over the ${options.maxBytes}-byte playlist limit`)
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    try {
+      for await (const chunk of obj.body as AsyncIterable<Buffer>) {
+        size += chunk.length
+        if (size > options.maxBytes) {
+          obj.body.destroy()
+          throw new TransferError(TRANSFER_CODES.PLAYLIST_TOO_LARGE, `${locator} is over the ${options.maxBytes}-byte playlist limit`)
+        }
+        chunks.push(chunk)
+      }
+    } catch (err) {
+      throw toS3Error(err, `GET ${locator}`)
+    }
+    return { text: Buffer.concat(chunks).toString('utf8'), url: locator, ...(obj.contentType ? { contentType: obj.contentType } : {}) }
+  }
+
+  /** Every object under `s3://bucket/prefix`, keys as full object keys (bucket dropped, --strip-prefix applied). */
+  async *list(locator: string, options: { signal?: AbortSignal } = {}): AsyncIterable<FileRef> {
+    const { bucket, prefix } = parseS3Url(locator)
+    let token: string | undefined
+    do {
+      let page
+      try {
+        page = await this.#client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }),
+          options.signal ? { abortSignal: options.signal } : {})
+      } catch (err) {
+        throw toS3Error(err, `LIST ${locator}`)
+      }
+      for (const o of page.Contents ?? []) {
+        if (!o.Key || o.Key.endsWith('/')) continue
+        const etag = unquoteEtag(o.ETag)
+        yield {
+          source: `s3://${bucket}/${o.Key}`, key: keyForPath(o.Key, this.#strip), kind: /\.m3u8?$/i.test(o.Key) ? 'media' : 'object',
+          ...(o.Size !== undefined ? { size: o.Size } : {}), ...(etag ? { etag } : {}),
+        }
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined
+    } while (token)
+  }
+
+  async close(): Promise<void> {
+    if (this.#own) this.#client.destroy()
+  }
+}

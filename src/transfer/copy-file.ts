@@ -1,0 +1,92 @@
+// One attempt at one file: the unit both engines (in-process workers, Redis workers) call. It never throws
+// for transfer failures; it returns a CopyOutcome saying whether a retry can help.
+import type { CopyOutcome, Destination, FileRef, Source, StoredObject } from './types.ts'
+import { TransferError, TRANSFER_CODES, toTransferError } from './errors.ts'
+import { contentTypeForKey } from './keys.ts'
+import { MeasureStream } from './measure-stream.ts'
+
+export type CopyFileOptions = {
+  source: Source
+  destination: Destination
+  /** Compute the MD5 while streaming and compare it with the store's ETag. @defaultValue false */
+  checksum?: boolean
+  /**
+   * Look at the destination first and skip the file when it is already there unchanged (same size and
+   * origin validator / ETag / mtime). @defaultValue true
+   */
+  checkExisting?: boolean
+  signal?: AbortSignal
+}
+
+type HeadFn = (locator: string, o: { signal?: AbortSignal }) => Promise<{ size?: number; etag?: string; modified?: number }>
+
+/** Whether what is stored matches the origin well enough to skip the copy. */
+export function isUnchanged(stored: StoredObject, origin: { size?: number; etag?: string; modified?: number }): boolean {
+  if (origin.size === undefined || stored.size !== origin.size) return false
+  if (origin.etag && stored.sourceEtag) return stored.sourceEtag === origin.etag
+  if (origin.etag && stored.etag) return stored.etag === origin.etag.replace(/^W\//, '').replace(/^"|"$/g, '')
+  if (origin.modified !== undefined && stored.modified !== undefined) return Math.abs(stored.modified - origin.modified) < 1000
+  return false
+}
+
+/** Multipart detection without importing the S3 adapter into the core. */
+function partSizeFor(dest: Destination, size: number | undefined): number | undefined {
+  const d = dest as Partial<{ isMultipart: (s: number | undefined) => boolean; partSize: number }>
+  return typeof d.isMultipart === 'function' && d.isMultipart(size) ? d.partSize : undefined
+}
+
+export async function copyFile(ref: FileRef, options: CopyFileOptions): Promise<CopyOutcome> {
+  const { source, destination: dest, signal } = options
+  const sig = signal ? { signal } : {}
+  try {
+    if (options.checkExisting ?? true) {
+      const stored = await dest.stat(ref.key)
+      if (stored) {
+        let origin: { size?: number; etag?: string; modified?: number } = { ...(ref.size !== undefined ? { size: ref.size } : {}), ...(ref.etag ? { etag: ref.etag } : {}) }
+        const head = (source as { head?: HeadFn }).head
+        if (origin.size === undefined && head) origin = await head.call(source, ref.source, sig)
+        if (isUnchanged(stored, origin)) return { ok: true, key: ref.key, bytes: stored.size, ...(stored.etag ? { etag: stored.etag } : {}), skipped: true }
+      }
+    }
+    const obj = await source.get(ref.source, sig)
+    const contentType = obj.contentType ?? contentTypeForKey(ref.key)
+    const info = {
+      ...(obj.size !== undefined ? { size: obj.size } : {}), contentType,
+      ...(obj.modified !== undefined ? { modified: obj.modified } : {}), ...(obj.etag ? { sourceEtag: obj.etag } : {}), ...sig,
+    }
+    if (obj.path && dest.putFromFile) {
+      obj.body.destroy()
+      const stored = await dest.putFromFile(ref.key, obj.path, info)
+      return { ok: true, key: ref.key, bytes: stored.size, skipped: false, contentType }
+    }
+    const partSize = partSizeFor(dest, obj.size)
+    const measure = new MeasureStream({
+      ...(obj.size !== undefined ? { expectedSize: obj.size } : {}), md5: options.checksum === true && partSize === undefined,
+      ...(options.checksum && partSize ? { partSize } : {}), label: ref.source,
+    })
+    obj.body.on('error', (err) => measure.destroy(err))
+    obj.body.pipe(measure)
+    let stored: StoredObject
+    try {
+      stored = await dest.put(ref.key, measure, info)
+    } catch (err) {
+      obj.body.destroy()
+      throw err
+    }
+    const bytes = measure.bytes
+    const md5 = measure.md5Hex
+    if (options.checksum && stored.etag) {
+      const expected = partSize ? measure.multipartEtag : md5
+      if (expected && stored.etag !== expected) {
+        throw new TransferError(TRANSFER_CODES.VERIFY_MISMATCH, `${ref.key}: stored ETag ${stored.etag} ≠ computed ${expected}`, { retryable: true })
+      }
+    }
+    return {
+      ok: true, key: ref.key, bytes, skipped: false, contentType,
+      ...(stored.etag ? { etag: stored.etag } : {}), ...(md5 ? { md5 } : partSize && measure.multipartEtag ? { md5: measure.multipartEtag } : {}),
+    }
+  } catch (err) {
+    const e = toTransferError(err, ref.source)
+    return { ok: false, key: ref.key, code: e.code, message: e.message, retryable: e.retryable, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}) }
+  }
+}

@@ -1,0 +1,16 @@
+import type { ClassReport, FileKind, RunReport, SkipReason } from './types.ts'
+
+/** Progress events of a run; the CLI renders them (bar or NDJSON), the distributed engine forwards them. */
+export type TransferEvents = {
+  'class-start': [{ classId: string; source: string }]
+  'class-skipped': [{ classId: string; source: string; reason: SkipReason; message: string }]
+  discovered: [{ classId: string; files: number; bytes: number; problems: number }]
+  copied: [{ classId: string; key: string; bytes: number; skipped: boolean; kind?: FileKind }]
+  retry: [{ classId: string; key: string; attempt: number; code: string; message: string; delayMs: number }]
+  failed: [{ classId: string; key: string; code: string; message: string }]
+  verified: [{ files: number; failed: number }]
+  'class-done': [ClassReport]
+  phase: [{ phase: 'crawl' | 'copy' | 'verify' | 'report' }]
+  done: [RunReport]
+  warning: [{ message: string; code?: string }]
+}

@@ -1,0 +1,94 @@
+// Turns per-file states into the per-class report (JSON for --report, a few lines for the terminal).
+// Journal-free, so the distributed engine builds the same report from its own store.
+import { formatBytes, formatDuration } from '../shared/units.ts'
+import type { ClassReport, FileState, RunReport, SkipReason } from './types.ts'
+
+export type ReportFile = {
+  key: string; source: string; state: FileState; size: number | null; attempts: number
+  code?: string | null; message?: string | null
+  /** Found already at the destination (skipped-present, later verified). */
+  present?: number | boolean
+}
+
+export type ReportClassInput = {
+  id: string
+  source: string
+  skipReason?: SkipReason | null
+  skipMessage?: string | null
+  files: ReportFile[]
+  problems: Array<{ source: string; key?: string | null; code: string; message: string }>
+}
+
+export type BuildReportInput = { run: string; destination: string; startedAt: string; finishedAt?: string; classes: ReportClassInput[] }
+
+export function buildClassReport(c: ReportClassInput): ClassReport & { skippedPresent: number; skipMessage?: string } {
+  if (c.skipReason) {
+    return {
+      id: c.id, source: c.source, state: 'skipped', skipReason: c.skipReason, files: 0, verified: 0, bytes: 0, retries: 0, skippedPresent: 0,
+      missing: c.problems.map((p) => ({ key: p.key ?? '', source: p.source, code: p.code, message: p.message })),
+      ...(c.skipMessage ? { skipMessage: c.skipMessage } : {}),
+    }
+  }
+  let verified = 0
+  let bytes = 0
+  let retries = 0
+  let skippedPresent = 0
+  const missing: ClassReport['missing'] = []
+  const seen = new Set<string>()
+  for (const f of c.files) {
+    retries += Math.max(0, f.attempts - 1)
+    if (f.state === 'verified') {
+      verified++
+      bytes += f.size ?? 0
+      if (f.present) skippedPresent++
+    } else {
+      missing.push({ key: f.key, source: f.source, code: f.code ?? `TRANSFER_${f.state.toUpperCase().replace(/-/g, '_')}`, message: f.message ?? `${f.key} is ${f.state}` })
+    }
+    seen.add(f.key)
+  }
+  for (const p of c.problems) {
+    if (p.key && seen.has(p.key) && c.files.some((f) => f.key === p.key && f.state === 'verified')) continue
+    missing.push({ key: p.key ?? '', source: p.source, code: p.code, message: p.message })
+  }
+  const state: ClassReport['state'] = missing.length === 0 ? 'verified' : verified > 0 ? 'incomplete' : 'failed'
+  return { id: c.id, source: c.source, state, files: c.files.length, verified, bytes, retries, skippedPresent, missing }
+}
+
+export function buildReport(input: BuildReportInput): RunReport {
+  const classes = input.classes.map(buildClassReport)
+  const totals = { classes: classes.length, files: 0, verified: 0, skippedPresent: 0, bytes: 0, retries: 0, missing: 0, skippedClasses: 0 }
+  for (const c of classes) {
+    totals.files += c.files
+    totals.verified += c.verified
+    totals.skippedPresent += c.skippedPresent
+    totals.bytes += c.bytes
+    totals.retries += c.retries
+    totals.missing += c.state === 'skipped' ? 0 : c.missing.length
+    if (c.state === 'skipped') totals.skippedClasses++
+  }
+  const ok = classes.every((c) => c.state === 'verified' || c.state === 'skipped')
+  return { run: input.run, destination: input.destination, startedAt: input.startedAt, finishedAt: input.finishedAt ?? new Date().toISOString(), ok, totals, classes }
+}
+
+/** A terminal summary: totals, then one line per class that is not fully verified, then the missing files. */
+export function formatSummary(report: RunReport, options: { maxMissing?: number } = {}): string {
+  const t = report.totals
+  const ms = Date.parse(report.finishedAt) - Date.parse(report.startedAt)
+  const lines = [
+    `${report.ok ? 'OK' : 'INCOMPLETE'} — run ${report.run} → ${report.destination}`,
+    `  classes ${t.classes} (${t.skippedClasses} skipped) · files ${t.verified}/${t.files} verified (${t.skippedPresent} already present) · ${formatBytes(t.bytes)} · ${t.retries} retries · ${t.missing} missing · ${formatDuration(ms)}`,
+  ]
+  const max = options.maxMissing ?? 20
+  let shown = 0
+  for (const c of report.classes) {
+    if (c.state === 'verified') continue
+    lines.push(`  ${c.state === 'skipped' ? 'skipped' : c.state} ${c.id}${c.skipReason ? ` (${c.skipReason})` : ''}: ${c.verified}/${c.files} verified${c.missing.length ? `, ${c.missing.length} missing` : ''}`)
+    if (c.state === 'skipped') continue
+    for (const m of c.missing) {
+      if (shown++ >= max) break
+      lines.push(`    ${m.code} ${m.key || m.source}: ${m.message}`)
+    }
+  }
+  if (shown > max) lines.push(`  … ${shown - max} more missing (see --report)`)
+  return lines.join('\n') + '\n'
+}
