@@ -1,0 +1,50 @@
+// CPU time of processes from /proc (Linux): what each swarm spent, whoever its parent is.
+import { readFileSync } from 'node:fs'
+
+const TICKS_PER_SECOND = 100 // sysconf(_SC_CLK_TCK) is 100 on every Linux this bench targets
+
+/** utime + stime of a live process in seconds; undefined once it has exited. */
+export function readCpuSeconds(pid: number): number | undefined {
+  let text: string
+  try { text = readFileSync(`/proc/${pid}/stat`, 'utf8') } catch { return undefined }
+  // The command name (field 2) may contain spaces and parentheses: split after its closing one.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
+  const utime = Number(fields[11])
+  const stime = Number(fields[12])
+  return (utime + stime) / TICKS_PER_SECOND
+}
+
+/**
+ * Accumulates the CPU of a set of processes over a window: `mark()` records where each one stood,
+ * `sample()` refreshes the last reading (call it before a process exits or is stopped), `total()` sums
+ * what each spent since its mark.
+ */
+export class CpuMeter {
+  readonly #start = new Map<number, number>()
+  readonly #last = new Map<number, number>()
+
+  mark(pids: Iterable<number>): void {
+    for (const pid of pids) {
+      const s = readCpuSeconds(pid)
+      if (s === undefined) continue
+      this.#start.set(pid, s)
+      this.#last.set(pid, s)
+    }
+  }
+
+  /** New processes are counted from zero (their start-up is part of the work). */
+  sample(pids: Iterable<number>): void {
+    for (const pid of pids) {
+      const s = readCpuSeconds(pid)
+      if (s === undefined) continue
+      if (!this.#start.has(pid)) this.#start.set(pid, 0)
+      this.#last.set(pid, s)
+    }
+  }
+
+  total(): number {
+    let sum = 0
+    for (const [pid, last] of this.#last) sum += last - (this.#start.get(pid) ?? 0)
+    return sum
+  }
+}
