@@ -1,0 +1,79 @@
+// Aggregator role: marks a class verified (or incomplete) once every file of it is settled, and
+// finishes a run — report written, run deactivated — once its scan is done and every class finished.
+// Several aggregators may run: a short per-run lock makes one of them do each pass.
+import { randomUUID } from 'node:crypto'
+import { delay } from '../../shared/backoff.ts'
+import type { ClassRecord } from './class-record.ts'
+import type { RoleContext } from './role-context.ts'
+import { ActiveRuns } from './active-runs.ts'
+import { FINISHED_STATES } from './class-record.ts'
+import { buildDistributedReport } from './report.ts'
+
+export type AggregatorOptions = {
+  /** Pause between passes. @defaultValue 500 */
+  intervalMs?: number
+}
+
+export async function runAggregator(ctx: RoleContext, options: AggregatorOptions = {}): Promise<void> {
+  const active = new ActiveRuns(ctx.redis, ctx.keys)
+  const seen = new Map<string, Map<string, string>>()
+  while (!ctx.signal.aborted) {
+    try {
+      for (const r of await active.list()) await aggregateRun(ctx, r, seen)
+    } catch (err) {
+      ctx.log.warn({ err: (err as Error).message }, 'aggregation pass failed; retrying')
+    }
+    try { await delay(options.intervalMs ?? 500, ctx.signal) } catch { break }
+  }
+}
+
+/** One pass over one run; exported for tests and for `status` on a run without workers. */
+export async function aggregateRun(ctx: RoleContext, r: string, seen = new Map<string, Map<string, string>>()): Promise<void> {
+  const { redis, keys } = ctx
+  const token = randomUUID()
+  if (await redis.set(keys.lock(r, 'aggregate'), token, 'PX', 10_000, 'NX') !== 'OK') return
+  try {
+    const config = await ctx.configs.get(r)
+    if (!config) return
+    const [classes, versions, meta] = await Promise.all([redis.hgetall(keys.classes(r)), redis.hgetall(keys.version(r)), redis.hgetall(keys.meta(r))])
+    if (meta.state === 'finished') return
+    const lastSeen = seen.get(r) ?? new Map<string, string>()
+    seen.set(r, lastSeen)
+    const candidates: ClassRecord[] = []
+    let unfinished = 0
+    for (const raw of Object.values(classes)) {
+      const rec = JSON.parse(raw) as ClassRecord
+      if (!FINISHED_STATES.has(rec.state)) unfinished++
+      if (rec.state !== 'copying' || rec.live) continue
+      const v = versions[rec.id] ?? '0'
+      if (lastSeen.get(rec.id) === v) continue
+      lastSeen.set(rec.id, v)
+      candidates.push(rec)
+    }
+    for (let k = 0; k < candidates.length; k += 500) {
+      const slice = candidates.slice(k, k + 500)
+      const pipe = redis.pipeline()
+      for (const rec of slice) pipe.hget(keys.count(r), rec.id).hget(keys.cursor(r), rec.id).bitcount(keys.done(r, rec.id)).bitcount(keys.failed(r, rec.id))
+      const res = (await pipe.exec()) ?? []
+      for (const [n, rec] of slice.entries()) {
+        const [count, cursor, done, failed] = [0, 1, 2, 3].map((j) => Number(res[4 * n + j]?.[1] ?? 0)) as [number, number, number, number]
+        if (cursor < count || done + failed < count) continue
+        const state = failed > 0 || (rec.problems ?? 0) > 0 ? 'incomplete' : 'verified'
+        const changed = await redis.patchClass(keys.classes(r), keys.version(r), '', rec.id, 'copying', JSON.stringify({ state }), '')
+        if (changed) { unfinished--; lastSeen.delete(rec.id); ctx.log.info({ run: r, class: rec.id, state, files: count }, 'class finished') }
+      }
+    }
+    if (config.watchMs || unfinished > 0 || Number(meta.scanPending ?? 1) > 0) return
+    const report = await buildDistributedReport(redis, keys, r, config)
+    const finishedAt = new Date().toISOString()
+    report.finishedAt = finishedAt
+    await redis.multi()
+      .set(keys.report(r), JSON.stringify(report))
+      .hset(keys.meta(r), 'state', 'finished', 'finishedAt', finishedAt, 'ok', report.ok ? '1' : '0')
+      .srem(keys.active, r)
+      .exec()
+    ctx.log.info({ run: r, ok: report.ok, files: report.totals.files, verified: report.totals.verified }, 'run finished')
+  } finally {
+    await redis.releaseLock(keys.lock(r, 'aggregate'), token)
+  }
+}

@@ -1,0 +1,121 @@
+// Copier role: takes copy batches (retries first), runs them on an executor, settles each batch in one
+// atomic script. A batch reclaimed from a dead copier skips files whose done bit is already set.
+import { computeBackoff, delay } from '../../shared/backoff.ts'
+import type { BatchExecutor, BatchFile, BatchResult } from './executor.ts'
+import type { CopyJob } from './jobs.ts'
+import type { RoleContext } from './role-context.ts'
+import type { RunConfig } from './run-config.ts'
+import type { StreamEntry } from './stream-queue.ts'
+import { FileListCache } from './file-list-cache.ts'
+import { fingerprintOf } from './file-list.ts'
+import { indicesOf } from './jobs.ts'
+import { groupOf } from './keys.ts'
+import { runRoleLoop } from './role-runner.ts'
+import { ackEntry } from './stream-queue.ts'
+
+export type CopierOptions = {
+  /** Batches held at once. @defaultValue 2 */
+  slots?: number
+  executor: BatchExecutor
+}
+
+function bitSet(bytes: Buffer, firstByte: number, index: number): boolean {
+  const b = bytes[Math.floor(index / 8) - firstByte] ?? 0
+  return ((b >> (7 - (index % 8))) & 1) === 1
+}
+
+export async function runCopier(ctx: RoleContext, options: CopierOptions): Promise<void> {
+  const { redis, keys } = ctx
+  const lists = new FileListCache(redis, keys)
+  const blocking = redis.duplicate() as typeof redis
+  blocking.on('error', () => {})
+  try {
+    await runRoleLoop<CopyJob>({
+      redis, blocking, streams: [keys.queue('retry'), keys.queue('copy')], group: groupOf('copy'),
+      consumer: ctx.consumer, log: ctx.log, slots: options.slots ?? 2, claimIdleMs: ctx.claimIdleMs, signal: ctx.signal,
+      handle: (entry) => handleBatch(ctx, lists, options.executor, entry),
+    })
+  } finally {
+    blocking.disconnect()
+  }
+}
+
+async function handleBatch(ctx: RoleContext, lists: FileListCache, executor: BatchExecutor, entry: StreamEntry<CopyJob>): Promise<void> {
+  const { redis, keys, metrics } = ctx
+  const job = entry.job
+  if (entry.claimed) metrics.reclaimed.inc({ role: 'copier' })
+  const config = await ctx.configs.get(job.r)
+  const wanted = indicesOf(job)
+  if (!config) {
+    await ackEntry(redis, entry.stream, groupOf('copy'), entry.id)
+    return
+  }
+  if (wanted.length === 0) {
+    await settle(ctx, entry, config, [], [], 0)
+    return
+  }
+  const lo = Math.min(...wanted)
+  const hi = Math.max(...wanted)
+  const [doneBytes, list] = await Promise.all([
+    redis.getrangeBuffer(keys.done(job.r, job.c), Math.floor(lo / 8), Math.floor(hi / 8)),
+    lists.get(job.r, job.c, hi),
+  ])
+  const files: BatchFile[] = []
+  for (const i of wanted) {
+    if (bitSet(doneBytes, Math.floor(lo / 8), i)) continue
+    const ref = list.files[i]
+    if (ref) files.push({ i, ref })
+  }
+  if (job.nb && job.nb > Date.now()) await delay(Math.min(job.nb - Date.now(), 60_000), ctx.workSignal)
+  const end = metrics.batchSeconds.startTimer({ executor: executor.kind })
+  const results = files.length ? await executor.run(config, job.c, files, job.a, ctx.workSignal) : []
+  end()
+  // Outcomes of aborted copies say nothing about the files: leave the batch for another worker.
+  if (ctx.workSignal.aborted) throw new Error('worker stopped mid-batch')
+  await settle(ctx, entry, config, files, results, job.a)
+}
+
+async function settle(ctx: RoleContext, entry: StreamEntry<CopyJob>, config: RunConfig, files: BatchFile[], results: BatchResult[], attempt: number): Promise<void> {
+  const { redis, keys, metrics } = ctx
+  const { r, c } = entry.job
+  const done: Array<string | number | Buffer> = []
+  const failed: Array<string | number> = []
+  const retry: number[] = []
+  let retryAfter = 0
+  let bytes = 0
+  const byIndex = new Map(files.map((f) => [f.i, f.ref]))
+  for (const { i, outcome } of results) {
+    if (outcome.ok) {
+      let fp: Buffer | string = ''
+      if (config.watchMs) {
+        const ref = byIndex.get(i)
+        const v = fingerprintOf(outcome.etag ?? ref?.etag, ref?.size ?? outcome.bytes)
+        fp = Buffer.alloc(4)
+        fp.writeUInt32BE(v)
+      }
+      done.push(i, outcome.skipped ? 0 : outcome.bytes, outcome.skipped ? 1 : 0, fp)
+      metrics.files.inc({ result: outcome.skipped ? 'skipped-present' : 'copied' })
+      if (!outcome.skipped) bytes += outcome.bytes
+    } else if (outcome.retryable && attempt < config.retries) {
+      retry.push(i)
+      retryAfter = Math.max(retryAfter, outcome.retryAfterMs ?? 0)
+    } else {
+      failed.push(i, JSON.stringify({ code: outcome.code, message: outcome.message.slice(0, 300), attempts: attempt + 1 }))
+      metrics.files.inc({ result: 'failed' })
+    }
+  }
+  metrics.bytes.inc(bytes)
+  let retryJob = ''
+  if (retry.length) {
+    const wait = Math.max(computeBackoff(attempt), retryAfter)
+    retryJob = JSON.stringify({ r, c, i: retry, a: attempt + 1, nb: Date.now() + wait })
+    metrics.retries.inc(retry.length)
+    metrics.files.inc({ result: 'retried' }, retry.length)
+  }
+  const [acked] = await redis.settleBatch(
+    entry.stream, keys.done(r, c), keys.failed(r, c), keys.bytes(r), keys.retries(r), keys.skipped(r), keys.version(r), keys.stats(r),
+    keys.problems(r, c), keys.queue('retry'), keys.fingerprint(r, c),
+    groupOf('copy'), entry.id, c, done.length / 4, ...done, failed.length / 2, ...failed, retry.length, retryJob,
+  )
+  metrics.jobs.inc({ role: 'copier', outcome: acked === 1 ? 'settled' : 'already-settled' })
+}

@@ -1,0 +1,18 @@
+// The slice of transfer's core the distributed roles call. Implemented by core-adapter.ts over the
+// shared crawler/copy/verify (and by synthetic.ts for benchmarks), so the roles stay transport-only.
+import type { ClassEntry, CopyOutcome, CrawlResult, FileRef, SkipReason } from '../types.ts'
+
+/** A class found by scanning a source, with the scanner's verdict. */
+export type ScanItem = { entry: ClassEntry; skip?: { reason: SkipReason; message: string } }
+
+export interface DistributedCore {
+  /** Expands one source (catalog, playlist URL, s3 prefix, directory) into classes, validating each. */
+  scan(source: string, inlineText: string | undefined, options: { watch: boolean; signal: AbortSignal }): Promise<ScanItem[]>
+  /** Crawls one class into its deduplicated file list. Throws for a class that cannot be crawled at all. */
+  crawl(entry: ClassEntry, options: { signal: AbortSignal }): Promise<CrawlResult>
+  /** One attempt at copying AND verifying one file at the destination. Never throws. */
+  copy(ref: FileRef, options: { signal: AbortSignal }): Promise<CopyOutcome>
+  /** Whether re-crawling a finished class is cheap and reveals changes (listings with ETag/size). */
+  listable(entry: ClassEntry): boolean
+  close(): Promise<void>
+}

@@ -1,0 +1,153 @@
+// Crawler role: expands a class into its file list (stored once, compressed, append-only) and queues
+// copy batches from a resumable cursor, throttled by the copy queue's length so Redis memory stays
+// bounded however far crawlers run ahead of copiers.
+import { delay } from '../../shared/backoff.ts'
+import { describeError, isColonyError } from '../../shared/errors.ts'
+import type { CrawlResult, FileRef, SkipReason } from '../types.ts'
+import type { ClassRecord } from './class-record.ts'
+import type { CopyJob, CrawlJob } from './jobs.ts'
+import type { RoleContext } from './role-context.ts'
+import type { RunConfig } from './run-config.ts'
+import type { StreamEntry } from './stream-queue.ts'
+import { FileList, encodeFileChunk, fingerprintOf } from './file-list.ts'
+import { groupOf } from './keys.ts'
+import { runRoleLoop } from './role-runner.ts'
+import { ackEntry } from './stream-queue.ts'
+
+export type CrawlerOptions = {
+  /** Classes crawled at once. @defaultValue 4 */
+  slots?: number
+  /** Copy-queue length (batches) above which crawlers wait. @defaultValue 2000 */
+  maxQueuedBatches?: number
+}
+
+const SKIP_REASONS = new Set<string>(['aborted', 'test', 'recording', 'playlist-missing', 'invalid-entry', 'not-a-playlist', 'hostile-playlist', 'forbidden-host', 'too-large'])
+
+export async function runCrawler(ctx: RoleContext, options: CrawlerOptions = {}): Promise<void> {
+  const blocking = ctx.redis.duplicate() as typeof ctx.redis
+  blocking.on('error', () => {})
+  try {
+    await runRoleLoop<CrawlJob>({
+      redis: ctx.redis, blocking, streams: [ctx.keys.queue('crawl')], group: groupOf('crawl'),
+      consumer: ctx.consumer, log: ctx.log, slots: options.slots ?? 4, claimIdleMs: ctx.claimIdleMs, signal: ctx.signal,
+      handle: (entry) => handleCrawl(ctx, entry, options.maxQueuedBatches ?? 2000),
+    })
+  } finally {
+    blocking.disconnect()
+  }
+}
+
+async function handleCrawl(ctx: RoleContext, entry: StreamEntry<CrawlJob>, maxQueued: number): Promise<void> {
+  const { redis, keys, log } = ctx
+  const { r, c } = entry.job
+  const ack = (): Promise<void> => ackEntry(redis, entry.stream, groupOf('crawl'), entry.id)
+  if (entry.claimed) ctx.metrics.reclaimed.inc({ role: 'crawler' })
+  const config = await ctx.configs.get(r)
+  const raw = await redis.hget(keys.classes(r), c)
+  if (!config || !raw) { await ack(); return }
+  const rec = JSON.parse(raw) as ClassRecord
+  if (rec.state === 'skipped' || rec.state === 'failed') { await ack(); return }
+  const core = await ctx.coreFor(config)
+  let result: CrawlResult
+  try {
+    result = await core.crawl({ id: rec.id, source: rec.source, ...(rec.status ? { status: rec.status } : {}) }, { signal: ctx.workSignal })
+  } catch (err) {
+    if (ctx.workSignal.aborted) throw err
+    const code = isColonyError(err) ? err.code : 'TRANSFER_CRAWL_FAILED'
+    const reason = isColonyError(err) ? err.details.skipReason : undefined
+    log.warn({ class: c, err: describeError(err) }, 'class could not be crawled')
+    // A live class keeps its state: the next --watch cycle tries again.
+    if (!rec.live) {
+      const patch = typeof reason === 'string' && SKIP_REASONS.has(reason)
+        ? { state: 'skipped', skipReason: reason as SkipReason, code, message: describeError(err) }
+        : { state: 'failed', code, message: describeError(err) }
+      await redis.patchClass(keys.classes(r), keys.version(r), '', c, 'queued,copying', JSON.stringify(patch), '')
+    }
+    ctx.metrics.jobs.inc({ role: 'crawler', outcome: 'class-failed' })
+    await ack()
+    return
+  }
+  const { added, requeue } = await storeFiles(ctx, config, rec, result)
+  await queueBatches(ctx, config, c, maxQueued)
+  if (requeue.length) await queueChanged(ctx, config, c, requeue)
+  if (result.problems.length) {
+    const fields: string[] = []
+    for (const p of result.problems) fields.push(`crawl:${p.key ?? p.source}`, JSON.stringify(p))
+    await redis.hset(keys.problems(r, c), ...fields)
+  }
+  const live = Boolean(config.watchMs) && !result.complete
+  const changed = added > 0 || requeue.length > 0 || live !== Boolean(rec.live) || rec.state === 'queued'
+  if (changed) {
+    const patch: Partial<ClassRecord> & { live: boolean } = { state: 'copying', live, problems: result.problems.length }
+    await redis.patchClass(keys.classes(r), keys.version(r), '', c, 'queued,copying,verified,incomplete', JSON.stringify(patch), '')
+  }
+  ctx.metrics.jobs.inc({ role: 'crawler', outcome: 'crawled' })
+  log.debug({ run: r, class: c, files: result.files.length, added, requeue: requeue.length, live }, 'class crawled')
+  await ack()
+}
+
+/** Appends files not yet known; returns how many, and indices to copy again (changed at the origin). */
+async function storeFiles(ctx: RoleContext, config: RunConfig, rec: ClassRecord, result: CrawlResult): Promise<{ added: number; requeue: number[] }> {
+  const { redis, keys } = ctx
+  const r = config.run
+  const c = rec.id
+  for (let attempt = 0; ; attempt++) {
+    const chunks = await redis.lrangeBuffer(keys.files(r, c), 0, -1)
+    const list = FileList.fromChunks(chunks)
+    const fresh: FileRef[] = []
+    const requeue: number[] = []
+    const fp = config.watchMs && list.length ? await redis.getBuffer(keys.fingerprint(r, c)) : null
+    for (const f of result.files) {
+      const idx = list.indexOf(f.key)
+      if (idx === undefined) { fresh.push(f); continue }
+      if (!config.watchMs) continue
+      // Playlists of a class that was live change as it records (and gain ENDLIST at the end).
+      if (rec.live && (f.kind === 'media' || f.kind === 'master')) { requeue.push(idx); continue }
+      if (fp && (f.etag !== undefined || f.size !== undefined) && fp.length >= idx * 4 + 4) {
+        const stored = fp.readUInt32BE(idx * 4)
+        if (stored !== 0 && stored !== fingerprintOf(f.etag, f.size)) requeue.push(idx)
+      }
+    }
+    if (fresh.length === 0) return { added: 0, requeue }
+    const res = await redis.appendFiles(keys.files(r, c), keys.count(r), c, chunks.length, encodeFileChunk(fresh), fresh.length)
+    if (res !== -1) return { added: fresh.length, requeue }
+    if (attempt > 5) throw new Error(`file list of class ${c} keeps changing under this crawler`)
+  }
+}
+
+/** Queues batches from the class cursor up to its file count, waiting while the copy queue is long. */
+async function queueBatches(ctx: RoleContext, config: RunConfig, c: string, maxQueued: number): Promise<void> {
+  const { redis, keys } = ctx
+  const r = config.run
+  const size = Math.max(1, config.batchSize)
+  for (;;) {
+    const [count, cursor] = await Promise.all([redis.hget(keys.count(r), c), redis.hget(keys.cursor(r), c)])
+    const total = Number(count ?? 0)
+    const cur = Number(cursor ?? 0)
+    if (cur >= total) return
+    while (await redis.xlen(keys.queue('copy')) > maxQueued) await delay(100, ctx.workSignal)
+    const jobs: string[] = []
+    let next = cur
+    while (next < total && jobs.length < 20) {
+      const e = Math.min(total, next + size)
+      const job: CopyJob = { r, c, s: next, e, a: 0 }
+      jobs.push(JSON.stringify(job))
+      next = e
+    }
+    await redis.enqueueBatches(keys.cursor(r), keys.queue('copy'), c, cur, next, ...jobs)
+  }
+}
+
+/** Files whose origin changed: clear their done bit and queue them again. */
+async function queueChanged(ctx: RoleContext, config: RunConfig, c: string, indices: number[]): Promise<void> {
+  const { redis, keys } = ctx
+  const r = config.run
+  const pipe = redis.pipeline()
+  for (const i of indices) pipe.setbit(keys.done(r, c), i, 0)
+  for (let k = 0; k < indices.length; k += config.batchSize) {
+    const job: CopyJob = { r, c, i: indices.slice(k, k + config.batchSize), a: 0 }
+    pipe.xadd(keys.queue('copy'), '*', 'j', JSON.stringify(job))
+  }
+  pipe.hincrby(keys.version(r), c, 1)
+  await pipe.exec()
+}

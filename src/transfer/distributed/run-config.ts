@@ -1,0 +1,65 @@
+// What a submitted run is: stored once in Redis (meta.config) so any worker on any machine builds the same
+// sources, destination and policies from it. Credentials never go in here — each worker (or Lambda)
+// gets them from its own AWS chain.
+import { createHash } from 'node:crypto'
+import type { Keys } from './keys.ts'
+import type { ScriptedRedis } from './scripts.ts'
+
+/** Run settings every worker must agree on. */
+export type RunConfig = {
+  run: string
+  /** Sources as the user typed them (catalog file contents are inlined at submit, see `inline`). */
+  sources: string[]
+  /** Catalog files read on the submitting machine: index into `sources` → file text. */
+  inline?: Record<string, string>
+  /** Destination (directory or s3://bucket/prefix; "null:" discards, for benchmarks). */
+  to: string
+  /** Attempts after the first before a file is reported failed. */
+  retries: number
+  /** Files per copy job. */
+  batchSize: number
+  /** Re-scan interval in ms for continuous sync; absent = one-shot run. */
+  watchMs?: number
+  /** Where copier batches run. */
+  executor: 'local' | 'lambda'
+  /** Lambda function name or ARN when executor is lambda. */
+  lambdaFunction?: string
+  /** Options for the core's sources/destinations (strip-prefix, allow-host, s3 endpoint…), as plain JSON. */
+  core: Record<string, unknown>
+  createdAt: string
+}
+
+/** The part of a config that decides whether a second submit is "the same run". */
+export function configIdentity(c: Pick<RunConfig, 'sources' | 'to'>): string {
+  return JSON.stringify({ sources: c.sources, to: c.to })
+}
+
+/** A stable run name from what is copied where: submitting the same command again resumes it. */
+export function deriveRunName(sources: string[], to: string): string {
+  const h = createHash('sha256').update(configIdentity({ sources, to })).digest('hex').slice(0, 12)
+  const first = sources[0] ?? 'run'
+  const slug = first.replace(/^[a-z0-9+]+:\/\//i, '').replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').slice(-24)
+  return `${slug || 'run'}-${h}`
+}
+
+/** Loads configs by run name, cached: a config never changes after submit. */
+export class RunConfigCache {
+  readonly #redis: ScriptedRedis
+  readonly #keys: Keys
+  readonly #cache = new Map<string, RunConfig>()
+
+  constructor(redis: ScriptedRedis, keys: Keys) {
+    this.#redis = redis
+    this.#keys = keys
+  }
+
+  async get(run: string): Promise<RunConfig | undefined> {
+    const hit = this.#cache.get(run)
+    if (hit) return hit
+    const raw = await this.#redis.hget(this.#keys.meta(run), 'config')
+    if (!raw) return undefined
+    const config = JSON.parse(raw) as RunConfig
+    this.#cache.set(run, config)
+    return config
+  }
+}

@@ -1,0 +1,112 @@
+// Scanner role: turns a run's sources into classes (validating catalog entries through the core) and
+// queues one crawl per transferable class. In --watch runs it also owns the re-scan timer: one scanner
+// per interval (a Redis lock) queues a new scan generation; classes still recording, and finished
+// classes whose source lists ETag/size, are crawled again.
+import { randomUUID } from 'node:crypto'
+import { describeError, isColonyError } from '../../shared/errors.ts'
+import type { ClassRecord } from './class-record.ts'
+import type { ScanItem } from './core-port.ts'
+import type { CrawlJob, ScanJob } from './jobs.ts'
+import type { RoleContext } from './role-context.ts'
+import type { StreamEntry } from './stream-queue.ts'
+import { ActiveRuns } from './active-runs.ts'
+import { groupOf } from './keys.ts'
+import { runRoleLoop } from './role-runner.ts'
+import { scriptedPipeline } from './scripts.ts'
+
+export async function runScanner(ctx: RoleContext): Promise<void> {
+  const blocking = ctx.redis.duplicate() as typeof ctx.redis
+  blocking.on('error', () => {})
+  const active = new ActiveRuns(ctx.redis, ctx.keys)
+  try {
+    await runRoleLoop<ScanJob>({
+      redis: ctx.redis, blocking, streams: [ctx.keys.queue('scan')], group: groupOf('scan'),
+      consumer: ctx.consumer, log: ctx.log, slots: 1, claimIdleMs: ctx.claimIdleMs, signal: ctx.signal,
+      handle: (entry) => handleScan(ctx, entry),
+      tick: () => queueWatchScans(ctx, active),
+    })
+  } finally {
+    blocking.disconnect()
+  }
+}
+
+/** Queues the next scan generation of every --watch run whose interval has elapsed. */
+async function queueWatchScans(ctx: RoleContext, active: ActiveRuns): Promise<void> {
+  const { redis, keys } = ctx
+  for (const r of await active.list()) {
+    const config = await ctx.configs.get(r)
+    if (!config?.watchMs) continue
+    const got = await redis.set(keys.lock(r, 'watch'), randomUUID(), 'PX', config.watchMs, 'NX')
+    if (got !== 'OK') continue
+    const g = await redis.hincrby(keys.meta(r), 'gen', 1)
+    const pipe = redis.multi().hincrby(keys.meta(r), 'scanPending', config.sources.length)
+    config.sources.forEach((_s, src) => pipe.xadd(keys.queue('scan'), '*', 'j', JSON.stringify({ r, src, g } satisfies ScanJob)))
+    await pipe.exec()
+    ctx.log.info({ run: r, gen: g }, 'watch: re-scanning sources')
+  }
+}
+
+async function handleScan(ctx: RoleContext, entry: StreamEntry<ScanJob>): Promise<void> {
+  const { redis, keys, log } = ctx
+  const { r, src, g } = entry.job
+  const config = await ctx.configs.get(r)
+  const done = async (): Promise<void> => { await redis.ackAndCount(entry.stream, keys.meta(r), groupOf('scan'), entry.id, config ? 'scanPending' : '', -1) }
+  if (!config) { await done(); return }
+  const source = config.sources[src]
+  if (source === undefined) { await done(); return }
+  const core = await ctx.coreFor(config)
+  let items: ScanItem[]
+  try {
+    items = await core.scan(source, config.inline?.[String(src)], { watch: Boolean(config.watchMs), signal: ctx.workSignal })
+  } catch (err) {
+    if (ctx.workSignal.aborted) throw err
+    log.warn({ run: r, source, err: describeError(err) }, 'source could not be scanned')
+    // The source becomes a failed pseudo-class so the report says why nothing came from it.
+    const rec: ClassRecord = { id: `source:${source}`, source, state: 'failed', code: isColonyError(err) ? err.code : 'TRANSFER_SCAN_FAILED', message: describeError(err), g }
+    if (g === 1) await redis.registerClass(keys.classes(r), keys.queue('crawl'), keys.version(r), rec.id, JSON.stringify(rec), '')
+    await done()
+    return
+  }
+  const existing: ScanItem[] = []
+  for (let k = 0; k < items.length; k += 500) {
+    const slice = items.slice(k, k + 500)
+    const pipe = scriptedPipeline(redis)
+    for (const { entry: e, skip } of slice) {
+      const rec: ClassRecord = {
+        id: e.id, source: e.source, state: skip ? 'skipped' : 'queued', g,
+        ...(e.status ? { status: e.status } : {}),
+        ...(skip ? { skipReason: skip.reason, message: skip.message } : {}),
+      }
+      const job = skip ? '' : JSON.stringify({ r, c: e.id, g } satisfies CrawlJob)
+      pipe.registerClass(keys.classes(r), keys.queue('crawl'), keys.version(r), e.id, JSON.stringify(rec), job)
+    }
+    const res = await pipe.exec()
+    res?.forEach(([, v], n) => { const it = slice[n]; if (v === 0 && it && !it.skip) existing.push(it) })
+  }
+  if (g > 1 && existing.length) await recrawl(ctx, r, g, existing)
+  log.info({ run: r, source, classes: items.length, gen: g }, 'source scanned')
+  ctx.metrics.jobs.inc({ role: 'scanner', outcome: 'scanned' })
+  await done()
+}
+
+/** Re-crawls, in a later generation, the classes that may have changed since. */
+async function recrawl(ctx: RoleContext, r: string, g: number, items: ScanItem[]): Promise<void> {
+  const { redis, keys } = ctx
+  const config = await ctx.configs.get(r)
+  if (!config) return
+  const core = await ctx.coreFor(config)
+  const raws = await redis.hmget(keys.classes(r), ...items.map((i) => i.entry.id))
+  const pipe = scriptedPipeline(redis)
+  raws.forEach((raw, n) => {
+    const item = items[n]
+    if (!raw || !item) return
+    const rec = JSON.parse(raw) as ClassRecord
+    if (rec.g === g) return
+    const again = (rec.state === 'copying' && rec.live) || rec.state === 'queued' ||
+      ((rec.state === 'verified' || rec.state === 'incomplete') && core.listable(item.entry))
+    if (!again) return
+    const job = JSON.stringify({ r, c: rec.id, g } satisfies CrawlJob)
+    pipe.patchClass(keys.classes(r), keys.version(r), keys.queue('crawl'), rec.id, '', JSON.stringify({ g }), job)
+  })
+  await pipe.exec()
+}

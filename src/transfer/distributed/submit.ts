@@ -1,0 +1,69 @@
+// Submitting a run: the config and the first scan jobs go into Redis in one atomic step; submitting the
+// same sources → destination again finds the run and resumes following it (a no-op for Redis).
+import { readFile, stat } from 'node:fs/promises'
+import type { Keys } from './keys.ts'
+import type { RunConfig } from './run-config.ts'
+import type { ScriptedRedis } from './scripts.ts'
+import type { ScanJob } from './jobs.ts'
+import { DistributedTransferError } from './errors.ts'
+import { configIdentity, deriveRunName } from './run-config.ts'
+
+export type SubmitOptions = {
+  sources: string[]
+  to: string
+  /** Run name. @defaultValue derived from sources + destination */
+  run?: string
+  /** @defaultValue 3 */
+  retries?: number
+  /** Files per copy job (1–100). @defaultValue 100 */
+  batchSize?: number
+  /** Continuous sync: re-scan every this many ms. @defaultValue undefined (one-shot) */
+  watchMs?: number
+  /** @defaultValue 'local' */
+  executor?: 'local' | 'lambda'
+  lambdaFunction?: string
+  /** Options the core needs to build sources/destinations (plain JSON). @defaultValue {} */
+  core?: Record<string, unknown>
+}
+
+/** Catalog files on the submitting machine are inlined so scanners elsewhere can read them. */
+async function inlineLocalFiles(sources: string[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {}
+  for (const [i, s] of sources.entries()) {
+    if (/^[a-z][a-z0-9+.-]*:/i.test(s) && !s.startsWith('file:')) continue
+    const path = s.startsWith('file:') ? new URL(s).pathname : s
+    try {
+      const st = await stat(path)
+      if (st.isFile() && st.size <= 64 * 1024 * 1024) out[String(i)] = await readFile(path, 'utf8')
+    } catch { /* not a local file: the core will say what it is */ }
+  }
+  return out
+}
+
+export async function submitRun(redis: ScriptedRedis, keys: Keys, options: SubmitOptions): Promise<{ run: string; created: boolean; config: RunConfig }> {
+  const run = options.run ?? deriveRunName(options.sources, options.to)
+  if (!/^[\w.@-]{1,128}$/.test(run)) throw new DistributedTransferError('TRANSFER_DIST_BAD_JOB', `run names are letters, digits and . _ @ - (got "${run}")`, { status: 400 })
+  const inline = await inlineLocalFiles(options.sources)
+  const config: RunConfig = {
+    run, sources: options.sources, to: options.to, retries: options.retries ?? 3,
+    batchSize: Math.min(100, Math.max(1, options.batchSize ?? 100)),
+    executor: options.executor ?? 'local', core: options.core ?? {}, createdAt: new Date().toISOString(),
+    ...(Object.keys(inline).length ? { inline } : {}),
+    ...(options.watchMs ? { watchMs: options.watchMs } : {}),
+    ...(options.lambdaFunction ? { lambdaFunction: options.lambdaFunction } : {}),
+  }
+  const jobs = config.sources.map((_s, src) => JSON.stringify({ r: run, src, g: 1 } satisfies ScanJob))
+  const created = await redis.submitRun(keys.meta(run), keys.queue('scan'), keys.runs, keys.active,
+    JSON.stringify(config), config.createdAt, config.sources.length, run, ...jobs)
+  if (created === 1) {
+    if (config.watchMs) await redis.set(keys.lock(run, 'watch'), 'submit', 'PX', config.watchMs)
+    return { run, created: true, config }
+  }
+  const existing = JSON.parse(await redis.hget(keys.meta(run), 'config') ?? '{}') as RunConfig
+  if (configIdentity(existing) !== configIdentity(config)) {
+    throw new DistributedTransferError('TRANSFER_DIST_RUN_CONFLICT', `run "${run}" already exists with other sources or destination (pick another --run)`, { status: 409, details: { run } })
+  }
+  const state = await redis.hget(keys.meta(run), 'state')
+  if (state !== 'finished') await redis.sadd(keys.active, run)
+  return { run, created: false, config: existing }
+}

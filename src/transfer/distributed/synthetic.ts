@@ -1,0 +1,117 @@
+// A synthetic library for benchmarks and tests of the coordination itself: `synthetic:?classes=C&files=F`
+// expands to C classes of F files, crawled without I/O; the copy goes through the real core copy path
+// with a Source that produces `size` bytes and (with --to null:) a Destination that discards them.
+import { Readable } from 'node:stream'
+import type { ClassEntry, CopyOutcome, CrawlResult, Destination, FileRef, Source, SourceObject, StoredObject } from '../types.ts'
+import type { ScanItem } from './core-port.ts'
+
+export type SyntheticParams = { classes: number; files: number; size: number; failRate: number; variants: number }
+
+export function isSynthetic(source: string): boolean {
+  return source.startsWith('synthetic:')
+}
+
+export function parseSynthetic(source: string): SyntheticParams & { classId?: string } {
+  const u = new URL(source)
+  const n = (k: string, d: number): number => { const v = Number(u.searchParams.get(k) ?? d); return Number.isFinite(v) ? v : d }
+  const m = /^class\/(.+)$/.exec(u.pathname)
+  return {
+    classes: n('classes', 10), files: n('files', 100), size: n('size', 1000), failRate: n('fail', 0), variants: n('variants', 16),
+    ...(m?.[1] ? { classId: m[1] } : {}),
+  }
+}
+
+/** The catalog: one entry per class. */
+export function scanSynthetic(source: string): ScanItem[] {
+  const p = parseSynthetic(source)
+  const items: ScanItem[] = []
+  for (let c = 0; c < p.classes; c++) {
+    const id = `c${String(c).padStart(5, '0')}`
+    items.push({ entry: { id, source: `synthetic:class/${id}?files=${p.files}&size=${p.size}&fail=${p.failRate}&variants=${p.variants}`, status: 'ready' } })
+  }
+  return items
+}
+
+/** An HLS-shaped file list: master, one media playlist per variant, segments spread over variants. */
+export function crawlSynthetic(entry: ClassEntry): CrawlResult {
+  const p = parseSynthetic(entry.source)
+  const base = `http://origin.synthetic/lib/${entry.id}`
+  const files: FileRef[] = [{ source: `${base}/master.m3u8`, key: `lib/${entry.id}/master.m3u8`, kind: 'master' }]
+  const variants = Math.max(1, Math.min(p.variants, p.files - 1))
+  for (let v = 0; v < variants && files.length < p.files; v++) files.push({ source: `${base}/v${v}/index.m3u8`, key: `lib/${entry.id}/v${v}/index.m3u8`, kind: 'media' })
+  const segs = p.files - files.length
+  for (let i = 0; i < segs; i++) {
+    const v = i % variants
+    const k = Math.floor(i / variants)
+    files.push({ source: `${base}/v${v}/seg_${String(k).padStart(5, '0')}.ts`, key: `lib/${entry.id}/v${v}/seg_${String(k).padStart(5, '0')}.ts`, kind: 'segment' })
+  }
+  return { classId: entry.id, files, problems: [], complete: true }
+}
+
+function hash01(text: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0
+  return h / 2 ** 32
+}
+
+/** Reads synthetic bytes. `fail` makes a deterministic fraction of first attempts fail with a retryable 503. */
+export class SyntheticSource implements Source {
+  readonly #size: number
+  readonly #failRate: number
+  readonly #attempts = new Map<string, number>()
+
+  constructor(options: { size: number; failRate?: number }) {
+    this.#size = options.size
+    this.#failRate = options.failRate ?? 0
+  }
+
+  /** First attempt of a file in this process fails when its hash falls under the fail rate. */
+  shouldFail(locator: string): boolean {
+    if (this.#failRate <= 0) return false
+    const n = (this.#attempts.get(locator) ?? 0) + 1
+    this.#attempts.set(locator, n)
+    return n === 1 && hash01(locator) < this.#failRate
+  }
+
+  get(locator: string): Promise<SourceObject> {
+    const size = this.#size
+    const body = Readable.from(size > 0 ? [Buffer.alloc(size, 0x47)] : [])
+    return Promise.resolve({ body, size, etag: `"syn-${size}"`, contentType: locator.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t' })
+  }
+
+  getText(locator: string): Promise<{ text: string; url: string }> {
+    return Promise.resolve({ text: '#EXTM3U\n#EXT-X-ENDLIST\n', url: locator })
+  }
+}
+
+/** Discards bytes; remembers sizes so stat/verification still has something to check. */
+export class NullDestination implements Destination {
+  readonly #sizes = new Map<string, number>()
+  readonly #remember: boolean
+
+  constructor(options: { remember?: boolean } = {}) {
+    this.#remember = options.remember ?? false
+  }
+
+  async put(key: string, body: Readable): Promise<StoredObject> {
+    let size = 0
+    for await (const chunk of body as AsyncIterable<Buffer>) size += chunk.length
+    if (this.#remember) this.#sizes.set(key, size)
+    return { size }
+  }
+
+  stat(key: string): Promise<StoredObject | undefined> {
+    const size = this.#sizes.get(key)
+    return Promise.resolve(size === undefined ? undefined : { size })
+  }
+
+  describe(): string { return 'null:' }
+}
+
+/** A copy attempt for the synthetic path when no core copy is wired (pure coordination measurement). */
+export async function copySynthetic(ref: FileRef, source: SyntheticSource, dest: Destination): Promise<CopyOutcome> {
+  if (source.shouldFail(ref.source)) return { ok: false, key: ref.key, code: 'TRANSFER_HTTP_5XX', message: 'synthetic 503', retryable: true }
+  const obj = await source.get(ref.source)
+  const stored = await dest.put(ref.key, obj.body, { size: obj.size })
+  return { ok: true, key: ref.key, bytes: stored.size, skipped: false }
+}

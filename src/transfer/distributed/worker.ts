@@ -1,0 +1,118 @@
+// A worker process: any subset of the four roles against one Redis, a /metrics + /healthz server,
+// and a heartbeat in Redis so `status` can list who is working.
+import { createServer, type Server } from 'node:http'
+import os from 'node:os'
+import { randomBytes } from 'node:crypto'
+import type { Logger } from '../../shared/logger.ts'
+import { handleOpsRequest, listen, sendJson } from '../../shared/http-ops.ts'
+import type { DistributedCore } from './core-port.ts'
+import type { BatchExecutor } from './executor.ts'
+import type { RoleContext } from './role-context.ts'
+import type { RunConfig } from './run-config.ts'
+import { runAggregator } from './aggregator.ts'
+import { runCopier } from './copier.ts'
+import { runCrawler } from './crawler.ts'
+import { LocalExecutor } from './executor.ts'
+import { createKeys } from './keys.ts'
+import { closeRedis, createRedis } from './redis-client.ts'
+import { RunConfigCache } from './run-config.ts'
+import { runScanner } from './scanner.ts'
+import { createWorkerMetrics } from './worker-metrics.ts'
+
+export type WorkerRole = 'scanner' | 'crawler' | 'copier' | 'aggregator'
+export const WORKER_ROLES: readonly WorkerRole[] = ['scanner', 'crawler', 'copier', 'aggregator']
+
+export type WorkerOptions = {
+  redisUrl: string
+  /** Key prefix shared by the submitter and all workers. @defaultValue 'colony:transfer' */
+  prefix?: string
+  roles: WorkerRole[]
+  /** Files copied at once by this worker (local executor) or batches in flight (lambda). @defaultValue 64 */
+  concurrency?: number
+  /** Builds the core for a run (tests and benchmarks inject theirs). */
+  createCore: (config: RunConfig) => Promise<DistributedCore>
+  /** Executor for copy batches; local unless given. @defaultValue LocalExecutor */
+  executor?: BatchExecutor
+  /** Idle ms after which another worker takes over a job. @defaultValue 5000 */
+  claimIdleMs?: number
+  /** Copy-queue length (batches) above which crawlers pause. @defaultValue 2000 */
+  maxQueuedBatches?: number
+  /** host:port for /metrics and /healthz; undefined = no server. @defaultValue undefined */
+  metrics?: { host: string; port: number }
+  log: Logger
+}
+
+export type Worker = {
+  id: string
+  metricsUrl?: string
+  /** Resolves when every role loop has stopped. */
+  done: Promise<void>
+  /** Stops taking work, finishes what is in flight (up to `graceMs`, default 10 s), closes connections. */
+  stop(graceMs?: number): Promise<void>
+}
+
+export async function startWorker(options: WorkerOptions): Promise<Worker> {
+  const keys = createKeys(options.prefix ?? 'colony:transfer')
+  const redis = createRedis(options.redisUrl, { name: 'colony-transfer-worker' })
+  const id = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
+  const log = options.log.child({ worker: id })
+  const metrics = createWorkerMetrics(redis, keys)
+  const abort = new AbortController()
+  const hardAbort = new AbortController()
+  const cores = new Map<string, Promise<DistributedCore>>()
+  const coreFor = (config: RunConfig): Promise<DistributedCore> => {
+    let core = cores.get(config.run)
+    if (!core) {
+      core = options.createCore(config)
+      cores.set(config.run, core)
+      core.catch(() => cores.delete(config.run))
+    }
+    return core
+  }
+  const ctx: RoleContext = {
+    redis, keys, log, metrics, configs: new RunConfigCache(redis, keys), coreFor, consumer: id,
+    claimIdleMs: options.claimIdleMs ?? 5000, signal: abort.signal, workSignal: hardAbort.signal,
+  }
+  const concurrency = options.concurrency ?? 64
+  const executor = options.executor ?? new LocalExecutor({ concurrency, coreFor })
+  let server: Server | undefined
+  let metricsUrl: string | undefined
+  if (options.metrics) {
+    server = createServer((req, res) => {
+      handleOpsRequest(req, res, { registry: metrics.registry, health: async () => ({ worker: id, roles: options.roles, redis: redis.status, pong: await redis.ping() === 'PONG' }) })
+        .then((handled) => { if (!handled) sendJson(res, 404, { error: { code: 'COLONY_NOT_FOUND', message: 'not found' } }) })
+        .catch(() => { if (!res.headersSent) sendJson(res, 503, { ok: false }) })
+    })
+    metricsUrl = await listen(server, options.metrics)
+  }
+  const beat = async (): Promise<void> => {
+    const info = { id, roles: options.roles, host: os.hostname(), pid: process.pid, executor: executor.kind, metrics: metricsUrl, seen: Date.now() }
+    try { await redis.hset(keys.workers, id, JSON.stringify(info)) } catch { /* Redis down: next beat */ }
+  }
+  await beat()
+  const timer = setInterval(() => { void beat() }, 5000)
+  const loops: Array<Promise<void>> = []
+  const guard = (role: string, p: Promise<void>): Promise<void> => p.catch((err: unknown) => { log.error({ err, role }, 'role loop crashed') })
+  if (options.roles.includes('scanner')) loops.push(guard('scanner', runScanner(ctx)))
+  if (options.roles.includes('crawler')) loops.push(guard('crawler', runCrawler(ctx, { ...(options.maxQueuedBatches ? { maxQueuedBatches: options.maxQueuedBatches } : {}) })))
+  if (options.roles.includes('copier')) loops.push(guard('copier', runCopier(ctx, { executor, slots: Math.max(2, Math.ceil(concurrency / 50) + 1) })))
+  if (options.roles.includes('aggregator')) loops.push(guard('aggregator', runAggregator(ctx)))
+  log.info({ roles: options.roles, concurrency, executor: executor.kind, metrics: metricsUrl }, 'worker started')
+  const done = Promise.all(loops).then(() => undefined)
+  let stopping: Promise<void> | undefined
+  const stop = (graceMs = 10_000): Promise<void> => {
+    stopping ??= (async () => {
+      abort.abort()
+      const grace = setTimeout(() => hardAbort.abort(), graceMs)
+      await done
+      clearTimeout(grace)
+      clearInterval(timer)
+      try { await redis.hdel(keys.workers, id) } catch { /* gone */ }
+      for (const c of cores.values()) { try { await (await c).close() } catch { /* best effort */ } }
+      await new Promise<void>((r) => (server ? server.close(() => r()) : r()))
+      await closeRedis(redis)
+    })()
+    return stopping
+  }
+  return { id, ...(metricsUrl ? { metricsUrl } : {}), done, stop }
+}
