@@ -1,6 +1,199 @@
-// Placeholder until the live subsystem lands; replaced by its command module.
-import { ColonyError } from '../shared/errors.ts'
+// `colony live serve | publish | subscribe | bench`.
+import { randomBytes } from 'node:crypto'
+import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec } from '../shared/cli-options.ts'
+import { UsageError } from '../shared/errors.ts'
+import { createLogger } from '../shared/logger.ts'
+import { parseDuration, parseSize } from '../shared/units.ts'
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new ColonyError('COLONY_NOT_BUILT', 'live is not built yet')
+const SERVE: CommandSpec = {
+  name: 'colony live serve',
+  usage: '[--port 8080] [--workers N] [--redis URL] [--dc NAME --peer-dc URL…] --token SECRET | --jwt-key KEY',
+  summary: 'Server-Sent Events fan-out of likes and comments. One command uses every core: worker processes share the port '
+    + '(SO_REUSEPORT) and, without --redis, relay publishes through the primary. With --redis any number of nodes form one service.',
+  options: {
+    port: { type: 'number', description: 'TCP port', default: 8080 },
+    host: { type: 'string', description: 'address to bind', default: '127.0.0.1' },
+    workers: { type: 'number', description: 'worker processes (default: max(cores, ceil(capacity / open-files limit)))' },
+    capacity: { type: 'number', description: 'connections to plan for; sizes the default worker count', default: 100_000 },
+    redis: { type: 'string', description: 'link nodes through this Redis (redis://host:port/db)', placeholder: 'url' },
+    'redis-prefix': { type: 'string', description: 'Redis key/channel prefix', default: 'colony:live:' },
+    'node-ttl': { type: 'string', description: 'a silent node leaves the Redis routing table after this', default: '10s', placeholder: 'duration' },
+    token: { type: 'string', description: 'publish token (Authorization: Bearer …); generated and printed when neither this nor --jwt-key is set', placeholder: 'secret' },
+    'jwt-key': { type: 'string', description: 'HS256 key: accept publish JWTs signed with it (exp required; optional topics claim)', placeholder: 'key' },
+    dc: { type: 'string', description: 'name of this data center (needed with --peer-dc)', placeholder: 'name' },
+    'peer-dc': { type: 'list', description: 'base URL of a peer DC; local publishes are forwarded to it exactly once (repeatable)', placeholder: 'url' },
+    'peer-token': { type: 'string', description: 'token for the peer DCs\' publish API (default: --token)', placeholder: 'secret' },
+    'cors-origin': { type: 'list', description: 'allowed CORS origin, * for any (repeatable)', default: ['*'], placeholder: 'origin' },
+    history: { type: 'number', description: 'events kept per topic for Last-Event-ID replay', default: 500 },
+    coalesce: { type: 'list', description: 'aggregate an event type per window: type=window (e.g. like=250ms); "none" turns it off', default: ['like=250ms'], placeholder: 'type=ms' },
+    'batch-window': { type: 'string', description: 'collect a topic\'s events this long, then one write per connection', default: '5ms', placeholder: 'duration' },
+    heartbeat: { type: 'string', description: 'comment sent to a connection idle this long', default: '15s', placeholder: 'duration' },
+    retry: { type: 'string', description: 'retry: sent to clients (reconnection delay)', default: '2s', placeholder: 'duration' },
+    'max-buffer': { type: 'string', description: 'unsent bytes per connection before it is a slow consumer', default: '256KB', placeholder: 'size' },
+    'slow-consumer': { type: 'string', description: 'resync (skip, then replay from history or reset) | disconnect', default: 'resync', placeholder: 'policy' },
+    'slow-timeout': { type: 'string', description: 'a slow consumer that has not drained after this is closed', default: '30s', placeholder: 'duration' },
+    'max-conns-per-ip': { type: 'number', description: 'open connections per client address per worker (0 = unlimited)', default: 0 },
+    'conn-rate': { type: 'number', description: 'new connections per second per worker (0 = unlimited)', default: 0 },
+    'publish-rate': { type: 'number', description: 'published events per second per client address per worker (0 = unlimited)', default: 0 },
+    'max-body': { type: 'string', description: 'largest publish body', default: '256KB', placeholder: 'size' },
+    'max-batch': { type: 'number', description: 'events in one publish request', default: 1000 },
+    grace: { type: 'string', description: 'drain time on shutdown (viewers are told to reconnect)', default: '2s', placeholder: 'duration' },
+  },
+  epilog: 'Endpoints: GET /v1/topics/:topic/events (SSE), POST /v1/topics/:topic/events (publish), GET /v1/topics/:topic (viewers), GET / (page), /healthz, /metrics.\nSee docs/live.md.',
+}
+
+const PUBLISH: CommandSpec = {
+  name: 'colony live publish',
+  usage: '<topic> <json> [--url URL] [--token T]',
+  summary: 'Publishes to a topic. <json> is {"type":…,"data":…}, {"events":[…]} or […]; with --type it is the data of one event of that type.',
+  options: {
+    url: { type: 'string', description: 'any live node', default: 'http://127.0.0.1:8080' },
+    token: { type: 'string', description: 'publish token (or a JWT)', placeholder: 'secret' },
+    type: { type: 'string', description: 'wrap <json> as the data of one event of this type', placeholder: 'type' },
+  },
+}
+
+const SUBSCRIBE: CommandSpec = {
+  name: 'colony live subscribe',
+  usage: '<topic> [--url URL] [--last-event-id N] [--count N] [--duration 30s] [--json]',
+  summary: 'Prints a topic\'s events, one line each ("<id> <event> <data>", or JSON lines with --json); reconnects with Last-Event-ID.',
+  options: {
+    url: { type: 'string', description: 'any live node', default: 'http://127.0.0.1:8080' },
+    'last-event-id': { type: 'string', description: 'resume after this event id', placeholder: 'id' },
+    count: { type: 'number', description: 'exit after this many events (0 = never)', default: 0 },
+    duration: { type: 'string', description: 'exit after this long', placeholder: 'duration' },
+    json: { type: 'boolean', description: 'JSON lines: {"id","event","data"}' },
+  },
+}
+
+function parseCoalesce(items: string[]): [string, number][] {
+  if (items.length === 1 && items[0] === 'none') return []
+  return items.map((item) => {
+    const m = /^([A-Za-z0-9_.:-]{1,64})=(.+)$/.exec(item)
+    if (!m?.[1] || !m[2]) throw new UsageError(`--coalesce wants type=window (like=250ms), got "${item}"`)
+    return [m[1], parseDuration(m[2])]
+  })
+}
+
+async function runServe(argv: string[]): Promise<number> {
+  const p = parseCommand(SERVE, argv)
+  if (p.help) { process.stdout.write(formatHelp(SERVE)); return EXIT_OK }
+  if (p.positionals.length > 0) throw new UsageError(`unexpected argument "${p.positionals[0] ?? ''}" (see colony live serve --help)`)
+  const policy = str(p, 'slow-consumer')
+  if (policy !== 'resync' && policy !== 'disconnect') throw new UsageError('--slow-consumer is resync or disconnect')
+  let token = str(p, 'token')
+  const jwtKey = str(p, 'jwt-key')
+  const generated = !token && !jwtKey
+  if (generated) token = randomBytes(18).toString('base64url')
+  const peers = list(p, 'peer-dc')
+  if (peers.length > 0 && !str(p, 'dc')) throw new UsageError('--peer-dc needs --dc NAME')
+  const { serveLive } = await import('../live/index.ts')
+  const logger = createLogger({ name: 'colony-live' })
+  const served = await serveLive({
+    host: str(p, 'host'), port: num(p, 'port'), workers: num(p, 'workers'), capacity: num(p, 'capacity'),
+    redis: str(p, 'redis'), redisPrefix: str(p, 'redis-prefix'), nodeTtlMs: parseDuration(str(p, 'node-ttl') ?? '10s'),
+    token, jwtKey, dc: str(p, 'dc'), peerDcs: peers, peerToken: str(p, 'peer-token'), corsOrigins: list(p, 'cors-origin'),
+    maxConnectionsPerIp: num(p, 'max-conns-per-ip'), connectionRate: num(p, 'conn-rate'), publishRate: num(p, 'publish-rate'),
+    maxBodyBytes: parseSize(str(p, 'max-body') ?? '256KB'), maxBatch: num(p, 'max-batch'), graceMs: parseDuration(str(p, 'grace') ?? '2s'),
+    hub: {
+      historySize: num(p, 'history'), coalesce: parseCoalesce(list(p, 'coalesce')),
+      batchWindowMs: parseDuration(str(p, 'batch-window') ?? '5ms'), heartbeatMs: parseDuration(str(p, 'heartbeat') ?? '15s'),
+      retryMs: parseDuration(str(p, 'retry') ?? '2s'), maxBufferBytes: parseSize(str(p, 'max-buffer') ?? '256KB'),
+      slowConsumer: policy, slowTimeoutMs: parseDuration(str(p, 'slow-timeout') ?? '30s'),
+    },
+  }, logger)
+  const mode = str(p, 'redis') ? `redis ${str(p, 'redis') ?? ''}` : 'embedded'
+  process.stdout.write(`colony live: serving ${served.url} (${served.workers} worker${served.workers === 1 ? '' : 's'}, ${mode})\n`)
+  if (generated) process.stdout.write(`colony live: generated publish token ${token ?? ''}\ncolony live: page ${served.url}/?topic=demo#token=${token ?? ''}\n`)
+  else process.stdout.write(`colony live: page ${served.url}/?topic=demo#token=<publish token>\n`)
+  await new Promise<void>((resolve) => {
+    const stop = (): void => { resolve() }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+  })
+  process.stdout.write('colony live: draining (viewers told to reconnect)…\n')
+  await served.close()
+  return EXIT_OK
+}
+
+async function runPublish(argv: string[]): Promise<number> {
+  const p = parseCommand(PUBLISH, argv)
+  if (p.help) { process.stdout.write(formatHelp(PUBLISH)); return EXIT_OK }
+  const [topic, json, ...extra] = p.positionals
+  if (!topic || json === undefined || extra.length > 0) throw new UsageError('usage: colony live publish <topic> <json> (see --help)')
+  const token = str(p, 'token')
+  if (!token) throw new UsageError('publishing needs --token (or COLONY_TOKEN)')
+  let value: unknown
+  try { value = JSON.parse(json) } catch { throw new UsageError('<json> is not valid JSON') }
+  const type = str(p, 'type')
+  const { publishLive, parseTopic } = await import('../live/index.ts')
+  parseTopic(encodeURIComponent(topic))
+  let events: { type: string; data: unknown }[]
+  if (type) events = [{ type, data: value }]
+  else if (Array.isArray(value)) events = value as { type: string; data: unknown }[]
+  else if (typeof value === 'object' && value !== null && Array.isArray((value as { events?: unknown }).events)) events = (value as { events: { type: string; data: unknown }[] }).events
+  else if (typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string') events = [value as { type: string; data: unknown }]
+  else throw new UsageError('<json> needs a "type" (or pass --type)')
+  const res = await publishLive({ url: str(p, 'url') ?? 'http://127.0.0.1:8080', topic, token, events })
+  process.stdout.write(`${JSON.stringify(res)}\n`)
+  return EXIT_OK
+}
+
+async function runSubscribe(argv: string[]): Promise<number> {
+  const p = parseCommand(SUBSCRIBE, argv)
+  if (p.help) { process.stdout.write(formatHelp(SUBSCRIBE)); return EXIT_OK }
+  const [topic, ...extra] = p.positionals
+  if (!topic || extra.length > 0) throw new UsageError('usage: colony live subscribe <topic> (see --help)')
+  const { subscribeLive, parseTopic } = await import('../live/index.ts')
+  parseTopic(encodeURIComponent(topic))
+  const max = num(p, 'count') ?? 0
+  const durationText = str(p, 'duration')
+  const abort = new AbortController()
+  const timer = durationText ? setTimeout(() => abort.abort(), parseDuration(durationText)) : undefined
+  const onSignal = (): void => abort.abort()
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  let n = 0
+  const json = bool(p, 'json')
+  try {
+    await subscribeLive({
+      url: str(p, 'url') ?? 'http://127.0.0.1:8080', topic, lastEventId: str(p, 'last-event-id'), signal: abort.signal,
+      onEvent: (msg) => {
+        process.stdout.write(json ? `${JSON.stringify({ id: msg.id, event: msg.event, data: msg.data })}\n` : `${msg.id ?? '-'} ${msg.event} ${msg.data}\n`)
+        if (max > 0 && ++n >= max) abort.abort()
+      },
+    })
+  } finally {
+    if (timer) clearTimeout(timer)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+  return max > 0 && n < max ? EXIT_FAILURE : EXIT_OK
+}
+
+async function runBench(argv: string[]): Promise<number> {
+  const { runLiveBench } = await import('../live/bench/index.ts')
+  return runLiveBench(argv)
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv
+  switch (sub) {
+    case 'serve': return runServe(rest)
+    case 'publish': return runPublish(rest)
+    case 'subscribe': return runSubscribe(rest)
+    case 'bench': return runBench(rest)
+    case undefined: case '--help': case '-h': case 'help':
+      process.stdout.write([
+        'Usage: colony live <serve|publish|subscribe|bench> [options]', '',
+        '  serve      run a live node / service (SSE fan-out, publish API, page at /)',
+        '  publish    publish an event: colony live publish <topic> <json> --token T',
+        '  subscribe  print a topic\'s events: colony live subscribe <topic>',
+        '  bench      load generator + nginx/nchan baseline (see colony live bench --help)', '',
+      ].join('\n'))
+      return sub === undefined ? EXIT_USAGE : EXIT_OK
+    default:
+      throw new UsageError(`unknown live command "${sub}" (serve, publish, subscribe, bench)`)
+  }
 }

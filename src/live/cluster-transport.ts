@@ -1,0 +1,156 @@
+// Embedded multi-process mode: the cluster primary is the dispatcher; workers (frontends) talk to it over IPC.
+import cluster, { type Worker } from 'node:cluster'
+import { LiveError } from './errors.ts'
+import { Sequencer, type SequencerOptions } from './sequencer.ts'
+import type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from './types.ts'
+
+/** Worker → primary. Every request carries `rid`; the primary answers with the same `rid`. */
+type ToPrimary =
+  | { live: 1; t: 'pub'; rid: number; topic: string; inputs: PublishInput[] }
+  | { live: 1; t: 'watch'; rid: number; topic: string }
+  | { live: 1; t: 'unwatch'; topic: string }
+  | { live: 1; t: 'counts'; counts: [string, number][] }
+  | { live: 1; t: 'viewers'; rid: number; topic: string }
+  | { live: 1; t: 'replay'; rid: number; topic: string; after: number }
+
+/** Primary → worker. */
+type ToWorker =
+  | { live: 1; t: 'ev'; events: LiveEvent[] }
+  | { live: 1; t: 'res'; rid: number; ok: true; value: unknown }
+  | { live: 1; t: 'res'; rid: number; ok: false; message: string }
+
+function isLiveMessage(m: unknown): m is { live: 1; t: string } {
+  return typeof m === 'object' && m !== null && (m as { live?: unknown }).live === 1
+}
+
+/**
+ * Runs in the cluster primary: sequences publishes and forwards each batch only to the workers watching
+ * the topic. Deliveries to one worker within one event-loop turn are merged into one IPC message.
+ */
+export class ClusterRelay {
+  readonly #seq: Sequencer
+  readonly #outbox = new Map<Worker, LiveEvent[]>()
+  #scheduled = false
+  readonly #onMessage = (worker: Worker, msg: unknown): void => { if (isLiveMessage(msg)) this.#handle(worker, msg as ToPrimary) }
+  readonly #onExit = (worker: Worker): void => { this.#seq.dropNode(String(worker.id)); this.#outbox.delete(worker) }
+
+  constructor(options: SequencerOptions = {}) {
+    this.#seq = new Sequencer(options)
+    cluster.on('message', this.#onMessage)
+    cluster.on('exit', this.#onExit)
+  }
+
+  #reply(worker: Worker, rid: number, value: unknown): void {
+    send(worker, { live: 1, t: 'res', rid, ok: true, value })
+  }
+
+  #handle(worker: Worker, msg: ToPrimary): void {
+    const node = String(worker.id)
+    switch (msg.t) {
+      case 'pub': {
+        const events = this.#seq.publish(msg.topic, msg.inputs)
+        this.#reply(worker, msg.rid, events)
+        if (events.length > 0) this.#route(msg.topic, events)
+        return
+      }
+      case 'watch': this.#seq.watch(msg.topic, node); this.#reply(worker, msg.rid, true); return
+      case 'unwatch': this.#seq.unwatch(msg.topic, node); return
+      case 'counts': this.#seq.setCounts(node, msg.counts); return
+      case 'viewers': this.#reply(worker, msg.rid, this.#seq.viewerCount(msg.topic)); return
+      case 'replay': this.#reply(worker, msg.rid, this.#seq.replay(msg.topic, msg.after)); return
+    }
+  }
+
+  #route(topic: string, events: LiveEvent[]): void {
+    for (const id of this.#seq.watchers(topic)) {
+      const w = cluster.workers?.[id]
+      if (!w) continue
+      const box = this.#outbox.get(w)
+      if (box) box.push(...events)
+      else this.#outbox.set(w, [...events])
+    }
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      setImmediate(() => this.#flush())
+    }
+  }
+
+  #flush(): void {
+    this.#scheduled = false
+    for (const [w, events] of this.#outbox) send(w, { live: 1, t: 'ev', events })
+    this.#outbox.clear()
+  }
+
+  close(): void {
+    cluster.off('message', this.#onMessage)
+    cluster.off('exit', this.#onExit)
+  }
+}
+
+function send(worker: Worker, msg: ToWorker): void {
+  if (!worker.isConnected()) return
+  try { worker.send(msg) } catch { /* the worker is exiting; its 'exit' drops it from routing */ }
+}
+
+/** Runs in a cluster worker: the LiveTransport whose dispatcher is the primary. */
+export class ClusterWorkerTransport implements LiveTransport {
+  readonly nodeId: string
+  #rid = 0
+  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
+  #sink: ((events: LiveEvent[]) => void) | undefined
+  readonly #onMessage = (msg: unknown): void => { if (isLiveMessage(msg)) this.#handle(msg as ToWorker) }
+
+  constructor() {
+    if (!cluster.isWorker || !process.send) throw new LiveError('LIVE_CONFIG', 'ClusterWorkerTransport runs only in a cluster worker')
+    this.nodeId = String(cluster.worker?.id ?? process.pid)
+  }
+
+  #handle(msg: ToWorker): void {
+    if (msg.t === 'ev') { this.#sink?.(msg.events); return }
+    const p = this.#pending.get(msg.rid)
+    if (!p) return
+    this.#pending.delete(msg.rid)
+    if (msg.ok) p.resolve(msg.value)
+    else p.reject(new LiveError('LIVE_TRANSPORT', msg.message))
+  }
+
+  #post(msg: ToPrimary): void {
+    process.send?.(msg)
+  }
+
+  #request<T>(build: (rid: number) => ToPrimary): Promise<T> {
+    const rid = ++this.#rid
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(rid)
+        reject(new LiveError('LIVE_TRANSPORT', 'cluster primary did not answer within 10s'))
+      }, 10_000)
+      this.#pending.set(rid, {
+        resolve: (v) => { clearTimeout(timer); resolve(v as T) },
+        reject: (e) => { clearTimeout(timer); reject(e) },
+      })
+      this.#post(build(rid))
+    })
+  }
+
+  async start(sink: (events: LiveEvent[]) => void): Promise<void> {
+    this.#sink = sink
+    process.on('message', this.#onMessage)
+  }
+
+  publish(topic: string, inputs: PublishInput[]): Promise<LiveEvent[]> {
+    return this.#request((rid) => ({ live: 1, t: 'pub', rid, topic, inputs }))
+  }
+
+  async watch(topic: string): Promise<void> { await this.#request((rid) => ({ live: 1, t: 'watch', rid, topic })) }
+  unwatch(topic: string): void { this.#post({ live: 1, t: 'unwatch', topic }) }
+  reportViewers(counts: ReadonlyMap<string, number>): void { this.#post({ live: 1, t: 'counts', counts: [...counts] }) }
+  viewerCount(topic: string): Promise<number> { return this.#request((rid) => ({ live: 1, t: 'viewers', rid, topic })) }
+  replay(topic: string, afterId: number): Promise<ReplayResult> { return this.#request((rid) => ({ live: 1, t: 'replay', rid, topic, after: afterId })) }
+
+  async close(): Promise<void> {
+    process.off('message', this.#onMessage)
+    for (const p of this.#pending.values()) p.reject(new LiveError('LIVE_SHUTTING_DOWN', 'transport closed'))
+    this.#pending.clear()
+  }
+}

@@ -1,0 +1,359 @@
+// The frontend role: topic → connections, one encoded Buffer per batch written to every viewer.
+import type { Socket } from 'node:net'
+import { encodeCoalesced, encodeGoodbye, encodeLiveEvent, encodeReplay, encodeReset, countOf } from './event-frames.ts'
+import { encodeSseComment, encodeSseRetry } from './sse-frame.ts'
+import { TopicHistory } from './topic-history.ts'
+import type { LiveEvent, LiveTransport } from './types.ts'
+
+export type SlowConsumerPolicy = 'resync' | 'disconnect'
+
+/** Options of the frontend hub. */
+export type HubOptions = {
+  /** Events kept per watched topic for fast local Last-Event-ID replay. @defaultValue 500 */
+  historySize?: number
+  /** Events of one topic are collected this long and written as one chunk per connection. @defaultValue 5 */
+  batchWindowMs?: number
+  /** A comment is written to a connection idle this long. @defaultValue 15_000 */
+  heartbeatMs?: number
+  /** `retry:` sent on connect (client reconnection delay). @defaultValue 2_000 */
+  retryMs?: number
+  /** Unsent bytes a connection may hold before it counts as a slow consumer. @defaultValue 262_144 */
+  maxBufferBytes?: number
+  /** What happens to a slow consumer. @defaultValue 'resync' */
+  slowConsumer?: SlowConsumerPolicy
+  /** A lagging connection that has not drained after this long is closed. @defaultValue 30_000 */
+  slowTimeoutMs?: number
+  /** Event type → aggregation window in ms (`like` → 250). @defaultValue like → 250 */
+  coalesce?: ReadonlyMap<string, number>
+  /** A topic without viewers is unwatched after this long (absorbs reconnect churn). @defaultValue 5_000 */
+  idleTopicMs?: number
+}
+
+/** One viewer. Kept small on purpose: 100k of these live in a few worker processes. */
+type Conn = {
+  socket: Socket
+  topic: TopicState
+  lastId: number
+  lastWrite: number
+  /** 0 = healthy; otherwise when it started lagging (resync pending on drain). */
+  lagSince: number
+  onClose: (() => void) | undefined
+}
+
+type Accumulator = { count: number }
+
+type TopicState = {
+  name: string
+  conns: Set<Conn>
+  history: TopicHistory
+  queue: Buffer[]
+  frames: number
+  acc: Map<string, Accumulator> | undefined
+  watched: Promise<void> | undefined
+  emptySince: number
+}
+
+export type HubStats = {
+  connections: number
+  topics: number
+  deliveries: number
+  frames: number
+  writes: number
+  slowResyncs: number
+  slowDisconnects: number
+  resets: number
+  gaps: number
+}
+
+const HEARTBEAT = encodeSseComment()
+
+export class Hub {
+  readonly #transport: LiveTransport
+  readonly #topics = new Map<string, TopicState>()
+  readonly #dirty = new Set<TopicState>()
+  readonly #closing = new Map<Socket, number>()
+  readonly #o: Required<HubOptions>
+  readonly #retryFrame: Buffer
+  #flushTimer: NodeJS.Timeout | undefined
+  readonly #sweepTimer: NodeJS.Timeout
+  #countsDirty = true
+  #countsTimer: NodeJS.Timeout | undefined
+  #draining = false
+  readonly stats: HubStats = { connections: 0, topics: 0, deliveries: 0, frames: 0, writes: 0, slowResyncs: 0, slowDisconnects: 0, resets: 0, gaps: 0 }
+
+  constructor(transport: LiveTransport, options: HubOptions = {}) {
+    this.#transport = transport
+    this.#o = {
+      historySize: options.historySize ?? 500,
+      batchWindowMs: options.batchWindowMs ?? 5,
+      heartbeatMs: options.heartbeatMs ?? 15_000,
+      retryMs: options.retryMs ?? 2_000,
+      maxBufferBytes: options.maxBufferBytes ?? 262_144,
+      slowConsumer: options.slowConsumer ?? 'resync',
+      slowTimeoutMs: options.slowTimeoutMs ?? 30_000,
+      coalesce: options.coalesce ?? new Map([['like', 250]]),
+      idleTopicMs: options.idleTopicMs ?? 5_000,
+    }
+    this.#retryFrame = encodeSseRetry(this.#o.retryMs)
+    const sweepMs = Math.max(200, Math.min(1000, Math.floor(this.#o.heartbeatMs / 3)))
+    this.#sweepTimer = setInterval(() => this.#sweep(), sweepMs)
+    this.#sweepTimer.unref()
+  }
+
+  get coalesce(): ReadonlyMap<string, number> { return this.#o.coalesce }
+
+  viewers(topic: string): number { return this.#topics.get(topic)?.conns.size ?? 0 }
+
+  #topic(name: string): TopicState {
+    let t = this.#topics.get(name)
+    if (!t) {
+      t = { name, conns: new Set(), history: new TopicHistory(this.#o.historySize), queue: [], frames: 0, acc: undefined, watched: undefined, emptySince: 0 }
+      this.#topics.set(name, t)
+      this.stats.topics = this.#topics.size
+    }
+    return t
+  }
+
+  /**
+   * Adopts an SSE socket whose request was validated: waits until routing includes this node, replays what
+   * the client missed (local history, else the shared history), then writes `head` + replay in one write.
+   * Resolves false when the socket went away meanwhile.
+   */
+  async attach(socket: Socket, topicName: string, head: string, lastEventId: number | undefined, onClose?: () => void): Promise<boolean> {
+    const t = this.#topic(topicName)
+    t.emptySince = 0
+    t.watched ??= this.#transport.watch(topicName).catch((err: unknown) => { t.watched = undefined; throw err })
+    let gone = false
+    const markGone = (): void => { gone = true }
+    socket.once('close', markGone)
+    try {
+      await t.watched
+      let frames: Buffer[] = []
+      let lastId = t.history.lastId
+      if (lastEventId !== undefined) {
+        const r = await this.#replay(t, lastEventId)
+        frames = r.frames
+        lastId = r.lastId
+      }
+      if (gone || socket.destroyed || this.#draining) { if (!gone) socket.destroy(); return false }
+      // Anything queued but not yet flushed for this topic will be flushed to this connection too.
+      socket.write(Buffer.concat([Buffer.from(head, 'latin1'), this.#retryFrame, ...frames]))
+      const conn: Conn = { socket, topic: t, lastId, lastWrite: Date.now(), lagSince: 0, onClose }
+      t.conns.add(conn)
+      this.stats.connections++
+      this.#countsChanged()
+      socket.setNoDelay(true)
+      socket.on('error', noop)
+      socket.once('close', () => this.#remove(conn))
+      return true
+    } finally {
+      socket.off('close', markGone)
+    }
+  }
+
+  async #replay(t: TopicState, after: number): Promise<{ frames: Buffer[]; lastId: number }> {
+    if (t.history.covers(after)) return this.#framesFor(t.history.since(after), after)
+    const shared = await this.#transport.replay(t.name, after)
+    if (shared.kind === 'reset') {
+      // The shared history cannot reach back: tell the client, then continue from what arrived locally.
+      this.stats.resets++
+      const latest = Math.max(shared.latestId, t.history.lastId)
+      return { frames: [encodeReset(latest, 'history-gap')], lastId: latest }
+    }
+    const events = shared.events
+    const last = events.at(-1)?.id ?? after
+    // Events that reached this node after the shared read are in the local ring (routing was on first).
+    const local = t.history.since(last)
+    const merged = local.kind === 'events' ? [...events, ...local.events] : events
+    return this.#framesFor({ kind: 'events', events: merged }, after)
+  }
+
+  #framesFor(r: ReturnType<TopicHistory['since']>, after: number): { frames: Buffer[]; lastId: number } {
+    if (r.kind === 'reset') { this.stats.resets++; return { frames: [encodeReset(r.latestId, 'history-gap')], lastId: r.latestId } }
+    return { frames: encodeReplay(r.events, this.#o.coalesce), lastId: r.events.at(-1)?.id ?? after }
+  }
+
+  /** Events from the transport for topics this node watches, in id order per topic. */
+  ingest(events: readonly LiveEvent[]): void {
+    for (const ev of events) {
+      const t = this.#topics.get(ev.topic)
+      if (!t) continue
+      const prev = t.history.lastId
+      if (ev.id <= prev) continue
+      if (prev !== 0 && ev.id !== prev + 1) this.stats.gaps++
+      t.history.push(ev)
+      const win = this.#o.coalesce.get(ev.type)
+      if (win !== undefined) {
+        t.acc ??= new Map()
+        const a = t.acc.get(ev.type)
+        if (a) a.count += countOf(ev.data)
+        else {
+          t.acc.set(ev.type, { count: countOf(ev.data) })
+          setTimeout(() => this.#flushAccumulator(t, ev.type), win).unref()
+        }
+        continue
+      }
+      if (t.conns.size === 0) continue
+      t.queue.push(encodeLiveEvent(ev))
+      t.frames++
+      this.#markDirty(t)
+    }
+  }
+
+  #flushAccumulator(t: TopicState, type: string): void {
+    const a = t.acc?.get(type)
+    if (!a) return
+    t.acc?.delete(type)
+    if (t.conns.size === 0) return
+    t.queue.push(encodeCoalesced(type, a.count, t.history.lastId))
+    t.frames++
+    this.#markDirty(t)
+  }
+
+  #markDirty(t: TopicState): void {
+    this.#dirty.add(t)
+    if (!this.#flushTimer) this.#flushTimer = setTimeout(() => this.#flush(), this.#o.batchWindowMs)
+  }
+
+  #flush(): void {
+    this.#flushTimer = undefined
+    const now = Date.now()
+    const max = this.#o.maxBufferBytes
+    for (const t of this.#dirty) {
+      const chunk = t.queue.length === 1 ? t.queue[0] as Buffer : Buffer.concat(t.queue)
+      const frames = t.frames
+      const lastId = t.history.lastId
+      t.queue = []
+      t.frames = 0
+      let n = 0
+      for (const c of t.conns) {
+        if (c.lagSince !== 0 || c.lastId >= lastId) continue
+        const s = c.socket
+        if (s.writableLength > max) { this.#slow(c, now); continue }
+        s.write(chunk)
+        c.lastId = lastId
+        c.lastWrite = now
+        n++
+      }
+      this.stats.writes += n
+      this.stats.deliveries += n * frames
+      this.stats.frames += frames
+    }
+    this.#dirty.clear()
+  }
+
+  #slow(c: Conn, now: number): void {
+    if (this.#o.slowConsumer === 'disconnect') {
+      this.stats.slowDisconnects++
+      this.#closeConn(c, encodeGoodbye('slow-consumer', this.#o.retryMs), now)
+      return
+    }
+    this.stats.slowResyncs++
+    c.lagSince = now
+    c.socket.once('drain', () => this.#resync(c))
+  }
+
+  /** A lagging connection drained: send what it missed from history (coalesced), or a reset. */
+  #resync(c: Conn): void {
+    if (c.lagSince === 0 || c.socket.destroyed) return
+    c.lagSince = 0
+    const r = c.topic.history.since(c.lastId)
+    const { frames, lastId } = this.#framesFor(r, c.lastId)
+    if (frames.length > 0) c.socket.write(frames.length === 1 ? frames[0] as Buffer : Buffer.concat(frames))
+    c.lastId = lastId
+    c.lastWrite = Date.now()
+  }
+
+  #closeConn(c: Conn, goodbye: Buffer, now: number): void {
+    c.socket.end(goodbye)
+    this.#closing.set(c.socket, now + 5_000)
+    this.#remove(c)
+  }
+
+  #remove(c: Conn): void {
+    const t = c.topic
+    if (!t.conns.delete(c)) return
+    this.stats.connections--
+    this.#countsChanged()
+    if (t.conns.size === 0) t.emptySince = Date.now()
+    c.onClose?.()
+  }
+
+  /** One shared timer for heartbeats, stuck slow consumers, half-closed sockets, idle topics and viewer counts. */
+  #sweep(): void {
+    const now = Date.now()
+    const idleBefore = now - this.#o.heartbeatMs
+    const stuckBefore = now - this.#o.slowTimeoutMs
+    for (const t of this.#topics.values()) {
+      for (const c of t.conns) {
+        if (c.lagSince !== 0) {
+          if (c.lagSince < stuckBefore) { this.stats.slowDisconnects++; c.socket.destroy(); this.#remove(c) }
+        } else if (c.lastWrite < idleBefore) {
+          c.socket.write(HEARTBEAT)
+          c.lastWrite = now
+        }
+      }
+      if (t.conns.size === 0 && t.emptySince !== 0 && now - t.emptySince > this.#o.idleTopicMs && !t.acc?.size) {
+        this.#topics.delete(t.name)
+        this.#dirty.delete(t)
+        if (t.watched) this.#transport.unwatch(t.name)
+        this.#countsDirty = true
+      }
+    }
+    this.stats.topics = this.#topics.size
+    for (const [s, until] of this.#closing) {
+      if (s.destroyed) this.#closing.delete(s)
+      else if (until < now) { s.destroy(); this.#closing.delete(s) }
+    }
+    if (this.#countsDirty) this.reportCounts()
+  }
+
+  /** Viewer counts travel at most every 200 ms however fast viewers come and go. */
+  #countsChanged(): void {
+    this.#countsDirty = true
+    if (this.#countsTimer || this.#draining) return
+    this.#countsTimer = setTimeout(() => { this.#countsTimer = undefined; this.reportCounts() }, 200)
+    this.#countsTimer.unref()
+  }
+
+  reportCounts(): void {
+    this.#countsDirty = false
+    const counts = new Map<string, number>()
+    for (const t of this.#topics.values()) counts.set(t.name, t.conns.size)
+    this.#transport.reportViewers(counts)
+  }
+
+  /**
+   * Graceful shutdown: every viewer gets a `reconnect` event with a jittered `retry:` (spreading the reconnect
+   * storm over `spreadMs`), then the stream ends; sockets still open after `graceMs` are destroyed.
+   */
+  async drain(options: { spreadMs?: number; graceMs?: number } = {}): Promise<void> {
+    this.#draining = true
+    if (this.#flushTimer) { clearTimeout(this.#flushTimer); this.#flush() }
+    const spread = options.spreadMs ?? 2_000
+    const sockets: Socket[] = []
+    for (const t of this.#topics.values()) {
+      for (const c of [...t.conns]) {
+        const retry = Math.floor(250 + Math.random() * spread)
+        sockets.push(c.socket)
+        c.socket.end(encodeGoodbye('shutdown', retry))
+        this.#remove(c)
+      }
+    }
+    const grace = options.graceMs ?? 2_000
+    const deadline = Date.now() + grace
+    while (Date.now() < deadline && sockets.some((s) => !s.destroyed)) await new Promise((r) => setTimeout(r, 25))
+    for (const s of sockets) s.destroy()
+    for (const s of this.#closing.keys()) s.destroy()
+    this.#closing.clear()
+  }
+
+  close(): void {
+    clearInterval(this.#sweepTimer)
+    if (this.#countsTimer) clearTimeout(this.#countsTimer)
+    if (this.#flushTimer) clearTimeout(this.#flushTimer)
+    for (const t of this.#topics.values()) for (const c of t.conns) c.socket.destroy()
+  }
+}
+
+function noop(): void { /* socket errors surface as 'close', which is handled */ }

@@ -1,0 +1,38 @@
+import { Counter, Gauge, createMetricsRegistry, type Registry } from '../shared/metrics.ts'
+import type { HubStats } from './hub.ts'
+import type { PeerForwarder } from './peer-forwarder.ts'
+
+/** Counters the server bumps directly (rare events); hot-path numbers are read from HubStats at scrape time. */
+export type LiveMetrics = {
+  registry: Registry
+  published: Counter
+  refused: Counter<'code'>
+}
+
+/** Hot-path counters live as plain numbers in the hub; a scrape turns them into Prometheus series. */
+export function createLiveMetrics(stats: HubStats, forwarders: () => readonly PeerForwarder[], registry = createMetricsRegistry()): LiveMetrics {
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({ name, help, registers: [registry], collect() { this.set(read()) } })
+  }
+  const monotonic = (name: string, help: string, read: () => number): void => {
+    let seen = 0
+    new Counter({ name, help, registers: [registry], collect() { const v = read(); if (v > seen) { this.inc(v - seen); seen = v } } })
+  }
+  gauge('colony_live_connections', 'Open SSE connections on this process', () => stats.connections)
+  gauge('colony_live_topics', 'Topics with viewers (or in their idle grace) on this process', () => stats.topics)
+  monotonic('colony_live_deliveries_total', 'Events written to connections (one event to one viewer = 1)', () => stats.deliveries)
+  monotonic('colony_live_writes_total', 'Socket writes (batched chunks)', () => stats.writes)
+  monotonic('colony_live_frames_total', 'Distinct frames encoded (each written to all viewers of its topic)', () => stats.frames)
+  monotonic('colony_live_slow_resyncs_total', 'Slow consumers skipped and resynced from history', () => stats.slowResyncs)
+  monotonic('colony_live_slow_disconnects_total', 'Slow consumers disconnected', () => stats.slowDisconnects)
+  monotonic('colony_live_resets_total', 'Reset events sent (gap older than history)', () => stats.resets)
+  monotonic('colony_live_gaps_total', 'Id gaps seen from the transport (lost messages)', () => stats.gaps)
+  gauge('colony_live_peer_queued', 'Events waiting to be forwarded to peer DCs', () => forwarders().reduce((s, f) => s + f.stats.queued, 0))
+  monotonic('colony_live_peer_dropped_total', 'Events dropped for a peer DC (queue full or refused)', () => forwarders().reduce((s, f) => s + f.stats.dropped, 0))
+  monotonic('colony_live_peer_sent_total', 'Events forwarded to peer DCs', () => forwarders().reduce((s, f) => s + f.stats.sent, 0))
+  return {
+    registry,
+    published: new Counter({ name: 'colony_live_published_total', help: 'Events accepted for publishing on this process', registers: [registry] }),
+    refused: new Counter({ name: 'colony_live_refused_total', help: 'Requests refused, by error code', labelNames: ['code'] as const, registers: [registry] }),
+  }
+}

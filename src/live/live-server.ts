@@ -1,0 +1,223 @@
+// The HTTP face of one live node (frontend + dispatcher roles): raw node:http, no framework.
+import { randomBytes } from 'node:crypto'
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { isColonyError } from '../shared/errors.ts'
+import { handleOpsRequest, readBody, sendError, sendJson } from '../shared/http-ops.ts'
+import { createSilentLogger, type Logger } from '../shared/logger.ts'
+import type { Registry } from '../shared/metrics.ts'
+import { assertPublishAllowed } from './auth.ts'
+import { LiveError } from './errors.ts'
+import { Hub, type HubOptions } from './hub.ts'
+import { ConnectionCounter, KeyedBuckets, TokenBucket } from './limits.ts'
+import { createLiveMetrics } from './live-metrics.ts'
+import { LocalTransport } from './local-transport.ts'
+import { renderLivePage } from './page.ts'
+import { PeerForwarder } from './peer-forwarder.ts'
+import { parsePublishBody, parseTopic } from './publish-body.ts'
+import type { LiveEvent, LiveTransport } from './types.ts'
+
+/** Options of one live node. */
+export type LiveServerOptions = {
+  /** @defaultValue '127.0.0.1' */
+  host?: string
+  /** 0 picks a free port. @defaultValue 0 */
+  port?: number
+  /** Bind with SO_REUSEPORT so sibling processes share the port (kernel balances accepts). @defaultValue false */
+  reusePort?: boolean
+  /** The dispatcher adapter. @defaultValue a LocalTransport (embedded, this process only) */
+  transport?: LiveTransport
+  /** Shared publish secret. One of token / jwtKey is required. @defaultValue undefined */
+  token?: string
+  /** HS256 key for publish JWTs. @defaultValue undefined */
+  jwtKey?: string
+  /** Allowed CORS origins; '*' allows any. @defaultValue ['*'] */
+  corsOrigins?: string[]
+  /** Name of this DC; required with peerDcs. @defaultValue undefined */
+  dc?: string
+  /** Base URLs of peer DCs; locally published events are forwarded to each exactly once. @defaultValue [] */
+  peerDcs?: string[]
+  /** Token for the peers' publish API. @defaultValue token */
+  peerToken?: string
+  /** Frontend tuning (batching, heartbeat, buffers, coalescing, history). @defaultValue {} */
+  hub?: HubOptions
+  /** Open SSE connections per client IP (per process); 0 = unlimited. @defaultValue 0 */
+  maxConnectionsPerIp?: number
+  /** New SSE connections per second per process (burst = 1s worth); 0 = unlimited. @defaultValue 0 */
+  connectionRate?: number
+  /** Published events per second per client IP; 0 = unlimited. @defaultValue 0 */
+  publishRate?: number
+  /** Largest publish body. @defaultValue 262_144 */
+  maxBodyBytes?: number
+  /** Events in one publish request. @defaultValue 1000 */
+  maxBatch?: number
+  /** Extra fields for /healthz (worker id…). @defaultValue {} */
+  healthExtra?: Record<string, unknown>
+  /** @defaultValue silent */
+  logger?: Logger
+}
+
+export type LiveServer = {
+  url: string
+  port: number
+  hub: Hub
+  transport: LiveTransport
+  registry: Registry
+  /** Tells viewers to reconnect elsewhere, then stops. */
+  close(options?: { graceMs?: number }): Promise<void>
+}
+
+const EVENTS_RE = /^\/v1\/topics\/([^/]+)\/events$/
+const TOPIC_RE = /^\/v1\/topics\/([^/]+)$/
+
+export async function startLiveServer(options: LiveServerOptions = {}): Promise<LiveServer> {
+  if (!options.token && !options.jwtKey) throw new LiveError('LIVE_CONFIG', 'a publish token or JWT key is required')
+  const peers = options.peerDcs ?? []
+  if (peers.length > 0 && !options.dc) throw new LiveError('LIVE_CONFIG', '--peer-dc needs --dc NAME')
+  const peerToken = options.peerToken ?? options.token
+  if (peers.length > 0 && !peerToken) throw new LiveError('LIVE_CONFIG', '--peer-dc needs --peer-token (or --token)')
+  const log = options.logger ?? createSilentLogger()
+  const transport = options.transport ?? new LocalTransport({ historySize: options.hub?.historySize })
+  const hub = new Hub(transport, options.hub)
+  const forwarders = peers.map((url) => new PeerForwarder({ url, dc: options.dc as string, token: peerToken as string, logger: log }))
+  const metrics = createLiveMetrics(hub.stats, () => forwarders)
+  const cors = options.corsOrigins ?? ['*']
+  const perIp = new ConnectionCounter()
+  const connBucket = new TokenBucket(options.connectionRate ?? 0)
+  const publishBuckets = new KeyedBuckets(options.publishRate ?? 0)
+  const maxPerIp = options.maxConnectionsPerIp ?? 0
+  const originNonce = randomBytes(6).toString('base64url')
+  let originSeq = 0
+  let draining = false
+
+  await transport.start((events: LiveEvent[]) => hub.ingest(events))
+
+  function corsHeader(req: IncomingMessage): string {
+    if (cors.includes('*')) return 'access-control-allow-origin: *\r\n'
+    const origin = req.headers.origin
+    return origin && cors.includes(origin) ? `access-control-allow-origin: ${origin}\r\nvary: origin\r\n` : ''
+  }
+
+  function setCors(req: IncomingMessage, res: ServerResponse): void {
+    if (cors.includes('*')) res.setHeader('access-control-allow-origin', '*')
+    else if (req.headers.origin && cors.includes(req.headers.origin)) { res.setHeader('access-control-allow-origin', req.headers.origin); res.setHeader('vary', 'origin') }
+  }
+
+  function refuse(res: ServerResponse, err: LiveError, retryAfter?: number): void {
+    metrics.refused.inc({ code: err.code })
+    if (retryAfter !== undefined && !res.headersSent) res.setHeader('retry-after', String(retryAfter))
+    sendError(res, err)
+  }
+
+  async function handleSubscribe(req: IncomingMessage, res: ServerResponse, topic: string, url: URL): Promise<void> {
+    if (draining) { refuse(res, new LiveError('LIVE_SHUTTING_DOWN', 'node is draining; reconnect to another'), 1); return }
+    const ip = req.socket.remoteAddress ?? '?'
+    if (maxPerIp > 0 && perIp.count(ip) >= maxPerIp) { refuse(res, new LiveError('LIVE_TOO_MANY_CONNECTIONS', `at most ${maxPerIp} connections per client address`), 5); return }
+    if (!connBucket.take()) { refuse(res, new LiveError('LIVE_CONNECTION_RATE', 'too many new connections; retry shortly'), connBucket.waitSeconds()); return }
+    const raw = req.headers['last-event-id'] ?? url.searchParams.get('lastEventId') ?? undefined
+    // An unparsable id cannot be resumed from: -1 makes history answer with a reset.
+    const lastEventId = raw === undefined || raw === '' ? undefined : /^\d{1,15}$/.test(String(raw)) ? Number(raw) : -1
+    const head = `HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache, no-transform\r\nconnection: close\r\nx-accel-buffering: no\r\n${corsHeader(req)}\r\n`
+    perIp.add(ip)
+    let attached = false
+    try {
+      // The stream is written straight to the socket: no chunked framing per write, no ServerResponse buffering.
+      attached = await hub.attach(req.socket, topic, head, lastEventId, () => perIp.remove(ip))
+    } catch (err) {
+      log.warn({ err: String(err), topic }, 'live subscribe failed')
+      refuse(res, err instanceof LiveError ? err : new LiveError('LIVE_TRANSPORT', 'dispatcher unavailable', { cause: err }))
+    } finally {
+      if (!attached) perIp.remove(ip)
+    }
+  }
+
+  async function handlePublish(req: IncomingMessage, res: ServerResponse, topic: string): Promise<void> {
+    setCors(req, res)
+    if (draining) { refuse(res, new LiveError('LIVE_SHUTTING_DOWN', 'node is draining'), 1); return }
+    try {
+      assertPublishAllowed(req, topic, { token: options.token, jwtKey: options.jwtKey })
+    } catch (err) {
+      refuse(res, err as LiveError)
+      req.resume()
+      return
+    }
+    const body = await readBody(req, options.maxBodyBytes ?? 262_144)
+    const forwardedFrom = req.headers['x-colony-dc']
+    const forwarded = typeof forwardedFrom === 'string' && forwardedFrom.length > 0
+    const inputs = parsePublishBody(body, { maxEvents: options.maxBatch ?? 1000, forwarded })
+    const bucket = publishBuckets.get(req.socket.remoteAddress ?? '?')
+    if (!bucket.take(inputs.length)) { refuse(res, new LiveError('LIVE_RATE_LIMITED', 'publish rate exceeded'), bucket.waitSeconds(inputs.length)); return }
+    if (!forwarded && forwarders.length > 0) {
+      for (const i of inputs) i.origin = `${options.dc as string}:${originNonce}:${++originSeq}`
+    }
+    const events = await transport.publish(topic, inputs)
+    metrics.published.inc(events.length)
+    // Only events first published here travel to peers: forwarded ones stop, so no loops.
+    if (!forwarded) for (const f of forwarders) f.enqueue(events)
+    sendJson(res, 202, { topic, accepted: events.length, ids: events.map((e) => e.id) })
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x')
+    const path = url.pathname
+    if (req.method === 'OPTIONS') {
+      setCors(req, res)
+      res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, OPTIONS', 'access-control-allow-headers': 'authorization, content-type, last-event-id', 'access-control-max-age': '600' })
+      res.end()
+      return
+    }
+    if (await handleOpsRequest(req, res, { registry: metrics.registry, health: () => ({ ...options.healthExtra, node: transport.nodeId, dc: options.dc, connections: hub.stats.connections, topics: hub.stats.topics, draining, ...(draining ? { ok: false } : {}) }) })) return
+    const ev = EVENTS_RE.exec(path)
+    if (ev?.[1]) {
+      const topic = parseTopic(ev[1])
+      if (req.method === 'GET') return handleSubscribe(req, res, topic, url)
+      if (req.method === 'POST') return handlePublish(req, res, topic)
+    }
+    const tp = TOPIC_RE.exec(path)
+    if (tp?.[1] && req.method === 'GET') {
+      const topic = parseTopic(tp[1])
+      setCors(req, res)
+      sendJson(res, 200, { topic, viewers: await transport.viewerCount(topic), localViewers: hub.viewers(topic) })
+      return
+    }
+    if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const html = renderLivePage()
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), 'cache-control': 'no-cache' })
+      res.end(req.method === 'HEAD' ? undefined : html)
+      return
+    }
+    throw new LiveError('LIVE_NOT_FOUND', `no route for ${req.method ?? '?'} ${path}`)
+  }
+
+  const server = http.createServer({ noDelay: true, keepAliveTimeout: 5_000, requestTimeout: 0, headersTimeout: 20_000 }, (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (isColonyError(err)) metrics.refused.inc({ code: err.code })
+      else log.error({ err: String(err) }, 'live request failed')
+      if (!res.headersSent) setCors(req, res)
+      sendError(res, err)
+    })
+  })
+  server.maxHeadersCount = 50
+  const host = options.host ?? '127.0.0.1'
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ host, port: options.port ?? 0, reusePort: options.reusePort ?? false, exclusive: true }, () => { server.off('error', reject); resolve() })
+  })
+  const addr = server.address() as AddressInfo
+  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
+  log.info({ url, node: transport.nodeId }, 'live node listening')
+
+  return {
+    url, port: addr.port, hub, transport, registry: metrics.registry,
+    async close(closeOptions = {}) {
+      if (draining) return
+      draining = true
+      server.close()
+      await hub.drain({ graceMs: closeOptions.graceMs ?? 2_000 })
+      hub.close()
+      server.closeAllConnections()
+      await Promise.all(forwarders.map((f) => f.close()))
+      await transport.close()
+    },
+  }
+}

@@ -1,0 +1,148 @@
+// `colony live serve`: one command using every core. Worker processes share the port (SO_REUSEPORT);
+// without Redis the primary is their dispatcher, with Redis every worker is a node of the shared service.
+import cluster, { type Worker } from 'node:cluster'
+import { readFileSync } from 'node:fs'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { computeBackoff } from '../shared/backoff.ts'
+import { createSilentLogger, type Logger } from '../shared/logger.ts'
+import { ClusterRelay } from './cluster-transport.ts'
+import { LiveError } from './errors.ts'
+import type { HubOptions } from './hub.ts'
+import { startLiveServer, type LiveServerOptions } from './live-server.ts'
+import { RedisTransport } from './redis-transport.ts'
+
+/** Everything `colony live serve` accepts; JSON-serialisable so workers receive it through the environment. */
+export type ServeLiveOptions = Omit<LiveServerOptions, 'transport' | 'hub' | 'logger' | 'reusePort'> & {
+  /** Worker processes; 1 runs in this process. @defaultValue defaultWorkerCount(capacity) */
+  workers?: number
+  /** Connections the service should be able to hold; sizes the default worker count. @defaultValue 100_000 */
+  capacity?: number
+  /** Link nodes through Redis. @defaultValue undefined (embedded) */
+  redis?: string
+  /** @defaultValue 'colony:live:' */
+  redisPrefix?: string
+  /** Routing-table expiry of a silent node. @defaultValue 10_000 */
+  nodeTtlMs?: number
+  /** Hub options with `coalesce` as [type, windowMs] pairs. @defaultValue {} */
+  hub?: Omit<HubOptions, 'coalesce'> & { coalesce?: [string, number][] }
+  /** Drain time on shutdown. @defaultValue 2_000 */
+  graceMs?: number
+}
+
+export type ServedLive = { url: string; port: number; workers: number; close(): Promise<void> }
+
+/** Sockets one process may hold: the open-files soft limit minus room for Redis, logs, IPC. */
+export function connectionsPerProcess(): number {
+  try {
+    const m = /Max open files\s+(\d+|unlimited)/.exec(readFileSync('/proc/self/limits', 'utf8'))
+    const n = m?.[1] === 'unlimited' ? 1_000_000 : Number(m?.[1] ?? 1024)
+    return Math.max(64, n - 1_000)
+  } catch {
+    return 1024 - 100
+  }
+}
+
+/**
+ * One worker per core, but never fewer than the open-files limit allows for `capacity` connections:
+ * with 20,000 files per process, 100k viewers need 6 workers even on 2 cores.
+ */
+export function defaultWorkerCount(capacity = 100_000): number {
+  return Math.max(os.availableParallelism(), Math.ceil(capacity / connectionsPerProcess()))
+}
+
+function toServerOptions(o: ServeLiveOptions, logger: Logger): LiveServerOptions {
+  const { workers: _w, capacity: _c, redis: _r, redisPrefix: _p, nodeTtlMs: _t, graceMs: _g, hub, ...rest } = o
+  const out: LiveServerOptions = { ...rest, logger }
+  if (hub) {
+    const { coalesce, ...tuning } = hub
+    out.hub = coalesce ? { ...tuning, coalesce: new Map(coalesce) } : tuning
+  }
+  return out
+}
+
+function redisTransport(o: ServeLiveOptions, logger: Logger): RedisTransport | undefined {
+  if (!o.redis) return undefined
+  return new RedisTransport({ url: o.redis, prefix: o.redisPrefix, nodeTtlMs: o.nodeTtlMs, historySize: o.hub?.historySize, logger })
+}
+
+/** Runs inside a worker: a full live node on the shared port. */
+export async function runLiveWorker(o: ServeLiveOptions, logger: Logger): Promise<void> {
+  const { ClusterWorkerTransport } = await import('./cluster-transport.ts')
+  const transport = redisTransport(o, logger) ?? new ClusterWorkerTransport()
+  const server = await startLiveServer({ ...toServerOptions(o, logger), transport, reusePort: true, healthExtra: { worker: cluster.worker?.id } })
+  let closing = false
+  const stop = async (): Promise<void> => {
+    if (closing) return
+    closing = true
+    await server.close({ graceMs: o.graceMs })
+    process.exit(0)
+  }
+  process.on('message', (m: unknown) => { if ((m as { live?: number; t?: string } | null)?.t === 'shutdown') void stop() })
+  // The primary coordinates shutdown; a signal sent to the whole group must not cut the drain short.
+  process.on('SIGINT', () => undefined)
+  process.on('SIGTERM', () => { void stop() })
+  process.send?.({ live: 1, t: 'ready', port: server.port })
+}
+
+/** Starts the service: in this process when workers is 1, else a cluster primary with N workers. */
+export async function serveLive(o: ServeLiveOptions, logger: Logger = createSilentLogger()): Promise<ServedLive> {
+  const workers = o.workers ?? defaultWorkerCount(o.capacity)
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new LiveError('LIVE_CONFIG', '--workers must be 1..256')
+  if (workers === 1) {
+    const server = await startLiveServer({ ...toServerOptions(o, logger), transport: redisTransport(o, logger) })
+    return { url: server.url, port: server.port, workers: 1, close: () => server.close({ graceMs: o.graceMs }) }
+  }
+  if (!cluster.isPrimary) throw new LiveError('LIVE_CONFIG', 'serveLive with workers > 1 must run in a primary process')
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.ts', import.meta.url)), args: [], silent: false })
+  const relay = o.redis ? undefined : new ClusterRelay({ historySize: o.hub?.historySize })
+  let port = o.port ?? 0
+  let stopping = false
+  const live = new Set<Worker>()
+  let restarts = 0
+
+  const fork = (): Promise<number> => new Promise((resolve, reject) => {
+    const w = cluster.fork({ COLONY_LIVE_WORKER: JSON.stringify({ ...o, port }) })
+    live.add(w)
+    const onMsg = (m: unknown): void => {
+      const msg = m as { live?: number; t?: string; port?: number } | null
+      if (msg?.live === 1 && msg.t === 'ready' && typeof msg.port === 'number') { w.off('message', onMsg); resolve(msg.port) }
+    }
+    w.on('message', onMsg)
+    w.once('exit', (code, signal) => {
+      live.delete(w)
+      reject(new LiveError('LIVE_CONFIG', `worker exited before it was ready (code ${code}, signal ${signal ?? '-'})`))
+      if (stopping) return
+      logger.error({ worker: w.id, code, signal }, 'live worker died; starting a new one')
+      // Backoff keeps a crash-looping worker from burning the CPU its siblings need.
+      setTimeout(() => { if (!stopping) fork().catch((err: unknown) => logger.error({ err: String(err) }, 'live worker restart failed')) }, computeBackoff(restarts++, { baseMs: 200, maxMs: 10_000 }))
+    })
+  })
+
+  try {
+    // The first worker picks the port (when 0); the rest join it with SO_REUSEPORT.
+    port = await fork()
+    await Promise.all(Array.from({ length: workers - 1 }, () => fork()))
+  } catch (err) {
+    stopping = true
+    for (const w of live) w.kill()
+    relay?.close()
+    throw err
+  }
+  const host = o.host ?? '127.0.0.1'
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    workers,
+    async close() {
+      if (stopping) return
+      stopping = true
+      const exits = [...live].map((w) => new Promise<void>((r) => { if (w.isDead()) r(); else w.once('exit', () => r()) }))
+      for (const w of live) { try { w.send({ live: 1, t: 'shutdown' }) } catch { w.kill() } }
+      const killer = setTimeout(() => { for (const w of live) w.process.kill('SIGKILL') }, (o.graceMs ?? 2_000) + 5_000)
+      await Promise.all(exits)
+      clearTimeout(killer)
+      relay?.close()
+    },
+  }
+}
