@@ -37,6 +37,8 @@ type Conn = {
   lastWrite: number
   /** 0 = healthy; otherwise when it started lagging (resync pending on drain). */
   lagSince: number
+  /** The flush whose chunk this connection skips (it holds events already replayed or from before it joined); -1 none. */
+  skipFlush: number
   onClose: (() => void) | undefined
 }
 
@@ -48,6 +50,7 @@ type TopicState = {
   history: TopicHistory
   queue: Buffer[]
   frames: number
+  flushes: number
   acc: Map<string, Accumulator> | undefined
   watched: Promise<void> | undefined
   emptySince: number
@@ -107,7 +110,7 @@ export class Hub {
   #topic(name: string): TopicState {
     let t = this.#topics.get(name)
     if (!t) {
-      t = { name, conns: new Set(), history: new TopicHistory(this.#o.historySize), queue: [], frames: 0, acc: undefined, watched: undefined, emptySince: 0 }
+      t = { name, conns: new Set(), history: new TopicHistory(this.#o.historySize), queue: [], frames: 0, flushes: 0, acc: undefined, watched: undefined, emptySince: 0 }
       this.#topics.set(name, t)
       this.stats.topics = this.#topics.size
     }
@@ -138,7 +141,7 @@ export class Hub {
       if (gone || socket.destroyed || this.#draining) { if (!gone) socket.destroy(); return false }
       // Anything queued but not yet flushed for this topic will be flushed to this connection too.
       socket.write(Buffer.concat([Buffer.from(head, 'latin1'), this.#retryFrame, ...frames]))
-      const conn: Conn = { socket, topic: t, lastId, lastWrite: Date.now(), lagSince: 0, onClose }
+      const conn: Conn = { socket, topic: t, lastId, lastWrite: Date.now(), lagSince: 0, skipFlush: t.queue.length > 0 ? t.flushes : -1, onClose }
       t.conns.add(conn)
       this.stats.connections++
       this.#countsChanged()
@@ -225,9 +228,10 @@ export class Hub {
       const lastId = t.history.lastId
       t.queue = []
       t.frames = 0
+      const flush = t.flushes++
       let n = 0
       for (const c of t.conns) {
-        if (c.lagSince !== 0 || c.lastId >= lastId) continue
+        if (c.lagSince !== 0 || c.skipFlush === flush) continue
         const s = c.socket
         if (s.writableLength > max) { this.#slow(c, now); continue }
         s.write(chunk)

@@ -1,0 +1,117 @@
+// Slow consumers, abuse limits and graceful shutdown, each against its own in-process node.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { startLiveServer } from '../../src/live/index.ts'
+import { allOpen, publish, rawSubscriber, waitFor, watchTopic } from './live-helpers.ts'
+
+const TOKEN = 'bp-secret'
+const big = (n: number, from: number): { events: { type: string; data: unknown }[] } =>
+  ({ events: Array.from({ length: n }, (_, i) => ({ type: 'comment', data: { n: from + i, pad: 'x'.repeat(8000) } })) })
+
+/** Publishes until the never-reading socket has overflowed its kernel buffers and the node reacted. */
+async function overflow(url: string, topic: string, reacted: () => boolean): Promise<number> {
+  let sent = 0
+  while (!reacted() && sent < 20_000) {
+    await publish(url, topic, TOKEN, big(50, sent))
+    sent += 50
+  }
+  return sent
+}
+
+test('a slow consumer is skipped, never slows the others, and is resynced (reset) when it drains', { timeout: 60_000 }, async () => {
+  const server = await startLiveServer({ token: TOKEN, maxBodyBytes: 1_000_000, hub: { historySize: 100, maxBufferBytes: 64 * 1024, slowConsumer: 'resync' } })
+  const fast = watchTopic(server.url, 'slow-t')
+  const slow = await rawSubscriber(server.port, 'slow-t')
+  try {
+    await fast.opened
+    await waitFor(() => server.hub.stats.connections === 2)
+    const sent = await overflow(server.url, 'slow-t', () => server.hub.stats.slowResyncs > 0)
+    assert.ok(server.hub.stats.slowResyncs >= 1, 'the slow consumer was detected')
+    await waitFor(() => fast.of('comment').length === sent, { message: 'the fast viewer got everything' })
+    assert.deepEqual(fast.of<{ n: number }>('comment').map((c) => c.n), Array.from({ length: sent }, (_, i) => i))
+    const rss = process.memoryUsage().rss
+    // Keep publishing while it lags: nothing more is buffered for it.
+    await publish(server.url, 'slow-t', TOKEN, big(50, sent))
+    await publish(server.url, 'slow-t', TOKEN, big(50, sent + 50))
+    assert.ok(process.memoryUsage().rss - rss < 50e6, 'memory stays bounded')
+    slow.resume()
+    // It drains what was already buffered, then gets a reset (its gap is older than the 100-event history).
+    await waitFor(() => slow.received().includes('event: reset\n'), { timeoutMs: 20_000, message: 'resync after drain' })
+    const total = sent + 100
+    assert.match(slow.received(), new RegExp(`event: reset\\nid: ${total}\\n`))
+    await publish(server.url, 'slow-t', TOKEN, { type: 'comment', data: { after: true } })
+    await waitFor(() => slow.received().includes('"after":true'), { message: 'live again after the resync' })
+  } finally {
+    slow.socket.destroy()
+    await fast.stop()
+    await server.close({ graceMs: 100 })
+  }
+})
+
+test('with --slow-consumer disconnect the slow one is closed with a reason, the fast one is untouched', { timeout: 60_000 }, async () => {
+  const server = await startLiveServer({ token: TOKEN, maxBodyBytes: 1_000_000, hub: { historySize: 100, maxBufferBytes: 64 * 1024, slowConsumer: 'disconnect' } })
+  const fast = watchTopic(server.url, 'slow-d')
+  const slow = await rawSubscriber(server.port, 'slow-d')
+  let ended = false
+  slow.socket.on('end', () => { ended = true })
+  try {
+    await fast.opened
+    await waitFor(() => server.hub.stats.connections === 2)
+    const sent = await overflow(server.url, 'slow-d', () => server.hub.stats.slowDisconnects > 0)
+    assert.equal(server.hub.stats.connections, 1)
+    await waitFor(() => fast.of('comment').length === sent)
+    slow.resume()
+    await waitFor(() => ended, { timeoutMs: 20_000, message: 'slow socket closed' })
+    assert.match(slow.received(), /event: reconnect\nretry: \d+\ndata: \{"reason":"slow-consumer"/)
+  } finally {
+    slow.socket.destroy()
+    await fast.stop()
+    await server.close({ graceMs: 100 })
+  }
+})
+
+test('limits: connections per IP, new-connection rate, publish rate', async () => {
+  const server = await startLiveServer({ token: TOKEN, maxConnectionsPerIp: 2, publishRate: 5 })
+  const a = watchTopic(server.url, 'lim', { reconnect: false })
+  const b = watchTopic(server.url, 'lim', { reconnect: false })
+  try {
+    await allOpen([a, b])
+    const third = await fetch(`${server.url}/v1/topics/lim/events`)
+    assert.equal(third.status, 429)
+    assert.equal(((await third.json()) as { error: { code: string } }).error.code, 'LIVE_TOO_MANY_CONNECTIONS')
+    assert.ok(third.headers.get('retry-after'))
+    const statuses: number[] = []
+    for (let i = 0; i < 8; i++) statuses.push((await publish(server.url, 'lim', TOKEN, { type: 'comment', data: i })).status)
+    assert.deepEqual(statuses.slice(0, 5), [202, 202, 202, 202, 202])
+    assert.ok(statuses.slice(5).includes(429), `publish rate limited: ${statuses.join(',')}`)
+  } finally {
+    await a.stop(); await b.stop()
+    await server.close({ graceMs: 100 })
+  }
+  const storm = await startLiveServer({ token: TOKEN, connectionRate: 3 })
+  try {
+    const results = await Promise.all(Array.from({ length: 8 }, async () => {
+      const r = await fetch(`${storm.url}/v1/topics/storm/events`)
+      const status = r.status
+      await r.body?.cancel()
+      return status
+    }))
+    assert.equal(results.filter((s) => s === 200).length, 3)
+    assert.equal(results.filter((s) => s === 429).length, 5)
+  } finally { await storm.close({ graceMs: 100 }) }
+})
+
+test('graceful shutdown sends every viewer a reconnect event (with retry:) before the node stops', async () => {
+  const a = await startLiveServer({ token: TOKEN })
+  const v = watchTopic(a.url, 'bye')
+  try {
+    await v.opened
+    await publish(a.url, 'bye', TOKEN, { type: 'comment', data: 1 })
+    await waitFor(() => v.of('comment').length === 1)
+    await a.close({ graceMs: 1000 })
+    await waitFor(() => v.events.some((e) => e.event === 'reconnect'))
+    const bye = v.events.find((e) => e.event === 'reconnect')
+    assert.equal((JSON.parse(bye?.data ?? '{}') as { reason: string }).reason, 'shutdown')
+    assert.equal((await fetch(`${a.url}/healthz`).catch(() => undefined))?.status, undefined, 'the node stopped listening')
+  } finally { await v.stop() }
+})
