@@ -1,0 +1,34 @@
+// Human-readable lines for a run's result and for a colony-vs-nchan comparison.
+import type { LiveBenchResult } from './run-bench.ts'
+
+const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a')
+const kb = (bytes: number): string => `${fmt(bytes / 1024, 1)} KiB`
+const pct = (x: number): string => `${fmt(x * 100, 0)}%`
+
+export function formatResult(r: LiveBenchResult, label = r.target.kind): string {
+  const errs = Object.entries(r.connections.errors).map(([k, v]) => `${k}=${v}`).join(' ')
+  const pubErrs = Object.entries(r.publisher.errors).map(([k, v]) => `${k}=${v}`).join(' ')
+  return [
+    `[${label}] ${r.target.url}`,
+    `  connections  held ${fmt(r.connections.held)}/${fmt(r.connections.requested)} (failed ${r.connections.failed}, dropped ${r.connections.dropped}${errs ? `: ${errs}` : ''}), ramp ${fmt(r.connections.rampSeconds, 1)} s`,
+    `  server       ${r.server.processes} processes, RSS ${fmt(r.server.rssHeldBytes / 1e6, 1)} MB held (${kb(r.server.rssPerConnectionBytes)}/conn; +${kb(r.server.rssDeltaPerConnectionBytes)}/conn over idle; PSS ${kb(r.server.pssPerConnectionBytes)}/conn), peak ${fmt(r.server.rssPeakBytes / 1e6, 1)} MB`,
+    `  load         ${fmt(r.window.publishRate)} ${r.window.type}/s over ${r.window.topics} topics for ${fmt(r.window.seconds, 1)} s`,
+    `  deliveries   ${fmt(r.deliveries.perSecond)}/s (frames ${fmt(r.deliveries.framesPerSecond)}/s, likes in coalesced frames ${fmt(r.deliveries.likesPerSecond)}/s), received ${pct(r.deliveries.ratio)} of expected`,
+    `  server CPU   ${fmt(r.server.cpuSeconds, 2)} s = ${pct(r.server.cpuShare)} of the machine → ${fmt(r.deliveries.perServerCpuSecond)} deliveries per CPU-second`,
+    `  latency      p50 ${fmt(r.latency.p50Ms, 1)} ms, p90 ${fmt(r.latency.p90Ms, 1)} ms, p99 ${fmt(r.latency.p99Ms, 1)} ms, max ${fmt(r.latency.maxMs, 1)} ms (${fmt(r.latency.samples)} samples)`,
+    `  generator    ${r.generator.processes} processes, CPU ${pct(r.generator.cpuShare)} of the machine, busiest event loop ${pct(r.generator.maxEventLoopUtilization)}; machine busy ${pct(r.machineBusyShare)}`,
+    `  publisher    ${fmt(r.publisher.accepted)} accepted, ${r.publisher.failed} failed, ${r.publisher.skipped} skipped${pubErrs ? ` (${pubErrs})` : ''}`,
+  ].join('\n')
+}
+
+/** colony ÷ nchan for the figures where higher is better (deliveries) and lower is better (memory, latency). */
+export function formatComparison(colony: LiveBenchResult, nchan: LiveBenchResult, scenario: string): string {
+  const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${fmt(a / b, 2)}×` : 'n/a')
+  return [
+    `== ${scenario}: colony vs nchan (same load, same run)`,
+    `  deliveries per server CPU-second  colony ${fmt(colony.deliveries.perServerCpuSecond)}  nchan ${fmt(nchan.deliveries.perServerCpuSecond)}  ratio ${ratio(colony.deliveries.perServerCpuSecond, nchan.deliveries.perServerCpuSecond)}`,
+    `  deliveries per second             colony ${fmt(colony.deliveries.perSecond)}  nchan ${fmt(nchan.deliveries.perSecond)}  ratio ${ratio(colony.deliveries.perSecond, nchan.deliveries.perSecond)}`,
+    `  RSS per connection                colony ${kb(colony.server.rssPerConnectionBytes)}  nchan ${kb(nchan.server.rssPerConnectionBytes)}  ratio ${ratio(colony.server.rssPerConnectionBytes, nchan.server.rssPerConnectionBytes)}`,
+    `  p99 latency                       colony ${fmt(colony.latency.p99Ms, 1)} ms  nchan ${fmt(nchan.latency.p99Ms, 1)} ms`,
+  ].join('\n')
+}
