@@ -58,6 +58,8 @@ type TopicState = {
 
 export type HubStats = {
   connections: number
+  /** Events that arrived from the dispatcher for topics with local viewers. */
+  received: number
   topics: number
   deliveries: number
   frames: number
@@ -82,7 +84,7 @@ export class Hub {
   #countsDirty = true
   #countsTimer: NodeJS.Timeout | undefined
   #draining = false
-  readonly stats: HubStats = { connections: 0, topics: 0, deliveries: 0, frames: 0, writes: 0, slowResyncs: 0, slowDisconnects: 0, resets: 0, gaps: 0 }
+  readonly stats: HubStats = { connections: 0, received: 0, topics: 0, deliveries: 0, frames: 0, writes: 0, slowResyncs: 0, slowDisconnects: 0, resets: 0, gaps: 0 }
 
   constructor(transport: LiveTransport, options: HubOptions = {}) {
     this.#transport = transport
@@ -183,6 +185,7 @@ export class Hub {
       if (!t) continue
       const prev = t.history.lastId
       if (ev.id <= prev) continue
+      this.stats.received++
       if (prev !== 0 && ev.id !== prev + 1) this.stats.gaps++
       t.history.push(ev)
       const win = this.#o.coalesce.get(ev.type)

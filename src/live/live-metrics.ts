@@ -20,6 +20,7 @@ export function createLiveMetrics(stats: HubStats, forwarders: () => readonly Pe
   }
   gauge('colony_live_connections', 'Open SSE connections on this process', () => stats.connections)
   gauge('colony_live_topics', 'Topics with viewers (or in their idle grace) on this process', () => stats.topics)
+  monotonic('colony_live_received_total', 'Events this process received from the dispatcher (only topics it has viewers of)', () => stats.received)
   monotonic('colony_live_deliveries_total', 'Events written to connections (one event to one viewer = 1)', () => stats.deliveries)
   monotonic('colony_live_writes_total', 'Socket writes (batched chunks)', () => stats.writes)
   monotonic('colony_live_frames_total', 'Distinct frames encoded (each written to all viewers of its topic)', () => stats.frames)
