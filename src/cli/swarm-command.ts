@@ -1,6 +1,239 @@
-// Placeholder until the swarm subsystem lands; replaced by its command module.
-import { ColonyError } from '../shared/errors.ts'
+// `colony swarm agent|get|status|tracker`: the per-host daemon, its client, and the tracker.
+import { createHash } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { rename, rm } from 'node:fs/promises'
+import path from 'node:path'
+import { Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { formatHelp, list, num, parseCommand, str, bool, type CommandSpec } from '../shared/cli-options.ts'
+import { UsageError } from '../shared/errors.ts'
+import { parseHostPort } from '../shared/http-ops.ts'
+import { createLogger } from '../shared/logger.ts'
+import { formatBytes, parseDuration, parseRate } from '../shared/units.ts'
+import {
+  createEtcdIndex, DEFAULT_AGENT_URL, fetchObject, listDownloads, requestDownload, startAgent, SwarmError,
+  waitForDownload, type DownloadInfo,
+} from '../swarm/index.ts'
+import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new ColonyError('COLONY_NOT_BUILT', 'swarm is not built yet')
+const USAGE = `Usage: colony swarm <agent|get|status|tracker> [options]
+
+  agent     run the per-host daemon (REST API on loopback, BitTorrent engine, etcd or in-memory index)
+  get       download a URL through the local agent and write it to a file
+  status    list the agent's downloads and seeds
+  tracker   run a BitTorrent tracker (run two or more)
+
+Run \`colony swarm <sub> --help\` for its options.
+`
+
+export const AGENT_SPEC: CommandSpec = {
+  name: 'colony swarm agent',
+  usage: '[--api HOST:PORT] [--etcd URL…] [--tracker URL…] [--data DIR] [--allow-host HOST…] [--upload-limit RATE] [--download-limit RATE] [--listen PORT]',
+  summary: 'Runs the swarm agent: turns HTTP objects into torrents so exactly one agent of the fleet fetches each object from '
+    + 'the origin and the others get it from peers. With --etcd the fleet shares an index and elects the fetching agent per '
+    + 'object; without it the index is in-memory (a single host). Only http(s) URLs on --allow-host hosts are fetched. '
+    + 'Prints the API URL on stdout and runs until SIGINT/SIGTERM.',
+  options: {
+    api: { type: 'string', description: 'REST API address (loopback unless you say otherwise)', default: '127.0.0.1:7480', placeholder: 'host:port' },
+    etcd: { type: 'list', description: 'etcd endpoint for the shared index (repeatable)', placeholder: 'url' },
+    'etcd-prefix': { type: 'string', description: 'etcd key prefix of this fleet', default: 'colony/swarm/' },
+    'lease-ttl': { type: 'string', description: 'election lease TTL: how long a dead leader blocks a key', default: '5s', placeholder: 'duration' },
+    tracker: { type: 'list', description: 'tracker announce URL (repeatable; agents announce to all)', placeholder: 'url' },
+    data: { type: 'string', description: 'data directory (objects, torrents, download records)', default: '.colony/swarm', placeholder: 'dir' },
+    'allow-host': { type: 'list', description: 'origin host allowed to be fetched: host, host:port or *.domain (repeatable)', placeholder: 'host' },
+    'upload-limit': { type: 'string', description: 'upload cap for all torrents (0 = none)', default: '0', placeholder: 'rate' },
+    'download-limit': { type: 'string', description: 'download cap, peers and origin (0 = none)', default: '0', placeholder: 'rate' },
+    listen: { type: 'number', description: 'BitTorrent TCP port (0 = any free port)', default: 6881, placeholder: 'port' },
+    'seed-time': { type: 'string', description: 'how long a finished object keeps seeding', default: '1h', placeholder: 'duration' },
+    'seed-ratio': { type: 'number', description: 'stop seeding earlier once uploaded ≥ ratio × size (0 = time only)', default: 0 },
+    token: { type: 'string', description: 'bearer token required for POST/DELETE (and GET /v1/objects that starts a download)', env: 'COLONY_SWARM_TOKEN' },
+    'agent-id': { type: 'string', description: 'identity in elections and logs (default: host-pid-random)' },
+  },
+  epilog: 'Example:\n  colony swarm agent --etcd http://10.0.0.5:2379 --tracker http://10.0.0.6:6969/announce \\\n'
+    + '    --tracker http://10.0.0.7:6969/announce --allow-host images.internal --upload-limit 24MB/s',
+}
+
+export const GET_SPEC: CommandSpec = {
+  name: 'colony swarm get',
+  usage: '<url> [-o FILE] [--agent URL] [--sha256 HEX]',
+  summary: 'Asks the local agent for the object, shows a progress bar on stderr, writes the file (via FILE.part, renamed when '
+    + 'complete and verified). Exit 0 when the file is written and matches, 1 when the download failed.',
+  options: {
+    output: { type: 'string', short: 'o', description: 'output file (default: the URL\'s last path segment)', placeholder: 'file' },
+    agent: { type: 'string', description: 'agent API URL', default: DEFAULT_AGENT_URL, placeholder: 'url' },
+    sha256: { type: 'string', description: 'expected SHA-256 of the object (hex)', placeholder: 'hex' },
+    token: { type: 'string', description: 'agent bearer token', env: 'COLONY_SWARM_TOKEN' },
+    timeout: { type: 'string', description: 'give up after this long (0 = never)', default: '0', placeholder: 'duration' },
+    quiet: { type: 'boolean', short: 'q', description: 'no progress bar' },
+  },
+}
+
+export const STATUS_SPEC: CommandSpec = {
+  name: 'colony swarm status',
+  usage: '[--agent URL] [--json]',
+  summary: 'Lists the agent\'s downloads and seeds: state, role (leader fetched from the origin, peer from the swarm), progress, peers, rates.',
+  options: {
+    agent: { type: 'string', description: 'agent API URL', default: DEFAULT_AGENT_URL, placeholder: 'url' },
+    json: { type: 'boolean', description: 'print the raw JSON list' },
+  },
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv
+  switch (sub) {
+    case 'agent': return runAgent(rest)
+    case 'get': return runGet(rest)
+    case 'status': return runStatus(rest)
+    case 'tracker': {
+      const mod = await import('./swarm-tracker-command.ts')
+      return mod.run(rest)
+    }
+    case undefined: case '--help': case '-h': case 'help':
+      process.stdout.write(USAGE)
+      return EXIT_OK
+    default:
+      throw new UsageError(`unknown swarm command "${sub}" (agent, get, status, tracker)`)
+  }
+}
+
+function rateFlag(p: ReturnType<typeof parseCommand>, name: string): number {
+  return parseRate(str(p, name) ?? '0')
+}
+
+async function runAgent(argv: string[]): Promise<number> {
+  const p = parseCommand(AGENT_SPEC, argv)
+  if (p.help) { process.stdout.write(formatHelp(AGENT_SPEC)); return EXIT_OK }
+  if (p.positionals.length) throw new UsageError(`unexpected argument "${p.positionals[0]}" (see ${AGENT_SPEC.name} --help)`)
+  const api = parseHostPort(str(p, 'api') ?? '127.0.0.1:7480')
+  const listenPort = num(p, 'listen') ?? 6881
+  if (!Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535) throw new UsageError('--listen wants a port 0-65535')
+  const seedRatio = num(p, 'seed-ratio') ?? 0
+  if (seedRatio < 0) throw new UsageError('--seed-ratio must be ≥ 0')
+  const trackers = list(p, 'tracker')
+  for (const t of trackers) if (!/^(https?|udp):\/\//.test(t)) throw new UsageError(`--tracker wants an announce URL, got "${t}"`)
+  const log = createLogger({ name: 'swarm-agent' })
+  const etcd = list(p, 'etcd')
+  const allowHosts = list(p, 'allow-host')
+  if (allowHosts.length === 0) log.warn('no --allow-host given: every download will be refused')
+  const index = etcd.length
+    ? createEtcdIndex({ hosts: etcd, prefix: str(p, 'etcd-prefix') ?? 'colony/swarm/', leaseTtlSeconds: Math.max(1, Math.round(parseDuration(str(p, 'lease-ttl') ?? '5s') / 1000)) })
+    : undefined
+  const agentId = str(p, 'agent-id')
+  const token = str(p, 'token')
+  const agent = await startAgent({
+    dataDir: str(p, 'data') ?? '.colony/swarm',
+    allowHosts, trackers, listenPort, seedRatio, logger: log,
+    apiHost: api.host, apiPort: api.port,
+    uploadLimit: rateFlag(p, 'upload-limit'), downloadLimit: rateFlag(p, 'download-limit'),
+    seedTimeMs: parseDuration(str(p, 'seed-time') ?? '1h'),
+    ...(index ? { index } : {}), ...(agentId ? { agentId } : {}), ...(token ? { token } : {}),
+  })
+  process.stdout.write(`${agent.url}\n`)
+  await new Promise<void>((resolve) => {
+    const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve() }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+  })
+  log.info('shutting down')
+  await agent.close()
+  if (index) await index.close()
+  return EXIT_OK
+}
+
+type Bar = { start(total: number, value: number, payload?: Record<string, unknown>): void; update(value: number, payload?: Record<string, unknown>): void; setTotal(total: number): void; stop(): void }
+type CliProgress = { SingleBar: new (opts: Record<string, unknown>, preset: unknown) => Bar; Presets: { shades_classic: unknown } }
+
+async function loadProgress(): Promise<CliProgress> {
+  // cli-progress ships no types; a non-literal specifier keeps this narrow local description.
+  const specifier = 'cli-progress'
+  const mod = (await import(specifier)) as { default: CliProgress }
+  return mod.default
+}
+
+async function runGet(argv: string[]): Promise<number> {
+  const p = parseCommand(GET_SPEC, argv)
+  if (p.help) { process.stdout.write(formatHelp(GET_SPEC)); return EXIT_OK }
+  const [url, extra] = p.positionals
+  if (!url || extra) throw new UsageError(`want exactly one URL (see ${GET_SPEC.name} --help)`)
+  let u: URL
+  try { u = new URL(url) } catch { throw new UsageError(`not a URL: "${url}"`) }
+  const sha256 = str(p, 'sha256')?.toLowerCase()
+  if (sha256 !== undefined && !/^[0-9a-f]{64}$/.test(sha256)) throw new UsageError('--sha256 wants 64 hex characters')
+  const out = path.resolve(str(p, 'output') ?? (u.pathname.split('/').filter(Boolean).pop() || 'object'))
+  const token = str(p, 'token')
+  const timeoutMs = parseDuration(str(p, 'timeout') ?? '0')
+  const opts = { agent: str(p, 'agent') ?? DEFAULT_AGENT_URL, ...(token ? { token } : {}) }
+  const quiet = bool(p, 'quiet') || !process.stderr.isTTY && process.env.COLONY_PROGRESS !== '1'
+
+  let bar: Bar | undefined
+  try {
+    const started = await requestDownload(u.href, { ...opts, ...(sha256 ? { sha256 } : {}) })
+    if (!quiet) {
+      const { SingleBar, Presets } = await loadProgress()
+      bar = new SingleBar({ stream: process.stderr, format: ' {bar} {percentage}% | {done}/{size} | {state} {role} | {speed}/s | {peers} peers', hideCursor: true }, Presets.shades_classic)
+      bar.start(started.length ?? 1, 0, payload(started))
+    }
+    const done = await waitForDownload(started.id, {
+      ...opts, intervalMs: 300, ...(timeoutMs ? { timeoutMs } : {}),
+      onProgress: (d) => { if (bar) { if (d.length) bar.setTotal(d.length); bar.update(d.bytes.done, payload(d)) } },
+    })
+    bar?.update(done.length ?? done.bytes.done, payload(done))
+    bar?.stop()
+    bar = undefined
+    // Copy the verified object out of the agent, checking it again on the way.
+    const res = await fetchObject(u.href, opts)
+    if (!res.body) throw new SwarmError('SWARM_ENGINE_FAILED', 'agent sent no body')
+    const hash = createHash('sha256')
+    const part = `${out}.part`
+    const file = createWriteStream(part)
+    const tee = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        hash.update(chunk)
+        if (file.write(chunk)) cb()
+        else file.once('drain', () => cb())
+      },
+      final(cb) { file.end(cb) },
+    })
+    await pipeline(res.body as unknown as AsyncIterable<Uint8Array>, tee)
+    const actual = hash.digest('hex')
+    const expected = sha256 ?? done.sha256
+    if (expected && actual !== expected) {
+      await rm(part, { force: true })
+      throw new SwarmError('SWARM_SHA256_MISMATCH', `written file has sha256 ${actual}, expected ${expected}`)
+    }
+    await rename(part, out)
+    process.stderr.write(`colony: wrote ${out} (${formatBytes(done.length ?? 0)}, ${done.role === 'leader' ? 'from the origin' : 'from peers'}, sha256 ${actual})\n`)
+    return EXIT_OK
+  } catch (err) {
+    bar?.stop()
+    if (err instanceof SwarmError) {
+      process.stderr.write(`colony: ${err.code}: ${err.message}\n`)
+      return EXIT_FAILURE
+    }
+    throw err
+  }
+}
+
+function payload(d: DownloadInfo): Record<string, unknown> {
+  return { state: d.state, role: d.role ?? '', done: formatBytes(d.bytes.done), size: formatBytes(d.length ?? 0), speed: formatBytes(d.rate.down), peers: d.peers }
+}
+
+async function runStatus(argv: string[]): Promise<number> {
+  const p = parseCommand(STATUS_SPEC, argv)
+  if (p.help) { process.stdout.write(formatHelp(STATUS_SPEC)); return EXIT_OK }
+  const downloads = await listDownloads({ agent: str(p, 'agent') ?? DEFAULT_AGENT_URL })
+  if (bool(p, 'json')) { process.stdout.write(`${JSON.stringify(downloads, null, 2)}\n`); return EXIT_OK }
+  if (downloads.length === 0) { process.stdout.write('no downloads\n'); return EXIT_OK }
+  const rows = downloads.map((d) => [
+    d.id, d.state, d.role ?? '-',
+    d.length ? `${Math.floor((d.bytes.done / d.length) * 100)}%` : '-',
+    formatBytes(d.length ?? 0), `${d.peers}`, `${formatBytes(d.rate.down)}/s`, `${formatBytes(d.rate.up)}/s`,
+    formatBytes(d.bytes.fromOrigin), formatBytes(d.bytes.fromPeers), formatBytes(d.bytes.uploaded),
+    d.error ? `${d.error.code}` : d.url,
+  ])
+  const head = ['ID', 'STATE', 'ROLE', 'DONE', 'SIZE', 'PEERS', 'DOWN', 'UP', 'ORIGIN', 'PEER-IN', 'UPLOADED', 'URL/ERROR']
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')
+  process.stdout.write(`${[line(head), ...rows.map(line)].join('\n')}\n`)
+  return downloads.some((d) => d.state === 'failed') ? EXIT_FAILURE : EXIT_OK
 }

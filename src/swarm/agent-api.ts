@@ -1,0 +1,99 @@
+// The agent's REST API (see docs/swarm.md): downloads, objects, torrents, plus /healthz and /metrics.
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { handleOpsRequest, hasBearerToken, readBody, sendError, sendJson } from '../shared/http-ops.ts'
+import type { Logger } from '../shared/logger.ts'
+import type { Agent } from './agent.ts'
+import { SwarmError } from './errors.ts'
+import { streamObject } from './object-stream.ts'
+
+export type AgentApiOptions = {
+  /** Bearer token for mutating calls; undefined = open (the API binds loopback by default). */
+  token: string | undefined
+  log: Logger
+}
+
+function requireToken(req: IncomingMessage, options: AgentApiOptions): void {
+  if (options.token !== undefined && !hasBearerToken(req, options.token)) {
+    throw new SwarmError('SWARM_UNAUTHORIZED', 'this call needs Authorization: Bearer <token>')
+  }
+}
+
+function urlParam(u: URL): string {
+  const v = u.searchParams.get('url')
+  if (!v) throw new SwarmError('SWARM_BAD_REQUEST', 'missing ?url=')
+  return v
+}
+
+export async function handleAgentRequest(req: IncomingMessage, res: ServerResponse, agent: Agent, options: AgentApiOptions): Promise<void> {
+  try {
+    if (await handleOpsRequest(req, res, {
+      registry: agent.registry,
+      health: () => ({ agentId: agent.agentId, torrentPort: agent.torrentPort, index: agent.index.kind, downloads: agent.listDownloads().length }),
+    })) return
+    const u = new URL(req.url ?? '/', 'http://agent')
+    const parts = u.pathname.split('/').filter(Boolean)
+    const method = req.method ?? 'GET'
+
+    if (parts[0] !== 'v1') throw new SwarmError('SWARM_NOT_FOUND', `no route ${method} ${u.pathname}`)
+
+    if (parts[1] === 'downloads' && parts.length === 2) {
+      if (method === 'GET') { sendJson(res, 200, { downloads: agent.listDownloads() }); return }
+      if (method === 'POST') {
+        requireToken(req, options)
+        let body: { url?: unknown; sha256?: unknown }
+        try { body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8') || '{}') as typeof body } catch {
+          throw new SwarmError('SWARM_BAD_REQUEST', 'body must be JSON {"url": "...", "sha256"?: "..."}')
+        }
+        if (typeof body.url !== 'string') throw new SwarmError('SWARM_BAD_REQUEST', 'body must be JSON {"url": "...", "sha256"?: "..."}')
+        if (body.sha256 !== undefined && typeof body.sha256 !== 'string') throw new SwarmError('SWARM_BAD_REQUEST', 'sha256 must be a string')
+        const d = agent.startDownload(body.url, body.sha256 as string | undefined)
+        sendJson(res, 202, { id: d.id, download: d.info() })
+        return
+      }
+    }
+    if (parts[1] === 'downloads' && parts.length === 3) {
+      const id = parts[2] as string
+      if (method === 'GET') {
+        const d = agent.getDownload(id)
+        if (!d) throw new SwarmError('SWARM_NOT_FOUND', `no download ${id}`)
+        sendJson(res, 200, d.info())
+        return
+      }
+      if (method === 'DELETE') {
+        requireToken(req, options)
+        if (!(await agent.removeDownload(id))) throw new SwarmError('SWARM_NOT_FOUND', `no download ${id}`)
+        sendJson(res, 200, { id, removed: true })
+        return
+      }
+    }
+    if (parts[1] === 'objects' && parts.length === 2 && (method === 'GET' || method === 'HEAD')) {
+      const url = urlParam(u)
+      let d = agent.findByUrl(url)
+      if (!d || d.state === 'failed' || d.state === 'cancelled') {
+        // Pulling an object the agent does not have starts a download: that is a mutating call.
+        requireToken(req, options)
+        d = agent.startDownload(url, u.searchParams.get('sha256') ?? undefined)
+      }
+      if (d.state === 'failed' && d.error) throw d.error
+      await streamObject(req, res, d)
+      return
+    }
+    if (parts[1] === 'torrents' && parts.length === 2 && method === 'GET') {
+      const d = agent.findByUrl(urlParam(u))
+      if (!d?.dir) throw new SwarmError('SWARM_NOT_FOUND', 'no torrent for that URL on this agent (POST /v1/downloads first)')
+      let torrent: Buffer
+      try { torrent = await readFile(path.join(d.dir, 'object.torrent')) } catch {
+        throw new SwarmError('SWARM_NOT_FOUND', `the torrent for that URL is not known yet (state ${d.state})`)
+      }
+      res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length, 'content-disposition': `attachment; filename="${d.info().name ?? 'object'}.torrent"` })
+      res.end(torrent)
+      return
+    }
+    throw new SwarmError('SWARM_NOT_FOUND', `no route ${method} ${u.pathname}`)
+  } catch (err) {
+    if (!(err instanceof SwarmError)) options.log.debug({ err: String(err) }, 'request failed')
+    sendError(res, err)
+  }
+}

@@ -1,0 +1,59 @@
+import { ColonyError, type ColonyErrorOptions } from '../shared/errors.ts'
+
+/**
+ * Stable codes of the swarm subsystem. Callers switch on these, never on message text.
+ * The HTTP status is what the agent's REST API answers with.
+ */
+export const SWARM_ERROR_CODES = {
+  /** The request is malformed (bad JSON, missing url, bad sha256, bad Range). 400 */
+  badRequest: 'SWARM_BAD_REQUEST',
+  /** A mutating call without the agent's bearer token. 401 */
+  unauthorized: 'SWARM_UNAUTHORIZED',
+  /** No download with that id / for that URL. 404 */
+  notFound: 'SWARM_NOT_FOUND',
+  /** The origin answered with an error, gave no usable length, or kept failing after the retries. 502 */
+  originFailed: 'SWARM_ORIGIN_FAILED',
+  /** The object changed at the origin while it was being fetched (validator moved). 409 */
+  originChanged: 'SWARM_ORIGIN_CHANGED',
+  /** The finished file does not have the sha256 the caller asked for. 422 */
+  sha256Mismatch: 'SWARM_SHA256_MISMATCH',
+  /** The index (etcd) could not be reached or answered garbage. 503 */
+  indexUnavailable: 'SWARM_INDEX_UNAVAILABLE',
+  /** A torrent from the index or the disk could not be parsed or does not match the object. 502 */
+  torrentInvalid: 'SWARM_TORRENT_INVALID',
+  /** The BitTorrent engine failed (store error, engine destroyed). 500 */
+  engineFailed: 'SWARM_ENGINE_FAILED',
+  /** The download was cancelled (DELETE, agent shutting down). 409 */
+  cancelled: 'SWARM_CANCELLED',
+  /** The agent could not reach another agent's API (client side). 502 */
+  agentUnreachable: 'SWARM_AGENT_UNREACHABLE',
+} as const
+
+export type SwarmErrorCode = (typeof SWARM_ERROR_CODES)[keyof typeof SWARM_ERROR_CODES]
+
+const STATUS: Record<SwarmErrorCode, number> = {
+  SWARM_BAD_REQUEST: 400,
+  SWARM_UNAUTHORIZED: 401,
+  SWARM_NOT_FOUND: 404,
+  SWARM_ORIGIN_FAILED: 502,
+  SWARM_ORIGIN_CHANGED: 409,
+  SWARM_SHA256_MISMATCH: 422,
+  SWARM_INDEX_UNAVAILABLE: 503,
+  SWARM_TORRENT_INVALID: 502,
+  SWARM_ENGINE_FAILED: 500,
+  SWARM_CANCELLED: 409,
+  SWARM_AGENT_UNREACHABLE: 502,
+}
+
+/** Every failure the swarm subsystem raises on purpose. */
+export class SwarmError extends ColonyError {
+  declare readonly code: SwarmErrorCode
+
+  constructor(code: SwarmErrorCode, message: string, options: ColonyErrorOptions = {}) {
+    super(code, message, { status: STATUS[code], ...options })
+  }
+}
+
+export function isSwarmError(err: unknown): err is SwarmError {
+  return err instanceof SwarmError
+}

@@ -1,0 +1,115 @@
+// The distributed index: torrents under <prefix>torrents/<key>, one etcd election per key for the origin fetch.
+import { Etcd3, type Campaign, type Namespace, type Watcher } from 'etcd3'
+import { SwarmError } from './errors.ts'
+import type { Claim, ClaimOptions, SwarmIndex } from './swarm-index.ts'
+
+export type EtcdIndexOptions = {
+  /** etcd client URLs. */
+  hosts: string[]
+  /** Key prefix shared by all agents of one fleet. @defaultValue 'colony/swarm/' */
+  prefix?: string
+  /**
+   * Lease TTL of a campaign in seconds: how long a dead leader blocks its key before the next
+   * candidate takes over. @defaultValue 5
+   */
+  leaseTtlSeconds?: number
+  /** Per-call gRPC deadline in ms. @defaultValue 5000 */
+  timeoutMs?: number
+}
+
+/** Connects to etcd; the first RPC happens lazily, so an unreachable etcd surfaces on the first claim. */
+export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
+  const client = new Etcd3({ hosts: options.hosts, dialTimeout: options.timeoutMs ?? 5000 })
+  const ns: Namespace = client.namespace(options.prefix ?? 'colony/swarm/')
+  const ttl = options.leaseTtlSeconds ?? 5
+  const torrentKey = (key: string): string => `torrents/${key}`
+  const live = new Set<() => void>()
+
+  const wrap = (err: unknown): SwarmError =>
+    err instanceof SwarmError ? err : new SwarmError('SWARM_INDEX_UNAVAILABLE', `etcd: ${(err as Error).message}`, { cause: err })
+
+  const lookup = async (key: string): Promise<Buffer | undefined> => {
+    try {
+      return (await ns.get(torrentKey(key)).buffer()) ?? undefined
+    } catch (err) { throw wrap(err) }
+  }
+
+  const claim = (key: string, options2: ClaimOptions): Promise<Claim> => new Promise<Claim>((resolve, reject) => {
+    let settled = false
+    let watcher: Watcher | undefined
+    let campaign: Campaign | undefined
+    const cleanupWait = (): void => {
+      options2.signal?.removeEventListener('abort', onAbort)
+      live.delete(onClose)
+      if (watcher) void watcher.cancel().catch(() => undefined)
+    }
+    const fail = (err: unknown): void => {
+      if (settled) return
+      settled = true
+      cleanupWait()
+      if (campaign) void campaign.resign().catch(() => undefined)
+      reject(err instanceof Error && err.name === 'AbortError' ? err : wrap(err))
+    }
+    const giveTorrent = (torrent: Buffer): void => {
+      if (settled) return
+      settled = true
+      cleanupWait()
+      if (campaign) void campaign.resign().catch(() => undefined)
+      resolve({ kind: 'torrent', torrent })
+    }
+    const onAbort = (): void => fail(options2.signal?.reason)
+    const onClose = (): void => fail(new SwarmError('SWARM_INDEX_UNAVAILABLE', 'index closed'))
+    options2.signal?.addEventListener('abort', onAbort, { once: true })
+    live.add(onClose)
+
+    const onElected = async (): Promise<void> => {
+      // The previous leader may have published and resigned between our watch and our election.
+      let existing: Buffer | undefined
+      try { existing = await lookup(key) } catch (err) { fail(err); return }
+      if (settled) return
+      if (existing) { giveTorrent(existing); return }
+      settled = true
+      cleanupWait()
+      const held = campaign
+      let released = false
+      resolve({
+        kind: 'leader',
+        publish: async (torrent) => {
+          try { await ns.put(torrentKey(key)).value(torrent) } catch (err) { throw wrap(err) }
+        },
+        release: async () => {
+          if (released) return
+          released = true
+          await held?.resign().catch(() => undefined)
+        },
+      })
+    }
+
+    const start = async (): Promise<void> => {
+      // Watch before reading so a publish between the read and the watch cannot be missed.
+      watcher = await ns.watch().key(torrentKey(key)).create()
+      watcher.on('put', (kv) => giveTorrent(Buffer.from(kv.value)))
+      watcher.on('error', () => undefined)
+      const existing = await lookup(key)
+      if (existing) { giveTorrent(existing); return }
+      if (settled) return
+      campaign = ns.election(`elect/${key}`, ttl).campaign(options2.candidate)
+      campaign.on('elected', () => { void onElected() })
+      campaign.on('error', (err) => fail(err))
+    }
+    start().catch(fail)
+  })
+
+  return {
+    kind: 'etcd',
+    lookup,
+    claim,
+    remove: async (key) => {
+      try { await ns.delete().key(torrentKey(key)) } catch (err) { throw wrap(err) }
+    },
+    close: async () => {
+      for (const f of [...live]) f()
+      client.close()
+    },
+  }
+}

@@ -1,0 +1,206 @@
+// Talking to the HTTP source of truth: the validator probe, and the leader's one resumable download.
+import { createHash } from 'node:crypto'
+import { open, stat, type FileHandle } from 'node:fs/promises'
+import type { HostAllowList } from '../shared/allow-host.ts'
+import { computeBackoff, delay, parseRetryAfter } from '../shared/backoff.ts'
+import { SwarmError } from './errors.ts'
+import type { PieceHasher } from './torrent-file.ts'
+
+export type OriginProbe = {
+  /** The URL as the caller named it: the identity of the object. */
+  url: string
+  /** Where the bytes are fetched from after allowed redirects. */
+  fetchUrl: string
+  length: number
+  etag?: string
+  lastModified?: string
+  /** "etag:…" or "lm:…": what makes two probes the same object version. */
+  validator: string
+  /** sha256(url, validator, length), hex: the index key and the on-disk directory name. */
+  key: string
+}
+
+const MAX_REDIRECTS = 5
+
+/** fetch() that follows redirects itself so every hop is checked against the allow list. */
+export async function fetchAllowed(url: string, init: RequestInit, allow: HostAllowList): Promise<{ res: Response; finalUrl: string }> {
+  let current = url
+  for (let hop = 0; ; hop++) {
+    const u = new URL(current)
+    allow.assert(u)
+    const res = await fetch(current, { ...init, redirect: 'manual' })
+    const loc = res.headers.get('location')
+    if (res.status >= 300 && res.status < 400 && loc) {
+      await res.body?.cancel()
+      if (hop >= MAX_REDIRECTS) throw new SwarmError('SWARM_ORIGIN_FAILED', `too many redirects from ${url}`, { details: { url } })
+      current = new URL(loc, current).href
+      continue
+    }
+    return { res, finalUrl: current }
+  }
+}
+
+export function keyOf(url: string, validator: string, length: number): string {
+  return createHash('sha256').update(`${url}\n${validator}\n${length}`).digest('hex')
+}
+
+/**
+ * HEAD (or a one-byte GET when HEAD is refused) to learn length and validator without moving the body.
+ * No validator means no safe index key: refuse rather than risk serving a stale torrent for a changed object.
+ */
+export async function probeOrigin(url: string, allow: HostAllowList, signal?: AbortSignal): Promise<OriginProbe> {
+  let res: Response
+  let finalUrl: string
+  try {
+    ({ res, finalUrl } = await fetchAllowed(url, { method: 'HEAD', ...(signal ? { signal } : {}) }, allow))
+    if (res.status === 405 || res.status === 501) {
+      ({ res, finalUrl } = await fetchAllowed(url, { method: 'GET', headers: { range: 'bytes=0-0' }, ...(signal ? { signal } : {}) }, allow))
+      await res.body?.cancel()
+    }
+  } catch (err) {
+    if (err instanceof SwarmError || (err as { code?: string }).code === 'COLONY_FORBIDDEN_TARGET') throw err
+    throw new SwarmError('SWARM_ORIGIN_FAILED', `origin unreachable: ${url}: ${(err as Error).message}`, { cause: err, details: { url } })
+  }
+  if (!res.ok) throw new SwarmError('SWARM_ORIGIN_FAILED', `origin answered ${res.status} for ${url}`, { details: { url, status: res.status } })
+  let length = Number(res.headers.get('content-length'))
+  const cr = /\/(\d+)\s*$/.exec(res.headers.get('content-range') ?? '')
+  if (res.status === 206 && cr?.[1]) length = Number(cr[1])
+  if (!Number.isFinite(length) || length <= 0 || !res.headers.has('content-length') && !cr) {
+    throw new SwarmError('SWARM_ORIGIN_FAILED', `origin gave no usable Content-Length for ${url}`, { details: { url } })
+  }
+  const etag = res.headers.get('etag') ?? undefined
+  const lastModified = res.headers.get('last-modified') ?? undefined
+  if (!etag && !lastModified) {
+    throw new SwarmError('SWARM_ORIGIN_FAILED', `origin gave neither ETag nor Last-Modified for ${url}; cannot key the object`, { details: { url } })
+  }
+  const validator = etag ? `etag:${etag}` : `lm:${lastModified}`
+  return { url, fetchUrl: finalUrl, length, validator, key: keyOf(url, validator, length), ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) }
+}
+
+export type OriginDownloadOptions = {
+  probe: OriginProbe
+  allow: HostAllowList
+  /** Destination file; an existing prefix is re-hashed and the rest fetched with a Range request. */
+  file: string
+  hasher: PieceHasher
+  /** Consecutive failed attempts (no byte gained) before giving up. @defaultValue 5 */
+  retries?: number
+  /** Bytes per second from the origin; 0 = no cap. @defaultValue 0 */
+  rateLimit?: number
+  /** Called with the contiguous byte count on disk after every write. @defaultValue none */
+  onProgress?: (bytesOnDisk: number, fromOrigin: number) => void
+  signal?: AbortSignal
+  /** Backoff base in ms (tests shorten it). @defaultValue 200 */
+  backoffBaseMs?: number
+}
+
+/**
+ * The leader's one download from the origin: resumable Range requests pinned to the probed version
+ * with If-Range, retried with full-jitter backoff, hashed as the bytes stream past.
+ * Returns the bytes that really came from the origin in this run.
+ */
+export async function downloadFromOrigin(options: OriginDownloadOptions): Promise<{ fromOrigin: number; resumedBytes: number }> {
+  const { probe, hasher, signal } = options
+  const fh = await openForResume(options.file)
+  let fromOrigin = 0
+  let resumedBytes = 0
+  try {
+    let have = await rehashPrefix(fh, hasher, probe.length)
+    resumedBytes = have
+    options.onProgress?.(have, 0)
+    let failures = 0
+    const retries = options.retries ?? 5
+    const pace = { start: Date.now(), bytes: 0 }
+    while (have < probe.length) {
+      signal?.throwIfAborted()
+      try {
+        const headers: Record<string, string> = { 'accept-encoding': 'identity' }
+        if (have > 0) {
+          headers.range = `bytes=${have}-`
+          headers['if-range'] = probe.etag && !probe.etag.startsWith('W/') ? probe.etag : probe.lastModified ?? probe.etag ?? ''
+        }
+        const { res } = await fetchAllowed(probe.fetchUrl, { headers, ...(signal ? { signal } : {}) }, options.allow)
+        if (res.status === 200 && have > 0) {
+          // If-Range failed or Range unsupported: start over if it is still the same object.
+          checkSameVersion(res, probe)
+          await fh.truncate(0)
+          hasher.reset()
+          have = 0
+        } else if (res.status === 206) {
+          const m = /bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')
+          if (!m || Number(m[1]) !== have) throw new Error(`origin sent range ${res.headers.get('content-range')} for bytes=${have}-`)
+        } else if (res.status !== 200) {
+          const wait = parseRetryAfter(res.headers.get('retry-after'))
+          await res.body?.cancel()
+          const err = new Error(`origin answered ${res.status}`)
+          if (res.status < 500 && res.status !== 429 && res.status !== 408) throw Object.assign(err, { fatal: true })
+          throw Object.assign(err, { waitMs: wait })
+        }
+        if (have === 0) checkSameVersion(res, probe)
+        if (!res.body) throw new Error('origin sent no body')
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          const room = probe.length - have
+          const part = chunk.length > room ? chunk.subarray(0, room) : chunk
+          if (part.length === 0) break
+          await fh.write(part, 0, part.length, have)
+          hasher.update(part)
+          have += part.length
+          fromOrigin += part.length
+          failures = 0
+          options.onProgress?.(have, fromOrigin)
+          if (options.rateLimit) {
+            pace.bytes += part.length
+            const ahead = (pace.bytes / options.rateLimit) * 1000 - (Date.now() - pace.start)
+            if (ahead > 5) await delay(ahead, signal)
+          }
+        }
+        if (have < probe.length) throw new Error(`origin closed the body at ${have}/${probe.length}`)
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason as Error
+        if (err instanceof SwarmError || (err as { code?: string }).code === 'COLONY_FORBIDDEN_TARGET') throw err
+        if ((err as { fatal?: boolean }).fatal || ++failures > retries) {
+          throw new SwarmError('SWARM_ORIGIN_FAILED', `origin download of ${probe.url} failed at ${have}/${probe.length}: ${(err as Error).message}`, { cause: err, details: { url: probe.url, bytes: have } })
+        }
+        const wait = (err as { waitMs?: number }).waitMs ?? computeBackoff(failures, { baseMs: options.backoffBaseMs ?? 200, maxMs: 10_000 })
+        await delay(wait, signal)
+      }
+    }
+  } finally {
+    await fh.close()
+  }
+  return { fromOrigin, resumedBytes }
+}
+
+function checkSameVersion(res: Response, probe: OriginProbe): void {
+  const etag = res.headers.get('etag') ?? undefined
+  const lm = res.headers.get('last-modified') ?? undefined
+  const changed = probe.etag ? etag !== undefined && etag !== probe.etag : lm !== undefined && lm !== probe.lastModified
+  if (changed) {
+    void res.body?.cancel()
+    throw new SwarmError('SWARM_ORIGIN_CHANGED', `${probe.url} changed at the origin during the download; ask again for the new version`, { details: { url: probe.url } })
+  }
+}
+
+async function openForResume(file: string): Promise<FileHandle> {
+  try {
+    await stat(file)
+    return await open(file, 'r+')
+  } catch {
+    return open(file, 'w+')
+  }
+}
+
+/** Feeds the bytes already on disk through the hasher so a restarted leader continues instead of refetching. */
+async function rehashPrefix(fh: FileHandle, hasher: PieceHasher, length: number): Promise<number> {
+  const size = Math.min((await fh.stat()).size, length)
+  const buf = Buffer.allocUnsafe(1024 * 1024)
+  let pos = 0
+  while (pos < size) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos)
+    if (bytesRead === 0) break
+    hasher.update(buf.subarray(0, bytesRead))
+    pos += bytesRead
+  }
+  if ((await fh.stat()).size > pos) await fh.truncate(pos)
+  return pos
+}

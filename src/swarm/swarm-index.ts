@@ -1,0 +1,42 @@
+// The index: which torrent serves a given origin object version, and who fetches it from the origin on a miss.
+
+/** This caller won the election for the key: fetch from the origin once, then publish (or release on failure). */
+export type LeaderClaim = {
+  kind: 'leader'
+  /** Stores the torrent under the key; everyone waiting on the key receives it. */
+  publish(torrent: Buffer): Promise<void>
+  /** Gives up leadership (after publishing, or on failure so the next candidate takes over). Idempotent. */
+  release(): Promise<void>
+}
+
+/** The key is already published. */
+export type TorrentClaim = { kind: 'torrent'; torrent: Buffer }
+
+export type Claim = LeaderClaim | TorrentClaim
+
+export type ClaimOptions = {
+  /** Who is campaigning (agent id), recorded as the leader's value for observers. */
+  candidate: string
+  /** Cancels the wait (DELETE of the download, agent shutdown). @defaultValue none */
+  signal?: AbortSignal
+}
+
+/**
+ * Two implementations: in-memory (agents in one process, a single host) and etcd (a fleet).
+ * Keys are hex strings from `keyOf()`; implementations put them under their own prefix.
+ */
+export interface SwarmIndex {
+  /** Which implementation ("memory", "etcd") for /healthz and status. */
+  readonly kind: string
+  /** The torrent published for key, if any. */
+  lookup(key: string): Promise<Buffer | undefined>
+  /**
+   * Resolves once either a torrent exists for key (published by anyone) or this caller is the one
+   * elected to fetch it. Exactly one caller at a time holds leadership for a key.
+   */
+  claim(key: string, options: ClaimOptions): Promise<Claim>
+  /** Drops a published torrent (it proved unusable) so the next claim elects a new leader. */
+  remove(key: string): Promise<void>
+  /** Releases connections; claims in flight reject. */
+  close(): Promise<void>
+}
