@@ -1,0 +1,103 @@
+// The page at `/` in headless Chromium, driven over the DevTools protocol (Node's global WebSocket):
+// two isolated browser contexts watch the same stream and see each other's likes and comments.
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { rm } from 'node:fs/promises'
+import { after, before, test } from 'node:test'
+import { startLiveServer, type LiveServer } from '../../src/live/index.ts'
+import { freePort, makeTempDir, stopProcess, waitFor } from '../helpers/services.ts'
+
+const TOKEN = 'page-secret'
+let server: LiveServer
+let chromium: ChildProcess
+let profile: string
+let cdp: Cdp
+
+type Pending = { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }
+
+/** Minimal DevTools-protocol client over one browser-level WebSocket (flattened sessions). */
+class Cdp {
+  readonly #ws: WebSocket
+  #id = 0
+  readonly #pending = new Map<number, Pending>()
+
+  constructor(ws: WebSocket) {
+    this.#ws = ws
+    ws.addEventListener('message', (e: MessageEvent) => {
+      const msg = JSON.parse(String(e.data)) as { id?: number; result?: Record<string, unknown>; error?: { message: string } }
+      if (msg.id === undefined) return
+      const p = this.#pending.get(msg.id)
+      this.#pending.delete(msg.id)
+      if (msg.error) p?.reject(new Error(msg.error.message))
+      else p?.resolve(msg.result ?? {})
+    })
+  }
+
+  static async connect(url: string): Promise<Cdp> {
+    const ws = new WebSocket(url)
+    await new Promise<void>((resolve, reject) => { ws.addEventListener('open', () => resolve()); ws.addEventListener('error', () => reject(new Error('CDP connect failed'))) })
+    return new Cdp(ws)
+  }
+
+  send(method: string, params: Record<string, unknown> = {}, sessionId?: string): Promise<Record<string, unknown>> {
+    const id = ++this.#id
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject })
+      this.#ws.send(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }))
+    })
+  }
+
+  close(): void { this.#ws.close() }
+}
+
+/** A page in its own browser context (separate cookies/storage: a second "browser"). */
+async function openPage(url: string): Promise<(expr: string) => Promise<unknown>> {
+  const { browserContextId } = await cdp.send('Target.createBrowserContext') as { browserContextId: string }
+  const { targetId } = await cdp.send('Target.createTarget', { url, browserContextId }) as { targetId: string }
+  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true }) as { sessionId: string }
+  return async (expression: string) => {
+    const r = await cdp.send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true }, sessionId) as { result: { value?: unknown }; exceptionDetails?: unknown }
+    if (r.exceptionDetails) throw new Error(`page threw: ${JSON.stringify(r.exceptionDetails)}`)
+    return r.result.value
+  }
+}
+
+before(async () => {
+  server = await startLiveServer({ token: TOKEN, hub: { coalesce: new Map([['like', 100]]) } })
+  profile = await makeTempDir('colony-chromium-')
+  const port = await freePort()
+  chromium = spawn('/usr/bin/chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, `--remote-debugging-port=${port}`, 'about:blank'], { stdio: 'ignore' })
+  const version = await waitFor(async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/json/version`)
+    return res.ok ? await res.json() as { webSocketDebuggerUrl: string } : undefined
+  }, { timeoutMs: 30_000, message: 'chromium DevTools endpoint' })
+  cdp = await Cdp.connect(version.webSocketDebuggerUrl)
+})
+
+after(async () => {
+  cdp?.close()
+  await stopProcess(chromium)
+  await rm(profile, { recursive: true, force: true })
+  await server.close({ graceMs: 100 })
+})
+
+test('two browser contexts see each other\'s likes, comments and the viewer count', { timeout: 60_000 }, async () => {
+  const pageUrl = `${server.url}/?topic=concert#token=${TOKEN}`
+  const alice = await openPage(`${pageUrl.replace('?', '?name=alice&')}`)
+  const bob = await openPage(`${pageUrl.replace('?', '?name=bob&')}`)
+  for (const page of [alice, bob]) await waitFor(async () => await page('document.body.dataset.connected') === '1', { timeoutMs: 20_000, message: 'page connected' })
+  await waitFor(() => server.hub.viewers('concert') === 2)
+
+  await alice(`document.getElementById('like').click()`)
+  await waitFor(async () => await bob(`document.getElementById('likes-total').textContent`) === '1', { message: 'bob sees alice\'s like' })
+  await bob(`document.getElementById('like').click(); document.getElementById('like').click()`)
+  await waitFor(async () => await alice(`document.getElementById('likes-total').textContent`) === '3', { message: 'alice sees bob\'s likes' })
+  assert.equal(await bob(`document.getElementById('likes-total').textContent`), '3')
+  assert.ok(Number(await alice(`document.querySelectorAll('#hearts .heart').length`)) >= 1, 'likes float over the video')
+
+  await bob(`document.getElementById('comment-text').value = 'hello <b>alice</b>'; document.getElementById('comment-form').requestSubmit()`)
+  await waitFor(async () => await alice(`document.querySelector('#comments li')?.textContent ?? ''`) === 'bobhello <b>alice</b>', { message: 'alice sees bob\'s comment (as text)' })
+  assert.equal(await alice(`document.querySelectorAll('#comments li b').length`), 1, 'comment text is not parsed as HTML')
+  await waitFor(async () => await alice(`document.getElementById('viewer-count').textContent`) === '2', { timeoutMs: 10_000, message: 'viewer count on the page' })
+})
