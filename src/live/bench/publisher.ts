@@ -17,9 +17,9 @@ export type PublisherOptions = {
   batch?: boolean
   /** Bytes of padding in each event's data. @defaultValue 0 */
   padding?: number
-  /** Publish requests in flight at most. @defaultValue 256 */
+  /** Publish requests in flight at most. @defaultValue 1024 */
   maxInFlight?: number
-  /** Tick period. @defaultValue 5 */
+  /** Tick period: colony batches a topic's due events per tick. @defaultValue 10 */
   tickMs?: number
 }
 
@@ -57,7 +57,7 @@ export class Publisher {
 
   constructor(options: PublisherOptions) {
     this.options = options
-    this.pool = new Pool(options.target.url, { connections: 8, pipelining: 1, keepAliveTimeout: 30_000 })
+    this.pool = new Pool(options.target.url, { connections: 32, pipelining: 1, keepAliveTimeout: 30_000 })
     this.pad = 'x'.repeat(options.padding ?? 0)
     const n = options.topics.length
     this.stats = { acceptedPerTopic: new Array<number>(n).fill(0), probesPerTopic: new Array<number>(n).fill(0), accepted: 0, failed: 0, skipped: 0, errors: {}, requests: 0 }
@@ -65,7 +65,7 @@ export class Publisher {
 
   start(): void {
     this.started = performance.now()
-    this.timer = setInterval(() => this.tick(), this.options.tickMs ?? 5)
+    this.timer = setInterval(() => this.tick(), this.options.tickMs ?? 10)
   }
 
   private tick(): void {
@@ -97,7 +97,7 @@ export class Publisher {
         const requests = publishRequests(this.options.target, this.options.topics[index] ?? '', group.map((g) => g.event), this.options.batch ?? true)
         const perRequest = group.length / requests.length
         for (const req of requests) {
-          if (this.inFlight >= (this.options.maxInFlight ?? 256)) { this.stats.skipped += perRequest; continue }
+          if (this.inFlight >= (this.options.maxInFlight ?? 1024)) { this.stats.skipped += perRequest; continue }
           this.send(index, req, perRequest, group[0]?.probe ?? false)
         }
       }
