@@ -16,7 +16,8 @@ import { ackEntry } from './stream-queue.ts'
 export type CopierOptions = {
   /** Batches held at once. @defaultValue 2 */
   slots?: number
-  executor: BatchExecutor
+  /** The executor for a run: local copies, or AWS Lambda when the run was submitted with --executor lambda. */
+  executorFor: (config: RunConfig) => BatchExecutor
 }
 
 function bitSet(bytes: Buffer, firstByte: number, index: number): boolean {
@@ -33,14 +34,14 @@ export async function runCopier(ctx: RoleContext, options: CopierOptions): Promi
     await runRoleLoop<CopyJob>({
       redis, blocking, streams: [keys.queue('retry'), keys.queue('copy')], group: groupOf('copy'),
       consumer: ctx.consumer, log: ctx.log, slots: options.slots ?? 2, claimIdleMs: ctx.claimIdleMs, signal: ctx.signal,
-      handle: (entry) => handleBatch(ctx, lists, options.executor, entry),
+      handle: (entry) => handleBatch(ctx, lists, options.executorFor, entry),
     })
   } finally {
     blocking.disconnect()
   }
 }
 
-async function handleBatch(ctx: RoleContext, lists: FileListCache, executor: BatchExecutor, entry: StreamEntry<CopyJob>): Promise<void> {
+async function handleBatch(ctx: RoleContext, lists: FileListCache, executorFor: (config: RunConfig) => BatchExecutor, entry: StreamEntry<CopyJob>): Promise<void> {
   const { redis, keys, metrics } = ctx
   const job = entry.job
   if (entry.claimed) metrics.reclaimed.inc({ role: 'copier' })
@@ -67,6 +68,7 @@ async function handleBatch(ctx: RoleContext, lists: FileListCache, executor: Bat
     if (ref) files.push({ i, ref })
   }
   if (job.nb && job.nb > Date.now()) await delay(Math.min(job.nb - Date.now(), 60_000), ctx.workSignal)
+  const executor = executorFor(config)
   const end = metrics.batchSeconds.startTimer({ executor: executor.kind })
   const results = files.length ? await executor.run(config, job.c, files, job.a, ctx.workSignal) : []
   end()

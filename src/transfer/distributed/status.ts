@@ -9,7 +9,7 @@ import { DistributedTransferError } from './errors.ts'
 import { groupOf } from './keys.ts'
 import { readClassProgress } from './report.ts'
 
-export type WorkerInfo = { id: string; roles: string[]; host: string; pid: number; executor: string; metrics?: string; seen: number }
+export type WorkerInfo = { id: string; roles: string[]; host: string; pid: number; metrics?: string; seen: number }
 
 export type RunStatus = {
   run: string

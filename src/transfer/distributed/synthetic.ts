@@ -2,8 +2,9 @@
 // expands to C classes of F files, crawled without I/O; the copy goes through the real core copy path
 // with a Source that produces `size` bytes and (with --to null:) a Destination that discards them.
 import { Readable } from 'node:stream'
-import type { ClassEntry, CopyOutcome, CrawlResult, Destination, FileRef, Source, SourceObject, StoredObject } from '../types.ts'
+import type { ClassEntry, CrawlResult, Destination, FileRef, Source, SourceObject, StoredObject } from '../types.ts'
 import type { ScanItem } from './core-port.ts'
+import { TransferError, TRANSFER_CODES } from '../errors.ts'
 
 export type SyntheticParams = { classes: number; files: number; size: number; failRate: number; variants: number }
 
@@ -74,6 +75,7 @@ export class SyntheticSource implements Source {
   }
 
   get(locator: string): Promise<SourceObject> {
+    if (this.shouldFail(locator)) return Promise.reject(new TransferError(TRANSFER_CODES.HTTP_STATUS, `${locator}: synthetic 503`, { retryable: true }))
     const size = this.#size
     const body = Readable.from(size > 0 ? [Buffer.alloc(size, 0x47)] : [])
     return Promise.resolve({ body, size, etag: `"syn-${size}"`, contentType: locator.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t' })
@@ -106,12 +108,4 @@ export class NullDestination implements Destination {
   }
 
   describe(): string { return 'null:' }
-}
-
-/** A copy attempt for the synthetic path when no core copy is wired (pure coordination measurement). */
-export async function copySynthetic(ref: FileRef, source: SyntheticSource, dest: Destination): Promise<CopyOutcome> {
-  if (source.shouldFail(ref.source)) return { ok: false, key: ref.key, code: 'TRANSFER_HTTP_5XX', message: 'synthetic 503', retryable: true }
-  const obj = await source.get(ref.source)
-  const stored = await dest.put(ref.key, obj.body, { size: obj.size })
-  return { ok: true, key: ref.key, bytes: stored.size, skipped: false }
 }

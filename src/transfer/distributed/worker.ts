@@ -13,6 +13,7 @@ import { runAggregator } from './aggregator.ts'
 import { runCopier } from './copier.ts'
 import { runCrawler } from './crawler.ts'
 import { LocalExecutor } from './executor.ts'
+import { LambdaExecutor, type LambdaExecutorOptions } from './lambda-executor.ts'
 import { createKeys } from './keys.ts'
 import { closeRedis, createRedis } from './redis-client.ts'
 import { RunConfigCache } from './run-config.ts'
@@ -31,8 +32,10 @@ export type WorkerOptions = {
   concurrency?: number
   /** Builds the core for a run (tests and benchmarks inject theirs). */
   createCore: (config: RunConfig) => Promise<DistributedCore>
-  /** Executor for copy batches; local unless given. @defaultValue LocalExecutor */
-  executor?: BatchExecutor
+  /** Lambda settings for runs submitted with --executor lambda (endpoint, region). @defaultValue AWS defaults */
+  lambda?: LambdaExecutorOptions
+  /** Copy batches held at once. @defaultValue max(2, ceil(concurrency / 50) + 1) */
+  copyBatches?: number
   /** Idle ms after which another worker takes over a job. @defaultValue 5000 */
   claimIdleMs?: number
   /** Copy-queue length (batches) above which crawlers pause. @defaultValue 2000 */
@@ -74,7 +77,13 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     claimIdleMs: options.claimIdleMs ?? 5000, signal: abort.signal, workSignal: hardAbort.signal,
   }
   const concurrency = options.concurrency ?? 64
-  const executor = options.executor ?? new LocalExecutor({ concurrency, coreFor })
+  const local = new LocalExecutor({ concurrency, coreFor })
+  let lambda: LambdaExecutor | undefined
+  const executorFor = (config: RunConfig): BatchExecutor => {
+    if (config.executor !== 'lambda') return local
+    lambda ??= new LambdaExecutor({ concurrency, ...options.lambda })
+    return lambda
+  }
   let server: Server | undefined
   let metricsUrl: string | undefined
   if (options.metrics) {
@@ -86,7 +95,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     metricsUrl = await listen(server, options.metrics)
   }
   const beat = async (): Promise<void> => {
-    const info = { id, roles: options.roles, host: os.hostname(), pid: process.pid, executor: executor.kind, metrics: metricsUrl, seen: Date.now() }
+    const info = { id, roles: options.roles, host: os.hostname(), pid: process.pid, metrics: metricsUrl, seen: Date.now() }
     try { await redis.hset(keys.workers, id, JSON.stringify(info)) } catch { /* Redis down: next beat */ }
   }
   await beat()
@@ -95,9 +104,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const guard = (role: string, p: Promise<void>): Promise<void> => p.catch((err: unknown) => { log.error({ err, role }, 'role loop crashed') })
   if (options.roles.includes('scanner')) loops.push(guard('scanner', runScanner(ctx)))
   if (options.roles.includes('crawler')) loops.push(guard('crawler', runCrawler(ctx, { ...(options.maxQueuedBatches ? { maxQueuedBatches: options.maxQueuedBatches } : {}) })))
-  if (options.roles.includes('copier')) loops.push(guard('copier', runCopier(ctx, { executor, slots: Math.max(2, Math.ceil(concurrency / 50) + 1) })))
+  if (options.roles.includes('copier')) loops.push(guard('copier', runCopier(ctx, { executorFor, slots: options.copyBatches ?? Math.max(2, Math.ceil(concurrency / 50) + 1) })))
   if (options.roles.includes('aggregator')) loops.push(guard('aggregator', runAggregator(ctx)))
-  log.info({ roles: options.roles, concurrency, executor: executor.kind, metrics: metricsUrl }, 'worker started')
+  log.info({ roles: options.roles, concurrency, metrics: metricsUrl }, 'worker started')
   const done = Promise.all(loops).then(() => undefined)
   let stopping: Promise<void> | undefined
   const stop = (graceMs = 10_000): Promise<void> => {

@@ -1,0 +1,125 @@
+// The distributed engine's view of transfer's core: the SAME planner/catalog scanner, crawler, copyFile,
+// verifyFile and adapters the embedded engine uses, wrapped per run from its stored RunConfig.
+import { pathToFileURL } from 'node:url'
+import path from 'node:path'
+import { HostAllowList } from '../../shared/allow-host.ts'
+import type { ClassEntry, CopyOutcome, CrawlResult, Destination, FileRef } from '../types.ts'
+import type { S3Options } from '../adapters/s3-client.ts'
+import type { DistributedCore, ScanItem } from './core-port.ts'
+import type { RunConfig } from './run-config.ts'
+import { TransferError, TRANSFER_CODES } from '../errors.ts'
+import { parseCatalogText, scanCatalog, type SkippedClass } from '../catalog.ts'
+import { crawlClass } from '../crawler.ts'
+import { copyFile } from '../copy-file.ts'
+import { verifyFile } from '../verify.ts'
+import { crawlPrefix, isPlaylistLocator, keyFunctionFor, planSources } from '../plan.ts'
+import { createDestination, locatorKind, SourceRouter } from '../adapters/create.ts'
+import { isSynthetic, NullDestination, parseSynthetic, scanSynthetic, crawlSynthetic, SyntheticSource } from './synthetic.ts'
+
+/** The core options a run carries (plain JSON; no credentials — each worker uses its own AWS chain). */
+export type CoreRunOptions = {
+  allowHosts?: string[]
+  stripPrefix?: string
+  /** S3 endpoint/region/path-style for sources and destinations. */
+  s3?: Pick<S3Options, 'endpoint' | 'region' | 'forcePathStyle'>
+  checksum?: boolean
+  multipartThreshold?: number
+  maxPlaylistBytes?: number
+  maxFilesPerClass?: number
+  maxDepth?: number
+  /** HTTP connections per origin per worker. @defaultValue 64 */
+  connections?: number
+}
+
+export type TransferCoreOptions = {
+  /** S3 credentials for tests against s3rver (never stored in Redis). @defaultValue the AWS default chain */
+  s3Credentials?: S3Options['credentials']
+}
+
+function destinationFor(config: RunConfig, s3: S3Options | undefined, core: CoreRunOptions): Destination {
+  if (config.to === 'null:' || config.to.startsWith('null:')) return new NullDestination()
+  return createDestination(config.to, { s3: { ...s3, ...(core.multipartThreshold ? { multipartThreshold: core.multipartThreshold } : {}) } })
+}
+
+/** Builds the core for one run. */
+export function createTransferCore(config: RunConfig, options: TransferCoreOptions = {}): DistributedCore {
+  const core = config.core as CoreRunOptions
+  const s3: S3Options | undefined = core.s3 || options.s3Credentials ? { ...core.s3, ...(options.s3Credentials ? { credentials: options.s3Credentials } : {}) } : undefined
+  const allow = new HostAllowList(core.allowHosts ?? [])
+  for (const s of config.sources) if (/^https?:\/\//i.test(s)) allow.addUrl(s)
+  const router = new SourceRouter({
+    http: { connections: core.connections ?? 64, allowRedirect: (u) => allow.allows(u) },
+    ...(s3 ? { s3 } : {}),
+    ...(core.stripPrefix ? { stripPrefix: core.stripPrefix } : {}),
+  })
+  const synthetic = config.sources.every(isSynthetic)
+  const syn = synthetic ? parseSynthetic(config.sources[0] ?? 'synthetic:') : undefined
+  const synSource = syn ? new SyntheticSource({ size: syn.size, failRate: syn.failRate }) : undefined
+  const destination = destinationFor(config, s3, core)
+  const checksum = core.checksum ?? (!synthetic && locatorKind(config.to.startsWith('null:') ? '/dev/null' : config.to) === 's3')
+  const watch = Boolean(config.watchMs)
+
+  const scan = async (source: string, inline: string | undefined, opts: { watch: boolean; signal: AbortSignal }): Promise<ScanItem[]> => {
+    if (isSynthetic(source)) return scanSynthetic(source)
+    let classes: ClassEntry[]
+    let skipped: SkippedClass[]
+    if (inline !== undefined) {
+      // A catalog file read on the submitting machine: entries are trusted as typed (as the embedded planner does).
+      const base = pathToFileURL(path.resolve(source.startsWith('file:') ? new URL(source).pathname : source)).href
+      const res = scanCatalog(parseCatalogText(inline, source), { baseUrl: base })
+      classes = res.classes
+      skipped = res.skipped
+      for (const c of classes) if (/^https?:/.test(c.source)) allow.addUrl(c.source)
+    } else {
+      const plan = await planSources([source], [], router, { signal: opts.signal })
+      classes = plan.classes
+      skipped = plan.skipped
+      for (const h of plan.hosts) allow.add(h)
+    }
+    const items: ScanItem[] = classes.map((entry) => ({ entry }))
+    for (const s of skipped) {
+      // Continuous sync copies classes while they record; one-shot runs skip them as the embedded engine does.
+      if (opts.watch && s.reason === 'recording' && s.source) items.push({ entry: { id: s.id, source: s.source, status: 'recording' } })
+      else items.push({ entry: { id: s.id, source: s.source }, skip: { reason: s.reason, message: s.message } })
+    }
+    return items
+  }
+
+  const crawl = async (entry: ClassEntry, opts: { signal: AbortSignal }): Promise<CrawlResult> => {
+    if (isSynthetic(entry.source)) return crawlSynthetic(entry)
+    if (/^https?:/.test(entry.source)) allow.addUrl(entry.source)
+    const common = {
+      allowHosts: allow, retries: config.retries, keyFor: keyFunctionFor(entry, core.stripPrefix), signal: opts.signal,
+      ...(core.stripPrefix ? { stripPrefix: core.stripPrefix } : {}),
+      ...(core.maxPlaylistBytes ? { maxPlaylistBytes: core.maxPlaylistBytes } : {}),
+      ...(core.maxFilesPerClass ? { maxFiles: core.maxFilesPerClass } : {}),
+      ...(core.maxDepth !== undefined ? { maxDepth: core.maxDepth } : {}),
+      ...(watch ? { allowIncomplete: true } : {}),
+    }
+    const res: CrawlResult & { skipReason?: string } = isPlaylistLocator(entry.source)
+      ? await crawlClass(entry, { ...common, fetchText: (l, o) => router.getText(l, o) })
+      : await crawlPrefix(entry, router, common)
+    if (res.skipReason) {
+      const p = res.problems[0]
+      throw new TransferError((p?.code ?? TRANSFER_CODES.NOT_FOUND) as typeof TRANSFER_CODES[keyof typeof TRANSFER_CODES],
+        p?.message ?? `class ${entry.id} skipped: ${res.skipReason}`, { details: { skipReason: res.skipReason, classId: entry.id } })
+    }
+    return res
+  }
+
+  const copy = async (ref: FileRef, opts: { signal: AbortSignal }): Promise<CopyOutcome> => {
+    const source = synSource ?? router
+    const outcome = await copyFile(ref, { source, destination, checksum, checkExisting: !(destination instanceof NullDestination), signal: opts.signal })
+    if (!outcome.ok || outcome.skipped || destination instanceof NullDestination) return outcome
+    // The done bit means "verified at the destination": check now, with the store's answer, before setting it.
+    const o = outcome as CopyOutcome & { md5?: string }
+    const v = await verifyFile(destination, { key: ref.key, size: outcome.bytes, ...(outcome.etag ? { etag: outcome.etag } : {}), ...(o.md5 ? { md5: o.md5 } : {}) }, { checksum })
+    return v.ok ? outcome : { ok: false, key: ref.key, code: v.code, message: v.message, retryable: true }
+  }
+
+  return {
+    scan, crawl, copy,
+    listable: (entry) => !isSynthetic(entry.source) && !isPlaylistLocator(entry.source),
+    close: async () => { await router.close().catch(() => undefined); await destination.close?.().catch(() => undefined) },
+  }
+}
