@@ -37,6 +37,8 @@ export type CrawlOptions = {
   retries?: number
   /** Backoff base for those retries. @defaultValue 200 */
   retryBaseMs?: number
+  /** Fetch and read referenced playlists (off: record them as files only, for listings that read each one). @defaultValue true */
+  followPlaylists?: boolean
   /** Copy classes whose media playlists lack EXT-X-ENDLIST instead of skipping them as recording. @defaultValue false */
   allowIncomplete?: boolean
   signal?: AbortSignal
@@ -182,7 +184,7 @@ export async function crawlClass(entry: ClassEntry, options: CrawlOptions): Prom
         continue
       }
       if (!addFile(url, key, ref.kind)) continue
-      if (!ref.playlist) continue
+      if (!ref.playlist || options.followPlaylists === false) continue
       if (job.depth + 1 > maxDepth) {
         problem(url.href, new TransferError(TRANSFER_CODES.PLAYLIST_TOO_DEEP, `${url.href} is nested deeper than ${maxDepth} playlists`), key)
         continue

@@ -1,0 +1,140 @@
+// Runs copyFile for the engine, in-process or on worker threads. A one-thread Node copier is CPU-bound near
+// 2k small files/s (HTTP parsing, stream setup, fs calls), so the default spreads copies over one worker per
+// core, each with its own undici pool and destination client; the coordinator keeps queue and journal.
+import os from 'node:os'
+import { Worker } from 'node:worker_threads'
+import { HostAllowList } from '../shared/allow-host.ts'
+import type { CopyOutcome, Destination, FileRef } from './types.ts'
+import { copyFile } from './copy-file.ts'
+import { createDestination, SourceRouter } from './adapters/create.ts'
+import type { S3Options } from './adapters/s3-client.ts'
+
+/** Everything a copier needs, as plain data so it can cross to a worker thread. */
+export type CopyConfig = {
+  /** Destination locator. */
+  to: string
+  s3?: S3Options
+  /** Multipart threshold and part size for S3 destinations. */
+  multipartThreshold?: number
+  partSize?: number
+  /** Hosts redirects may lead to. */
+  allowHosts: string[]
+  /** HTTP connections per origin for this copier. */
+  connections: number
+  checksum: boolean
+  checkExisting: boolean
+  stripPrefix?: string
+}
+
+export type CopyJob = { id: number; ref: FileRef }
+export type ResultHandler = (id: number, outcome: CopyOutcome) => void
+
+export interface CopyExecutor {
+  run(job: CopyJob): void
+  close(): Promise<void>
+}
+
+/** Builds the source router and destination a copier uses, from a CopyConfig. */
+export function createCopier(config: CopyConfig): { source: SourceRouter; destination: Destination; copy: (ref: FileRef) => Promise<CopyOutcome>; close: () => Promise<void> } {
+  const allow = new HostAllowList(config.allowHosts)
+  const source = new SourceRouter({
+    http: { connections: config.connections, allowRedirect: (u) => allow.allows(u) },
+    ...(config.s3 ? { s3: { ...config.s3, maxSockets: config.connections } } : {}),
+    ...(config.stripPrefix ? { stripPrefix: config.stripPrefix } : {}),
+  })
+  const destination = createDestination(config.to, {
+    s3: { ...config.s3, maxSockets: config.connections,
+      ...(config.multipartThreshold ? { multipartThreshold: config.multipartThreshold } : {}), ...(config.partSize ? { partSize: config.partSize } : {}) },
+  })
+  return {
+    source, destination,
+    copy: (ref) => copyFile(ref, { source, destination, checksum: config.checksum, checkExisting: config.checkExisting }),
+    close: async () => { await source.close(); await destination.close?.() },
+  }
+}
+
+export class InlineExecutor implements CopyExecutor {
+  readonly #copier: ReturnType<typeof createCopier>
+  readonly #onResult: ResultHandler
+
+  constructor(config: CopyConfig, onResult: ResultHandler) {
+    this.#copier = createCopier(config)
+    this.#onResult = onResult
+  }
+
+  run(job: CopyJob): void {
+    void this.#copier.copy(job.ref).then((outcome) => this.#onResult(job.id, outcome))
+  }
+
+  async close(): Promise<void> {
+    await this.#copier.close()
+  }
+}
+
+type WorkerMessage = { type: 'results'; results: Array<[number, CopyOutcome]> } | { type: 'fatal'; message: string }
+
+/** N worker threads; each job goes to the least-loaded one. */
+export class WorkerExecutor implements CopyExecutor {
+  readonly #workers: Array<{ worker: Worker; load: number; batch: CopyJob[] }> = []
+  readonly #onResult: ResultHandler
+  readonly #owner = new Map<number, number>()
+  #flushScheduled = false
+  #fatal: ((err: Error) => void) | undefined
+
+  constructor(config: CopyConfig, count: number, onResult: ResultHandler, onFatal?: (err: Error) => void) {
+    this.#onResult = onResult
+    this.#fatal = onFatal
+    const perWorker = { ...config, connections: Math.max(4, Math.ceil(config.connections / count)) }
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(new URL('./copy-worker.ts', import.meta.url), { workerData: perWorker })
+      const slot = { worker, load: 0, batch: [] as CopyJob[] }
+      worker.on('message', (msg: WorkerMessage) => {
+        if (msg.type === 'fatal') { this.#fatal?.(new Error(msg.message)); return }
+        for (const [id, outcome] of msg.results) {
+          slot.load--
+          this.#owner.delete(id)
+          this.#onResult(id, outcome)
+        }
+      })
+      worker.on('error', (err) => this.#fatal?.(err))
+      this.#workers.push(slot)
+    }
+  }
+
+  run(job: CopyJob): void {
+    let best = this.#workers[0]
+    for (const w of this.#workers) if (best && w.load + w.batch.length < best.load + best.batch.length) best = w
+    if (!best) throw new Error('no copy workers')
+    best.batch.push(job)
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(() => this.#flush())
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false
+    for (const w of this.#workers) {
+      if (w.batch.length === 0) continue
+      w.load += w.batch.length
+      w.worker.postMessage({ type: 'jobs', jobs: w.batch })
+      w.batch = []
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#fatal = undefined
+    await Promise.all(this.#workers.map(async ({ worker }) => {
+      const exited = new Promise<void>((r) => worker.once('exit', () => r()))
+      worker.postMessage({ type: 'close' })
+      const t = setTimeout(() => void worker.terminate(), 5000)
+      await exited
+      clearTimeout(t)
+    }))
+  }
+}
+
+/** Default worker count: one per core (the coordinator's own work is small). */
+export function defaultWorkers(): number {
+  return Math.max(1, os.availableParallelism())
+}

@@ -1,0 +1,42 @@
+// Worker-thread entry: copies the jobs the coordinator sends and answers with outcomes, batched per tick.
+import { parentPort, workerData } from 'node:worker_threads'
+import type { CopyOutcome } from './types.ts'
+import { createCopier, type CopyConfig, type CopyJob } from './copy-executor.ts'
+
+const port = parentPort
+if (!port) throw new Error('copy-worker must run as a worker thread')
+
+const copier = createCopier(workerData as CopyConfig)
+let pending: Array<[number, CopyOutcome]> = []
+let scheduled = false
+let active = 0
+let closing = false
+
+function send(): void {
+  scheduled = false
+  if (pending.length === 0) return
+  port?.postMessage({ type: 'results', results: pending })
+  pending = []
+}
+
+async function finish(): Promise<void> {
+  await copier.close()
+  port?.close()
+}
+
+port.on('message', (msg: { type: 'jobs'; jobs: CopyJob[] } | { type: 'close' }) => {
+  if (msg.type === 'close') {
+    closing = true
+    if (active === 0) void finish()
+    return
+  }
+  for (const job of msg.jobs) {
+    active++
+    void copier.copy(job.ref).then((outcome) => {
+      active--
+      pending.push([job.id, outcome])
+      if (!scheduled) { scheduled = true; setImmediate(send) }
+      if (closing && active === 0) { send(); void finish() }
+    })
+  }
+})

@@ -1,0 +1,120 @@
+// Turns what the user named (playlist URLs, catalogs, s3:// prefixes, directories) into classes, and crawls
+// a prefix class: its listing is the file list, and every playlist in it is read so that files referenced
+// but absent from the listing are reported as missing.
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import type { ClassEntry, CrawlResult, FileRef } from './types.ts'
+import { TransferError, TRANSFER_CODES, toTransferError } from './errors.ts'
+import { parseCatalogText, scanCatalog, type SkippedClass } from './catalog.ts'
+import { crawlClass, type CrawlOptions } from './crawler.ts'
+import { keyForPath, keyForUrl } from './keys.ts'
+import { locatorKind, type SourceRouter } from './adapters/create.ts'
+
+export type PlannedSources = { classes: ClassEntry[]; skipped: SkippedClass[]; hosts: string[] }
+
+/** True for a locator naming a playlist (crawled) rather than a prefix/directory (listed). */
+export function isPlaylistLocator(locator: string): boolean {
+  return /\.m3u8?(\?.*)?$/i.test(locator) || locatorKind(locator) === 'http'
+}
+
+export function isCatalogLocator(locator: string): boolean {
+  return /\.(json|jsonl|ndjson)(\?.*)?$/i.test(locator)
+}
+
+/** Normalises a user-typed locator: directories and files become absolute file:// URLs. */
+export function normalizeLocator(locator: string): string {
+  return locatorKind(locator) === 'dir' && !locator.startsWith('file:') ? pathToFileURL(path.resolve(locator)).href : locator
+}
+
+/** Class id for a locator: the URL path (host dropped) for playlists, the locator itself for prefixes. */
+export function classIdFor(locator: string): string {
+  if (locatorKind(locator) === 'http') return keyForUrl(locator)
+  if (locator.startsWith('file:')) return fileURLToPath(locator)
+  return locator
+}
+
+/**
+ * Expands sources and catalogs into classes. Hosts of sources the user typed are allowed; entries of a
+ * catalog read from a file are trusted as typed, a catalog fetched by URL only vouches for its own host.
+ */
+export async function planSources(sources: string[], catalogs: string[], router: SourceRouter, options: { signal?: AbortSignal } = {}): Promise<PlannedSources> {
+  const classes: ClassEntry[] = []
+  const skipped: SkippedClass[] = []
+  const hosts = new Set<string>()
+  const ids = new Set<string>()
+  const push = (c: ClassEntry): void => {
+    if (ids.has(c.id)) { skipped.push({ id: c.id, source: c.source, reason: 'invalid-entry', message: `class ${c.id} named twice` }); return }
+    ids.add(c.id)
+    classes.push(c)
+  }
+  const allCatalogs = [...catalogs, ...sources.filter(isCatalogLocator)]
+  for (const s of sources) {
+    if (isCatalogLocator(s)) continue
+    const loc = normalizeLocator(s)
+    if (locatorKind(loc) === 'http') hosts.add(new URL(loc).host)
+    push({ id: classIdFor(loc), source: loc })
+  }
+  for (const cat of allCatalogs) {
+    const kind = locatorKind(cat)
+    let text: string
+    try {
+      text = kind === 'dir' ? await readFile(cat.startsWith('file:') ? fileURLToPath(cat) : cat, 'utf8')
+        : (await router.getText(cat, { maxBytes: 256 * 1024 * 1024, ...(options.signal ? { signal: options.signal } : {}) })).text
+    } catch (err) {
+      throw new TransferError(TRANSFER_CODES.BAD_CATALOG, `cannot read catalog ${cat}: ${toTransferError(err, cat).message}`, { status: 400, cause: err })
+    }
+    const base = kind === 'dir' ? pathToFileURL(path.resolve(cat.startsWith('file:') ? fileURLToPath(cat) : cat)).href : cat
+    const scan = scanCatalog(parseCatalogText(text, cat), { baseUrl: base })
+    if (kind === 'http') hosts.add(new URL(cat).host)
+    for (const c of scan.classes) {
+      if (kind === 'dir' && /^https?:/.test(c.source)) hosts.add(new URL(c.source).host)
+      push(c)
+    }
+    skipped.push(...scan.skipped)
+  }
+  return { classes, skipped, hosts: [...hosts] }
+}
+
+/** Key function for a class: URL path for http/s3, path relative to the listed directory for file://. */
+export function keyFunctionFor(entry: ClassEntry, stripPrefix: string | undefined): (u: URL) => string {
+  if (!entry.source.startsWith('file:')) return (u) => keyForUrl(u, stripPrefix)
+  const file = fileURLToPath(entry.source)
+  const root = isPlaylistLocator(entry.source) ? path.dirname(path.dirname(file)) : file
+  return (u) => keyForPath(path.relative(root, fileURLToPath(u)).split(path.sep).join('/'), stripPrefix)
+}
+
+/** Crawls a prefix (s3:// or directory) class: the listing, plus a check of every playlist in it. */
+export async function crawlPrefix(entry: ClassEntry, router: SourceRouter, options: Omit<CrawlOptions, 'fetchText'>): Promise<CrawlResult> {
+  const files: FileRef[] = []
+  const listed = new Set<string>()
+  const problems: CrawlResult['problems'] = []
+  const source = entry.source.startsWith('file:') || entry.source.startsWith('s3:') ? entry.source : normalizeLocator(entry.source)
+  try {
+    for await (const ref of router.list(source, options.signal ? { signal: options.signal } : {})) {
+      files.push(ref)
+      listed.add(ref.key)
+    }
+  } catch (err) {
+    const e = toTransferError(err, source)
+    return { classId: entry.id, files: [], problems: [{ source, code: e.code, message: e.message }], complete: false, skipReason: e.code === TRANSFER_CODES.NOT_FOUND ? 'playlist-missing' : 'invalid-entry' }
+  }
+  const keyFor = keyFunctionFor(entry, options.stripPrefix)
+  const root = source.startsWith('file:') ? `${new URL(source).pathname.replace(/\/?$/, '/')}` : `/${source.replace(/^s3:\/\/[^/]+\/?/, '')}`
+  let complete = true
+  for (const f of files) {
+    if (!/\.m3u8?$/i.test(f.key)) continue
+    const crawl = await crawlClass({ id: entry.id, source: f.source }, {
+      ...options, fetchText: (l, o) => router.getText(l, o), keyFor, root, followPlaylists: false, allowIncomplete: true,
+    })
+    if (!crawl.complete) complete = false
+    for (const p of crawl.problems) problems.push(p)
+    for (const ref of crawl.files) {
+      if (!listed.has(ref.key)) {
+        problems.push({ source: ref.source, key: ref.key, code: TRANSFER_CODES.NOT_FOUND, message: `${ref.key} is referenced by ${f.key} but is not in ${source}` })
+        listed.add(ref.key)
+      }
+    }
+  }
+  return { classId: entry.id, files, problems, complete }
+}
