@@ -6,7 +6,7 @@ import path from 'node:path'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { formatHelp, list, num, parseCommand, str, bool, type CommandSpec } from '../shared/cli-options.ts'
-import { UsageError } from '../shared/errors.ts'
+import { ColonyError, UsageError } from '../shared/errors.ts'
 import { parseHostPort } from '../shared/http-ops.ts'
 import { createLogger } from '../shared/logger.ts'
 import { formatBytes, parseDuration, parseRate } from '../shared/units.ts'
@@ -206,7 +206,7 @@ async function runGet(argv: string[]): Promise<number> {
     return EXIT_OK
   } catch (err) {
     bar?.stop()
-    if (err instanceof SwarmError) {
+    if (err instanceof ColonyError && err.code !== 'COLONY_USAGE') {
       process.stderr.write(`colony: ${err.code}: ${err.message}\n`)
       return EXIT_FAILURE
     }

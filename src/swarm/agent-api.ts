@@ -48,7 +48,7 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
         }
         if (typeof body.url !== 'string') throw new SwarmError('SWARM_BAD_REQUEST', 'body must be JSON {"url": "...", "sha256"?: "..."}')
         if (body.sha256 !== undefined && typeof body.sha256 !== 'string') throw new SwarmError('SWARM_BAD_REQUEST', 'sha256 must be a string')
-        const d = agent.startDownload(body.url, body.sha256 as string | undefined)
+        const d = await agent.startDownload(body.url, body.sha256 as string | undefined)
         sendJson(res, 202, { id: d.id, download: d.info() })
         return
       }
@@ -74,7 +74,7 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
       if (!d || d.state === 'failed' || d.state === 'cancelled') {
         // Pulling an object the agent does not have starts a download: that is a mutating call.
         requireToken(req, options)
-        d = agent.startDownload(url, u.searchParams.get('sha256') ?? undefined)
+        d = await agent.startDownload(url, u.searchParams.get('sha256') ?? undefined)
       }
       if (d.state === 'failed' && d.error) throw d.error
       await streamObject(req, res, d)

@@ -13,6 +13,7 @@ import { Download, type DownloadContext, type DownloadInfo } from './download.ts
 import { loadWebTorrent, type WebTorrentClient } from './engine-types.ts'
 import { SwarmError } from './errors.ts'
 import { createMemoryIndex } from './memory-index.ts'
+import { probeOrigin } from './origin.ts'
 import type { SwarmIndex } from './swarm-index.ts'
 
 export type AgentOptions = {
@@ -60,8 +61,11 @@ export type Agent = {
   torrentPort: number
   index: SwarmIndex
   registry: Registry
-  /** Starts (or returns the running) download of url. */
-  startDownload(url: string, sha256?: string): Download
+  /**
+   * Starts a download of url, or returns the one running. A finished one is revalidated at the origin:
+   * same version → returned; changed → replaced by a new download (new key, new torrent).
+   */
+  startDownload(url: string, sha256?: string): Promise<Download>
   getDownload(id: string): Download | undefined
   findByUrl(url: string): Download | undefined
   listDownloads(): DownloadInfo[]
@@ -140,19 +144,27 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     return d
   }
 
-  const startDownload = (url: string, sha256?: string): Download => {
+  const startDownload = async (url: string, sha256?: string): Promise<Download> => {
     let u: URL
     try { u = new URL(url) } catch { throw new SwarmError('SWARM_BAD_REQUEST', `not a URL: ${JSON.stringify(url)}`) }
     allow.assert(u)
     if (sha256 !== undefined && !SHA256.test(sha256)) throw new SwarmError('SWARM_BAD_REQUEST', 'sha256 must be 64 hex characters')
     const id = downloadIdOf(u.href)
     const existing = downloads.get(id)
-    if (existing && existing.state !== 'failed' && existing.state !== 'cancelled' && existing.state !== 'done') {
-      const actual = existing.completedAt ? existing.info().sha256 : undefined
-      if (sha256 && actual && actual !== sha256.toLowerCase()) {
-        throw new SwarmError('SWARM_SHA256_MISMATCH', `sha256 of ${u.href} is ${actual}, expected ${sha256.toLowerCase()}`, { details: { url: u.href, actual, expected: sha256 } })
+    if (existing && !existing.terminal && !existing.completedAt) return existing
+    if (existing?.completedAt && existing.probe && existing.state !== 'cancelled') {
+      // A finished object is revalidated: the same version is returned as is, a changed one gets a new torrent.
+      const probe = await probeOrigin(u.href, allow)
+      if (probe.key === existing.probe.key) {
+        const actual = existing.info().sha256
+        if (sha256 && actual && actual !== sha256.toLowerCase()) {
+          throw new SwarmError('SWARM_SHA256_MISMATCH', `sha256 of ${u.href} is ${actual}, expected ${sha256.toLowerCase()}`, { details: { url: u.href, actual, expected: sha256 } })
+        }
+        if (existing.state !== 'failed') return existing
+      } else {
+        log.info({ id, url: u.href, oldKey: existing.probe.key, newKey: probe.key }, 'object changed at the origin; fetching the new version')
+        await existing.cancel(true)
       }
-      return existing
     }
     return launch(u.href, sha256, id)
   }

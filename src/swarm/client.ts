@@ -76,8 +76,10 @@ export async function waitForDownload(id: string, options: AgentClientOptions & 
     options.onProgress?.(d)
     if (d.state === 'seeding' || d.state === 'done') return d
     if (d.state === 'failed' || d.state === 'cancelled') {
-      const code = (d.error?.code ?? 'SWARM_CANCELLED') as SwarmErrorCode
-      throw new SwarmError(code.startsWith('SWARM_') ? code : 'SWARM_ENGINE_FAILED', d.error?.message ?? `download ${d.state}`, { details: { id, url: d.url } })
+      const code = d.error?.code ?? 'SWARM_CANCELLED'
+      const message = d.error?.message ?? `download ${d.state}`
+      if (code.startsWith('SWARM_')) throw new SwarmError(code as SwarmErrorCode, message, { details: { id, url: d.url } })
+      throw new ColonyError(code, message, { details: { id, url: d.url } })
     }
     if (Date.now() > deadline) throw new SwarmError('SWARM_AGENT_UNREACHABLE', `download ${id} did not finish in ${options.timeoutMs} ms (state ${d.state})`)
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 250))

@@ -5,6 +5,7 @@ import { createReadStream } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { HostAllowList } from '../shared/allow-host.ts'
+import { ColonyError } from '../shared/errors.ts'
 import type { Logger } from '../shared/logger.ts'
 import type { Torrent, WebTorrentClient } from './engine-types.ts'
 import { SwarmError } from './errors.ts'
@@ -78,7 +79,7 @@ export class Download extends EventEmitter<DownloadEvents> {
   state: DownloadState = 'probing'
   role: 'leader' | 'peer' | undefined
   probe: OriginProbe | undefined
-  error: SwarmError | undefined
+  error: ColonyError | undefined
   completedAt: Date | undefined
   /** The final settled promise of run(); never rejects. */
   finished: Promise<void> = Promise.resolve()
@@ -208,10 +209,9 @@ export class Download extends EventEmitter<DownloadEvents> {
 
   #fail(err: unknown): void {
     if (this.state === 'cancelled') return
-    this.error = err instanceof SwarmError ? err
-      : err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('COLONY_')
-        ? new SwarmError('SWARM_BAD_REQUEST', err.message, { cause: err })
-        : new SwarmError('SWARM_ENGINE_FAILED', (err as Error).message ?? String(err), { cause: err })
+    // Keep the code of any colony error (SWARM_*, COLONY_FORBIDDEN_TARGET on a redirect); wrap the rest.
+    this.error = err instanceof ColonyError ? err
+      : new SwarmError('SWARM_ENGINE_FAILED', (err as Error).message ?? String(err), { cause: err })
     this.#ctx.log.warn({ id: this.id, url: this.url, err: this.error.toJSON() }, 'download failed')
     this.state = 'failed'
     this.emit('state', 'failed')

@@ -3,11 +3,12 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { after, before, describe, test } from 'node:test'
-import { makeTempDir } from '../helpers/services.ts'
+import { makeTempDir, waitFor } from '../helpers/services.ts'
 import {
   createMemoryIndex, fetchObject, fetchTorrent, getDownload, listDownloads, parseTorrentFile, requestDownload,
   startAgent, waitForDownload, type Agent,
 } from '../../src/swarm/index.ts'
+import { startRoguePeer } from './rogue-peer.ts'
 import { startOrigin, startTracker, type Origin, type Tracker } from './swarm-fixtures.ts'
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
@@ -70,3 +71,120 @@ describe('swarm agents in one process (memory index)', { timeout: 60_000 }, () =
     assert.equal((await getDownload(list[0]?.id as string, { agent: a.url })).state, 'seeding')
   })
 })
+
+describe('swarm agent safety and recovery (memory index)', { timeout: 90_000 }, () => {
+  let origin: Origin
+  let tracker: Tracker
+  let dir: string
+  let host: string
+  const index = createMemoryIndex()
+  const open: Agent[] = []
+  const agent = async (name: string, extra: Partial<Parameters<typeof startAgent>[0]> = {}): Promise<Agent> => {
+    const a = await startAgent({ dataDir: `${dir}/${name}`, index, trackers: [tracker.announce], allowHosts: [host], seedTimeMs: 60_000, ...extra })
+    open.push(a)
+    return a
+  }
+
+  before(async () => {
+    origin = await startOrigin({ size: 2 * 1024 * 1024 + 777, path: '/safety/object.bin' })
+    tracker = await startTracker()
+    dir = await makeTempDir('colony-swarm-safety-')
+    host = new URL(origin.url).host
+  })
+  after(async () => {
+    for (const a of open) await a.close().catch(() => undefined)
+    await tracker.close()
+    await origin.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  test('a rogue peer sending garbage is banned and the download still completes', async () => {
+    // The leader uploads slowly so the downloader also asks the rogue, which answers instantly with garbage.
+    const leader = await agent('leader', { uploadLimit: 512 * 1024 })
+    const first = await requestDownload(origin.url, { agent: leader.url })
+    const led = await waitForDownload(first.id, { agent: leader.url, timeoutMs: 20_000 })
+    assert.equal(led.role, 'leader')
+    const parsed = await parseTorrentFile(await fetchTorrent(origin.url, { agent: leader.url }))
+    const rogue = await startRoguePeer({ infoHash: parsed.infoHash, pieces: parsed.pieces.length, announce: [tracker.announce] })
+    try {
+      const victim = await agent('victim')
+      const d = await requestDownload(origin.url, { agent: victim.url, sha256: origin.sha256 })
+      const done = await waitForDownload(d.id, { agent: victim.url, timeoutMs: 40_000 })
+      assert.ok(rogue.requests > 0, 'the rogue was asked for blocks')
+      assert.ok(done.bannedPeers >= 1, `banned ${done.bannedPeers}`)
+      assert.equal(done.sha256, origin.sha256)
+      assert.equal(done.bytes.fromOrigin, 0)
+      const res = await fetchObject(origin.url, { agent: victim.url })
+      assert.equal(sha(Buffer.from(await res.arrayBuffer())), origin.sha256)
+      const metrics = await (await fetch(`${victim.url}/metrics`)).text()
+      assert.match(metrics, /colony_swarm_banned_peers_total [1-9]/)
+    } finally {
+      await rogue.close()
+    }
+    assert.equal(origin.gets, 1)
+  })
+
+  test('a partial download resumes after an agent restart', async () => {
+    const dataDir = `${dir}/resumer`
+    let a = await startAgent({ dataDir, index, trackers: [tracker.announce], allowHosts: [host], downloadLimit: 400 * 1024 })
+    const d = await requestDownload(origin.url, { agent: a.url })
+    await waitFor(async () => {
+      const info = await getDownload(d.id, { agent: a.url })
+      return info.state === 'swarm' && info.bytes.done > origin.body.length / 4
+    }, { timeoutMs: 20_000, message: 'a quarter downloaded' })
+    const before = (await getDownload(d.id, { agent: a.url })).bytes.done
+    assert.ok(before < origin.body.length, 'stopped before the end')
+    await a.close()
+    a = await agent('resumer-2', { dataDir })
+    const done = await waitForDownload(d.id, { agent: a.url, timeoutMs: 30_000 })
+    assert.ok(done.bytes.resumed > 0 && done.bytes.resumed >= before - parsedPiece(done), `resumed ${done.bytes.resumed} of ${before}`)
+    assert.ok(done.bytes.fromPeers < origin.body.length, 'only the missing part came from peers')
+    assert.equal(done.sha256, origin.sha256)
+    assert.equal(origin.gets, 1, 'no extra origin download')
+  })
+
+  test('sha256 mismatch is a clear error', async () => {
+    const a = open[0] as Agent
+    const wrong = 'ab'.repeat(32)
+    // Finished object: refused at once with 422.
+    const res = await fetch(`${a.url}/v1/downloads`, { method: 'POST', body: JSON.stringify({ url: origin.url, sha256: wrong }) })
+    assert.equal(res.status, 422)
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'SWARM_SHA256_MISMATCH')
+    // Fresh download: fails with the code, and the object is not served as good.
+    const fresh = await agent('sha-check')
+    const d = await requestDownload(origin.url, { agent: fresh.url, sha256: wrong })
+    await assert.rejects(waitForDownload(d.id, { agent: fresh.url, timeoutMs: 20_000 }), (err: Error & { code?: string }) => err.code === 'SWARM_SHA256_MISMATCH' && /expected abab/.test(err.message))
+    const obj = await fetch(`${fresh.url}/v1/objects?url=${encodeURIComponent(origin.url)}&sha256=${wrong}`)
+    assert.equal(obj.status, 422)
+    assert.equal(((await obj.json()) as { error: { code: string } }).error.code, 'SWARM_SHA256_MISMATCH')
+  })
+
+  test('hosts not allowed, other schemes and redirects off the list are refused; token guards mutations', async () => {
+    const a = open[0] as Agent
+    for (const url of ['http://example.com/x.bin', 'file:///etc/passwd', 'ftp://127.0.0.1/x']) {
+      const res = await fetch(`${a.url}/v1/downloads`, { method: 'POST', body: JSON.stringify({ url }) })
+      assert.equal(res.status, 403, url)
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'COLONY_FORBIDDEN_TARGET')
+    }
+    const obj = await fetch(`${a.url}/v1/objects?url=${encodeURIComponent('http://169.254.169.254/latest')}`)
+    assert.equal(obj.status, 403)
+    const redirect = await requestDownload(`http://${host}/go-away`, { agent: a.url })
+    await assert.rejects(waitForDownload(redirect.id, { agent: a.url, timeoutMs: 10_000 }), (err: Error & { code?: string }) => err.code === 'COLONY_FORBIDDEN_TARGET')
+
+    const guarded = await agent('guarded', { token: 's3cret' })
+    const denied = await fetch(`${guarded.url}/v1/downloads`, { method: 'POST', body: JSON.stringify({ url: origin.url }) })
+    assert.equal(denied.status, 401)
+    assert.equal((await fetch(`${guarded.url}/v1/downloads`)).status, 200, 'reads stay open')
+    const ok = await requestDownload(origin.url, { agent: guarded.url, token: 's3cret' })
+    assert.equal((await waitForDownload(ok.id, { agent: guarded.url, timeoutMs: 20_000 })).sha256, origin.sha256)
+    const del = await fetch(`${guarded.url}/v1/downloads/${ok.id}`, { method: 'DELETE' })
+    assert.equal(del.status, 401)
+  })
+})
+
+function parsedPiece(d: { length?: number }): number {
+  // The resumed count is whole verified pieces; allow one piece of slack for a piece in flight at shutdown.
+  let p = 16 * 1024
+  while (p < 4 * 1024 * 1024 && (d.length ?? 0) / p > 1024) p *= 2
+  return p
+}

@@ -37,6 +37,7 @@ export async function startOrigin(options: OriginOptions = {}): Promise<Origin> 
     close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()) }),
   }
   const server: Server = createServer((req, res) => {
+    if (req.url === '/go-away') { res.writeHead(302, { location: 'http://forbidden.invalid/x.bin' }); res.end(); return }
     if (req.url !== objPath) { res.writeHead(404); res.end(); return }
     const headers: Record<string, string | number> = { etag, 'last-modified': new Date(0).toUTCString(), 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' }
     let start = 0
