@@ -1,6 +1,6 @@
 // A peer that claims every piece and answers every request with random bytes, announced to a tracker.
 import { randomBytes } from 'node:crypto'
-import { EventEmitter } from 'node:events'
+import type { EventEmitter } from 'node:events'
 import net from 'node:net'
 import type { AddressInfo } from 'node:net'
 
