@@ -1,0 +1,33 @@
+// Summarises a V8 .cpuprofile: self time per function (the "top frames" view of DevTools' Bottom-Up tab).
+import { readFile, readdir } from 'node:fs/promises'
+import path from 'node:path'
+
+type ProfileNode = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }
+type CpuProfile = { nodes: ProfileNode[]; startTime: number; endTime: number; samples?: number[]; timeDeltas?: number[] }
+
+export type TopFrame = { frame: string; selfMs: number; share: number }
+
+/** Top frames by self time across every .cpuprofile in `dir`. */
+export async function summariseProfiles(dir: string, top = 15): Promise<{ totalMs: number; frames: TopFrame[] }> {
+  const self = new Map<string, number>()
+  let totalMs = 0
+  for (const name of (await readdir(dir)).filter((n) => n.endsWith('.cpuprofile'))) {
+    const prof = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as CpuProfile
+    const byId = new Map(prof.nodes.map((n) => [n.id, n]))
+    const samples = prof.samples ?? []
+    const deltas = prof.timeDeltas ?? []
+    for (let i = 0; i < samples.length; i++) {
+      const node = byId.get(samples[i] ?? -1)
+      if (!node) continue
+      const ms = (deltas[i] ?? 0) / 1000
+      const f = node.callFrame
+      const where = f.url ? `${f.url.replace(/^.*\/(node_modules|src)\//, '$1/')}:${f.lineNumber + 1}` : ''
+      const key = `${f.functionName || '(anonymous)'} ${where}`.trim()
+      self.set(key, (self.get(key) ?? 0) + ms)
+      totalMs += ms
+    }
+  }
+  const frames = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)
+    .map(([frame, ms]) => ({ frame, selfMs: Math.round(ms), share: totalMs ? ms / totalMs : 0 }))
+  return { totalMs: Math.round(totalMs), frames }
+}

@@ -1,0 +1,218 @@
+// colony transfer vs rclone, and vs the origin's raw GET capacity, in ONE run on the same library and origin.
+//   node bench/transfer/run.ts                 # ~20k files / ~1 GB
+//   node bench/transfer/run.ts --files 2000    # smoke run
+// Everything it starts (nginx, s3rver, children) is stopped and its work dir removed, also on Ctrl-C.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { ListObjectsCommand, S3Client } from '@aws-sdk/client-s3'
+import { formatBytes, formatDuration, parseSize } from '../../src/shared/units.ts'
+import { startNginx, startS3rver, type Service } from '../../test/helpers/services.ts'
+import { buildBenchLibrary } from './library.ts'
+import { summariseProfiles } from './profile.ts'
+
+const repo = fileURLToPath(new URL('../../', import.meta.url))
+const { values: flags } = parseArgs({
+  options: {
+    files: { type: 'string', default: '20000' },
+    bytes: { type: 'string' },
+    'large-files': { type: 'string' },
+    'wrk-seconds': { type: 'string', default: '8' },
+    'wrk-connections': { type: 'string', default: '32' },
+    concurrency: { type: 'string' },
+    'skip-s3': { type: 'boolean', default: false },
+    'skip-rclone': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+    'step-timeout': { type: 'string', default: '900' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+})
+if (flags.help) {
+  process.stdout.write(`Usage: node bench/transfer/run.ts [--files 20000] [--bytes 1GB] [--large-files N] [--wrk-seconds 8]
+  [--wrk-connections 32] [--concurrency N (colony)] [--skip-s3] [--skip-rclone] [--profile] [--keep] [--out results.json]\n`)
+  process.exit(0)
+}
+
+const files = Number(flags.files)
+const bytes = flags.bytes ? parseSize(flags.bytes) : files * 50_000
+const largeFiles = flags['large-files'] ? Number(flags['large-files']) : Math.round(files / 100)
+const stepTimeoutMs = Number(flags['step-timeout']) * 1000
+const work = path.join(os.tmpdir(), `colony-bench-transfer-${process.pid}`)
+const stoppers: Array<() => Promise<void>> = []
+const children = new Set<ChildProcess>()
+
+type StepResult = { name: string; wallMs: number; code: number | null; files?: number; bytes?: number; note?: string }
+const results: StepResult[] = []
+const log = (line: string): void => { process.stderr.write(`${line}\n`) }
+
+/** Runs a child to completion (or kills it at the step timeout); returns wall time and output tails. */
+function runStep(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ wallMs: number; code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now()
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env }
+    // rclone 1.60's S3 client cannot combine AWS_CA_BUNDLE with its own transport; loopback HTTP needs no CA anyway.
+    if (cmd === 'rclone') delete childEnv.AWS_CA_BUNDLE
+    const child = spawn(cmd, args, { cwd: work, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    children.add(child)
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (b: Buffer) => { stdout = (stdout + b.toString()).slice(-200_000) })
+    child.stderr.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-20_000) })
+    const timer = setTimeout(() => { log(`  ${cmd}: step timeout, killing`); child.kill('SIGKILL') }, stepTimeoutMs)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      children.delete(child)
+      resolve({ wallMs: performance.now() - t0, code, stdout, stderr })
+    })
+  })
+}
+
+async function walk(dir: string): Promise<{ files: number; bytes: number }> {
+  let n = 0
+  let b = 0
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])
+  for (const e of entries) {
+    if (!e.isFile()) continue
+    n++
+    b += (await stat(path.join(e.parentPath, e.name))).size
+  }
+  return { files: n, bytes: b }
+}
+
+async function countS3(endpoint: string, bucket: string, prefix: string): Promise<{ files: number; bytes: number }> {
+  const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } })
+  let n = 0
+  let b = 0
+  let marker: string | undefined
+  // ListObjects v1: s3rver 3.7 answers InternalError to a truncated ListObjectsV2 (over 1000 keys).
+  do {
+    const page = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker }))
+    for (const o of page.Contents ?? []) { n++; b += o.Size ?? 0 }
+    marker = page.IsTruncated ? page.Contents?.at(-1)?.Key : undefined
+  } while (marker)
+  s3.destroy()
+  return { files: n, bytes: b }
+}
+
+async function cleanup(): Promise<void> {
+  for (const c of children) c.kill('SIGKILL')
+  for (const stop of stoppers.reverse()) await stop().catch(() => undefined)
+  if (!flags.keep) await rm(work, { recursive: true, force: true })
+}
+
+process.once('SIGINT', () => { void cleanup().finally(() => process.exit(130)) })
+process.once('SIGTERM', () => { void cleanup().finally(() => process.exit(143)) })
+
+async function colonyStep(name: string, catalog: string, to: string, env: NodeJS.ProcessEnv = {}): Promise<StepResult> {
+  const state = path.join(work, `state-${name.replace(/\W+/g, '-')}`)
+  const profDir = path.join(work, `prof-${name.replace(/\W+/g, '-')}`)
+  const nodeArgs = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []
+  const args = [...nodeArgs, path.join(repo, 'bin/colony.js'), 'transfer', catalog, '--to', to, '--state', state, '--json', '--report', path.join(work, `${name.replace(/\W+/g, '-')}.report.json`)]
+  if (flags.concurrency) args.push('--concurrency', flags.concurrency)
+  log(`- ${name}`)
+  const r = await runStep(process.execPath, args, env)
+  if (r.code !== 0) log(`  exit ${r.code}: ${r.stderr.slice(-1500)}`)
+  const res: StepResult = { name, wallMs: r.wallMs, code: r.code }
+  if (flags.profile) {
+    const p = await summariseProfiles(profDir).catch(() => undefined)
+    if (p) res.note = `cpu ${p.totalMs} ms; top: ` + p.frames.slice(0, 8).map((f) => `${f.frame} ${(f.share * 100).toFixed(1)}%`).join(' | ')
+  }
+  return res
+}
+
+async function main(): Promise<void> {
+  await mkdir(work, { recursive: true })
+  log(`work dir ${work}`)
+  const t0 = performance.now()
+  const { library, largeClasses } = buildBenchLibrary({ files, bytes, largeFiles })
+  const originDir = path.join(work, 'origin')
+  const written = await library.writeTo(originDir, { concurrency: 32 })
+  log(`library: ${written.files} files, ${formatBytes(written.bytes)} written in ${formatDuration(performance.now() - t0)}`)
+
+  const nginx: Service = await startNginx({ root: originDir, workers: 2, server: 'location / { autoindex on; }' })
+  stoppers.push(nginx.stop)
+  await writeFile(path.join(originDir, 'catalog.json'), library.catalogJson(nginx.url))
+  const large = library.catalog(nginx.url).filter((e) => largeClasses.includes(e.id))
+  await writeFile(path.join(originDir, 'catalog-large.json'), JSON.stringify(large))
+  const largePaths = [...library.files.values()].filter((f) => largeClasses.includes(f.classId) && f.kind === 'segment')
+  const largeBytes = largePaths.reduce((a, f) => a + f.size, 0)
+  await writeFile(path.join(work, 'wrk-paths.txt'), largePaths.map((f) => `/${f.path}`).join('\n') + '\n')
+
+  // 1. The origin's raw capacity on large segments.
+  log('- wrk on the large segments')
+  const wrk = await runStep('wrk', ['-t', '2', '-c', flags['wrk-connections'], '-d', `${flags['wrk-seconds']}s`, '-s', path.join(repo, 'bench/transfer/wrk-paths.lua'), nginx.url],
+    { WRK_PATHS: path.join(work, 'wrk-paths.txt') })
+  const wrkJson = /WRK_JSON (\{.*\})/.exec(wrk.stdout)?.[1]
+  const wrkStats = wrkJson ? JSON.parse(wrkJson) as { requests: number; bytes: number; duration_us: number; errors: number } : undefined
+  const rawRate = wrkStats ? wrkStats.bytes / (wrkStats.duration_us / 1e6) : NaN
+  log(`  wrk: ${wrkStats?.requests ?? '?'} GETs, ${formatBytes(rawRate)}/s, errors ${wrkStats?.errors ?? '?'}`)
+
+  const s3 = flags['skip-s3'] ? undefined : await startS3rver(['bench'])
+  if (s3) stoppers.push(s3.stop)
+  const rcloneConf = path.join(work, 'rclone.conf')
+  await writeFile(rcloneConf, '')
+  const rcloneBase = [':http:', '--http-url', `${nginx.url}/vod/`, '--transfers', '64', '--checkers', '64', '--config', rcloneConf, '--stats', '0']
+  const s3Env = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: s3?.url ?? '' }
+
+  // 2. Copies of the whole library: rclone then colony, to a directory and to s3rver.
+  if (!flags['skip-rclone']) {
+    log('- rclone → dir')
+    const r = await runStep('rclone', ['copy', ...rcloneBase, path.join(work, 'dst-rclone')])
+    if (r.code !== 0) log(`  exit ${r.code}: ${r.stderr.slice(-1500)}`)
+    results.push({ name: 'rclone → dir', wallMs: r.wallMs, code: r.code, ...await walk(path.join(work, 'dst-rclone')) })
+    await rm(path.join(work, 'dst-rclone'), { recursive: true, force: true })
+  }
+  const cd = await colonyStep('colony → dir', `${nginx.url}/catalog.json`, path.join(work, 'dst-colony'))
+  results.push({ ...cd, ...await walk(path.join(work, 'dst-colony')) })
+  await rm(path.join(work, 'dst-colony'), { recursive: true, force: true })
+  if (s3) {
+    if (!flags['skip-rclone']) {
+      log('- rclone → s3rver')
+      const r = await runStep('rclone', ['copy', ...rcloneBase, ':s3:bench/rclone', '--s3-provider', 'Other', '--s3-endpoint', s3.url,
+        '--s3-access-key-id', 'S3RVER', '--s3-secret-access-key', 'S3RVER', '--s3-region', 'us-east-1', '--s3-no-check-bucket'])
+      if (r.code !== 0) log(`  exit ${r.code}: ${r.stderr.slice(-1500)}`)
+      results.push({ name: 'rclone → s3rver', wallMs: r.wallMs, code: r.code, ...await countS3(s3.url, 'bench', 'rclone/') })
+    }
+    const cs = await colonyStep('colony → s3rver', `${nginx.url}/catalog.json`, 's3://bench/colony', { ...s3Env, COLONY_S3_ENDPOINT: s3.url })
+    results.push({ ...cs, ...await countS3(s3.url, 'bench', 'colony/') })
+  }
+
+  // 3. colony on the large segments only, against wrk's raw rate.
+  const cl = await colonyStep('colony → dir (large segments only)', `${nginx.url}/catalog-large.json`, path.join(work, 'dst-large'))
+  const largeCopied = await walk(path.join(work, 'dst-large'))
+  results.push({ ...cl, ...largeCopied })
+
+  // Report.
+  const expected = { files: library.files.size, bytes: library.totalBytes }
+  const lines = ['', `library: ${expected.files} files, ${formatBytes(expected.bytes)} (${largePaths.length} large segments, ${formatBytes(largeBytes)}); origin nginx; ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`, '']
+  lines.push(`${'step'.padEnd(38)} ${'wall'.padStart(9)} ${'exit'.padStart(4)} ${'files'.padStart(7)} ${'bytes'.padStart(10)}  rate`)
+  for (const r of results) {
+    lines.push(`${r.name.padEnd(38)} ${formatDuration(r.wallMs).padStart(9)} ${String(r.code).padStart(4)} ${String(r.files ?? '').padStart(7)} ${formatBytes(r.bytes ?? NaN).padStart(10)}  ${formatBytes((r.bytes ?? 0) / (r.wallMs / 1000))}/s`)
+  }
+  const wall = (n: string): number | undefined => results.find((r) => r.name === n)?.wallMs
+  const ratio = (a?: number, b?: number): string => (a && b ? (a / b).toFixed(2) : 'n/a')
+  const largeRate = largeCopied.bytes / ((cl.wallMs) / 1000)
+  lines.push('', `wrk raw GET on large segments: ${formatBytes(rawRate)}/s (${wrkStats?.requests ?? '?'} requests, ${flags['wrk-connections']} connections, ${flags['wrk-seconds']}s)`)
+  lines.push(`ratio colony/rclone wall time → dir:    ${ratio(wall('colony → dir'), wall('rclone → dir'))}  (target ≤ 0.50)`)
+  if (s3) lines.push(`ratio colony/rclone wall time → s3rver: ${ratio(wall('colony → s3rver'), wall('rclone → s3rver'))}  (target ≤ 0.50)`)
+  lines.push(`colony large-segment rate / wrk raw rate: ${(largeRate / rawRate).toFixed(2)}  (${formatBytes(largeRate)}/s vs ${formatBytes(rawRate)}/s; target ≥ 0.80)`)
+  for (const r of results) if (r.note) lines.push(`profile ${r.name}: ${r.note}`)
+  const complete = results.every((r) => r.code === 0) && results.filter((r) => !r.name.includes('large')).every((r) => r.files === undefined || r.files >= expected.files)
+  lines.push('', complete ? 'every copy completed with every file' : 'WARNING: a step failed or copied fewer files than the library has (see above)')
+  process.stdout.write(lines.join('\n') + '\n')
+  if (flags.out) await writeFile(flags.out, JSON.stringify({ expected, wrk: wrkStats, rawRate, largeRate, results, load: os.loadavg() }, null, 2))
+}
+
+try {
+  await main()
+} catch (err) {
+  log(`bench failed: ${(err as Error).stack ?? String(err)}`)
+  process.exitCode = 1
+} finally {
+  await cleanup()
+}
