@@ -18,6 +18,8 @@ export type ClassRecord = {
   live?: boolean
   /** Problems the crawl reported (referenced files that could not be fetched or listed). */
   problems?: number
+  /** The scan vouched for this class's host (see ScanItem.trusted). */
+  trusted?: boolean
   /** Scan generation that last queued a crawl of this class. */
   g?: number
 }

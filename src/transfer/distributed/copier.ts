@@ -95,7 +95,8 @@ async function settle(ctx: RoleContext, entry: StreamEntry<CopyJob>, config: Run
         fp = Buffer.alloc(4)
         fp.writeUInt32BE(v)
       }
-      done.push(i, outcome.skipped ? 0 : outcome.bytes, outcome.skipped ? 1 : 0, fp)
+      // Report bytes are those of verified files, present-and-skipped ones included (as the embedded report counts them).
+      done.push(i, outcome.bytes, outcome.skipped ? 1 : 0, fp)
       metrics.files.inc({ result: outcome.skipped ? 'skipped-present' : 'copied' })
       if (!outcome.skipped) bytes += outcome.bytes
     } else if (outcome.retryable && attempt < config.retries) {

@@ -76,18 +76,20 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
       skipped = plan.skipped
       for (const h of plan.hosts) allow.add(h)
     }
-    const items: ScanItem[] = classes.map((entry) => ({ entry }))
+    const trusted = (src: string): boolean => { try { const u = new URL(src); return !/^https?:$/.test(u.protocol) || allow.allows(u) } catch { return false } }
+    const items: ScanItem[] = classes.map((entry) => ({ entry, trusted: trusted(entry.source) }))
     for (const s of skipped) {
       // Continuous sync copies classes while they record; one-shot runs skip them as the embedded engine does.
-      if (opts.watch && s.reason === 'recording' && s.source) items.push({ entry: { id: s.id, source: s.source, status: 'recording' } })
+      if (opts.watch && s.reason === 'recording' && s.source) items.push({ entry: { id: s.id, source: s.source, status: 'recording' }, trusted: trusted(s.source) })
       else items.push({ entry: { id: s.id, source: s.source }, skip: { reason: s.reason, message: s.message } })
     }
     return items
   }
 
-  const crawl = async (entry: ClassEntry, opts: { signal: AbortSignal }): Promise<CrawlResult> => {
+  const crawl = async (entry: ClassEntry, opts: { signal: AbortSignal; trustHost?: boolean }): Promise<CrawlResult> => {
     if (isSynthetic(entry.source)) return crawlSynthetic(entry)
-    if (/^https?:/.test(entry.source)) allow.addUrl(entry.source)
+    // Another process scanned this class; it recorded whether its host was vouched for.
+    if (opts.trustHost && /^https?:/.test(entry.source)) allow.addUrl(entry.source)
     const common = {
       allowHosts: allow, retries: config.retries, keyFor: keyFunctionFor(entry, core.stripPrefix), signal: opts.signal,
       ...(core.stripPrefix ? { stripPrefix: core.stripPrefix } : {}),

@@ -50,7 +50,7 @@ async function handleCrawl(ctx: RoleContext, entry: StreamEntry<CrawlJob>, maxQu
   const core = await ctx.coreFor(config)
   let result: CrawlResult
   try {
-    result = await core.crawl({ id: rec.id, source: rec.source, ...(rec.status ? { status: rec.status } : {}) }, { signal: ctx.workSignal })
+    result = await core.crawl({ id: rec.id, source: rec.source, ...(rec.status ? { status: rec.status } : {}) }, { signal: ctx.workSignal, trustHost: rec.trusted === true })
   } catch (err) {
     if (ctx.workSignal.aborted) throw err
     const code = isColonyError(err) ? err.code : 'TRANSFER_CRAWL_FAILED'

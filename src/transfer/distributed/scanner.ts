@@ -71,9 +71,9 @@ async function handleScan(ctx: RoleContext, entry: StreamEntry<ScanJob>): Promis
   for (let k = 0; k < items.length; k += 500) {
     const slice = items.slice(k, k + 500)
     const pipe = scriptedPipeline(redis)
-    for (const { entry: e, skip } of slice) {
+    for (const { entry: e, skip, trusted } of slice) {
       const rec: ClassRecord = {
-        id: e.id, source: e.source, state: skip ? 'skipped' : 'queued', g,
+        id: e.id, source: e.source, state: skip ? 'skipped' : 'queued', g, ...(trusted ? { trusted: true } : {}),
         ...(e.status ? { status: e.status } : {}),
         ...(skip ? { skipReason: skip.reason, message: skip.message } : {}),
       }
