@@ -34,6 +34,7 @@ export const liveBenchSpec: CommandSpec = {
     processes: { type: 'number', description: 'generator processes (default: one per 15,000 connections; one holds at most 19,000 sockets)' },
     source: { type: 'list', description: 'local addresses to bind (127.x.y.z), spread over the processes (default: fresh 127.<r>.<p>.<k>, ≤20k connections each)', placeholder: 'addr' },
     'connect-rate': { type: 'number', description: 'new connections per second during the ramp', default: 5000 },
+    'max-pending': { type: 'number', description: 'unanswered connects at most (keep it under the server\'s accept backlog, or SYNs are dropped)', default: 200 },
     'server-pid': { type: 'list', description: 'PID(s) of the server to measure, workers included (default: whoever listens on the URL port)', placeholder: 'pid' },
     batch: { type: 'boolean', description: 'colony: publish each tick\'s events of a topic in one batch POST (--no-batch: one POST per event)', default: true },
     padding: { type: 'number', description: 'extra bytes in every event\'s data', default: 0 },
@@ -103,7 +104,7 @@ export async function runLiveBench(argv: string[]): Promise<number> {
       target: { kind, url: urls[0] ?? '', ...(token ? { token } : {}) }, extraUrls: urls.slice(1), serverPids,
       connections, topics, rate, type, probeRate: num(p, 'probe-rate') ?? (type === 'like' ? 20 : 0),
       durationMs, ...(warmup ? { warmupMs: parseDuration(warmup) } : {}), ...(processes ? { processes: positiveInt('processes', processes) } : {}),
-      sourceAddresses: list(p, 'source'), connectRate: positiveInt('connect-rate', num(p, 'connect-rate')),
+      sourceAddresses: list(p, 'source'), connectRate: positiveInt('connect-rate', num(p, 'connect-rate')), maxPending: positiveInt('max-pending', num(p, 'max-pending')),
       batch: bool(p, 'batch'), padding: num(p, 'padding') ?? 0, log,
     }
     const result = await runLiveBenchmark(options)

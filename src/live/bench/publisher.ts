@@ -32,6 +32,8 @@ export type PublisherStats = {
   failed: number
   /** Events not sent because maxInFlight requests were outstanding. */
   skipped: number
+  /** Events whose request was still unanswered when the publisher stopped (outcome unknown). */
+  abandoned: number
   /** Failure reasons → count. */
   errors: Record<string, number>
   requests: number
@@ -54,13 +56,14 @@ export class Publisher {
   private sentProbes = 0
   private readonly idle: Array<() => void> = []
   private readonly pad: string
+  private stopped = false
 
   constructor(options: PublisherOptions) {
     this.options = options
     this.pool = new Pool(options.target.url, { connections: 32, pipelining: 1, keepAliveTimeout: 30_000 })
     this.pad = 'x'.repeat(options.padding ?? 0)
     const n = options.topics.length
-    this.stats = { acceptedPerTopic: new Array<number>(n).fill(0), probesPerTopic: new Array<number>(n).fill(0), accepted: 0, failed: 0, skipped: 0, errors: {}, requests: 0 }
+    this.stats = { acceptedPerTopic: new Array<number>(n).fill(0), probesPerTopic: new Array<number>(n).fill(0), accepted: 0, failed: 0, skipped: 0, abandoned: 0, errors: {}, requests: 0 }
   }
 
   start(): void {
@@ -117,7 +120,10 @@ export class Publisher {
         } else {
           this.fail(`http_${res.statusCode}`, events)
         }
-      }, (err: NodeJS.ErrnoException) => this.fail(err.code ?? 'error', events))
+      }, (err: NodeJS.ErrnoException) => {
+        if (this.stopped) this.stats.abandoned += events
+        else this.fail(err.code ?? 'error', events)
+      })
       .finally(() => {
         this.inFlight--
         if (this.inFlight === 0) for (const f of this.idle.splice(0)) f()
@@ -130,9 +136,11 @@ export class Publisher {
   }
 
   /** Stops sending and waits (at most `timeoutMs`) for the requests in flight. */
-  async stop(timeoutMs = 5000): Promise<void> {
+  async stop(timeoutMs = 15_000): Promise<void> {
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
+    if (this.stopped) return
+    this.stopped = true
     if (this.inFlight > 0) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, timeoutMs)

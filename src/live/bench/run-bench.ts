@@ -41,6 +41,9 @@ export type LiveBenchOptions = {
   sourceAddresses?: string[]
   /** New connections per second. @defaultValue 5000 */
   connectRate?: number
+  /** Unanswered connects at most, all processes together: more than the server's accept backlog (Node: 511)
+   * makes the kernel drop SYNs, and each drop stalls that connect for 1–3 s of retransmission. @defaultValue 200 */
+  maxPending?: number
   /** Topic name prefix; a run-unique suffix keeps runs apart. @defaultValue 'bench' */
   topicPrefix?: string
   /** colony: batch a tick's events per topic into one POST. @defaultValue true */
@@ -76,8 +79,8 @@ export type LiveBenchResult = {
   /** Deliveries = events a viewer received, counting each like inside a coalesced frame. */
   deliveries: { count: number; perSecond: number; framesPerSecond: number; likesPerSecond: number; perServerCpuSecond: number; expected: number; received: number; ratio: number }
   latency: LatencySummary
-  generator: { processes: number; cpuSeconds: number; cpuShare: number; maxEventLoopUtilization: number }
-  publisher: { accepted: number; failed: number; skipped: number; errors: Record<string, number>; requests: number }
+  generator: { processes: number; cpuSeconds: number; cpuShare: number; maxEventLoopUtilization: number; readsPerSecond: number; cpuMicrosPerRead: number }
+  publisher: { accepted: number; failed: number; skipped: number; abandoned: number; errors: Record<string, number>; requests: number }
   /** Share of both cores busy during the window, everyone included (other users of the machine too). */
   machineBusyShare: number
 }
@@ -128,7 +131,7 @@ export async function runLiveBenchmark(options: LiveBenchOptions): Promise<LiveB
   const before = sampleGroup(serverPids)
   const pool = new ReceiverPool({
     endpoints, paths: topics.map((t) => subscribePath(options.target, t)), connections: options.connections, processes,
-    sourceAddresses: sources, connectRate: options.connectRate ?? 5000,
+    sourceAddresses: sources, connectRate: options.connectRate ?? 5000, maxPending: Math.max(8, Math.ceil((options.maxPending ?? 200) / processes)),
   })
   let publisher: Publisher | undefined
   try {
@@ -229,8 +232,12 @@ export async function runLiveBenchmark(options: LiveBenchOptions): Promise<LiveB
         expected, received, ratio: expected > 0 ? received / expected : NaN,
       },
       latency: summarizeLatency(b.histogram),
-      generator: { processes, cpuSeconds: genCpuSeconds, cpuShare: windowSeconds > 0 ? genCpuSeconds / (windowSeconds * cores) : 0, maxEventLoopUtilization: b.maxEventLoopUtilization },
-      publisher: stats ? { accepted: stats.accepted, failed: stats.failed, skipped: stats.skipped, errors: stats.errors, requests: stats.requests } : { accepted: 0, failed: 0, skipped: 0, errors: {}, requests: 0 },
+      generator: {
+        processes, cpuSeconds: genCpuSeconds, cpuShare: windowSeconds > 0 ? genCpuSeconds / (windowSeconds * cores) : 0, maxEventLoopUtilization: b.maxEventLoopUtilization,
+        readsPerSecond: windowSeconds > 0 ? (b.counters.reads - a.counters.reads) / windowSeconds : 0,
+        cpuMicrosPerRead: b.counters.reads > a.counters.reads ? (genCpuSeconds * 1e6) / (b.counters.reads - a.counters.reads) : NaN,
+      },
+      publisher: stats ? { accepted: stats.accepted, failed: stats.failed, skipped: stats.skipped, abandoned: stats.abandoned, errors: stats.errors, requests: stats.requests } : { accepted: 0, failed: 0, skipped: 0, abandoned: 0, errors: {}, requests: 0 },
       machineBusyShare: machineB.totalSeconds > machineA.totalSeconds ? (machineB.busySeconds - machineA.busySeconds) / (machineB.totalSeconds - machineA.totalSeconds) : 0,
     }
   } finally {
