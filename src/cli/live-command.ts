@@ -27,7 +27,7 @@ const SERVE: CommandSpec = {
     'cors-origin': { type: 'list', description: 'allowed CORS origin, * for any (repeatable)', default: ['*'], placeholder: 'origin' },
     history: { type: 'number', description: 'events kept per topic for Last-Event-ID replay', default: 500 },
     coalesce: { type: 'list', description: 'aggregate an event type per window: type=window (e.g. like=250ms); "none" turns it off', default: ['like=250ms'], placeholder: 'type=ms' },
-    'batch-window': { type: 'string', description: 'collect a topic\'s events this long, then one write per connection', default: '5ms', placeholder: 'duration' },
+    'batch-window': { type: 'string', description: 'collect a topic\'s events this long, then one write per connection', default: '20ms', placeholder: 'duration' },
     heartbeat: { type: 'string', description: 'comment sent to a connection idle this long', default: '15s', placeholder: 'duration' },
     retry: { type: 'string', description: 'retry: sent to clients (reconnection delay)', default: '2s', placeholder: 'duration' },
     'max-buffer': { type: 'string', description: 'unsent bytes per connection before it is a slow consumer', default: '256KB', placeholder: 'size' },
@@ -88,7 +88,8 @@ async function runServe(argv: string[]): Promise<number> {
   if (generated) token = randomBytes(18).toString('base64url')
   const peers = list(p, 'peer-dc')
   if (peers.length > 0 && !str(p, 'dc')) throw new UsageError('--peer-dc needs --dc NAME')
-  const { serveLive } = await import('../live/index.ts')
+  // serve.ts rather than the index: the cluster primary then loads only what it runs (it is one more process in RSS).
+  const { serveLive } = await import('../live/serve.ts')
   const logger = createLogger({ name: 'colony-live' })
   const served = await serveLive({
     host: str(p, 'host'), port: num(p, 'port'), workers: num(p, 'workers'), capacity: num(p, 'capacity'),
@@ -98,7 +99,7 @@ async function runServe(argv: string[]): Promise<number> {
     maxBodyBytes: parseSize(str(p, 'max-body') ?? '256KB'), maxBatch: num(p, 'max-batch'), graceMs: parseDuration(str(p, 'grace') ?? '2s'),
     hub: {
       historySize: num(p, 'history'), coalesce: parseCoalesce(list(p, 'coalesce')),
-      batchWindowMs: parseDuration(str(p, 'batch-window') ?? '5ms'), heartbeatMs: parseDuration(str(p, 'heartbeat') ?? '15s'),
+      batchWindowMs: parseDuration(str(p, 'batch-window') ?? '20ms'), heartbeatMs: parseDuration(str(p, 'heartbeat') ?? '15s'),
       retryMs: parseDuration(str(p, 'retry') ?? '2s'), maxBufferBytes: parseSize(str(p, 'max-buffer') ?? '256KB'),
       slowConsumer: policy, slowTimeoutMs: parseDuration(str(p, 'slow-timeout') ?? '30s'),
     },

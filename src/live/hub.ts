@@ -11,7 +11,7 @@ export type SlowConsumerPolicy = 'resync' | 'disconnect'
 export type HubOptions = {
   /** Events kept per watched topic for fast local Last-Event-ID replay. @defaultValue 500 */
   historySize?: number
-  /** Events of one topic are collected this long and written as one chunk per connection. @defaultValue 5 */
+  /** Events of one topic are collected this long and written as one chunk per connection (a write costs ~10 µs of CPU whatever its size). @defaultValue 20 */
   batchWindowMs?: number
   /** A comment is written to a connection idle this long. @defaultValue 15_000 */
   heartbeatMs?: number
@@ -90,7 +90,7 @@ export class Hub {
     this.#transport = transport
     this.#o = {
       historySize: options.historySize ?? 500,
-      batchWindowMs: options.batchWindowMs ?? 5,
+      batchWindowMs: options.batchWindowMs ?? 20,
       heartbeatMs: options.heartbeatMs ?? 15_000,
       retryMs: options.retryMs ?? 2_000,
       maxBufferBytes: options.maxBufferBytes ?? 262_144,

@@ -1,7 +1,7 @@
 // The HTTP face of one live node (frontend + dispatcher roles): raw node:http, no framework.
 import { randomBytes } from 'node:crypto'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { isColonyError } from '../shared/errors.ts'
 import { handleOpsRequest, readBody, sendError, sendJson } from '../shared/http-ops.ts'
 import { createSilentLogger, type Logger } from '../shared/logger.ts'
@@ -13,6 +13,7 @@ import { ConnectionCounter, KeyedBuckets, TokenBucket } from './limits.ts'
 import { createLiveMetrics } from './live-metrics.ts'
 import { LocalTransport } from './local-transport.ts'
 import { renderLivePage } from './page.ts'
+import { createSseFront, writeRawError, type SseRequest } from './sse-front.ts'
 import { PeerForwarder } from './peer-forwarder.ts'
 import { parsePublishBody, parseTopic } from './publish-body.ts'
 import type { LiveEvent, LiveTransport } from './types.ts'
@@ -92,10 +93,9 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
 
   await transport.start((events: LiveEvent[]) => hub.ingest(events))
 
-  function corsHeader(req: IncomingMessage): string {
+  function corsFor(origin: string | undefined): string {
     if (cors.includes('*')) return 'access-control-allow-origin: *\r\n'
-    const origin = req.headers.origin
-    return origin && cors.includes(origin) ? `access-control-allow-origin: ${origin}\r\nvary: origin\r\n` : ''
+    return origin && cors.includes(origin) && !/[\r\n]/.test(origin) ? `access-control-allow-origin: ${origin}\r\nvary: origin\r\n` : ''
   }
 
   function setCors(req: IncomingMessage, res: ServerResponse): void {
@@ -109,23 +109,32 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     sendError(res, err)
   }
 
-  async function handleSubscribe(req: IncomingMessage, res: ServerResponse, topic: string, url: URL): Promise<void> {
-    if (draining) { refuse(res, new LiveError('LIVE_SHUTTING_DOWN', 'node is draining; reconnect to another'), 1); return }
-    const ip = req.socket.remoteAddress ?? '?'
-    if (maxPerIp > 0 && perIp.count(ip) >= maxPerIp) { refuse(res, new LiveError('LIVE_TOO_MANY_CONNECTIONS', `at most ${maxPerIp} connections per client address`), 5); return }
-    if (!connBucket.take()) { refuse(res, new LiveError('LIVE_CONNECTION_RATE', 'too many new connections; retry shortly'), connBucket.waitSeconds()); return }
-    const raw = req.headers['last-event-id'] ?? url.searchParams.get('lastEventId') ?? undefined
+  /** An SSE subscribe on a bare socket (see sse-front.ts): refusals are complete HTTP responses. */
+  async function handleSubscribe(socket: Socket, request: SseRequest): Promise<void> {
+    const origin = request.headers.get('origin')
+    const allow = corsFor(origin)
+    const reject = (err: LiveError, retryAfter?: number): void => {
+      metrics.refused.inc({ code: err.code })
+      writeRawError(socket, err.status, { error: err.toJSON() }, `${allow}${retryAfter === undefined ? '' : `retry-after: ${retryAfter}\r\n`}`)
+    }
+    let topic: string
+    try { topic = parseTopic(request.topicSegment) } catch (err) { reject(err as LiveError); return }
+    if (draining) { reject(new LiveError('LIVE_SHUTTING_DOWN', 'node is draining; reconnect to another'), 1); return }
+    const ip = socket.remoteAddress ?? '?'
+    if (maxPerIp > 0 && perIp.count(ip) >= maxPerIp) { reject(new LiveError('LIVE_TOO_MANY_CONNECTIONS', `at most ${maxPerIp} connections per client address`), 5); return }
+    if (!connBucket.take()) { reject(new LiveError('LIVE_CONNECTION_RATE', 'too many new connections; retry shortly'), connBucket.waitSeconds()); return }
+    const raw = request.headers.get('last-event-id') ?? request.query.get('lastEventId') ?? undefined
     // An unparsable id cannot be resumed from: -1 makes history answer with a reset.
-    const lastEventId = raw === undefined || raw === '' ? undefined : /^\d{1,15}$/.test(String(raw)) ? Number(raw) : -1
-    const head = `HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache, no-transform\r\nconnection: close\r\nx-accel-buffering: no\r\n${corsHeader(req)}\r\n`
+    const lastEventId = raw === undefined || raw === '' ? undefined : /^\d{1,15}$/.test(raw) ? Number(raw) : -1
+    const head = `HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache, no-transform\r\nconnection: close\r\nx-accel-buffering: no\r\n${allow}\r\n`
     perIp.add(ip)
     let attached = false
     try {
-      // The stream is written straight to the socket: no chunked framing per write, no ServerResponse buffering.
-      attached = await hub.attach(req.socket, topic, head, lastEventId, () => perIp.remove(ip))
+      // No chunked framing: the body is delimited by the connection's close, so each write is the frame bytes only.
+      attached = await hub.attach(socket, topic, head, lastEventId, () => perIp.remove(ip))
     } catch (err) {
       log.warn({ err: String(err), topic }, 'live subscribe failed')
-      refuse(res, err instanceof LiveError ? err : new LiveError('LIVE_TRANSPORT', 'dispatcher unavailable', { cause: err }))
+      if (!socket.destroyed) reject(err instanceof LiveError ? err : new LiveError('LIVE_TRANSPORT', 'dispatcher unavailable', { cause: err }))
     } finally {
       if (!attached) perIp.remove(ip)
     }
@@ -169,8 +178,14 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     if (await handleOpsRequest(req, res, { registry: metrics.registry, health: () => ({ ...options.healthExtra, node: transport.nodeId, dc: options.dc, connections: hub.stats.connections, topics: hub.stats.topics, draining, ...(draining ? { ok: false } : {}) }) })) return
     const ev = EVENTS_RE.exec(path)
     if (ev?.[1]) {
+      if (req.method === 'GET') {
+        // A subscribe on a kept-alive connection that http already owns: stream on its socket all the same
+        // (the parser and request objects stay alive with it, so the bare-socket path is preferred).
+        const headers = new Map<string, string>()
+        for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v)
+        return handleSubscribe(req.socket, { topicSegment: ev[1], query: url.searchParams, headers })
+      }
       const topic = parseTopic(ev[1])
-      if (req.method === 'GET') return handleSubscribe(req, res, topic, url)
       if (req.method === 'POST') return handlePublish(req, res, topic)
     }
     const tp = TOPIC_RE.exec(path)
@@ -189,7 +204,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     throw new LiveError('LIVE_NOT_FOUND', `no route for ${req.method ?? '?'} ${path}`)
   }
 
-  const server = http.createServer({ noDelay: true, keepAliveTimeout: 5_000, requestTimeout: 0, headersTimeout: 20_000 }, (req, res) => {
+  const httpServer = http.createServer({ noDelay: true, keepAliveTimeout: 5_000, requestTimeout: 0, headersTimeout: 20_000 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (isColonyError(err)) metrics.refused.inc({ code: err.code })
       else log.error({ err: String(err) }, 'live request failed')
@@ -197,7 +212,8 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       sendError(res, err)
     })
   })
-  server.maxHeadersCount = 50
+  httpServer.maxHeadersCount = 50
+  const server = createSseFront({ http: httpServer, onSubscribe: (socket, request) => { void handleSubscribe(socket, request) } })
   const host = options.host ?? '127.0.0.1'
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -215,7 +231,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       server.close()
       await hub.drain({ graceMs: closeOptions.graceMs ?? 2_000 })
       hub.close()
-      server.closeAllConnections()
+      httpServer.closeAllConnections()
       await Promise.all(forwarders.map((f) => f.close()))
       await transport.close()
     },

@@ -9,8 +9,8 @@ import { createSilentLogger, type Logger } from '../shared/logger.ts'
 import { ClusterRelay } from './cluster-transport.ts'
 import { LiveError } from './errors.ts'
 import type { HubOptions } from './hub.ts'
-import { startLiveServer, type LiveServerOptions } from './live-server.ts'
-import { RedisTransport } from './redis-transport.ts'
+import type { LiveServerOptions } from './live-server.ts'
+import type { LiveTransport } from './types.ts'
 
 /** Everything `colony live serve` accepts; JSON-serialisable so workers receive it through the environment. */
 export type ServeLiveOptions = Omit<LiveServerOptions, 'transport' | 'hub' | 'logger' | 'reusePort'> & {
@@ -61,15 +61,18 @@ function toServerOptions(o: ServeLiveOptions, logger: Logger): LiveServerOptions
   return out
 }
 
-function redisTransport(o: ServeLiveOptions, logger: Logger): RedisTransport | undefined {
+// Loaded on demand: a process that never talks to Redis does not pay ioredis' memory (multiplied by every worker).
+async function redisTransport(o: ServeLiveOptions, logger: Logger): Promise<LiveTransport | undefined> {
   if (!o.redis) return undefined
+  const { RedisTransport } = await import('./redis-transport.ts')
   return new RedisTransport({ url: o.redis, prefix: o.redisPrefix, nodeTtlMs: o.nodeTtlMs, historySize: o.hub?.historySize, logger })
 }
 
 /** Runs inside a worker: a full live node on the shared port. */
 export async function runLiveWorker(o: ServeLiveOptions, logger: Logger): Promise<void> {
   const { ClusterWorkerTransport } = await import('./cluster-transport.ts')
-  const transport = redisTransport(o, logger) ?? new ClusterWorkerTransport()
+  const { startLiveServer } = await import('./live-server.ts')
+  const transport = await redisTransport(o, logger) ?? new ClusterWorkerTransport()
   const server = await startLiveServer({ ...toServerOptions(o, logger), transport, reusePort: true, healthExtra: { worker: cluster.worker?.id } })
   let closing = false
   const stop = async (): Promise<void> => {
@@ -90,7 +93,8 @@ export async function serveLive(o: ServeLiveOptions, logger: Logger = createSile
   const workers = o.workers ?? defaultWorkerCount(o.capacity)
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new LiveError('LIVE_CONFIG', '--workers must be 1..256')
   if (workers === 1) {
-    const server = await startLiveServer({ ...toServerOptions(o, logger), transport: redisTransport(o, logger) })
+    const { startLiveServer } = await import('./live-server.ts')
+    const server = await startLiveServer({ ...toServerOptions(o, logger), transport: await redisTransport(o, logger) })
     return { url: server.url, port: server.port, workers: 1, close: () => server.close({ graceMs: o.graceMs }) }
   }
   if (!cluster.isPrimary) throw new LiveError('LIVE_CONFIG', 'serveLive with workers > 1 must run in a primary process')
