@@ -21,7 +21,7 @@ export async function runLiveDemo(options: LiveDemoOptions = {}): Promise<{ ok: 
   const server = await startLiveServer({ token, hub: { coalesce: new Map([['like', 100]]) } })
   const abort = new AbortController()
   const topic = 'demo-stream'
-  log(`live: embedded node at ${server.url} (page: ${server.url}/?topic=${topic}#token=${token})`)
+  log(`live: embedded node at ${server.url}, topic ${topic}`)
   const seen = Array.from({ length: viewers }, () => ({ likes: 0, comments: [] as string[], frames: 0, latencies: [] as number[] }))
   const opened: Promise<void>[] = []
   const streams = seen.map((s, i) => {
@@ -56,7 +56,7 @@ export async function runLiveDemo(options: LiveDemoOptions = {}): Promise<{ ok: 
     const ok = done() && seen.every((s) => s.comments[0] === 'first!' && s.comments[1] === 'what a goal')
     const frames = seen.reduce((a, s) => a + s.frames, 0)
     const lat = seen.flatMap((s) => s.latencies).sort((a, b) => a - b)
-    log(`live: published ${likes} likes + 2 comments; each viewer received ${seen[0]?.likes ?? 0} likes in ${seen[0] ? seen[0].frames - 2 : 0} coalesced frames and both comments in order`)
+    log(`live: published ${likes} likes + 2 comments; each viewer received ${seen[0]?.likes ?? 0} likes in ${seen[0] ? seen[0].frames - 2 : 0} coalesced frame(s) and both comments in order`)
     log(`live: ${frames} frames delivered to ${viewers} viewers in ${Date.now() - t0} ms; comment publish→receive max ${lat.at(-1) ?? '?'} ms; server counted ${server.hub.stats.deliveries} deliveries`)
     log(`live: ${ok ? 'OK' : 'FAILED: not every viewer saw every like and comment'}`)
     return { ok }
