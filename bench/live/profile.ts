@@ -3,6 +3,14 @@
 type ProfileNode = { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }
 export type CpuProfile = { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
 
+/** Non-idle sampled time in µs: picks the busiest of several processes' profiles. */
+export function busyMicros(profile: CpuProfile): number {
+  const idle = new Set(profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id))
+  let busy = 0
+  profile.samples.forEach((id, i) => { if (!idle.has(id)) busy += profile.timeDeltas[i] ?? 0 })
+  return busy
+}
+
 export function topFrames(profile: CpuProfile, limit = 20): string {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const self = new Map<string, number>()

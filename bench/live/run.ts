@@ -10,7 +10,7 @@ import {
   colonyServeArgs, formatComparison, formatResult, runLiveBenchmark, startColonyServer, startNchanServer,
   type LiveBenchOptions, type LiveBenchResult, type StartedServer,
 } from '../../src/live/bench/index.ts'
-import { topFrames } from './profile.ts'
+import { busyMicros, topFrames, type CpuProfile } from './profile.ts'
 
 const SPEC: CommandSpec = {
   name: 'node bench/live/run.ts',
@@ -87,7 +87,7 @@ async function main(): Promise<number> {
     const colonyArgs = [...colonyServeArgs(isLikes, connections), ...(isLikes ? ['--coalesce', `like=${str(p, 'coalesce-window') ?? '100ms'}`] : [])]
     const entry: ScenarioResult = { scenario }
     for (const kind of servers) {
-      const profDir = kind === 'colony' && bool(p, 'cpu-prof') ? path.resolve(`bench/live/profiles/${scenario}-${Date.now()}`) : undefined
+      const profDir = kind === 'colony' && bool(p, 'cpu-prof') ? path.resolve(`bench/.work/live-profiles/${scenario}-${Date.now()}`) : undefined
       if (profDir) await mkdir(profDir, { recursive: true })
       log(`${scenario}: ${kind}: ${connections} viewers, ${topics} topics, ${rate} ${bench.type}/s for ${durationMs / 1000} s`)
       try {
@@ -99,12 +99,12 @@ async function main(): Promise<number> {
       }
       if (profDir) {
         const files = (await readdir(profDir)).filter((f) => f.endsWith('.cpuprofile'))
-        const texts = await Promise.all(files.map(async (f) => ({ f, s: (await readFile(path.join(profDir, f), 'utf8')).length })))
-        // The busiest profile is a worker (the primary mostly relays); print its top frames.
-        const biggest = texts.sort((a, b) => b.s - a.s)[0]
-        if (biggest) {
-          entry.colonyProfile = topFrames(JSON.parse(await readFile(path.join(profDir, biggest.f), 'utf8')), 25)
-          process.stdout.write(`\ncolony worker profile (${path.join(profDir, biggest.f)}), top self-time frames:\n${entry.colonyProfile}\n`)
+        const profiles = await Promise.all(files.map(async (f) => ({ f, p: JSON.parse(await readFile(path.join(profDir, f), 'utf8')) as CpuProfile })))
+        // The busiest process (a worker, or the primary when relaying dominates): where the server's time goes.
+        const busiest = profiles.map((x) => ({ ...x, busy: busyMicros(x.p) })).sort((a, b) => b.busy - a.busy)[0]
+        if (busiest) {
+          entry.colonyProfile = topFrames(busiest.p, 25)
+          process.stdout.write(`\ncolony: busiest process profile (${path.join(profDir, busiest.f)}; ${profiles.length} processes profiled), top self-time frames:\n${entry.colonyProfile}\n`)
         }
       }
     }
