@@ -11,3 +11,5 @@ export {
   requestDownload, getDownload, listDownloads, deleteDownload, fetchTorrent, fetchObject, waitForDownload,
   DEFAULT_AGENT_URL, type AgentClientOptions,
 } from './client.ts'
+export * from './tracker/index.ts'
+export * from './demo.ts'
