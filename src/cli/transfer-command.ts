@@ -1,6 +1,162 @@
-// Placeholder until the transfer subsystem lands; replaced by its command module.
-import { ColonyError } from '../shared/errors.ts'
+// `colony transfer <source…> --to <dest>`: the embedded engine in one process, with a progress bar, a
+// terminal summary, --json NDJSON progress and a --report file. Distributed runs live in
+// transfer-distributed-command.ts (routed here by subcommand or --redis).
+import { EventEmitter } from 'node:events'
+import { writeFile } from 'node:fs/promises'
+import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec } from '../shared/cli-options.ts'
+import { UsageError, describeError } from '../shared/errors.ts'
+import { parseSize } from '../shared/units.ts'
+import { formatSummary, runTransfer, TransferError, TRANSFER_CODES, defaultWorkers, type TransferEvents, type TransferOptions } from '../transfer/index.ts'
+import { attachJsonLines, attachProgressBar } from '../transfer/progress.ts'
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new ColonyError('COLONY_NOT_BUILT', 'transfer is not built yet')
+/** Ctrl-C: the journal keeps what is done; the same command continues. */
+export const EXIT_INTERRUPTED = 130
+
+export const TRANSFER_SPEC: CommandSpec = {
+  name: 'colony transfer',
+  usage: '<source…> --to <dest> [options]',
+  summary: [
+    'Copies whole HLS classes (master + variants + segments, keys, maps, parts…) from HTTP(S), S3 or a directory to a',
+    'directory or S3, journals progress so a rerun continues, verifies every file at the destination and reports per',
+    'class. Sources: playlist URLs, catalogs (.json/.ndjson or --catalog), s3://bucket/prefix, directories.',
+  ].join('\n'),
+  options: {
+    to: { type: 'string', short: 't', description: 'destination: a directory or s3://bucket/prefix (required)', placeholder: 'dest' },
+    catalog: { type: 'list', short: 'c', description: 'catalog file or URL: JSON array or NDJSON of {id, master, status} (repeatable)', placeholder: 'file|url' },
+    'allow-host': { type: 'list', description: 'extra host playlists may reference: host, host:port or *.domain (repeatable)', placeholder: 'host' },
+    'strip-prefix': { type: 'string', description: 'leading path part dropped from every destination key', placeholder: 'path' },
+    retries: { type: 'number', description: 'retries per file after the first attempt (to the front of the queue, with backoff)', default: 3 },
+    concurrency: { type: 'number', description: 'copies in flight', default: 64 },
+    workers: { type: 'number', description: 'copy worker threads (0 = copy on the main thread)', default: defaultWorkers() },
+    state: { type: 'string', description: 'directory for journals', default: '.colony', placeholder: 'dir' },
+    run: { type: 'string', description: 'journal name (default: derived from sources + destination); the same name resumes', placeholder: 'name' },
+    report: { type: 'string', description: 'write the JSON report to this file', placeholder: 'file' },
+    json: { type: 'boolean', description: 'NDJSON progress events on stdout (last line: {"type":"done","report":…})' },
+    'dry-run': { type: 'boolean', short: 'n', description: 'crawl and list what would be copied; copy nothing' },
+    checksum: { type: 'boolean', description: 'MD5 every body (on by default for S3 destinations; directories re-hash at verification)' },
+    's3-endpoint': { type: 'string', description: 'S3-compatible endpoint (MinIO, R2, s3rver…); AWS_ENDPOINT_URL also works', placeholder: 'url' },
+    's3-region': { type: 'string', description: 'S3 region (default: AWS_REGION or us-east-1)', placeholder: 'region' },
+    'multipart-threshold': { type: 'string', description: 'S3 uploads at least this big go multipart', default: '16MiB', placeholder: 'size' },
+    'max-playlist-size': { type: 'string', description: 'bigger playlists are refused', default: '16MiB', placeholder: 'size' },
+    'max-files-per-class': { type: 'number', description: 'a class referencing more files is cut off and reported', default: 1_000_000 },
+    'max-depth': { type: 'number', description: 'playlist nesting limit (master → media = 1)', default: 4 },
+    'allow-incomplete': { type: 'boolean', description: 'copy classes without EXT-X-ENDLIST instead of skipping them as recording' },
+    progress: { type: 'boolean', description: 'progress bar (default: on when stderr is a TTY and --json is off)' },
+  },
+  epilog: [
+    'Distributed mode: `colony transfer … --redis <url>` and `colony transfer worker|status|dashboard|lambda` (see their --help).',
+    '',
+    'Examples:',
+    '  colony transfer https://cdn.example.com/v/123/master.m3u8 --to ./copy',
+    '  colony transfer --catalog classes.ndjson --to s3://new-bucket/hls --strip-prefix vod',
+    '  colony transfer s3://old-bucket/hls --to s3://new-bucket/hls --s3-endpoint http://127.0.0.1:9000',
+    '',
+    'Exit codes: 0 every referenced file verified at the destination; 1 something missing, failed or unverified',
+    '(see the report); 2 usage error; 130 interrupted (run the same command again to continue).',
+  ].join('\n'),
+}
+
+const DISTRIBUTED_SUBCOMMANDS = new Set(['worker', 'status', 'dashboard', 'lambda'])
+
+function wantsDistributed(argv: string[]): boolean {
+  if (argv[0] && DISTRIBUTED_SUBCOMMANDS.has(argv[0])) return true
+  return argv.some((a) => a === '--redis' || a.startsWith('--redis=')) || Boolean(process.env.COLONY_REDIS)
+}
+
+function sizeOption(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined
+  try { return parseSize(value) } catch { throw new UsageError(`--${flag}: not a size: "${value}"`) }
+}
+
+function positiveInt(value: number | undefined, flag: string, min: number): number | undefined {
+  if (value === undefined) return undefined
+  if (!Number.isInteger(value) || value < min) throw new UsageError(`--${flag} wants an integer ≥ ${min}, got ${value}`)
+  return value
+}
+
+/** Parses argv into runTransfer options (UsageError → exit 2). Exported for tests and the demo. */
+export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { options: TransferOptions; json: boolean; report?: string; progress?: boolean; help: boolean } {
+  const p = parseCommand(TRANSFER_SPEC, argv, env)
+  if (p.help) return { options: { sources: [], to: '' }, json: false, help: true }
+  const to = str(p, 'to')
+  const catalogs = list(p, 'catalog')
+  if (!to) throw new UsageError('missing --to <dest> (a directory or s3://bucket/prefix; see colony transfer --help)')
+  if (p.positionals.length === 0 && catalogs.length === 0) throw new UsageError('name at least one source (playlist URL, s3://bucket/prefix, directory) or --catalog (see colony transfer --help)')
+  const endpoint = str(p, 's3-endpoint')
+  const region = str(p, 's3-region')
+  const checksum = p.values.checksum
+  const options: TransferOptions = {
+    sources: p.positionals, catalogs, to,
+    allowHosts: list(p, 'allow-host'),
+    ...(str(p, 'strip-prefix') ? { stripPrefix: str(p, 'strip-prefix') as string } : {}),
+    retries: positiveInt(num(p, 'retries'), 'retries', 0) ?? 3,
+    concurrency: positiveInt(num(p, 'concurrency'), 'concurrency', 1) ?? 64,
+    workers: positiveInt(num(p, 'workers'), 'workers', 0) ?? defaultWorkers(),
+    stateDir: str(p, 'state') ?? '.colony',
+    ...(str(p, 'run') ? { run: str(p, 'run') as string } : {}),
+    dryRun: bool(p, 'dry-run'),
+    ...(typeof checksum === 'boolean' ? { checksum } : {}),
+    s3: { ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}) },
+    ...(sizeOption(str(p, 'multipart-threshold'), 'multipart-threshold') !== undefined ? { multipartThreshold: sizeOption(str(p, 'multipart-threshold'), 'multipart-threshold') as number } : {}),
+    ...(sizeOption(str(p, 'max-playlist-size'), 'max-playlist-size') !== undefined ? { maxPlaylistBytes: sizeOption(str(p, 'max-playlist-size'), 'max-playlist-size') as number } : {}),
+    maxFilesPerClass: positiveInt(num(p, 'max-files-per-class'), 'max-files-per-class', 1) ?? 1_000_000,
+    maxDepth: positiveInt(num(p, 'max-depth'), 'max-depth', 0) ?? 4,
+    allowIncomplete: bool(p, 'allow-incomplete'),
+  }
+  if (options.run !== undefined && !/^[\w.-]+$/.test(options.run)) throw new UsageError(`--run "${options.run}" may only hold letters, digits, '.', '_' and '-'`)
+  const report = str(p, 'report')
+  const progress = p.values.progress
+  return { options, json: bool(p, 'json'), ...(report ? { report } : {}), ...(typeof progress === 'boolean' ? { progress } : {}), help: false }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  if (wantsDistributed(argv)) {
+    const mod = await import('./transfer-distributed-command.ts') as { runDistributed: (argv: string[]) => Promise<number> }
+    return mod.runDistributed(argv)
+  }
+  const parsed = parseTransferArgs(argv)
+  if (parsed.help) { process.stdout.write(formatHelp(TRANSFER_SPEC)); return EXIT_OK }
+  const { options, json } = parsed
+  const events = new EventEmitter<TransferEvents>()
+  const controller = new AbortController()
+  let interrupts = 0
+  const onSignal = (): void => {
+    interrupts++
+    if (interrupts > 1) process.exit(EXIT_INTERRUPTED)
+    process.stderr.write('\ncolony transfer: stopping (journal kept; run the same command to continue; Ctrl-C again to quit now)\n')
+    controller.abort(new TransferError(TRANSFER_CODES.ABORTED, 'interrupted'))
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  if (json) attachJsonLines(events)
+  const showBar = parsed.progress ?? (!json && process.stderr.isTTY === true)
+  const bar = showBar ? await attachProgressBar(events) : undefined
+  if (options.dryRun && !json) {
+    events.on('planned', (e) => process.stdout.write(`${e.key}\t${e.source}\n`))
+  }
+  if (!json) {
+    events.on('class-skipped', (e) => { if (!bar) process.stderr.write(`skipped ${e.classId} (${e.reason}): ${e.message}\n`) })
+  }
+  try {
+    const report = await runTransfer({ ...options, events, signal: controller.signal })
+    bar?.stop()
+    if (parsed.report) await writeFile(parsed.report, `${JSON.stringify(report, null, 2)}\n`)
+    if (!json) process.stdout.write(formatSummary(report))
+    return report.ok ? EXIT_OK : EXIT_FAILURE
+  } catch (err) {
+    bar?.stop()
+    if (controller.signal.aborted) {
+      process.stderr.write(`colony transfer: interrupted; run the same command again to continue\n`)
+      return EXIT_INTERRUPTED
+    }
+    if (err instanceof TransferError && (err.code === TRANSFER_CODES.BAD_CATALOG || err.code === TRANSFER_CODES.BAD_LOCATOR)) {
+      process.stderr.write(`colony transfer: ${describeError(err)}\n`)
+      return EXIT_USAGE
+    }
+    throw err
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
 }

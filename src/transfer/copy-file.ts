@@ -1,5 +1,6 @@
 // One attempt at one file: the unit both engines (in-process workers, Redis workers) call. It never throws
 // for transfer failures; it returns a CopyOutcome saying whether a retry can help.
+import { createHash } from 'node:crypto'
 import type { CopyOutcome, Destination, FileRef, Source, StoredObject } from './types.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from './errors.ts'
 import { contentTypeForKey } from './keys.ts'
@@ -15,6 +16,8 @@ export type CopyFileOptions = {
    * origin validator / ETag / mtime). @defaultValue true
    */
   checkExisting?: boolean
+  /** Bodies up to this size are read into memory and written in one call (less per-file overhead). @defaultValue 4 MiB */
+  bufferLimit?: number
   signal?: AbortSignal
 }
 
@@ -33,6 +36,26 @@ export function isUnchanged(stored: StoredObject, origin: { size?: number; etag?
 function partSizeFor(dest: Destination, size: number | undefined): number | undefined {
   const d = dest as Partial<{ isMultipart: (s: number | undefined) => boolean; partSize: number }>
   return typeof d.isMultipart === 'function' && d.isMultipart(size) ? d.partSize : undefined
+}
+
+/** Reads a whole (small) body, failing with TRANSFER_TRUNCATED when it is not exactly `size` bytes. */
+async function readBody(body: NodeJS.ReadableStream & { destroy(): void }, size: number, label: string): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let n = 0
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      n += chunk.length
+      if (n > size) break
+      chunks.push(chunk)
+    }
+  } catch (err) {
+    throw toTransferError(err, label)
+  }
+  if (n !== size) {
+    body.destroy()
+    throw new TransferError(TRANSFER_CODES.TRUNCATED, `${label}: got ${n} of ${size} bytes`, { retryable: true })
+  }
+  return chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks, n)
 }
 
 export async function copyFile(ref: FileRef, options: CopyFileOptions): Promise<CopyOutcome> {
@@ -58,6 +81,15 @@ export async function copyFile(ref: FileRef, options: CopyFileOptions): Promise<
       obj.body.destroy()
       const stored = await dest.putFromFile(ref.key, obj.path, info)
       return { ok: true, key: ref.key, bytes: stored.size, skipped: false, contentType }
+    }
+    if (obj.size !== undefined && obj.size <= (options.bufferLimit ?? 4 * 1024 * 1024) && dest.putBuffer) {
+      const buf = await readBody(obj.body, obj.size, ref.source)
+      const md5 = options.checksum ? createHash('md5').update(buf).digest('hex') : undefined
+      const stored = await dest.putBuffer(ref.key, buf, { ...info, ...(md5 ? { md5 } : {}) })
+      if (md5 && stored.etag && stored.etag !== md5) {
+        throw new TransferError(TRANSFER_CODES.VERIFY_MISMATCH, `${ref.key}: stored ETag ${stored.etag} ≠ computed ${md5}`, { retryable: true })
+      }
+      return { ok: true, key: ref.key, bytes: buf.length, skipped: false, contentType, ...(stored.etag ? { etag: stored.etag } : {}), ...(md5 ? { md5 } : {}) }
     }
     const partSize = partSizeFor(dest, obj.size)
     const measure = new MeasureStream({

@@ -183,7 +183,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
       if (!dryRun && queue.length > maxQueued) await new Promise<void>((r) => { drained = r })
       return n
     }
-    const crawlOne = async (entry: ClassEntry, known: { crawled: number } | undefined): Promise<void> => {
+    const crawlOne = async (entry: ClassEntry, known: { crawled: number; skipReason: string | null } | undefined): Promise<void> => {
       if (known?.crawled && !known.skipReason) {
         const todo = [...journal.filesToCopy(entry.id)].map((f) => ({ source: f.source, key: f.key, kind: f.kind, ...(f.size !== null && f.state === 'pending' ? { size: f.size } : {}), ...(f.etag ? { etag: f.etag } : {}) }))
         await enqueue(entry.id, todo)
@@ -229,7 +229,9 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     crawlDone = true
     events.emit('phase', { phase: 'copy' })
     if (dryRun) {
-      for (const item of queue.takeNow(Number.MAX_SAFE_INTEGER)) events.emit('copied', { classId: item.classId, key: item.ref.key, bytes: item.ref.size ?? 0, skipped: false, kind: item.ref.kind })
+      for (const item of queue.takeNow(Number.MAX_SAFE_INTEGER)) {
+        events.emit('planned', { classId: item.classId, key: item.ref.key, source: item.ref.source, kind: item.ref.kind, ...(item.ref.size !== undefined ? { size: item.ref.size } : {}) })
+      }
     } else {
       pump()
       checkDone()
@@ -250,10 +252,10 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     // --- report ------------------------------------------------------------------------------------
     events.emit('phase', { phase: 'report' })
     const report = buildReport({
-      run, destination: destination.describe(), startedAt,
+      dryRun, run, destination: destination.describe(), startedAt,
       classes: journal.classes().map((c) => ({
         id: c.id, source: c.source, skipReason: c.skipReason as SkipReason | null, skipMessage: c.message,
-        files: dryRun ? journal.classFiles(c.id).map((f) => ({ ...f, state: 'verified' as const })) : journal.classFiles(c.id),
+        files: journal.classFiles(c.id),
         problems: journal.classProblems(c.id),
       })),
     })

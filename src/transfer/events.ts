@@ -5,6 +5,8 @@ export type TransferEvents = {
   'class-start': [{ classId: string; source: string }]
   'class-skipped': [{ classId: string; source: string; reason: SkipReason; message: string }]
   discovered: [{ classId: string; files: number; bytes: number; problems: number }]
+  /** --dry-run: a file that would be copied. */
+  planned: [{ classId: string; key: string; source: string; size?: number; kind: FileKind }]
   copied: [{ classId: string; key: string; bytes: number; skipped: boolean; kind?: FileKind }]
   retry: [{ classId: string; key: string; attempt: number; code: string; message: string; delayMs: number }]
   failed: [{ classId: string; key: string; code: string; message: string }]

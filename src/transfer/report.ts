@@ -19,9 +19,12 @@ export type ReportClassInput = {
   problems: Array<{ source: string; key?: string | null; code: string; message: string }>
 }
 
-export type BuildReportInput = { run: string; destination: string; startedAt: string; finishedAt?: string; classes: ReportClassInput[] }
+export type BuildReportInput = {
+  /** A --dry-run: pending files are planned, not missing. */
+  dryRun?: boolean
+  run: string; destination: string; startedAt: string; finishedAt?: string; classes: ReportClassInput[] }
 
-export function buildClassReport(c: ReportClassInput): ClassReport & { skippedPresent: number; skipMessage?: string } {
+export function buildClassReport(c: ReportClassInput, options: { dryRun?: boolean } = {}): ClassReport & { skippedPresent: number; skipMessage?: string } {
   if (c.skipReason) {
     return {
       id: c.id, source: c.source, state: 'skipped', skipReason: c.skipReason, files: 0, verified: 0, bytes: 0, retries: 0, skippedPresent: 0,
@@ -37,7 +40,9 @@ export function buildClassReport(c: ReportClassInput): ClassReport & { skippedPr
   const seen = new Set<string>()
   for (const f of c.files) {
     retries += Math.max(0, f.attempts - 1)
-    if (f.state === 'verified') {
+    if (options.dryRun && f.state === 'pending') {
+      bytes += f.size ?? 0
+    } else if (f.state === 'verified') {
       verified++
       bytes += f.size ?? 0
       if (f.present) skippedPresent++
@@ -50,12 +55,12 @@ export function buildClassReport(c: ReportClassInput): ClassReport & { skippedPr
     if (p.key && seen.has(p.key) && c.files.some((f) => f.key === p.key && f.state === 'verified')) continue
     missing.push({ key: p.key ?? '', source: p.source, code: p.code, message: p.message })
   }
-  const state: ClassReport['state'] = missing.length === 0 ? 'verified' : verified > 0 ? 'incomplete' : 'failed'
+  const state: ClassReport['state'] = missing.length === 0 ? (options.dryRun ? 'planned' : 'verified') : verified > 0 ? 'incomplete' : 'failed'
   return { id: c.id, source: c.source, state, files: c.files.length, verified, bytes, retries, skippedPresent, missing }
 }
 
 export function buildReport(input: BuildReportInput): RunReport {
-  const classes = input.classes.map(buildClassReport)
+  const classes = input.classes.map((c) => buildClassReport(c, { dryRun: input.dryRun ?? false }))
   const totals = { classes: classes.length, files: 0, verified: 0, skippedPresent: 0, bytes: 0, retries: 0, missing: 0, skippedClasses: 0 }
   for (const c of classes) {
     totals.files += c.files
@@ -66,8 +71,8 @@ export function buildReport(input: BuildReportInput): RunReport {
     totals.missing += c.state === 'skipped' ? 0 : c.missing.length
     if (c.state === 'skipped') totals.skippedClasses++
   }
-  const ok = classes.every((c) => c.state === 'verified' || c.state === 'skipped')
-  return { run: input.run, destination: input.destination, startedAt: input.startedAt, finishedAt: input.finishedAt ?? new Date().toISOString(), ok, totals, classes }
+  const ok = classes.every((c) => c.state === 'verified' || c.state === 'planned' || c.state === 'skipped')
+  return { ...(input.dryRun ? { dryRun: true } : {}), run: input.run, destination: input.destination, startedAt: input.startedAt, finishedAt: input.finishedAt ?? new Date().toISOString(), ok, totals, classes }
 }
 
 /** A terminal summary: totals, then one line per class that is not fully verified, then the missing files. */
@@ -75,13 +80,13 @@ export function formatSummary(report: RunReport, options: { maxMissing?: number 
   const t = report.totals
   const ms = Date.parse(report.finishedAt) - Date.parse(report.startedAt)
   const lines = [
-    `${report.ok ? 'OK' : 'INCOMPLETE'} — run ${report.run} → ${report.destination}`,
+    `${report.dryRun ? 'DRY RUN' : report.ok ? 'OK' : 'INCOMPLETE'} — run ${report.run} → ${report.destination}`,
     `  classes ${t.classes} (${t.skippedClasses} skipped) · files ${t.verified}/${t.files} verified (${t.skippedPresent} already present) · ${formatBytes(t.bytes)} · ${t.retries} retries · ${t.missing} missing · ${formatDuration(ms)}`,
   ]
   const max = options.maxMissing ?? 20
   let shown = 0
   for (const c of report.classes) {
-    if (c.state === 'verified') continue
+    if (c.state === 'verified' || c.state === 'planned') continue
     lines.push(`  ${c.state === 'skipped' ? 'skipped' : c.state} ${c.id}${c.skipReason ? ` (${c.skipReason})` : ''}: ${c.verified}/${c.files} verified${c.missing.length ? `, ${c.missing.length} missing` : ''}`)
     if (c.state === 'skipped') continue
     for (const m of c.missing) {

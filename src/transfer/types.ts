@@ -97,6 +97,8 @@ export type PutInfo = {
 /** Writes files. `put` streams and must leave no partial object visible under `key` on failure. */
 export interface Destination {
   put(key: string, body: Readable, info: PutInfo): Promise<StoredObject>
+  /** Fast path for small bodies already in memory: one write (directory) or one PutObject with Content-MD5 (S3). */
+  putBuffer?(key: string, body: Buffer, info: PutInfo & { md5?: string }): Promise<StoredObject>
   /** Fast path for local origins (directory → directory): a kernel copy. */
   putFromFile?(key: string, file: string, info: PutInfo): Promise<StoredObject>
   /** Undefined when absent. */
@@ -139,7 +141,8 @@ export interface JobQueue<T> {
 export type ClassReport = {
   id: string
   source: string
-  state: 'verified' | 'incomplete' | 'skipped' | 'failed'
+  /** planned: a --dry-run found nothing wrong with the class. */
+  state: 'verified' | 'incomplete' | 'skipped' | 'failed' | 'planned'
   skipReason?: SkipReason
   files: number
   verified: number
@@ -149,6 +152,8 @@ export type ClassReport = {
 }
 
 export type RunReport = {
+  /** Present and true for a --dry-run (nothing was copied). */
+  dryRun?: boolean
   run: string
   destination: string
   startedAt: string

@@ -3,7 +3,7 @@
 // path goes through resolveInside, so no key can land outside the root.
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { copyFile, mkdir, rename, stat, unlink, utimes } from 'node:fs/promises'
+import { copyFile, mkdir, open, rename, stat, unlink, utimes } from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -56,6 +56,25 @@ export class DirDestination implements Destination {
       }
       await this.#commit(tmp, full, info.modified)
       return { size, ...(info.modified !== undefined ? { modified: info.modified } : {}) }
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined)
+      throw toTransferError(err, `write ${key}`)
+    }
+  }
+
+  /** Small bodies: open, one write, futimes, close, rename — no stream machinery per file. */
+  async putBuffer(key: string, body: Buffer, info: PutInfo = {}): Promise<StoredObject> {
+    const { full, tmp } = await this.#prepare(key)
+    try {
+      const fh = await open(tmp, 'w')
+      try {
+        await fh.writeFile(body)
+        if (info.modified !== undefined) await fh.utimes(new Date(), new Date(info.modified))
+      } finally {
+        await fh.close()
+      }
+      await rename(tmp, full)
+      return { size: body.length, ...(info.modified !== undefined ? { modified: info.modified } : {}) }
     } catch (err) {
       await unlink(tmp).catch(() => undefined)
       throw toTransferError(err, `write ${key}`)

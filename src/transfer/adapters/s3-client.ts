@@ -2,7 +2,8 @@
 // engine agree on endpoints, path style, checksum behaviour and keep-alive pools.
 import http from 'node:http'
 import https from 'node:https'
-import { S3Client } from '@aws-sdk/client-s3'
+import type * as S3SdkModule from '@aws-sdk/client-s3'
+import type { S3Client } from '@aws-sdk/client-s3'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
 
 export type S3Options = {
@@ -27,7 +28,16 @@ export function parseS3Url(locator: string): S3Location {
   return { bucket: m[1], prefix: m[2] ?? '' }
 }
 
-export function createS3Client(options: S3Options = {}): S3Client {
+type S3Sdk = typeof S3SdkModule
+let sdk: Promise<S3Sdk> | undefined
+
+/** The SDK is loaded on first use: runs that never touch S3 (and every worker thread) skip its start-up cost. */
+export function loadS3Sdk(): Promise<S3Sdk> {
+  return (sdk ??= import('@aws-sdk/client-s3'))
+}
+
+export async function createS3Client(options: S3Options = {}): Promise<S3Client> {
+  const { S3Client } = await loadS3Sdk()
   const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL
   const maxSockets = options.maxSockets ?? 64
   return new S3Client({

@@ -1,12 +1,11 @@
 // S3 (or compatible) destination: PutObject for small bodies, lib-storage multipart Upload for large ones,
 // Content-Type kept, the origin's validator stored as metadata so a later run can recognise unchanged files.
 import type { Readable } from 'node:stream'
-import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
-import { Upload } from '@aws-sdk/lib-storage'
+import type { S3Client } from '@aws-sdk/client-s3'
 import { toSafeKey } from '../../shared/safe-path.ts'
 import type { Destination, PutInfo, StoredObject } from '../types.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
-import { createS3Client, parseS3Url, toS3Error, type S3Options } from './s3-client.ts'
+import { createS3Client, loadS3Sdk, parseS3Url, toS3Error, type S3Options } from './s3-client.ts'
 import { unquoteEtag } from './s3-source.ts'
 
 export type S3DestinationOptions = S3Options & {
@@ -27,7 +26,7 @@ export class S3Destination implements Destination {
   readonly prefix: string
   readonly partSize: number
   readonly multipartThreshold: number
-  readonly #client: S3Client
+  readonly #client: Promise<S3Client>
   readonly #own: boolean
   readonly #options: S3DestinationOptions
 
@@ -35,7 +34,8 @@ export class S3Destination implements Destination {
     const { bucket, prefix } = parseS3Url(locator)
     this.bucket = bucket
     this.prefix = prefix.replace(/^\/+|\/+$/g, '')
-    this.#client = options.client ?? createS3Client(options)
+    this.#client = options.client ? Promise.resolve(options.client) : createS3Client(options)
+    this.#client.catch(() => undefined)
     this.#own = !options.client
     this.#options = options
     this.partSize = options.partSize ?? 8 * 1024 * 1024
@@ -67,13 +67,16 @@ export class S3Destination implements Destination {
     }
     const opts = info.signal ? { abortSignal: info.signal } : {}
     try {
+      const client = await this.#client
       if (!this.isMultipart(info.size)) {
-        const out = await this.#client.send(new PutObjectCommand({ ...common, Body: body, ContentLength: info.size }), opts)
+        const { PutObjectCommand } = await loadS3Sdk()
+        const out = await client.send(new PutObjectCommand({ ...common, Body: body, ContentLength: info.size }), opts)
         const etag = unquoteEtag(out.ETag)
         return { size: info.size ?? 0, ...(etag ? { etag } : {}) }
       }
+      const { Upload } = await import('@aws-sdk/lib-storage')
       const upload = new Upload({
-        client: this.#client, params: { ...common, Body: body },
+        client, params: { ...common, Body: body },
         partSize: this.partSize, queueSize: this.#options.partConcurrency ?? 4, leavePartsOnError: false,
       })
       const onAbort = (): void => { void upload.abort() }
@@ -91,9 +94,30 @@ export class S3Destination implements Destination {
     }
   }
 
+  /** Small bodies in memory: one PutObject; with the MD5 the store itself rejects a corrupted upload. */
+  async putBuffer(key: string, body: Buffer, info: PutInfo & { md5?: string } = {}): Promise<StoredObject> {
+    let objectKey: string
+    try { objectKey = this.objectKey(key) } catch (err) {
+      throw new TransferError(TRANSFER_CODES.PATH_ESCAPE, `refused key ${JSON.stringify(key)}: ${(err as Error).message}`)
+    }
+    try {
+      const { PutObjectCommand } = await loadS3Sdk()
+      const out = await (await this.#client).send(new PutObjectCommand({
+        Bucket: this.bucket, Key: objectKey, ContentType: info.contentType ?? 'application/octet-stream', Body: body, ContentLength: body.length,
+        ...(info.md5 ? { ContentMD5: Buffer.from(info.md5, 'hex').toString('base64') } : {}),
+        ...(info.sourceEtag ? { Metadata: { [SOURCE_ETAG_META]: info.sourceEtag } } : {}),
+      }), info.signal ? { abortSignal: info.signal } : {})
+      const etag = unquoteEtag(out.ETag)
+      return { size: body.length, ...(etag ? { etag } : {}) }
+    } catch (err) {
+      throw toS3Error(err, `PUT s3://${this.bucket}/${objectKey}`)
+    }
+  }
+
   async stat(key: string): Promise<StoredObject | undefined> {
     try {
-      const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }))
+      const { HeadObjectCommand } = await loadS3Sdk()
+      const out = await (await this.#client).send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }))
       const etag = unquoteEtag(out.ETag)
       const sourceEtag = out.Metadata?.[SOURCE_ETAG_META]
       return { size: out.ContentLength ?? 0, ...(etag ? { etag } : {}), ...(sourceEtag ? { sourceEtag } : {}), ...(out.LastModified ? { modified: out.LastModified.getTime() } : {}) }
@@ -108,10 +132,12 @@ export class S3Destination implements Destination {
   async *list(): AsyncIterable<{ key: string; size: number; etag?: string }> {
     let token: string | undefined
     const strip = this.prefix ? this.prefix.length + 1 : 0
+    const { ListObjectsV2Command } = await loadS3Sdk()
+    const client = await this.#client
     do {
       let page
       try {
-        page = await this.#client.send(new ListObjectsV2Command({ Bucket: this.bucket, ...(this.prefix ? { Prefix: `${this.prefix}/` } : {}), ...(token ? { ContinuationToken: token } : {}) }))
+        page = await client.send(new ListObjectsV2Command({ Bucket: this.bucket, ...(this.prefix ? { Prefix: `${this.prefix}/` } : {}), ...(token ? { ContinuationToken: token } : {}) }))
       } catch (err) {
         throw toS3Error(err, `LIST ${this.describe()}`)
       }
@@ -126,7 +152,8 @@ export class S3Destination implements Destination {
 
   async isEmpty(): Promise<boolean> {
     try {
-      const page = await this.#client.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1, ...(this.prefix ? { Prefix: `${this.prefix}/` } : {}) }))
+      const { ListObjectsV2Command } = await loadS3Sdk()
+      const page = await (await this.#client).send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1, ...(this.prefix ? { Prefix: `${this.prefix}/` } : {}) }))
       return (page.KeyCount ?? page.Contents?.length ?? 0) === 0
     } catch (err) {
       throw toS3Error(err, `LIST ${this.describe()}`)
@@ -134,6 +161,6 @@ export class S3Destination implements Destination {
   }
 
   async close(): Promise<void> {
-    if (this.#own) this.#client.destroy()
+    if (this.#own) (await this.#client).destroy()
   }
 }

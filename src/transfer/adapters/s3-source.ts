@@ -1,10 +1,10 @@
 // S3 (or compatible) origin: GetObject streams, ListObjectsV2 pages for prefix sources.
 import type { Readable } from 'node:stream'
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
+import type { S3Client } from '@aws-sdk/client-s3'
 import type { FileRef, Source, SourceObject } from '../types.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
 import { keyForPath } from '../keys.ts'
-import { createS3Client, parseS3Url, toS3Error, type S3Options } from './s3-client.ts'
+import { createS3Client, loadS3Sdk, parseS3Url, toS3Error, type S3Options } from './s3-client.ts'
 
 export type S3SourceOptions = S3Options & {
   /** Reuse a client (distributed workers share one). @defaultValue a new client from the options */
@@ -18,12 +18,13 @@ export function unquoteEtag(etag: string | undefined): string | undefined {
 }
 
 export class S3Source implements Source {
-  readonly #client: S3Client
+  readonly #client: Promise<S3Client>
   readonly #own: boolean
   readonly #strip: string | undefined
 
   constructor(options: S3SourceOptions = {}) {
-    this.#client = options.client ?? createS3Client(options)
+    this.#client = options.client ? Promise.resolve(options.client) : createS3Client(options)
+    this.#client.catch(() => undefined)
     this.#own = !options.client
     this.#strip = options.stripPrefix
   }
@@ -31,7 +32,8 @@ export class S3Source implements Source {
   async get(locator: string, options: { signal?: AbortSignal } = {}): Promise<SourceObject & { modified?: number }> {
     const { bucket, prefix: key } = parseS3Url(locator)
     try {
-      const out = await this.#client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), options.signal ? { abortSignal: options.signal } : {})
+      const { GetObjectCommand } = await loadS3Sdk()
+      const out = await (await this.#client).send(new GetObjectCommand({ Bucket: bucket, Key: key }), options.signal ? { abortSignal: options.signal } : {})
       if (!out.Body) throw new TransferError(TRANSFER_CODES.S3, `${locator}: empty response`, { retryable: true })
       const etag = unquoteEtag(out.ETag)
       return {
@@ -48,7 +50,8 @@ export class S3Source implements Source {
   async head(locator: string, options: { signal?: AbortSignal } = {}): Promise<{ size?: number; etag?: string; modified?: number }> {
     const { bucket, prefix: key } = parseS3Url(locator)
     try {
-      const out = await this.#client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), options.signal ? { abortSignal: options.signal } : {})
+      const { HeadObjectCommand } = await loadS3Sdk()
+      const out = await (await this.#client).send(new HeadObjectCommand({ Bucket: bucket, Key: key }), options.signal ? { abortSignal: options.signal } : {})
       const etag = unquoteEtag(out.ETag)
       return { ...(out.ContentLength !== undefined ? { size: out.ContentLength } : {}), ...(etag ? { etag } : {}), ...(out.LastModified ? { modified: out.LastModified.getTime() } : {}) }
     } catch (err) {
@@ -83,10 +86,12 @@ export class S3Source implements Source {
   async *list(locator: string, options: { signal?: AbortSignal } = {}): AsyncIterable<FileRef> {
     const { bucket, prefix } = parseS3Url(locator)
     let token: string | undefined
+    const { ListObjectsV2Command } = await loadS3Sdk()
+    const client = await this.#client
     do {
       let page
       try {
-        page = await this.#client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }),
+        page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }),
           options.signal ? { abortSignal: options.signal } : {})
       } catch (err) {
         throw toS3Error(err, `LIST ${locator}`)
@@ -104,6 +109,6 @@ export class S3Source implements Source {
   }
 
   async close(): Promise<void> {
-    if (this.#own) this.#client.destroy()
+    if (this.#own) (await this.#client).destroy()
   }
 }
