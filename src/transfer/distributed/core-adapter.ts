@@ -54,7 +54,7 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
   })
   const synthetic = config.sources.every(isSynthetic)
   const syn = synthetic ? parseSynthetic(config.sources[0] ?? 'synthetic:') : undefined
-  const synSource = syn ? new SyntheticSource({ size: syn.size, failRate: syn.failRate }) : undefined
+  const synSource = syn ? new SyntheticSource({ size: syn.size, failRate: syn.failRate, delayMs: syn.delayMs }) : undefined
   const destination = destinationFor(config, s3, core)
   const checksum = core.checksum ?? (!synthetic && locatorKind(config.to.startsWith('null:') ? '/dev/null' : config.to) === 's3')
   const watch = Boolean(config.watchMs)

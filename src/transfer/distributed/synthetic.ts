@@ -6,7 +6,7 @@ import type { ClassEntry, CrawlResult, Destination, FileRef, Source, SourceObjec
 import type { ScanItem } from './core-port.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
 
-export type SyntheticParams = { classes: number; files: number; size: number; failRate: number; variants: number }
+export type SyntheticParams = { classes: number; files: number; size: number; failRate: number; variants: number; delayMs: number }
 
 export function isSynthetic(source: string): boolean {
   return source.startsWith('synthetic:')
@@ -17,7 +17,7 @@ export function parseSynthetic(source: string): SyntheticParams & { classId?: st
   const n = (k: string, d: number): number => { const v = Number(u.searchParams.get(k) ?? d); return Number.isFinite(v) ? v : d }
   const m = /^class\/(.+)$/.exec(u.pathname)
   return {
-    classes: n('classes', 10), files: n('files', 100), size: n('size', 1000), failRate: n('fail', 0), variants: n('variants', 16),
+    classes: n('classes', 10), files: n('files', 100), size: n('size', 1000), failRate: n('fail', 0), variants: n('variants', 16), delayMs: n('delay', 0),
     ...(m?.[1] ? { classId: m[1] } : {}),
   }
 }
@@ -28,7 +28,7 @@ export function scanSynthetic(source: string): ScanItem[] {
   const items: ScanItem[] = []
   for (let c = 0; c < p.classes; c++) {
     const id = `c${String(c).padStart(5, '0')}`
-    items.push({ entry: { id, source: `synthetic:class/${id}?files=${p.files}&size=${p.size}&fail=${p.failRate}&variants=${p.variants}`, status: 'ready' } })
+    items.push({ entry: { id, source: `synthetic:class/${id}?files=${p.files}&size=${p.size}&fail=${p.failRate}&variants=${p.variants}&delay=${p.delayMs}`, status: 'ready' } })
   }
   return items
 }
@@ -59,11 +59,13 @@ function hash01(text: string): number {
 export class SyntheticSource implements Source {
   readonly #size: number
   readonly #failRate: number
+  readonly #delayMs: number
   readonly #attempts = new Map<string, number>()
 
-  constructor(options: { size: number; failRate?: number }) {
+  constructor(options: { size: number; failRate?: number; delayMs?: number }) {
     this.#size = options.size
     this.#failRate = options.failRate ?? 0
+    this.#delayMs = options.delayMs ?? 0
   }
 
   /** First attempt of a file in this process fails when its hash falls under the fail rate. */
@@ -74,11 +76,12 @@ export class SyntheticSource implements Source {
     return n === 1 && hash01(locator) < this.#failRate
   }
 
-  get(locator: string): Promise<SourceObject> {
-    if (this.shouldFail(locator)) return Promise.reject(new TransferError(TRANSFER_CODES.HTTP_STATUS, `${locator}: synthetic 503`, { retryable: true }))
+  async get(locator: string): Promise<SourceObject> {
+    if (this.#delayMs > 0) await new Promise((r) => setTimeout(r, this.#delayMs))
+    if (this.shouldFail(locator)) throw new TransferError(TRANSFER_CODES.HTTP_STATUS, `${locator}: synthetic 503`, { retryable: true })
     const size = this.#size
     const body = Readable.from(size > 0 ? [Buffer.alloc(size, 0x47)] : [])
-    return Promise.resolve({ body, size, etag: `"syn-${size}"`, contentType: locator.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t' })
+    return { body, size, etag: `"syn-${size}"`, contentType: locator.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t' }
   }
 
   getText(locator: string): Promise<{ text: string; url: string }> {
