@@ -39,7 +39,7 @@ export const liveBenchSpec: CommandSpec = {
     batch: { type: 'boolean', description: 'colony: publish each tick\'s events of a topic in one batch POST (--no-batch: one POST per event)', default: true },
     padding: { type: 'number', description: 'extra bytes in every event\'s data', default: 0 },
     spawn: { type: 'boolean', description: 'start the server (colony live serve, or nginx+nchan with --kind nchan) on a free port and stop it afterwards' },
-    workers: { type: 'number', description: 'with --spawn: server worker processes (default: one per core)' },
+    workers: { type: 'number', description: 'with --spawn: server worker processes (default: max(cores, ceil(connections / 18,000)): a process holds < 20,000 files)' },
     coalesce: { type: 'boolean', description: 'with --spawn (colony): like-coalescing on; --no-coalesce turns it off', default: true },
     json: { type: 'boolean', description: 'print the result as JSON on stdout' },
   },
@@ -89,7 +89,7 @@ export async function runLiveBench(argv: string[]): Promise<number> {
   let server: StartedServer | undefined
   const log = (line: string): void => { process.stderr.write(`live bench: ${line}\n`) }
   try {
-    const workers = num(p, 'workers') ?? os.availableParallelism()
+    const workers = num(p, 'workers') ?? Math.max(os.availableParallelism(), Math.ceil(connections / 18_000))
     if (spawn) {
       server = kind === 'nchan'
         ? await startNchanServer({ workers })

@@ -145,7 +145,7 @@ export async function runLiveBenchmark(options: LiveBenchOptions): Promise<LiveB
       await sleep(250)
       if (pool.children.some((c) => c.exitCode !== null)) throw new BenchError('LIVE_BENCH_GENERATOR', 'a generator process exited during the ramp')
       const p = pool.progress()
-      const done = p.open + p.failed
+      const done = p.open + p.failed + p.dropped
       if (done !== last) { last = done; lastMove = performance.now() }
       if (performance.now() - lastLog > 2000) { lastLog = performance.now(); log(`ramp: ${p.open} open, ${p.pending} pending, ${p.failed} failed`) }
       if (done >= options.connections || performance.now() - lastMove > 20_000) break
