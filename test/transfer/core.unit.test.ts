@@ -1,0 +1,93 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { createHash } from 'node:crypto'
+import { Journal, MemoryJobQueue, MeasureStream, parseCatalogText, scanCatalog, buildReport, deriveRunName, isUnchanged, TRANSFER_CODES } from '../../src/transfer/index.ts'
+
+test('catalog: JSON array, {classes}, NDJSON; invalid and non-transferable entries are skipped with a reason', () => {
+  const ndjson = [
+    '{"id": "a", "master": "http://o/a/master.m3u8", "status": "ready"}',
+    '{"id": 2, "url": "/b/master.m3u8"}',
+    'not json',
+    '{"id": "c", "playlist": "http://o/c/master.m3u8", "status": "ABORTED"}',
+    '{"id": "d", "master": "http://o/d/master.m3u8", "status": "test"}',
+    '{"id": "e", "master": "http://o/e/master.m3u8", "status": "recording"}',
+    '{"id": "f"}',
+    '{"master": "http://o/g.m3u8"}',
+    '{"id": "a", "master": "http://o/a2/master.m3u8"}',
+    '{"id": "h", "master": "ftp://o/h.m3u8"}',
+  ].join('\n')
+  const scan = scanCatalog(parseCatalogText(ndjson), { baseUrl: 'http://o/catalog.ndjson' })
+  assert.deepEqual(scan.classes, [{ id: 'a', source: 'http://o/a/master.m3u8', status: 'ready' }, { id: '2', source: 'http://o/b/master.m3u8' }])
+  assert.deepEqual(scan.skipped.map((s) => [s.id, s.reason]), [
+    ['#3', 'invalid-entry'], ['c', 'aborted'], ['d', 'test'], ['e', 'recording'], ['f', 'playlist-missing'], ['#8', 'invalid-entry'], ['a', 'invalid-entry'], ['h', 'invalid-entry'],
+  ])
+  assert.equal(parseCatalogText('[{"id":"x","master":"http://o/x.m3u8"}]').length, 1)
+  assert.equal(parseCatalogText('{"classes":[{"id":"x"},{"id":"y"}]}').length, 2)
+  assert.throws(() => parseCatalogText('[{"id": '), { code: TRANSFER_CODES.BAD_CATALOG })
+})
+
+test('deque: retries pushed to the front come out before older work', async () => {
+  const q = new MemoryJobQueue<string>()
+  await q.push(['a', 'b', 'c'])
+  assert.deepEqual(q.takeNow(1), ['a'])
+  await q.pushFront(['retry1', 'retry2'])
+  assert.deepEqual(q.takeNow(10), ['retry1', 'retry2', 'b', 'c'])
+  const waiting = q.take(5)
+  await q.push(['d'])
+  assert.deepEqual(await waiting, ['d'])
+  await q.close()
+  assert.deepEqual(await q.take(5), [])
+})
+
+test('journal: a key is owned once across classes; states survive reopening; verified files are not offered again', async (t) => {
+  const { makeTempDir } = await import('../helpers/services.ts')
+  const { rm } = await import('node:fs/promises')
+  const dir = await makeTempDir()
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const file = `${dir}/j.db`
+  const j = new Journal(file)
+  j.addClasses([{ id: 'c1', source: 's1' }, { id: 'c2', source: 's2' }])
+  const f = (key: string) => ({ source: `http://o/${key}`, key, kind: 'segment' as const })
+  assert.equal(j.recordCrawl('c1', [f('a'), f('shared')], []).length, 2)
+  assert.deepEqual(j.recordCrawl('c2', [f('b'), f('shared')], [{ source: 'http://o/x', code: 'TRANSFER_NOT_FOUND', message: 'x missing' }]).map((r) => r.key), ['b'])
+  j.record({ key: 'a', state: 'copied', size: 10, attempts: 1 })
+  j.record({ key: 'shared', state: 'copied', size: 5, attempts: 2 })
+  j.record({ key: 'a', state: 'verified' })
+  j.close()
+  const j2 = new Journal(file)
+  assert.deepEqual([...j2.filesToCopy()].map((r) => r.key), ['b'])
+  assert.deepEqual(j2.filesToVerify().map((r) => r.key), ['shared'])
+  assert.deepEqual(j2.classFiles('c2').map((r) => r.key).sort(), ['b', 'shared'])
+  const report = buildReport({ run: 'r', destination: '/d', startedAt: new Date().toISOString(), classes: j2.classes().map((c) => ({ id: c.id, source: c.source, files: j2.classFiles(c.id), problems: j2.classProblems(c.id) })) })
+  assert.equal(report.ok, false)
+  assert.equal(report.classes[0]?.verified, 1)
+  assert.deepEqual(report.classes[1]?.missing.map((m) => m.code).sort(), ['TRANSFER_NOT_FOUND', 'TRANSFER_PENDING', 'TRANSFER_COPIED'].sort())
+  // A shared file counts in every class that references it (here: its one retry, in c1 and c2).
+  assert.equal(report.totals.retries, 2)
+  j2.close()
+  assert.equal(deriveRunName(['b', 'a'], 'd'), deriveRunName(['a', 'b'], 'd'))
+  assert.notEqual(deriveRunName(['a'], 'd'), deriveRunName(['a'], 'e'))
+})
+
+test('MeasureStream: counts, hashes (plain and S3 multipart ETag) and fails short or long bodies before they end', async () => {
+  const body = Buffer.alloc(25, 1)
+  const m = new MeasureStream({ expectedSize: 25, md5: true, partSize: 10 })
+  await pipeline(Readable.from([body.subarray(0, 7), body.subarray(7)]), m, async function* (src) { for await (const _ of src) { /* drain */ } })
+  assert.equal(m.bytes, 25)
+  assert.equal(m.md5Hex, createHash('md5').update(body).digest('hex'))
+  const parts = [body.subarray(0, 10), body.subarray(10, 20), body.subarray(20)].map((p) => createHash('md5').update(p).digest())
+  assert.equal(m.multipartEtag, `${createHash('md5').update(Buffer.concat(parts)).digest('hex')}-3`)
+  const short = new MeasureStream({ expectedSize: 30 })
+  await assert.rejects(pipeline(Readable.from([body]), short, async function* (src) { for await (const _ of src) { /* drain */ } }), { code: TRANSFER_CODES.TRUNCATED })
+})
+
+test('isUnchanged: size plus origin validator, ETag or mtime', () => {
+  assert.equal(isUnchanged({ size: 5, sourceEtag: '"x"' }, { size: 5, etag: '"x"' }), true)
+  assert.equal(isUnchanged({ size: 5, sourceEtag: '"x"' }, { size: 5, etag: '"y"' }), false)
+  assert.equal(isUnchanged({ size: 5, etag: 'abc' }, { size: 5, etag: '"abc"' }), true)
+  assert.equal(isUnchanged({ size: 5, modified: 1000 }, { size: 5, modified: 1400 }), true)
+  assert.equal(isUnchanged({ size: 4, modified: 1000 }, { size: 5, modified: 1000 }), false)
+  assert.equal(isUnchanged({ size: 5 }, { size: 5 }), false)
+})
