@@ -10,7 +10,7 @@ export function formatResult(r: LiveBenchResult, label = r.target.kind): string 
   const pubErrs = Object.entries(r.publisher.errors).map(([k, v]) => `${k}=${v}`).join(' ')
   return [
     `[${label}] ${r.target.url}`,
-    `  connections  held ${fmt(r.connections.held)}/${fmt(r.connections.requested)} (failed ${r.connections.failed}, dropped ${r.connections.dropped}${errs ? `: ${errs}` : ''}), ramp ${fmt(r.connections.rampSeconds, 1)} s`,
+    `  connections  held ${fmt(r.connections.held)}/${fmt(r.connections.requested)} (failed ${r.connections.failed}, dropped ${r.connections.dropped}${errs ? `: ${errs}` : ''}), ramp ${fmt(r.connections.rampSeconds, 1)} s${r.connections.serverViewers === undefined ? '' : `; server counts ${fmt(r.connections.serverViewers)} viewers`}`,
     `  server       ${r.server.processes} processes, RSS ${fmt(r.server.rssHeldBytes / 1e6, 1)} MB held (${kb(r.server.rssPerConnectionBytes)}/conn; +${kb(r.server.rssDeltaPerConnectionBytes)}/conn over idle; PSS ${kb(r.server.pssPerConnectionBytes)}/conn), peak ${fmt(r.server.rssPeakBytes / 1e6, 1)} MB`,
     `  load         ${fmt(r.window.publishRate)} ${r.window.type}/s over ${r.window.topics} topics for ${fmt(r.window.seconds, 1)} s`,
     `  deliveries   ${fmt(r.deliveries.perSecond)}/s (frames ${fmt(r.deliveries.framesPerSecond)}/s, likes in coalesced frames ${fmt(r.deliveries.likesPerSecond)}/s), received ${pct(r.deliveries.ratio)} of expected`,

@@ -58,7 +58,11 @@ export type LatencySummary = { samples: number; p50Ms: number; p90Ms: number; p9
 
 export type LiveBenchResult = {
   target: { kind: string; url: string }
-  connections: { requested: number; held: number; failed: number; dropped: number; errors: Record<string, number>; rampSeconds: number }
+  connections: {
+    requested: number; held: number; failed: number; dropped: number; errors: Record<string, number>; rampSeconds: number
+    /** colony only: Σ GET /v1/topics/:t viewers after the ramp (the server's own count). */
+    serverViewers?: number
+  }
   server: {
     processes: number
     rssBeforeBytes: number
@@ -106,6 +110,20 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 function cpuOfSelf(): number {
   const u = process.cpuUsage()
   return (u.user + u.system) / 1e6
+}
+
+/** The server's own viewer count, summed over the run's topics (undefined if it cannot be read). */
+async function countColonyViewers(url: string, topics: string[]): Promise<number | undefined> {
+  let sum = 0
+  try {
+    for (const t of topics) {
+      const res = await fetch(`${url}/v1/topics/${encodeURIComponent(t)}`)
+      const body = await res.json() as { viewers?: unknown }
+      if (typeof body.viewers !== 'number') return undefined
+      sum += body.viewers
+    }
+  } catch { return undefined }
+  return sum
 }
 
 export async function runLiveBenchmark(options: LiveBenchOptions): Promise<LiveBenchResult> {
@@ -157,6 +175,7 @@ export async function runLiveBenchmark(options: LiveBenchOptions): Promise<LiveB
     const heldSample = sampleGroup(livePids)
     const pssHeld = sumPss(livePids)
     const held = await pool.snapshot(true)
+    const serverViewers = options.target.kind === 'colony' ? await countColonyViewers(options.target.url, topics) : undefined
     log(`held ${held.counters.open}/${options.connections} connections in ${rampSeconds.toFixed(1)} s; server RSS ${(heldSample.rssBytes / 1e6).toFixed(1)} MB`)
 
     let rssPeak = heldSample.rssBytes
@@ -215,7 +234,10 @@ export async function runLiveBenchmark(options: LiveBenchOptions): Promise<LiveB
     const genCpuSeconds = genB - genA
     return {
       target: { kind: options.target.kind, url: options.target.url },
-      connections: { requested: options.connections, held: heldCount, failed: final.counters.failed, dropped: final.counters.dropped, errors: final.counters.errors, rampSeconds },
+      connections: {
+        requested: options.connections, held: heldCount, failed: final.counters.failed, dropped: final.counters.dropped, errors: final.counters.errors, rampSeconds,
+        ...(serverViewers === undefined ? {} : { serverViewers }),
+      },
       server: {
         processes: livePids.length, rssBeforeBytes: before.rssBytes, rssHeldBytes: heldSample.rssBytes, pssHeldBytes: pssHeld,
         rssPerConnectionBytes: perConn(heldSample.rssBytes), rssDeltaPerConnectionBytes: perConn(heldSample.rssBytes - before.rssBytes),

@@ -33,6 +33,7 @@ test('generator against colony live serve with coalesced likes: likes counted in
     connections: 200, topics: 2, rate: 200, type: 'like', probeRate: 10, durationMs: 2000, warmupMs: 500,
   })
   assert.equal(r.connections.held, 200)
+  assert.equal(r.connections.serverViewers, 200, 'the server counts the same viewers the generator holds')
   assert.equal(r.server.processes, 3, 'primary + 2 workers')
   assert.equal(r.publisher.failed, 0)
   // Coalesced: far fewer frames than likes, yet every like is accounted for.
