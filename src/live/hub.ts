@@ -54,6 +54,8 @@ type TopicState = {
   acc: Map<string, Accumulator> | undefined
   watched: Promise<void> | undefined
   emptySince: number
+  /** Subscribes still awaiting routing/replay: the topic must not be swept from under them. */
+  attaching: number
 }
 
 export type HubStats = {
@@ -112,7 +114,7 @@ export class Hub {
   #topic(name: string): TopicState {
     let t = this.#topics.get(name)
     if (!t) {
-      t = { name, conns: new Set(), history: new TopicHistory(this.#o.historySize), queue: [], frames: 0, flushes: 0, acc: undefined, watched: undefined, emptySince: 0 }
+      t = { name, conns: new Set(), history: new TopicHistory(this.#o.historySize), queue: [], frames: 0, flushes: 0, acc: undefined, watched: undefined, emptySince: 0, attaching: 0 }
       this.#topics.set(name, t)
       this.stats.topics = this.#topics.size
     }
@@ -131,6 +133,7 @@ export class Hub {
     let gone = false
     const markGone = (): void => { gone = true }
     socket.once('close', markGone)
+    t.attaching++
     try {
       await t.watched
       let frames: Buffer[] = []
@@ -153,6 +156,8 @@ export class Hub {
       return true
     } finally {
       socket.off('close', markGone)
+      t.attaching--
+      if (t.conns.size === 0 && t.emptySince === 0) t.emptySince = Date.now()
     }
   }
 
@@ -300,7 +305,7 @@ export class Hub {
           c.lastWrite = now
         }
       }
-      if (t.conns.size === 0 && t.emptySince !== 0 && now - t.emptySince > this.#o.idleTopicMs && !t.acc?.size) {
+      if (t.conns.size === 0 && t.attaching === 0 && t.emptySince !== 0 && now - t.emptySince > this.#o.idleTopicMs && !t.acc?.size) {
         this.#topics.delete(t.name)
         this.#dirty.delete(t)
         if (t.watched) this.#transport.unwatch(t.name)

@@ -85,6 +85,8 @@ export async function runLiveWorker(o: ServeLiveOptions, logger: Logger): Promis
   // The primary coordinates shutdown; a signal sent to the whole group must not cut the drain short.
   process.on('SIGINT', () => undefined)
   process.on('SIGTERM', () => { void stop() })
+  // A worker whose primary is gone has lost its dispatcher (embedded) and its supervisor: drain and leave.
+  process.on('disconnect', () => { void stop() })
   process.send?.({ live: 1, t: 'ready', port: server.port })
 }
 
