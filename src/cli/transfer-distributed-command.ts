@@ -15,7 +15,7 @@ import { buildLambdaPackage } from '../transfer/distributed/lambda-package.ts'
 import { startLocalLambda } from '../transfer/distributed/lambda-local-server.ts'
 import { closeRedis, createRedis } from '../transfer/distributed/redis-client.ts'
 import { listRuns, listWorkers, readRunStatus } from '../transfer/distributed/status.ts'
-import { submitRun } from '../transfer/distributed/submit.ts'
+import { inlineLocalFiles, storeInline, submitRun } from '../transfer/distributed/submit.ts'
 import { startWorker, WORKER_ROLES, type Worker, type WorkerRole } from '../transfer/distributed/worker.ts'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
 
@@ -256,6 +256,11 @@ async function runSubmitCommand(argv: string[]): Promise<number> {
       ...(str(p, 'function') ? { lambdaFunction: str(p, 'function') as string } : {}),
     })
     process.stderr.write(`${created ? 'submitted' : 'resuming'} run ${run}\n`)
+    if (watch) {
+      // Local catalog files live on this machine: re-inline them each cycle so scanners see edits.
+      const refresh = setInterval(() => { void inlineLocalFiles(sources).then((inline) => storeInline(redis, keys, run, inline)).catch(() => undefined) }, Math.max(1000, parseDuration(watch) / 2))
+      abort.signal.addEventListener('abort', () => clearInterval(refresh))
+    }
     if (bool(p, 'detach')) { process.stdout.write(`${run}\n`); return EXIT_OK }
     if (bool(p, 'local-worker')) {
       worker = await startWorker({ redisUrl, prefix, roles: [...WORKER_ROLES], concurrency: num(p, 'concurrency') ?? 64, log: createLogger({ name: 'transfer-worker', level: 'warn' }), createCore: (config) => Promise.resolve(createTransferCore(config)) })

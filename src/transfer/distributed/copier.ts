@@ -62,10 +62,15 @@ async function handleBatch(ctx: RoleContext, lists: FileListCache, executorFor: 
     lists.get(job.r, job.c, hi),
   ])
   const files: BatchFile[] = []
+  const changed = new Map<number, number>()
+  job.x?.forEach((fp, k) => { const i = job.i?.[k]; if (i !== undefined) changed.set(i, fp) })
   for (const i of wanted) {
     if (bitSet(doneBytes, Math.floor(lo / 8), i)) continue
     const ref = list.files[i]
-    if (ref) files.push({ i, ref })
+    if (!ref) continue
+    // A changed file: the listed size/ETag are the old ones, so let the copy look at the origin afresh.
+    if (changed.has(i)) files.push({ i, ref: { source: ref.source, key: ref.key, kind: ref.kind } })
+    else files.push({ i, ref })
   }
   if (job.nb && job.nb > Date.now()) await delay(Math.min(job.nb - Date.now(), 60_000), ctx.workSignal)
   const executor = executorFor(config)
@@ -74,10 +79,10 @@ async function handleBatch(ctx: RoleContext, lists: FileListCache, executorFor: 
   end()
   // Outcomes of aborted copies say nothing about the files: leave the batch for another worker.
   if (ctx.workSignal.aborted) throw new Error('worker stopped mid-batch')
-  await settle(ctx, entry, config, files, results, job.a)
+  await settle(ctx, entry, config, files, results, job.a, changed)
 }
 
-async function settle(ctx: RoleContext, entry: StreamEntry<CopyJob>, config: RunConfig, files: BatchFile[], results: BatchResult[], attempt: number): Promise<void> {
+async function settle(ctx: RoleContext, entry: StreamEntry<CopyJob>, config: RunConfig, files: BatchFile[], results: BatchResult[], attempt: number, changed = new Map<number, number>()): Promise<void> {
   const { redis, keys, metrics } = ctx
   const { r, c } = entry.job
   const done: Array<string | number | Buffer> = []
@@ -91,7 +96,8 @@ async function settle(ctx: RoleContext, entry: StreamEntry<CopyJob>, config: Run
       let fp: Buffer | string = ''
       if (config.watchMs) {
         const ref = byIndex.get(i)
-        const v = fingerprintOf(outcome.etag ?? ref?.etag, ref?.size ?? outcome.bytes)
+        // The origin's validators as the listing gives them, so a re-crawl compares like with like.
+        const v = changed.get(i) ?? fingerprintOf(ref?.etag, ref?.size ?? outcome.bytes)
         fp = Buffer.alloc(4)
         fp.writeUInt32BE(v)
       }
@@ -111,7 +117,8 @@ async function settle(ctx: RoleContext, entry: StreamEntry<CopyJob>, config: Run
   let retryJob = ''
   if (retry.length) {
     const wait = Math.max(computeBackoff(attempt), retryAfter)
-    retryJob = JSON.stringify({ r, c, i: retry, a: attempt + 1, nb: Date.now() + wait })
+    const x = retry.map((i) => changed.get(i))
+    retryJob = JSON.stringify({ r, c, i: retry, a: attempt + 1, nb: Date.now() + wait, ...(x.every((v) => v !== undefined) && changed.size ? { x } : {}) })
     metrics.retries.inc(retry.length)
     metrics.files.inc({ result: 'retried' }, retry.length)
   }

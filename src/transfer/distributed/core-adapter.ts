@@ -1,6 +1,7 @@
 // The distributed engine's view of transfer's core: the SAME planner/catalog scanner, crawler, copyFile,
 // verifyFile and adapters the embedded engine uses, wrapped per run from its stored RunConfig.
-import { pathToFileURL } from 'node:url'
+import { stat } from 'node:fs/promises'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import path from 'node:path'
 import { HostAllowList } from '../../shared/allow-host.ts'
 import type { ClassEntry, CopyOutcome, CrawlResult, Destination, FileRef } from '../types.ts'
@@ -101,6 +102,13 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
     const res: CrawlResult & { skipReason?: string } = isPlaylistLocator(entry.source)
       ? await crawlClass(entry, { ...common, fetchText: (l, o) => router.getText(l, o) })
       : await crawlPrefix(entry, router, common)
+    // Directory listings carry no validators; --watch needs them to notice a changed file (same form as DirSource's).
+    if (watch && entry.source.startsWith('file:')) {
+      await Promise.all(res.files.map(async (f) => {
+        if (!f.source.startsWith('file:') || (f.size !== undefined && f.etag)) return
+        try { const st = await stat(fileURLToPath(f.source)); f.size = st.size; f.etag = `${Math.floor(st.mtimeMs)}-${st.size}` } catch { /* gone: the copy will say */ }
+      }))
+    }
     if (res.skipReason) {
       const p = res.problems[0]
       throw new TransferError((p?.code ?? TRANSFER_CODES.NOT_FOUND) as typeof TRANSFER_CODES[keyof typeof TRANSFER_CODES],

@@ -87,7 +87,7 @@ async function handleCrawl(ctx: RoleContext, entry: StreamEntry<CrawlJob>, maxQu
 }
 
 /** Appends files not yet known; returns how many, and indices to copy again (changed at the origin). */
-async function storeFiles(ctx: RoleContext, config: RunConfig, rec: ClassRecord, result: CrawlResult): Promise<{ added: number; requeue: number[] }> {
+async function storeFiles(ctx: RoleContext, config: RunConfig, rec: ClassRecord, result: CrawlResult): Promise<{ added: number; requeue: Array<{ i: number; fp?: number }> }> {
   const { redis, keys } = ctx
   const r = config.run
   const c = rec.id
@@ -95,17 +95,18 @@ async function storeFiles(ctx: RoleContext, config: RunConfig, rec: ClassRecord,
     const chunks = await redis.lrangeBuffer(keys.files(r, c), 0, -1)
     const list = FileList.fromChunks(chunks)
     const fresh: FileRef[] = []
-    const requeue: number[] = []
+    const requeue: Array<{ i: number; fp?: number }> = []
     const fp = config.watchMs && list.length ? await redis.getBuffer(keys.fingerprint(r, c)) : null
     for (const f of result.files) {
       const idx = list.indexOf(f.key)
       if (idx === undefined) { fresh.push(f); continue }
       if (!config.watchMs) continue
       // Playlists of a class that was live change as it records (and gain ENDLIST at the end).
-      if (rec.live && (f.kind === 'media' || f.kind === 'master')) { requeue.push(idx); continue }
+      if (rec.live && (f.kind === 'media' || f.kind === 'master')) { requeue.push({ i: idx }); continue }
       if (fp && (f.etag !== undefined || f.size !== undefined) && fp.length >= idx * 4 + 4) {
         const stored = fp.readUInt32BE(idx * 4)
-        if (stored !== 0 && stored !== fingerprintOf(f.etag, f.size)) requeue.push(idx)
+        const now = fingerprintOf(f.etag, f.size)
+        if (stored !== 0 && stored !== now) requeue.push({ i: idx, fp: now })
       }
     }
     if (fresh.length === 0) return { added: 0, requeue }
@@ -139,14 +140,17 @@ async function queueBatches(ctx: RoleContext, config: RunConfig, c: string, maxQ
 }
 
 /** Files whose origin changed: clear their done bit and queue them again. */
-async function queueChanged(ctx: RoleContext, config: RunConfig, c: string, indices: number[]): Promise<void> {
+async function queueChanged(ctx: RoleContext, config: RunConfig, c: string, files: Array<{ i: number; fp?: number }>): Promise<void> {
   const { redis, keys } = ctx
   const r = config.run
   const pipe = redis.pipeline()
-  for (const i of indices) pipe.setbit(keys.done(r, c), i, 0)
-  for (let k = 0; k < indices.length; k += config.batchSize) {
-    const job: CopyJob = { r, c, i: indices.slice(k, k + config.batchSize), a: 0 }
-    pipe.xadd(keys.queue('copy'), '*', 'j', JSON.stringify(job))
+  for (const f of files) pipe.setbit(keys.done(r, c), f.i, 0)
+  for (let k = 0; k < files.length; k += config.batchSize) {
+    const slice = files.slice(k, k + config.batchSize)
+    const fresh = slice.filter((f) => f.fp !== undefined)
+    const stale = slice.filter((f) => f.fp === undefined)
+    if (fresh.length) pipe.xadd(keys.queue('copy'), '*', 'j', JSON.stringify({ r, c, i: fresh.map((f) => f.i), x: fresh.map((f) => f.fp as number), a: 0 } satisfies CopyJob))
+    if (stale.length) pipe.xadd(keys.queue('copy'), '*', 'j', JSON.stringify({ r, c, i: stale.map((f) => f.i), a: 0 } satisfies CopyJob))
   }
   pipe.hincrby(keys.version(r), c, 1)
   await pipe.exec()

@@ -10,7 +10,11 @@ export type CrawlJob = { r: string; c: string; g: number }
  * Copy files of one class: the range [s, e) or the explicit indices `i`; attempt `a` (0 = first);
  * `nb` = not before (epoch ms), for retries with backoff / Retry-After.
  */
-export type CopyJob = { r: string; c: string; s?: number; e?: number; i?: number[]; a: number; nb?: number }
+export type CopyJob = {
+  r: string; c: string; s?: number; e?: number; i?: number[]; a: number; nb?: number
+  /** Files changed at the origin (--watch): their new fingerprints, parallel to `i`; the stored validators are stale. */
+  x?: number[]
+}
 
 export function indicesOf(job: CopyJob): number[] {
   if (job.i) return job.i

@@ -8,10 +8,8 @@ import type { ScriptedRedis } from './scripts.ts'
 /** Run settings every worker must agree on. */
 export type RunConfig = {
   run: string
-  /** Sources as the user typed them (catalog file contents are inlined at submit, see `inline`). */
+  /** Sources as the user typed them (local catalog files are also inlined in the run meta as `inline:<index>`). */
   sources: string[]
-  /** Catalog files read on the submitting machine: index into `sources` → file text. */
-  inline?: Record<string, string>
   /** Destination (directory or s3://bucket/prefix; "null:" discards, for benchmarks). */
   to: string
   /** Attempts after the first before a file is reported failed. */

@@ -57,7 +57,8 @@ async function handleScan(ctx: RoleContext, entry: StreamEntry<ScanJob>): Promis
   const core = await ctx.coreFor(config)
   let items: ScanItem[]
   try {
-    items = await core.scan(source, config.inline?.[String(src)], { watch: Boolean(config.watchMs), signal: ctx.workSignal })
+    const inline = await redis.hget(keys.meta(r), `inline:${src}`)
+    items = await core.scan(source, inline ?? undefined, { watch: Boolean(config.watchMs), signal: ctx.workSignal })
   } catch (err) {
     if (ctx.workSignal.aborted) throw err
     log.warn({ run: r, source, err: describeError(err) }, 'source could not be scanned')

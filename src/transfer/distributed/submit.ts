@@ -27,7 +27,7 @@ export type SubmitOptions = {
 }
 
 /** Catalog files on the submitting machine are inlined so scanners elsewhere can read them. */
-async function inlineLocalFiles(sources: string[]): Promise<Record<string, string>> {
+export async function inlineLocalFiles(sources: string[]): Promise<Record<string, string>> {
   const out: Record<string, string> = {}
   for (const [i, s] of sources.entries()) {
     if (/^[a-z][a-z0-9+.-]*:/i.test(s) && !s.startsWith('file:')) continue
@@ -40,6 +40,12 @@ async function inlineLocalFiles(sources: string[]): Promise<Record<string, strin
   return out
 }
 
+/** (Re)stores the text of local catalog files; a --watch submitter calls it every cycle so edits are seen. */
+export async function storeInline(redis: ScriptedRedis, keys: Keys, run: string, inline: Record<string, string>): Promise<void> {
+  const fields = Object.entries(inline).flatMap(([i, text]) => [`inline:${i}`, text])
+  if (fields.length) await redis.hset(keys.meta(run), ...fields)
+}
+
 export async function submitRun(redis: ScriptedRedis, keys: Keys, options: SubmitOptions): Promise<{ run: string; created: boolean; config: RunConfig }> {
   const run = options.run ?? deriveRunName(options.sources, options.to)
   if (!/^[\w.@-]{1,128}$/.test(run)) throw new DistributedTransferError('TRANSFER_DIST_BAD_JOB', `run names are letters, digits and . _ @ - (got "${run}")`, { status: 400 })
@@ -48,10 +54,15 @@ export async function submitRun(redis: ScriptedRedis, keys: Keys, options: Submi
     run, sources: options.sources, to: options.to, retries: options.retries ?? 3,
     batchSize: Math.min(100, Math.max(1, options.batchSize ?? 100)),
     executor: options.executor ?? 'local', core: options.core ?? {}, createdAt: new Date().toISOString(),
-    ...(Object.keys(inline).length ? { inline } : {}),
     ...(options.watchMs ? { watchMs: options.watchMs } : {}),
     ...(options.lambdaFunction ? { lambdaFunction: options.lambdaFunction } : {}),
   }
+  const prior = await redis.hget(keys.meta(run), 'config')
+  if (prior && configIdentity(JSON.parse(prior) as RunConfig) !== configIdentity(config)) {
+    throw new DistributedTransferError('TRANSFER_DIST_RUN_CONFLICT', `run "${run}" already exists with other sources or destination (pick another --run)`, { status: 409, details: { run } })
+  }
+  // Inlined before the scan jobs exist, so no scanner can see the run without its catalogs.
+  if (Object.keys(inline).length) await storeInline(redis, keys, run, inline)
   const jobs = config.sources.map((_s, src) => JSON.stringify({ r: run, src, g: 1 } satisfies ScanJob))
   const created = await redis.submitRun(keys.meta(run), keys.queue('scan'), keys.runs, keys.active,
     JSON.stringify(config), config.createdAt, config.sources.length, run, ...jobs)
