@@ -71,7 +71,7 @@ test('with --slow-consumer disconnect the slow one is closed with a reason, the 
 })
 
 test('limits: connections per IP, new-connection rate, publish rate', async () => {
-  const server = await startLiveServer({ token: TOKEN, maxConnectionsPerIp: 2, publishRate: 5 })
+  const server = await startLiveServer({ token: TOKEN, maxConnectionsPerIp: 2, publishRate: 2 })
   const a = watchTopic(server.url, 'lim', { reconnect: false })
   const b = watchTopic(server.url, 'lim', { reconnect: false })
   try {
@@ -80,15 +80,16 @@ test('limits: connections per IP, new-connection rate, publish rate', async () =
     assert.equal(third.status, 429)
     assert.equal(((await third.json()) as { error: { code: string } }).error.code, 'LIVE_TOO_MANY_CONNECTIONS')
     assert.ok(third.headers.get('retry-after'))
-    const statuses: number[] = []
-    for (let i = 0; i < 8; i++) statuses.push((await publish(server.url, 'lim', TOKEN, { type: 'comment', data: i })).status)
-    assert.deepEqual(statuses.slice(0, 5), [202, 202, 202, 202, 202])
-    assert.ok(statuses.slice(5).includes(429), `publish rate limited: ${statuses.join(',')}`)
+    // 2 events/s with a burst of 2: a batch of 3 can never fit, whatever the machine's speed.
+    assert.equal((await publish(server.url, 'lim', TOKEN, { type: 'comment', data: 0 })).status, 202)
+    const limited = await publish(server.url, 'lim', TOKEN, { events: [1, 2, 3].map((n) => ({ type: 'comment', data: n })) })
+    assert.equal(limited.status, 429)
+    assert.equal((limited.json.error as { code: string }).code, 'LIVE_RATE_LIMITED')
   } finally {
     await a.stop(); await b.stop()
     await server.close({ graceMs: 100 })
   }
-  const storm = await startLiveServer({ token: TOKEN, connectionRate: 3 })
+  const storm = await startLiveServer({ token: TOKEN, connectionRate: 1 })
   try {
     const results = await Promise.all(Array.from({ length: 8 }, async () => {
       const r = await fetch(`${storm.url}/v1/topics/storm/events`)
@@ -96,8 +97,10 @@ test('limits: connections per IP, new-connection rate, publish rate', async () =
       await r.body?.cancel()
       return status
     }))
-    assert.equal(results.filter((s) => s === 200).length, 3)
-    assert.equal(results.filter((s) => s === 429).length, 5)
+    // 1 new connection/s (burst 1): a storm of 8 gets one or two through however slow this machine is.
+    const ok = results.filter((s) => s === 200).length
+    assert.ok(ok >= 1 && ok <= 2, `admitted ${ok}`)
+    assert.equal(results.filter((s) => s === 429).length, 8 - ok)
   } finally { await storm.close({ graceMs: 100 }) }
 })
 
