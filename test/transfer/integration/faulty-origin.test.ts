@@ -46,3 +46,29 @@ test('faulty origin: every transferable file verified and byte-identical; skips 
   const states = Object.fromEntries(report.classes.map((c) => [c.id, c.state === 'skipped' ? `skipped:${c.skipReason ?? ''}` : c.state]))
   assert.deepEqual(states, Object.fromEntries(lib.classes.map((c) => [c.id, c.transferable ? 'verified' : `skipped:${c.reason ?? ''}`])))
 })
+
+test('a variant playlist failing every crawl attempt (then healing) never yields a "verified" class with segments left behind', { timeout: 90_000 }, async () => {
+  const small = generateSampleLibrary({ classes: 1, seed: 12, nonTransferable: false, defaults: { segments: 4 } })
+  const variant = 'vod/class-0001/360p/index.m3u8'
+  // 4 failures = the crawl's first attempt + 3 retries; the 5th request (the copy) succeeds.
+  const flaky = await startSampleOrigin({ library: small, faults: { errorRate: 1, maxFaultsPerPath: 4, match: /360p\/index\.m3u8$/ } })
+  try {
+    const dest = path.join(work, 'dest-flaky')
+    const reportFile = path.join(work, 'report-flaky.json')
+    const r = await runCli(['transfer', `${flaky.url}/${small.classes[0]?.master ?? ''}`, '--to', dest, '--state', path.join(work, 'state-flaky'), '--report', reportFile, '--retries', '3'],
+      { cwd: work })
+    assert.ok(flaky.getsFor(variant) >= 4, 'the playlist failed the whole crawl budget')
+    const copied = new Set(await listTree(dest))
+    const left = [...small.files.keys()].filter((p) => !copied.has(p))
+    const report = await readReport(reportFile)
+    // Either the run reports the class as not verified (exit 1), or it recovered and copied everything.
+    if (r.code === 0 || report.ok) {
+      assert.deepEqual(left, [], `KNOWN BUG (transfer core): exit ${r.code}, report ok=${report.ok}, but ${left.length} files never copied: ${left.slice(0, 3).join(', ')}`)
+    } else {
+      assert.equal(r.code, 1)
+      assert.ok(report.classes.some((c) => c.missing.some((m) => m.source.includes('360p/index.m3u8') || m.key.includes('360p'))), 'the report names the playlist')
+    }
+  } finally {
+    await flaky.stop()
+  }
+})
