@@ -62,11 +62,16 @@ export class InlineExecutor implements CopyExecutor {
     this.#onResult = onResult
   }
 
+  readonly #active = new Set<Promise<void>>()
+
   run(job: CopyJob): void {
-    void this.#copier.copy(job.ref).then((outcome) => this.#onResult(job.id, outcome))
+    const p: Promise<void> = this.#copier.copy(job.ref).then((outcome) => { this.#active.delete(p); this.#onResult(job.id, outcome) })
+    this.#active.add(p)
   }
 
+  /** Lets copies in flight finish (their outcomes are still journaled), then closes pools. */
   async close(): Promise<void> {
+    while (this.#active.size > 0) await Promise.all([...this.#active])
     await this.#copier.close()
   }
 }

@@ -91,6 +91,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
   const router = new SourceRouter({ ...(options.s3 ? { s3: options.s3 } : {}), ...(options.stripPrefix ? { stripPrefix: options.stripPrefix } : {}), http: { connections: 16 } })
   const signal = options.signal
   let executor: CopyExecutor | undefined
+  let journalClosed = false
   try {
     // --- plan ------------------------------------------------------------------------------------
     const plan = await planSources(options.sources, options.catalogs ?? [], router, signal ? { signal } : {})
@@ -139,7 +140,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     }
     const onResult = (id: number, outcome: CopyOutcome): void => {
       const item = inFlight.get(id)
-      if (!item) return
+      if (!item || journalClosed) return
       inFlight.delete(id)
       if (outcome.ok) {
         journal.record({ key: item.ref.key, state: outcome.skipped ? 'skipped-present' : 'copied', size: outcome.bytes, attempts: item.attempts,
@@ -264,6 +265,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     return report
   } finally {
     await executor?.close().catch(() => undefined)
+    journalClosed = true
     journal.close()
     await router.close().catch(() => undefined)
     await destination.close?.().catch(() => undefined)
