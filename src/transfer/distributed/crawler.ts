@@ -9,7 +9,7 @@ import type { CopyJob, CrawlJob } from './jobs.ts'
 import type { RoleContext } from './role-context.ts'
 import type { RunConfig } from './run-config.ts'
 import type { StreamEntry } from './stream-queue.ts'
-import { FileList, encodeFileChunk, fingerprintOf } from './file-list.ts'
+import { FileList, encodeFileChunk, fingerprintOf, sortForList } from './file-list.ts'
 import { groupOf } from './keys.ts'
 import { runRoleLoop } from './role-runner.ts'
 import { ackEntry } from './stream-queue.ts'
@@ -110,7 +110,7 @@ async function storeFiles(ctx: RoleContext, config: RunConfig, rec: ClassRecord,
       }
     }
     if (fresh.length === 0) return { added: 0, requeue }
-    const res = await redis.appendFiles(keys.files(r, c), keys.count(r), c, chunks.length, encodeFileChunk(fresh), fresh.length)
+    const res = await redis.appendFiles(keys.files(r, c), keys.count(r), c, chunks.length, encodeFileChunk(sortForList(fresh)), fresh.length)
     if (res !== -1) return { added: fresh.length, requeue }
     if (attempt > 5) throw new Error(`file list of class ${c} keeps changing under this crawler`)
   }

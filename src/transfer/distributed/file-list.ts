@@ -25,6 +25,11 @@ function unescapeField(s: string): string {
   return s.includes('\\') ? s.replace(/\\(.)/g, (_m, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c)) : s
 }
 
+/** Key order: what a crawler appends is sorted first, so neighbours share long prefixes (indices follow). */
+export function sortForList(files: FileRef[]): FileRef[] {
+  return [...files].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+}
+
 /** Encodes files (in index order) into one chunk. */
 export function encodeFileChunk(files: FileRef[]): Buffer {
   const lines: string[] = []
@@ -33,7 +38,9 @@ export function encodeFileChunk(files: FileRef[]): Buffer {
   for (const f of files) {
     const ps = sharedPrefix(prevSource, f.source)
     const pk = sharedPrefix(prevKey, f.key)
-    const fields = [KIND_CODES[f.kind], ps.toString(36), escapeField(f.source.slice(ps)), pk.toString(36), escapeField(f.key.slice(pk))]
+    // Keys are usually the source URL's path: then only the key's length is stored.
+    const keyFields = f.key && f.source.endsWith(f.key) ? ['*', f.key.length.toString(36)] : [pk.toString(36), escapeField(f.key.slice(pk))]
+    const fields = [KIND_CODES[f.kind], ps.toString(36), escapeField(f.source.slice(ps)), ...keyFields]
     if (f.size !== undefined || f.etag !== undefined) fields.push(f.size === undefined ? '' : f.size.toString(36), escapeField(f.etag ?? ''))
     lines.push(fields.join('\t'))
     prevSource = f.source
@@ -57,7 +64,7 @@ export function decodeFileChunk(chunk: Buffer): FileRef[] {
     const kind = KIND_BY_CODE.get(kc)
     if (!kind) throw new DistributedTransferError('TRANSFER_DIST_BAD_JOB', `corrupt file-list line: ${line.slice(0, 80)}`)
     const source = prevSource.slice(0, parseInt(ps, 36)) + unescapeField(sRest)
-    const key = prevKey.slice(0, parseInt(pk, 36)) + unescapeField(kRest)
+    const key = pk === '*' ? source.slice(source.length - parseInt(kRest, 36)) : prevKey.slice(0, parseInt(pk, 36)) + unescapeField(kRest)
     const ref: FileRef = { source, key, kind }
     if (size) ref.size = parseInt(size, 36)
     if (etag) ref.etag = unescapeField(etag)
