@@ -46,6 +46,7 @@ export const AGENT_SPEC: CommandSpec = {
     listen: { type: 'number', description: 'BitTorrent TCP port (0 = any free port)', default: 6881, placeholder: 'port' },
     'seed-time': { type: 'string', description: 'how long a finished object keeps seeding', default: '1h', placeholder: 'duration' },
     'seed-ratio': { type: 'number', description: 'stop seeding earlier once uploaded ≥ ratio × size (0 = time only)', default: 0 },
+    strategy: { type: 'string', description: 'piece selection: sequential or rarest', default: 'sequential' },
     token: { type: 'string', description: 'bearer token required for POST/DELETE (and GET /v1/objects that starts a download)', env: 'COLONY_SWARM_TOKEN' },
     'agent-id': { type: 'string', description: 'identity in elections and logs (default: host-pid-random)' },
   },
@@ -118,11 +119,13 @@ async function runAgent(argv: string[]): Promise<number> {
   const index = etcd.length
     ? createEtcdIndex({ hosts: etcd, prefix: str(p, 'etcd-prefix') ?? 'colony/swarm/', leaseTtlSeconds: Math.max(1, Math.round(parseDuration(str(p, 'lease-ttl') ?? '5s') / 1000)) })
     : undefined
+  const strategy = str(p, 'strategy') ?? 'sequential'
+  if (strategy !== 'sequential' && strategy !== 'rarest') throw new UsageError('--strategy is sequential or rarest')
   const agentId = str(p, 'agent-id')
   const token = str(p, 'token')
   const agent = await startAgent({
     dataDir: str(p, 'data') ?? '.colony/swarm',
-    allowHosts, trackers, listenPort, seedRatio, logger: log,
+    allowHosts, trackers, listenPort, seedRatio, strategy, logger: log,
     apiHost: api.host, apiPort: api.port,
     uploadLimit: rateFlag(p, 'upload-limit'), downloadLimit: rateFlag(p, 'download-limit'),
     seedTimeMs: parseDuration(str(p, 'seed-time') ?? '1h'),

@@ -18,11 +18,19 @@ async function call(path: string, init: RequestInit, options: AgentClientOptions
   const headers = new Headers(init.headers)
   if (options.token) headers.set('authorization', `Bearer ${options.token}`)
   let res: Response
-  try {
-    res = await fetch(`${base}${path}`, { ...init, headers, ...(options.signal ? { signal: options.signal } : {}) })
-  } catch (err) {
-    if (options.signal?.aborted) throw err
-    throw new SwarmError('SWARM_AGENT_UNREACHABLE', `cannot reach the swarm agent at ${base}: ${(err as Error).message}`, { cause: err })
+  for (let attempt = 0; ; attempt++) {
+    try {
+      res = await fetch(`${base}${path}`, { ...init, headers, ...(options.signal ? { signal: options.signal } : {}) })
+      break
+    } catch (err) {
+      if (options.signal?.aborted) throw err
+      // A reused keep-alive socket the agent just closed fails with ECONNRESET: safe to retry reads.
+      const idempotent = (init.method ?? 'GET') === 'GET'
+      if (!idempotent || attempt >= 2) {
+        throw new SwarmError('SWARM_AGENT_UNREACHABLE', `cannot reach the swarm agent at ${base}: ${(err as Error).message}`, { cause: err })
+      }
+      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)))
+    }
   }
   if (!res.ok) {
     const text = await res.text()

@@ -61,6 +61,8 @@ export type DownloadContext = {
   downloadLimit: number
   seedTimeMs: number
   seedRatio: number
+  /** Piece picking of the engine. */
+  strategy: 'sequential' | 'rarest'
   originRetries: number
   backoffBaseMs: number
   log: Logger
@@ -284,7 +286,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     if (existing) existing.destroy()
     if (!complete) this.#setState('swarm')
     const torrent = this.#ctx.engine.add(torrentBuf, {
-      path: this.dir as string, announce: this.#ctx.trackers, skipVerify: complete, strategy: 'rarest',
+      path: this.dir as string, announce: this.#ctx.trackers, skipVerify: complete, strategy: this.#ctx.strategy,
     })
     this.#torrent = torrent
     this.#guard = guardTorrent(torrent, { onBan: (p) => { this.#ctx.log.warn({ id: this.id, peer: p }, 'banned peer for bad data'); this.#ctx.onBan(p) } })

@@ -1,0 +1,116 @@
+// Real etcd, real agent processes (`colony swarm agent`), two colony trackers: the fleet behaviours of issue 6.
+import assert from 'node:assert/strict'
+import type { ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { rm } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { after, before, describe, test } from 'node:test'
+import { freePort, makeTempDir, startEtcd, startProcess, stopProcess, waitFor, type Service } from '../helpers/services.ts'
+import { getDownload, requestDownload, waitForDownload, type DownloadInfo } from '../../src/swarm/index.ts'
+import { startTracker, type Tracker } from '../../src/swarm/tracker/index.ts'
+import { startOrigin, type Origin } from './swarm-fixtures.ts'
+
+const BIN = fileURLToPath(new URL('../../bin/colony.js', import.meta.url))
+
+type AgentProc = { url: string; proc: ChildProcess; log: string[] }
+
+describe('swarm fleet on etcd (agent processes)', { timeout: 150_000 }, () => {
+  let etcd: Service
+  let dir: string
+  const trackers: Tracker[] = []
+  const agents: AgentProc[] = []
+  const origins: Origin[] = []
+  const hosts: string[] = []
+
+  const newOrigin = async (size: number, rate = 0): Promise<Origin> => {
+    const o = await startOrigin({ size, rate, path: `/obj/${randomBytes(4).toString('hex')}.bin` })
+    origins.push(o)
+    return o
+  }
+
+  before(async () => {
+    etcd = await startEtcd()
+    dir = await makeTempDir('colony-swarm-fleet-')
+    for (let i = 0; i < 2; i++) trackers.push(await startTracker({ port: 0, udpPort: false, intervalMs: 2000 }))
+    // Origins are created per test on fresh ports; allow the loopback host on any port.
+    hosts.push('127.0.0.1')
+    for (let i = 0; i < 5; i++) {
+      const port = await freePort()
+      const args = [BIN, 'swarm', 'agent', '--api', `127.0.0.1:${port}`, '--listen', '0', '--data', `${dir}/agent${i}`,
+        '--etcd', etcd.url, '--etcd-prefix', `test-${process.pid}/`, '--lease-ttl', '2s', '--seed-time', '10m', '--agent-id', `agent${i}`,
+        ...trackers.flatMap((t) => ['--tracker', t.httpAnnounceUrl]), ...hosts.flatMap((h) => ['--allow-host', h])]
+      const proc = await startProcess(process.execPath, args, { port, dir, env: { COLONY_LOG_LEVEL: process.env.SWARM_TEST_LOG ?? 'warn' } })
+      const log: string[] = []
+      proc.stderr?.on('data', (b: Buffer) => { log.push(b.toString()); if (log.length > 400) log.shift() })
+      agents.push({ url: `http://127.0.0.1:${port}`, proc, log })
+    }
+  })
+  after(async () => {
+    if (process.env.SWARM_TEST_LOG) for (const [i, a] of agents.entries()) process.stderr.write(`--- agent${i}\n${a.log.join('')}\n`)
+    for (const a of agents) await stopProcess(a.proc)
+    for (const t of trackers) await t.close().catch(() => undefined)
+    for (const o of origins) await o.close()
+    await etcd?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const live = (): AgentProc[] => agents.filter((a) => a.proc.exitCode === null && a.proc.signalCode === null)
+
+  const fetchAll = async (o: Origin, on: AgentProc[]): Promise<DownloadInfo[]> => {
+    const started = await Promise.all(on.map((a) => requestDownload(o.url, { agent: a.url, sha256: o.sha256 })))
+    return Promise.all(started.map((d, i) => waitForDownload(d.id, { agent: on[i]?.url as string, timeoutMs: 60_000 })))
+  }
+
+  test('five agents asking at once: exactly one origin download, everyone verified', async () => {
+    const o = await newOrigin(6 * 1024 * 1024 + 4321)
+    const done = await fetchAll(o, live())
+    assert.equal(o.gets, 1, 'one GET at the origin')
+    assert.equal(o.bytesSent, o.body.length, 'origin egress = object size')
+    assert.equal(done.filter((d) => d.role === 'leader').length, 1)
+    assert.equal(done.reduce((n, d) => n + d.bytes.fromOrigin, 0), o.body.length)
+    for (const d of done) assert.equal(d.sha256, o.sha256)
+    assert.equal(new Set(done.map((d) => d.infoHash)).size, 1, 'one torrent')
+  })
+
+  test('a changed object at the origin yields a new torrent', async () => {
+    const o = await newOrigin(1024 * 1024)
+    const on = live().slice(0, 2)
+    const first = await fetchAll(o, on)
+    o.setBody(randomBytes(1024 * 1024 + 99))
+    const second = await fetchAll(o, on)
+    assert.notEqual(second[0]?.infoHash, first[0]?.infoHash)
+    assert.notEqual(second[0]?.key, first[0]?.key)
+    assert.equal(o.gets, 2, 'one origin download per version')
+    for (const d of second) assert.equal(d.sha256, o.sha256)
+  })
+
+  test('a tracker killed: agents announce to the other one and complete', async () => {
+    const o = await newOrigin(3 * 1024 * 1024)
+    await (trackers[0] as Tracker).close()
+    const done = await fetchAll(o, live())
+    assert.equal(o.gets, 1)
+    const peers = done.filter((d) => d.role === 'peer')
+    assert.equal(peers.length, live().length - 1)
+    for (const d of peers) assert.ok(d.bytes.fromPeers >= o.body.length, 'got the bytes from peers via the surviving tracker')
+  })
+
+  test('the leader killed mid-download: its lease expires, another agent fetches and everyone completes', async () => {
+    const o = await newOrigin(3 * 1024 * 1024, 1024 * 1024)
+    const on = live().slice(0, 3)
+    const started = await Promise.all(on.map((a) => requestDownload(o.url, { agent: a.url, sha256: o.sha256 })))
+    const leaderAt = await waitFor(async () => {
+      for (let i = 0; i < on.length; i++) {
+        const d = await getDownload(started[i]?.id as string, { agent: on[i]?.url as string })
+        if (d.state === 'origin' && d.bytes.done > 256 * 1024) return i + 1
+      }
+      return 0
+    }, { timeoutMs: 20_000, message: 'a leader fetching from the origin' })
+    const victim = on[leaderAt - 1] as AgentProc
+    victim.proc.kill('SIGKILL')
+    const rest = on.filter((a) => a !== victim)
+    const done = await Promise.all(rest.map((a) => waitForDownload(started[on.indexOf(a)]?.id as string, { agent: a.url, timeoutMs: 60_000 })))
+    assert.equal(o.gets, 2, 'the dead leader\'s partial GET plus the new leader\'s')
+    assert.equal(done.filter((d) => d.role === 'leader').length, 1)
+    for (const d of done) assert.equal(d.sha256, o.sha256)
+  })
+})
