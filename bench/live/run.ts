@@ -10,6 +10,7 @@ import {
   colonyServeArgs, formatComparison, formatResult, runLiveBenchmark, startColonyServer, startNchanServer,
   type LiveBenchOptions, type LiveBenchResult, type StartedServer,
 } from '../../src/live/bench/index.ts'
+import { formatMarkdown } from './markdown.ts'
 import { busyMicros, topFrames, type CpuProfile } from './profile.ts'
 
 const SPEC: CommandSpec = {
@@ -33,6 +34,7 @@ const SPEC: CommandSpec = {
     servers: { type: 'list', description: 'which servers to run', default: ['colony', 'nchan'] },
     'cpu-prof': { type: 'boolean', description: 'profile the colony workers (node --cpu-prof) and print their top frames' },
     out: { type: 'string', description: 'also write all results as JSON here', placeholder: 'file' },
+    markdown: { type: 'string', description: 'also write the results as Markdown tables here', placeholder: 'file' },
   },
 }
 
@@ -114,6 +116,8 @@ async function main(): Promise<number> {
 
   process.stdout.write(`\n${formatTargets(results, parseDuration(str(p, 'coalesce-window') ?? '100ms'))}\n`)
   const out = str(p, 'out')
+  const md = str(p, 'markdown')
+  if (md) await writeFile(md, `Run ${started}, ${machineNote()} at the start.\n\n${results.map((r) => formatMarkdown(r.scenario, r.colony, r.nchan)).join('\n\n')}\n\n\`\`\`\n${formatTargets(results, parseDuration(str(p, 'coalesce-window') ?? '100ms'))}\n\`\`\`\n`)
   if (out) await writeFile(out, JSON.stringify({ started, finished: new Date().toISOString(), machine: machineNote(), argv: process.argv.slice(2), results }, null, 2))
   return 0
 }
