@@ -4,6 +4,7 @@ import { chmod, mkdir, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { freePort, stopProcess, waitFor } from '../../test/helpers/services.ts'
+import { track } from './children.ts'
 import { CpuMeter } from './proc-stats.ts'
 
 const exec = promisify(execFile)
@@ -56,7 +57,7 @@ export async function startAria2Peer(options: Aria2PeerOptions): Promise<Aria2Pe
     ...(options.trackers ? ['--bt-exclude-tracker=*', `--bt-tracker=${options.trackers.join(',')}`] : []),
     options.torrentPath,
   ]
-  const proc = spawn('aria2c', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = track(spawn('aria2c', args, { stdio: ['ignore', 'pipe', 'pipe'] }))
   let out = ''
   const keep = (b: Buffer): void => { out = (out + b.toString()).slice(-4000) }
   proc.stdout?.on('data', keep)

@@ -34,6 +34,8 @@ export type DemoOrigin = {
   hostPort: string
   size: number
   sha256: string
+  /** The object's bytes (for seeding a baseline client with the same file). */
+  body: Buffer
   /** Every body byte sent since start (or the last resetStats). */
   stats: () => DemoOriginStats
   resetStats: () => void
@@ -120,7 +122,7 @@ export async function startDemoOrigin(options: DemoOriginOptions): Promise<DemoO
   const base = await listen(server, { host: options.host ?? '127.0.0.1', port: 0 })
   const url = `${base}${objectPath}`
   return {
-    url, hostPort: new URL(base).host, size: body.length, sha256,
+    url, hostPort: new URL(base).host, size: body.length, sha256, body,
     stats: () => ({ ...stats }),
     resetStats: () => { stats = { requests: 0, egressBytes: 0 } },
     close: async () => {

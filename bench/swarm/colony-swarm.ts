@@ -1,0 +1,121 @@
+// colony's side of the bench: real `colony swarm agent` processes sharing an etcd index.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdir } from 'node:fs/promises'
+import path from 'node:path'
+import { getDownload, requestDownload, type DownloadInfo } from '../../src/swarm/index.ts'
+import { stopProcess, waitFor } from '../../test/helpers/services.ts'
+import { track } from './children.ts'
+import { CpuMeter } from './proc-stats.ts'
+
+const BIN = new URL('../../bin/colony.js', import.meta.url).pathname
+
+export type AgentProcessOptions = {
+  dataDir: string
+  etcd: string
+  trackers: string[]
+  allowHost: string
+  /** bytes/s, 0 = none. */
+  uploadLimit: number
+  agentId: string
+}
+
+export type AgentProcess = { url: string; pid: number; proc: ChildProcess; output: () => string; stop: () => Promise<void> }
+
+export async function startAgentProcess(options: AgentProcessOptions): Promise<AgentProcess> {
+  await mkdir(options.dataDir, { recursive: true })
+  const args = [
+    BIN, 'swarm', 'agent', '--api', '127.0.0.1:0', '--listen', '0', '--data', options.dataDir,
+    '--etcd', options.etcd, '--etcd-prefix', `bench/${process.pid}/`, '--allow-host', options.allowHost,
+    '--upload-limit', String(options.uploadLimit), '--seed-time', '1h', '--agent-id', options.agentId,
+    ...options.trackers.flatMap((t) => ['--tracker', t]),
+  ]
+  const proc = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COLONY_LOG_LEVEL: process.env.COLONY_LOG_LEVEL ?? 'warn' } }))
+  let out = ''
+  let stdout = ''
+  proc.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
+  proc.stderr.on('data', (b: Buffer) => { out = (out + b.toString()).slice(-4000) })
+  let url: string
+  try {
+    // Generous: on a shared 2-core machine a Node process can take many seconds to load colony.
+    url = await waitFor(() => {
+      if (proc.exitCode !== null) throw new Error(`agent ${options.agentId} exited ${proc.exitCode}: ${out}`)
+      return /^(http:\/\/\S+)\n/.exec(stdout)?.[1]
+    }, { timeoutMs: 120_000, message: `agent ${options.agentId} printed its API URL` })
+  } catch (err) {
+    await stopProcess(proc)
+    throw err
+  }
+  if (proc.pid === undefined) throw new Error('agent did not start')
+  return { url, pid: proc.pid, proc, output: () => out, stop: () => stopProcess(proc) }
+}
+
+export type AgentFleet = { agents: AgentProcess[]; stop: () => Promise<void> }
+
+export async function startAgentFleet(count: number, options: Omit<AgentProcessOptions, 'dataDir' | 'agentId'> & { workDir: string; firstId?: number }): Promise<AgentFleet> {
+  const agents: AgentProcess[] = []
+  const stop = async (): Promise<void> => { await Promise.all(agents.map((a) => a.stop())) }
+  try {
+    // Started a few at a time: 16 Node processes compiling at once on 2 cores would each take many seconds.
+    for (let i = 0; i < count; i += 4) {
+      const batch = Array.from({ length: Math.min(4, count - i) }, (_, k) => {
+        const id = (options.firstId ?? 0) + i + k
+        return startAgentProcess({ ...options, dataDir: path.join(options.workDir, `agent-${id}`), agentId: `bench-agent-${id}` })
+      })
+      const started = await Promise.allSettled(batch)
+      for (const r of started) if (r.status === 'fulfilled') agents.push(r.value)
+      const failed = started.find((r) => r.status === 'rejected')
+      if (failed) throw failed.reason
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { agents, stop }
+}
+
+export type ColonyRunResult = {
+  completionMs: number[]
+  wallMs: number
+  cpuSeconds: number
+  infos: DownloadInfo[]
+}
+
+/**
+ * Every agent asks for the object at once; resolves when all are complete (seeding). Completion times
+ * come from each agent's own `completedAt`, so the polling interval does not blur them. `meterPids` are
+ * the processes whose CPU counts (the asking agents plus, in mode 2, the seeder).
+ */
+export async function runColonyDownloads(agents: AgentProcess[], options: { url: string; sha256?: string; timeoutMs: number; meterPids: number[] }): Promise<ColonyRunResult> {
+  const meter = new CpuMeter()
+  meter.mark(options.meterPids)
+  const t0 = performance.now()
+  const startWall = Date.now()
+  const ids = await Promise.all(agents.map(async (a) => (await requestDownload(options.url, { agent: a.url, ...(options.sha256 ? { sha256: options.sha256 } : {}) })).id))
+  const infos = new Map<number, DownloadInfo>()
+  const failures = new Map<number, number>()
+  await waitFor(async () => {
+    meter.sample(options.meterPids)
+    await Promise.all(agents.map(async (a, i) => {
+      if (infos.has(i)) return
+      let d: DownloadInfo
+      try {
+        d = await getDownload(ids[i] ?? '', { agent: a.url, signal: AbortSignal.timeout(10_000) })
+        failures.set(i, 0)
+      } catch (err) {
+        // A busy agent can miss a poll; five in a row is a dead one.
+        const n = (failures.get(i) ?? 0) + 1
+        failures.set(i, n)
+        if (n >= 5 || a.proc.exitCode !== null) throw new Error(`agent ${i} unreachable: ${(err as Error).message} ${a.output()}`)
+        return
+      }
+      if (d.state === 'failed' || d.state === 'cancelled') throw new Error(`agent ${i} download ${d.state}: ${d.error?.code ?? ''} ${d.error?.message ?? ''}`)
+      if (d.state === 'seeding' || d.state === 'done') infos.set(i, d)
+    }))
+    return infos.size === agents.length
+  }, { timeoutMs: options.timeoutMs, intervalMs: 250, message: `all ${agents.length} colony agents complete` })
+  meter.sample(options.meterPids)
+  const wallMs = performance.now() - t0
+  const list = agents.map((_, i) => infos.get(i) as DownloadInfo)
+  const completionMs = list.map((d) => (d.completedAt ? Date.parse(d.completedAt) - startWall : wallMs))
+  return { completionMs, wallMs: Math.min(wallMs, Math.max(...completionMs)), cpuSeconds: meter.total(), infos: list }
+}

@@ -1,0 +1,220 @@
+// bench/swarm: colony's swarm against its bound and its baselines, measured in the same run.
+//   mode caps: capped origin + capped agents → time vs the theoretical bound, origin egress, vs plain HTTP.
+//   mode cpu:  no caps → MB delivered per CPU-second, colony's agents vs a swarm of stock aria2c clients.
+// Loopback only, bounded (--timeout per phase), everything it starts is stopped; data lives on tmpfs.
+import { createHash } from 'node:crypto'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { formatHelp, num, parseCommand, str, bool, type CommandSpec } from '../../src/shared/cli-options.ts'
+import { parseDuration, parseRate, parseSize } from '../../src/shared/units.ts'
+import { choosePieceLength, fetchTorrent, parseTorrentFile, startDemoOrigin, startTracker, type DemoOrigin, type Tracker } from '../../src/swarm/index.ts'
+import { startEtcd, type Service } from '../../test/helpers/services.ts'
+import { createTorrentFile, runAria2Swarm, type SwarmRunResult } from './aria2-swarm.ts'
+import { runColonyDownloads, startAgentFleet, type AgentFleet } from './colony-swarm.ts'
+import { killAll, track } from './children.ts'
+import { runHttpClients } from './http-clients.ts'
+import { readCpuSeconds } from './proc-stats.ts'
+import { mb, percentile, secs, swarmBoundSeconds } from './stats.ts'
+
+const SPEC: CommandSpec = {
+  name: 'node bench/swarm/run.ts',
+  usage: '[--mode caps|cpu|both] [--size F] [--agents N] [--origin-rate U] [--agent-upload u] …',
+  summary: 'Benchmarks colony swarm on loopback. caps: an origin capped at U serves F bytes to N agent processes each capped at u '
+    + 'upload; then N plain HTTP clients fetch from the same capped origin; prints the times, the bound max(F/U, N·F/(U+N·u)) and the ratios. '
+    + 'cpu: no caps; one seeder + N leechers, colony agents then stock aria2c, MB delivered per CPU-second (from /proc).',
+  options: {
+    mode: { type: 'string', description: 'caps, cpu or both', default: 'both' },
+    size: { type: 'string', description: 'object size F (caps mode)', default: '128MB', placeholder: 'size' },
+    agents: { type: 'number', description: 'agents N (caps mode)', default: 16 },
+    'origin-rate': { type: 'string', description: 'origin egress cap U (caps mode)', default: '8MB/s', placeholder: 'rate' },
+    'agent-upload': { type: 'string', description: 'per-agent upload cap u (caps mode)', default: '8MB/s', placeholder: 'rate' },
+    'http-clients': { type: 'number', description: 'plain HTTP clients in the caps baseline (default: N)' },
+    'skip-http': { type: 'boolean', description: 'skip the plain HTTP baseline (it takes N·F/U)' },
+    'cpu-size': { type: 'string', description: 'object size in cpu mode (default: --size)', placeholder: 'size' },
+    'cpu-agents': { type: 'number', description: 'leechers in cpu mode (default: --agents)' },
+    'skip-aria2': { type: 'boolean', description: 'cpu mode: skip the aria2c swarm' },
+    'skip-colony': { type: 'boolean', description: 'cpu mode: skip colony (aria2c only; its torrent comes from transmission-create)' },
+    trackers: { type: 'number', description: 'trackers every peer announces to', default: 2 },
+    timeout: { type: 'string', description: 'limit per phase', default: '10m', placeholder: 'duration' },
+    'work-dir': { type: 'string', description: 'scratch directory (tmpfs keeps the disk out of it)', default: '/dev/shm', placeholder: 'dir' },
+    json: { type: 'string', description: 'also write the results as JSON to this file', placeholder: 'file' },
+  },
+}
+
+type Log = (line: string) => void
+const log: Log = (line) => { process.stdout.write(`${line}\n`) }
+
+async function hashFile(file: string): Promise<string> {
+  return createHash('sha256').update(await readFile(file)).digest('hex')
+}
+
+function describeTimes(label: string, ms: number[]): string {
+  return `${label}: all done ${secs(Math.max(...ms))} s, per-host p50 ${secs(percentile(ms, 50))} s, p95 ${secs(percentile(ms, 95))} s`
+}
+
+async function startTrackers(count: number): Promise<Tracker[]> {
+  const out: Tracker[] = []
+  for (let i = 0; i < count; i++) out.push(await startTracker({ intervalMs: 10_000 }))
+  return out
+}
+
+type CapsResult = Record<string, number | string | boolean>
+
+async function runCaps(p: ReturnType<typeof parseCommand>, workDir: string, etcd: Service, timeoutMs: number): Promise<CapsResult> {
+  const F = parseSize(str(p, 'size') ?? '128MB')
+  const N = num(p, 'agents') ?? 16
+  const U = parseRate(str(p, 'origin-rate') ?? '8MB/s')
+  const u = parseRate(str(p, 'agent-upload') ?? '8MB/s')
+  const bound = swarmBoundSeconds(F, N, U, u)
+  log(`\n== mode caps: F=${mb(F)} MB, N=${N}, U=${mb(U)} MB/s, u=${mb(u)} MB/s; bound T = max(F/U, N·F/(U+N·u)) = ${bound.toFixed(2)} s`)
+  const origin = await startDemoOrigin({ size: F, rateBytesPerSec: U })
+  const trackers = await startTrackers(num(p, 'trackers') ?? 2)
+  let fleet: AgentFleet | undefined
+  try {
+    fleet = await startAgentFleet(N, { workDir: path.join(workDir, 'caps'), etcd: etcd.url, trackers: trackers.map((t) => t.httpAnnounceUrl), allowHost: origin.hostPort, uploadLimit: u })
+    log(`colony: ${N} agent processes up; every agent asks at once`)
+    const r = await runColonyDownloads(fleet.agents, { url: origin.url, sha256: origin.sha256, timeoutMs, meterPids: fleet.agents.map((a) => a.pid) })
+    const egress = origin.stats().egressBytes
+    const verified = r.infos.filter((d) => d.sha256 === origin.sha256).length
+    const leaders = r.infos.filter((d) => d.role === 'leader').length
+    const colonyAll = Math.max(...r.completionMs) / 1000
+    log(describeTimes('colony', r.completionMs))
+    log(`colony: ${verified}/${N} sha256 verified, ${leaders} leader(s), origin egress ${mb(egress)} MB = ${(egress / F).toFixed(3)} × F, agents' CPU ${r.cpuSeconds.toFixed(1)} s`)
+    await fleet.stop()
+    fleet = undefined
+
+    const result: CapsResult = {
+      F, N, U, u, boundSeconds: bound, colonyAllSeconds: colonyAll,
+      colonyP50Seconds: percentile(r.completionMs, 50) / 1000, colonyP95Seconds: percentile(r.completionMs, 95) / 1000,
+      originEgressBytes: egress, originEgressRatio: egress / F, verified, leaders, colonyCpuSeconds: r.cpuSeconds,
+      vsBound: colonyAll / bound,
+    }
+    if (!bool(p, 'skip-http')) {
+      const clients = num(p, 'http-clients') ?? N
+      origin.resetStats()
+      log(`plain HTTP: ${clients} clients fetch from the same origin capped at ${mb(U)} MB/s (expect ≈ ${(clients * F / U).toFixed(0)} s)`)
+      const h = await runHttpClients(origin.url, clients, timeoutMs)
+      const httpAll = Math.max(...h.completionMs) / 1000
+      log(describeTimes('plain HTTP', h.completionMs))
+      log(`plain HTTP: origin egress ${mb(origin.stats().egressBytes)} MB = ${(origin.stats().egressBytes / F).toFixed(2)} × F`)
+      Object.assign(result, { httpClients: clients, httpAllSeconds: httpAll, httpP50Seconds: percentile(h.completionMs, 50) / 1000, httpP95Seconds: percentile(h.completionMs, 95) / 1000, speedupVsHttp: httpAll / colonyAll })
+    }
+    log(`caps result: all complete ${colonyAll.toFixed(2)} s = ${(colonyAll / bound).toFixed(2)} × bound (target ≤ 1.3); `
+      + `origin egress ${(egress / F).toFixed(3)} × F (target ≤ 1.05)`
+      + (typeof result.speedupVsHttp === 'number' ? `; ${result.speedupVsHttp.toFixed(1)}× faster than plain HTTP (target ≥ 8)` : ''))
+    return result
+  } finally {
+    await fleet?.stop()
+    await Promise.all(trackers.map((t) => t.close()))
+    await origin.close()
+  }
+}
+
+function efficiency(bytes: number, cpu: number): number {
+  return bytes / 1e6 / Math.max(cpu, 0.01)
+}
+
+async function runCpu(p: ReturnType<typeof parseCommand>, workDir: string, etcd: Service, timeoutMs: number): Promise<Record<string, number | string>> {
+  const F = parseSize(str(p, 'cpu-size') ?? str(p, 'size') ?? '128MB')
+  const N = num(p, 'cpu-agents') ?? num(p, 'agents') ?? 16
+  log(`\n== mode cpu: no caps, F=${mb(F)} MB, one seeder + ${N} leechers; MB delivered per CPU-second of all swarm processes`)
+  const origin: DemoOrigin = await startDemoOrigin({ size: F })
+  const result: Record<string, number | string> = { F, N }
+  const dir = path.join(workDir, 'cpu')
+  let torrent: Buffer | undefined
+  try {
+    if (!bool(p, 'skip-colony')) {
+      const trackers = await startTrackers(num(p, 'trackers') ?? 2)
+      let fleet: AgentFleet | undefined
+      try {
+        fleet = await startAgentFleet(N + 1, { workDir: path.join(dir, 'colony'), etcd: etcd.url, trackers: trackers.map((t) => t.httpAnnounceUrl), allowHost: origin.hostPort, uploadLimit: 0 })
+        const [seeder, ...leechers] = fleet.agents
+        if (!seeder) throw new Error('no seeder agent')
+        // The seeder takes the object from the origin first, outside the measured window.
+        await runColonyDownloads([seeder], { url: origin.url, timeoutMs, meterPids: [] })
+        torrent = await fetchTorrent(origin.url, { agent: seeder.url })
+        const r = await runColonyDownloads(leechers, { url: origin.url, timeoutMs, meterPids: fleet.agents.map((a) => a.pid) })
+        const bad = r.infos.filter((d) => d.sha256 !== origin.sha256).length
+        const eff = efficiency(N * F, r.cpuSeconds)
+        log(describeTimes('colony', r.completionMs))
+        log(`colony: ${N - bad}/${N} verified; ${mb(N * F)} MB delivered with ${r.cpuSeconds.toFixed(1)} CPU-s → ${eff.toFixed(1)} MB per CPU-second; aggregate ${(N * F / 1e6 / (r.wallMs / 1000)).toFixed(1)} MB/s`)
+        Object.assign(result, { colonyAllSeconds: r.wallMs / 1000, colonyCpuSeconds: r.cpuSeconds, colonyMBPerCpuSecond: eff, colonyVerified: N - bad })
+      } finally {
+        await fleet?.stop()
+        await Promise.all(trackers.map((t) => t.close()))
+      }
+    }
+    if (!bool(p, 'skip-aria2')) {
+      const trackers = await startTrackers(num(p, 'trackers') ?? 2)
+      try {
+        const aria = path.join(dir, 'aria2')
+        const seedDir = path.join(aria, 'seed')
+        await mkdir(seedDir, { recursive: true })
+        let name = 'object.bin'
+        const torrentPath = path.join(aria, 'object.torrent')
+        if (torrent) {
+          // The very torrent colony made: same pieces, same piece length; its own trackers are overridden.
+          name = (await parseTorrentFile(torrent)).name
+          await writeFile(torrentPath, torrent)
+          await writeFile(path.join(seedDir, name), origin.body)
+        } else {
+          await writeFile(path.join(seedDir, name), origin.body)
+          await createTorrentFile(path.join(seedDir, name), torrentPath, trackers[0]?.httpAnnounceUrl ?? '', choosePieceLength(F))
+        }
+        const r: SwarmRunResult = await runAria2Swarm({
+          torrentPath, seedDir, fileName: name, n: N, workDir: aria, trackers: trackers.map((t) => t.httpAnnounceUrl),
+          seederAnnounced: () => trackers.some((t) => t.stats().seeders >= 1), timeoutMs, log,
+        })
+        let ok = 0
+        for (const f of r.files) if (await hashFile(f) === origin.sha256) ok++
+        const eff = efficiency(N * F, r.cpuSeconds)
+        log(describeTimes('aria2c', r.completionMs))
+        log(`aria2c: ${ok}/${N} verified; ${mb(N * F)} MB delivered with ${r.cpuSeconds.toFixed(1)} CPU-s → ${eff.toFixed(1)} MB per CPU-second; aggregate ${(N * F / 1e6 / (r.wallMs / 1000)).toFixed(1)} MB/s`)
+        Object.assign(result, { aria2AllSeconds: r.wallMs / 1000, aria2CpuSeconds: r.cpuSeconds, aria2MBPerCpuSecond: eff, aria2Verified: ok })
+      } finally {
+        await Promise.all(trackers.map((t) => t.close()))
+      }
+    }
+    if (typeof result.colonyMBPerCpuSecond === 'number' && typeof result.aria2MBPerCpuSecond === 'number') {
+      result.colonyVsAria2 = result.colonyMBPerCpuSecond / result.aria2MBPerCpuSecond
+      log(`cpu result: colony delivers ${result.colonyMBPerCpuSecond.toFixed(1)} MB/CPU-s, aria2c ${result.aria2MBPerCpuSecond.toFixed(1)} MB/CPU-s → colony at ${(result.colonyVsAria2 * 100).toFixed(0)}% of the native client's efficiency`)
+    }
+    return result
+  } finally {
+    await origin.close()
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const p = parseCommand(SPEC, argv)
+  if (p.help) { process.stdout.write(formatHelp(SPEC)); return 0 }
+  const mode = str(p, 'mode') ?? 'both'
+  if (!['caps', 'cpu', 'both'].includes(mode)) throw new Error(`--mode is caps, cpu or both, not ${mode}`)
+  const timeoutMs = parseDuration(str(p, 'timeout') ?? '10m')
+  const workDir = await mkdtemp(path.join(str(p, 'work-dir') ?? '/dev/shm', 'colony-bench-swarm-'))
+  const load = os.loadavg()[0] ?? 0
+  log(`bench/swarm on ${os.cpus().length} cores, load average ${load.toFixed(2)} at start (${load > 1 ? 'the machine is busy: others share it' : 'quiet'}); data in ${workDir}`)
+  const selfCpu0 = readCpuSeconds(process.pid) ?? 0
+  const etcd = await startEtcd()
+  if (etcd.proc) track(etcd.proc)
+  const results: Record<string, unknown> = { startedAt: new Date().toISOString(), loadAverageAtStart: load, cores: os.cpus().length }
+  try {
+    if (mode === 'caps' || mode === 'both') results.caps = await runCaps(p, workDir, etcd, timeoutMs)
+    if (mode === 'cpu' || mode === 'both') results.cpu = await runCpu(p, workDir, etcd, timeoutMs)
+  } finally {
+    await etcd.stop()
+    await rm(workDir, { recursive: true, force: true })
+  }
+  results.loadAverageAtEnd = os.loadavg()[0]
+  results.benchProcessCpuSeconds = (readCpuSeconds(process.pid) ?? 0) - selfCpu0
+  log(`\nload average at end ${(os.loadavg()[0] ?? 0).toFixed(2)}; the bench process itself (origin, trackers, HTTP clients) used ${(results.benchProcessCpuSeconds as number).toFixed(1)} CPU-s`)
+  const jsonPath = str(p, 'json')
+  if (jsonPath) await writeFile(jsonPath, `${JSON.stringify(results, null, 2)}\n`)
+  return 0
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => { killAll(); process.stderr.write(`bench/swarm: ${signal}, stopped every process it started\n`); process.exit(130) })
+}
+process.exitCode = await main(process.argv.slice(2))
