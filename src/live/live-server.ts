@@ -52,6 +52,8 @@ export type LiveServerOptions = {
   maxBodyBytes?: number
   /** Events in one publish request. @defaultValue 1000 */
   maxBatch?: number
+  /** Renders /metrics instead of this process's registry (a cluster worker answers for the service). @defaultValue undefined */
+  renderMetrics?: () => Promise<string>
   /** Extra fields for /healthz (worker id…). @defaultValue {} */
   healthExtra?: Record<string, unknown>
   /** @defaultValue silent */
@@ -173,6 +175,12 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       setCors(req, res)
       res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, OPTIONS', 'access-control-allow-headers': 'authorization, content-type, last-event-id', 'access-control-max-age': '600' })
       res.end()
+      return
+    }
+    if (options.renderMetrics && path === '/metrics' && req.method === 'GET') {
+      const text = await options.renderMetrics()
+      res.writeHead(200, { 'content-type': metrics.registry.contentType })
+      res.end(text)
       return
     }
     if (await handleOpsRequest(req, res, { registry: metrics.registry, health: () => ({ ...options.healthExtra, node: transport.nodeId, dc: options.dc, connections: hub.stats.connections, topics: hub.stats.topics, draining, ...(draining ? { ok: false } : {}) }) })) return

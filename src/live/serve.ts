@@ -6,6 +6,8 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { computeBackoff } from '../shared/backoff.ts'
 import { createSilentLogger, type Logger } from '../shared/logger.ts'
+import type { Registry } from '../shared/metrics.ts'
+import { relayClusterMetrics } from './cluster-metrics.ts'
 import { ClusterRelay } from './cluster-transport.ts'
 import { LiveError } from './errors.ts'
 import type { HubOptions } from './hub.ts'
@@ -72,8 +74,13 @@ async function redisTransport(o: ServeLiveOptions, logger: Logger): Promise<Live
 export async function runLiveWorker(o: ServeLiveOptions, logger: Logger): Promise<void> {
   const { ClusterWorkerTransport } = await import('./cluster-transport.ts')
   const { startLiveServer } = await import('./live-server.ts')
+  const { joinClusterMetrics } = await import('./cluster-metrics.ts')
   const transport = await redisTransport(o, logger) ?? new ClusterWorkerTransport()
-  const server = await startLiveServer({ ...toServerOptions(o, logger), transport, reusePort: true, healthExtra: { worker: cluster.worker?.id } })
+  // The registry exists once the server does; the primary may ask for it any time after.
+  const holder: { registry?: Registry } = {}
+  const renderMetrics = joinClusterMetrics(() => holder.registry)
+  const server = await startLiveServer({ ...toServerOptions(o, logger), transport, reusePort: true, renderMetrics, healthExtra: { worker: cluster.worker?.id } })
+  holder.registry = server.registry
   let closing = false
   const stop = async (): Promise<void> => {
     if (closing) return
@@ -102,6 +109,7 @@ export async function serveLive(o: ServeLiveOptions, logger: Logger = createSile
   if (!cluster.isPrimary) throw new LiveError('LIVE_CONFIG', 'serveLive with workers > 1 must run in a primary process')
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.ts', import.meta.url)), args: [], silent: false })
   const relay = o.redis ? undefined : new ClusterRelay({ historySize: o.hub?.historySize })
+  const stopMetrics = relayClusterMetrics()
   let port = o.port ?? 0
   let stopping = false
   const live = new Set<Worker>()
@@ -133,6 +141,7 @@ export async function serveLive(o: ServeLiveOptions, logger: Logger = createSile
     stopping = true
     for (const w of live) w.kill()
     relay?.close()
+    stopMetrics()
     throw err
   }
   const host = o.host ?? '127.0.0.1'
@@ -149,6 +158,7 @@ export async function serveLive(o: ServeLiveOptions, logger: Logger = createSile
       await Promise.all(exits)
       clearTimeout(killer)
       relay?.close()
+      stopMetrics()
     },
   }
 }

@@ -53,6 +53,9 @@ test('viewers spread over the workers all receive a publish made on any worker',
       assert.deepEqual(v.of<{ n: number }>('comment').map((c) => c.n), [0, 1, 2, 3, 4, 5])
     }
     await waitFor(async () => ((await (await fetch(`${url}/v1/topics/shared`)).json()) as { viewers: number }).viewers === 12, { message: 'count across workers' })
+    // Whichever worker answers /metrics speaks for all of them.
+    const text = await (await fetch(`${url}/metrics`)).text()
+    assert.match(text, /^colony_live_connections 12$/m)
     // Resume on whichever worker: the primary's history answers.
     const late = watchTopic(url, 'shared', { lastEventId: '4' })
     await waitFor(() => late.of('comment').length === 2)
