@@ -17,6 +17,8 @@ export type AgentProcessOptions = {
   /** bytes/s, 0 = none. */
   uploadLimit: number
   agentId: string
+  /** Piece picking passed to the agent (--strategy). @defaultValue the agent's default */
+  strategy?: string
 }
 
 export type AgentProcess = { url: string; pid: number; proc: ChildProcess; output: () => string; stop: () => Promise<void> }
@@ -28,6 +30,7 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<A
     '--etcd', options.etcd, '--etcd-prefix', `bench/${process.pid}/`, '--allow-host', options.allowHost,
     '--upload-limit', String(options.uploadLimit), '--seed-time', '1h', '--agent-id', options.agentId,
     ...options.trackers.flatMap((t) => ['--tracker', t]),
+    ...(options.strategy ? ['--strategy', options.strategy] : []),
   ]
   const proc = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COLONY_LOG_LEVEL: process.env.COLONY_LOG_LEVEL ?? 'warn' } }))
   let out = ''

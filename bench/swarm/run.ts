@@ -15,7 +15,7 @@ import { runColonyDownloads, startAgentFleet, type AgentFleet } from './colony-s
 import { killAll, track } from './children.ts'
 import { runHttpClients } from './http-clients.ts'
 import { readCpuSeconds } from './proc-stats.ts'
-import { mb, percentile, secs, swarmBoundSeconds } from './stats.ts'
+import { mb, percentile, secs, swarmBoundSeconds, twoPhaseBoundSeconds } from './stats.ts'
 
 const SPEC: CommandSpec = {
   name: 'node bench/swarm/run.ts',
@@ -35,9 +35,11 @@ const SPEC: CommandSpec = {
     'cpu-agents': { type: 'number', description: 'leechers in cpu mode (default: --agents)' },
     'skip-aria2': { type: 'boolean', description: 'cpu mode: skip the aria2c swarm' },
     'skip-colony': { type: 'boolean', description: 'cpu mode: skip colony (aria2c only; its torrent comes from transmission-create)' },
+    strategy: { type: 'string', description: "agents' piece picking, sequential or rarest (default: the agent's)" },
     trackers: { type: 'number', description: 'trackers every peer announces to', default: 2 },
     timeout: { type: 'string', description: 'limit per phase', default: '10m', placeholder: 'duration' },
     'work-dir': { type: 'string', description: 'scratch directory (tmpfs keeps the disk out of it)', default: '/dev/shm', placeholder: 'dir' },
+    verbose: { type: 'boolean', description: 'one line per agent (role, timing, bytes)' },
     json: { type: 'string', description: 'also write the results as JSON to this file', placeholder: 'file' },
   },
 }
@@ -59,6 +61,11 @@ async function startTrackers(count: number): Promise<Tracker[]> {
   return out
 }
 
+function strategyOf(p: ReturnType<typeof parseCommand>): { strategy?: string } {
+  const s = str(p, 'strategy')
+  return s ? { strategy: s } : {}
+}
+
 type CapsResult = Record<string, number | string | boolean>
 
 async function runCaps(p: ReturnType<typeof parseCommand>, workDir: string, etcd: Service, timeoutMs: number): Promise<CapsResult> {
@@ -67,12 +74,14 @@ async function runCaps(p: ReturnType<typeof parseCommand>, workDir: string, etcd
   const U = parseRate(str(p, 'origin-rate') ?? '8MB/s')
   const u = parseRate(str(p, 'agent-upload') ?? '8MB/s')
   const bound = swarmBoundSeconds(F, N, U, u)
+  const twoPhase = twoPhaseBoundSeconds(F, N, U, u)
   log(`\n== mode caps: F=${mb(F)} MB, N=${N}, U=${mb(U)} MB/s, u=${mb(u)} MB/s; bound T = max(F/U, N·F/(U+N·u)) = ${bound.toFixed(2)} s`)
+  log(`   (a torrent published only once the leader has the whole object cannot beat F/U + max(F/u, (N-1)·F/(N·u)) = ${twoPhase.toFixed(2)} s)`)
   const origin = await startDemoOrigin({ size: F, rateBytesPerSec: U })
   const trackers = await startTrackers(num(p, 'trackers') ?? 2)
   let fleet: AgentFleet | undefined
   try {
-    fleet = await startAgentFleet(N, { workDir: path.join(workDir, 'caps'), etcd: etcd.url, trackers: trackers.map((t) => t.httpAnnounceUrl), allowHost: origin.hostPort, uploadLimit: u })
+    fleet = await startAgentFleet(N, { workDir: path.join(workDir, 'caps'), etcd: etcd.url, trackers: trackers.map((t) => t.httpAnnounceUrl), allowHost: origin.hostPort, uploadLimit: u, ...strategyOf(p) })
     log(`colony: ${N} agent processes up; every agent asks at once`)
     const r = await runColonyDownloads(fleet.agents, { url: origin.url, sha256: origin.sha256, timeoutMs, meterPids: fleet.agents.map((a) => a.pid) })
     const egress = origin.stats().egressBytes
@@ -80,12 +89,17 @@ async function runCaps(p: ReturnType<typeof parseCommand>, workDir: string, etcd
     const leaders = r.infos.filter((d) => d.role === 'leader').length
     const colonyAll = Math.max(...r.completionMs) / 1000
     log(describeTimes('colony', r.completionMs))
+    for (const [i, d] of r.infos.entries()) {
+      if (d.role === 'leader' || bool(p, 'verbose')) {
+        log(`  agent ${i} ${d.role ?? '?'}: done at ${secs(r.completionMs[i] ?? Number.NaN)} s; ${mb(d.bytes.fromOrigin)} MB from origin, ${mb(d.bytes.fromPeers)} MB from peers, ${mb(d.bytes.uploaded)} MB uploaded`)
+      }
+    }
     log(`colony: ${verified}/${N} sha256 verified, ${leaders} leader(s), origin egress ${mb(egress)} MB = ${(egress / F).toFixed(3)} × F, agents' CPU ${r.cpuSeconds.toFixed(1)} s`)
     await fleet.stop()
     fleet = undefined
 
     const result: CapsResult = {
-      F, N, U, u, boundSeconds: bound, colonyAllSeconds: colonyAll,
+      F, N, U, u, boundSeconds: bound, twoPhaseBoundSeconds: twoPhase, colonyAllSeconds: colonyAll,
       colonyP50Seconds: percentile(r.completionMs, 50) / 1000, colonyP95Seconds: percentile(r.completionMs, 95) / 1000,
       originEgressBytes: egress, originEgressRatio: egress / F, verified, leaders, colonyCpuSeconds: r.cpuSeconds,
       vsBound: colonyAll / bound,
@@ -128,7 +142,7 @@ async function runCpu(p: ReturnType<typeof parseCommand>, workDir: string, etcd:
       const trackers = await startTrackers(num(p, 'trackers') ?? 2)
       let fleet: AgentFleet | undefined
       try {
-        fleet = await startAgentFleet(N + 1, { workDir: path.join(dir, 'colony'), etcd: etcd.url, trackers: trackers.map((t) => t.httpAnnounceUrl), allowHost: origin.hostPort, uploadLimit: 0 })
+        fleet = await startAgentFleet(N + 1, { workDir: path.join(dir, 'colony'), etcd: etcd.url, trackers: trackers.map((t) => t.httpAnnounceUrl), allowHost: origin.hostPort, uploadLimit: 0, ...strategyOf(p) })
         const [seeder, ...leechers] = fleet.agents
         if (!seeder) throw new Error('no seeder agent')
         // The seeder takes the object from the origin first, outside the measured window.

@@ -18,6 +18,16 @@ export function swarmBoundSeconds(fileBytes: number, n: number, originRate: numb
   return Math.max(fileBytes / originRate, (n * fileBytes) / (originRate + n * agentRate))
 }
 
+/**
+ * The same limit for a design where the torrent exists only after one host has fetched and hashed the
+ * whole object (BitTorrent v1's info hash covers every piece): F/U for that fetch, then the other N−1
+ * hosts need every piece uploaded at least once by somebody at rate u (≥ F/u), and N·u total carries the
+ * (N−1)·F bytes.
+ */
+export function twoPhaseBoundSeconds(fileBytes: number, n: number, originRate: number, agentRate: number): number {
+  return fileBytes / originRate + Math.max(fileBytes / agentRate, ((n - 1) * fileBytes) / (n * agentRate))
+}
+
 export function mb(bytes: number): string {
   return (bytes / 1e6).toFixed(1)
 }
