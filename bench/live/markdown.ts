@@ -35,5 +35,17 @@ export function formatMarkdown(scenario: string, colony: LiveBenchResult | undef
   for (const [label, f, cmp] of ROWS) {
     lines.push(`| ${label} | ${colony ? f(colony) : '—'} | ${nchan ? f(nchan) : '—'} | ${colony && nchan && cmp ? cmp(colony, nchan) : ''} |`)
   }
-  return lines.join('\n')
+  const sweep = formatSweepMarkdown(scenario, [['colony', colony], ['nchan', nchan]])
+  return sweep ? `${lines.join('\n')}\n\n${sweep}` : lines.join('\n')
+}
+
+/** The saturation sweep (several publish rates on the same connections), both servers. */
+export function formatSweepMarkdown(scenario: string, results: Array<[string, LiveBenchResult | undefined]>): string {
+  const rows = results.flatMap(([kind, r]) => (r && r.steps.length > 1 ? r.steps.map((s) => ({ kind, s })) : []))
+  if (rows.length === 0) return ''
+  return [
+    `#### ${scenario}: rate sweep on the same connections`, '',
+    '| server | rate/s | deliveries/s | server CPU | deliveries per CPU-s | p50 / p90 / p99 ms | generator CPU, busiest loop |', '|---|---|---|---|---|---|---|',
+    ...rows.map(({ kind, s }) => `| ${kind} | ${n(s.window.publishRate)} | ${n(s.deliveries.perSecond)} | ${n(s.serverCpu.share * 100)}% | ${n(s.deliveries.perServerCpuSecond)} | ${n(s.latency.p50Ms, 1)} / ${n(s.latency.p90Ms, 1)} / ${n(s.latency.p99Ms, 1)} | ${n(s.generator.cpuShare * 100)}%, ${n(s.generator.maxEventLoopUtilization * 100)}% |`),
+  ].join('\n')
 }

@@ -23,6 +23,7 @@ const SPEC: CommandSpec = {
     connections: { type: 'number', description: 'fanout: viewers', default: 100_000 },
     topics: { type: 'number', description: 'fanout: topics', default: 100 },
     rate: { type: 'number', description: 'fanout: comments per second (all topics)', default: 50 },
+    'sweep-rates': { type: 'list', description: 'fanout: further publish rates on the same connections, to find saturation (quick: 200,400)', default: ['100', '200'], placeholder: 'rate' },
     'likes-connections': { type: 'number', description: 'likes: viewers', default: 10_000 },
     'likes-topics': { type: 'number', description: 'likes: topics', default: 10 },
     'like-rate': { type: 'number', description: 'likes: likes per second (all topics)', default: 1000 },
@@ -84,6 +85,7 @@ async function main(): Promise<number> {
     const bench: Omit<LiveBenchOptions, 'target' | 'serverPids'> = {
       connections, topics, rate, type: isLikes ? 'like' : 'comment', probeRate: isLikes ? num(p, 'probe-rate') ?? 10 : 0,
       durationMs, connectRate: num(p, 'connect-rate') ?? 5000,
+      moreRates: isLikes ? [] : (quick && !process.argv.includes('--sweep-rates') ? ['200', '400'] : list(p, 'sweep-rates')).map(Number).filter((x) => x > 0),
     }
     // fanout measures plain fan-out: coalescing off. likes: likes aggregated per window (nchan cannot).
     const colonyArgs = [...colonyServeArgs(isLikes, connections), ...(isLikes ? ['--coalesce', `like=${str(p, 'coalesce-window') ?? '100ms'}`] : [])]

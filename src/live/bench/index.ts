@@ -30,8 +30,9 @@ export const liveBenchSpec: CommandSpec = {
     type: { type: 'string', description: 'published event type: comment (never coalesced) or like (coalescible)', default: 'comment', placeholder: 'comment|like' },
     'probe-rate': { type: 'number', description: 'extra comments/s carrying a timestamp, to measure latency when likes arrive coalesced (default: 20 with --type like, else 0)' },
     duration: { type: 'string', short: 'd', description: 'measured publishing time', default: '10s', placeholder: 'duration' },
+    sweep: { type: 'list', description: 'after --rate, measure again at each of these rates on the same connections (saturation sweep)', placeholder: 'rate' },
     warmup: { type: 'string', description: 'publishing before the measurement starts (default: min(2s, duration/4))', placeholder: 'duration' },
-    processes: { type: 'number', description: 'generator processes (default: one per 15,000 connections; one holds at most 19,000 sockets)' },
+    processes: { type: 'number', description: 'generator processes (default: max(2, one per 15,000 connections); one holds at most 19,000 sockets)' },
     source: { type: 'list', description: 'local addresses to bind (127.x.y.z), spread over the processes (default: fresh 127.<r>.<p>.<k>, ≤20k connections each)', placeholder: 'addr' },
     'connect-rate': { type: 'number', description: 'new connections per second during the ramp', default: 5000 },
     'max-pending': { type: 'number', description: 'unanswered connects at most (keep it under the server\'s accept backlog, or SYNs are dropped)', default: 200 },
@@ -102,7 +103,7 @@ export async function runLiveBench(argv: string[]): Promise<number> {
     if (serverPids.length === 0) throw new BenchError('LIVE_BENCH_TARGET', 'cannot find the server processes behind --url (another user\'s? give --server-pid)')
     const options: LiveBenchOptions = {
       target: { kind, url: urls[0] ?? '', ...(token ? { token } : {}) }, extraUrls: urls.slice(1), serverPids,
-      connections, topics, rate, type, probeRate: num(p, 'probe-rate') ?? (type === 'like' ? 20 : 0),
+      connections, topics, rate, moreRates: list(p, 'sweep').map(Number).filter((x) => x > 0), type, probeRate: num(p, 'probe-rate') ?? (type === 'like' ? 20 : 0),
       durationMs, ...(warmup ? { warmupMs: parseDuration(warmup) } : {}), ...(processes ? { processes: positiveInt('processes', processes) } : {}),
       sourceAddresses: list(p, 'source'), connectRate: positiveInt('connect-rate', num(p, 'connect-rate')), maxPending: positiveInt('max-pending', num(p, 'max-pending')),
       batch: bool(p, 'batch'), padding: num(p, 'padding') ?? 0, log,

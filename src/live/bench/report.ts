@@ -18,7 +18,15 @@ export function formatResult(r: LiveBenchResult, label = r.target.kind): string 
     `  latency      p50 ${fmt(r.latency.p50Ms, 1)} ms, p90 ${fmt(r.latency.p90Ms, 1)} ms, p99 ${fmt(r.latency.p99Ms, 1)} ms, max ${fmt(r.latency.maxMs, 1)} ms (${fmt(r.latency.samples)} samples)`,
     `  generator    ${r.generator.processes} processes, CPU ${pct(r.generator.cpuShare)} of the machine (${fmt(r.generator.readsPerSecond)} socket reads/s, ${fmt(r.generator.cpuMicrosPerRead, 1)} µs CPU each), busiest event loop ${pct(r.generator.maxEventLoopUtilization)}; machine busy ${pct(r.machineBusyShare)}`,
     `  publisher    ${fmt(r.publisher.accepted)} accepted, ${r.publisher.failed} failed, ${r.publisher.skipped} skipped (publisher backlog), ${r.publisher.abandoned} unanswered at stop${pubErrs ? ` (${pubErrs})` : ''}`,
+    ...formatSteps(r),
   ].join('\n')
+}
+
+/** One line per publishing window when the run swept several rates. */
+function formatSteps(r: LiveBenchResult): string[] {
+  if (r.steps.length < 2) return []
+  return ['  sweep        rate/s → deliveries/s | server CPU | deliveries per CPU-s | p50 / p99 ms | generator loop', ...r.steps.map((s) =>
+    `    ${fmt(s.window.publishRate).padStart(7)} → ${fmt(s.deliveries.perSecond).padStart(9)} | ${pct(s.serverCpu.share).padStart(4)} | ${fmt(s.deliveries.perServerCpuSecond).padStart(9)} | ${fmt(s.latency.p50Ms, 1)} / ${fmt(s.latency.p99Ms, 1)} | ${pct(s.generator.maxEventLoopUtilization)}`)]
 }
 
 /** colony ÷ nchan for the figures where higher is better (deliveries) and lower is better (memory, latency). */
@@ -30,5 +38,9 @@ export function formatComparison(colony: LiveBenchResult, nchan: LiveBenchResult
     `  deliveries per second             colony ${fmt(colony.deliveries.perSecond)}  nchan ${fmt(nchan.deliveries.perSecond)}  ratio ${ratio(colony.deliveries.perSecond, nchan.deliveries.perSecond)}`,
     `  RSS per connection                colony ${kb(colony.server.rssPerConnectionBytes)}  nchan ${kb(nchan.server.rssPerConnectionBytes)}  ratio ${ratio(colony.server.rssPerConnectionBytes, nchan.server.rssPerConnectionBytes)}`,
     `  p99 latency                       colony ${fmt(colony.latency.p99Ms, 1)} ms  nchan ${fmt(nchan.latency.p99Ms, 1)} ms`,
+    ...colony.steps.slice(1).map((c, i) => {
+      const x = nchan.steps[i + 1]
+      return x ? `  at ${fmt(c.window.publishRate)}/s: deliveries per CPU-second colony ${fmt(c.deliveries.perServerCpuSecond)}  nchan ${fmt(x.deliveries.perServerCpuSecond)}  ratio ${ratio(c.deliveries.perServerCpuSecond, x.deliveries.perServerCpuSecond)}; p99 ${fmt(c.latency.p99Ms, 1)} vs ${fmt(x.latency.p99Ms, 1)} ms` : ''
+    }).filter(Boolean),
   ].join('\n')
 }
