@@ -16,6 +16,7 @@ const SERVE: CommandSpec = {
     host: { type: 'string', description: 'address to bind', default: '127.0.0.1' },
     workers: { type: 'number', description: 'worker processes (default: max(cores, ceil(capacity / open-files limit)))' },
     capacity: { type: 'number', description: 'connections to plan for; sizes the default worker count', default: 100_000 },
+    role: { type: 'string', description: 'both | frontend (viewer streams only) | dispatcher (publishes only); split roles need --redis', default: 'both', placeholder: 'role' },
     redis: { type: 'string', description: 'link nodes through this Redis (redis://host:port/db)', placeholder: 'url' },
     'redis-prefix': { type: 'string', description: 'Redis key/channel prefix', default: 'colony:live:' },
     'node-ttl': { type: 'string', description: 'a silent node leaves the Redis routing table after this', default: '10s', placeholder: 'duration' },
@@ -80,6 +81,9 @@ async function runServe(argv: string[]): Promise<number> {
   const p = parseCommand(SERVE, argv)
   if (p.help) { process.stdout.write(formatHelp(SERVE)); return EXIT_OK }
   if (p.positionals.length > 0) throw new UsageError(`unexpected argument "${p.positionals[0] ?? ''}" (see colony live serve --help)`)
+  const role = str(p, 'role')
+  if (role !== 'both' && role !== 'frontend' && role !== 'dispatcher') throw new UsageError('--role is both, frontend or dispatcher')
+  if (role !== 'both' && !str(p, 'redis')) throw new UsageError('--role frontend/dispatcher needs --redis (the nodes must share a routing table)')
   const policy = str(p, 'slow-consumer')
   if (policy !== 'resync' && policy !== 'disconnect') throw new UsageError('--slow-consumer is resync or disconnect')
   let token = str(p, 'token')
@@ -94,7 +98,7 @@ async function runServe(argv: string[]): Promise<number> {
   const served = await serveLive({
     host: str(p, 'host'), port: num(p, 'port'), workers: num(p, 'workers'), capacity: num(p, 'capacity'),
     redis: str(p, 'redis'), redisPrefix: str(p, 'redis-prefix'), nodeTtlMs: parseDuration(str(p, 'node-ttl') ?? '10s'),
-    token, jwtKey, dc: str(p, 'dc'), peerDcs: peers, peerToken: str(p, 'peer-token'), corsOrigins: list(p, 'cors-origin'),
+    role, token, jwtKey, dc: str(p, 'dc'), peerDcs: peers, peerToken: str(p, 'peer-token'), corsOrigins: list(p, 'cors-origin'),
     maxConnectionsPerIp: num(p, 'max-conns-per-ip'), connectionRate: num(p, 'conn-rate'), publishRate: num(p, 'publish-rate'),
     maxBodyBytes: parseSize(str(p, 'max-body') ?? '256KB'), maxBatch: num(p, 'max-batch'), graceMs: parseDuration(str(p, 'grace') ?? '2s'),
     hub: {

@@ -28,6 +28,11 @@ export type LiveServerOptions = {
   reusePort?: boolean
   /** The dispatcher adapter. @defaultValue a LocalTransport (embedded, this process only) */
   transport?: LiveTransport
+  /**
+   * Which roles this node plays: `frontend` holds viewer streams, `dispatcher` accepts publishes and routes them.
+   * A node may be both. @defaultValue 'both'
+   */
+  role?: 'both' | 'frontend' | 'dispatcher'
   /** Shared publish secret. One of token / jwtKey is required. @defaultValue undefined */
   token?: string
   /** HS256 key for publish JWTs. @defaultValue undefined */
@@ -92,6 +97,8 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   const originNonce = randomBytes(6).toString('base64url')
   let originSeq = 0
   let draining = false
+  const role = options.role ?? 'both'
+  if (role !== 'both' && !options.transport) throw new LiveError('LIVE_CONFIG', 'a frontend-only or dispatcher-only node needs a shared transport (--redis)')
 
   await transport.start((events: LiveEvent[]) => hub.ingest(events))
 
@@ -122,6 +129,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     let topic: string
     try { topic = parseTopic(request.topicSegment) } catch (err) { reject(err as LiveError); return }
     if (draining) { reject(new LiveError('LIVE_SHUTTING_DOWN', 'node is draining; reconnect to another'), 1); return }
+    if (role === 'dispatcher') { reject(new LiveError('LIVE_NOT_FOUND', 'this node is a dispatcher only; subscribe on a frontend')); return }
     const ip = socket.remoteAddress ?? '?'
     if (maxPerIp > 0 && perIp.count(ip) >= maxPerIp) { reject(new LiveError('LIVE_TOO_MANY_CONNECTIONS', `at most ${maxPerIp} connections per client address`), 5); return }
     if (!connBucket.take()) { reject(new LiveError('LIVE_CONNECTION_RATE', 'too many new connections; retry shortly'), connBucket.waitSeconds()); return }
@@ -145,6 +153,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   async function handlePublish(req: IncomingMessage, res: ServerResponse, topic: string): Promise<void> {
     setCors(req, res)
     if (draining) { refuse(res, new LiveError('LIVE_SHUTTING_DOWN', 'node is draining'), 1); return }
+    if (role === 'frontend') { refuse(res, new LiveError('LIVE_NOT_FOUND', 'this node is a frontend only; publish to a dispatcher')); req.resume(); return }
     try {
       assertPublishAllowed(req, topic, { token: options.token, jwtKey: options.jwtKey })
     } catch (err) {
@@ -183,7 +192,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       res.end(text)
       return
     }
-    if (await handleOpsRequest(req, res, { registry: metrics.registry, health: () => ({ ...options.healthExtra, node: transport.nodeId, dc: options.dc, connections: hub.stats.connections, topics: hub.stats.topics, draining, ...(draining ? { ok: false } : {}) }) })) return
+    if (await handleOpsRequest(req, res, { registry: metrics.registry, health: () => ({ ...options.healthExtra, node: transport.nodeId, role, dc: options.dc, connections: hub.stats.connections, topics: hub.stats.topics, draining, ...(draining ? { ok: false } : {}) }) })) return
     const ev = EVENTS_RE.exec(path)
     if (ev?.[1]) {
       if (req.method === 'GET') {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
+import { RedisTransport, startLiveServer } from '../../src/live/index.ts'
 import { freePort, makeTempDir, startProcess, startRedis, stopProcess, type Service } from '../helpers/services.ts'
 import { allOpen, publish, waitFor, watchTopic } from './live-helpers.ts'
 
@@ -112,4 +113,22 @@ test('graceful SIGTERM: viewers are told to reconnect and resume on another node
     assert.deepEqual(v.of<{ n: number }>('comment').map((c) => c.n), [0, 1])
     assert.equal(v.opens.at(-1), n3.url)
   } finally { await v.stop() }
+})
+
+test('split roles: a dispatcher-only node routes publishes to frontend-only and combined nodes', { timeout: 30_000 }, async () => {
+  const dispatcher = await startLiveServer({ role: 'dispatcher', token: TOKEN, transport: new RedisTransport({ url: redis.url, prefix: PREFIX }) })
+  const frontend = await startLiveServer({ role: 'frontend', token: TOKEN, transport: new RedisTransport({ url: redis.url, prefix: PREFIX }) })
+  const n3 = nodes[2] as Node
+  const viewers = [watchTopic(frontend.url, 'roles'), watchTopic(n3.url, 'roles')]
+  try {
+    await allOpen(viewers)
+    assert.equal((await fetch(`${dispatcher.url}/v1/topics/roles/events`)).status, 404, 'no viewer streams on a dispatcher')
+    assert.equal((await publish(frontend.url, 'roles', TOKEN, { type: 'comment', data: 0 })).status, 404, 'no publishing on a frontend')
+    assert.equal((await publish(dispatcher.url, 'roles', TOKEN, { type: 'comment', data: 1 })).status, 202)
+    for (const v of viewers) await waitFor(() => v.of('comment').length === 1, { message: 'routed through the dispatcher' })
+    assert.equal(dispatcher.hub.stats.received, 0, 'the dispatcher itself watches nothing')
+  } finally {
+    await Promise.all(viewers.map((v) => v.stop()))
+    await Promise.all([dispatcher.close({ graceMs: 100 }), frontend.close({ graceMs: 100 })])
+  }
 })
