@@ -93,7 +93,7 @@ export async function copyFile(ref: FileRef, options: CopyFileOptions): Promise<
     }
     const partSize = partSizeFor(dest, obj.size)
     const measure = new MeasureStream({
-      ...(obj.size !== undefined ? { expectedSize: obj.size } : {}), md5: options.checksum === true && partSize === undefined,
+      ...(obj.size !== undefined ? { expectedSize: obj.size } : {}), md5: options.checksum === true,
       ...(options.checksum && partSize ? { partSize } : {}), label: ref.source,
     })
     obj.body.on('error', (err) => measure.destroy(err))
@@ -105,17 +105,15 @@ export async function copyFile(ref: FileRef, options: CopyFileOptions): Promise<
       obj.body.destroy()
       throw err
     }
-    const bytes = measure.bytes
-    const md5 = measure.md5Hex
-    if (options.checksum && stored.etag) {
-      const expected = partSize ? measure.multipartEtag : md5
-      if (expected && stored.etag !== expected) {
-        throw new TransferError(TRANSFER_CODES.VERIFY_MISMATCH, `${ref.key}: stored ETag ${stored.etag} ≠ computed ${expected}`, { retryable: true })
-      }
+    // AWS gives multipart objects an md5-of-part-md5s "-N" ETag; several S3-compatible stores give the plain MD5.
+    // Compare with whichever the store's ETag is shaped like.
+    const expected = stored.etag?.includes('-') ? measure.multipartEtag : measure.md5Hex
+    if (options.checksum && stored.etag && expected && stored.etag !== expected) {
+      throw new TransferError(TRANSFER_CODES.VERIFY_MISMATCH, `${ref.key}: stored ETag ${stored.etag} ≠ computed ${expected}`, { retryable: true })
     }
     return {
-      ok: true, key: ref.key, bytes, skipped: false, contentType,
-      ...(stored.etag ? { etag: stored.etag } : {}), ...(md5 ? { md5 } : partSize && measure.multipartEtag ? { md5: measure.multipartEtag } : {}),
+      ok: true, key: ref.key, bytes: measure.bytes, skipped: false, contentType,
+      ...(stored.etag ? { etag: stored.etag } : {}), ...(expected ? { md5: expected } : {}),
     }
   } catch (err) {
     const e = toTransferError(err, ref.source)
