@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { rm } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { readFile, rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
 import { freePort, makeTempDir, startEtcd, startProcess, stopProcess, waitFor, type Service } from '../helpers/services.ts'
@@ -11,6 +12,14 @@ import { startTracker, type Tracker } from '../../src/swarm/tracker/index.ts'
 import { startOrigin, type Origin } from './swarm-fixtures.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/colony.js', import.meta.url))
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })
+    })
+  })
+}
 
 type AgentProc = { url: string; proc: ChildProcess; log: string[] }
 
@@ -92,6 +101,24 @@ describe('swarm fleet on etcd (agent processes)', { timeout: 150_000 }, () => {
     const peers = done.filter((d) => d.role === 'peer')
     assert.equal(peers.length, live().length - 1)
     for (const d of peers) assert.ok(d.bytes.fromPeers >= o.body.length, 'got the bytes from peers via the surviving tracker')
+  })
+
+  test('colony swarm get writes the verified file; status lists it; refusals exit 1', async () => {
+    const o = await newOrigin(512 * 1024 + 3)
+    const a = live()[0] as AgentProc
+    const out = `${dir}/got.bin`
+    const get = await run([BIN, 'swarm', 'get', o.url, '-o', out, '--agent', a.url, '--sha256', o.sha256, '-q'])
+    assert.equal(get.code, 0, get.stderr)
+    assert.match(get.stderr, /wrote .*got\.bin/)
+    assert.deepEqual(await readFile(out), o.body)
+    const status = await run([BIN, 'swarm', 'status', '--agent', a.url])
+    assert.equal(status.code, 0, status.stderr)
+    assert.match(status.stdout, new RegExp(`seeding.*${o.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`))
+    const refused = await run([BIN, 'swarm', 'get', 'http://example.com/x.bin', '-o', `${dir}/no.bin`, '--agent', a.url, '-q'])
+    assert.equal(refused.code, 1)
+    assert.match(refused.stderr, /COLONY_FORBIDDEN_TARGET/)
+    const usage = await run([BIN, 'swarm', 'get', '--agent', a.url])
+    assert.equal(usage.code, 2)
   })
 
   test('the leader killed mid-download: its lease expires, another agent fetches and everyone completes', async () => {
