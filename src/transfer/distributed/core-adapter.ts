@@ -118,6 +118,7 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
   }
 
   const copy = async (ref: FileRef, opts: { signal: AbortSignal }): Promise<CopyOutcome> => {
+    if (syn?.nullCopy) return { ok: true, key: ref.key, bytes: syn.size, skipped: false }
     const source = synSource ?? router
     const outcome = await copyFile(ref, { source, destination, checksum, checkExisting: !(destination instanceof NullDestination), signal: opts.signal })
     if (!outcome.ok || outcome.skipped || destination instanceof NullDestination) return outcome

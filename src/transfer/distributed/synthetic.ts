@@ -6,7 +6,11 @@ import type { ClassEntry, CrawlResult, Destination, FileRef, Source, SourceObjec
 import type { ScanItem } from './core-port.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
 
-export type SyntheticParams = { classes: number; files: number; size: number; failRate: number; variants: number; delayMs: number }
+export type SyntheticParams = {
+  classes: number; files: number; size: number; failRate: number; variants: number; delayMs: number
+  /** `copy=none`: copiers settle files without streaming bytes — measures the coordination alone. */
+  nullCopy: boolean
+}
 
 export function isSynthetic(source: string): boolean {
   return source.startsWith('synthetic:')
@@ -17,7 +21,7 @@ export function parseSynthetic(source: string): SyntheticParams & { classId?: st
   const n = (k: string, d: number): number => { const v = Number(u.searchParams.get(k) ?? d); return Number.isFinite(v) ? v : d }
   const m = /^class\/(.+)$/.exec(u.pathname)
   return {
-    classes: n('classes', 10), files: n('files', 100), size: n('size', 1000), failRate: n('fail', 0), variants: n('variants', 16), delayMs: n('delay', 0),
+    classes: n('classes', 10), files: n('files', 100), size: n('size', 1000), failRate: n('fail', 0), variants: n('variants', 16), delayMs: n('delay', 0), nullCopy: u.searchParams.get('copy') === 'none',
     ...(m?.[1] ? { classId: m[1] } : {}),
   }
 }
@@ -28,7 +32,7 @@ export function scanSynthetic(source: string): ScanItem[] {
   const items: ScanItem[] = []
   for (let c = 0; c < p.classes; c++) {
     const id = `c${String(c).padStart(5, '0')}`
-    items.push({ entry: { id, source: `synthetic:class/${id}?files=${p.files}&size=${p.size}&fail=${p.failRate}&variants=${p.variants}&delay=${p.delayMs}`, status: 'ready' } })
+    items.push({ entry: { id, source: `synthetic:class/${id}?files=${p.files}&size=${p.size}&fail=${p.failRate}&variants=${p.variants}&delay=${p.delayMs}${p.nullCopy ? '&copy=none' : ''}`, status: 'ready' } })
   }
   return items
 }
@@ -60,6 +64,7 @@ export class SyntheticSource implements Source {
   readonly #size: number
   readonly #failRate: number
   readonly #delayMs: number
+  #chunk: Buffer | undefined
   readonly #attempts = new Map<string, number>()
 
   constructor(options: { size: number; failRate?: number; delayMs?: number }) {
@@ -80,7 +85,8 @@ export class SyntheticSource implements Source {
     if (this.#delayMs > 0) await new Promise((r) => setTimeout(r, this.#delayMs))
     if (this.shouldFail(locator)) throw new TransferError(TRANSFER_CODES.HTTP_STATUS, `${locator}: synthetic 503`, { retryable: true })
     const size = this.#size
-    const body = Readable.from(size > 0 ? [Buffer.alloc(size, 0x47)] : [])
+    const chunk = this.#chunk ??= Buffer.alloc(size, 0x47)
+    const body = new Readable({ read() { if (size > 0) this.push(chunk); this.push(null) } })
     return { body, size, etag: `"syn-${size}"`, contentType: locator.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t' }
   }
 
@@ -98,11 +104,16 @@ export class NullDestination implements Destination {
     this.#remember = options.remember ?? false
   }
 
-  async put(key: string, body: Readable): Promise<StoredObject> {
-    let size = 0
-    for await (const chunk of body as AsyncIterable<Buffer>) size += chunk.length
-    if (this.#remember) this.#sizes.set(key, size)
-    return { size }
+  put(key: string, body: Readable): Promise<StoredObject> {
+    return new Promise((resolve, reject) => {
+      let size = 0
+      body.on('data', (chunk: Buffer) => { size += chunk.length })
+      body.once('error', reject)
+      body.once('end', () => {
+        if (this.#remember) this.#sizes.set(key, size)
+        resolve({ size })
+      })
+    })
   }
 
   stat(key: string): Promise<StoredObject | undefined> {
