@@ -7,7 +7,7 @@ import path from 'node:path'
 import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec } from '../../src/shared/cli-options.ts'
 import { parseDuration } from '../../src/shared/units.ts'
 import {
-  colonyServeArgs, formatComparison, formatResult, runLiveBenchmark, startColonyServer, startNchanServer,
+  colonyServeArgs, formatComparison, formatResult, runLiveBenchmark, startColonyServer, startNchanServer, stopServersOnSignal,
   type LiveBenchOptions, type LiveBenchResult, type StartedServer,
 } from '../../src/live/bench/index.ts'
 import { formatMarkdown } from './markdown.ts'
@@ -71,6 +71,7 @@ async function main(): Promise<number> {
   const pick = (name: string, quickValue: number): number => (quick && !process.argv.includes(`--${name}`) ? quickValue : num(p, name) ?? quickValue)
   const durationMs = parseDuration(quick && !process.argv.includes('--duration') ? '10s' : str(p, 'duration') ?? '20s')
   const servers = list(p, 'servers').filter((s): s is 'colony' | 'nchan' => s === 'colony' || s === 'nchan')
+  stopServersOnSignal()
   const results: ScenarioResult[] = []
   const started = new Date().toISOString()
   log(`start ${started}; ${machineNote()}`)

@@ -8,12 +8,12 @@ import { BenchError } from './bench-error.ts'
 import { findListeningPids } from './proc-stats.ts'
 import { formatResult } from './report.ts'
 import { runLiveBenchmark, type LiveBenchOptions } from './run-bench.ts'
-import { startColonyServer, startNchanServer, type StartedServer } from './servers.ts'
+import { startColonyServer, startNchanServer, stopServersOnSignal, type StartedServer } from './servers.ts'
 import { assertLoopback, type TargetKind } from './target.ts'
 
 export { runLiveBenchmark, type LiveBenchOptions, type LiveBenchResult } from './run-bench.ts'
 export { formatComparison, formatResult } from './report.ts'
-export { startColonyServer, startNchanServer, type StartedServer } from './servers.ts'
+export { startColonyServer, startNchanServer, stopAllServers, stopServersOnSignal, type StartedServer } from './servers.ts'
 export { BenchError, type BenchErrorCode } from './bench-error.ts'
 
 export const liveBenchSpec: CommandSpec = {
@@ -92,6 +92,7 @@ export async function runLiveBench(argv: string[]): Promise<number> {
   try {
     const workers = num(p, 'workers') ?? Math.max(os.availableParallelism(), Math.ceil(connections / 18_000))
     if (spawn) {
+      stopServersOnSignal()
       server = kind === 'nchan'
         ? await startNchanServer({ workers })
         : await startColonyServer({ workers, token: token ?? '', args: colonyServeArgs(bool(p, 'coalesce'), connections) })

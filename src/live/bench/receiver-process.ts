@@ -10,7 +10,7 @@ import type { ChildMessage, ParentMessage, ReceiverConfig, ReceiverCounters } fr
 type Conn = { socket: net.Socket; carry: Buffer | null; state: 'pending' | 'open' | 'done' }
 
 const HEADER_END = Buffer.from('\r\n\r\n')
-const CONNECT_TIMEOUT_MS = 15_000
+const CONNECT_TIMEOUT_MS = 30_000
 
 const counters: ReceiverCounters = {
   open: 0, pending: 0, failed: 0, dropped: 0, errors: {}, events: 0, plain: 0, likes: 0, bytes: 0, reads: 0,

@@ -10,6 +10,29 @@ import { BenchError } from './bench-error.ts'
 
 export type StartedServer = { url: string; port: number; pid: number; stop: () => Promise<void> }
 
+const running = new Set<() => Promise<void>>()
+
+/** Stops every server this process started and has not stopped yet (for SIGINT/SIGTERM handlers). */
+export async function stopAllServers(): Promise<void> {
+  await Promise.all([...running].map((stop) => stop().catch(() => {})))
+}
+
+/**
+ * On SIGINT/SIGTERM, stop the servers this process started, then exit: they run in their own process group
+ * and would otherwise outlive an interrupted benchmark.
+ */
+export function stopServersOnSignal(): void {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => { void stopAllServers().finally(() => process.exit(130)) })
+  }
+}
+
+function track(stop: () => Promise<void>): () => Promise<void> {
+  const once = async (): Promise<void> => { running.delete(once); await stop() }
+  running.add(once)
+  return once
+}
+
 const COLONY_BIN = fileURLToPath(new URL('../../../bin/colony.js', import.meta.url))
 export const NCHAN_MODULE = '/usr/lib/nginx/modules/ngx_nchan_module.so'
 
@@ -78,7 +101,7 @@ export async function startColonyServer(options: ColonyServerOptions): Promise<S
   const cwd = await mkdtemp(path.join(os.tmpdir(), 'colony-live-bench-'))
   const args = [...(options.nodeArgs ?? []), COLONY_BIN, 'live', 'serve', '--port', String(port), '--workers', String(options.workers), '--token', options.token, ...(options.args ?? [])]
   const { proc, output } = spawnServer(process.execPath, args, cwd, { COLONY_LOG_LEVEL: 'warn', ...options.env })
-  const stop = async (): Promise<void> => { await stopGroup(proc, 'SIGTERM'); await rm(cwd, { recursive: true, force: true }) }
+  const stop = track(async () => { await stopGroup(proc, 'SIGTERM'); await rm(cwd, { recursive: true, force: true }) })
   try { await waitReady(proc, url, output, 30_000) } catch (err) { await stop(); throw err }
   return { url, port, pid: proc.pid ?? 0, stop }
 }
@@ -120,7 +143,7 @@ http {
   await writeFile(path.join(dir, 'nginx.conf'), conf)
   const url = `http://127.0.0.1:${port}`
   const { proc, output } = spawnServer('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], dir)
-  const stop = async (): Promise<void> => { await stopGroup(proc, 'SIGQUIT'); await rm(dir, { recursive: true, force: true }) }
+  const stop = track(async () => { await stopGroup(proc, 'SIGQUIT'); await rm(dir, { recursive: true, force: true }) })
   try { await waitReady(proc, url, output, 15_000) } catch (err) { await stop(); throw err }
   return { url, port, pid: proc.pid ?? 0, stop }
 }
