@@ -7,11 +7,11 @@ type CpuProfile = { nodes: ProfileNode[]; startTime: number; endTime: number; sa
 
 export type TopFrame = { frame: string; selfMs: number; share: number }
 
-/** Top frames by self time across every .cpuprofile in `dir`. */
-export async function summariseProfiles(dir: string, top = 15): Promise<{ totalMs: number; frames: TopFrame[] }> {
+/** Top frames by self time across the .cpuprofile files in `dir` (all, or those `only` accepts). */
+export async function summariseProfiles(dir: string, top = 15, only: (file: string) => boolean = () => true): Promise<{ totalMs: number; frames: TopFrame[] }> {
   const self = new Map<string, number>()
   let totalMs = 0
-  for (const name of (await readdir(dir)).filter((n) => n.endsWith('.cpuprofile'))) {
+  for (const name of (await readdir(dir)).filter((n) => n.endsWith('.cpuprofile') && only(n))) {
     const prof = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as CpuProfile
     const byId = new Map(prof.nodes.map((n) => [n.id, n]))
     const samples = prof.samples ?? []
@@ -30,4 +30,9 @@ export async function summariseProfiles(dir: string, top = 15): Promise<{ totalM
   const frames = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)
     .map(([frame, ms]) => ({ frame, selfMs: Math.round(ms), share: totalMs ? ms / totalMs : 0 }))
   return { totalMs: Math.round(totalMs), frames }
+}
+
+/** Node names profiles CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main thread. */
+export function isMainThreadProfile(file: string): boolean {
+  return file.split('.').at(-3) === '0'
 }

@@ -12,7 +12,7 @@ import { ListObjectsCommand, S3Client } from '@aws-sdk/client-s3'
 import { formatBytes, formatDuration, parseSize } from '../../src/shared/units.ts'
 import { startNginx, startS3rver, type Service } from '../../test/helpers/services.ts'
 import { buildBenchLibrary } from './library.ts'
-import { summariseProfiles } from './profile.ts'
+import { isMainThreadProfile, summariseProfiles } from './profile.ts'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -150,8 +150,10 @@ async function colonyStep(name: string, catalog: string, to: string, env: NodeJS
   if (t.crawl !== undefined && t.verify !== undefined) res.copyPhaseMs = t.verify - t.crawl
   if (t.verify !== undefined && t.report !== undefined) res.verifyMs = t.report - t.verify
   if (flags.profile) {
-    const p = await summariseProfiles(profDir).catch(() => undefined)
-    if (p) res.note = `cpu ${p.totalMs} ms; top: ` + p.frames.slice(0, 8).map((f) => `${f.frame} ${(f.share * 100).toFixed(1)}%`).join(' | ')
+    const fmt = (p: Awaited<ReturnType<typeof summariseProfiles>>): string => `${p.totalMs} ms sampled; ` + p.frames.slice(0, 10).map((f) => `${f.frame} ${(f.share * 100).toFixed(1)}%`).join(' | ')
+    const main = await summariseProfiles(profDir, 10, isMainThreadProfile).catch(() => undefined)
+    const workers = await summariseProfiles(profDir, 10, (f) => !isMainThreadProfile(f)).catch(() => undefined)
+    res.note = [main ? `main thread: ${fmt(main)}` : '', workers?.totalMs ? `copy workers: ${fmt(workers)}` : ''].filter(Boolean).join('\n    ')
   }
   return res
 }
