@@ -26,7 +26,7 @@ const ROWS: Row[] = [
   ['deliveries per server CPU-second', (r) => n(r.deliveries.perServerCpuSecond), ratio((r) => r.deliveries.perServerCpuSecond)],
   ['latency p50 / p90 / p99 (ms)', (r) => `${n(r.latency.p50Ms, 1)} / ${n(r.latency.p90Ms, 1)} / ${n(r.latency.p99Ms, 1)}`],
   ['generator CPU (share), busiest loop', (r) => `${n(r.generator.cpuShare * 100)}%, ${n(r.generator.maxEventLoopUtilization * 100)}%`],
-  ['machine busy during window', (r) => `${n(r.machineBusyShare * 100)}%`],
+  ['machine busy during window, 1-min load average', (r) => `${n(r.machineBusyShare * 100)}%, ${n(r.loadAverage, 1)}`],
   ['publishes accepted / skipped / failed', (r) => `${n(r.publisher.accepted)} / ${n(r.publisher.skipped)} / ${n(r.publisher.failed)}`],
 ]
 

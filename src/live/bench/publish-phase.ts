@@ -21,6 +21,8 @@ export type PhaseResult = {
   publisher: { accepted: number; failed: number; skipped: number; abandoned: number; errors: Record<string, number>; requests: number }
   /** Share of both cores busy during the window, everyone included (other users of the machine too). */
   machineBusyShare: number
+  /** 1-minute load average at the end of the window (runnable processes; above the core count = contended). */
+  loadAverage: number
 }
 
 export type PhaseOptions = {
@@ -116,6 +118,7 @@ export async function runPublishPhase(o: PhaseOptions): Promise<PhaseResult> {
         ? { accepted: stats.accepted, failed: stats.failed, skipped: stats.skipped, abandoned: stats.abandoned, errors: stats.errors, requests: stats.requests }
         : { accepted: 0, failed: 0, skipped: 0, abandoned: 0, errors: {}, requests: 0 },
       machineBusyShare: machineB.totalSeconds > machineA.totalSeconds ? (machineB.busySeconds - machineA.busySeconds) / (machineB.totalSeconds - machineA.totalSeconds) : 0,
+      loadAverage: os.loadavg()[0] ?? 0,
     }
   } finally {
     await publisher?.stop(1000).catch(() => {})

@@ -16,7 +16,7 @@ export function formatResult(r: LiveBenchResult, label = r.target.kind): string 
     `  deliveries   ${fmt(r.deliveries.perSecond)}/s (frames ${fmt(r.deliveries.framesPerSecond)}/s, likes in coalesced frames ${fmt(r.deliveries.likesPerSecond)}/s), received ${pct(r.deliveries.ratio)} of expected`,
     `  server CPU   ${fmt(r.server.cpuSeconds, 2)} s = ${pct(r.server.cpuShare)} of the machine → ${fmt(r.deliveries.perServerCpuSecond)} deliveries per CPU-second`,
     `  latency      p50 ${fmt(r.latency.p50Ms, 1)} ms, p90 ${fmt(r.latency.p90Ms, 1)} ms, p99 ${fmt(r.latency.p99Ms, 1)} ms, max ${fmt(r.latency.maxMs, 1)} ms (${fmt(r.latency.samples)} samples)`,
-    `  generator    ${r.generator.processes} processes, CPU ${pct(r.generator.cpuShare)} of the machine (${fmt(r.generator.readsPerSecond)} socket reads/s, ${fmt(r.generator.cpuMicrosPerRead, 1)} µs CPU each), busiest event loop ${pct(r.generator.maxEventLoopUtilization)}; machine busy ${pct(r.machineBusyShare)}`,
+    `  generator    ${r.generator.processes} processes, CPU ${pct(r.generator.cpuShare)} of the machine (${fmt(r.generator.readsPerSecond)} socket reads/s, ${fmt(r.generator.cpuMicrosPerRead, 1)} µs CPU each), busiest event loop ${pct(r.generator.maxEventLoopUtilization)}; machine busy ${pct(r.machineBusyShare)}, load average ${fmt(r.loadAverage, 1)}`,
     `  publisher    ${fmt(r.publisher.accepted)} accepted, ${r.publisher.failed} failed, ${r.publisher.skipped} skipped (publisher backlog), ${r.publisher.abandoned} unanswered at stop${pubErrs ? ` (${pubErrs})` : ''}`,
     ...formatSteps(r),
   ].join('\n')

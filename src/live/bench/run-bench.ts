@@ -83,6 +83,7 @@ export type LiveBenchResult = {
   generator: PhaseResult['generator']
   publisher: PhaseResult['publisher']
   machineBusyShare: number
+  loadAverage: number
   /** Every publishing window: the first rate (whose figures are above) and then `moreRates`. */
   steps: PhaseResult[]
 }
@@ -190,7 +191,7 @@ export async function runLiveBenchmark(options: LiveBenchOptions): Promise<LiveB
         cpuSeconds: first.serverCpu.seconds, cpuShare: first.serverCpu.share,
       },
       window: first.window, deliveries: first.deliveries, latency: first.latency, generator: first.generator, publisher: first.publisher,
-      machineBusyShare: first.machineBusyShare, steps,
+      machineBusyShare: first.machineBusyShare, loadAverage: first.loadAverage, steps,
     }
   } finally {
     await pool.stop()
