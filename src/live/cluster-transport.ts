@@ -6,7 +6,8 @@ import type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from './typ
 
 /** Worker → primary. Every request carries `rid`; the primary answers with the same `rid`. */
 type ToPrimary =
-  | { live: 1; t: 'pub'; rid: number; topic: string; inputs: PublishInput[] }
+  /** Publishes of one event-loop turn, batched into one IPC message. */
+  | { live: 1; t: 'pubs'; items: { rid: number; topic: string; inputs: PublishInput[] }[] }
   | { live: 1; t: 'watch'; rid: number; topic: string }
   | { live: 1; t: 'unwatch'; topic: string }
   | { live: 1; t: 'counts'; counts: [string, number][] }
@@ -18,6 +19,8 @@ type ToWorker =
   | { live: 1; t: 'ev'; events: LiveEvent[] }
   | { live: 1; t: 'res'; rid: number; ok: true; value: unknown }
   | { live: 1; t: 'res'; rid: number; ok: false; message: string }
+  /** Answers to a 'pubs' batch: per request, the id given to each input (null when dropped as a duplicate). */
+  | { live: 1; t: 'pubr'; items: { rid: number; ids: (number | null)[] }[] }
 
 function isLiveMessage(m: unknown): m is { live: 1; t: string } {
   return typeof m === 'object' && m !== null && (m as { live?: unknown }).live === 1
@@ -47,10 +50,16 @@ export class ClusterRelay {
   #handle(worker: Worker, msg: ToPrimary): void {
     const node = String(worker.id)
     switch (msg.t) {
-      case 'pub': {
-        const events = this.#seq.publish(msg.topic, msg.inputs)
-        this.#reply(worker, msg.rid, events)
-        if (events.length > 0) this.#route(msg.topic, events)
+      case 'pubs': {
+        const answers: { rid: number; ids: (number | null)[] }[] = []
+        for (const item of msg.items) {
+          const events = this.#seq.publish(item.topic, item.inputs)
+          // Only ids travel back: the worker already has the payloads.
+          const byOrigin = new Map(events.map((e) => [e.origin ?? '', e.id]))
+          answers.push({ rid: item.rid, ids: item.inputs.length === events.length ? events.map((e) => e.id) : item.inputs.map((i) => byOrigin.get(i.origin ?? '') ?? null) })
+          if (events.length > 0) this.#route(item.topic, events)
+        }
+        send(worker, { live: 1, t: 'pubr', items: answers })
         return
       }
       case 'watch': this.#seq.watch(msg.topic, node); this.#reply(worker, msg.rid, true); return
@@ -98,6 +107,7 @@ export class ClusterWorkerTransport implements LiveTransport {
   #rid = 0
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
   #sink: ((events: LiveEvent[]) => void) | undefined
+  #outbox: { rid: number; topic: string; inputs: PublishInput[] }[] = []
   readonly #onMessage = (msg: unknown): void => { if (isLiveMessage(msg)) this.#handle(msg as ToWorker) }
 
   constructor() {
@@ -107,6 +117,14 @@ export class ClusterWorkerTransport implements LiveTransport {
 
   #handle(msg: ToWorker): void {
     if (msg.t === 'ev') { this.#sink?.(msg.events); return }
+    if (msg.t === 'pubr') {
+      for (const item of msg.items) {
+        const p = this.#pending.get(item.rid)
+        this.#pending.delete(item.rid)
+        p?.resolve(item.ids)
+      }
+      return
+    }
     const p = this.#pending.get(msg.rid)
     if (!p) return
     this.#pending.delete(msg.rid)
@@ -118,7 +136,7 @@ export class ClusterWorkerTransport implements LiveTransport {
     process.send?.(msg)
   }
 
-  #request<T>(build: (rid: number) => ToPrimary): Promise<T> {
+  #request<T>(build: (rid: number) => ToPrimary | undefined): Promise<T> {
     const rid = ++this.#rid
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -129,7 +147,8 @@ export class ClusterWorkerTransport implements LiveTransport {
         resolve: (v) => { clearTimeout(timer); resolve(v as T) },
         reject: (e) => { clearTimeout(timer); reject(e) },
       })
-      this.#post(build(rid))
+      const msg = build(rid)
+      if (msg) this.#post(msg)
     })
   }
 
@@ -138,8 +157,29 @@ export class ClusterWorkerTransport implements LiveTransport {
     process.on('message', this.#onMessage)
   }
 
-  publish(topic: string, inputs: PublishInput[]): Promise<LiveEvent[]> {
-    return this.#request((rid) => ({ live: 1, t: 'pub', rid, topic, inputs }))
+  async publish(topic: string, inputs: PublishInput[]): Promise<LiveEvent[]> {
+    const now = Date.now()
+    for (const i of inputs) i.ts ??= now
+    const ids = await this.#request<(number | null)[]>((rid) => {
+      this.#outbox.push({ rid, topic, inputs })
+      if (this.#outbox.length === 1) setImmediate(() => this.#flushPublishes())
+      return undefined
+    })
+    const events: LiveEvent[] = []
+    inputs.forEach((input, k) => {
+      const id = ids[k]
+      if (id === null || id === undefined) return
+      const ev: LiveEvent = { topic, id, type: input.type, data: input.data, ts: input.ts ?? now }
+      if (input.origin !== undefined) ev.origin = input.origin
+      events.push(ev)
+    })
+    return events
+  }
+
+  #flushPublishes(): void {
+    const items = this.#outbox
+    this.#outbox = []
+    if (items.length > 0) this.#post({ live: 1, t: 'pubs', items })
   }
 
   async watch(topic: string): Promise<void> { await this.#request((rid) => ({ live: 1, t: 'watch', rid, topic })) }
