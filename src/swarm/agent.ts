@@ -45,6 +45,8 @@ export type AgentOptions = {
    * @defaultValue 'sequential'
    */
   strategy?: 'sequential' | 'rarest'
+  /** No byte from any peer for this long while interested → reconnect the wires that choke us or sit on requests. @defaultValue 8000 */
+  stallTimeoutMs?: number
   /** Bearer token required for mutating calls (POST, DELETE, and GET /v1/objects that starts a download). @defaultValue none */
   token?: string
   /** Consecutive origin failures before the leader gives up. @defaultValue 5 */
@@ -132,6 +134,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     seedTimeMs: options.seedTimeMs ?? 3_600_000,
     seedRatio: options.seedRatio ?? 0,
     strategy: options.strategy ?? 'sequential',
+    stallTimeoutMs: options.stallTimeoutMs ?? 8000,
     originRetries: options.originRetries ?? 5,
     backoffBaseMs: options.backoffBaseMs ?? 200,
     onBan: () => bans.inc(),

@@ -63,6 +63,8 @@ export type DownloadContext = {
   seedRatio: number
   /** Piece picking of the engine. */
   strategy: 'sequential' | 'rarest'
+  /** No byte from any peer for this long while interested → reconnect the stuck wires. */
+  stallTimeoutMs: number
   originRetries: number
   backoffBaseMs: number
   log: Logger
@@ -96,6 +98,7 @@ export class Download extends EventEmitter<DownloadEvents> {
   #resumed = 0
   #actualSha256: string | undefined
   #seedTimer: NodeJS.Timeout | undefined
+  #stallTimer: ReturnType<typeof setInterval> | undefined
   #rate = { at: Date.now(), bytes: 0, value: 0 }
 
   constructor(ctx: DownloadContext, id: string, url: string, sha256?: string) {
@@ -291,6 +294,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     this.#torrent = torrent
     this.#guard = guardTorrent(torrent, { onBan: (p) => { this.#ctx.log.warn({ id: this.id, peer: p }, 'banned peer for bad data'); this.#ctx.onBan(p) } })
     torrent.on('verified', () => this.emit('progress'))
+    if (!complete) this.#watchStalls(torrent)
     torrent.on('warning', (err: Error) => this.#ctx.log.debug({ id: this.id, err: err.message }, 'torrent warning'))
     const signal = this.#abort.signal
     await new Promise<void>((resolve, reject) => {
@@ -309,6 +313,30 @@ export class Download extends EventEmitter<DownloadEvents> {
       signal.addEventListener('abort', onAbort, { once: true })
       if (torrent.ready) onReady()
     })
+  }
+
+  /**
+   * webtorrent's fixed timers (10 s rechoke, 30 s piece timeout) can leave a downloader waiting on a peer that
+   * chokes it or sits on its requests; a fresh connection makes the remote unchoke on our first "interested".
+   */
+  #watchStalls(torrent: Torrent): void {
+    let last = -1
+    let since = Date.now()
+    this.#stallTimer = setInterval(() => {
+      if (torrent.destroyed || torrent.done) { clearInterval(this.#stallTimer); return }
+      if (!torrent.ready) return
+      const now = Date.now()
+      // Raw bytes count as progress too: a slow (capped) transfer of a big piece is not a stall.
+      const seen = torrent.downloaded + torrent.received
+      if (seen !== last) { last = seen; since = now; return }
+      if (now - since < this.#ctx.stallTimeoutMs) return
+      since = now
+      const stuck = torrent.wires.filter((w) => w.amInterested && (w.peerChoking || w.requests.length > 0))
+      if (stuck.length === 0) return
+      this.#ctx.log.info({ id: this.id, wires: stuck.length, done: torrent.downloaded }, 'swarm stalled; reconnecting stuck peers')
+      for (const w of stuck) w.destroy()
+    }, 1000)
+    this.#stallTimer.unref()
   }
 
   async #complete(): Promise<void> {
@@ -345,6 +373,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 
   async #stopTorrent(): Promise<void> {
     clearTimeout(this.#seedTimer)
+    clearInterval(this.#stallTimer)
     const t = this.#torrent
     if (!t || t.destroyed) return
     this.#lastStats = { received: t.received, uploaded: t.uploaded }

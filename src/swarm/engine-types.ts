@@ -7,6 +7,10 @@ export interface Wire extends EventEmitter {
   remoteAddress?: string
   remotePort?: number
   type: string
+  amInterested: boolean
+  peerChoking: boolean
+  /** Our outstanding block requests on this wire. */
+  requests: unknown[]
   destroy(): void
 }
 
