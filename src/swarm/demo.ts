@@ -43,17 +43,20 @@ export type DemoOrigin = {
 }
 
 /**
- * A shared token bucket with no burst: each caller reserves its bytes on one timeline, so concurrent
- * responses interleave chunk by chunk and together never exceed the rate.
+ * A shared token bucket: each caller reserves its bytes on one timeline, so concurrent responses
+ * interleave chunk by chunk and together never exceed the rate. A late timer may catch up by at most
+ * 50 ms worth of bytes; without that slack every late wake-up would be lost for good and the origin
+ * would run below its cap.
  */
 function createPacer(rateBytesPerSec: number): (bytes: number) => Promise<void> {
   let nextFree = 0
   return async (bytes) => {
     if (rateBytesPerSec <= 0) return
     const now = performance.now()
-    nextFree = Math.max(now, nextFree) + (bytes / rateBytesPerSec) * 1000
-    const wait = nextFree - now - (bytes / rateBytesPerSec) * 1000
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+    const duration = (bytes / rateBytesPerSec) * 1000
+    const start = Math.max(now - 50, nextFree)
+    nextFree = start + duration
+    if (start - now > 1) await new Promise((r) => setTimeout(r, start - now))
   }
 }
 
