@@ -196,14 +196,17 @@ export async function crawlClass(entry: ClassEntry, options: CrawlOptions): Prom
   addFile(entryUrl, entryKey, 'master')
   const limit = Math.max(1, options.concurrency ?? 8)
   const running = new Set<Promise<void>>()
-  while (queue.length > 0 || running.size > 0) {
-    while (queue.length > 0 && running.size < limit) {
+  let aborted: unknown
+  while ((queue.length > 0 && aborted === undefined) || running.size > 0) {
+    while (queue.length > 0 && running.size < limit && aborted === undefined) {
       const job = queue.shift() as Job
-      const p: Promise<void> = visitPlaylist(job).finally(() => running.delete(p))
+      // Only an abort rejects; it is kept and rethrown once every fetch in flight has settled.
+      const p: Promise<void> = visitPlaylist(job).catch((err: unknown) => { aborted ??= err }).finally(() => running.delete(p))
       running.add(p)
     }
     if (running.size > 0) await Promise.race(running)
   }
+  if (aborted !== undefined) throw aborted
 
   if (entrySkip) return { classId: entry.id, files: [], problems, complete: false, skipReason: entrySkip }
   const result: CrawlResult & { skipReason?: SkipReason } = { classId: entry.id, files: [...files.values()], problems, complete }

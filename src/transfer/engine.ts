@@ -88,14 +88,23 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
   const concurrency = Math.max(1, options.concurrency ?? 64)
   const destination = createDestination(options.to, { s3: { ...options.s3 } })
   const checksum = options.checksum ?? locatorKind(options.to) === 's3'
-  const router = new SourceRouter({ ...(options.s3 ? { s3: options.s3 } : {}), ...(options.stripPrefix ? { stripPrefix: options.stripPrefix } : {}), http: { connections: 16 } })
+  // Redirects while crawling obey the same allow-list as playlist URIs (filled in once sources are planned).
+  let allow = new HostAllowList()
+  let planned = false
+  const router = new SourceRouter({
+    ...(options.s3 ? { s3: options.s3 } : {}), ...(options.stripPrefix ? { stripPrefix: options.stripPrefix } : {}),
+    http: { connections: 16, allowRedirect: (u) => !planned || allow.allows(u) },
+  })
   const signal = options.signal
   let executor: CopyExecutor | undefined
   let journalClosed = false
   try {
     // --- plan ------------------------------------------------------------------------------------
     const plan = await planSources(options.sources, options.catalogs ?? [], router, signal ? { signal } : {})
-    const allow = new HostAllowList([...plan.hosts, ...(options.allowHosts ?? [])])
+    // A class's own origin is allowed for it (the crawler admits it too); other hosts need --allow-host.
+    const classHosts = plan.classes.filter((c) => /^https?:/i.test(c.source)).map((c) => new URL(c.source).host)
+    allow = new HostAllowList([...plan.hosts, ...classHosts, ...(options.allowHosts ?? [])])
+    planned = true
     journal.addClasses(plan.classes)
     for (const s of plan.skipped) {
       journal.addClasses([{ id: s.id, source: s.source }])
