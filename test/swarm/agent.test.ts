@@ -1,7 +1,7 @@
 // In-process agents sharing a memory index: one origin download, swarm completion, API surface, errors.
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { rm } from 'node:fs/promises'
+import { rm, stat } from 'node:fs/promises'
 import { after, before, describe, test } from 'node:test'
 import { makeTempDir, waitFor } from '../helpers/services.ts'
 import {
@@ -157,6 +157,21 @@ describe('swarm agent safety and recovery (memory index)', { timeout: 90_000 }, 
     const obj = await fetch(`${fresh.url}/v1/objects?url=${encodeURIComponent(origin.url)}&sha256=${wrong}`)
     assert.equal(obj.status, 422)
     assert.equal(((await obj.json()) as { error: { code: string } }).error.code, 'SWARM_SHA256_MISMATCH')
+  })
+
+  test('seeding stops after the seed time, the file stays served; DELETE removes the download and its files', async () => {
+    const a = await agent('short-seed', { seedTimeMs: 300 })
+    const d = await requestDownload(origin.url, { agent: a.url })
+    await waitForDownload(d.id, { agent: a.url, timeoutMs: 20_000 })
+    await waitFor(async () => (await getDownload(d.id, { agent: a.url })).state === 'done', { timeoutMs: 10_000, message: 'seeding stopped' })
+    const info = await getDownload(d.id, { agent: a.url })
+    assert.equal(info.seeding, false)
+    const res = await fetchObject(origin.url, { agent: a.url, range: 'bytes=0-99' })
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), origin.body.subarray(0, 100))
+    const del = await fetch(`${a.url}/v1/downloads/${d.id}`, { method: 'DELETE' })
+    assert.equal(del.status, 200)
+    assert.equal((await fetch(`${a.url}/v1/downloads/${d.id}`)).status, 404)
+    await assert.rejects(stat(`${dir}/short-seed/objects/${info.key}`), { code: 'ENOENT' })
   })
 
   test('hosts not allowed, other schemes and redirects off the list are refused; token guards mutations', async () => {
