@@ -7,6 +7,7 @@ import type { ClassRecord } from './class-record.ts'
 import type { RoleContext } from './role-context.ts'
 import { ActiveRuns } from './active-runs.ts'
 import { FINISHED_STATES } from './class-record.ts'
+import { groupOf, type QueueName } from './keys.ts'
 import { buildDistributedReport } from './report.ts'
 
 export type AggregatorOptions = {
@@ -20,11 +21,42 @@ export async function runAggregator(ctx: RoleContext, options: AggregatorOptions
   while (!ctx.signal.aborted) {
     try {
       for (const r of await active.list()) await aggregateRun(ctx, r, seen)
+      await housekeep(ctx)
     } catch (err) {
       ctx.log.warn({ err: (err as Error).message }, 'aggregation pass failed; retrying')
     }
     try { await delay(options.intervalMs ?? 500, ctx.signal) } catch { break }
   }
+}
+
+const QUEUES: QueueName[] = ['scan', 'crawl', 'copy', 'retry']
+
+/**
+ * Every worker process is a new consumer name; once one has been gone an hour with nothing pending it is
+ * removed from its groups, and its heartbeat from the workers hash. One aggregator does it per interval.
+ */
+export async function housekeep(ctx: RoleContext, options: { idleMs?: number; everyMs?: number } = {}): Promise<number> {
+  const { redis, keys } = ctx
+  const idleMs = options.idleMs ?? 3_600_000
+  if (await redis.set(keys.housekeeping, ctx.consumer, 'PX', options.everyMs ?? 60_000, 'NX') !== 'OK') return 0
+  let removed = 0
+  for (const q of QUEUES) {
+    let consumers: unknown[]
+    try { consumers = await redis.xinfo('CONSUMERS', keys.queue(q), groupOf(q)) as unknown[] } catch { continue }
+    for (const c of consumers) {
+      const f = c as Array<string | number>
+      const get = (k: string): string | number | undefined => f[f.indexOf(k) + 1]
+      if (Number(get('pending')) === 0 && Number(get('idle')) > idleMs) {
+        await redis.xgroup('DELCONSUMER', keys.queue(q), groupOf(q), String(get('name')))
+        removed++
+      }
+    }
+  }
+  const workers = await redis.hgetall(keys.workers)
+  for (const [id, raw] of Object.entries(workers)) {
+    try { if (Date.now() - (JSON.parse(raw) as { seen: number }).seen > idleMs) await redis.hdel(keys.workers, id) } catch { await redis.hdel(keys.workers, id) }
+  }
+  return removed
 }
 
 /** One pass over one run; exported for tests and for `status` on a run without workers. */

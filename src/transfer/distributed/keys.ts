@@ -26,6 +26,8 @@ export function createKeys(prefix: string) {
     /** Hash: worker id → JSON heartbeat, for status. */
     workers: `${prefix}:workers`,
     queue: (q: QueueName): string => `${prefix}:q:${q}`,
+    /** Lock of the hourly clean-up of dead consumers and worker heartbeats. */
+    housekeeping: `${prefix}:lock:housekeeping`,
     /** Hash: config JSON, state, timestamps, scan generation. */
     meta: (r: string): string => `${run(r)}:meta`,
     /** Hash: class id → JSON ClassRecord (source, catalog status, state, skip reason). */

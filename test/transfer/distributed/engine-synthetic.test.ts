@@ -43,3 +43,54 @@ test('a synthetic run goes through scanner, crawler, copier, aggregator and repo
     await closeRedis(redis)
   }
 })
+
+test('retries are taken before new work, and a dead consumer\'s entry is reclaimed after the idle time', { timeout: 30_000 }, async () => {
+  const { StreamConsumer } = await import('../../../src/transfer/distributed/stream-queue.ts')
+  const redis = createRedis(redisSvc.url)
+  const blocking = createRedis(redisSvc.url)
+  const stream = (q: string): string => `prio${Date.now()}:${q}`
+  const copy = stream('copy')
+  const retry = stream('retry')
+  try {
+    for (let k = 0; k < 5; k++) await redis.xadd(copy, '*', 'j', JSON.stringify({ n: `new${k}` }))
+    const mk = (consumer: string): InstanceType<typeof StreamConsumer<{ n: string }>> => new StreamConsumer<{ n: string }>({ redis, blocking, streams: [retry, copy], group: 'copiers', consumer, log: createSilentLogger(), claimIdleMs: 1000, blockMs: 100 })
+    const a = mk('a')
+    await a.init()
+    assert.deepEqual((await a.take(2)).map((e) => e.job.n), ['new0', 'new1'])
+    await redis.xadd(retry, '*', 'j', JSON.stringify({ n: 'retry0' }))
+    assert.deepEqual((await a.take(2)).map((e) => e.job.n), ['retry0', 'new2'], 'a retry jumps ahead of queued new work')
+    // "a" dies holding new0, new1, retry0, new2 (no heartbeat, no ack); "b" gets them once idle > 1 s.
+    const b = mk('b')
+    const t0 = Date.now()
+    const got = await waitFor(async () => { const e = await b.take(10); return e.some((x) => x.claimed) ? e : undefined }, { timeoutMs: 10_000, intervalMs: 100, message: 'reclaimed' })
+    const ms = Date.now() - t0
+    assert.deepEqual(got.filter((e) => e.claimed).map((e) => e.job.n).sort(), ['new0', 'new1', 'new2', 'retry0'])
+    assert.ok(ms < 4000, `reclaimed after ${ms} ms`)
+  } finally {
+    await closeRedis(redis)
+    await closeRedis(blocking)
+  }
+})
+
+test('housekeeping removes consumers and heartbeats of long-gone workers, never ones holding jobs', async () => {
+  const { housekeep } = await import('../../../src/transfer/distributed/aggregator.ts')
+  type Ctx = Parameters<typeof housekeep>[0]
+  const prefix = `house${Date.now()}`
+  const keys = createKeys(prefix)
+  const redis = createRedis(redisSvc.url)
+  try {
+    await redis.xgroup('CREATE', keys.queue('copy'), 'copiers', '0', 'MKSTREAM')
+    await redis.xadd(keys.queue('copy'), '*', 'j', '{}')
+    await redis.xreadgroup('GROUP', 'copiers', 'holder', 'COUNT', 1, 'STREAMS', keys.queue('copy'), '>')
+    await redis.xreadgroup('GROUP', 'copiers', 'idle-one', 'COUNT', 1, 'STREAMS', keys.queue('copy'), '>')
+    await redis.hset(keys.workers, 'gone', JSON.stringify({ seen: Date.now() - 10_000 }))
+    await new Promise((r) => setTimeout(r, 20))
+    const removed = await housekeep({ redis, keys, consumer: 'me' } as unknown as Ctx, { idleMs: 5 })
+    assert.equal(removed, 1)
+    const left = (await redis.xinfo('CONSUMERS', keys.queue('copy'), 'copiers') as Array<Array<string | number>>).map((c) => c[c.indexOf('name') + 1])
+    assert.deepEqual(left, ['holder'])
+    assert.equal(await redis.hexists(keys.workers, 'gone'), 0)
+  } finally {
+    await closeRedis(redis)
+  }
+})
