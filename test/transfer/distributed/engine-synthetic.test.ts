@@ -82,7 +82,7 @@ test('housekeeping removes consumers and heartbeats of long-gone workers, never 
     await redis.xgroup('CREATE', keys.queue('copy'), 'copiers', '0', 'MKSTREAM')
     await redis.xadd(keys.queue('copy'), '*', 'j', '{}')
     await redis.xreadgroup('GROUP', 'copiers', 'holder', 'COUNT', 1, 'STREAMS', keys.queue('copy'), '>')
-    await redis.xreadgroup('GROUP', 'copiers', 'idle-one', 'COUNT', 1, 'STREAMS', keys.queue('copy'), '>')
+    await redis.xgroup('CREATECONSUMER', keys.queue('copy'), 'copiers', 'idle-one')
     await redis.hset(keys.workers, 'gone', JSON.stringify({ seen: Date.now() - 10_000 }))
     await new Promise((r) => setTimeout(r, 20))
     const removed = await housekeep({ redis, keys, consumer: 'me' } as unknown as Ctx, { idleMs: 5 })
