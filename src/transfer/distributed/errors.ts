@@ -7,12 +7,10 @@ import { ColonyError, type ColonyErrorOptions } from '../../shared/errors.ts'
 export type DistributedErrorCode =
   | 'TRANSFER_DIST_RUN_CONFLICT'
   | 'TRANSFER_DIST_RUN_NOT_FOUND'
-  | 'TRANSFER_DIST_REDIS'
   | 'TRANSFER_DIST_BAD_JOB'
   | 'TRANSFER_DIST_LAMBDA_INVOKE'
   | 'TRANSFER_DIST_LAMBDA_FUNCTION'
   | 'TRANSFER_DIST_PACKAGE'
-  | 'TRANSFER_DIST_CRAWL'
 
 export class DistributedTransferError extends ColonyError {
   declare readonly code: DistributedErrorCode
