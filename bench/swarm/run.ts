@@ -122,6 +122,8 @@ async function runCaps(p: ReturnType<typeof parseCommand>, workDir: string, etcd
     await fleet?.stop()
     await Promise.all(trackers.map((t) => t.close()))
     await origin.close()
+    // N copies of F live on tmpfs, i.e. in RAM: free them before the next phase.
+    await rm(path.join(workDir, 'caps'), { recursive: true, force: true })
   }
 }
 
@@ -157,6 +159,7 @@ async function runCpu(p: ReturnType<typeof parseCommand>, workDir: string, etcd:
       } finally {
         await fleet?.stop()
         await Promise.all(trackers.map((t) => t.close()))
+        await rm(path.join(dir, 'colony'), { recursive: true, force: true })
       }
     }
     if (!bool(p, 'skip-aria2')) {
