@@ -7,6 +7,7 @@ import type { EventEmitter } from 'node:events'
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { runSwarmDemo } from '../../src/swarm/demo.ts'
 import { startTracker, type Tracker } from '../../src/swarm/tracker/index.ts'
 import { createTorrentFile, startAria2Peer, writeCompletionHook, type Aria2Peer } from '../../bench/swarm/aria2-swarm.ts'
 import { makeTempDir, stopProcess, waitFor } from '../helpers/services.ts'
@@ -133,4 +134,13 @@ test('colony swarm tracker refuses a bad port with exit 2', { timeout: 30_000 },
   const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)))
   assert.equal(code, 2, err)
   assert.match(err, /--port wants a port/)
+})
+
+test('the swarm demo completes with one of its two trackers stopped, one origin download', { timeout: 180_000 }, async () => {
+  const lines: string[] = []
+  const result = await runSwarmDemo({ agents: 3, size: 4 * 1024 * 1024 + 17, log: (l) => lines.push(l), timeoutMs: 150_000 })
+  assert.ok(lines.some((l) => l.includes('stopped tracker')), lines.join('\n'))
+  assert.equal(result.ok, true, lines.join('\n'))
+  assert.ok(result.originEgressRatio >= 1 && result.originEgressRatio <= 1.05, `origin egress ratio ${result.originEgressRatio}`)
+  assert.match(lines.at(-1) ?? '', /origin egress ratio 1\.0\d\d/)
 })
