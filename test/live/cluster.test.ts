@@ -3,11 +3,10 @@ import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import http from 'node:http'
 import { after, before, test } from 'node:test'
-import { freePort, makeTempDir, startProcess, stopProcess } from '../helpers/services.ts'
-import { allOpen, comments, publish, waitFor, watchTopic, type Viewer } from './live-helpers.ts'
+import { freePort, stopProcess } from '../helpers/services.ts'
+import { allOpen, comments, publish, startColony, waitFor, watchTopic, type Viewer } from './live-helpers.ts'
 
 const TOKEN = 'cluster-secret'
-const BIN = new URL('../../bin/colony.js', import.meta.url).pathname
 let proc: ChildProcess
 let url: string
 
@@ -25,16 +24,13 @@ function health(port: number): Promise<{ worker: number; connections: number }> 
 before(async () => {
   const port = await freePort()
   url = `http://127.0.0.1:${port}`
-  proc = await startProcess(process.execPath, [BIN, 'live', 'serve', '--workers', '3', '--port', String(port), '--token', TOKEN, '--grace', '1s', '--coalesce', 'like=50ms'], {
-    port, dir: await makeTempDir('colony-live-cluster-'), env: { COLONY_LOG_LEVEL: 'warn' }, timeoutMs: 30_000,
-    // Ready once all three workers have answered.
-    ready: async () => {
-      try {
-        const seen = new Set<number>()
-        for (let i = 0; i < 30 && seen.size < 3; i++) seen.add((await health(port)).worker)
-        return seen.size === 3
-      } catch { return false }
-    },
+  // Ready once all three workers have answered.
+  proc = await startColony(['live', 'serve', '--workers', '3', '--port', String(port), '--token', TOKEN, '--grace', '1s', '--coalesce', 'like=50ms'], port, async () => {
+    try {
+      const seen = new Set<number>()
+      for (let i = 0; i < 30 && seen.size < 3; i++) seen.add((await health(port)).worker)
+      return seen.size === 3
+    } catch { return false }
   })
 })
 after(async () => { await stopProcess(proc) })

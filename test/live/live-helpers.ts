@@ -1,4 +1,5 @@
 // Shared bits of the live tests: a viewer that records what it receives, and a raw TCP SSE client.
+import { spawn, type ChildProcess } from 'node:child_process'
 import net from 'node:net'
 import { waitFor } from '../helpers/services.ts'
 import { subscribeLive, type SseMessage } from '../../src/live/index.ts'
@@ -63,3 +64,27 @@ export async function rawSubscriber(port: number, topic: string, headers = ''): 
 }
 
 export { waitFor }
+
+/**
+ * `colony live serve …` on `port`, ready once /healthz answers (up to 60 s: CLI start-up is slow on a busy
+ * machine). On failure the process is killed, so a failed start never leaves the test file hanging.
+ */
+export async function startColony(args: string[], port: number, ready?: () => Promise<boolean>): Promise<ChildProcess> {
+  const bin = new URL('../../bin/colony.js', import.meta.url).pathname
+  const proc = spawn(process.execPath, [bin, ...args], { env: { ...process.env, COLONY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  const keep = (b: Buffer): void => { output = (output + b.toString()).slice(-4000) }
+  proc.stdout?.on('data', keep)
+  proc.stderr?.on('data', keep)
+  try {
+    await waitFor(async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`colony exited early: ${output}`)
+      if (ready) return ready()
+      try { return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok } catch { return false }
+    }, { timeoutMs: 60_000, intervalMs: 200, message: `colony ${args.join(' ')} ready` })
+  } catch (err) {
+    proc.kill('SIGKILL')
+    throw err
+  }
+  return proc
+}

@@ -4,11 +4,10 @@ import type { ChildProcess } from 'node:child_process'
 import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { RedisTransport, startLiveServer } from '../../src/live/index.ts'
-import { freePort, makeTempDir, startProcess, startRedis, stopProcess, type Service } from '../helpers/services.ts'
-import { allOpen, publish, waitFor, watchTopic } from './live-helpers.ts'
+import { freePort, startRedis, stopProcess, type Service } from '../helpers/services.ts'
+import { allOpen, publish, startColony, waitFor, watchTopic } from './live-helpers.ts'
 
 const TOKEN = 'redis-secret'
-const BIN = new URL('../../bin/colony.js', import.meta.url).pathname
 const PREFIX = `t${process.pid}:`
 let redis: Service
 let client: Redis
@@ -17,9 +16,8 @@ const nodes: Node[] = []
 
 async function startNode(): Promise<Node> {
   const port = await freePort()
-  const dir = await makeTempDir('colony-live-node-')
-  const proc = await startProcess(process.execPath, [BIN, 'live', 'serve', '--workers', '1', '--port', String(port), '--redis', redis.url, '--redis-prefix', PREFIX,
-    '--token', TOKEN, '--node-ttl', '1500ms', '--retry', '200ms', '--grace', '1s', '--coalesce', 'like=50ms'], { port, dir, env: { COLONY_LOG_LEVEL: 'warn' } })
+  const proc = await startColony(['live', 'serve', '--workers', '1', '--port', String(port), '--redis', redis.url, '--redis-prefix', PREFIX,
+    '--token', TOKEN, '--node-ttl', '1500ms', '--retry', '200ms', '--grace', '1s', '--coalesce', 'like=50ms'], port)
   const node = { url: `http://127.0.0.1:${port}`, port, proc }
   nodes.push(node)
   return node
@@ -33,7 +31,10 @@ async function metric(node: Node, name: string): Promise<number> {
 before(async () => {
   redis = await startRedis()
   client = new Redis(redis.url)
-  await Promise.all([startNode(), startNode(), startNode()])
+  // allSettled: every started node is registered (and stopped in after) even if another fails to start.
+  const started = await Promise.allSettled([startNode(), startNode(), startNode()])
+  const failed = started.find((r) => r.status === 'rejected')
+  if (failed) throw failed.reason
 })
 after(async () => {
   client.disconnect()
@@ -41,7 +42,7 @@ after(async () => {
   await redis.stop()
 })
 
-test('a publish to any node reaches the viewers on every node; only nodes with viewers receive it', { timeout: 30_000 }, async () => {
+test('a publish to any node reaches the viewers on every node; only nodes with viewers receive it', { timeout: 60_000 }, async () => {
   const [n1, n2, n3] = nodes as [Node, Node, Node]
   const viewers = [watchTopic(n1.url, 'multi'), watchTopic(n1.url, 'multi'), watchTopic(n2.url, 'multi'), watchTopic(n3.url, 'only-3')]
   try {
