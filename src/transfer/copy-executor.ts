@@ -2,7 +2,7 @@
 // 2k small files/s (HTTP parsing, stream setup, fs calls), so the default spreads copies over one worker per
 // core, each with its own undici pool and destination client; the coordinator keeps queue and journal.
 import os from 'node:os'
-import { Worker } from 'node:worker_threads'
+import { isMainThread, Worker } from 'node:worker_threads'
 import { HostAllowList } from '../shared/allow-host.ts'
 import type { CopyOutcome, Destination, FileRef } from './types.ts'
 import { copyFile } from './copy-file.ts'
@@ -43,6 +43,7 @@ export function createCopier(config: CopyConfig): { source: SourceRouter; destin
     ...(config.stripPrefix ? { stripPrefix: config.stripPrefix } : {}),
   })
   const destination = createDestination(config.to, {
+    dir: { syncSmallWrites: !isMainThread },
     s3: { ...config.s3, maxSockets: config.connections,
       ...(config.multipartThreshold ? { multipartThreshold: config.multipartThreshold } : {}), ...(config.partSize ? { partSize: config.partSize } : {}) },
   })

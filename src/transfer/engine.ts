@@ -291,6 +291,15 @@ async function verifyAll(journal: Journal, destination: ReturnType<typeof create
     const want = new Set(rows.map((r) => r.key))
     for await (const o of destination.list()) if (want.has(o.key)) listed.set(o.key, o)
   }
+  // Directories answer stats in batches without a thread-pool round trip per file; a listing does the same for S3.
+  if (!listed && destination.statMany) {
+    listed = new Map()
+    for (let b = 0; b < rows.length; b += 2000) {
+      const keys = rows.slice(b, b + 2000).map((r) => r.key)
+      destination.statMany(keys).forEach((st, j) => { if (st) listed?.set(keys[j] as string, st) })
+      await new Promise<void>((r) => setImmediate(r))
+    }
+  }
   let failed = 0
   let i = 0
   const worker = async (): Promise<void> => {

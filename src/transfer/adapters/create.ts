@@ -2,7 +2,7 @@
 // class and file of a run (and each worker thread builds its own router).
 import type { Destination, FileRef, Source, SourceObject } from '../types.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
-import { DirDestination } from './dir-destination.ts'
+import { DirDestination, type DirDestinationOptions } from './dir-destination.ts'
 import { DirSource } from './dir-source.ts'
 import { HttpSource, type HttpSourceOptions } from './http-source.ts'
 import type { S3Options } from './s3-client.ts'
@@ -79,13 +79,13 @@ export function createSource(locator: string, options: SourceOptions = {}): Sour
   return new SourceRouter(options).for(locator)
 }
 
-export type DestinationOptions = { s3?: S3DestinationOptions }
+export type DestinationOptions = { s3?: S3DestinationOptions; dir?: DirDestinationOptions }
 
 /** `s3://bucket/prefix` → S3Destination; anything else is a directory (created on first write). */
 export function createDestination(locator: string, options: DestinationOptions = {}): Destination {
   const kind = locatorKind(locator)
   if (kind === 's3') return new S3Destination(locator, options.s3)
   if (kind === 'http') throw new TransferError(TRANSFER_CODES.BAD_LOCATOR, `cannot write to an HTTP URL: ${locator}`, { status: 400 })
-  return new DirDestination(locator.startsWith('file:') ? new URL(locator).pathname : locator)
+  return new DirDestination(locator.startsWith('file:') ? new URL(locator).pathname : locator, options.dir)
 }
 
