@@ -268,12 +268,24 @@ export class Hub {
   /** A lagging connection drained: send what it missed from history (coalesced), or a reset. */
   #resync(c: Conn): void {
     if (c.lagSince === 0 || c.socket.destroyed) return
-    c.lagSince = 0
-    const r = c.topic.history.since(c.lastId)
-    const { frames, lastId } = this.#framesFor(r, c.lastId)
-    if (frames.length > 0) c.socket.write(frames.length === 1 ? frames[0] as Buffer : Buffer.concat(frames))
-    c.lastId = lastId
-    c.lastWrite = Date.now()
+    // The local ring usually covers the gap; when it does not, the shared history (Redis, primary) may.
+    // Until the catch-up is written the connection stays marked lagging, so live frames cannot overtake it.
+    const write = (frames: Buffer[], lastId: number): void => {
+      if (c.socket.destroyed) return
+      if (frames.length > 0) c.socket.write(frames.length === 1 ? frames[0] as Buffer : Buffer.concat(frames))
+      c.lastId = lastId
+      c.lastWrite = Date.now()
+      c.lagSince = 0
+    }
+    if (c.topic.history.covers(c.lastId)) {
+      const { frames, lastId } = this.#framesFor(c.topic.history.since(c.lastId), c.lastId)
+      write(frames, lastId)
+      return
+    }
+    this.#replay(c.topic, c.lastId).then((r) => write(r.frames, r.lastId), () => {
+      const { frames, lastId } = this.#framesFor({ kind: 'reset', latestId: c.topic.history.lastId }, c.lastId)
+      write(frames, lastId)
+    })
   }
 
   #closeConn(c: Conn, goodbye: Buffer, now: number): void {

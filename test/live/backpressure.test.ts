@@ -48,6 +48,25 @@ test('a slow consumer is skipped, never slows the others, and is resynced (reset
   }
 })
 
+test('a resynced slow consumer whose gap is still in history loses nothing and sees no duplicate', { timeout: 60_000 }, async () => {
+  const server = await startLiveServer({ token: TOKEN, maxBodyBytes: 1_000_000, hub: { historySize: 20_000, maxBufferBytes: 64 * 1024, slowConsumer: 'resync' } })
+  const slow = await rawSubscriber(server.port, 'slow-r')
+  try {
+    await waitFor(() => server.hub.stats.connections === 1)
+    const sent = await overflow(server.url, 'slow-r', () => server.hub.stats.slowResyncs > 0)
+    await publish(server.url, 'slow-r', TOKEN, big(50, sent))
+    const total = sent + 50
+    slow.resume()
+    const ns = (): number[] => [...slow.received().matchAll(/"n":(\d+)/g)].map((m) => Number(m[1]))
+    await waitFor(() => ns().length >= total, { timeoutMs: 30_000, message: 'caught up from history' })
+    assert.deepEqual(ns(), Array.from({ length: total }, (_, i) => i), 'every event once, in order')
+    assert.doesNotMatch(slow.received(), /event: reset/)
+  } finally {
+    slow.socket.destroy()
+    await server.close({ graceMs: 100 })
+  }
+})
+
 test('with --slow-consumer disconnect the slow one is closed with a reason, the fast one is untouched', { timeout: 60_000 }, async () => {
   const server = await startLiveServer({ token: TOKEN, maxBodyBytes: 1_000_000, hub: { historySize: 100, maxBufferBytes: 64 * 1024, slowConsumer: 'disconnect' } })
   const fast = watchTopic(server.url, 'slow-d')
