@@ -123,7 +123,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     let crawlDone = false
     let finish: () => void = () => {}
     const finished = new Promise<void>((r) => { finish = r })
-    let drained: (() => void) | undefined
+    let drained: Array<() => void> = []
     const maxQueued = options.maxQueued ?? 50_000
 
     const config: CopyConfig = {
@@ -144,7 +144,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
         item.attempts++
         executor.run({ id, ref: item.ref })
       }
-      if (drained && queue.length < maxQueued / 2) { drained(); drained = undefined }
+      if (drained.length > 0 && queue.length < maxQueued / 2) { const w = drained; drained = []; for (const f of w) f() }
       checkDone()
     }
     const onResult = (id: number, outcome: CopyOutcome): void => {
@@ -175,7 +175,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
         ? new WorkerExecutor(config, workers, onResult, (err) => options.logger?.error({ err }, 'copy worker failed'))
         : new InlineExecutor(config, onResult)
     }
-    const onAbort = (): void => { finish() }
+    const onAbort = (): void => { const w = drained; drained = []; for (const f of w) f(); finish() }
     signal?.addEventListener('abort', onAbort, { once: true })
 
     // --- crawl (feeds the queue) -------------------------------------------------------------------
@@ -190,7 +190,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
       }
       await queue.push(batch)
       pump()
-      if (!dryRun && queue.length > maxQueued) await new Promise<void>((r) => { drained = r })
+      if (!dryRun && queue.length > maxQueued) await new Promise<void>((r) => { drained.push(r) })
       return n
     }
     const crawlOne = async (entry: ClassEntry, known: { crawled: number; skipReason: string | null } | undefined): Promise<void> => {

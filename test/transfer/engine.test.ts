@@ -102,6 +102,12 @@ test('resume after an interrupted run: nothing already copied is fetched again',
   assert.deepEqual(origin.log.filter((l) => l.startsWith('GET ') && !l.endsWith('.m3u8')), [])
 })
 
+test('backpressure: a tiny queue bound still completes every class (crawling pauses, copying drains it)', { timeout: 60_000 }, async () => {
+  const report = await runTransfer({ sources: masters(), to: path.join(tmp, 'bp'), stateDir: path.join(tmp, 'state-bp'), workers: 0, concurrency: 4, maxQueued: 5 })
+  assert.equal(report.ok, true)
+  assert.equal(report.totals.verified, expectedFiles())
+})
+
 test('dry run lists every file and writes nothing', { timeout: 30_000 }, async () => {
   const to = path.join(tmp, 'dry')
   const events = new EventEmitter<TransferEvents>()
