@@ -87,7 +87,9 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
 
     const start = async (): Promise<void> => {
       // Watch before reading so a publish between the read and the watch cannot be missed.
-      watcher = await ns.watch().key(torrentKey(key)).create()
+      const w = await ns.watch().key(torrentKey(key)).create()
+      if (settled) { await w.cancel().catch(() => undefined); return }
+      watcher = w
       watcher.on('put', (kv) => giveTorrent(Buffer.from(kv.value)))
       watcher.on('error', () => undefined)
       const existing = await lookup(key)
