@@ -283,6 +283,11 @@ export class Download extends EventEmitter<DownloadEvents> {
       if (!complete) await this.#ctx.index.remove(probe.key).catch(() => undefined)
       throw new SwarmError('SWARM_TORRENT_INVALID', `torrent for ${this.url} describes ${parsed.length} bytes, origin has ${probe.length}`)
     }
+    // The name becomes a file under the object's directory: refuse anything that could leave it.
+    if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/.test(parsed.name) || parsed.files[0]?.path !== parsed.name) {
+      if (!complete) await this.#ctx.index.remove(probe.key).catch(() => undefined)
+      throw new SwarmError('SWARM_TORRENT_INVALID', `torrent for ${this.url} names an unsafe file ${JSON.stringify(parsed.name)}`)
+    }
     this.#name = parsed.name
     this.#infoHash = parsed.infoHash
     const existing = this.#ctx.engine.torrents.find((t) => t.infoHash === parsed.infoHash)
