@@ -30,6 +30,12 @@ export type ServeLiveOptions = Omit<LiveServerOptions, 'transport' | 'hub' | 'lo
   hub?: Omit<HubOptions, 'coalesce'> & { coalesce?: [string, number][] }
   /** Drain time on shutdown. @defaultValue 2_000 */
   graceMs?: number
+  /**
+   * V8 young-generation semi-space of each worker, in MB (0 = V8's default of up to 16): caps how far each
+   * worker's young generation can grow under fan-out load (no CPU difference seen in a profile).
+   * @defaultValue 4
+   */
+  semiSpaceMb?: number
 }
 
 export type ServedLive = { url: string; port: number; workers: number; close(): Promise<void> }
@@ -54,7 +60,7 @@ export function defaultWorkerCount(capacity = 100_000): number {
 }
 
 function toServerOptions(o: ServeLiveOptions, logger: Logger): LiveServerOptions {
-  const { workers: _w, capacity: _c, redis: _r, redisPrefix: _p, nodeTtlMs: _t, graceMs: _g, hub, ...rest } = o
+  const { workers: _w, capacity: _c, redis: _r, redisPrefix: _p, nodeTtlMs: _t, graceMs: _g, semiSpaceMb: _s, hub, ...rest } = o
   const out: LiveServerOptions = { ...rest, logger }
   if (hub) {
     const { coalesce, ...tuning } = hub
@@ -107,7 +113,9 @@ export async function serveLive(o: ServeLiveOptions, logger: Logger = createSile
     return { url: server.url, port: server.port, workers: 1, close: () => server.close({ graceMs: o.graceMs }) }
   }
   if (!cluster.isPrimary) throw new LiveError('LIVE_CONFIG', 'serveLive with workers > 1 must run in a primary process')
-  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.ts', import.meta.url)), args: [], silent: false })
+  const semi = o.semiSpaceMb ?? 4
+  const execArgv = semi > 0 && !process.execArgv.some((a) => a.startsWith('--max-semi-space-size')) ? [...process.execArgv, `--max-semi-space-size=${semi}`] : process.execArgv
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.ts', import.meta.url)), args: [], execArgv, silent: false })
   const relay = o.redis ? undefined : new ClusterRelay({ historySize: o.hub?.historySize })
   const stopMetrics = relayClusterMetrics()
   let port = o.port ?? 0
