@@ -43,17 +43,19 @@ describe('swarm fleet on etcd (agent processes)', { timeout: 150_000 }, () => {
     for (let i = 0; i < 2; i++) trackers.push(await startTracker({ port: 0, udpPort: false, intervalMs: 2000 }))
     // Origins are created per test on fresh ports; allow the loopback host on any port.
     hosts.push('127.0.0.1')
-    for (let i = 0; i < 5; i++) {
-      const port = await freePort()
-      const args = [BIN, 'swarm', 'agent', '--api', `127.0.0.1:${port}`, '--listen', '0', '--data', `${dir}/agent${i}`,
-        '--etcd', etcd.url, '--etcd-prefix', `test-${process.pid}/`, '--lease-ttl', '2s', '--seed-time', '10m', '--agent-id', `agent${i}`,
-        ...trackers.flatMap((t) => ['--tracker', t.httpAnnounceUrl]), ...hosts.flatMap((h) => ['--allow-host', h])]
-      const proc = await startProcess(process.execPath, args, { port, dir, env: { COLONY_LOG_LEVEL: process.env.SWARM_TEST_LOG ?? 'warn' } })
-      const log: string[] = []
-      proc.stderr?.on('data', (b: Buffer) => { log.push(b.toString()); if (log.length > 400) log.shift() })
-      agents.push({ url: `http://127.0.0.1:${port}`, proc, log })
-    }
+    for (let i = 0; i < 5; i++) agents.push(await spawnAgent(`agent${i}`))
   })
+
+  const spawnAgent = async (name: string, extra: string[] = [], port?: number): Promise<AgentProc> => {
+    port ??= await freePort()
+    const args = [BIN, 'swarm', 'agent', '--api', `127.0.0.1:${port}`, '--listen', '0', '--data', `${dir}/${name}`,
+      '--etcd', etcd.url, '--etcd-prefix', `test-${process.pid}/`, '--lease-ttl', '2s', '--seed-time', '10m', '--agent-id', name,
+      ...trackers.flatMap((t) => ['--tracker', t.httpAnnounceUrl]), ...hosts.flatMap((h) => ['--allow-host', h]), ...extra]
+    const proc = await startProcess(process.execPath, args, { port, dir, env: { COLONY_LOG_LEVEL: process.env.SWARM_TEST_LOG ?? 'warn' } })
+    const log: string[] = []
+    proc.stderr?.on('data', (b: Buffer) => { log.push(b.toString()); if (log.length > 400) log.shift() })
+    return { url: `http://127.0.0.1:${port}`, proc, log }
+  }
   after(async () => {
     if (process.env.SWARM_TEST_LOG) for (const [i, a] of agents.entries()) process.stderr.write(`--- agent${i}\n${a.log.join('')}\n`)
     for (const a of agents) await stopProcess(a.proc)
@@ -101,6 +103,26 @@ describe('swarm fleet on etcd (agent processes)', { timeout: 150_000 }, () => {
     const peers = done.filter((d) => d.role === 'peer')
     assert.equal(peers.length, live().length - 1)
     for (const d of peers) assert.ok(d.bytes.fromPeers >= o.body.length, 'got the bytes from peers via the surviving tracker')
+  })
+
+  test('an agent killed with SIGKILL mid-swarm resumes from its data dir on restart', async () => {
+    const o = await newOrigin(4 * 1024 * 1024)
+    const seeder = live()[0] as AgentProc
+    await waitForDownload((await requestDownload(o.url, { agent: seeder.url })).id, { agent: seeder.url, timeoutMs: 30_000 })
+    const port = await freePort()
+    const slow = await spawnAgent('slow', ['--download-limit', '1MB/s'], port)
+    agents.push(slow)
+    const d = await requestDownload(o.url, { agent: slow.url })
+    await waitFor(async () => (await getDownload(d.id, { agent: slow.url })).bytes.done > 1024 * 1024, { timeoutMs: 30_000, message: '1 MiB on disk' })
+    slow.proc.kill('SIGKILL')
+    await new Promise((r) => slow.proc.once('exit', r))
+    const again = await spawnAgent('slow', [], port)
+    agents.push(again)
+    const done = await waitForDownload(d.id, { agent: again.url, timeoutMs: 60_000 })
+    assert.ok(done.bytes.resumed >= 512 * 1024, `resumed ${done.bytes.resumed} bytes`)
+    assert.ok(done.bytes.fromPeers < o.body.length, 'only the missing part came from peers')
+    assert.equal(done.sha256, o.sha256)
+    assert.equal(o.gets, 1)
   })
 
   test('colony swarm get writes the verified file; status lists it; refusals exit 1', async () => {
