@@ -21,7 +21,7 @@ before(async () => {
   const lib = await writeLibrary(path.join(work, 'origin'), { classes: 16, variants: 2, segments: 60 })
   files = lib.files
   // A slow origin (per-connection rate limit) keeps the run going long enough to kill workers in the middle.
-  nginx = await startNginx({ root: path.join(work, 'origin'), server: 'location /lib/ { limit_rate 40k; }' })
+  nginx = await startNginx({ root: path.join(work, 'origin'), server: 'location /lib/ { limit_rate 25k; }' })
   catalogFile = path.join(work, 'catalog.ndjson')
   await writeFile(catalogFile, lib.catalog.map((c) => JSON.stringify({ id: c.id, master: `${nginx.url}${c.path}`, status: 'ready' })).join('\n'))
 })
@@ -65,7 +65,7 @@ test('kill -9 of random workers and a Redis restart lose nothing and count nothi
         kills++
         start(victim.role)
       }
-      if (round === 4 && !restarted) {
+      if (round === 1 && !restarted) {
         await redisSvc.proc?.kill('SIGTERM')
         await new Promise<void>((r) => redisSvc.proc?.once('exit', () => r()))
         redisSvc = await startRedis({ appendonly: true, dir: redisDir, port })

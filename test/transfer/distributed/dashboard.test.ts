@@ -49,8 +49,11 @@ test('the page shows every class and its counts during a run, and collapses fini
     const page = await browser.open(`${dash.url}/`)
     await waitFor(async () => await page.evaluate('document.body.dataset.classes') === '8', { timeoutMs: 30_000, message: 'page lists 8 classes' })
     await waitFor(async () => await page.evaluate(`[...document.querySelectorAll('.cls')].every((e) => e.dataset.files === '450')`), { timeoutMs: 30_000, message: 'every class has 450 files' })
-    const firstText = await page.evaluate(`document.querySelector('.cls pre').textContent`) as string
-    assert.equal([...firstText.replace(/\n/g, '')].length, 450)
+    // Text is drawn once the class is on screen (IntersectionObserver), a frame after its counts.
+    const firstText = await waitFor(async () => {
+      const text = await page.evaluate(`document.querySelector('.cls pre').textContent`) as string
+      return [...text.replace(/\n/g, '')].length === 450 ? text : undefined
+    }, { timeoutMs: 10_000, message: 'first class drawn' })
     assert.ok([...firstText].every((ch) => ch === '◯' || ch === '\n'), 'all pending before any copier runs')
 
     copier = await startWorker({ ...opts, roles: ['copier', 'aggregator'], concurrency: 4, copyBatches: 1 })
