@@ -174,6 +174,30 @@ describe('swarm agent safety and recovery (memory index)', { timeout: 90_000 }, 
     await assert.rejects(stat(`${dir}/short-seed/objects/${info.key}`), { code: 'ENOENT' })
   })
 
+  test('GET /v1/objects streams bytes while the leader is still fetching from the origin', async () => {
+    const slowOrigin = await startOrigin({ size: 1536 * 1024, rate: 512 * 1024, path: '/slow/stream.bin' })
+    try {
+      const a = await agent('streamer', { allowHosts: [new URL(slowOrigin.url).host] })
+      const res = await fetchObject(slowOrigin.url, { agent: a.url })
+      assert.equal(res.status, 200)
+      assert.equal(res.headers.get('content-length'), String(slowOrigin.body.length))
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+      const first = await reader.read()
+      assert.ok(first.value && first.value.length > 0)
+      const [d] = await listDownloads({ agent: a.url })
+      assert.equal(d?.state, 'origin', 'first bytes arrived before the origin fetch finished')
+      const chunks = [Buffer.from(first.value)]
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        chunks.push(Buffer.from(value))
+      }
+      assert.equal(sha(Buffer.concat(chunks)), slowOrigin.sha256)
+    } finally {
+      await slowOrigin.close()
+    }
+  })
+
   test('hosts not allowed, other schemes and redirects off the list are refused; token guards mutations', async () => {
     const a = open[0] as Agent
     for (const url of ['http://example.com/x.bin', 'file:///etc/passwd', 'ftp://127.0.0.1/x']) {
