@@ -26,7 +26,13 @@ const USAGE = `Usage: colony swarm <agent|get|status|tracker> [options]
 Run \`colony swarm <sub> --help\` for its options.
 `
 
-export const AGENT_SPEC: CommandSpec = {
+/** COLONY_SWARM_<FLAG> for every option, so swarm settings never collide with another subsystem's COLONY_<FLAG>. */
+function swarmEnv(spec: CommandSpec): CommandSpec {
+  for (const [flag, o] of Object.entries(spec.options)) o.env ??= `COLONY_SWARM_${flag.replace(/-/g, '_').toUpperCase()}`
+  return spec
+}
+
+export const AGENT_SPEC: CommandSpec = swarmEnv({
   name: 'colony swarm agent',
   usage: '[--api HOST:PORT] [--etcd URL…] [--tracker URL…] [--data DIR] [--allow-host HOST…] [--upload-limit RATE] [--download-limit RATE] [--listen PORT]',
   summary: 'Runs the swarm agent: turns HTTP objects into torrents so exactly one agent of the fleet fetches each object from '
@@ -52,9 +58,9 @@ export const AGENT_SPEC: CommandSpec = {
   },
   epilog: 'Example:\n  colony swarm agent --etcd http://10.0.0.5:2379 --tracker http://10.0.0.6:6969/announce \\\n'
     + '    --tracker http://10.0.0.7:6969/announce --allow-host images.internal --upload-limit 24MB/s',
-}
+})
 
-export const GET_SPEC: CommandSpec = {
+export const GET_SPEC: CommandSpec = swarmEnv({
   name: 'colony swarm get',
   usage: '<url> [-o FILE] [--agent URL] [--sha256 HEX]',
   summary: 'Asks the local agent for the object, shows a progress bar on stderr, writes the file (via FILE.part, renamed when '
@@ -67,9 +73,9 @@ export const GET_SPEC: CommandSpec = {
     timeout: { type: 'string', description: 'give up after this long (0 = never)', default: '0', placeholder: 'duration' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress bar' },
   },
-}
+})
 
-export const STATUS_SPEC: CommandSpec = {
+export const STATUS_SPEC: CommandSpec = swarmEnv({
   name: 'colony swarm status',
   usage: '[--agent URL] [--json]',
   summary: 'Lists the agent\'s downloads and seeds: state, role (leader fetched from the origin, peer from the swarm), progress, peers, rates.',
@@ -77,7 +83,7 @@ export const STATUS_SPEC: CommandSpec = {
     agent: { type: 'string', description: 'agent API URL', default: DEFAULT_AGENT_URL, placeholder: 'url' },
     json: { type: 'boolean', description: 'print the raw JSON list' },
   },
-}
+})
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv
