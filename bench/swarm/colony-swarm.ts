@@ -95,7 +95,12 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
   const startWall = Date.now()
   const ids = await Promise.all(agents.map(async (a) => (await requestDownload(options.url, { agent: a.url, ...(options.sha256 ? { sha256: options.sha256 } : {}) })).id))
   const infos = new Map<number, DownloadInfo>()
+  const latest = new Map<number, DownloadInfo>()
   const failures = new Map<number, number>()
+  const progress = (): string => agents.map((_, i) => {
+    const d = latest.get(i)
+    return d ? `${d.state}:${Math.round((100 * d.bytes.done) / Math.max(1, d.length ?? 1))}%` : '?'
+  }).join(' ')
   await waitFor(async () => {
     meter.sample(options.meterPids)
     await Promise.all(agents.map(async (a, i) => {
@@ -111,11 +116,14 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
         if (n >= 5 || a.proc.exitCode !== null) throw new Error(`agent ${i} unreachable: ${(err as Error).message} ${a.output()}`)
         return
       }
+      latest.set(i, d)
       if (d.state === 'failed' || d.state === 'cancelled') throw new Error(`agent ${i} download ${d.state}: ${d.error?.code ?? ''} ${d.error?.message ?? ''}`)
       if (d.state === 'seeding' || d.state === 'done') infos.set(i, d)
     }))
     return infos.size === agents.length
-  }, { timeoutMs: options.timeoutMs, intervalMs: 250, message: `all ${agents.length} colony agents complete` })
+  }, { timeoutMs: options.timeoutMs, intervalMs: 250, message: `all ${agents.length} colony agents complete` }).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}; ${infos.size}/${agents.length} complete after ${((performance.now() - t0) / 1000).toFixed(0)} s; agents: ${progress()}`)
+  })
   meter.sample(options.meterPids)
   const wallMs = performance.now() - t0
   const list = agents.map((_, i) => infos.get(i) as DownloadInfo)

@@ -216,9 +216,19 @@ async function main(argv: string[]): Promise<number> {
   const etcd = await startEtcd()
   if (etcd.proc) track(etcd.proc)
   const results: Record<string, unknown> = { startedAt: new Date().toISOString(), loadAverageAtStart: load, cores: os.cpus().length }
+  let failed = false
+  const phase = async (name: string, fn: () => Promise<unknown>): Promise<void> => {
+    try {
+      results[name] = await fn()
+    } catch (err) {
+      failed = true
+      results[name] = { error: (err as Error).message }
+      log(`${name} mode FAILED: ${(err as Error).message}`)
+    }
+  }
   try {
-    if (mode === 'caps' || mode === 'both') results.caps = await runCaps(p, workDir, etcd, timeoutMs)
-    if (mode === 'cpu' || mode === 'both') results.cpu = await runCpu(p, workDir, etcd, timeoutMs)
+    if (mode === 'caps' || mode === 'both') await phase('caps', () => runCaps(p, workDir, etcd, timeoutMs))
+    if (mode === 'cpu' || mode === 'both') await phase('cpu', () => runCpu(p, workDir, etcd, timeoutMs))
   } finally {
     await etcd.stop()
     await rm(workDir, { recursive: true, force: true })
@@ -228,7 +238,7 @@ async function main(argv: string[]): Promise<number> {
   log(`\nload average at end ${(os.loadavg()[0] ?? 0).toFixed(2)}; the bench process itself (origin, trackers, HTTP clients) used ${(results.benchProcessCpuSeconds as number).toFixed(1)} CPU-s`)
   const jsonPath = str(p, 'json')
   if (jsonPath) await writeFile(jsonPath, `${JSON.stringify(results, null, 2)}\n`)
-  return 0
+  return failed ? 1 : 0
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
