@@ -34,7 +34,13 @@ export async function streamObject(req: IncomingMessage, res: ServerResponse, do
   // The length is known after the probe; wait for it (or for failure).
   while (download.length === undefined) {
     if (download.state === 'failed' || download.state === 'cancelled') throw download.error ?? new SwarmError('SWARM_CANCELLED', 'download stopped')
-    await new Promise<void>((resolve) => { download.once('state', () => resolve()); download.once('progress', () => resolve()) })
+    if (abort.signal.aborted) return
+    await new Promise<void>((resolve) => {
+      const done = (): void => { download.off('state', done); download.off('progress', done); abort.signal.removeEventListener('abort', done); resolve() }
+      download.on('state', done)
+      download.on('progress', done)
+      abort.signal.addEventListener('abort', done, { once: true })
+    })
   }
   const length = download.length
   let range: { start: number; end: number } | undefined
