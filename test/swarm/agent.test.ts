@@ -174,6 +174,26 @@ describe('swarm agent safety and recovery (memory index)', { timeout: 90_000 }, 
     await assert.rejects(stat(`${dir}/short-seed/objects/${info.key}`), { code: 'ENOENT' })
   })
 
+  test('seeding stops once the seed ratio is reached', async () => {
+    const o2 = await startOrigin({ size: 1024 * 1024, path: '/ratio/object.bin' })
+    try {
+      const allowHosts = [new URL(o2.url).host]
+      const seeder = await agent('ratio-seeder', { seedRatio: 0.5, seedTimeMs: 600_000, allowHosts })
+      const s = await requestDownload(o2.url, { agent: seeder.url })
+      await waitForDownload(s.id, { agent: seeder.url, timeoutMs: 20_000 })
+      assert.equal((await getDownload(s.id, { agent: seeder.url })).state, 'seeding')
+      const leecher = await agent('ratio-leecher', { allowHosts })
+      await waitForDownload((await requestDownload(o2.url, { agent: leecher.url })).id, { agent: leecher.url, timeoutMs: 20_000 })
+      const after = await waitFor(async () => {
+        const d = await getDownload(s.id, { agent: seeder.url })
+        return d.state === 'done' ? d : undefined
+      }, { timeoutMs: 10_000, message: 'seeder stopped at ratio 0.5' })
+      assert.ok(after.bytes.uploaded >= 0.5 * o2.body.length, `uploaded ${after.bytes.uploaded}`)
+    } finally {
+      await o2.close()
+    }
+  })
+
   test('GET /v1/objects streams bytes while the leader is still fetching from the origin', async () => {
     const slowOrigin = await startOrigin({ size: 1536 * 1024, rate: 512 * 1024, path: '/slow/stream.bin' })
     try {
