@@ -96,14 +96,19 @@ export async function copyFile(ref: FileRef, options: CopyFileOptions): Promise<
       ...(obj.size !== undefined ? { expectedSize: obj.size } : {}), md5: options.checksum === true,
       ...(options.checksum && partSize ? { partSize } : {}), label: ref.source,
     })
+    // A body that fails mid-way must abort the write: some SDKs pipe the stream without watching its errors and
+    // would otherwise wait for bytes that never come.
+    const local = new AbortController()
+    measure.on('error', (err) => local.abort(err))
     obj.body.on('error', (err) => measure.destroy(err))
     obj.body.pipe(measure)
     let stored: StoredObject
     try {
-      stored = await dest.put(ref.key, measure, info)
+      stored = await dest.put(ref.key, measure, { ...info, signal: signal ? AbortSignal.any([signal, local.signal]) : local.signal })
     } catch (err) {
       obj.body.destroy()
-      throw err
+      // A destination's SDK may wrap the stream's own error; the body's fault (truncation, reset) is the real one.
+      throw (measure.errored as Error | null) ?? err
     }
     // AWS gives multipart objects an md5-of-part-md5s "-N" ETag; several S3-compatible stores give the plain MD5.
     // Compare with whichever the store's ETag is shaped like.

@@ -108,6 +108,34 @@ test('backpressure: a tiny queue bound still completes every class (crawling pau
   assert.equal(report.totals.verified, expectedFiles())
 })
 
+test('truncated bodies (small and multi-MB, to a directory and to S3) are retried and never committed half-written', { timeout: 90_000 }, async () => {
+  const big = Buffer.alloc(6 * 1024 * 1024)
+  for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i, i)
+  origin.files.set('/lib/c0/ts/big.ts', { type: 'video/mp2t', body: big })
+  origin.files.set('/lib/c0/big.m3u8', { type: 'application/vnd.apple.mpegurl', body: Buffer.from('#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nts/big.ts\n#EXTINF:4,\nts/s1.ts\n#EXT-X-ENDLIST\n') })
+  const s3 = await startS3rver(['trunc'])
+  try {
+    for (const to of [path.join(tmp, 'trunc'), 's3://trunc/x']) {
+      origin.truncateNext.set('/lib/c0/ts/big.ts', 2)
+      origin.truncateNext.set('/lib/c0/ts/s1.ts', 1)
+      const events = new EventEmitter<TransferEvents>()
+      const seen = collect(events)
+      const report = await runTransfer({ sources: [`${origin.url}/lib/c0/big.m3u8`], to, stateDir: path.join(tmp, `state-trunc-${seen.copied.length}-${to.length}`), workers: 0, retryBaseMs: 1, events,
+        s3: { endpoint: s3.url, credentials: s3.credentials } })
+      assert.equal(report.ok, true, JSON.stringify(report.classes.map((c) => c.missing)))
+      assert.equal(seen.retries.length, 3, JSON.stringify(seen.retries))
+      assert.ok(seen.retries.every((r) => r.code === TRANSFER_CODES.TRUNCATED || r.code === TRANSFER_CODES.CONNECTION), JSON.stringify(seen.retries))
+    }
+    assert.ok((await readFile(path.join(tmp, 'trunc/lib/c0/ts/big.ts'))).equals(big))
+    assert.deepEqual((await listFiles(path.join(tmp, 'trunc'))).filter((f) => f.includes('colony-tmp')), [])
+  } finally {
+    origin.files.delete('/lib/c0/ts/big.ts')
+    origin.files.delete('/lib/c0/big.m3u8')
+    origin.truncateNext.clear()
+    await s3.stop()
+  }
+})
+
 test('dry run lists every file and writes nothing', { timeout: 30_000 }, async () => {
   const to = path.join(tmp, 'dry')
   const events = new EventEmitter<TransferEvents>()

@@ -12,6 +12,8 @@ export type FixtureOrigin = {
   log: string[]
   /** Paths answering 503 (Retry-After: 0) to their next N requests. */
   failNext: Map<string, number>
+  /** Paths whose next N responses announce the full length, send half, then reset the connection. */
+  truncateNext: Map<string, number>
   /** Paths answering 404. */
   missing: Set<string>
   /** Delay before every response. */
@@ -50,7 +52,7 @@ export function buildLibrary(classes: number, segments: number): Map<string, Ori
 }
 
 export async function startFixtureOrigin(files: Map<string, OriginFile>): Promise<FixtureOrigin> {
-  const origin = { files, log: [] as string[], failNext: new Map<string, number>(), missing: new Set<string>(), delayMs: 0 }
+  const origin = { files, log: [] as string[], failNext: new Map<string, number>(), truncateNext: new Map<string, number>(), missing: new Set<string>(), delayMs: 0 }
   const mtime = new Date('2024-01-01T00:00:00Z').toUTCString()
   const server = http.createServer((req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/')
@@ -64,6 +66,13 @@ export async function startFixtureOrigin(files: Map<string, OriginFile>): Promis
       }
       const f = origin.files.get(path)
       if (!f || origin.missing.has(path)) { res.writeHead(404, { 'content-length': 0 }).end(); return }
+      const cut = origin.truncateNext.get(path) ?? 0
+      if (cut > 0 && req.method === 'GET') {
+        origin.truncateNext.set(path, cut - 1)
+        res.writeHead(200, { 'content-type': f.type, 'content-length': f.body.length })
+        res.write(f.body.subarray(0, Math.floor(f.body.length / 2)), () => res.destroy())
+        return
+      }
       res.writeHead(200, { 'content-type': f.type, 'content-length': f.body.length, etag: `"${createHash('md5').update(f.body).digest('hex').slice(0, 16)}"`, 'last-modified': mtime })
       res.end(req.method === 'HEAD' ? undefined : f.body)
     }

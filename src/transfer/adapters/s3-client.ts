@@ -36,6 +36,8 @@ export function loadS3Sdk(): Promise<S3Sdk> {
   return (sdk ??= import('@aws-sdk/client-s3'))
 }
 
+const noop = (): void => {}
+
 export async function createS3Client(options: S3Options = {}): Promise<S3Client> {
   const { S3Client } = await loadS3Sdk()
   const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL
@@ -50,6 +52,8 @@ export async function createS3Client(options: S3Options = {}): Promise<S3Client>
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 1, // the engine owns retries and puts them at the front of the queue
+    // The SDK warns on stderr when a streamed upload fails; the engine reports that failure itself.
+    logger: { trace: noop, debug: noop, info: noop, warn: noop, error: noop },
     requestHandler: {
       httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets }),
