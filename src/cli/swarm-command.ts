@@ -52,7 +52,7 @@ export const AGENT_SPEC: CommandSpec = swarmEnv({
     listen: { type: 'number', description: 'BitTorrent TCP port (0 = any free port)', default: 6881, placeholder: 'port' },
     'seed-time': { type: 'string', description: 'how long a finished object keeps seeding', default: '1h', placeholder: 'duration' },
     'seed-ratio': { type: 'number', description: 'stop seeding earlier once uploaded ≥ ratio × size (0 = time only)', default: 0 },
-    strategy: { type: 'string', description: 'piece selection: sequential or rarest', default: 'sequential' },
+    strategy: { type: 'string', description: 'piece selection: sequential, spread (sequential from a random piece) or rarest', default: 'sequential' },
     token: { type: 'string', description: 'bearer token required for POST/DELETE (and GET /v1/objects that starts a download)', env: 'COLONY_SWARM_TOKEN' },
     'agent-id': { type: 'string', description: 'identity in elections and logs (default: host-pid-random)' },
   },
@@ -126,7 +126,7 @@ async function runAgent(argv: string[]): Promise<number> {
     ? createEtcdIndex({ hosts: etcd, prefix: str(p, 'etcd-prefix') ?? 'colony/swarm/', leaseTtlSeconds: Math.max(1, Math.round(parseDuration(str(p, 'lease-ttl') ?? '5s') / 1000)) })
     : undefined
   const strategy = str(p, 'strategy') ?? 'sequential'
-  if (strategy !== 'sequential' && strategy !== 'rarest') throw new UsageError('--strategy is sequential or rarest')
+  if (strategy !== 'sequential' && strategy !== 'rarest' && strategy !== 'spread') throw new UsageError('--strategy is sequential, spread or rarest')
   const agentId = str(p, 'agent-id')
   const token = str(p, 'token')
   const agent = await startAgent({

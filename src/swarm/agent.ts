@@ -44,7 +44,7 @@ export type AgentOptions = {
    * count) and measured 5× slower than "sequential" for 5 agents × 6 MB on this machine; see docs/swarm.md.
    * @defaultValue 'sequential'
    */
-  strategy?: 'sequential' | 'rarest'
+  strategy?: 'sequential' | 'rarest' | 'spread'
   /** No byte from any peer for this long while interested → reconnect the wires that choke us or sit on requests. @defaultValue 8000 */
   stallTimeoutMs?: number
   /** Bearer token required for mutating calls (POST, DELETE, and GET /v1/objects that starts a download). @defaultValue none */

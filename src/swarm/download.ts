@@ -62,7 +62,7 @@ export type DownloadContext = {
   seedTimeMs: number
   seedRatio: number
   /** Piece picking of the engine. */
-  strategy: 'sequential' | 'rarest'
+  strategy: 'sequential' | 'rarest' | 'spread'
   /** No byte from any peer for this long while interested → reconnect the stuck wires. */
   stallTimeoutMs: number
   originRetries: number
@@ -191,7 +191,7 @@ export class Download extends EventEmitter<DownloadEvents> {
       const t = this.#torrent
       if (!nudged && t?.ready && !t.destroyed) {
         nudged = true
-        try { t.select(Math.floor(start / t.pieceLength), Math.floor(end / t.pieceLength), 1) } catch { /* torrent closing */ }
+        try { t.select(Math.floor(start / t.pieceLength), Math.floor(end / t.pieceLength), 2) } catch { /* torrent closing */ }
       }
       signal?.throwIfAborted()
       await new Promise<void>((resolve) => {
@@ -293,9 +293,21 @@ export class Download extends EventEmitter<DownloadEvents> {
     const existing = this.#ctx.engine.torrents.find((t) => t.infoHash === parsed.infoHash)
     if (existing) existing.destroy()
     if (!complete) this.#setState('swarm')
+    const spread = this.#ctx.strategy === 'spread' && !complete
     const torrent = this.#ctx.engine.add(torrentBuf, {
-      path: this.dir as string, announce: this.#ctx.trackers, skipVerify: complete, strategy: this.#ctx.strategy,
+      path: this.dir as string, announce: this.#ctx.trackers, skipVerify: complete,
+      strategy: this.#ctx.strategy === 'rarest' ? 'rarest' : 'sequential', deselect: spread,
     })
+    if (spread) {
+      // Sequential from a random piece, wrapping around: peers hold different pieces early (what rarest-first
+      // buys) at sequential's linear cost per request slot.
+      torrent.once('ready', () => {
+        const n = torrent.pieces.length
+        const from = Math.floor(Math.random() * n)
+        torrent.select(from, n - 1, 1)
+        if (from > 0) torrent.select(0, from - 1, 0)
+      })
+    }
     this.#torrent = torrent
     this.#guard = guardTorrent(torrent, { onBan: (p) => { this.#ctx.log.warn({ id: this.id, peer: p }, 'banned peer for bad data'); this.#ctx.onBan(p) } })
     torrent.on('verified', () => this.emit('progress'))

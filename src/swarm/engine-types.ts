@@ -52,6 +52,8 @@ export type AddTorrentOptions = {
   announce?: string[]
   skipVerify?: boolean
   strategy?: 'rarest' | 'sequential'
+  /** Start with no piece selected (the caller selects). */
+  deselect?: boolean
   /** Unchoke slots per torrent. */
   uploads?: number
   storeCacheSlots?: number

@@ -26,7 +26,8 @@ describe('swarm agents in one process (memory index)', { timeout: 60_000 }, () =
     const index = createMemoryIndex()
     const host = new URL(origin.url).host
     for (let i = 0; i < 4; i++) {
-      agents.push(await startAgent({ dataDir: `${dir}/a${i}`, index, trackers: [tracker.announce], allowHosts: [host], seedTimeMs: 60_000 }))
+      // One agent picks pieces with 'spread' (sequential from a random piece) so that path is exercised too.
+      agents.push(await startAgent({ dataDir: `${dir}/a${i}`, index, trackers: [tracker.announce], allowHosts: [host], seedTimeMs: 60_000, ...(i === 3 ? { strategy: 'spread' as const } : {}) }))
     }
   })
   after(async () => {
