@@ -6,6 +6,7 @@ import { isMainThread, Worker } from 'node:worker_threads'
 import { HostAllowList } from '../shared/allow-host.ts'
 import type { CopyOutcome, Destination, FileRef } from './types.ts'
 import { copyFile } from './copy-file.ts'
+import { TRANSFER_CODES } from './errors.ts'
 import { createDestination, SourceRouter } from './adapters/create.ts'
 import type { S3Options } from './adapters/s3-client.ts'
 
@@ -79,37 +80,56 @@ export class InlineExecutor implements CopyExecutor {
 
 type WorkerMessage = { type: 'results'; results: Array<[number, CopyOutcome]> } | { type: 'fatal'; message: string }
 
-/** N worker threads; each job goes to the least-loaded one. */
+type Slot = { worker: Worker; load: number; batch: CopyJob[]; jobs: Map<number, CopyJob> }
+
+/**
+ * N worker threads; each job goes to the least-loaded one. A worker that dies (a bug, an out-of-memory) has its
+ * jobs answered as retryable failures and is replaced, so the run neither hangs nor loses files.
+ */
 export class WorkerExecutor implements CopyExecutor {
-  readonly #workers: Array<{ worker: Worker; load: number; batch: CopyJob[] }> = []
+  readonly #slots: Slot[] = []
   readonly #onResult: ResultHandler
-  readonly #owner = new Map<number, number>()
+  readonly #config: CopyConfig
   #flushScheduled = false
+  #closing = false
   #fatal: ((err: Error) => void) | undefined
 
   constructor(config: CopyConfig, count: number, onResult: ResultHandler, onFatal?: (err: Error) => void) {
     this.#onResult = onResult
     this.#fatal = onFatal
-    const perWorker = { ...config, connections: Math.max(4, Math.ceil(config.connections / count)) }
-    for (let i = 0; i < count; i++) {
-      const worker = new Worker(new URL('./copy-worker.ts', import.meta.url), { workerData: perWorker })
-      const slot = { worker, load: 0, batch: [] as CopyJob[] }
-      worker.on('message', (msg: WorkerMessage) => {
-        if (msg.type === 'fatal') { this.#fatal?.(new Error(msg.message)); return }
-        for (const [id, outcome] of msg.results) {
-          slot.load--
-          this.#owner.delete(id)
-          this.#onResult(id, outcome)
-        }
-      })
-      worker.on('error', (err) => this.#fatal?.(err))
-      this.#workers.push(slot)
-    }
+    this.#config = { ...config, connections: Math.max(4, Math.ceil(config.connections / count)) }
+    for (let i = 0; i < count; i++) this.#slots.push(this.#spawn())
+  }
+
+  #spawn(): Slot {
+    const worker = new Worker(new URL('./copy-worker.ts', import.meta.url), { workerData: this.#config })
+    const slot: Slot = { worker, load: 0, batch: [], jobs: new Map() }
+    worker.on('message', (msg: WorkerMessage) => {
+      if (msg.type === 'fatal') { this.#fatal?.(new Error(msg.message)); return }
+      for (const [id, outcome] of msg.results) {
+        if (!slot.jobs.delete(id)) continue
+        slot.load--
+        this.#onResult(id, outcome)
+      }
+    })
+    worker.on('error', (err) => this.#fatal?.(err))
+    worker.on('exit', () => {
+      if (this.#closing) return
+      const lost = [...slot.jobs.values(), ...slot.batch]
+      slot.jobs.clear()
+      slot.batch = []
+      const i = this.#slots.indexOf(slot)
+      if (i >= 0) this.#slots[i] = this.#spawn()
+      for (const job of lost) {
+        this.#onResult(job.id, { ok: false, key: job.ref.key, code: TRANSFER_CODES.INTERNAL, message: 'copy worker exited; retrying', retryable: true })
+      }
+    })
+    return slot
   }
 
   run(job: CopyJob): void {
-    let best = this.#workers[0]
-    for (const w of this.#workers) if (best && w.load + w.batch.length < best.load + best.batch.length) best = w
+    let best = this.#slots[0]
+    for (const w of this.#slots) if (best && w.load + w.batch.length < best.load + best.batch.length) best = w
     if (!best) throw new Error('no copy workers')
     best.batch.push(job)
     if (!this.#flushScheduled) {
@@ -120,9 +140,10 @@ export class WorkerExecutor implements CopyExecutor {
 
   #flush(): void {
     this.#flushScheduled = false
-    for (const w of this.#workers) {
+    for (const w of this.#slots) {
       if (w.batch.length === 0) continue
       w.load += w.batch.length
+      for (const job of w.batch) w.jobs.set(job.id, job)
       w.worker.postMessage({ type: 'jobs', jobs: w.batch })
       w.batch = []
     }
@@ -130,7 +151,9 @@ export class WorkerExecutor implements CopyExecutor {
 
   async close(): Promise<void> {
     this.#fatal = undefined
-    await Promise.all(this.#workers.map(async ({ worker }) => {
+    this.#closing = true
+    await Promise.all(this.#slots.map(async ({ worker }) => {
+      if (worker.threadId < 0) return
       const exited = new Promise<void>((r) => worker.once('exit', () => r()))
       worker.postMessage({ type: 'close' })
       const t = setTimeout(() => void worker.terminate(), 5000)
