@@ -180,14 +180,20 @@ async function main(): Promise<void> {
   const startup = await runStep(process.execPath, [path.join(repo, 'bin/colony.js'), 'transfer', '--help'])
   log(`colony startup (transfer --help): ${formatDuration(startup.wallMs)}`)
 
-  // 1. The origin's raw capacity on large segments.
-  log('- wrk on the large segments')
-  const wrk = await runStep('wrk', ['-t', '2', '-c', flags['wrk-connections'], '-d', `${flags['wrk-seconds']}s`, '-s', path.join(repo, 'bench/transfer/wrk-paths.lua'), nginx.url],
-    { WRK_PATHS: path.join(work, 'wrk-paths.txt') })
-  const wrkJson = /WRK_JSON (\{.*\})/.exec(wrk.stdout)?.[1]
-  const wrkStats = wrkJson ? JSON.parse(wrkJson) as { requests: number; bytes: number; duration_us: number; errors: number } : undefined
-  const rawRate = wrkStats ? wrkStats.bytes / (wrkStats.duration_us / 1e6) : NaN
-  log(`  wrk: ${wrkStats?.requests ?? '?'} GETs, ${formatBytes(rawRate)}/s, errors ${wrkStats?.errors ?? '?'}`)
+  // 1. The origin's raw capacity on large segments (measured again after the colony steps: the machine may be shared).
+  const measureWrk = async (label: string): Promise<number> => {
+    log(`- wrk on the large segments (${label})`)
+    const wrk = await runStep('wrk', ['-t', '2', '-c', flags['wrk-connections'], '-d', `${flags['wrk-seconds']}s`, '-s', path.join(repo, 'bench/transfer/wrk-paths.lua'), nginx.url],
+      { WRK_PATHS: path.join(work, 'wrk-paths.txt') })
+    const json = /WRK_JSON (\{.*\})/.exec(wrk.stdout)?.[1]
+    const stats = json ? JSON.parse(json) as { requests: number; bytes: number; duration_us: number; errors: number } : undefined
+    const rate = stats ? stats.bytes / (stats.duration_us / 1e6) : NaN
+    log(`  wrk: ${stats?.requests ?? '?'} GETs, ${formatBytes(rate)}/s, errors ${stats?.errors ?? '?'}, load ${os.loadavg()[0]?.toFixed(1)}`)
+    wrkRuns.push({ label, rate, requests: stats?.requests ?? 0, errors: stats?.errors ?? 0, load: os.loadavg()[0] ?? 0 })
+    return rate
+  }
+  const wrkRuns: Array<{ label: string; rate: number; requests: number; errors: number; load: number }> = []
+  await measureWrk('before the copies')
 
   const s3 = flags['skip-s3'] ? undefined : await startS3rver(['bench'])
   if (s3) stoppers.push(s3.stop)
@@ -223,6 +229,12 @@ async function main(): Promise<void> {
   const cl = await colonyStep('colony → dir (large segments only)', `${nginx.url}/catalog-large.json`, path.join(work, 'dst-large'))
   const largeCopied = await walk(path.join(work, 'dst-large'))
   results.push({ ...cl, ...largeCopied })
+  log('- plain Node baseline (undici → writeFile, 16 in flight) on the large segments')
+  const nb = await runStep(process.execPath, [path.join(repo, 'bench/transfer/node-baseline.ts'), nginx.url, path.join(work, 'wrk-paths.txt'), path.join(work, 'dst-baseline'), '16'])
+  const nbJson = /BASELINE_JSON (\{.*\})/.exec(nb.stdout)?.[1]
+  const baseline = nbJson ? JSON.parse(nbJson) as { files: number; bytes: number; ms: number } : undefined
+  const baselineRate = baseline ? baseline.bytes / (baseline.ms / 1000) : NaN
+  const rawRate = await measureWrk('after the copies')
 
   // Report.
   const expected = { files: library.files.size, bytes: library.totalBytes }
@@ -234,12 +246,15 @@ async function main(): Promise<void> {
   const wall = (n: string): number | undefined => results.find((r) => r.name === n)?.wallMs
   const ratio = (a?: number, b?: number): string => (a && b ? (a / b).toFixed(2) : 'n/a')
   const largeRate = largeCopied.bytes / ((cl.wallMs) / 1000)
-  lines.push('', `wrk raw GET on large segments: ${formatBytes(rawRate)}/s (${wrkStats?.requests ?? '?'} requests, ${flags['wrk-connections']} connections, ${flags['wrk-seconds']}s)`)
+  lines.push('')
+  for (const w of wrkRuns) lines.push(`wrk raw GET on large segments, ${w.label}: ${formatBytes(w.rate)}/s (${w.requests} requests, ${w.errors} errors, ${flags['wrk-connections']} connections, ${flags['wrk-seconds']}s, load ${w.load.toFixed(1)})`)
+  lines.push(`plain Node baseline (undici → writeFile) on large segments: ${formatBytes(baselineRate)}/s (${baseline?.files ?? '?'} files in ${formatDuration(baseline?.ms ?? NaN)})`)
   lines.push(`ratio colony/rclone wall time → dir:    ${ratio(wall('colony → dir'), wall('rclone → dir'))}  (target ≤ 0.50)`)
   if (s3) lines.push(`ratio colony/rclone wall time → s3rver: ${ratio(wall('colony → s3rver'), wall('rclone → s3rver'))}  (target ≤ 0.50)`)
-  lines.push(`colony large-segment rate / wrk raw rate: ${(largeRate / rawRate).toFixed(2)}  (${formatBytes(largeRate)}/s vs ${formatBytes(rawRate)}/s; target ≥ 0.80)`)
+  lines.push(`colony large-segment rate / wrk raw rate (after): ${(largeRate / rawRate).toFixed(2)}  (${formatBytes(largeRate)}/s vs ${formatBytes(rawRate)}/s; target ≥ 0.80)`)
   const copyRate = cl.copyPhaseMs ? (cl.copiedBytes ?? 0) / (cl.copyPhaseMs / 1000) : NaN
-  lines.push(`colony large-segment copy-phase rate / wrk raw rate: ${(copyRate / rawRate).toFixed(2)}  (${formatBytes(copyRate)}/s over the crawl+copy phase, without process start and verification)`)
+  lines.push(`colony large-segment copy-phase rate / wrk raw rate (after): ${(copyRate / rawRate).toFixed(2)}  (${formatBytes(copyRate)}/s over the crawl+copy phase, without process start and verification)`)
+  lines.push(`colony large-segment copy-phase rate / plain Node baseline: ${(copyRate / baselineRate).toFixed(2)}`)
   lines.push(`colony startup (transfer --help): ${formatDuration(startup.wallMs)}`)
   for (const r of results) {
     if (r.copyPhaseMs !== undefined) lines.push(`${r.name}: crawl+copy ${formatDuration(r.copyPhaseMs)}, verify ${formatDuration(r.verifyMs ?? NaN)}, ${r.retries ?? 0} retries`)
@@ -248,7 +263,7 @@ async function main(): Promise<void> {
   const complete = results.every((r) => r.code === 0) && results.filter((r) => !r.name.includes('large')).every((r) => r.files === undefined || r.files >= expected.files)
   lines.push('', complete ? 'every copy completed with every file' : 'WARNING: a step failed or copied fewer files than the library has (see above)')
   process.stdout.write(lines.join('\n') + '\n')
-  if (flags.out) await writeFile(flags.out, JSON.stringify({ expected, wrk: wrkStats, rawRate, largeRate, copyRate, startupMs: startup.wallMs, results, load: os.loadavg() }, null, 2))
+  if (flags.out) await writeFile(flags.out, JSON.stringify({ expected, wrk: wrkRuns, rawRate, largeRate, copyRate, baseline, baselineRate, startupMs: startup.wallMs, results, load: os.loadavg() }, null, 2))
 }
 
 try {
