@@ -61,16 +61,29 @@ export function buildClassReport(c: ReportClassInput, options: { dryRun?: boolea
 
 export function buildReport(input: BuildReportInput): RunReport {
   const classes = input.classes.map((c) => buildClassReport(c, { dryRun: input.dryRun ?? false }))
+  // Totals count each file once, however many classes share it (class lines count it in each).
   const totals = { classes: classes.length, files: 0, verified: 0, skippedPresent: 0, bytes: 0, retries: 0, missing: 0, skippedClasses: 0 }
-  for (const c of classes) {
-    totals.files += c.files
-    totals.verified += c.verified
-    totals.skippedPresent += c.skippedPresent
-    totals.bytes += c.bytes
-    totals.retries += c.retries
-    totals.missing += c.state === 'skipped' ? 0 : c.missing.length
-    if (c.state === 'skipped') totals.skippedClasses++
-  }
+  const seen = new Set<string>()
+  const missing = new Set<string>()
+  input.classes.forEach((c, i) => {
+    const report = classes[i]
+    if (report?.state === 'skipped') { totals.skippedClasses++; return }
+    for (const f of c.files) {
+      if (seen.has(f.key)) continue
+      seen.add(f.key)
+      totals.files++
+      totals.retries += Math.max(0, f.attempts - 1)
+      if (f.state === 'verified') {
+        totals.verified++
+        totals.bytes += f.size ?? 0
+        if (f.present) totals.skippedPresent++
+      } else if (input.dryRun && f.state === 'pending') {
+        totals.bytes += f.size ?? 0
+      }
+    }
+    for (const m of report?.missing ?? []) missing.add(`${m.key}\0${m.source}\0${m.code}`)
+  })
+  totals.missing = missing.size
   const ok = classes.every((c) => c.state === 'verified' || c.state === 'planned' || c.state === 'skipped')
   return { ...(input.dryRun ? { dryRun: true } : {}), run: input.run, destination: input.destination, startedAt: input.startedAt, finishedAt: input.finishedAt ?? new Date().toISOString(), ok, totals, classes }
 }

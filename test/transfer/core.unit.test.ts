@@ -64,8 +64,11 @@ test('journal: a key is owned once across classes; states survive reopening; ver
   assert.equal(report.ok, false)
   assert.equal(report.classes[0]?.verified, 1)
   assert.deepEqual(report.classes[1]?.missing.map((m) => m.code).sort(), ['TRANSFER_NOT_FOUND', 'TRANSFER_PENDING', 'TRANSFER_COPIED'].sort())
-  // A shared file counts in every class that references it (here: its one retry, in c1 and c2).
-  assert.equal(report.totals.retries, 2)
+  // A shared file counts in each class's line but once in the totals.
+  assert.equal(report.totals.retries, 1)
+  assert.equal(report.totals.files, 3)
+  assert.equal(report.classes[0]?.retries, 1)
+  assert.equal(report.classes[1]?.retries, 1)
   j2.close()
   assert.equal(deriveRunName(['b', 'a'], 'd'), deriveRunName(['a', 'b'], 'd'))
   assert.notEqual(deriveRunName(['a'], 'd'), deriveRunName(['a'], 'e'))
