@@ -52,7 +52,6 @@ export function buildClassReport(c: ReportClassInput, options: { dryRun?: boolea
     seen.add(f.key)
   }
   for (const p of c.problems) {
-    if (p.key && seen.has(p.key) && c.files.some((f) => f.key === p.key && f.state === 'verified')) continue
     missing.push({ key: p.key ?? '', source: p.source, code: p.code, message: p.message })
   }
   const state: ClassReport['state'] = missing.length === 0 ? (options.dryRun ? 'planned' : 'verified') : verified > 0 ? 'incomplete' : 'failed'
