@@ -1,16 +1,14 @@
 // The page at `/` in headless Chromium, driven over the DevTools protocol (Node's global WebSocket):
 // two isolated browser contexts watch the same stream and see each other's likes and comments.
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { rm } from 'node:fs/promises'
 import { after, before, test } from 'node:test'
 import { startLiveServer, type LiveServer } from '../../src/live/index.ts'
-import { freePort, makeTempDir, stopProcess, waitFor } from '../helpers/services.ts'
+import { startChromium, type ChromiumInstance } from '../helpers/chromium.ts'
+import { waitFor } from '../helpers/services.ts'
 
 const TOKEN = 'page-secret'
 let server: LiveServer
-let chromium: ChildProcess
-let profile: string
+let chromium: ChromiumInstance | undefined
 let cdp: Cdp
 
 type Pending = { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }
@@ -64,21 +62,13 @@ async function openPage(url: string): Promise<(expr: string) => Promise<unknown>
 
 before(async () => {
   server = await startLiveServer({ token: TOKEN, hub: { coalesce: new Map([['like', 100]]) } })
-  profile = await makeTempDir('colony-chromium-')
-  const port = await freePort()
-  chromium = spawn('/usr/bin/chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, `--remote-debugging-port=${port}`, 'about:blank'], { stdio: 'ignore' })
-  const version = await waitFor(async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/json/version`)
-    return res.ok ? await res.json() as { webSocketDebuggerUrl: string } : undefined
-  }, { timeoutMs: 30_000, message: 'chromium DevTools endpoint' })
-  cdp = await Cdp.connect(version.webSocketDebuggerUrl)
+  chromium = await startChromium()
+  cdp = await Cdp.connect(chromium.webSocketDebuggerUrl)
 })
 
 after(async () => {
   cdp?.close()
-  await stopProcess(chromium)
-  await rm(profile, { recursive: true, force: true })
+  await chromium?.close()
   await server.close({ graceMs: 100 })
 })
 

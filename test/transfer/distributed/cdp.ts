@@ -1,7 +1,5 @@
 // A minimal DevTools-protocol client for headless Chromium (Node's global WebSocket), for the dashboard test.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { rm } from 'node:fs/promises'
-import { freePort, makeTempDir, stopProcess, waitFor } from '../../helpers/services.ts'
+import { startChromium } from '../../helpers/chromium.ts'
 
 type Pending = { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }
 
@@ -37,15 +35,8 @@ export type Page = { evaluate: (expr: string) => Promise<unknown>; screenshot: (
 export type Browser = { cdp: Cdp; open: (url: string, size?: { width: number; height: number }) => Promise<Page>; close: () => Promise<void> }
 
 export async function launchChromium(): Promise<Browser> {
-  const profile = await makeTempDir('colony-chromium-')
-  const port = await freePort()
-  const proc: ChildProcess = spawn('/usr/bin/chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, `--remote-debugging-port=${port}`, 'about:blank'], { stdio: 'ignore' })
-  const version = await waitFor(async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/json/version`)
-    return res.ok ? await res.json() as { webSocketDebuggerUrl: string } : undefined
-  }, { timeoutMs: 60_000, message: 'chromium DevTools endpoint' })
-  const ws = new WebSocket(version.webSocketDebuggerUrl)
+  const chromium = await startChromium()
+  const ws = new WebSocket(chromium.webSocketDebuggerUrl)
   await new Promise<void>((resolve, reject) => { ws.addEventListener('open', () => resolve()); ws.addEventListener('error', () => reject(new Error('CDP connect failed'))) })
   const cdp = new Cdp(ws)
   const open = async (url: string, size = { width: 1280, height: 900 }): Promise<Page> => {
@@ -64,6 +55,6 @@ export async function launchChromium(): Promise<Browser> {
   }
   return {
     cdp, open,
-    close: async () => { cdp.close(); await stopProcess(proc); await rm(profile, { recursive: true, force: true }) },
+    close: async () => { cdp.close(); await chromium.close() },
   }
 }
