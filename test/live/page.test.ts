@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { startLiveServer, type LiveServer } from '../../src/live/index.ts'
-import { startChromium, type ChromiumInstance } from '../helpers/chromium.ts'
+import { Cdp, startChromium, type ChromiumInstance } from '../helpers/chromium.ts'
 import { waitFor } from '../helpers/services.ts'
 
 const TOKEN = 'page-secret'
@@ -11,53 +11,12 @@ let server: LiveServer
 let chromium: ChromiumInstance | undefined
 let cdp: Cdp
 
-type Pending = { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }
-
-/** Minimal DevTools-protocol client over one browser-level WebSocket (flattened sessions). */
-class Cdp {
-  readonly #ws: WebSocket
-  #id = 0
-  readonly #pending = new Map<number, Pending>()
-
-  constructor(ws: WebSocket) {
-    this.#ws = ws
-    ws.addEventListener('message', (e: MessageEvent) => {
-      const msg = JSON.parse(String(e.data)) as { id?: number; result?: Record<string, unknown>; error?: { message: string } }
-      if (msg.id === undefined) return
-      const p = this.#pending.get(msg.id)
-      this.#pending.delete(msg.id)
-      if (msg.error) p?.reject(new Error(msg.error.message))
-      else p?.resolve(msg.result ?? {})
-    })
-  }
-
-  static async connect(url: string): Promise<Cdp> {
-    const ws = new WebSocket(url)
-    await new Promise<void>((resolve, reject) => { ws.addEventListener('open', () => resolve()); ws.addEventListener('error', () => reject(new Error('CDP connect failed'))) })
-    return new Cdp(ws)
-  }
-
-  send(method: string, params: Record<string, unknown> = {}, sessionId?: string): Promise<Record<string, unknown>> {
-    const id = ++this.#id
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject })
-      this.#ws.send(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }))
-    })
-  }
-
-  close(): void { this.#ws.close() }
-}
-
 /** A page in its own browser context (separate cookies/storage: a second "browser"). */
 async function openPage(url: string): Promise<(expr: string) => Promise<unknown>> {
   const { browserContextId } = await cdp.send('Target.createBrowserContext') as { browserContextId: string }
   const { targetId } = await cdp.send('Target.createTarget', { url, browserContextId }) as { targetId: string }
   const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true }) as { sessionId: string }
-  return async (expression: string) => {
-    const r = await cdp.send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true }, sessionId) as { result: { value?: unknown }; exceptionDetails?: unknown }
-    if (r.exceptionDetails) throw new Error(`page threw: ${JSON.stringify(r.exceptionDetails)}`)
-    return r.result.value
-  }
+  return (expression: string) => cdp.evaluate(sessionId, expression)
 }
 
 before(async () => {
