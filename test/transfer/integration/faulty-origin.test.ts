@@ -63,7 +63,7 @@ test('a variant playlist failing every crawl attempt (then healing) never yields
     const report = await readReport(reportFile)
     // Either the run reports the class as not verified (exit 1), or it recovered and copied everything.
     if (r.code === 0 || report.ok) {
-      assert.deepEqual(left, [], `KNOWN BUG (transfer core): exit ${r.code}, report ok=${report.ok}, but ${left.length} files never copied: ${left.slice(0, 3).join(', ')}`)
+      assert.deepEqual(left, [], `regression (report dropped the crawl problem): exit ${r.code}, report ok=${report.ok}, but ${left.length} files never copied: ${left.slice(0, 3).join(', ')}`)
     } else {
       assert.equal(r.code, 1)
       assert.ok(report.classes.some((c) => c.missing.some((m) => m.source.includes('360p/index.m3u8') || m.key.includes('360p'))), 'the report names the playlist')

@@ -84,8 +84,8 @@ test('hostile classes fail one by one with clear errors; good classes copied; no
   assert.match(explain('escape'), /PATH_ESCAPE|hostile|escape/i)
   assert.match(explain('foreign'), /FORBIDDEN|forbidden|not allowed/i)
   assert.match(explain('loop'), /LOOP|loop|cycle/i)
-  // KNOWN BUG (transfer core, report.ts buildClassReport): the oversized variant playlist is itself copied and
-  // verified, which drops its crawl problem, so the class reads "verified" though none of its segments were crawled.
+  // Regression: the oversized variant playlist is itself copied and verified; its crawl problem must still
+  // keep the class from reading "verified", since none of its segments were crawled.
   assert.match(explain('huge'), /TOO_LARGE|too-large|too large|bigger/i)
   assert.match(explain('html'), /NOT_PLAYLIST|not-a-playlist|not a playlist/i)
   assert.match(explain('binary'), /NOT_PLAYLIST|not-a-playlist|not a playlist/i)
