@@ -18,10 +18,11 @@ let catalogFile: string
 
 before(async () => {
   work = await makeTempDir('colony-dist-crash-')
-  const lib = await writeLibrary(path.join(work, 'origin'), { classes: 16, variants: 2, segments: 60 })
+  const lib = await writeLibrary(path.join(work, 'origin'), { classes: 16, variants: 2, segments: 8, segmentBytes: [6000, 12000] })
   files = lib.files
-  // A slow origin (per-connection rate limit) keeps the run going long enough to kill workers in the middle.
-  nginx = await startNginx({ root: path.join(work, 'origin'), server: 'location /lib/ { limit_rate 25k; }' })
+  // A slow origin keeps the run going long enough to kill workers in the middle, however fast the machine:
+  // nginx sends the first second's allowance at once, so segments are larger than the 4 KB/s rate (1–2 s each).
+  nginx = await startNginx({ root: path.join(work, 'origin'), server: 'location /lib/ { limit_rate 4k; }' })
   catalogFile = path.join(work, 'catalog.ndjson')
   await writeFile(catalogFile, lib.catalog.map((c) => JSON.stringify({ id: c.id, master: `${nginx.url}${c.path}`, status: 'ready' })).join('\n'))
 })

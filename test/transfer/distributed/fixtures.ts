@@ -10,7 +10,7 @@ export const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta
 export type LibraryFile = { key: string; size: number }
 
 /** Writes `classes` classes (master, `variants` media playlists, `segments` segments each) under root/lib. */
-export async function writeLibrary(root: string, options: { classes: number; variants: number; segments: number; endlist?: boolean }): Promise<{ files: LibraryFile[]; catalog: Array<{ id: string; path: string }> }> {
+export async function writeLibrary(root: string, options: { classes: number; variants: number; segments: number; endlist?: boolean; segmentBytes?: [number, number] }): Promise<{ files: LibraryFile[]; catalog: Array<{ id: string; path: string }> }> {
   const files: LibraryFile[] = []
   const catalog: Array<{ id: string; path: string }> = []
   for (let c = 0; c < options.classes; c++) {
@@ -29,7 +29,8 @@ export async function writeLibrary(root: string, options: { classes: number; var
       for (let s = 0; s < options.segments; s++) {
         const name = `seg${String(s).padStart(4, '0')}.ts`
         media.push('#EXTINF:4.0,', name)
-        await put(`v${v}/${name}`, randomBytes(100 + Math.floor(Math.random() * 6000)))
+        const [min, max] = options.segmentBytes ?? [100, 6100]
+        await put(`v${v}/${name}`, randomBytes(min + Math.floor(Math.random() * (max - min))))
       }
       if (options.endlist ?? true) media.push('#EXT-X-ENDLIST')
       await put(`v${v}/index.m3u8`, `${media.join('\n')}\n`)
