@@ -4,6 +4,7 @@ import { Agent, type Dispatcher } from 'undici'
 import { parseRetryAfter } from '../../shared/backoff.ts'
 import type { Source, SourceObject } from '../types.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
+import { readPlaylistBody } from './read-playlist-body.ts'
 
 export type HttpSourceOptions = {
   /** Connections per origin. @defaultValue 64 */
@@ -112,29 +113,18 @@ export class HttpSource implements Source {
   async getText(locator: string, options: { signal?: AbortSignal; maxBytes: number }): Promise<{ text: string; url: string; contentType?: string }> {
     const { res, url } = await this.#request(locator, options.signal)
     const len = Number(header(res, 'content-length') ?? NaN)
-    if (Number.isFinite(len) && len > options.maxBytes) {
-      res.body.destroy()
-      throw new TransferError(TRANSFER_CODES.PLAYLIST_TOO_LARGE, `${url.href} is ${len} bytes, over the ${options.maxBytes}-byte playlist limit`)
-    }
-    const chunks: Buffer[] = []
-    let size = 0
+    let buffer: Buffer
     try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        size += chunk.length
-        if (size > options.maxBytes) {
-          res.body.destroy()
-          throw new TransferError(TRANSFER_CODES.PLAYLIST_TOO_LARGE, `${url.href} is over the ${options.maxBytes}-byte playlist limit`)
-        }
-        chunks.push(chunk)
-      }
+      buffer = await readPlaylistBody(res.body, { maxBytes: options.maxBytes, declaredSize: len, label: url.href })
     } catch (err) {
       throw toTransferError(err, `GET ${url.href}`)
     }
+    const size = buffer.length
     if (Number.isFinite(len) && size !== len) {
       throw new TransferError(TRANSFER_CODES.TRUNCATED, `GET ${url.href}: got ${size} of ${len} bytes`, { retryable: true })
     }
     const type = header(res, 'content-type')
-    return { text: Buffer.concat(chunks).toString('utf8'), url: url.href, ...(type ? { contentType: type } : {}) }
+    return { text: buffer.toString('utf8'), url: url.href, ...(type ? { contentType: type } : {}) }
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream'
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { FileRef, Source, SourceObject } from '../types.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
+import { readPlaylistBody } from './read-playlist-body.ts'
 import { keyForPath } from '../keys.ts'
 import { createS3Client, loadS3Sdk, parseS3Url, toS3Error, type S3Options } from './s3-client.ts'
 
@@ -61,25 +62,13 @@ export class S3Source implements Source {
 
   async getText(locator: string, options: { signal?: AbortSignal; maxBytes: number }): Promise<{ text: string; url: string; contentType?: string }> {
     const obj = await this.get(locator, options.signal ? { signal: options.signal } : {})
-    if (obj.size !== undefined && obj.size > options.maxBytes) {
-      obj.body.destroy()
-      throw new TransferError(TRANSFER_CODES.PLAYLIST_TOO_LARGE, `${locator} is ${obj.size} bytes, over the ${options.maxBytes}-byte playlist limit`)
-    }
-    const chunks: Buffer[] = []
-    let size = 0
+    let buffer: Buffer
     try {
-      for await (const chunk of obj.body as AsyncIterable<Buffer>) {
-        size += chunk.length
-        if (size > options.maxBytes) {
-          obj.body.destroy()
-          throw new TransferError(TRANSFER_CODES.PLAYLIST_TOO_LARGE, `${locator} is over the ${options.maxBytes}-byte playlist limit`)
-        }
-        chunks.push(chunk)
-      }
+      buffer = await readPlaylistBody(obj.body, { maxBytes: options.maxBytes, ...(obj.size !== undefined ? { declaredSize: obj.size } : {}), label: locator })
     } catch (err) {
       throw toS3Error(err, `GET ${locator}`)
     }
-    return { text: Buffer.concat(chunks).toString('utf8'), url: locator, ...(obj.contentType ? { contentType: obj.contentType } : {}) }
+    return { text: buffer.toString('utf8'), url: locator, ...(obj.contentType ? { contentType: obj.contentType } : {}) }
   }
 
   /** Every object under `s3://bucket/prefix`, keys as full object keys (bucket dropped, --strip-prefix applied). */
