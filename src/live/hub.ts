@@ -56,6 +56,8 @@ type TopicState = {
   emptySince: number
   /** Subscribes still awaiting routing/replay: the topic must not be swept from under them. */
   attaching: number
+  /** Events held back, in arrival order, while a gap in ids is filled from the shared history. */
+  held: LiveEvent[] | undefined
 }
 
 export type HubStats = {
@@ -114,7 +116,7 @@ export class Hub {
   #topic(name: string): TopicState {
     let t = this.#topics.get(name)
     if (!t) {
-      t = { name, conns: new Set(), history: new TopicHistory(this.#o.historySize), queue: [], frames: 0, flushes: 0, acc: undefined, watched: undefined, emptySince: 0, attaching: 0 }
+      t = { name, conns: new Set(), history: new TopicHistory(this.#o.historySize), queue: [], frames: 0, flushes: 0, acc: undefined, watched: undefined, emptySince: 0, attaching: 0, held: undefined }
       this.#topics.set(name, t)
       this.stats.topics = this.#topics.size
     }
@@ -188,27 +190,50 @@ export class Hub {
     for (const ev of events) {
       const t = this.#topics.get(ev.topic)
       if (!t) continue
+      if (t.held) { t.held.push(ev); continue }
       const prev = t.history.lastId
       if (ev.id <= prev) continue
-      this.stats.received++
-      if (prev !== 0 && ev.id !== prev + 1) this.stats.gaps++
-      t.history.push(ev)
-      const win = this.#o.coalesce.get(ev.type)
-      if (win !== undefined) {
-        t.acc ??= new Map()
-        const a = t.acc.get(ev.type)
-        if (a) a.count += countOf(ev.data)
-        else {
-          t.acc.set(ev.type, { count: countOf(ev.data) })
-          setTimeout(() => this.#flushAccumulator(t, ev.type), win).unref()
-        }
-        continue
-      }
-      if (t.conns.size === 0) continue
-      t.queue.push(encodeLiveEvent(ev))
-      t.frames++
-      this.#markDirty(t)
+      if (prev !== 0 && ev.id !== prev + 1) { this.#fillGap(t, prev, ev); continue }
+      this.#accept(t, ev)
     }
+  }
+
+  /**
+   * Ids skipped (this node briefly missing from routing, a dropped pub/sub message): fetch the missing events
+   * from the shared history before anything newer, so viewers still get every event once and in order.
+   */
+  #fillGap(t: TopicState, prev: number, ev: LiveEvent): void {
+    this.stats.gaps++
+    t.held = [ev]
+    const release = (missing: readonly LiveEvent[]): void => {
+      const held = t.held ?? []
+      t.held = undefined
+      const seen = new Set<number>()
+      const all = [...missing, ...held].filter((e) => !seen.has(e.id) && seen.add(e.id)).sort((a, b) => a.id - b.id)
+      // What the history cannot supply stays a gap: the ring restarts and later resumes answer with a reset.
+      for (const e of all) if (e.id > t.history.lastId) this.#accept(t, e)
+    }
+    this.#transport.replay(t.name, prev).then((r) => release(r.kind === 'events' ? r.events : []), () => release([]))
+  }
+
+  #accept(t: TopicState, ev: LiveEvent): void {
+    this.stats.received++
+    t.history.push(ev)
+    const win = this.#o.coalesce.get(ev.type)
+    if (win !== undefined) {
+      t.acc ??= new Map()
+      const a = t.acc.get(ev.type)
+      if (a) a.count += countOf(ev.data)
+      else {
+        t.acc.set(ev.type, { count: countOf(ev.data) })
+        setTimeout(() => this.#flushAccumulator(t, ev.type), win).unref()
+      }
+      return
+    }
+    if (t.conns.size === 0) return
+    t.queue.push(encodeLiveEvent(ev))
+    t.frames++
+    this.#markDirty(t)
   }
 
   #flushAccumulator(t: TopicState, type: string): void {

@@ -27,7 +27,7 @@ export function createLiveMetrics(stats: HubStats, forwarders: () => readonly Pe
   monotonic('colony_live_slow_resyncs_total', 'Slow consumers skipped and resynced from history', () => stats.slowResyncs)
   monotonic('colony_live_slow_disconnects_total', 'Slow consumers disconnected', () => stats.slowDisconnects)
   monotonic('colony_live_resets_total', 'Reset events sent (gap older than history)', () => stats.resets)
-  monotonic('colony_live_gaps_total', 'Id gaps seen from the transport (lost messages)', () => stats.gaps)
+  monotonic('colony_live_gaps_total', 'Id gaps seen from the transport (each filled from the shared history when it still holds the events)', () => stats.gaps)
   gauge('colony_live_peer_queued', 'Events waiting to be forwarded to peer DCs', () => forwarders().reduce((s, f) => s + f.stats.queued, 0))
   monotonic('colony_live_peer_dropped_total', 'Events dropped for a peer DC (queue full or refused)', () => forwarders().reduce((s, f) => s + f.stats.dropped, 0))
   monotonic('colony_live_peer_sent_total', 'Events forwarded to peer DCs', () => forwarders().reduce((s, f) => s + f.stats.sent, 0))

@@ -70,12 +70,17 @@ export type SubscribeOptions = {
 /** Streams a topic until `signal` aborts (or the stream ends when reconnect is off). */
 export async function subscribeLive(options: SubscribeOptions): Promise<void> {
   const urls = [options.url, ...(options.fallbackUrls ?? [])].map((u) => u.replace(/\/+$/, ''))
-  const parser = new SseParser()
+  let parser = new SseParser()
   parser.lastEventId = options.lastEventId
   let attempt = 0
   for (;;) {
     if (options.signal?.aborted) return
     const base = urls[attempt % urls.length] as string
+    // A stream cut mid-event must not leak its half-read fields into the next one (as EventSource does).
+    const next = new SseParser()
+    next.lastEventId = parser.lastEventId
+    next.retry = parser.retry
+    parser = next
     try {
       const headers: Record<string, string> = { accept: 'text/event-stream' }
       if (parser.lastEventId !== undefined) headers['last-event-id'] = parser.lastEventId
