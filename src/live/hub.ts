@@ -37,8 +37,11 @@ type Conn = {
   lastWrite: number
   /** 0 = healthy; otherwise when it started lagging (resync pending on drain). */
   lagSince: number
-  /** The flush whose chunk this connection skips (it holds events already replayed or from before it joined); -1 none. */
-  skipFlush: number
+  /**
+   * Events up to this id reached the connection with its replay (or predate it), so queued copies of them are
+   * not written again — a pub/sub copy may arrive after the shared history was read. 0 once past it.
+   */
+  skipTo: number
   onClose: (() => void) | undefined
 }
 
@@ -49,8 +52,9 @@ type TopicState = {
   conns: Set<Conn>
   history: TopicHistory
   queue: Buffer[]
+  /** The id each queued frame carries (a coalesced frame: the last id it covers). */
+  queueIds: number[]
   frames: number
-  flushes: number
   acc: Map<string, Accumulator> | undefined
   watched: Promise<void> | undefined
   emptySince: number
@@ -116,7 +120,7 @@ export class Hub {
   #topic(name: string): TopicState {
     let t = this.#topics.get(name)
     if (!t) {
-      t = { name, conns: new Set(), history: new TopicHistory(this.#o.historySize), queue: [], frames: 0, flushes: 0, acc: undefined, watched: undefined, emptySince: 0, attaching: 0, held: undefined }
+      t = { name, conns: new Set(), history: new TopicHistory(this.#o.historySize), queue: [], queueIds: [], frames: 0, acc: undefined, watched: undefined, emptySince: 0, attaching: 0, held: undefined }
       this.#topics.set(name, t)
       this.stats.topics = this.#topics.size
     }
@@ -148,7 +152,7 @@ export class Hub {
       if (gone || socket.destroyed || this.#draining) { if (!gone) socket.destroy(); return false }
       // Anything queued but not yet flushed for this topic will be flushed to this connection too.
       socket.write(Buffer.concat([Buffer.from(head, 'latin1'), this.#retryFrame, ...frames]))
-      const conn: Conn = { socket, topic: t, lastId, lastWrite: Date.now(), lagSince: 0, skipFlush: t.queue.length > 0 ? t.flushes : -1, onClose }
+      const conn: Conn = { socket, topic: t, lastId, lastWrite: Date.now(), lagSince: 0, skipTo: lastId, onClose }
       t.conns.add(conn)
       this.stats.connections++
       this.#countsChanged()
@@ -232,6 +236,7 @@ export class Hub {
     }
     if (t.conns.size === 0) return
     t.queue.push(encodeLiveEvent(ev))
+    t.queueIds.push(ev.id)
     t.frames++
     this.#markDirty(t)
   }
@@ -242,6 +247,7 @@ export class Hub {
     t.acc?.delete(type)
     if (t.conns.size === 0) return
     t.queue.push(encodeCoalesced(type, a.count, t.history.lastId))
+    t.queueIds.push(t.history.lastId)
     t.frames++
     this.#markDirty(t)
   }
@@ -256,18 +262,29 @@ export class Hub {
     const now = Date.now()
     const max = this.#o.maxBufferBytes
     for (const t of this.#dirty) {
-      const chunk = t.queue.length === 1 ? t.queue[0] as Buffer : Buffer.concat(t.queue)
+      const queue = t.queue
+      const ids = t.queueIds
+      const chunk = queue.length === 1 ? queue[0] as Buffer : Buffer.concat(queue)
       const frames = t.frames
       const lastId = t.history.lastId
+      const firstQueued = ids[0] ?? 0
+      const lastQueued = ids.at(-1) ?? 0
       t.queue = []
+      t.queueIds = []
       t.frames = 0
-      const flush = t.flushes++
       let n = 0
       for (const c of t.conns) {
-        if (c.lagSince !== 0 || c.skipFlush === flush) continue
+        if (c.lagSince !== 0) continue
+        let out = chunk
+        if (c.skipTo !== 0) {
+          if (c.skipTo >= lastQueued) continue
+          // Rare (a connection that just joined): only the frames it does not have yet.
+          if (c.skipTo >= firstQueued) out = Buffer.concat(queue.filter((_, i) => (ids[i] ?? 0) > c.skipTo))
+          c.skipTo = 0
+        }
         const s = c.socket
         if (s.writableLength > max) { this.#slow(c, now); continue }
-        s.write(chunk)
+        s.write(out)
         c.lastId = lastId
         c.lastWrite = now
         n++
