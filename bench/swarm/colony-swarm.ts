@@ -19,6 +19,10 @@ export type AgentProcessOptions = {
   agentId: string
   /** Piece picking passed to the agent (--strategy). @defaultValue the agent's default */
   strategy?: string
+  /** BitTorrent engine passed to the agent (--engine). @defaultValue the agent's default */
+  engine?: string
+  /** Segment size passed to the agent (--segment-size). @defaultValue the agent's default */
+  segmentSize?: string
 }
 
 export type AgentProcess = { url: string; pid: number; proc: ChildProcess; output: () => string; stop: () => Promise<void> }
@@ -31,6 +35,8 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<A
     '--upload-limit', String(options.uploadLimit), '--seed-time', '1h', '--agent-id', options.agentId,
     ...options.trackers.flatMap((t) => ['--tracker', t]),
     ...(options.strategy ? ['--strategy', options.strategy] : []),
+    ...(options.engine ? ['--engine', options.engine] : []),
+    ...(options.segmentSize ? ['--segment-size', options.segmentSize] : []),
   ]
   const proc = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COLONY_LOG_LEVEL: process.env.COLONY_LOG_LEVEL ?? 'warn' } }))
   let out = ''
@@ -126,7 +132,10 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
   })
   meter.sample(options.meterPids)
   const wallMs = performance.now() - t0
-  const list = agents.map((_, i) => infos.get(i) as DownloadInfo)
+  // Re-read every agent at the end: an early finisher (the leader) kept uploading after it completed.
+  const list = await Promise.all(agents.map(async (a, i) => {
+    try { return await getDownload(ids[i] ?? '', { agent: a.url, signal: AbortSignal.timeout(10_000) }) } catch { return infos.get(i) as DownloadInfo }
+  }))
   const completionMs = list.map((d) => (d.completedAt ? Date.parse(d.completedAt) - startWall : wallMs))
   return { completionMs, wallMs: Math.min(wallMs, Math.max(...completionMs)), cpuSeconds: meter.total(), infos: list }
 }

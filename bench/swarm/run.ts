@@ -35,7 +35,9 @@ const SPEC: CommandSpec = {
     'cpu-agents': { type: 'number', description: 'leechers in cpu mode (default: --agents)' },
     'skip-aria2': { type: 'boolean', description: 'cpu mode: skip the aria2c swarm' },
     'skip-colony': { type: 'boolean', description: 'cpu mode: skip colony (aria2c only; its torrent comes from transmission-create)' },
-    strategy: { type: 'string', description: "agents' piece picking, sequential or rarest (default: the agent's)" },
+    strategy: { type: 'string', description: "agents' piece picking with the webtorrent engine, sequential, spread or rarest (default: the agent's)" },
+    engine: { type: 'string', description: "agents' BitTorrent engine, aria2 or webtorrent (default: the agent's)" },
+    'segment-size': { type: 'string', description: "agents' --segment-size (default: the agent's)", placeholder: 'size' },
     trackers: { type: 'number', description: 'trackers every peer announces to', default: 2 },
     timeout: { type: 'string', description: 'limit per phase', default: '10m', placeholder: 'duration' },
     'work-dir': { type: 'string', description: 'scratch directory (tmpfs keeps the disk out of it)', default: '/dev/shm', placeholder: 'dir' },
@@ -61,9 +63,11 @@ async function startTrackers(count: number): Promise<Tracker[]> {
   return out
 }
 
-function strategyOf(p: ReturnType<typeof parseCommand>): { strategy?: string } {
+function strategyOf(p: ReturnType<typeof parseCommand>): { strategy?: string; engine?: string; segmentSize?: string } {
   const s = str(p, 'strategy')
-  return s ? { strategy: s } : {}
+  const e = str(p, 'engine')
+  const g = str(p, 'segment-size')
+  return { ...(s ? { strategy: s } : {}), ...(e ? { engine: e } : {}), ...(g ? { segmentSize: g } : {}) }
 }
 
 type CapsResult = Record<string, number | string | boolean>

@@ -52,7 +52,8 @@ export const AGENT_SPEC: CommandSpec = swarmEnv({
     listen: { type: 'number', description: 'BitTorrent TCP port (0 = any free port)', default: 6881, placeholder: 'port' },
     'seed-time': { type: 'string', description: 'how long a finished object keeps seeding', default: '1h', placeholder: 'duration' },
     'seed-ratio': { type: 'number', description: 'stop seeding earlier once uploaded ≥ ratio × size (0 = time only)', default: 0 },
-    strategy: { type: 'string', description: 'piece selection: sequential, spread (sequential from a random piece) or rarest', default: 'sequential' },
+    engine: { type: 'string', description: 'BitTorrent engine: aria2 (an aria2c child over JSON-RPC) or webtorrent (in-process)', default: 'aria2' },
+    strategy: { type: 'string', description: 'webtorrent piece selection: sequential, spread (sequential from a random piece) or rarest', default: 'sequential' },
     token: { type: 'string', description: 'bearer token required for POST/DELETE (and GET /v1/objects that starts a download)', env: 'COLONY_SWARM_TOKEN' },
     'agent-id': { type: 'string', description: 'identity in elections and logs (default: host-pid-random)' },
   },
@@ -127,11 +128,13 @@ async function runAgent(argv: string[]): Promise<number> {
     : undefined
   const strategy = str(p, 'strategy') ?? 'sequential'
   if (strategy !== 'sequential' && strategy !== 'rarest' && strategy !== 'spread') throw new UsageError('--strategy is sequential, spread or rarest')
+  const engine = str(p, 'engine') ?? 'aria2'
+  if (engine !== 'aria2' && engine !== 'webtorrent') throw new UsageError('--engine is aria2 or webtorrent')
   const agentId = str(p, 'agent-id')
   const token = str(p, 'token')
   const agent = await startAgent({
     dataDir: str(p, 'data') ?? '.colony/swarm',
-    allowHosts, trackers, listenPort, seedRatio, strategy, logger: log,
+    allowHosts, trackers, listenPort, seedRatio, strategy, engine, logger: log,
     apiHost: api.host, apiPort: api.port,
     uploadLimit: rateFlag(p, 'upload-limit'), downloadLimit: rateFlag(p, 'download-limit'),
     seedTimeMs: parseDuration(str(p, 'seed-time') ?? '1h'),

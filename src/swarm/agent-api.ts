@@ -30,7 +30,7 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
   try {
     if (await handleOpsRequest(req, res, {
       registry: agent.registry,
-      health: () => ({ agentId: agent.agentId, torrentPort: agent.torrentPort, index: agent.index.kind, downloads: agent.listDownloads().length }),
+      health: () => ({ agentId: agent.agentId, torrentPort: agent.torrentPort, engine: agent.engine, index: agent.index.kind, downloads: agent.listDownloads().length }),
     })) return
     const u = new URL(req.url ?? '/', 'http://agent')
     const parts = u.pathname.split('/').filter(Boolean)

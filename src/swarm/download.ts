@@ -7,10 +7,9 @@ import path from 'node:path'
 import type { HostAllowList } from '../shared/allow-host.ts'
 import { ColonyError } from '../shared/errors.ts'
 import type { Logger } from '../shared/logger.ts'
-import type { Torrent, WebTorrentClient } from './engine-types.ts'
+import type { EngineTorrent, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
 import { downloadFromOrigin, probeOrigin, type OriginProbe } from './origin.ts'
-import { guardTorrent, type PeerGuard } from './peer-guard.ts'
 import type { LeaderClaim, SwarmIndex } from './swarm-index.ts'
 import { buildTorrentFile, choosePieceLength, nameFromUrl, parseTorrentFile, PieceHasher } from './torrent-file.ts'
 
@@ -51,7 +50,7 @@ export type DownloadInfo = {
 
 /** Everything a download needs from its agent. */
 export type DownloadContext = {
-  engine: WebTorrentClient
+  engine: SwarmEngine
   index: SwarmIndex
   allow: HostAllowList
   dataDir: string
@@ -61,10 +60,6 @@ export type DownloadContext = {
   downloadLimit: number
   seedTimeMs: number
   seedRatio: number
-  /** Piece picking of the engine. */
-  strategy: 'sequential' | 'rarest' | 'spread'
-  /** No byte from any peer for this long while interested → reconnect the stuck wires. */
-  stallTimeoutMs: number
   originRetries: number
   backoffBaseMs: number
   log: Logger
@@ -89,8 +84,7 @@ export class Download extends EventEmitter<DownloadEvents> {
   finished: Promise<void> = Promise.resolve()
   readonly #ctx: DownloadContext
   readonly #abort = new AbortController()
-  #torrent: Torrent | undefined
-  #guard: PeerGuard | undefined
+  #torrent: EngineTorrent | undefined
   #name: string
   #infoHash: string | undefined
   #originHave = 0
@@ -98,7 +92,6 @@ export class Download extends EventEmitter<DownloadEvents> {
   #resumed = 0
   #actualSha256: string | undefined
   #seedTimer: NodeJS.Timeout | undefined
-  #stallTimer: ReturnType<typeof setInterval> | undefined
   #rate = { at: Date.now(), bytes: 0, value: 0 }
 
   constructor(ctx: DownloadContext, id: string, url: string, sha256?: string) {
@@ -133,7 +126,7 @@ export class Download extends EventEmitter<DownloadEvents> {
   }
 
   info(): DownloadInfo {
-    const t = this.#torrent && !this.#torrent.destroyed ? this.#torrent : undefined
+    const t = this.#torrent?.status()
     const done = this.#doneBytes()
     let down = 0
     if (this.state === 'origin') {
@@ -143,14 +136,14 @@ export class Download extends EventEmitter<DownloadEvents> {
         this.#rate = { at: now, bytes: this.#fromOrigin, value: this.#rate.value }
       }
       down = this.#rate.value
-    } else if (t) down = t.downloadSpeed
+    } else if (t) down = t.downRate
     const out: DownloadInfo = {
       id: this.id, url: this.url, state: this.state,
-      bytes: { done, fromOrigin: this.#fromOrigin, fromPeers: t?.received ?? this.#lastStats.received, resumed: this.#resumed, uploaded: t?.uploaded ?? this.#lastStats.uploaded },
-      rate: { down: Math.round(down), up: Math.round(t?.uploadSpeed ?? 0) },
-      peers: t?.numPeers ?? 0,
-      bannedPeers: this.#guard?.bannedCount ?? 0,
-      seeding: !!t && t.done,
+      bytes: { done, fromOrigin: this.#fromOrigin, fromPeers: t?.received ?? 0, resumed: this.#resumed, uploaded: t?.uploaded ?? 0 },
+      rate: { down: Math.round(down), up: Math.round(t?.upRate ?? 0) },
+      peers: t?.peers ?? 0,
+      bannedPeers: this.#torrent?.bannedCount ?? 0,
+      seeding: this.state === 'seeding',
       createdAt: this.createdAt.toISOString(),
       name: this.#name,
     }
@@ -163,13 +156,11 @@ export class Download extends EventEmitter<DownloadEvents> {
     return out
   }
 
-  #lastStats = { received: 0, uploaded: 0 }
-
   #doneBytes(): number {
     if (!this.probe) return 0
     if (this.completedAt) return this.probe.length
     const t = this.#torrent
-    if (t && !t.destroyed && t.bitfield) return t.downloaded
+    if (t && this.state !== 'origin') return t.status().done
     return this.#originHave
   }
 
@@ -178,8 +169,8 @@ export class Download extends EventEmitter<DownloadEvents> {
     if (this.completedAt) return true
     if (this.state === 'origin') return this.#originHave > end
     const t = this.#torrent
-    if (!t || t.destroyed || !t.bitfield) return false
-    for (let p = Math.floor(start / t.pieceLength); p <= Math.floor(end / t.pieceLength); p++) if (!t.bitfield.get(p)) return false
+    if (!t) return false
+    for (let p = Math.floor(start / t.pieceLength); p <= Math.floor(end / t.pieceLength); p++) if (!t.hasPiece(p)) return false
     return true
   }
 
@@ -189,9 +180,9 @@ export class Download extends EventEmitter<DownloadEvents> {
     while (!this.hasRange(start, end)) {
       if (this.state === 'failed' || this.state === 'cancelled') throw this.error ?? new SwarmError('SWARM_CANCELLED', 'download stopped')
       const t = this.#torrent
-      if (!nudged && t?.ready && !t.destroyed) {
+      if (!nudged && t) {
         nudged = true
-        try { t.select(Math.floor(start / t.pieceLength), Math.floor(end / t.pieceLength), 2) } catch { /* torrent closing */ }
+        t.prioritize(Math.floor(start / t.pieceLength), Math.floor(end / t.pieceLength))
       }
       signal?.throwIfAborted()
       await new Promise<void>((resolve) => {
@@ -290,70 +281,24 @@ export class Download extends EventEmitter<DownloadEvents> {
     }
     this.#name = parsed.name
     this.#infoHash = parsed.infoHash
-    const existing = this.#ctx.engine.torrents.find((t) => t.infoHash === parsed.infoHash)
-    if (existing) existing.destroy()
     if (!complete) this.#setState('swarm')
-    const spread = this.#ctx.strategy === 'spread' && !complete
-    const torrent = this.#ctx.engine.add(torrentBuf, {
-      path: this.dir as string, announce: this.#ctx.trackers, skipVerify: complete,
-      strategy: this.#ctx.strategy === 'rarest' ? 'rarest' : 'sequential', deselect: spread,
-    })
-    if (spread) {
-      // Sequential from a random piece, wrapping around: peers hold different pieces early (what rarest-first
-      // buys) at sequential's linear cost per request slot.
-      torrent.once('ready', () => {
-        const n = torrent.pieces.length
-        const from = Math.floor(Math.random() * n)
-        torrent.select(from, n - 1, 1)
-        if (from > 0) torrent.select(0, from - 1, 0)
-      })
-    }
+    const torrent = await this.#ctx.engine.add(torrentBuf, parsed.infoHash, { dir: this.dir as string, complete, trackers: this.#ctx.trackers })
     this.#torrent = torrent
-    this.#guard = guardTorrent(torrent, { onBan: (p) => { this.#ctx.log.warn({ id: this.id, peer: p }, 'banned peer for bad data'); this.#ctx.onBan(p) } })
-    torrent.on('verified', () => this.emit('progress'))
-    if (!complete) this.#watchStalls(torrent)
-    torrent.on('warning', (err: Error) => this.#ctx.log.debug({ id: this.id, err: err.message }, 'torrent warning'))
+    torrent.on('ban', (p) => { this.#ctx.log.warn({ id: this.id, peer: p }, 'banned peer for bad data'); this.#ctx.onBan(p) })
+    torrent.on('progress', () => this.emit('progress'))
+    this.#resumed = Math.max(this.#resumed, complete ? 0 : torrent.resumed)
+    this.emit('progress')
     const signal = this.#abort.signal
     await new Promise<void>((resolve, reject) => {
-      const cleanup = (): void => { torrent.off('done', onDone); torrent.off('error', onError); torrent.off('ready', onReady); signal.removeEventListener('abort', onAbort) }
+      const cleanup = (): void => { torrent.off('done', onDone); torrent.off('error', onError); signal.removeEventListener('abort', onAbort) }
       const onDone = (): void => { cleanup(); resolve() }
-      const onError = (err: Error): void => { cleanup(); reject(new SwarmError('SWARM_ENGINE_FAILED', `engine: ${err.message}`, { cause: err })) }
-      const onReady = (): void => {
-        this.#resumed = Math.max(this.#resumed, complete ? 0 : torrent.downloaded)
-        this.emit('progress')
-        if (torrent.done) onDone()
-      }
+      const onError = (err: Error): void => { cleanup(); reject(err) }
       const onAbort = (): void => { cleanup(); reject(signal.reason as Error) }
       torrent.on('done', onDone)
       torrent.on('error', onError)
-      torrent.on('ready', onReady)
       signal.addEventListener('abort', onAbort, { once: true })
-      if (torrent.ready) onReady()
+      if (complete || torrent.status().complete) onDone()
     })
-  }
-
-  /**
-   * webtorrent's fixed timers (10 s rechoke, 30 s piece timeout) can leave a downloader waiting on a peer that
-   * chokes it or sits on its requests; a fresh connection makes the remote unchoke on our first "interested".
-   */
-  #watchStalls(torrent: Torrent): void {
-    let last = -1
-    let since = Date.now()
-    this.#stallTimer = setInterval(() => {
-      if (torrent.destroyed || torrent.done) { clearInterval(this.#stallTimer); return }
-      if (!torrent.ready) return
-      const now = Date.now()
-      // Raw bytes count as progress too: a slow (capped) transfer of a big piece is not a stall.
-      const seen = torrent.downloaded + torrent.received
-      if (seen !== last) { last = seen; since = now; return }
-      if (now - since < this.#ctx.stallTimeoutMs) return
-      since = now
-      const stuck = torrent.wires.filter((w) => w.amInterested && (w.peerChoking || w.requests.length > 0))
-      if (stuck.length === 0) return
-      this.#ctx.log.info({ id: this.id, wires: stuck.length, done: torrent.downloaded }, 'swarm stalled; reconnecting stuck peers')
-      for (const w of stuck) w.destroy()
-    }, 1000)
-    this.#stallTimer.unref()
   }
 
   async #complete(): Promise<void> {
@@ -374,11 +319,12 @@ export class Download extends EventEmitter<DownloadEvents> {
     const started = Date.now()
     const check = (): void => {
       const t = this.#torrent
-      if (!t || t.destroyed || this.state !== 'seeding') return
+      if (!t || this.state !== 'seeding') return
+      const uploaded = t.status().uploaded
       const timeUp = Date.now() - started >= this.#ctx.seedTimeMs
-      const ratioMet = this.#ctx.seedRatio > 0 && t.uploaded >= this.#ctx.seedRatio * t.length
+      const ratioMet = this.#ctx.seedRatio > 0 && uploaded >= this.#ctx.seedRatio * t.length
       if (timeUp || ratioMet) {
-        this.#ctx.log.info({ id: this.id, uploaded: t.uploaded, timeUp, ratioMet }, 'seeding finished')
+        this.#ctx.log.info({ id: this.id, uploaded, timeUp, ratioMet }, 'seeding finished')
         void this.#stopTorrent().then(() => this.#setState('done'))
         return
       }
@@ -390,11 +336,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 
   async #stopTorrent(): Promise<void> {
     clearTimeout(this.#seedTimer)
-    clearInterval(this.#stallTimer)
-    const t = this.#torrent
-    if (!t || t.destroyed) return
-    this.#lastStats = { received: t.received, uploaded: t.uploaded }
-    await new Promise<void>((resolve) => { t.destroy({ destroyStore: false }, () => resolve()) })
+    await this.#torrent?.stop()
   }
 }
 

@@ -23,6 +23,8 @@ export const SWARM_ERROR_CODES = {
   torrentInvalid: 'SWARM_TORRENT_INVALID',
   /** The BitTorrent engine failed (store error, engine destroyed). 500 */
   engineFailed: 'SWARM_ENGINE_FAILED',
+  /** The configured engine's program (aria2c) is not installed. 500 */
+  engineMissing: 'SWARM_ENGINE_MISSING',
   /** The download was cancelled (DELETE, agent shutting down). 409 */
   cancelled: 'SWARM_CANCELLED',
   /** The agent could not reach another agent's API (client side). 502 */
@@ -41,6 +43,7 @@ const STATUS: Record<SwarmErrorCode, number> = {
   SWARM_INDEX_UNAVAILABLE: 503,
   SWARM_TORRENT_INVALID: 502,
   SWARM_ENGINE_FAILED: 500,
+  SWARM_ENGINE_MISSING: 500,
   SWARM_CANCELLED: 409,
   SWARM_AGENT_UNREACHABLE: 502,
 }

@@ -1,0 +1,288 @@
+// The native engine: one aria2c child per agent, driven over its JSON-RPC on loopback with a random secret.
+// aria2 verifies every piece and bans (by IP, 2–10 min) a peer whose piece fails its hash; the agent counts
+// those events from aria2's log ("we got wrong piece").
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { mkdir } from 'node:fs/promises'
+import net from 'node:net'
+import path from 'node:path'
+import type { EngineAddOptions, EngineOptions, EngineTorrent, EngineTorrentEvents, EngineTorrentStatus, SwarmEngine } from './engine.ts'
+import { SwarmError } from './errors.ts'
+import { parseTorrentFile } from './torrent-file.ts'
+
+/** aria2c binary; COLONY_SWARM_ARIA2C overrides (tests point it at a missing file). */
+export function aria2Binary(): string {
+  return process.env.COLONY_SWARM_ARIA2C ?? 'aria2c'
+}
+
+type Aria2Status = {
+  gid: string
+  status: 'active' | 'waiting' | 'paused' | 'error' | 'complete' | 'removed'
+  totalLength: string
+  completedLength: string
+  uploadLength: string
+  downloadSpeed: string
+  uploadSpeed: string
+  connections: string
+  bitfield?: string
+  errorCode?: string
+  errorMessage?: string
+  verifiedLength?: string
+  verifyIntegrityPending?: string
+}
+
+const STATUS_KEYS = ['gid', 'status', 'totalLength', 'completedLength', 'uploadLength', 'downloadSpeed', 'uploadSpeed', 'connections', 'bitfield', 'errorCode', 'errorMessage', 'verifiedLength', 'verifyIntegrityPending']
+
+async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+class Aria2Torrent extends EventEmitter<EngineTorrentEvents> implements EngineTorrent {
+  readonly infoHash: string
+  readonly pieceLength: number
+  readonly length: number
+  readonly gid: string
+  resumed = 0
+  bannedCount = 0
+  checked = false
+  stopped = false
+  #s: Aria2Status | undefined
+  #bits: Buffer = Buffer.alloc(0)
+  #doneEmitted = false
+  #failed = false
+  #final = { done: 0, received: 0, uploaded: 0 }
+  readonly #remove: (gid: string) => Promise<void>
+
+  constructor(gid: string, infoHash: string, pieceLength: number, length: number, remove: (gid: string) => Promise<void>) {
+    super()
+    this.setMaxListeners(0)
+    this.gid = gid
+    this.infoHash = infoHash
+    this.pieceLength = pieceLength
+    this.length = length
+    this.#remove = remove
+  }
+
+  /** Called by the poller with a fresh tellStatus. */
+  update(s: Aria2Status): void {
+    const prevDone = this.#s ? Number(this.#s.completedLength) : -1
+    this.#s = s
+    if (s.bitfield) this.#bits = Buffer.from(s.bitfield, 'hex')
+    if (!this.checked && s.verifiedLength === undefined && s.verifyIntegrityPending === undefined && s.status !== 'waiting') {
+      this.checked = true
+      this.resumed = Number(s.completedLength)
+    }
+    if (s.status === 'error' || s.status === 'removed') {
+      if (this.#failed) return
+      this.#failed = true
+      this.emit('error', new SwarmError('SWARM_ENGINE_FAILED', `aria2: ${s.errorMessage ?? 'error'} (code ${s.errorCode ?? '?'})`))
+      return
+    }
+    if (Number(s.completedLength) !== prevDone) this.emit('progress')
+    if (this.checked && this.status().complete && !this.#doneEmitted) {
+      this.#doneEmitted = true
+      this.emit('done')
+    }
+  }
+
+  status(): EngineTorrentStatus {
+    const s = this.#s
+    if (!s || this.stopped) return { done: this.#final.done, received: this.#final.received, uploaded: this.#final.uploaded, downRate: 0, upRate: 0, peers: 0, complete: false }
+    const done = Number(s.completedLength)
+    return {
+      done, received: Math.max(0, done - this.resumed), uploaded: Number(s.uploadLength),
+      downRate: Number(s.downloadSpeed), upRate: Number(s.uploadSpeed), peers: Number(s.connections),
+      complete: this.checked && done === this.length,
+    }
+  }
+
+  hasPiece(index: number): boolean {
+    if (this.#s && Number(this.#s.completedLength) === this.length && this.checked) return true
+    const byte = this.#bits[index >> 3]
+    return byte !== undefined && (byte & (0x80 >> (index & 7))) !== 0
+  }
+
+  prioritize(): void { /* aria2 has no per-piece priority over RPC; it picks rarest-first */ }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    const st = this.status()
+    this.#final = { done: st.done, received: st.received, uploaded: st.uploaded }
+    this.stopped = true
+    await this.#remove(this.gid)
+  }
+}
+
+/**
+ * Starts `aria2c --enable-rpc` bound to 127.0.0.1 with a random secret, DHT/LPD/PEX off, the agent's caps,
+ * and `--stop-with-process` so it never outlives the agent. Fails with SWARM_ENGINE_MISSING without aria2c.
+ */
+export async function startAria2Engine(options: EngineOptions): Promise<SwarmEngine> {
+  const dir = path.join(options.dataDir, 'aria2')
+  await mkdir(dir, { recursive: true })
+  const secret = randomBytes(16).toString('hex')
+  const rpcPort = await freeLoopbackPort()
+  const port = options.listenPort || await freeLoopbackPort()
+  const args = [
+    '--no-conf', '--enable-rpc', '--rpc-listen-all=false', `--rpc-listen-port=${rpcPort}`, `--rpc-secret=${secret}`,
+    '--rpc-max-request-size=64M', `--stop-with-process=${process.pid}`,
+    `--listen-port=${port}`, '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false', '--enable-peer-exchange=false',
+    '--disable-ipv6=true', `--max-overall-upload-limit=${options.uploadLimit}`, `--max-overall-download-limit=${options.downloadLimit}`,
+    '--file-allocation=none', '--seed-ratio=0.0', '--max-concurrent-downloads=1000', '--bt-detach-seed-only=true',
+    '--bt-save-metadata=false', '--rpc-save-upload-metadata=false', '--auto-file-renaming=false', '--bt-stop-timeout=0',
+    '--bt-max-open-files=1000', '--summary-interval=0', '--show-console-readout=false', '--enable-color=false',
+    // INFO carries "we got wrong piece" (the ban); it is a few lines per connection, not per block.
+    '--console-log-level=info', `--dir=${dir}`,
+  ]
+  const proc: ChildProcess = spawn(aria2Binary(), args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let tail = ''
+  let exited: string | undefined
+  const spawnError = new Promise<never>((_, reject) => {
+    proc.once('error', (err: NodeJS.ErrnoException) => {
+      exited = err.message
+      reject(err.code === 'ENOENT'
+        ? new SwarmError('SWARM_ENGINE_MISSING', `aria2c not found (${aria2Binary()}); install the aria2 package or run the agent with --engine webtorrent`, { cause: err })
+        : new SwarmError('SWARM_ENGINE_FAILED', `cannot start aria2c: ${err.message}`, { cause: err }))
+    })
+  })
+  spawnError.catch(() => undefined)
+  proc.once('exit', (code, signal) => { exited ??= `aria2c exited (${code ?? signal ?? '?'}): ${tail.slice(-500)}` })
+
+  const torrents = new Map<string, Aria2Torrent>()
+  let bans = 0
+  let lineBuf = ''
+  proc.stdout?.on('data', (b: Buffer) => {
+    lineBuf += b.toString()
+    const lines = lineBuf.split('\n')
+    lineBuf = lines.pop() ?? ''
+    for (const line of lines) {
+      if (line.includes('we got wrong piece')) {
+        bans++
+        // aria2 logs the connection, not the torrent: blame the torrents still downloading (usually one).
+        const victims = [...torrents.values()].filter((t) => !t.status().complete && !t.stopped)
+        const t = victims[0]
+        if (t) { t.bannedCount++; t.emit('ban', { address: 'aria2', peerId: '' }) }
+        options.log.warn({ line: line.trim(), bans }, 'aria2 dropped and banned a peer for a bad piece')
+      } else if (/\[(ERROR|WARN)\]/.test(line)) {
+        options.log.debug({ line: line.trim() }, 'aria2')
+      }
+    }
+  })
+  proc.stderr?.on('data', (b: Buffer) => { tail = (tail + b.toString()).slice(-2000) })
+
+  let rpcId = 0
+  const rpc = async <T>(method: string, params: unknown[] = [], withToken = true): Promise<T> => {
+    if (exited) throw new SwarmError('SWARM_ENGINE_FAILED', exited)
+    const res = await fetch(`http://127.0.0.1:${rpcPort}/jsonrpc`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: ++rpcId, method, params: withToken ? [`token:${secret}`, ...params] : params }),
+      signal: AbortSignal.timeout(15_000),
+    })
+    const body = await res.json() as { result?: T; error?: { code: number; message: string } }
+    if (body.error) throw new SwarmError('SWARM_ENGINE_FAILED', `aria2 ${method}: ${body.error.message}`)
+    return body.result as T
+  }
+
+  // Wait for the RPC server.
+  const started = Date.now()
+  for (;;) {
+    try {
+      await Promise.race([rpc('aria2.getVersion'), spawnError])
+      break
+    } catch (err) {
+      if (err instanceof SwarmError && err.code === 'SWARM_ENGINE_MISSING') throw err
+      if (exited || Date.now() - started > 20_000) {
+        proc.kill('SIGKILL')
+        throw new SwarmError('SWARM_ENGINE_FAILED', `aria2c did not start: ${exited ?? (err as Error).message}`)
+      }
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+
+  let closed = false
+  let timer: NodeJS.Timeout | undefined
+  const poll = async (): Promise<void> => {
+    const live = [...torrents.values()].filter((t) => !t.stopped)
+    if (live.length > 0) {
+      try {
+        const calls = live.map((t) => ({ methodName: 'aria2.tellStatus', params: [`token:${secret}`, t.gid, STATUS_KEYS] }))
+        const results = await rpc<unknown[]>('system.multicall', [calls], false)
+        for (const [i, r] of results.entries()) {
+          const t = live[i]
+          if (!t || t.stopped) continue
+          if (Array.isArray(r) && r[0]) t.update(r[0] as Aria2Status)
+        }
+      } catch (err) {
+        if (!closed) options.log.debug({ err: String(err) }, 'aria2 poll failed')
+        if (exited && !closed) for (const t of live) if (!t.stopped) t.emit('error', new SwarmError('SWARM_ENGINE_FAILED', exited))
+      }
+    }
+    if (closed) return
+    // Quick while anything downloads (progress, completion); slow when everything seeds.
+    const busy = live.some((t) => !t.status().complete)
+    timer = setTimeout(() => { void poll() }, busy ? 200 : 1000)
+    timer.unref()
+  }
+  void poll()
+
+  const remove = async (gid: string): Promise<void> => {
+    torrents.delete(gid)
+    try { await rpc('aria2.forceRemove', [gid]) } catch { /* already gone */ }
+    try { await rpc('aria2.removeDownloadResult', [gid]) } catch { /* not yet stopped; aria2 keeps the result */ }
+  }
+
+  const add = async (torrent: Buffer, infoHash: string, opts: EngineAddOptions): Promise<EngineTorrent> => {
+    for (const t of torrents.values()) if (t.infoHash === infoHash) await t.stop()
+    const parsed = await parseTorrentFile(torrent)
+    await mkdir(opts.dir, { recursive: true })
+    const addOptions: Record<string, string> = {
+      dir: opts.dir,
+      'follow-torrent': 'false',
+      ...(opts.trackers.length ? { 'bt-tracker': opts.trackers.join(',') } : {}),
+      ...(opts.complete ? { 'bt-seed-unverified': 'true', 'check-integrity': 'false' } : { 'check-integrity': 'true' }),
+    }
+    const gid = await rpc<string>('aria2.addTorrent', [torrent.toString('base64'), [], addOptions])
+    const t = new Aria2Torrent(gid, infoHash, parsed.pieceLength, parsed.length, remove)
+    torrents.set(gid, t)
+    // Ready once aria2 has checked what is on disk.
+    await new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (t.checked) { cleanup(); resolve() }
+      }
+      const onError = (err: Error): void => { cleanup(); reject(err) }
+      const cleanup = (): void => { t.off('progress', check); t.off('done', check); t.off('error', onError); clearInterval(iv) }
+      const iv = setInterval(check, 50)
+      t.on('progress', check)
+      t.on('done', check)
+      t.on('error', onError)
+      check()
+    })
+    return t
+  }
+
+  return {
+    kind: 'aria2',
+    port,
+    add,
+    close: async () => {
+      closed = true
+      clearTimeout(timer)
+      if (!exited) {
+        try { await rpc('aria2.forceShutdown') } catch { /* exiting */ }
+        await new Promise<void>((resolve) => {
+          if (exited) { resolve(); return }
+          const kill = setTimeout(() => { proc.kill('SIGKILL') }, 3000)
+          proc.once('exit', () => { clearTimeout(kill); resolve() })
+        })
+      }
+    },
+  }
+}

@@ -1,0 +1,82 @@
+// The BitTorrent engine behind an agent: add a torrent (to download or to seed), watch it, stop it.
+// Two implementations: webtorrent in the agent's process, and one aria2c child process driven over JSON-RPC.
+import type { EventEmitter } from 'node:events'
+import type { Logger } from '../shared/logger.ts'
+
+export type EngineKind = 'webtorrent' | 'aria2'
+
+export const ENGINE_KINDS: readonly EngineKind[] = ['aria2', 'webtorrent']
+
+export type EngineTorrentStatus = {
+  /** Verified bytes on disk. */
+  done: number
+  /** Bytes received from peers in this run (webtorrent: raw, including bad pieces; aria2: verified). */
+  received: number
+  uploaded: number
+  /** Bytes per second. */
+  downRate: number
+  upRate: number
+  peers: number
+  /** Every piece is verified on disk. */
+  complete: boolean
+}
+
+export type EngineTorrentEvents = {
+  /** New verified data (or a status change worth a look). */
+  progress: []
+  /** Every piece is verified; the torrent keeps seeding. */
+  done: []
+  /** The engine gave up on this torrent. */
+  error: [Error]
+  /** A peer that sent data failing verification was dropped and refused from then on. */
+  ban: [{ address: string; peerId: string }]
+}
+
+/** One torrent inside an engine. */
+export interface EngineTorrent extends EventEmitter<EngineTorrentEvents> {
+  readonly infoHash: string
+  readonly pieceLength: number
+  readonly length: number
+  /** Bytes found valid on disk when the torrent was added (a resumed download). */
+  readonly resumed: number
+  readonly bannedCount: number
+  status(): EngineTorrentStatus
+  hasPiece(index: number): boolean
+  /** Best effort: fetch these pieces first (webtorrent only; aria2 picks rarest-first). */
+  prioritize(first: number, last: number): void
+  /** Stops uploading and downloading; the data stays on disk. */
+  stop(): Promise<void>
+}
+
+export type EngineAddOptions = {
+  /** Directory the torrent's single file lives in. */
+  dir: string
+  /** The data on disk is complete and already verified by this agent: seed without re-hashing. */
+  complete: boolean
+  /** Announce URLs added to the torrent's own. */
+  trackers: string[]
+}
+
+export interface SwarmEngine {
+  readonly kind: EngineKind
+  /** BitTorrent TCP port. */
+  readonly port: number
+  /** Adds a torrent; resolves once the engine knows which pieces are on disk. */
+  add(torrent: Buffer, infoHash: string, options: EngineAddOptions): Promise<EngineTorrent>
+  close(): Promise<void>
+}
+
+export type EngineOptions = {
+  /** TCP listen port; 0 picks a free one. */
+  listenPort: number
+  /** bytes/s, 0 = none. */
+  uploadLimit: number
+  downloadLimit: number
+  /** Where the engine may keep its own files (aria2: session, log). */
+  dataDir: string
+  /** Piece picking (webtorrent). */
+  strategy: 'sequential' | 'rarest' | 'spread'
+  /** webtorrent: no byte from any peer for this long while interested → reconnect stuck wires. */
+  stallTimeoutMs: number
+  log: Logger
+}
