@@ -82,31 +82,57 @@ async function handleBatch(ctx: RoleContext, lists: FileListCache, executorFor: 
   await settle(ctx, entry, config, files, results, job.a, changed)
 }
 
+/** The done files of a batch as the settle script takes them: one bitmap slice, totals, and per-file detail it reads only when needed. */
+export function doneArgs(done: Array<{ i: number; bytes: number; skipped: boolean; fp?: number }>): { b0: number; mask: Buffer; bytes: number; skipped: number; sizes: string; skipMask: Buffer; fps: Buffer } {
+  if (done.length === 0) return { b0: 0, mask: Buffer.alloc(0), bytes: 0, skipped: 0, sizes: '', skipMask: Buffer.alloc(0), fps: Buffer.alloc(0) }
+  let sorted = true
+  for (let k = 1; k < done.length; k++) if ((done[k] as { i: number }).i < (done[k - 1] as { i: number }).i) { sorted = false; break }
+  if (!sorted) done.sort((a, b) => a.i - b.i)
+  const b0 = Math.floor((done[0] as { i: number }).i / 8)
+  const n = Math.floor((done[done.length - 1] as { i: number }).i / 8) - b0 + 1
+  const mask = Buffer.alloc(n)
+  const skipMask = Buffer.alloc(n)
+  const fps = done[0]?.fp === undefined ? Buffer.alloc(0) : Buffer.alloc(4 * done.length)
+  const sizes: number[] = []
+  let bytes = 0
+  let skipped = 0
+  let anySkipped = false
+  for (let k = 0; k < done.length; k++) {
+    const d = done[k] as { i: number; bytes: number; skipped: boolean; fp?: number }
+    const byte = (d.i >> 3) - b0
+    const bit = 0x80 >> (d.i & 7)
+    mask[byte] = (mask[byte] as number) | bit
+    if (d.skipped) { skipMask[byte] = (skipMask[byte] as number) | bit; skipped++; anySkipped = true }
+    bytes += d.bytes
+    sizes.push(d.bytes)
+    if (fps.length) fps.writeUInt32BE(d.fp ?? 0, 4 * k)
+  }
+  return { b0, mask, bytes, skipped, sizes: sizes.join(','), skipMask: anySkipped ? skipMask : Buffer.alloc(0), fps }
+}
+
 async function settle(ctx: RoleContext, entry: StreamEntry<CopyJob>, config: RunConfig, files: BatchFile[], results: BatchResult[], attempt: number, changed = new Map<number, number>()): Promise<void> {
   const { redis, keys, metrics } = ctx
   const { r, c } = entry.job
-  const done: Array<string | number | Buffer> = []
+  const done: Array<{ i: number; bytes: number; skipped: boolean; fp?: number }> = []
   const failed: Array<string | number> = []
   const retry: number[] = []
   let retryAfter = 0
-  let bytes = 0
+  let copiedBytes = 0
   let copied = 0
   let present = 0
-  const byIndex = new Map(files.map((f) => [f.i, f.ref]))
+  const byIndex = config.watchMs ? new Map(files.map((f) => [f.i, f.ref])) : undefined
   for (const { i, outcome } of results) {
     if (outcome.ok) {
-      let fp: Buffer | string = ''
-      if (config.watchMs) {
+      // Report bytes are those of verified files, present-and-skipped ones included (as the embedded report counts them).
+      if (byIndex) {
         const ref = byIndex.get(i)
         // The origin's validators as the listing gives them, so a re-crawl compares like with like.
-        const v = changed.get(i) ?? fingerprintOf(ref?.etag, ref?.size ?? outcome.bytes)
-        fp = Buffer.alloc(4)
-        fp.writeUInt32BE(v)
+        done.push({ i, bytes: outcome.bytes, skipped: outcome.skipped, fp: changed.get(i) ?? fingerprintOf(ref?.etag, ref?.size ?? outcome.bytes) })
+      } else {
+        done.push({ i, bytes: outcome.bytes, skipped: outcome.skipped })
       }
-      // Report bytes are those of verified files, present-and-skipped ones included (as the embedded report counts them).
-      done.push(i, outcome.bytes, outcome.skipped ? 1 : 0, fp)
       if (outcome.skipped) present++
-      else { copied++; bytes += outcome.bytes }
+      else { copied++; copiedBytes += outcome.bytes }
     } else if (outcome.retryable && attempt < config.retries) {
       retry.push(i)
       retryAfter = Math.max(retryAfter, outcome.retryAfterMs ?? 0)
@@ -118,7 +144,7 @@ async function settle(ctx: RoleContext, entry: StreamEntry<CopyJob>, config: Run
   if (copied) metrics.files.inc({ result: 'copied' }, copied)
   if (present) metrics.files.inc({ result: 'skipped-present' }, present)
   if (failed.length) metrics.files.inc({ result: 'failed' }, failed.length / 2)
-  if (bytes) metrics.bytes.inc(bytes)
+  if (copiedBytes) metrics.bytes.inc(copiedBytes)
   let retryJob = ''
   if (retry.length) {
     const wait = Math.max(computeBackoff(attempt), retryAfter)
@@ -127,10 +153,12 @@ async function settle(ctx: RoleContext, entry: StreamEntry<CopyJob>, config: Run
     metrics.retries.inc(retry.length)
     metrics.files.inc({ result: 'retried' }, retry.length)
   }
+  const d = doneArgs(done)
   const [acked] = await redis.settleBatch(
     entry.stream, keys.done(r, c), keys.failed(r, c), keys.bytes(r), keys.retries(r), keys.skipped(r), keys.version(r), keys.stats(r),
     keys.problems(r, c), keys.queue('retry'), keys.fingerprint(r, c),
-    groupOf('copy'), entry.id, c, done.length / 4, ...done, failed.length / 2, ...failed, retry.length, retryJob,
+    groupOf('copy'), entry.id, c, d.b0, d.mask, done.length, d.bytes, d.skipped, d.sizes, d.skipMask, d.fps,
+    failed.length / 2, ...failed, retry.length, retryJob,
   )
   metrics.jobs.inc({ role: 'copier', outcome: acked === 1 ? 'settled' : 'already-settled' })
 }

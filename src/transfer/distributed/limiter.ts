@@ -8,14 +8,32 @@ export class Limiter {
     this.#max = Math.max(1, max)
   }
 
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#active >= this.#max) await new Promise<void>((resolve) => this.#waiting.push(resolve))
+  /** Takes a slot if one is free now (no promise); pair with release(). */
+  tryAcquire(): boolean {
+    if (this.#active >= this.#max) return false
     this.#active++
+    return true
+  }
+
+  /** Waits for a slot; pair with release(). */
+  acquire(): Promise<void> {
+    if (this.tryAcquire()) return Promise.resolve()
+    // release() hands its slot straight to the first waiter (the count stays as it is).
+    return new Promise<void>((resolve) => this.#waiting.push(resolve))
+  }
+
+  release(): void {
+    const next = this.#waiting.shift()
+    if (next) next()
+    else this.#active--
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    await this.acquire()
     try {
       return await task()
     } finally {
-      this.#active--
-      this.#waiting.shift()?.()
+      this.release()
     }
   }
 }

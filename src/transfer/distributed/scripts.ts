@@ -7,27 +7,84 @@ import type { ChainableCommander, Redis } from 'ioredis'
  * Settles a copy batch: ack+delete its queue entry, set done bits (bytes counted only for bits that
  * flip 0→1, so a batch settled twice after a reclaim is never counted twice), record permanent
  * failures, and queue retries — the last two only by the worker whose XACK actually acked it.
+ *
+ * Done files arrive as a bitmap slice, not one argument per file: ARGV[5] is the done bitmap's bytes
+ * from byte ARGV[4] on (same bit order as SETBIT), OR-ed into the class bitmap with one GETRANGE +
+ * SETRANGE. When no bit was already set (the normal case) the totals ARGV[6..8] are taken as given;
+ * otherwise (a reclaimed batch settled twice) the script walks the bits, with ARGV[9] = the done files'
+ * byte counts in index order (comma list) and ARGV[10] = their "skipped, already present" bits.
+ * ARGV[11] = 4-byte origin fingerprints of the done files in index order (--watch runs only).
  */
 const SETTLE_BATCH = `
 local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 local c = ARGV[3]
-local p = 4
-local nd = tonumber(ARGV[p]); p = p + 1
+local b0 = tonumber(ARGV[4]); local mask = ARGV[5]; local nd = tonumber(ARGV[6])
+local sizes = ARGV[9]; local skipMask = ARGV[10]; local fps = ARGV[11]
 local files, bytes, skipped = 0, 0, 0
-local hasFail = redis.call('EXISTS', KEYS[3]) == 1
-for i = 1, nd do
-  local idx = tonumber(ARGV[p]); local b = tonumber(ARGV[p + 1]); local s = tonumber(ARGV[p + 2]); local fp = ARGV[p + 3]
-  p = p + 4
-  if redis.call('SETBIT', KEYS[2], idx, 1) == 0 then
-    files = files + 1; bytes = bytes + b; skipped = skipped + s
+local n = #mask
+if nd > 0 and n > 0 then
+  local old = redis.call('GETRANGE', KEYS[2], b0, b0 + n - 1)
+  local out = {}
+  local again = false
+  for k = 1, n do
+    local m = string.byte(mask, k); local o = string.byte(old, k) or 0
+    if bit.band(m, o) ~= 0 then again = true end
+    out[k] = string.char(bit.bor(m, o))
   end
-  if hasFail and redis.call('GETBIT', KEYS[3], idx) == 1 then
-    redis.call('SETBIT', KEYS[3], idx, 0)
-    redis.call('HDEL', KEYS[9], tostring(idx))
+  redis.call('SETRANGE', KEYS[2], b0, table.concat(out))
+  if not again then
+    files = nd; bytes = tonumber(ARGV[7]); skipped = tonumber(ARGV[8])
+  else
+    local sz = {}
+    for v in string.gmatch(sizes, '[^,]+') do sz[#sz + 1] = tonumber(v) end
+    local j = 0
+    for k = 1, n do
+      local m = string.byte(mask, k)
+      if m ~= 0 then
+        local o = string.byte(old, k) or 0; local sk = string.byte(skipMask, k) or 0
+        for b = 7, 0, -1 do
+          local v = bit.lshift(1, b)
+          if bit.band(m, v) ~= 0 then
+            j = j + 1
+            if bit.band(o, v) == 0 then
+              files = files + 1; bytes = bytes + (sz[j] or 0)
+              if bit.band(sk, v) ~= 0 then skipped = skipped + 1 end
+            end
+          end
+        end
+      end
+    end
   end
-  if fp ~= '' then redis.call('SETRANGE', KEYS[11], idx * 4, fp) end
+  if redis.call('EXISTS', KEYS[3]) == 1 then
+    local fo = redis.call('GETRANGE', KEYS[3], b0, b0 + n - 1)
+    local fout = {}; local cleared = false
+    for k = 1, #fo do
+      local f = string.byte(fo, k); local both = bit.band(f, string.byte(mask, k))
+      if both ~= 0 then
+        cleared = true
+        for b = 7, 0, -1 do
+          if bit.band(both, bit.lshift(1, b)) ~= 0 then redis.call('HDEL', KEYS[9], tostring((b0 + k - 1) * 8 + 7 - b)) end
+        end
+      end
+      fout[k] = string.char(bit.band(f, bit.bnot(both)))
+    end
+    if cleared then redis.call('SETRANGE', KEYS[3], b0, table.concat(fout)) end
+  end
+  if #fps > 0 then
+    local j = 0
+    for k = 1, n do
+      local m = string.byte(mask, k)
+      for b = 7, 0, -1 do
+        if bit.band(m, bit.lshift(1, b)) ~= 0 then
+          j = j + 1
+          redis.call('SETRANGE', KEYS[11], ((b0 + k - 1) * 8 + 7 - b) * 4, string.sub(fps, 4 * j - 3, 4 * j))
+        end
+      end
+    end
+  end
 end
+local p = 12
 local nf = tonumber(ARGV[p]); p = p + 1
 local failures = 0
 for i = 1, nf do

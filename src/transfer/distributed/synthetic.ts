@@ -116,6 +116,12 @@ export class NullDestination implements Destination {
     })
   }
 
+  /** The core's small-body path (the one directory and S3 destinations take for bodies ≤ 4 MiB): nothing stored. */
+  putBuffer(key: string, body: Buffer): Promise<StoredObject> {
+    if (this.#remember) this.#sizes.set(key, body.length)
+    return Promise.resolve({ size: body.length })
+  }
+
   stat(key: string): Promise<StoredObject | undefined> {
     const size = this.#sizes.get(key)
     return Promise.resolve(size === undefined ? undefined : { size })

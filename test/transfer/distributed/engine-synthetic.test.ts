@@ -94,3 +94,43 @@ test('housekeeping removes consumers and heartbeats of long-gone workers, never 
     await closeRedis(redis)
   }
 })
+
+test('the settle script ORs a batch\'s done bits in one step and counts only bits that flip (a batch settled twice)', async () => {
+  const { doneArgs } = await import('../../../src/transfer/distributed/copier.ts')
+  const prefix = `settle${Date.now()}`
+  const keys = createKeys(prefix)
+  const redis = createRedis(redisSvc.url)
+  const stream = keys.queue('copy')
+  const settle = async (id: string, done: Parameters<typeof doneArgs>[0]): Promise<[number, number, number]> => {
+    const d = doneArgs(done)
+    return redis.settleBatch(stream, keys.done('r', 'c1'), keys.failed('r', 'c1'), keys.bytes('r'), keys.retries('r'), keys.skipped('r'), keys.version('r'), keys.stats('r'),
+      keys.problems('r', 'c1'), keys.queue('retry'), keys.fingerprint('r', 'c1'), 'copiers', id, 'c1', d.b0, d.mask, done.length, d.bytes, d.skipped, d.sizes, d.skipMask, d.fps, 0, 0, '')
+  }
+  try {
+    await redis.xgroup('CREATE', stream, 'copiers', '0', 'MKSTREAM')
+    const a = await redis.xadd(stream, '*', 'j', '{}') as string
+    const b = await redis.xadd(stream, '*', 'j', '{}') as string
+    await redis.xreadgroup('GROUP', 'copiers', 'me', 'COUNT', 2, 'STREAMS', stream, '>')
+    // File 5 had failed for good before; a later verified copy clears its fail bit and its problem.
+    await redis.setbit(keys.failed('r', 'c1'), 5, 1)
+    await redis.hset(keys.problems('r', 'c1'), '5', '{}')
+    // Unsorted on purpose; fingerprints ride along (as in --watch runs).
+    assert.deepEqual(await settle(a, [{ i: 10, bytes: 4, skipped: false, fp: 0x0a0b0c0d }, { i: 3, bytes: 1, skipped: false, fp: 1 }, { i: 4, bytes: 2, skipped: true, fp: 2 }, { i: 5, bytes: 3, skipped: false, fp: 3 }]), [1, 4, 0])
+    // The same files again plus new ones (a reclaimed batch also finished by its first, slow owner): only 6, 7 and 12 count.
+    assert.deepEqual(await settle(b, [4, 5, 6, 7, 12].map((i) => ({ i, bytes: 100 + i, skipped: i === 6 || i === 4 }))), [1, 3, 0])
+    assert.deepEqual(await settle(b, [{ i: 13, bytes: 1, skipped: false }]).then((r) => r[0]), 0, 'an entry acked before is not acked again')
+    const bits: number[] = []
+    for (let i = 0; i < 16; i++) if (await redis.getbit(keys.done('r', 'c1'), i)) bits.push(i)
+    assert.deepEqual(bits, [3, 4, 5, 6, 7, 10, 12, 13])
+    assert.equal(await redis.bitcount(keys.failed('r', 'c1')), 0)
+    assert.equal(await redis.hexists(keys.problems('r', 'c1'), '5'), 0)
+    assert.equal(Number(await redis.hget(keys.bytes('r'), 'c1')), 1 + 2 + 3 + 4 + 106 + 107 + 112 + 1)
+    assert.equal(Number(await redis.hget(keys.skipped('r'), 'c1')), 2)
+    assert.equal(Number(await redis.hget(keys.stats('r'), 'files')), 8)
+    const fp = await redis.getrangeBuffer(keys.fingerprint('r', 'c1'), 40, 43)
+    assert.equal(fp.readUInt32BE(0), 0x0a0b0c0d)
+    assert.equal((await redis.getrangeBuffer(keys.fingerprint('r', 'c1'), 16, 19)).readUInt32BE(0), 2)
+  } finally {
+    await closeRedis(redis)
+  }
+})
