@@ -94,10 +94,11 @@ async function storeFiles(ctx: RoleContext, config: RunConfig, rec: ClassRecord,
   for (let attempt = 0; ; attempt++) {
     const chunks = await redis.lrangeBuffer(keys.files(r, c), 0, -1)
     const list = FileList.fromChunks(chunks)
-    const fresh: FileRef[] = []
     const requeue: Array<{ i: number; fp?: number }> = []
     const fp = config.watchMs && list.length ? await redis.getBuffer(keys.fingerprint(r, c)) : null
-    for (const f of result.files) {
+    // A first crawl (the common case) has nothing to compare against.
+    const fresh: FileRef[] = list.length === 0 ? result.files.slice() : []
+    if (list.length) for (const f of result.files) {
       const idx = list.indexOf(f.key)
       if (idx === undefined) { fresh.push(f); continue }
       if (!config.watchMs) continue

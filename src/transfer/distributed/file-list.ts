@@ -18,7 +18,9 @@ function sharedPrefix(a: string, b: string): number {
   return i
 }
 
+const NEEDS_ESCAPE = /[\\\t\n]/
 function escapeField(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return s
   return s.replace(/[\\\t\n]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : '\\n'))
 }
 function unescapeField(s: string): string {
@@ -32,21 +34,26 @@ export function sortForList(files: FileRef[]): FileRef[] {
 
 /** Encodes files (in index order) into one chunk. */
 export function encodeFileChunk(files: FileRef[]): Buffer {
-  const lines: string[] = []
+  // One string built by concatenation (no per-line field arrays): the crawler encodes every file once.
+  let text = ''
   let prevSource = ''
   let prevKey = ''
-  for (const f of files) {
+  for (let n = 0; n < files.length; n++) {
+    const f = files[n] as FileRef
     const ps = sharedPrefix(prevSource, f.source)
-    const pk = sharedPrefix(prevKey, f.key)
+    let line = `${n ? '\n' : ''}${KIND_CODES[f.kind]}\t${ps.toString(36)}\t${escapeField(f.source.slice(ps))}\t`
     // Keys are usually the source URL's path: then only the key's length is stored.
-    const keyFields = f.key && f.source.endsWith(f.key) ? ['*', f.key.length.toString(36)] : [pk.toString(36), escapeField(f.key.slice(pk))]
-    const fields = [KIND_CODES[f.kind], ps.toString(36), escapeField(f.source.slice(ps)), ...keyFields]
-    if (f.size !== undefined || f.etag !== undefined) fields.push(f.size === undefined ? '' : f.size.toString(36), escapeField(f.etag ?? ''))
-    lines.push(fields.join('\t'))
+    if (f.key && f.source.endsWith(f.key)) line += `*\t${f.key.length.toString(36)}`
+    else {
+      const pk = sharedPrefix(prevKey, f.key)
+      line += `${pk.toString(36)}\t${escapeField(f.key.slice(pk))}`
+    }
+    if (f.size !== undefined || f.etag !== undefined) line += `\t${f.size === undefined ? '' : f.size.toString(36)}\t${escapeField(f.etag ?? '')}`
+    text += line
     prevSource = f.source
     prevKey = f.key
   }
-  return deflateRawSync(Buffer.from(lines.join('\n')), { level: 6 })
+  return deflateRawSync(Buffer.from(text), { level: 6 })
 }
 
 /** Decodes one chunk back into FileRefs. */
