@@ -28,7 +28,7 @@ const SERVE: CommandSpec = {
     'cors-origin': { type: 'list', description: 'allowed CORS origin, * for any (repeatable)', default: ['*'], placeholder: 'origin' },
     history: { type: 'number', description: 'events kept per topic for Last-Event-ID replay', default: 500 },
     coalesce: { type: 'list', description: 'aggregate an event type per window: type=window (e.g. like=250ms); "none" turns it off', default: ['like=250ms'], placeholder: 'type=ms' },
-    'batch-window': { type: 'string', description: 'collect a topic\'s events this long, then one write per connection', default: '20ms', placeholder: 'duration' },
+    'batch-window': { type: 'string', description: 'longest a busy topic\'s events are held to share one write per connection (adaptive: only topics whose events arrive closer together than this)', default: '60ms', placeholder: 'duration' },
     heartbeat: { type: 'string', description: 'comment sent to a connection idle this long', default: '15s', placeholder: 'duration' },
     retry: { type: 'string', description: 'retry: sent to clients (reconnection delay)', default: '2s', placeholder: 'duration' },
     'max-buffer': { type: 'string', description: 'unsent bytes per connection before it is a slow consumer', default: '256KB', placeholder: 'size' },
@@ -104,7 +104,7 @@ async function runServe(argv: string[]): Promise<number> {
     maxBodyBytes: parseSize(str(p, 'max-body') ?? '256KB'), maxBatch: num(p, 'max-batch'), graceMs: parseDuration(str(p, 'grace') ?? '2s'), semiSpaceMb: num(p, 'semi-space'),
     hub: {
       historySize: num(p, 'history'), coalesce: parseCoalesce(list(p, 'coalesce')),
-      batchWindowMs: parseDuration(str(p, 'batch-window') ?? '20ms'), heartbeatMs: parseDuration(str(p, 'heartbeat') ?? '15s'),
+      batchWindowMs: parseDuration(str(p, 'batch-window') ?? '60ms'), heartbeatMs: parseDuration(str(p, 'heartbeat') ?? '15s'),
       retryMs: parseDuration(str(p, 'retry') ?? '2s'), maxBufferBytes: parseSize(str(p, 'max-buffer') ?? '256KB'),
       slowConsumer: policy, slowTimeoutMs: parseDuration(str(p, 'slow-timeout') ?? '30s'),
     },

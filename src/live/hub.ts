@@ -11,7 +11,12 @@ export type SlowConsumerPolicy = 'resync' | 'disconnect'
 export type HubOptions = {
   /** Events kept per watched topic for fast local Last-Event-ID replay. @defaultValue 500 */
   historySize?: number
-  /** Events of one topic are collected this long and written as one chunk per connection (a write costs ~10 µs of CPU whatever its size). @defaultValue 20 */
+  /**
+   * Longest a topic's events are held so that several share one write per connection (a write costs ~10 µs of
+   * CPU whatever its size). Adaptive: a topic is held only while its events arrive closer together than this
+   * (so the hold merges them) and often enough across its viewers to matter (≥ 100 writes/s saved); otherwise
+   * its events are written at the end of the event-loop turn they arrived in. @defaultValue 60
+   */
   batchWindowMs?: number
   /** A comment is written to a connection idle this long. @defaultValue 15_000 */
   heartbeatMs?: number
@@ -55,6 +60,13 @@ type TopicState = {
   /** The id each queued frame carries (a coalesced frame: the last id it covers). */
   queueIds: number[]
   frames: number
+  /** When the queued frames are written (ms, performance.now()); 0 = nothing scheduled. */
+  due: number
+  /** Moving average of the time between arrivals of plain events (ms); 0 = unknown. */
+  gap: number
+  lastArrival: number
+  /** The ingest call that last touched this topic (arrivals are counted once per call, not per event). */
+  turn: number
   acc: Map<string, Accumulator> | undefined
   watched: Promise<void> | undefined
   emptySince: number
@@ -79,11 +91,18 @@ export type HubStats = {
 }
 
 const HEARTBEAT = encodeSseComment()
+/** A topic is held for batching only if that saves at least this many socket writes per second. */
+const MIN_SAVED_WRITES_PER_S = 100
 
 export class Hub {
   readonly #transport: LiveTransport
   readonly #topics = new Map<string, TopicState>()
-  readonly #dirty = new Set<TopicState>()
+  /** Topics to write at the end of this event-loop turn. */
+  readonly #soon = new Set<TopicState>()
+  /** Topics held for batching, in order of their `due` time (every hold is the same length). */
+  readonly #holding = new Set<TopicState>()
+  #soonScheduled = false
+  #ingestTurn = 0
   readonly #closing = new Map<Socket, number>()
   readonly #o: Required<HubOptions>
   readonly #retryFrame: Buffer
@@ -98,7 +117,7 @@ export class Hub {
     this.#transport = transport
     this.#o = {
       historySize: options.historySize ?? 500,
-      batchWindowMs: options.batchWindowMs ?? 20,
+      batchWindowMs: options.batchWindowMs ?? 60,
       heartbeatMs: options.heartbeatMs ?? 15_000,
       retryMs: options.retryMs ?? 2_000,
       maxBufferBytes: options.maxBufferBytes ?? 262_144,
@@ -120,7 +139,7 @@ export class Hub {
   #topic(name: string): TopicState {
     let t = this.#topics.get(name)
     if (!t) {
-      t = { name, conns: new Set(), history: new TopicHistory(this.#o.historySize), queue: [], queueIds: [], frames: 0, acc: undefined, watched: undefined, emptySince: 0, attaching: 0, held: undefined }
+      t = { name, conns: new Set(), history: new TopicHistory(this.#o.historySize), queue: [], queueIds: [], frames: 0, due: 0, gap: 0, lastArrival: 0, turn: 0, acc: undefined, watched: undefined, emptySince: 0, attaching: 0, held: undefined }
       this.#topics.set(name, t)
       this.stats.topics = this.#topics.size
     }
@@ -191,6 +210,7 @@ export class Hub {
 
   /** Events from the transport for topics this node watches, in id order per topic. */
   ingest(events: readonly LiveEvent[]): void {
+    this.#ingestTurn++
     for (const ev of events) {
       const t = this.#topics.get(ev.topic)
       if (!t) continue
@@ -235,10 +255,20 @@ export class Hub {
       return
     }
     if (t.conns.size === 0) return
+    const now = performance.now()
+    if (t.turn !== this.#ingestTurn) {
+      // Events that arrive together already share a write: the gap is measured between arrivals.
+      t.turn = this.#ingestTurn
+      if (t.lastArrival > 0) {
+        const g = Math.min(now - t.lastArrival, 10_000)
+        t.gap = t.gap === 0 ? g : t.gap * 0.75 + g * 0.25
+      }
+      t.lastArrival = now
+    }
     t.queue.push(encodeLiveEvent(ev))
     t.queueIds.push(ev.id)
     t.frames++
-    this.#markDirty(t)
+    this.#schedule(t, now, true)
   }
 
   #flushAccumulator(t: TopicState, type: string): void {
@@ -249,51 +279,101 @@ export class Hub {
     t.queue.push(encodeCoalesced(type, a.count, t.history.lastId))
     t.queueIds.push(t.history.lastId)
     t.frames++
-    this.#markDirty(t)
+    // The aggregate already waited its own window: no further hold.
+    this.#schedule(t, performance.now(), false)
   }
 
-  #markDirty(t: TopicState): void {
-    this.#dirty.add(t)
-    if (!this.#flushTimer) this.#flushTimer = setTimeout(() => this.#flush(), this.#o.batchWindowMs)
-  }
-
-  #flush(): void {
-    this.#flushTimer = undefined
-    const now = Date.now()
-    const max = this.#o.maxBufferBytes
-    for (const t of this.#dirty) {
-      const queue = t.queue
-      const ids = t.queueIds
-      const chunk = queue.length === 1 ? queue[0] as Buffer : Buffer.concat(queue)
-      const frames = t.frames
-      const lastId = t.history.lastId
-      const firstQueued = ids[0] ?? 0
-      const lastQueued = ids.at(-1) ?? 0
-      t.queue = []
-      t.queueIds = []
-      t.frames = 0
-      let n = 0
-      for (const c of t.conns) {
-        if (c.lagSince !== 0) continue
-        let out = chunk
-        if (c.skipTo !== 0) {
-          if (c.skipTo >= lastQueued) continue
-          // Rare (a connection that just joined): only the frames it does not have yet.
-          if (c.skipTo >= firstQueued) out = Buffer.concat(queue.filter((_, i) => (ids[i] ?? 0) > c.skipTo))
-          c.skipTo = 0
-        }
-        const s = c.socket
-        if (s.writableLength > max) { this.#slow(c, now); continue }
-        s.write(out)
-        c.lastId = lastId
-        c.lastWrite = now
-        n++
-      }
-      this.stats.writes += n
-      this.stats.deliveries += n * frames
-      this.stats.frames += frames
+  /**
+   * Decides when a topic's queue is written, when its first frame is queued: after the batch window if the
+   * topic's events come often enough for the window to merge several into one write per viewer, else at the
+   * end of this event-loop turn (holding would add latency and save nothing).
+   */
+  #schedule(t: TopicState, now: number, mayHold: boolean): void {
+    if (t.due !== 0) return
+    const w = this.#o.batchWindowMs
+    const hold = mayHold && w > 0 && t.gap > 0 && t.gap < w && (t.conns.size * 1000) / t.gap >= MIN_SAVED_WRITES_PER_S
+    if (hold) {
+      t.due = now + w
+      this.#holding.add(t)
+      if (!this.#flushTimer) this.#armTimer(t.due, now)
+      return
     }
-    this.#dirty.clear()
+    t.due = now
+    this.#soon.add(t)
+    if (!this.#soonScheduled) {
+      this.#soonScheduled = true
+      setImmediate(() => this.#flushSoon())
+    }
+  }
+
+  #armTimer(due: number, now: number): void {
+    this.#flushTimer = setTimeout(() => this.#flushHeld(), Math.max(1, Math.ceil(due - now)))
+  }
+
+  #flushSoon(): void {
+    this.#soonScheduled = false
+    const now = Date.now()
+    for (const t of this.#soon) this.#flush(t, now)
+    this.#soon.clear()
+  }
+
+  /** Writes every held topic that is due (the set is in due order), then re-arms for the next one. */
+  #flushHeld(): void {
+    this.#flushTimer = undefined
+    const at = performance.now()
+    const now = Date.now()
+    for (const t of this.#holding) {
+      // setTimeout has 1 ms granularity: anything due within it goes now rather than in another timer.
+      if (t.due > at + 1) { this.#armTimer(t.due, at); return }
+      this.#holding.delete(t)
+      this.#flush(t, now)
+    }
+  }
+
+  #flushAll(): void {
+    if (this.#flushTimer) { clearTimeout(this.#flushTimer); this.#flushTimer = undefined }
+    const now = Date.now()
+    for (const t of this.#holding) this.#flush(t, now)
+    this.#holding.clear()
+    for (const t of this.#soon) this.#flush(t, now)
+    this.#soon.clear()
+  }
+
+  /** One chunk for the topic's queued frames, one write per viewer. */
+  #flush(t: TopicState, now: number): void {
+    t.due = 0
+    if (t.queue.length === 0) return
+    const max = this.#o.maxBufferBytes
+    const queue = t.queue
+    const ids = t.queueIds
+    const chunk = queue.length === 1 ? queue[0] as Buffer : Buffer.concat(queue)
+    const frames = t.frames
+    const lastId = t.history.lastId
+    const firstQueued = ids[0] ?? 0
+    const lastQueued = ids.at(-1) ?? 0
+    t.queue = []
+    t.queueIds = []
+    t.frames = 0
+    let n = 0
+    for (const c of t.conns) {
+      if (c.lagSince !== 0) continue
+      let out = chunk
+      if (c.skipTo !== 0) {
+        if (c.skipTo >= lastQueued) continue
+        // Rare (a connection that just joined): only the frames it does not have yet.
+        if (c.skipTo >= firstQueued) out = Buffer.concat(queue.filter((_, i) => (ids[i] ?? 0) > c.skipTo))
+        c.skipTo = 0
+      }
+      const s = c.socket
+      if (s.writableLength > max) { this.#slow(c, now); continue }
+      s.write(out)
+      c.lastId = lastId
+      c.lastWrite = now
+      n++
+    }
+    this.stats.writes += n
+    this.stats.deliveries += n * frames
+    this.stats.frames += frames
   }
 
   #slow(c: Conn, now: number): void {
@@ -361,7 +441,8 @@ export class Hub {
       }
       if (t.conns.size === 0 && t.attaching === 0 && t.emptySince !== 0 && now - t.emptySince > this.#o.idleTopicMs && !t.acc?.size) {
         this.#topics.delete(t.name)
-        this.#dirty.delete(t)
+        this.#soon.delete(t)
+        this.#holding.delete(t)
         if (t.watched) this.#transport.unwatch(t.name)
         this.#countsDirty = true
       }
@@ -395,7 +476,7 @@ export class Hub {
    */
   async drain(options: { spreadMs?: number; graceMs?: number } = {}): Promise<void> {
     this.#draining = true
-    if (this.#flushTimer) { clearTimeout(this.#flushTimer); this.#flush() }
+    this.#flushAll()
     const spread = options.spreadMs ?? 2_000
     const sockets: Socket[] = []
     for (const t of this.#topics.values()) {
