@@ -1,6 +1,7 @@
 // Runs copyFile for the engine, in-process or on worker threads. A one-thread Node copier is CPU-bound near
 // 2k small files/s (HTTP parsing, stream setup, fs calls), so the default spreads copies over one worker per
 // core, each with its own undici pool and destination client; the coordinator keeps queue and journal.
+import module from 'node:module'
 import os from 'node:os'
 import { isMainThread, Worker } from 'node:worker_threads'
 import { HostAllowList } from '../shared/allow-host.ts'
@@ -78,6 +79,17 @@ export class InlineExecutor implements CopyExecutor {
   }
 }
 
+/**
+ * A worker's first code, plain JavaScript: it turns Node's compile cache on (when the coordinator runs with one)
+ * BEFORE the TypeScript copy path is imported, so a worker reads its compiled module graph from disk instead of
+ * loading the type stripper and compiling every module again (a quarter of a worker's CPU on short runs).
+ */
+const WORKER_BOOTSTRAP = `
+const { workerData } = require('node:worker_threads')
+if (workerData.compileCacheDir) require('node:module').enableCompileCache(workerData.compileCacheDir)
+import(workerData.entry).catch((err) => { process.nextTick(() => { throw err }) })
+`
+
 type WorkerMessage = { type: 'results'; results: Array<[number, CopyOutcome]> } | { type: 'fatal'; message: string }
 
 type Slot = { worker: Worker; load: number; batch: CopyJob[]; jobs: Map<number, CopyJob> }
@@ -102,7 +114,8 @@ export class WorkerExecutor implements CopyExecutor {
   }
 
   #spawn(): Slot {
-    const worker = new Worker(new URL('./copy-worker.ts', import.meta.url), { workerData: this.#config })
+    const entry = new URL('./copy-worker.ts', import.meta.url).href
+    const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: { config: this.#config, entry, compileCacheDir: module.getCompileCacheDir() } })
     const slot: Slot = { worker, load: 0, batch: [], jobs: new Map() }
     worker.on('message', (msg: WorkerMessage) => {
       if (msg.type === 'fatal') { this.#fatal?.(new Error(msg.message)); return }

@@ -16,7 +16,11 @@ export type CopyFileOptions = {
    * origin validator / ETag / mtime). @defaultValue true
    */
   checkExisting?: boolean
-  /** Bodies up to this size are read into memory and written in one call (less per-file overhead). @defaultValue 4 MiB */
+  /**
+   * Bodies up to this size are read into memory and written in one call (less per-file overhead); bigger ones
+   * stream. @defaultValue the destination's `bufferLimit` when it has one (a directory written from a worker
+   * thread: 64 KiB), else 4 MiB
+   */
   bufferLimit?: number
   signal?: AbortSignal
 }
@@ -104,7 +108,8 @@ export async function copyFile(ref: FileRef, options: CopyFileOptions): Promise<
       const stored = await dest.putFromFile(ref.key, obj.path, info)
       return { ok: true, key: ref.key, bytes: stored.size, skipped: false, contentType }
     }
-    if (obj.size !== undefined && obj.size <= (options.bufferLimit ?? 4 * 1024 * 1024) && dest.putBuffer) {
+    const bufferLimit = options.bufferLimit ?? (dest as { bufferLimit?: number }).bufferLimit ?? 4 * 1024 * 1024
+    if (obj.size !== undefined && obj.size <= bufferLimit && dest.putBuffer) {
       const buf = await readBody(obj.body, obj.size, ref.source)
       const md5 = options.checksum ? createHash('md5').update(buf).digest('hex') : undefined
       const stored = await dest.putBuffer(ref.key, buf, { ...info, ...(md5 ? { md5 } : {}) })

@@ -1,4 +1,5 @@
-// Worker-thread entry: copies the jobs the coordinator sends and answers with outcomes, batched per tick.
+// Worker-thread entry (loaded by WorkerExecutor's bootstrap): copies the jobs the coordinator sends and answers
+// with outcomes, batched per tick.
 import { parentPort, workerData } from 'node:worker_threads'
 import type { CopyOutcome } from './types.ts'
 import { createCopier, type CopyConfig, type CopyJob } from './copy-executor.ts'
@@ -6,7 +7,7 @@ import { createCopier, type CopyConfig, type CopyJob } from './copy-executor.ts'
 const port = parentPort
 if (!port) throw new Error('copy-worker must run as a worker thread')
 
-const copier = createCopier(workerData as CopyConfig)
+const copier = createCopier((workerData as { config: CopyConfig }).config)
 let pending: Array<[number, CopyOutcome]> = []
 let scheduled = false
 let active = 0

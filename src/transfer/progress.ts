@@ -49,13 +49,29 @@ export async function attachProgressBar(events: EventEmitter<TransferEvents>, st
   return { stop: () => { refresh(); bar.stop() } }
 }
 
-/** NDJSON progress on `out`: one line per event, `{"type": …, "t": ms since start, …payload}`. */
+/**
+ * NDJSON progress on `out`: one line per event, `{"type": …, "t": ms since start, …payload}`. Lines are written once
+ * per event-loop turn (stdout to a pipe is a blocking write per call: one per copied file cost more main-thread CPU
+ * than the journal), and at once for the last event, `done`, and at process exit.
+ */
 export function attachJsonLines(events: EventEmitter<TransferEvents>, out: NodeJS.WritableStream = process.stdout): void {
   const started = Date.now()
+  let pending = ''
+  let scheduled = false
+  const flush = (): void => {
+    scheduled = false
+    if (pending === '') return
+    const text = pending
+    pending = ''
+    out.write(text)
+  }
+  process.once('exit', flush)
   const names: Array<keyof TransferEvents> = ['phase', 'class-start', 'class-skipped', 'discovered', 'planned', 'copied', 'retry', 'failed', 'verified', 'class-done', 'done', 'warning']
   for (const name of names) {
     events.on(name, (payload: unknown) => {
-      out.write(`${JSON.stringify({ type: name, t: Date.now() - started, ...(name === 'done' ? { report: payload } : payload as object) })}\n`)
+      pending += `${JSON.stringify({ type: name, t: Date.now() - started, ...(name === 'done' ? { report: payload } : payload as object) })}\n`
+      if (name === 'done') { flush(); process.off('exit', flush) } else if (pending.length > 1 << 20) flush()
+      else if (!scheduled) { scheduled = true; setImmediate(flush) }
     })
   }
 }

@@ -13,12 +13,17 @@ import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 
 let tmpCounter = 0
 
+function writeAllSync(fd: number, buf: Buffer): void {
+  let off = 0
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off)
+}
 
 export type DirDestinationOptions = {
   /**
-   * Write small in-memory bodies with blocking calls. On a copy worker thread this is cheaper than five thread-pool
-   * round trips per file (open, write, futimes, close, rename) and the thread has nothing else to block; keep it
-   * off on a main thread that serves other work or on slow network filesystems. @defaultValue false
+   * Write with blocking calls, bodies as their chunks arrive. On a copy worker thread this is cheaper than a
+   * thread-pool round trip per fs call (open, write per chunk, futimes, close, rename) and the thread has nothing
+   * else to block; keep it off on a main thread that serves other work or on slow network filesystems.
+   * @defaultValue false
    */
   syncSmallWrites?: boolean
 }
@@ -56,7 +61,16 @@ export class DirDestination implements Destination {
     await rename(tmp, full)
   }
 
+  /**
+   * Bodies copy-file should read whole and hand to putBuffer; bigger ones stream through put(). With blocking
+   * writes a streamed chunk goes straight to the file (no Buffer.concat, memory bounded by the socket's chunks).
+   */
+  get bufferLimit(): number | undefined {
+    return this.#sync ? 64 * 1024 : undefined
+  }
+
   async put(key: string, body: Readable, info: PutInfo = {}): Promise<StoredObject> {
+    if (this.#sync) return this.#putStreamSync(key, body, info)
     const { full, tmp } = await this.#prepare(key)
     try {
       const out = createWriteStream(tmp)
@@ -93,19 +107,26 @@ export class DirDestination implements Destination {
     }
   }
 
-  #putBufferSync(key: string, body: Buffer, info: PutInfo): StoredObject {
+  /** The final path and a temp name next to it, with the directory created (blocking; cached per directory). */
+  #prepareSync(key: string): { full: string; tmp: string } {
     let full: string
     try { full = resolveInside(this.root, key) } catch (err) {
       throw new TransferError(TRANSFER_CODES.PATH_ESCAPE, `refused key ${JSON.stringify(key)}: ${(err as Error).message}`)
     }
     const dir = path.dirname(full)
-    const tmp = `${full}.colony-tmp-${process.pid}-${++tmpCounter}`
+    if (!this.#dirs.has(dir)) {
+      try { mkdirSync(dir, { recursive: true }) } catch (err) { throw toTransferError(err, `write ${key}`) }
+      this.#dirs.add(dir)
+    }
+    return { full, tmp: `${full}.colony-tmp-${process.pid}-${++tmpCounter}` }
+  }
+
+  #putBufferSync(key: string, body: Buffer, info: PutInfo): StoredObject {
+    const { full, tmp } = this.#prepareSync(key)
     try {
-      if (!this.#dirs.has(dir)) { mkdirSync(dir, { recursive: true }); this.#dirs.add(dir) }
       const fd = openSync(tmp, 'w')
       try {
-        let off = 0
-        while (off < body.length) off += writeSync(fd, body, off, body.length - off)
+        writeAllSync(fd, body)
         if (info.modified !== undefined) futimesSync(fd, new Date(), new Date(info.modified))
       } finally {
         closeSync(fd)
@@ -115,6 +136,41 @@ export class DirDestination implements Destination {
     } catch (err) {
       try { unlinkSync(tmp) } catch { /* never created */ }
       throw toTransferError(err, `write ${key}`)
+    }
+  }
+
+  /**
+   * Streams a body to a temp file with blocking writes, one per chunk as it arrives, and renames it into place only
+   * when every announced byte is there: a short, long or failed body leaves nothing at the final name.
+   */
+  async #putStreamSync(key: string, body: Readable, info: PutInfo): Promise<StoredObject> {
+    const { full, tmp } = this.#prepareSync(key)
+    let fd: number | undefined
+    const onAbort = (): void => { body.destroy(info.signal?.reason instanceof Error ? info.signal.reason : new TransferError(TRANSFER_CODES.ABORTED, `write ${key} aborted`)) }
+    info.signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      if (info.signal?.aborted) onAbort()
+      fd = openSync(tmp, 'w')
+      let size = 0
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        writeAllSync(fd, chunk)
+        size += chunk.length
+      }
+      if (info.size !== undefined && size !== info.size) {
+        throw new TransferError(TRANSFER_CODES.TRUNCATED, `${key}: wrote ${size} of ${info.size} bytes`, { retryable: true })
+      }
+      if (info.modified !== undefined) futimesSync(fd, new Date(), new Date(info.modified))
+      closeSync(fd)
+      fd = undefined
+      renameSync(tmp, full)
+      return { size, ...(info.modified !== undefined ? { modified: info.modified } : {}) }
+    } catch (err) {
+      body.destroy()
+      if (fd !== undefined) try { closeSync(fd) } catch { /* already closed */ }
+      try { unlinkSync(tmp) } catch { /* never created */ }
+      throw toTransferError(err, `write ${key}`)
+    } finally {
+      info.signal?.removeEventListener('abort', onAbort)
     }
   }
 

@@ -4,8 +4,9 @@ import type { Readable } from 'node:stream'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { toSafeKey } from '../../shared/safe-path.ts'
 import type { Destination, PutInfo, StoredObject } from '../types.ts'
-import { TransferError, TRANSFER_CODES } from '../errors.ts'
+import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { createS3Client, loadS3Sdk, parseS3Url, toS3Error, type S3Options } from './s3-client.ts'
+import { S3Putter, type PutResponse } from './s3-put.ts'
 import { unquoteEtag } from './s3-source.ts'
 
 export type S3DestinationOptions = S3Options & {
@@ -17,6 +18,12 @@ export type S3DestinationOptions = S3Options & {
   partSize?: number
   /** Parts uploaded in parallel per object. @defaultValue 4 */
   partConcurrency?: number
+  /**
+   * Small in-memory bodies (putBuffer) go out as one hand-signed request instead of through the SDK's middleware
+   * stack. Only with an explicit endpoint (S3-compatible store, path-style addressing); AWS itself always goes
+   * through the SDK (its endpoint rules: virtual hosts, FIPS, dual-stack…). @defaultValue true
+   */
+  leanPut?: boolean
 }
 
 export const SOURCE_ETAG_META = 'colony-source-etag'
@@ -29,6 +36,7 @@ export class S3Destination implements Destination {
   readonly #client: Promise<S3Client>
   readonly #own: boolean
   readonly #options: S3DestinationOptions
+  #putter: S3Putter | undefined
 
   constructor(locator: string, options: S3DestinationOptions = {}) {
     const { bucket, prefix } = parseS3Url(locator)
@@ -40,6 +48,15 @@ export class S3Destination implements Destination {
     this.#options = options
     this.partSize = options.partSize ?? 8 * 1024 * 1024
     this.multipartThreshold = options.multipartThreshold ?? 16 * 1024 * 1024
+    const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL
+    if (endpoint && (options.leanPut ?? true) && (options.forcePathStyle ?? true)) {
+      const client = this.#client
+      this.#putter = new S3Putter({
+        endpoint, connections: options.maxSockets ?? 64,
+        region: async () => { const r = (await client).config.region; return typeof r === 'function' ? await r() : r },
+        credentials: async () => (await client).config.credentials(),
+      })
+    }
   }
 
   describe(): string {
@@ -100,6 +117,7 @@ export class S3Destination implements Destination {
     try { objectKey = this.objectKey(key) } catch (err) {
       throw new TransferError(TRANSFER_CODES.PATH_ESCAPE, `refused key ${JSON.stringify(key)}: ${(err as Error).message}`)
     }
+    if (this.#putter) return this.#leanPut(this.#putter, key, objectKey, body, info)
     try {
       const { PutObjectCommand } = await loadS3Sdk()
       const out = await (await this.#client).send(new PutObjectCommand({
@@ -112,6 +130,26 @@ export class S3Destination implements Destination {
     } catch (err) {
       throw toS3Error(err, `PUT s3://${this.bucket}/${objectKey}`)
     }
+  }
+
+  async #leanPut(putter: S3Putter, key: string, objectKey: string, body: Buffer, info: PutInfo & { md5?: string }): Promise<StoredObject> {
+    const context = `PUT s3://${this.bucket}/${objectKey}`
+    let res: PutResponse
+    try {
+      res = await putter.put({
+        bucket: this.bucket, key: objectKey, body, contentType: info.contentType ?? 'application/octet-stream',
+        ...(info.md5 ? { md5: info.md5 } : {}), ...(info.sourceEtag ? { metadata: { [SOURCE_ETAG_META]: info.sourceEtag } } : {}),
+        ...(info.signal ? { signal: info.signal } : {}),
+      })
+    } catch (err) {
+      throw toTransferError(err, context)
+    }
+    if (!res.ok) {
+      // The same classification as SDK errors: SlowDown/503 → retry after a wait, 403 → access denied, …
+      throw toS3Error({ name: res.code, message: res.message, $metadata: { httpStatusCode: res.status }, $response: { headers: res.retryAfter ? { 'retry-after': res.retryAfter } : {} } }, context)
+    }
+    const etag = unquoteEtag(res.etag)
+    return { size: body.length, ...(etag ? { etag } : {}) }
   }
 
   async stat(key: string): Promise<StoredObject | undefined> {
@@ -161,6 +199,7 @@ export class S3Destination implements Destination {
   }
 
   async close(): Promise<void> {
+    await this.#putter?.close()
     if (this.#own) (await this.#client).destroy()
   }
 }
