@@ -16,11 +16,13 @@ type ToPrimary =
 
 /** Primary → worker. */
 type ToWorker =
-  | { live: 1; t: 'ev'; events: LiveEvent[] }
+  /** Events for the worker's topics, and (for a worker that published) the answers to its 'pubs', in one message. */
+  | { live: 1; t: 'ev'; events: LiveEvent[]; pubr?: PubAnswer[] }
   | { live: 1; t: 'res'; rid: number; ok: true; value: unknown }
   | { live: 1; t: 'res'; rid: number; ok: false; message: string }
-  /** Answers to a 'pubs' batch: per request, the id given to each input (null when dropped as a duplicate). */
-  | { live: 1; t: 'pubr'; items: { rid: number; ids: (number | null)[] }[] }
+
+/** The answer to one publish request of a 'pubs' batch: the id given to each input (null when dropped as a duplicate). */
+type PubAnswer = { rid: number; ids: (number | null)[] }
 
 function isLiveMessage(m: unknown): m is { live: 1; t: string } {
   return typeof m === 'object' && m !== null && (m as { live?: unknown }).live === 1
@@ -28,11 +30,12 @@ function isLiveMessage(m: unknown): m is { live: 1; t: string } {
 
 /**
  * Runs in the cluster primary: sequences publishes and forwards each batch only to the workers watching
- * the topic. Deliveries to one worker within one event-loop turn are merged into one IPC message.
+ * the topic. Everything for one worker within one event-loop turn — events of every topic it watches and the
+ * answers to its publishes — travels as one IPC message (each message costs a pipe write and a wake-up).
  */
 export class ClusterRelay {
   readonly #seq: Sequencer
-  readonly #outbox = new Map<Worker, LiveEvent[]>()
+  readonly #outbox = new Map<Worker, { events: LiveEvent[]; pubr: PubAnswer[] | undefined }>()
   #scheduled = false
   readonly #onMessage = (worker: Worker, msg: unknown): void => { if (isLiveMessage(msg)) this.#handle(worker, msg as ToPrimary) }
   readonly #onExit = (worker: Worker): void => { this.#seq.dropNode(String(worker.id)); this.#outbox.delete(worker) }
@@ -51,7 +54,7 @@ export class ClusterRelay {
     const node = String(worker.id)
     switch (msg.t) {
       case 'pubs': {
-        const answers: { rid: number; ids: (number | null)[] }[] = []
+        const answers: PubAnswer[] = []
         for (const item of msg.items) {
           const events = this.#seq.publish(item.topic, item.inputs)
           // Only ids travel back: the worker already has the payloads.
@@ -59,7 +62,10 @@ export class ClusterRelay {
           answers.push({ rid: item.rid, ids: item.inputs.length === events.length ? events.map((e) => e.id) : item.inputs.map((i) => byOrigin.get(i.origin ?? '') ?? null) })
           if (events.length > 0) this.#route(item.topic, events)
         }
-        send(worker, { live: 1, t: 'pubr', items: answers })
+        const box = this.#box(worker)
+        if (box.pubr) box.pubr.push(...answers)
+        else box.pubr = answers
+        this.#schedule()
         return
       }
       case 'watch': this.#seq.watch(msg.topic, node); this.#reply(worker, msg.rid, true); return
@@ -70,23 +76,29 @@ export class ClusterRelay {
     }
   }
 
+  #box(w: Worker): { events: LiveEvent[]; pubr: PubAnswer[] | undefined } {
+    let box = this.#outbox.get(w)
+    if (!box) { box = { events: [], pubr: undefined }; this.#outbox.set(w, box) }
+    return box
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => this.#flush())
+  }
+
   #route(topic: string, events: LiveEvent[]): void {
     for (const id of this.#seq.watchers(topic)) {
       const w = cluster.workers?.[id]
-      if (!w) continue
-      const box = this.#outbox.get(w)
-      if (box) box.push(...events)
-      else this.#outbox.set(w, [...events])
+      if (w) this.#box(w).events.push(...events)
     }
-    if (!this.#scheduled) {
-      this.#scheduled = true
-      setImmediate(() => this.#flush())
-    }
+    this.#schedule()
   }
 
   #flush(): void {
     this.#scheduled = false
-    for (const [w, events] of this.#outbox) send(w, { live: 1, t: 'ev', events })
+    for (const [w, box] of this.#outbox) send(w, box.pubr ? { live: 1, t: 'ev', events: box.events, pubr: box.pubr } : { live: 1, t: 'ev', events: box.events })
     this.#outbox.clear()
   }
 
@@ -116,9 +128,10 @@ export class ClusterWorkerTransport implements LiveTransport {
   }
 
   #handle(msg: ToWorker): void {
-    if (msg.t === 'ev') { this.#sink?.(msg.events); return }
-    if (msg.t === 'pubr') {
-      for (const item of msg.items) {
+    if (msg.t === 'ev') {
+      // Deliver first: a publisher answered 202 may tell a viewer, who must then find the event already sent.
+      if (msg.events.length > 0) this.#sink?.(msg.events)
+      for (const item of msg.pubr ?? []) {
         const p = this.#pending.get(item.rid)
         this.#pending.delete(item.rid)
         p?.resolve(item.ids)
