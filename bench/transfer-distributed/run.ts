@@ -1,6 +1,6 @@
 // bench: N synthetic files (null destination) through all four distributed roles, side by side with a
 // one-BullMQ-job-per-file baseline in the same run; files/s and Redis bytes per file.
-//   node bench/transfer-distributed/run.ts [--files 1000000] [--classes 1000] [--baseline-files 100000] [--copiers 2]
+//   node bench/transfer-distributed/run.ts [--files 1000000] [--classes 1000] [--baseline-files 100000] [--copiers 1] [--baseline-workers 2]
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
@@ -14,7 +14,7 @@ import { freePort, makeTempDir, startProcess, stopProcess } from '../../test/hel
 const here = path.dirname(fileURLToPath(import.meta.url))
 const { values: args } = parseArgs({ options: {
   files: { type: 'string', default: '1000000' }, classes: { type: 'string', default: '1000' },
-  'baseline-files': { type: 'string', default: '100000' }, copiers: { type: 'string', default: '2' },
+  'baseline-files': { type: 'string', default: '100000' }, copiers: { type: 'string', default: '1' }, 'baseline-workers': { type: 'string', default: '2' },
   concurrency: { type: 'string', default: '256' }, size: { type: 'string', default: '100' },
   'skip-baseline': { type: 'boolean', default: false },
   /** core: every file streams through the shared copyFile; none: copiers settle without streaming (coordination only). */
@@ -25,6 +25,7 @@ const CLASSES = Number(args.classes)
 const PER_CLASS = Math.round(FILES / CLASSES)
 const BASE_FILES = Number(args['baseline-files'])
 const COPIERS = Number(args.copiers)
+const BASE_WORKERS = Number(args['baseline-workers'])
 const CONC = Number(args.concurrency)
 const SIZE = Number(args.size)
 
@@ -104,10 +105,20 @@ async function benchColony(url: string, r: Redis, copy: 'core' | 'none', redisPi
     const cpu0 = await Promise.all([...procs.map((p) => cpuSeconds(p.pid)), cpuSeconds(redisPid)])
     const started = Date.now()
     const { run } = await submitRun(client, keys, { sources: [`synthetic:?classes=${CLASSES}&files=${PER_CLASS}&size=${SIZE}&variants=16${copy === 'none' ? '&copy=none' : ''}`], to: 'null:', batchSize: 100 })
+    // Settled files over time, for the steady-state rate (10 % → 90 % of files) apart from start-up and tail.
+    const progress: Array<[number, number]> = []
     const { peak } = await sampleWhile(r, base, (async () => {
-      for (;;) { if ((await r.hget(keys.meta(run), 'state')) === 'finished') return; await new Promise((res) => setTimeout(res, 100)) }
+      for (;;) {
+        const [state, settled] = await Promise.all([r.hget(keys.meta(run), 'state'), r.hget(keys.stats(run), 'files')])
+        progress.push([Date.now() - started, Number(settled ?? 0)])
+        if (state === 'finished') return
+        await new Promise((res) => setTimeout(res, 100))
+      }
     })())
     const seconds = (Date.now() - started) / 1000
+    const at = (f: number): number => progress.find(([, n]) => n >= f * FILES)?.[0] ?? seconds * 1000
+    const steadyFilesPerSec = Math.round((0.8 * FILES) / ((at(0.9) - at(0.1)) / 1000))
+    const firstFileMs = at(1 / FILES)
     const cpu1 = await Promise.all([...procs.map((p) => cpuSeconds(p.pid)), cpuSeconds(redisPid)])
     const cpu: Record<string, number> = {}
     ;[...roles, 'redis-server'].forEach((role, i) => { cpu[role] = (cpu[role] ?? 0) + ((cpu1[i] ?? 0) - (cpu0[i] ?? 0)) })
@@ -120,7 +131,7 @@ async function benchColony(url: string, r: Redis, copy: 'core' | 'none', redisPi
     const cpuUsPerFile: Record<string, number> = {}
     for (const [role, sec] of Object.entries(cpu)) cpuUsPerFile[role] = Math.round((sec * 1e6) / files * 10) / 10
     const totalCpu = Object.values(cpu).reduce((a, b) => a + b, 0)
-    return { files, ok: String(report.ok), seconds, filesPerSec: Math.round(files / seconds), cpuSeconds: cpu, cpuUsPerFile, cpuBoundFilesPerSecOn2Cores: Math.round((2 * files) / totalCpu), peakBytes: peak, endBytes: end, peakPerFile: peak / files, endPerFile: end / files, byKind }
+    return { files, ok: String(report.ok), seconds, filesPerSec: Math.round(files / seconds), steadyFilesPerSec, firstFileMs, lastFileToFinishedMs: Math.round(seconds * 1000 - at(1)), cpuSeconds: cpu, cpuUsPerFile, cpuBoundFilesPerSecOn2Cores: Math.round((2 * files) / totalCpu), peakBytes: peak, endBytes: end, peakPerFile: peak / files, endPerFile: end / files, byKind }
   } finally {
     await killAll(procs)
   }
@@ -142,7 +153,7 @@ async function benchBullmq(url: string, r: Redis): Promise<Record<string, number
   }
   const enqSeconds = (Date.now() - enqStart) / 1000
   const queued = (await usedMemory(r)) - base
-  const procs = Array.from({ length: COPIERS }, () => spawnNode(path.join(here, 'bullmq-baseline.ts'), ['worker', url, 'baseline', String(CONC), String(SIZE)]))
+  const procs = Array.from({ length: BASE_WORKERS }, () => spawnNode(path.join(here, 'bullmq-baseline.ts'), ['worker', url, 'baseline', String(CONC), String(SIZE)]))
   try {
     const started = Date.now()
     for (;;) {
@@ -177,7 +188,7 @@ try {
   const colony = (results.core ?? results.none) as Record<string, number | string | Record<string, number>>
   let baseline: Record<string, number | string> | undefined
   if (!args['skip-baseline']) {
-    console.log(`baseline: ${BASE_FILES} BullMQ jobs (one per file), ${COPIERS} worker processes × concurrency ${CONC}`)
+    console.log(`baseline: ${BASE_FILES} BullMQ jobs (one per file), ${BASE_WORKERS} worker processes × concurrency ${CONC}`)
     baseline = await benchBullmq(url, r)
     console.log(JSON.stringify(baseline, null, 1))
     for (const [mode, res] of Object.entries(results)) {
@@ -190,7 +201,7 @@ try {
     console.log(`targets (copy=${mode}): ≥ 50000 files/s → ${Number(res.filesPerSec) >= 50_000 ? 'met' : 'MISSED'}; ≤ 16 B/file → ${Number(res.peakPerFile) <= 16 ? 'met (peak)' : Number(res.endPerFile) <= 16 ? 'met at end, not at peak' : 'MISSED'}`)
   }
   await mkdir(path.join(here, '..', '.work'), { recursive: true })
-  await writeFile(path.join(here, '..', '.work', `transfer-distributed-${Date.now()}.json`), JSON.stringify({ colony: results, baseline, files: FILES, classes: CLASSES, copiers: COPIERS, concurrency: CONC }, null, 2))
+  await writeFile(path.join(here, '..', '.work', `transfer-distributed-${Date.now()}.json`), JSON.stringify({ colony: results, baseline, files: FILES, classes: CLASSES, copiers: COPIERS, baselineWorkers: BASE_WORKERS, concurrency: CONC }, null, 2))
 } finally {
   r.disconnect()
   await stopProcess(redisProc)

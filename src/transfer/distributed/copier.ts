@@ -57,8 +57,11 @@ async function handleBatch(ctx: RoleContext, lists: FileListCache, executorFor: 
   }
   const lo = Math.min(...wanted)
   const hi = Math.max(...wanted)
+  // A range batch on its first delivery (never held by anyone, first attempt) cannot have done bits:
+  // ranges are queued once, from the crawler's cursor. Only re-deliveries and index lists look first.
+  const fresh = !entry.claimed && job.a === 0 && job.i === undefined
   const [doneBytes, list] = await Promise.all([
-    redis.getrangeBuffer(keys.done(job.r, job.c), Math.floor(lo / 8), Math.floor(hi / 8)),
+    fresh ? Buffer.alloc(0) : redis.getrangeBuffer(keys.done(job.r, job.c), Math.floor(lo / 8), Math.floor(hi / 8)),
     lists.get(job.r, job.c, hi),
   ])
   const files: BatchFile[] = []

@@ -177,6 +177,25 @@ redis.call('SADD', KEYS[4], ARGV[4])
 return 1
 `
 
+/**
+ * Reads up to ARGV[3] new entries for consumer ARGV[2] of group ARGV[1] from the streams KEYS in priority
+ * order (an earlier stream is drained first), in one round trip; never blocks. Same reply shape as
+ * XREADGROUP over several streams.
+ */
+const TAKE_ENTRIES = `
+local left = tonumber(ARGV[3])
+local out = {}
+for _, s in ipairs(KEYS) do
+  if left <= 0 then break end
+  local res = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', left, 'STREAMS', s, '>')
+  if res and res[1] then
+    out[#out + 1] = res[1]
+    left = left - #res[1][2]
+  end
+end
+return out
+`
+
 /** Deletes a lock only if we still hold it. */
 const RELEASE_LOCK = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -194,6 +213,7 @@ export interface ScriptedCommands {
   releaseLock(...args: Arg[]): Promise<number>
   ackAndCount(...args: Arg[]): Promise<number>
   submitRun(...args: Arg[]): Promise<number>
+  takeEntries(...args: Arg[]): Promise<Array<[string, Array<[string, string[] | null]>]>>
 }
 
 export type ScriptedRedis = Redis & ScriptedCommands
@@ -217,5 +237,6 @@ export function defineScripts(redis: Redis): ScriptedRedis {
   redis.defineCommand('releaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK })
   redis.defineCommand('ackAndCount', { numberOfKeys: 2, lua: ACK_AND_COUNT })
   redis.defineCommand('submitRun', { numberOfKeys: 4, lua: SUBMIT_RUN })
+  redis.defineCommand('takeEntries', { lua: TAKE_ENTRIES })
   return redis as ScriptedRedis
 }

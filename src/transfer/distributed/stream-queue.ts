@@ -81,19 +81,27 @@ export class StreamConsumer<T> {
         out.push(...got)
       }
     }
-    for (let i = 0; i < streams.length && out.length < max; i++) {
-      const s = streams[i] as string
-      const last = i === streams.length - 1
-      const block = last && out.length === 0 ? ['BLOCK', this.options.blockMs ?? 1000] : []
-      const args = ['GROUP', group, consumer, 'COUNT', max - out.length, ...block, 'STREAMS', s, '>'] as const
-      let res: Array<[string, RawEntries]> | null
+    if (out.length < max) {
+      // Every stream in priority order in one non-blocking round trip; block (on the lowest-priority
+      // stream, as before) only when there was nothing at all.
+      let res: Array<[string, RawEntries]> | null = null
       try {
-        res = await (blocking.xreadgroup as (...a: unknown[]) => Promise<Array<[string, RawEntries]> | null>)(...args)
+        res = await redis.takeEntries(streams.length, ...streams, group, consumer, max - out.length)
       } catch (err) {
-        if (/NOGROUP/.test((err as Error).message)) { await ensureGroup(redis, s, group); continue }
-        throw err
+        if (!/NOGROUP/.test((err as Error).message)) throw err
+        for (const s of streams) await ensureGroup(redis, s, group)
       }
-      for (const [, entries] of res ?? []) out.push(...parseEntries<T>(s, entries, false, log))
+      for (const [s, entries] of res ?? []) out.push(...parseEntries<T>(s, entries, false, log))
+      if (out.length === 0) {
+        const s = streams[streams.length - 1] as string
+        try {
+          res = await (blocking.xreadgroup as (...a: unknown[]) => Promise<Array<[string, RawEntries]> | null>)('GROUP', group, consumer, 'COUNT', max, 'BLOCK', this.options.blockMs ?? 1000, 'STREAMS', s, '>')
+          for (const [, entries] of res ?? []) out.push(...parseEntries<T>(s, entries, false, log))
+        } catch (err) {
+          if (!/NOGROUP/.test((err as Error).message)) throw err
+          await ensureGroup(redis, s, group)
+        }
+      }
     }
     for (const e of out) this.inFlight.get(e.stream)?.add(e.id)
     return out
