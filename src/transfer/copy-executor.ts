@@ -97,25 +97,38 @@ type Slot = { worker: Worker; load: number; batch: CopyJob[]; jobs: Map<number, 
 /**
  * N worker threads; each job goes to the least-loaded one. A worker that dies (a bug, an out-of-memory) has its
  * jobs answered as retryable failures and is replaced, so the run neither hangs nor loses files.
+ *
+ * The config may come later (`configure`): the engine starts the threads first thing, so that their module load
+ * (a few hundred ms) overlaps planning and crawling instead of delaying the first copy.
  */
 export class WorkerExecutor implements CopyExecutor {
   readonly #slots: Slot[] = []
   readonly #onResult: ResultHandler
-  readonly #config: CopyConfig
+  readonly #count: number
+  #config: CopyConfig | undefined
   #flushScheduled = false
   #closing = false
   #fatal: ((err: Error) => void) | undefined
 
-  constructor(config: CopyConfig, count: number, onResult: ResultHandler, onFatal?: (err: Error) => void) {
+  constructor(config: CopyConfig | undefined, count: number, onResult: ResultHandler, onFatal?: (err: Error) => void) {
     this.#onResult = onResult
     this.#fatal = onFatal
-    this.#config = { ...config, connections: Math.max(4, Math.ceil(config.connections / count)) }
+    this.#count = count
     for (let i = 0; i < count; i++) this.#slots.push(this.#spawn())
+    if (config) this.configure(config)
+  }
+
+  /** Sends the copy settings to every worker; jobs may be run from then on. */
+  configure(config: CopyConfig): void {
+    this.#config = { ...config, connections: Math.max(4, Math.ceil(config.connections / this.#count)) }
+    for (const slot of this.#slots) slot.worker.postMessage({ type: 'config', config: this.#config })
   }
 
   #spawn(): Slot {
     const entry = new URL('./copy-worker.ts', import.meta.url).href
-    const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: { config: this.#config, entry, compileCacheDir: module.getCompileCacheDir() } })
+    const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: { entry, compileCacheDir: module.getCompileCacheDir?.() } })
+    // A replacement for a dead worker gets the settings the others have.
+    if (this.#config) worker.postMessage({ type: 'config', config: this.#config })
     const slot: Slot = { worker, load: 0, batch: [], jobs: new Map() }
     worker.on('message', (msg: WorkerMessage) => {
       if (msg.type === 'fatal') { this.#fatal?.(new Error(msg.message)); return }
@@ -141,6 +154,7 @@ export class WorkerExecutor implements CopyExecutor {
   }
 
   run(job: CopyJob): void {
+    if (!this.#config) throw new Error('WorkerExecutor.run before configure')
     let best = this.#slots[0]
     for (const w of this.#slots) if (best && w.load + w.batch.length < best.load + best.batch.length) best = w
     if (!best) throw new Error('no copy workers')

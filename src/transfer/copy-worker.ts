@@ -1,13 +1,14 @@
 // Worker-thread entry (loaded by WorkerExecutor's bootstrap): copies the jobs the coordinator sends and answers
 // with outcomes, batched per tick.
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort } from 'node:worker_threads'
 import type { CopyOutcome } from './types.ts'
 import { createCopier, type CopyConfig, type CopyJob } from './copy-executor.ts'
 
 const port = parentPort
 if (!port) throw new Error('copy-worker must run as a worker thread')
 
-const copier = createCopier((workerData as { config: CopyConfig }).config)
+// Built when the coordinator sends its settings (messages arrive in order: config, then jobs).
+let copier: ReturnType<typeof createCopier> | undefined
 let pending: Array<[number, CopyOutcome]> = []
 let scheduled = false
 let active = 0
@@ -21,19 +22,25 @@ function send(): void {
 }
 
 async function finish(): Promise<void> {
-  await copier.close()
+  await copier?.close()
   port?.close()
 }
 
-port.on('message', (msg: { type: 'jobs'; jobs: CopyJob[] } | { type: 'close' }) => {
+port.on('message', (msg: { type: 'config'; config: CopyConfig } | { type: 'jobs'; jobs: CopyJob[] } | { type: 'close' }) => {
+  if (msg.type === 'config') {
+    copier ??= createCopier(msg.config)
+    return
+  }
   if (msg.type === 'close') {
     closing = true
     if (active === 0) void finish()
     return
   }
+  const c = copier
+  if (!c) throw new Error('copy-worker: jobs before config')
   for (const job of msg.jobs) {
     active++
-    void copier.copy(job.ref).then((outcome) => {
+    void c.copy(job.ref).then((outcome) => {
       active--
       pending.push([job.id, outcome])
       if (!scheduled) { scheduled = true; setImmediate(send) }

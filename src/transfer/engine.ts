@@ -98,6 +98,12 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
   const signal = options.signal
   let executor: CopyExecutor | undefined
   let journalClosed = false
+  // Copy workers start now: their module load overlaps planning and crawling. They get their settings (hosts
+  // allowed, whether to look for files already there) once the plan is known.
+  let handleResult: (id: number, outcome: CopyOutcome) => void = () => {}
+  const workers = dryRun ? 0 : options.workers ?? defaultWorkers()
+  const pool = workers > 0 ? new WorkerExecutor(undefined, workers, (id, o) => handleResult(id, o), (err) => options.logger?.error({ err }, 'copy worker failed')) : undefined
+  executor = pool
   try {
     // --- plan ------------------------------------------------------------------------------------
     const plan = await planSources(options.sources, options.catalogs ?? [], router, signal ? { signal } : {})
@@ -169,12 +175,9 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
       }
       pump()
     }
-    if (!dryRun) {
-      const workers = options.workers ?? defaultWorkers()
-      executor = workers > 0
-        ? new WorkerExecutor(config, workers, onResult, (err) => options.logger?.error({ err }, 'copy worker failed'))
-        : new InlineExecutor(config, onResult)
-    }
+    handleResult = onResult
+    if (pool) pool.configure(config)
+    else if (!dryRun) executor = new InlineExecutor(config, onResult)
     const onAbort = (): void => { const w = drained; drained = []; for (const f of w) f(); finish() }
     signal?.addEventListener('abort', onAbort, { once: true })
 
