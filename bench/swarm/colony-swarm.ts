@@ -5,7 +5,7 @@ import path from 'node:path'
 import { getDownload, requestDownload, type DownloadInfo } from '../../src/swarm/index.ts'
 import { stopProcess, waitFor } from '../../test/helpers/services.ts'
 import { track } from './children.ts'
-import { CpuMeter } from './proc-stats.ts'
+import { CpuMeter, withDescendants } from './proc-stats.ts'
 
 const BIN = new URL('../../bin/colony.js', import.meta.url).pathname
 
@@ -86,6 +86,8 @@ export type ColonyRunResult = {
   completionMs: number[]
   wallMs: number
   cpuSeconds: number
+  /** Of cpuSeconds, what the agents' Node processes used (the rest is their engine children). */
+  agentCpuSeconds: number
   infos: DownloadInfo[]
 }
 
@@ -96,7 +98,12 @@ export type ColonyRunResult = {
  */
 export async function runColonyDownloads(agents: AgentProcess[], options: { url: string; sha256?: string; timeoutMs: number; meterPids: number[] }): Promise<ColonyRunResult> {
   const meter = new CpuMeter()
-  meter.mark(options.meterPids)
+  // The agents and their children (the aria2c engine), found once: they start with the agent.
+  const meterPids = withDescendants(options.meterPids)
+  meter.mark(meterPids)
+  // The agents alone (Node), to tell the agent's own cost from its engine's.
+  const nodeMeter = new CpuMeter()
+  nodeMeter.mark(options.meterPids)
   const t0 = performance.now()
   const startWall = Date.now()
   const ids = await Promise.all(agents.map(async (a) => (await requestDownload(options.url, { agent: a.url, ...(options.sha256 ? { sha256: options.sha256 } : {}) })).id))
@@ -108,7 +115,8 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
     return d ? `${d.state}:${Math.round((100 * d.bytes.done) / Math.max(1, d.length ?? 1))}%` : '?'
   }).join(' ')
   await waitFor(async () => {
-    meter.sample(options.meterPids)
+    meter.sample(meterPids)
+    nodeMeter.sample(options.meterPids)
     await Promise.all(agents.map(async (a, i) => {
       if (infos.has(i)) return
       let d: DownloadInfo
@@ -130,12 +138,13 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
   }, { timeoutMs: options.timeoutMs, intervalMs: 250, message: `all ${agents.length} colony agents complete` }).catch((err: unknown) => {
     throw new Error(`${(err as Error).message}; ${infos.size}/${agents.length} complete after ${((performance.now() - t0) / 1000).toFixed(0)} s; agents: ${progress()}`)
   })
-  meter.sample(options.meterPids)
+  meter.sample(meterPids)
+  nodeMeter.sample(options.meterPids)
   const wallMs = performance.now() - t0
   // Re-read every agent at the end: an early finisher (the leader) kept uploading after it completed.
   const list = await Promise.all(agents.map(async (a, i) => {
     try { return await getDownload(ids[i] ?? '', { agent: a.url, signal: AbortSignal.timeout(10_000) }) } catch { return infos.get(i) as DownloadInfo }
   }))
   const completionMs = list.map((d) => (d.completedAt ? Date.parse(d.completedAt) - startWall : wallMs))
-  return { completionMs, wallMs: Math.min(wallMs, Math.max(...completionMs)), cpuSeconds: meter.total(), infos: list }
+  return { completionMs, wallMs: Math.min(wallMs, Math.max(...completionMs)), cpuSeconds: meter.total(), agentCpuSeconds: nodeMeter.total(), infos: list }
 }

@@ -1,5 +1,5 @@
 // CPU time of processes from /proc (Linux): what each swarm spent, whoever its parent is.
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 const TICKS_PER_SECOND = 100 // sysconf(_SC_CLK_TCK) is 100 on every Linux this bench targets
 
@@ -47,4 +47,24 @@ export class CpuMeter {
     for (const [pid, last] of this.#last) sum += last - (this.#start.get(pid) ?? 0)
     return sum
   }
+}
+
+/** The pids and every live descendant (an agent's aria2c child does the agent's BitTorrent work). */
+export function withDescendants(pids: Iterable<number>): number[] {
+  const children = new Map<number, number[]>()
+  let entries: string[] = []
+  try { entries = readdirSync('/proc') } catch { return [...pids] }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue
+    let text: string
+    try { text = readFileSync(`/proc/${e}/stat`, 'utf8') } catch { continue }
+    const ppid = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1])
+    const list = children.get(ppid) ?? []
+    list.push(Number(e))
+    children.set(ppid, list)
+  }
+  const out: number[] = []
+  const walk = (pid: number): void => { out.push(pid); for (const c of children.get(pid) ?? []) walk(c) }
+  for (const p of pids) walk(p)
+  return out
 }

@@ -101,10 +101,10 @@ async function runCaps(p: ReturnType<typeof parseCommand>, workDir: string, etcd
           log(`  agent ${i} ${d.role ?? '?'}: done at ${secs(r.completionMs[i] ?? Number.NaN)} s; ${mb(d.bytes.fromOrigin)} MB from origin, ${mb(d.bytes.fromPeers)} MB from peers, ${mb(d.bytes.uploaded)} MB uploaded`)
         }
       }
-      log(`colony: ${verified}/${N} sha256 verified, ${leaders} leader(s), origin egress ${mb(egress)} MB = ${(egress / F).toFixed(3)} × F, agents' CPU ${r.cpuSeconds.toFixed(1)} s`)
+      log(`colony: ${verified}/${N} sha256 verified, ${leaders} leader(s), origin egress ${mb(egress)} MB = ${(egress / F).toFixed(3)} × F, agents' CPU ${r.cpuSeconds.toFixed(1)} s (Node ${r.agentCpuSeconds.toFixed(1)} s, engine children ${(r.cpuSeconds - r.agentCpuSeconds).toFixed(1)} s)`)
       Object.assign(result, {
         colonyAllSeconds: colonyAll, colonyP50Seconds: percentile(r.completionMs, 50) / 1000, colonyP95Seconds: percentile(r.completionMs, 95) / 1000,
-        originEgressBytes: egress, originEgressRatio: egress / F, verified, leaders, colonyCpuSeconds: r.cpuSeconds, vsBound: colonyAll / bound,
+        originEgressBytes: egress, originEgressRatio: egress / F, verified, leaders, colonyCpuSeconds: r.cpuSeconds, colonyAgentNodeCpuSeconds: r.agentCpuSeconds, vsBound: colonyAll / bound,
       })
       log(`colony result: all complete ${colonyAll.toFixed(2)} s = ${(colonyAll / bound).toFixed(2)} × bound (target ≤ 1.3), `
         + `${(colonyAll / twoPhase).toFixed(2)} × the publish-after-hashing bound; origin egress ${(egress / F).toFixed(3)} × F (target ≤ 1.05)`)

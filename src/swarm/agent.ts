@@ -43,6 +43,11 @@ export type AgentOptions = {
   uploadLimit?: number
   /** Download cap in bytes/s (peers and origin); 0 = none. @defaultValue 0 */
   downloadLimit?: number
+  /**
+   * Objects larger than this are fetched in segments of this size (rounded up to whole pieces); each segment's
+   * torrent is published as soon as it is hashed so peers start before the origin fetch ends. @defaultValue 8 MiB
+   */
+  segmentSize?: number
   /** How long a finished object keeps seeding. @defaultValue 3_600_000 (1 h) */
   seedTimeMs?: number
   /** Stop seeding earlier once uploaded ≥ ratio × size; 0 = time only. @defaultValue 0 */
@@ -138,6 +143,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     downloadLimit: options.downloadLimit ?? 0,
     seedTimeMs: options.seedTimeMs ?? 3_600_000,
     seedRatio: options.seedRatio ?? 0,
+    segmentSize: options.segmentSize ?? 8 * 1024 * 1024,
     originRetries: options.originRetries ?? 5,
     backoffBaseMs: options.backoffBaseMs ?? 200,
     onBan: () => bans.inc(),

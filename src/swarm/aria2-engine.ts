@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, stat } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import type { EngineAddOptions, EngineOptions, EngineTorrent, EngineTorrentEvents, EngineTorrentStatus, SwarmEngine } from './engine.ts'
@@ -53,15 +53,19 @@ class Aria2Torrent extends EventEmitter<EngineTorrentEvents> implements EngineTo
   resumed = 0
   bannedCount = 0
   checked = false
+  /** Data was on disk before the add (else nothing is resumed, whatever the first poll sees). */
+  mayResume = false
+  /** Added as complete (seeding what this agent verified itself): nothing is received. */
+  seedOnly = false
   stopped = false
   #s: Aria2Status | undefined
   #bits: Buffer = Buffer.alloc(0)
   #doneEmitted = false
   #failed = false
   #final = { done: 0, received: 0, uploaded: 0 }
-  readonly #remove: (gid: string) => Promise<void>
+  readonly #remove: (gid: string, wait: boolean) => Promise<void>
 
-  constructor(gid: string, infoHash: string, pieceLength: number, length: number, remove: (gid: string) => Promise<void>) {
+  constructor(gid: string, infoHash: string, pieceLength: number, length: number, remove: (gid: string, wait: boolean) => Promise<void>) {
     super()
     this.setMaxListeners(0)
     this.gid = gid
@@ -78,7 +82,7 @@ class Aria2Torrent extends EventEmitter<EngineTorrentEvents> implements EngineTo
     if (s.bitfield) this.#bits = Buffer.from(s.bitfield, 'hex')
     if (!this.checked && s.verifiedLength === undefined && s.verifyIntegrityPending === undefined && s.status !== 'waiting') {
       this.checked = true
-      this.resumed = Number(s.completedLength)
+      if (this.mayResume) this.resumed = Number(s.completedLength)
     }
     if (s.status === 'error' || s.status === 'removed') {
       if (this.#failed) return
@@ -98,7 +102,7 @@ class Aria2Torrent extends EventEmitter<EngineTorrentEvents> implements EngineTo
     if (!s || this.stopped) return { done: this.#final.done, received: this.#final.received, uploaded: this.#final.uploaded, downRate: 0, upRate: 0, peers: 0, complete: false }
     const done = Number(s.completedLength)
     return {
-      done, received: Math.max(0, done - this.resumed), uploaded: Number(s.uploadLength),
+      done, received: this.seedOnly ? 0 : Math.max(0, done - this.resumed), uploaded: Number(s.uploadLength),
       downRate: Number(s.downloadSpeed), upRate: Number(s.uploadSpeed), peers: Number(s.connections),
       complete: this.checked && done === this.length,
     }
@@ -112,12 +116,12 @@ class Aria2Torrent extends EventEmitter<EngineTorrentEvents> implements EngineTo
 
   prioritize(): void { /* aria2 has no per-piece priority over RPC; it picks rarest-first */ }
 
-  async stop(): Promise<void> {
+  async stop(options: { wait?: boolean } = {}): Promise<void> {
     if (this.stopped) return
     const st = this.status()
     this.#final = { done: st.done, received: st.received, uploaded: st.uploaded }
     this.stopped = true
-    await this.#remove(this.gid)
+    await this.#remove(this.gid, options.wait ?? false)
   }
 }
 
@@ -158,23 +162,19 @@ export async function startAria2Engine(options: EngineOptions): Promise<SwarmEng
 
   const torrents = new Map<string, Aria2Torrent>()
   let bans = 0
-  let lineBuf = ''
+  // INFO output is ~30 KB per MB moved: scan the raw bytes for the one message that matters, never split lines.
+  const needle = Buffer.from('we got wrong piece')
+  let carry = Buffer.alloc(0)
   proc.stdout?.on('data', (b: Buffer) => {
-    lineBuf += b.toString()
-    const lines = lineBuf.split('\n')
-    lineBuf = lines.pop() ?? ''
-    for (const line of lines) {
-      if (line.includes('we got wrong piece')) {
-        bans++
-        // aria2 logs the connection, not the torrent: blame the torrents still downloading (usually one).
-        const victims = [...torrents.values()].filter((t) => !t.status().complete && !t.stopped)
-        const t = victims[0]
-        if (t) { t.bannedCount++; t.emit('ban', { address: 'aria2', peerId: '' }) }
-        options.log.warn({ line: line.trim(), bans }, 'aria2 dropped and banned a peer for a bad piece')
-      } else if (/\[(ERROR|WARN)\]/.test(line)) {
-        options.log.debug({ line: line.trim() }, 'aria2')
-      }
+    const buf = carry.length ? Buffer.concat([carry, b]) : b
+    for (let at = buf.indexOf(needle); at >= 0; at = buf.indexOf(needle, at + needle.length)) {
+      bans++
+      // aria2 logs the connection, not the torrent: blame the torrents still downloading (usually one).
+      const t = [...torrents.values()].find((x) => !x.status().complete && !x.stopped)
+      if (t) { t.bannedCount++; t.emit('ban', { address: 'aria2', peerId: '' }) }
+      options.log.warn({ bans }, 'aria2 dropped and banned a peer for a bad piece')
     }
+    carry = Buffer.from(buf.subarray(Math.max(0, buf.length - needle.length + 1)))
   })
   proc.stderr?.on('data', (b: Buffer) => { tail = (tail + b.toString()).slice(-2000) })
 
@@ -209,6 +209,17 @@ export async function startAria2Engine(options: EngineOptions): Promise<SwarmEng
 
   let closed = false
   let timer: NodeJS.Timeout | undefined
+  let polling: Promise<void> | undefined
+  let again = false
+  /** Polls now (after an add, so the caller does not wait for the next tick); coalesces with a poll in flight. */
+  const kick = (): void => {
+    if (polling) { again = true; return }
+    clearTimeout(timer)
+    polling = poll().finally(() => {
+      polling = undefined
+      if (again && !closed) { again = false; kick() }
+    })
+  }
   const poll = async (): Promise<void> => {
     const live = [...torrents.values()].filter((t) => !t.stopped)
     if (live.length > 0) {
@@ -228,14 +239,23 @@ export async function startAria2Engine(options: EngineOptions): Promise<SwarmEng
     if (closed) return
     // Quick while anything downloads (progress, completion); slow when everything seeds.
     const busy = live.some((t) => !t.status().complete)
-    timer = setTimeout(() => { void poll() }, busy ? 200 : 1000)
+    clearTimeout(timer)
+    timer = setTimeout(kick, busy ? 200 : 1000)
     timer.unref()
   }
-  void poll()
+  kick()
 
-  const remove = async (gid: string): Promise<void> => {
+  const remove = async (gid: string, wait: boolean): Promise<void> => {
     torrents.delete(gid)
     try { await rpc('aria2.forceRemove', [gid]) } catch { /* already gone */ }
+    // aria2 removes on its next tick (≤ 1 s); until then it may still write the file.
+    for (const until = Date.now() + 3000; wait && Date.now() < until;) {
+      try {
+        const st = await rpc<{ status: string }>('aria2.tellStatus', [gid, ['status']])
+        if (st.status === 'removed' || st.status === 'error' || st.status === 'complete') break
+      } catch { break }
+      await new Promise((r) => setTimeout(r, 100))
+    }
     try { await rpc('aria2.removeDownloadResult', [gid]) } catch { /* not yet stopped; aria2 keeps the result */ }
   }
 
@@ -249,9 +269,13 @@ export async function startAria2Engine(options: EngineOptions): Promise<SwarmEng
       ...(opts.trackers.length ? { 'bt-tracker': opts.trackers.join(',') } : {}),
       ...(opts.complete ? { 'bt-seed-unverified': 'true', 'check-integrity': 'false' } : { 'check-integrity': 'true' }),
     }
+    const onDisk = await stat(path.join(opts.dir, parsed.name)).then((st) => st.size > 0, () => false)
     const gid = await rpc<string>('aria2.addTorrent', [torrent.toString('base64'), [], addOptions])
     const t = new Aria2Torrent(gid, infoHash, parsed.pieceLength, parsed.length, remove)
+    t.mayResume = onDisk && !opts.complete
+    t.seedOnly = opts.complete
     torrents.set(gid, t)
+    kick()
     // Ready once aria2 has checked what is on disk.
     await new Promise<void>((resolve, reject) => {
       const check = (): void => {
@@ -279,7 +303,8 @@ export async function startAria2Engine(options: EngineOptions): Promise<SwarmEng
         try { await rpc('aria2.forceShutdown') } catch { /* exiting */ }
         await new Promise<void>((resolve) => {
           if (exited) { resolve(); return }
-          const kill = setTimeout(() => { proc.kill('SIGKILL') }, 3000)
+          // forceShutdown still says goodbye to every tracker; nothing of ours is lost by not waiting long for it.
+          const kill = setTimeout(() => { proc.kill('SIGKILL') }, 500)
           proc.once('exit', () => { clearTimeout(kill); resolve() })
         })
       }

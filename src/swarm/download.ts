@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { createReadStream } from 'node:fs'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { HostAllowList } from '../shared/allow-host.ts'
 import { ColonyError } from '../shared/errors.ts'
@@ -10,6 +10,8 @@ import type { Logger } from '../shared/logger.ts'
 import type { EngineTorrent, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
 import { downloadFromOrigin, probeOrigin, type OriginProbe } from './origin.ts'
+import { PartSet } from './part-set.ts'
+import { assembleParts, partName, SegmentSink, segmentLayout, segmentLength, type SegmentLayout } from './segments.ts'
 import type { LeaderClaim, SwarmIndex } from './swarm-index.ts'
 import { buildTorrentFile, choosePieceLength, nameFromUrl, parseTorrentFile, PieceHasher } from './torrent-file.ts'
 
@@ -60,6 +62,8 @@ export type DownloadContext = {
   downloadLimit: number
   seedTimeMs: number
   seedRatio: number
+  /** Objects larger than this are fetched and published in segments of this size (rounded to whole pieces). */
+  segmentSize: number
   originRetries: number
   backoffBaseMs: number
   log: Logger
@@ -85,6 +89,8 @@ export class Download extends EventEmitter<DownloadEvents> {
   readonly #ctx: DownloadContext
   readonly #abort = new AbortController()
   #torrent: EngineTorrent | undefined
+  /** Segment torrents (progressive publication); undefined for an object published whole. */
+  #parts: PartSet | undefined
   #name: string
   #infoHash: string | undefined
   #originHave = 0
@@ -126,7 +132,13 @@ export class Download extends EventEmitter<DownloadEvents> {
   }
 
   info(): DownloadInfo {
-    const t = this.#torrent?.status()
+    const whole = this.#torrent?.status()
+    const ps = this.#parts?.stats()
+    const t = whole || ps ? {
+      received: (whole?.received ?? 0) + (ps?.received ?? 0), uploaded: (whole?.uploaded ?? 0) + (ps?.uploaded ?? 0),
+      downRate: (whole?.downRate ?? 0) + (ps?.down ?? 0), upRate: (whole?.upRate ?? 0) + (ps?.up ?? 0),
+      peers: Math.max(whole?.peers ?? 0, ps?.peers ?? 0),
+    } : undefined
     const done = this.#doneBytes()
     let down = 0
     if (this.state === 'origin') {
@@ -139,10 +151,10 @@ export class Download extends EventEmitter<DownloadEvents> {
     } else if (t) down = t.downRate
     const out: DownloadInfo = {
       id: this.id, url: this.url, state: this.state,
-      bytes: { done, fromOrigin: this.#fromOrigin, fromPeers: t?.received ?? 0, resumed: this.#resumed, uploaded: t?.uploaded ?? 0 },
+      bytes: { done, fromOrigin: this.#fromOrigin, fromPeers: t?.received ?? 0, resumed: this.#resumed + (ps?.resumed ?? 0), uploaded: t?.uploaded ?? 0 },
       rate: { down: Math.round(down), up: Math.round(t?.upRate ?? 0) },
       peers: t?.peers ?? 0,
-      bannedPeers: this.#torrent?.bannedCount ?? 0,
+      bannedPeers: (this.#torrent?.bannedCount ?? 0) + (ps?.banned ?? 0),
       seeding: this.state === 'seeding',
       createdAt: this.createdAt.toISOString(),
       name: this.#name,
@@ -159,6 +171,7 @@ export class Download extends EventEmitter<DownloadEvents> {
   #doneBytes(): number {
     if (!this.probe) return 0
     if (this.completedAt) return this.probe.length
+    if (this.#parts?.layout) return this.#parts.stats().done
     const t = this.#torrent
     if (t && this.state !== 'origin') return t.status().done
     return this.#originHave
@@ -167,11 +180,27 @@ export class Download extends EventEmitter<DownloadEvents> {
   /** True when bytes [start, end] are on disk and verified. */
   hasRange(start: number, end: number): boolean {
     if (this.completedAt) return true
+    if (this.#parts?.layout) return this.#parts.hasRange(start, end)
     if (this.state === 'origin') return this.#originHave > end
     const t = this.#torrent
     if (!t) return false
     for (let p = Math.floor(start / t.pieceLength); p <= Math.floor(end / t.pieceLength); p++) if (!t.hasPiece(p)) return false
     return true
+  }
+
+  /** Reads verified bytes at pos (check hasRange first): from the object file, or a segment file before assembly. */
+  async read(buf: Buffer, length: number, pos: number): Promise<number> {
+    let file = this.file as string
+    let offset = pos
+    let n = length
+    if (!this.completedAt && this.#parts?.layout) {
+      const at = this.#parts.locate(pos)
+      file = at.file
+      offset = at.offset
+      n = Math.min(length, at.room)
+    }
+    const fh = await open(file, 'r')
+    try { return (await fh.read(buf, 0, n, offset)).bytesRead } finally { await fh.close() }
   }
 
   /** Waits until bytes [start, end] are available, nudging the engine to fetch those pieces first. */
@@ -229,18 +258,154 @@ export class Download extends EventEmitter<DownloadEvents> {
       this.#actualSha256 = mark?.sha256
       await this.#joinSwarm(local, !!mark)
     } else {
-      this.#setState('waiting')
-      const claim = await this.#ctx.index.claim(this.probe.key, { candidate: this.#ctx.agentId, signal })
-      if (claim.kind === 'torrent') {
-        this.role = 'peer'
-        await writeFile(torrentPath, claim.torrent)
-        await this.#joinSwarm(claim.torrent, false)
-      } else {
-        this.role = 'leader'
-        try { await this.#fetchAsLeader(claim, torrentPath) } finally { await claim.release() }
-      }
+      await this.#claimAndFetch(torrentPath)
     }
     await this.#complete()
+  }
+
+  /**
+   * Watches the key's segment torrents and joins each as it is published, while campaigning for the key. The
+   * first of these ends it: every segment verified (assemble), the whole torrent published before any segment
+   * (join it, as for an object published whole), or this agent elected (fetch from the origin, from the first
+   * unpublished segment when a previous leader died mid-way).
+   */
+  async #claimAndFetch(torrentPath: string): Promise<void> {
+    const probe = this.probe as OriginProbe
+    const signal = this.#abort.signal
+    this.#setState('waiting')
+    const parts = new PartSet({ engine: this.#ctx.engine, dir: path.join(this.dir as string, 'parts'), trackers: this.#ctx.trackers, length: probe.length, log: this.#ctx.log })
+    this.#parts = parts
+    parts.on('progress', () => this.emit('progress'))
+    parts.on('ban', (p) => { this.#ctx.log.warn({ id: this.id, peer: p }, 'banned peer for bad data'); this.#ctx.onBan(p) })
+    await mkdir(path.join(this.dir as string, 'parts'), { recursive: true })
+    const watching = new AbortController()
+    const stopWatching = (): void => watching.abort()
+    signal.addEventListener('abort', stopWatching, { once: true })
+    const campaign = new AbortController()
+    const stopCampaign = (): void => campaign.abort(signal.reason)
+    signal.addEventListener('abort', stopCampaign, { once: true })
+    try {
+      await this.#ctx.index.watchParts(probe.key, (k, torrent) => {
+        if (this.state === 'waiting') this.#setState('swarm')
+        this.role ??= 'peer'
+        parts.join(k, torrent).catch((err: unknown) => this.#ctx.log.warn({ id: this.id, part: k, err: String(err) }, 'cannot join segment'))
+      }, watching.signal)
+      const claimed = this.#ctx.index.claim(probe.key, { candidate: this.#ctx.agentId, signal: campaign.signal })
+      claimed.catch(() => undefined)
+      const first = await Promise.race([claimed, parts.allDone.then(() => 'parts' as const)])
+      if (first === 'parts') {
+        campaign.abort(new SwarmError('SWARM_CANCELLED', 'every segment arrived'))
+        this.role = 'peer'
+        await this.#finishParts(torrentPath)
+      } else if (first.kind === 'torrent' && parts.started === 0) {
+        // Published whole (a small object, or before this agent looked): join the whole-object swarm.
+        watching.abort()
+        this.#parts = undefined
+        await parts.stop()
+        this.role = 'peer'
+        await writeFile(torrentPath, first.torrent)
+        await this.#joinSwarm(first.torrent, false)
+      } else if (first.kind === 'torrent') {
+        this.role = 'peer'
+        await this.#waitParts(parts)
+        await this.#finishParts(torrentPath)
+      } else {
+        watching.abort()
+        this.role = 'leader'
+        try {
+          if (parts.started === 0 && probe.length <= this.#ctx.segmentSize) {
+            this.#parts = undefined
+            await this.#fetchAsLeader(first, torrentPath)
+          } else {
+            await this.#fetchSegmentsAsLeader(first, parts, torrentPath)
+          }
+        } finally { await first.release() }
+      }
+    } finally {
+      watching.abort()
+      signal.removeEventListener('abort', stopWatching)
+      signal.removeEventListener('abort', stopCampaign)
+    }
+  }
+
+  async #waitParts(parts: PartSet): Promise<void> {
+    const signal = this.#abort.signal
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason as Error)
+      signal.addEventListener('abort', onAbort, { once: true })
+      parts.allDone.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+    })
+  }
+
+  /**
+   * The leader of a segmented object: fetches from the origin from the first unpublished segment on, seeding
+   * and publishing each segment as soon as it is hashed; segments a dead predecessor published come from peers.
+   */
+  async #fetchSegmentsAsLeader(claim: LeaderClaim, parts: PartSet, torrentPath: string): Promise<void> {
+    const probe = this.probe as OriginProbe
+    const key16 = probe.key.slice(0, 16)
+    for (const [k, t] of await this.#ctx.index.lookupParts(probe.key)) if (!parts.has(k)) await parts.join(k, t)
+    const pieceLength = parts.pieceLength || choosePieceLength(probe.length)
+    const layout: SegmentLayout = parts.layout ?? segmentLayout(probe.length, pieceLength, this.#ctx.segmentSize)
+    parts.layout ??= layout
+    parts.base ??= this.#name
+    parts.pieceLength ||= pieceLength
+    // Segments published by a dead predecessor that this agent holds are kept; the rest come from the origin.
+    const first = parts.firstIncomplete()
+    await parts.drop(first)
+    this.#setState('origin')
+    this.#ctx.log.info({ id: this.id, segments: layout.count, segmentSize: layout.size, from: first }, 'fetching segments from the origin')
+    if (first < layout.count) {
+      const sink = new SegmentSink({
+        layout, first, pieceLength, fileOf: (k) => parts.fileOf(k),
+        onSegment: async (k, pieces) => {
+          const { torrent } = await buildTorrentFile({
+            name: partName(parts.base as string, k, layout.count), length: segmentLength(layout, k), pieceLength, pieces,
+            announce: this.#ctx.trackers, comment: probe.url, source: `colony:${key16}:part`,
+          })
+          // Seed first, publish second, as for the whole torrent.
+          await parts.join(k, torrent, true)
+          await claim.publishPart(k, torrent)
+          this.#ctx.log.debug({ id: this.id, part: k }, 'published segment')
+        },
+      })
+      parts.fetching = { part: () => sink.part, bytes: () => sink.partial }
+      const got = await downloadFromOrigin({
+        probe, allow: this.#ctx.allow, sink, offset: first * layout.size, signal: this.#abort.signal,
+        retries: this.#ctx.originRetries, rateLimit: this.#ctx.downloadLimit, backoffBaseMs: this.#ctx.backoffBaseMs,
+        onProgress: (have, fromOrigin) => {
+          this.#originHave = first * layout.size + have
+          this.#fromOrigin = fromOrigin
+          this.emit('progress')
+        },
+      })
+      parts.fetching = undefined
+      this.#resumed = got.resumedBytes
+      await sink.flushed()
+    }
+    await this.#waitParts(parts)
+    await this.#finishParts(torrentPath, claim)
+  }
+
+  /**
+   * Every segment is verified: build the whole-object torrent (the segments' hashes concatenated — the same
+   * info hash on every agent), assemble the file, seed it; the leader publishes it.
+   */
+  async #finishParts(torrentPath: string, claim?: LeaderClaim): Promise<void> {
+    const probe = this.probe as OriginProbe
+    const parts = this.#parts as PartSet
+    this.#name = parts.base ?? this.#name
+    const { torrent, parsed } = await buildTorrentFile({
+      name: this.#name, length: probe.length, pieceLength: parts.pieceLength, pieces: parts.pieces(), announce: this.#ctx.trackers,
+      comment: probe.url, source: `colony:${probe.key.slice(0, 16)}`,
+    })
+    this.#actualSha256 = await assembleParts(parts.files(), this.file as string)
+    await writeFile(torrentPath, torrent)
+    await this.#joinSwarm(torrent, true)
+    if (claim) {
+      await claim.publish(torrent)
+      this.#ctx.log.info({ id: this.id, key: probe.key, infoHash: parsed.infoHash, segments: parts.layout?.count }, 'published torrent')
+    }
   }
 
   async #fetchAsLeader(claim: LeaderClaim, torrentPath: string): Promise<void> {
@@ -320,7 +485,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     const check = (): void => {
       const t = this.#torrent
       if (!t || this.state !== 'seeding') return
-      const uploaded = t.status().uploaded
+      const uploaded = this.info().bytes.uploaded
       const timeUp = Date.now() - started >= this.#ctx.seedTimeMs
       const ratioMet = this.#ctx.seedRatio > 0 && uploaded >= this.#ctx.seedRatio * t.length
       if (timeUp || ratioMet) {
@@ -337,6 +502,7 @@ export class Download extends EventEmitter<DownloadEvents> {
   async #stopTorrent(): Promise<void> {
     clearTimeout(this.#seedTimer)
     await this.#torrent?.stop()
+    await this.#parts?.stop()
   }
 }
 

@@ -44,8 +44,11 @@ export interface EngineTorrent extends EventEmitter<EngineTorrentEvents> {
   hasPiece(index: number): boolean
   /** Best effort: fetch these pieces first (webtorrent only; aria2 picks rarest-first). */
   prioritize(first: number, last: number): void
-  /** Stops uploading and downloading; the data stays on disk. */
-  stop(): Promise<void>
+  /**
+   * Stops uploading and downloading; the data stays on disk. `wait`: resolve only once the engine has let go
+   * of the file (before someone else writes it).
+   */
+  stop(options?: { wait?: boolean }): Promise<void>
 }
 
 export type EngineAddOptions = {

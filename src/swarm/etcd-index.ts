@@ -23,6 +23,9 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
   const ns: Namespace = client.namespace(options.prefix ?? 'colony/swarm/')
   const ttl = options.leaseTtlSeconds ?? 5
   const torrentKey = (key: string): string => `torrents/${key}`
+  const partPrefix = (key: string): string => `parts/${key}/`
+  const partKey = (key: string, part: number): string => `${partPrefix(key)}${String(part).padStart(6, '0')}`
+  const partOf = (k: string): number => Number(k.slice(k.lastIndexOf('/') + 1))
   const live = new Set<() => void>()
 
   const wrap = (err: unknown): SwarmError =>
@@ -77,6 +80,9 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
         publish: async (torrent) => {
           try { await ns.put(torrentKey(key)).value(torrent) } catch (err) { throw wrap(err) }
         },
+        publishPart: async (part, torrent) => {
+          try { await ns.put(partKey(key, part)).value(torrent) } catch (err) { throw wrap(err) }
+        },
         release: async () => {
           if (released) return
           released = true
@@ -106,8 +112,31 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
     kind: 'etcd',
     lookup,
     claim,
+    lookupParts: async (key) => {
+      try {
+        const all = await ns.getAll().prefix(partPrefix(key)).buffers()
+        return new Map(Object.entries(all).map(([k, v]) => [partOf(k), v]))
+      } catch (err) { throw wrap(err) }
+    },
+    watchParts: async (key, onPart, signal) => {
+      try {
+        // Watch before reading, as in claim(): a part published in between arrives through the watch.
+        const w = await ns.watch().prefix(partPrefix(key)).create()
+        const stop = (): void => { void w.cancel().catch(() => undefined) }
+        if (signal.aborted) { stop(); return }
+        signal.addEventListener('abort', stop, { once: true })
+        live.add(stop)
+        w.on('put', (kv) => onPart(partOf(kv.key.toString()), Buffer.from(kv.value)))
+        w.on('error', () => undefined)
+        const all = await ns.getAll().prefix(partPrefix(key)).buffers()
+        for (const [k, v] of Object.entries(all)) onPart(partOf(k), v)
+      } catch (err) { throw wrap(err) }
+    },
     remove: async (key) => {
-      try { await ns.delete().key(torrentKey(key)) } catch (err) { throw wrap(err) }
+      try {
+        await ns.delete().key(torrentKey(key))
+        await ns.delete().prefix(partPrefix(key))
+      } catch (err) { throw wrap(err) }
     },
     close: async () => {
       for (const f of [...live]) f()

@@ -14,6 +14,8 @@ type Candidate = {
 export function createMemoryIndex(): SwarmIndex {
   const torrents = new Map<string, Buffer>()
   const queues = new Map<string, Candidate[]>()
+  const parts = new Map<string, Map<number, Buffer>>()
+  const partWatchers = new Map<string, Set<(part: number, torrent: Buffer) => void>>()
   let nextId = 1
   let closed = false
 
@@ -46,6 +48,12 @@ export function createMemoryIndex(): SwarmIndex {
         }
         queues.set(key, q.filter((c) => c === head))
       },
+      publishPart: async (part, torrent) => {
+        let m = parts.get(key)
+        if (!m) { m = new Map(); parts.set(key, m) }
+        m.set(part, torrent)
+        for (const w of [...(partWatchers.get(key) ?? [])]) w(part, torrent)
+      },
       release,
     })
   }
@@ -75,7 +83,19 @@ export function createMemoryIndex(): SwarmIndex {
       queues.set(key, q)
       electHead(key)
     }),
-    remove: async (key) => { torrents.delete(key) },
+    lookupParts: async (key) => new Map(parts.get(key) ?? []),
+    watchParts: async (key, onPart, signal) => {
+      if (signal.aborted) return
+      for (const [k, t] of parts.get(key) ?? []) onPart(k, t)
+      let set = partWatchers.get(key)
+      if (!set) { set = new Set(); partWatchers.set(key, set) }
+      set.add(onPart)
+      signal.addEventListener('abort', () => {
+        set.delete(onPart)
+        if (set.size === 0) partWatchers.delete(key)
+      }, { once: true })
+    },
+    remove: async (key) => { torrents.delete(key); parts.delete(key) },
     close: async () => {
       closed = true
       for (const q of queues.values()) {

@@ -1,5 +1,4 @@
 // GET /v1/objects: the object over HTTP with Range support, each chunk sent as soon as it is verified on disk.
-import { open } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Download } from './download.ts'
 import { SwarmError } from './errors.ts'
@@ -65,14 +64,13 @@ export async function streamObject(req: IncomingMessage, res: ServerResponse, do
   await download.waitForRange(start, Math.min(end, start + CHUNK - 1), abort.signal)
   res.writeHead(range ? 206 : 200, headers)
   if (req.method === 'HEAD') { res.end(); return }
-  const fh = await open(download.file as string, 'r')
   try {
     const buf = Buffer.allocUnsafe(CHUNK)
     let pos = start
     while (pos <= end) {
       const last = Math.min(end, pos + CHUNK - 1)
       await download.waitForRange(pos, last, abort.signal)
-      const { bytesRead } = await fh.read(buf, 0, last - pos + 1, pos)
+      const bytesRead = await download.read(buf, last - pos + 1, pos)
       if (bytesRead === 0) throw new Error(`short read at ${pos}`)
       const ok = res.write(Buffer.from(buf.subarray(0, bytesRead)))
       pos += bytesRead
@@ -89,7 +87,5 @@ export async function streamObject(req: IncomingMessage, res: ServerResponse, do
   } catch (err) {
     // Headers are out: the only honest signal left is a cut connection (the client sees a short body).
     res.destroy(err as Error)
-  } finally {
-    await fh.close()
   }
 }

@@ -77,12 +77,47 @@ export async function probeOrigin(url: string, allow: HostAllowList, signal?: Ab
   return { url, fetchUrl: finalUrl, length, validator, key: keyOf(url, validator, length), ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) }
 }
 
+/** Where the leader's origin bytes go: one file (whole object) or the segment files (progressive publication). */
+export interface OriginSink {
+  /** Bytes already held and hashed (resume), counted from the download's offset. */
+  open(): Promise<number>
+  /** Appends at `position` (counted from the offset; always the next byte). */
+  write(chunk: Uint8Array, position: number): Promise<void>
+  /** The origin ignored our Range and sends from the offset again: forget everything. */
+  reset(): Promise<void>
+  close(): Promise<void>
+}
+
+/** One file holding the object from byte 0; an existing prefix is re-hashed so a restarted leader continues. */
+export function fileSink(file: string, hasher: PieceHasher, length: number): OriginSink {
+  let fh: FileHandle | undefined
+  return {
+    open: async () => {
+      fh = await openForResume(file)
+      return rehashPrefix(fh, hasher, length)
+    },
+    write: async (chunk, position) => {
+      await (fh as FileHandle).write(chunk, 0, chunk.length, position)
+      hasher.update(chunk)
+    },
+    reset: async () => {
+      await (fh as FileHandle).truncate(0)
+      hasher.reset()
+    },
+    close: async () => { await fh?.close() },
+  }
+}
+
 export type OriginDownloadOptions = {
   probe: OriginProbe
   allow: HostAllowList
   /** Destination file; an existing prefix is re-hashed and the rest fetched with a Range request. */
-  file: string
-  hasher: PieceHasher
+  file?: string
+  hasher?: PieceHasher
+  /** Instead of file + hasher. */
+  sink?: OriginSink
+  /** First byte of the object to fetch (a successor leader continues after the published segments). @defaultValue 0 */
+  offset?: number
   /** Consecutive failed attempts (no byte gained) before giving up. @defaultValue 5 */
   retries?: number
   /** Bytes per second from the origin; 0 = no cap. @defaultValue 0 */
@@ -100,35 +135,39 @@ export type OriginDownloadOptions = {
  * Returns the bytes that really came from the origin in this run.
  */
 export async function downloadFromOrigin(options: OriginDownloadOptions): Promise<{ fromOrigin: number; resumedBytes: number }> {
-  const { probe, hasher, signal } = options
-  const fh = await openForResume(options.file)
+  const { probe, signal } = options
+  const offset = options.offset ?? 0
+  const total = probe.length - offset
+  const sink = options.sink ?? fileSink(options.file as string, options.hasher as PieceHasher, probe.length)
   let fromOrigin = 0
   let resumedBytes = 0
   try {
-    let have = await rehashPrefix(fh, hasher, probe.length)
+    let have = await sink.open()
     resumedBytes = have
     options.onProgress?.(have, 0)
     let failures = 0
     const retries = options.retries ?? 5
     const pace = { start: Date.now(), bytes: 0 }
-    while (have < probe.length) {
+    while (have < total) {
       signal?.throwIfAborted()
+      // Bytes of a 200 response to skip (an origin that ignores Range while we start past byte 0).
+      let skip = 0
       try {
         const headers: Record<string, string> = { 'accept-encoding': 'identity' }
-        if (have > 0) {
-          headers.range = `bytes=${have}-`
+        if (offset + have > 0) {
+          headers.range = `bytes=${offset + have}-`
           headers['if-range'] = probe.etag && !probe.etag.startsWith('W/') ? probe.etag : probe.lastModified ?? probe.etag ?? ''
         }
         const { res } = await fetchAllowed(probe.fetchUrl, { headers, ...(signal ? { signal } : {}) }, options.allow)
-        if (res.status === 200 && have > 0) {
+        if (res.status === 200 && offset + have > 0) {
           // If-Range failed or Range unsupported: start over if it is still the same object.
           checkSameVersion(res, probe)
-          await fh.truncate(0)
-          hasher.reset()
+          await sink.reset()
           have = 0
+          skip = offset
         } else if (res.status === 206) {
           const m = /bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')
-          if (!m || Number(m[1]) !== have) throw new Error(`origin sent range ${res.headers.get('content-range')} for bytes=${have}-`)
+          if (!m || Number(m[1]) !== offset + have) throw new Error(`origin sent range ${res.headers.get('content-range')} for bytes=${offset + have}-`)
         } else if (res.status !== 200) {
           const wait = parseRetryAfter(res.headers.get('retry-after'))
           await res.body?.cancel()
@@ -138,12 +177,16 @@ export async function downloadFromOrigin(options: OriginDownloadOptions): Promis
         }
         if (have === 0) checkSameVersion(res, probe)
         if (!res.body) throw new Error('origin sent no body')
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          const room = probe.length - have
+        for await (let chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          if (skip > 0) {
+            const drop = Math.min(skip, chunk.length)
+            skip -= drop
+            chunk = chunk.subarray(drop)
+          }
+          const room = total - have
           const part = chunk.length > room ? chunk.subarray(0, room) : chunk
-          if (part.length === 0) break
-          await fh.write(part, 0, part.length, have)
-          hasher.update(part)
+          if (part.length === 0) { if (room === 0) break; continue }
+          await sink.write(part, have)
           have += part.length
           fromOrigin += part.length
           failures = 0
@@ -154,19 +197,19 @@ export async function downloadFromOrigin(options: OriginDownloadOptions): Promis
             if (ahead > 5) await delay(ahead, signal)
           }
         }
-        if (have < probe.length) throw new Error(`origin closed the body at ${have}/${probe.length}`)
+        if (have < total) throw new Error(`origin closed the body at ${offset + have}/${probe.length}`)
       } catch (err) {
         if (signal?.aborted) throw signal.reason as Error
         if (err instanceof SwarmError || (err as { code?: string }).code === 'COLONY_FORBIDDEN_TARGET') throw err
         if ((err as { fatal?: boolean }).fatal || ++failures > retries) {
-          throw new SwarmError('SWARM_ORIGIN_FAILED', `origin download of ${probe.url} failed at ${have}/${probe.length}: ${(err as Error).message}`, { cause: err, details: { url: probe.url, bytes: have } })
+          throw new SwarmError('SWARM_ORIGIN_FAILED', `origin download of ${probe.url} failed at ${offset + have}/${probe.length}: ${(err as Error).message}`, { cause: err, details: { url: probe.url, bytes: offset + have } })
         }
         const wait = (err as { waitMs?: number }).waitMs ?? computeBackoff(failures, { baseMs: options.backoffBaseMs ?? 200, maxMs: 10_000 })
         await delay(wait, signal)
       }
     }
   } finally {
-    await fh.close()
+    await sink.close()
   }
   return { fromOrigin, resumedBytes }
 }

@@ -5,6 +5,8 @@ export type LeaderClaim = {
   kind: 'leader'
   /** Stores the torrent under the key; everyone waiting on the key receives it. */
   publish(torrent: Buffer): Promise<void>
+  /** Stores the torrent of segment `part` of the object (progressive publication); watchers of the key's parts receive it. */
+  publishPart(part: number, torrent: Buffer): Promise<void>
   /** Gives up leadership (after publishing, or on failure so the next candidate takes over). Idempotent. */
   release(): Promise<void>
 }
@@ -35,8 +37,15 @@ export interface SwarmIndex {
    * elected to fetch it. Exactly one caller at a time holds leadership for a key.
    */
   claim(key: string, options: ClaimOptions): Promise<Claim>
+  /** The segment torrents published so far for key (segment index → torrent). */
+  lookupParts(key: string): Promise<Map<number, Buffer>>
+  /**
+   * Calls onPart for every segment torrent of key: those already published (before this resolves), then each
+   * new one, until the signal aborts.
+   */
+  watchParts(key: string, onPart: (part: number, torrent: Buffer) => void, signal: AbortSignal): Promise<void>
   /** Drops a published torrent (it proved unusable) so the next claim elects a new leader. */
-  remove(key: string): Promise<void>
+  remove(key: string): Promise<void>  // also drops its segment torrents
   /** Releases connections; claims in flight reject. */
   close(): Promise<void>
 }

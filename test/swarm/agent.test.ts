@@ -26,8 +26,8 @@ describe('swarm agents in one process (memory index)', { timeout: 60_000 }, () =
     const index = createMemoryIndex()
     const host = new URL(origin.url).host
     for (let i = 0; i < 4; i++) {
-      // One agent picks pieces with 'spread' (sequential from a random piece) so that path is exercised too.
-      agents.push(await startAgent({ dataDir: `${dir}/a${i}`, index, trackers: [tracker.announce], allowHosts: [host], seedTimeMs: 60_000, ...(i === 3 ? { strategy: 'spread' as const } : {}) }))
+      // 1 MiB segments: the object is published progressively, in 4 segment torrents plus the whole one.
+      agents.push(await startAgent({ dataDir: `${dir}/a${i}`, index, trackers: [tracker.announce], allowHosts: [host], seedTimeMs: 60_000, segmentSize: 1024 * 1024 }))
     }
   })
   after(async () => {
@@ -41,6 +41,7 @@ describe('swarm agents in one process (memory index)', { timeout: 60_000 }, () =
     const started = await Promise.all(agents.map((a) => requestDownload(origin.url, { agent: a.url, sha256: origin.sha256 })))
     const done = await Promise.all(started.map((d, i) => waitForDownload(d.id, { agent: agents[i]?.url as string, timeoutMs: 40_000 })))
     assert.equal(origin.gets, 1, 'exactly one GET reached the origin')
+    assert.equal(new Set(done.map((d) => d.infoHash)).size, 1, 'every agent built the same whole-object torrent from the segments')
     assert.equal(origin.bytesSent, origin.body.length)
     const leaders = done.filter((d) => d.role === 'leader')
     assert.equal(leaders.length, 1)

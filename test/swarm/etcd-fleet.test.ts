@@ -50,6 +50,8 @@ describe('swarm fleet on etcd (agent processes)', { timeout: 150_000 }, () => {
     port ??= await freePort()
     const args = [BIN, 'swarm', 'agent', '--api', `127.0.0.1:${port}`, '--listen', '0', '--data', `${dir}/${name}`,
       '--etcd', etcd.url, '--etcd-prefix', `test-${process.pid}/`, '--lease-ttl', '2s', '--seed-time', '10m', '--agent-id', name,
+      // 1 MiB segments: objects above it are published progressively (a torrent per segment, then the whole).
+      '--segment-size', '1MiB',
       ...trackers.flatMap((t) => ['--tracker', t.httpAnnounceUrl]), ...hosts.flatMap((h) => ['--allow-host', h]), ...extra]
     const proc = await startProcess(process.execPath, args, { port, dir, env: { COLONY_LOG_LEVEL: process.env.SWARM_TEST_LOG ?? 'warn' } })
     const log: string[] = []
@@ -143,23 +145,25 @@ describe('swarm fleet on etcd (agent processes)', { timeout: 150_000 }, () => {
     assert.equal(usage.code, 2)
   })
 
-  test('the leader killed mid-download: its lease expires, another agent fetches and everyone completes', async () => {
-    const o = await newOrigin(3 * 1024 * 1024, 1024 * 1024)
+  test('the leader killed mid-download: its lease expires, another agent continues from the first unpublished segment', async () => {
+    const o = await newOrigin(3 * 1024 * 1024, 256 * 1024)
     const on = live().slice(0, 3)
     const started = await Promise.all(on.map((a) => requestDownload(o.url, { agent: a.url, sha256: o.sha256 })))
     const leaderAt = await waitFor(async () => {
-      for (let i = 0; i < on.length; i++) {
-        const d = await getDownload(started[i]?.id as string, { agent: on[i]?.url as string })
-        if (d.state === 'origin' && d.bytes.done > 256 * 1024) return i + 1
-      }
-      return 0
-    }, { timeoutMs: 20_000, message: 'a leader fetching from the origin' })
+      const infos = await Promise.all(on.map((a, i) => getDownload(started[i]?.id as string, { agent: a.url })))
+      const leader = infos.findIndex((d) => d.state === 'origin')
+      // The first 1 MiB segment is published and every follower holds it; the second is not published yet.
+      const followersHaveIt = infos.every((d, i) => i === leader || d.bytes.done >= 1024 * 1024)
+      return leader >= 0 && followersHaveIt && (infos[leader]?.bytes.done ?? 0) < 2 * 1024 * 1024 ? leader + 1 : 0
+    }, { timeoutMs: 20_000, intervalMs: 100, message: 'a leader fetching from the origin, its first segment with every follower' })
     const victim = on[leaderAt - 1] as AgentProc
     victim.proc.kill('SIGKILL')
     const rest = on.filter((a) => a !== victim)
     const done = await Promise.all(rest.map((a) => waitForDownload(started[on.indexOf(a)]?.id as string, { agent: a.url, timeoutMs: 60_000 })))
     assert.equal(o.gets, 2, 'the dead leader\'s partial GET plus the new leader\'s')
     assert.equal(done.filter((d) => d.role === 'leader').length, 1)
+    const successor = done.find((d) => d.role === 'leader')
+    assert.ok((successor?.bytes.fromOrigin ?? 0) <= o.body.length - 1024 * 1024, `the successor fetched ${successor?.bytes.fromOrigin} bytes: not the published first segment`)
     for (const d of done) assert.equal(d.sha256, o.sha256)
   })
 })

@@ -1,0 +1,149 @@
+// Progressive publication: the leader cuts the object into segments (a whole number of pieces each), publishes a
+// torrent per segment as soon as it is fetched and hashed, and the whole-object torrent (the segments' piece
+// hashes concatenated, same piece length) once all are. Followers join the segments' swarms as they appear.
+import { createHash } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdir, open, type FileHandle } from 'node:fs/promises'
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { Writable } from 'node:stream'
+import type { OriginSink } from './origin.ts'
+import { PieceHasher } from './torrent-file.ts'
+
+export type SegmentLayout = {
+  /** Bytes per segment (a multiple of the piece length); the last one may be shorter. */
+  size: number
+  count: number
+  length: number
+}
+
+/** The segment size rounded up to whole pieces; one segment when the object is not larger. */
+export function segmentLayout(length: number, pieceLength: number, segmentSize: number): SegmentLayout {
+  const size = Math.max(pieceLength, Math.ceil(segmentSize / pieceLength) * pieceLength)
+  return { size, count: Math.max(1, Math.ceil(length / size)), length }
+}
+
+export function segmentLength(layout: SegmentLayout, part: number): number {
+  return Math.min(layout.size, layout.length - part * layout.size)
+}
+
+/** "<name>.part-<k>-of-<n>": the file name inside segment k's torrent; it carries the layout for followers. */
+export function partName(name: string, part: number, count: number): string {
+  return `${name}.part-${part}-of-${count}`
+}
+
+export function parsePartName(name: string): { base: string; part: number; count: number } | undefined {
+  const m = /^(.+)\.part-(\d+)-of-(\d+)$/.exec(name)
+  if (!m) return undefined
+  const part = Number(m[2])
+  const count = Number(m[3])
+  if (!(part < count) || count < 2) return undefined
+  return { base: m[1] as string, part, count }
+}
+
+/** Recovers the layout from one segment torrent: every segment but the last is `size` long. */
+export function layoutFromPart(length: number, part: number, count: number, partLength: number): SegmentLayout | undefined {
+  const size = part < count - 1 ? partLength : (length - partLength) / (count - 1)
+  if (!Number.isInteger(size) || size <= 0 || Math.ceil(length / size) !== count) return undefined
+  if (segmentLength({ size, count, length }, part) !== partLength) return undefined
+  return { size, count, length }
+}
+
+/**
+ * The leader's origin bytes, written into one file per segment with SHA-1 per piece; each finished segment is
+ * handed to `onSegment` (which seeds and publishes it) without holding up the stream.
+ */
+export class SegmentSink implements OriginSink {
+  readonly #layout: SegmentLayout
+  readonly #first: number
+  readonly #pieceLength: number
+  readonly #fileOf: (part: number) => string
+  readonly #onSegment: (part: number, pieces: Buffer) => Promise<void>
+  #fh: FileHandle | undefined
+  #part: number
+  #hasher: PieceHasher
+  #inPart = 0
+  #pending: Promise<void>[] = []
+
+  constructor(options: { layout: SegmentLayout; first: number; pieceLength: number; fileOf: (part: number) => string; onSegment: (part: number, pieces: Buffer) => Promise<void> }) {
+    this.#layout = options.layout
+    this.#first = options.first
+    this.#part = options.first
+    this.#pieceLength = options.pieceLength
+    this.#fileOf = options.fileOf
+    this.#onSegment = options.onSegment
+    this.#hasher = new PieceHasher(options.pieceLength)
+  }
+
+  /** The segment being fetched. */
+  get part(): number { return this.#part }
+  /** Bytes of the segment being fetched that are on disk. */
+  get partial(): number { return this.#inPart }
+
+  /** Starts over at the first segment: a restarted leader refetches a partly written segment whole. */
+  async open(): Promise<number> {
+    await this.#openPart(this.#first)
+    return 0
+  }
+
+  async #openPart(part: number): Promise<void> {
+    await this.#fh?.close()
+    this.#part = part
+    this.#inPart = 0
+    this.#hasher = new PieceHasher(this.#pieceLength)
+    await mkdir(path.dirname(this.#fileOf(part)), { recursive: true })
+    this.#fh = await open(this.#fileOf(part), 'w')
+  }
+
+  async write(chunk: Uint8Array, _position: number): Promise<void> {
+    let off = 0
+    while (off < chunk.length) {
+      const room = segmentLength(this.#layout, this.#part) - this.#inPart
+      const take = Math.min(room, chunk.length - off)
+      const piece = chunk.subarray(off, off + take)
+      await (this.#fh as FileHandle).write(piece, 0, piece.length, this.#inPart)
+      this.#hasher.update(piece)
+      this.#inPart += take
+      off += take
+      if (this.#inPart === segmentLength(this.#layout, this.#part)) {
+        await (this.#fh as FileHandle).close()
+        this.#fh = undefined
+        const done = this.#part
+        const { pieces } = this.#hasher.finish()
+        const p = this.#onSegment(done, pieces)
+        p.catch(() => undefined)
+        this.#pending.push(p)
+        if (done + 1 < this.#layout.count) await this.#openPart(done + 1)
+      }
+    }
+  }
+
+  async reset(): Promise<void> { await this.#openPart(this.#first) }
+
+  async close(): Promise<void> {
+    await this.#fh?.close()
+    this.#fh = undefined
+  }
+
+  /** Waits for every segment handed out so far to be seeded and published; rethrows the first failure. */
+  async flushed(): Promise<void> { await Promise.all(this.#pending) }
+}
+
+/** Concatenates the segment files into the object file; returns its SHA-256. */
+export async function assembleParts(files: string[], out: string): Promise<string> {
+  const hash = createHash('sha256')
+  const file = createWriteStream(out)
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      hash.update(chunk)
+      if (file.write(chunk)) cb()
+      else file.once('drain', () => cb())
+    },
+    final(cb) { file.end(cb) },
+  })
+  async function* all(): AsyncGenerator<Buffer> {
+    for (const f of files) for await (const c of createReadStream(f, { highWaterMark: 1024 * 1024 })) yield c as Buffer
+  }
+  await pipeline(all(), sink)
+  return hash.digest('hex')
+}
