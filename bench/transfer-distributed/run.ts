@@ -15,6 +15,8 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const { values: args } = parseArgs({ options: {
   files: { type: 'string', default: '1000000' }, classes: { type: 'string', default: '1000' },
   'baseline-files': { type: 'string', default: '100000' }, copiers: { type: 'string', default: '1' }, 'baseline-workers': { type: 'string', default: '2' },
+  /** Copy batches each copier holds at once (default: the worker's own, concurrency/50 + 1). */
+  batches: { type: 'string' },
   concurrency: { type: 'string', default: '256' }, size: { type: 'string', default: '100' },
   'skip-baseline': { type: 'boolean', default: false },
   /** core: every file streams through the shared copyFile; none: copiers settle without streaming (coordination only). */
@@ -26,6 +28,7 @@ const PER_CLASS = Math.round(FILES / CLASSES)
 const BASE_FILES = Number(args['baseline-files'])
 const COPIERS = Number(args.copiers)
 const BASE_WORKERS = Number(args['baseline-workers'])
+const BATCHES = args.batches ? Number(args.batches) : Math.max(2, Math.ceil(CONC / 50) + 1)
 const CONC = Number(args.concurrency)
 const SIZE = Number(args.size)
 
@@ -92,7 +95,7 @@ async function benchColony(url: string, r: Redis, copy: 'core' | 'none', redisPi
     spawnNode(path.join(here, 'worker-main.ts'), [...common, '--role', 'scanner']),
     spawnNode(path.join(here, 'worker-main.ts'), [...common, '--role', 'crawler']),
     spawnNode(path.join(here, 'worker-main.ts'), [...common, '--role', 'aggregator']),
-    ...Array.from({ length: COPIERS }, () => spawnNode(path.join(here, 'worker-main.ts'), [...common, '--role', 'copier', '--concurrency', String(CONC), '--batches', String(Math.max(2, Math.ceil(CONC / 100) + 1))])),
+    ...Array.from({ length: COPIERS }, () => spawnNode(path.join(here, 'worker-main.ts'), [...common, '--role', 'copier', '--concurrency', String(CONC), '--batches', String(BATCHES)])),
   ]
   try {
     // Let the workers load (module graph, connections) before the clock starts.
