@@ -28,9 +28,9 @@ const PER_CLASS = Math.round(FILES / CLASSES)
 const BASE_FILES = Number(args['baseline-files'])
 const COPIERS = Number(args.copiers)
 const BASE_WORKERS = Number(args['baseline-workers'])
-const BATCHES = args.batches ? Number(args.batches) : Math.max(2, Math.ceil(CONC / 50) + 1)
 const CONC = Number(args.concurrency)
 const SIZE = Number(args.size)
+const BATCHES = args.batches ? Number(args.batches) : Math.max(2, Math.ceil(CONC / 50) + 1)
 
 async function usedMemory(r: Redis): Promise<number> {
   const info = await r.info('memory')
