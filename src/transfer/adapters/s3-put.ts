@@ -41,6 +41,28 @@ export function encodeS3Path(key: string): string {
 const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data).digest()
 const sha256Hex = (data: string): string => createHash('sha256').update(data).digest('hex')
 
+/**
+ * Adds x-amz-date, x-amz-content-sha256 (UNSIGNED-PAYLOAD), the session token if any, and the SigV4
+ * Authorization header to `headers` (lower-case names, `host` included) for a PUT of `path` (already encoded).
+ */
+export function signPut(o: {
+  path: string; headers: Record<string, string>; amzDate: string; region: string; credentials: PutCredentials
+  signingKey?: (date: string) => Buffer
+}): void {
+  const { headers, amzDate, region, credentials: creds } = o
+  const date = amzDate.slice(0, 8)
+  headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD'
+  headers['x-amz-date'] = amzDate
+  if (creds.sessionToken) headers['x-amz-security-token'] = creds.sessionToken
+  const names = Object.keys(headers).sort()
+  const canonical = ['PUT', o.path, '', ...names.map((n) => `${n}:${String(headers[n]).trim().replace(/\s+/g, ' ')}`), '', names.join(';'), 'UNSIGNED-PAYLOAD'].join('\n')
+  const scope = `${date}/${region}/s3/aws4_request`
+  const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${sha256Hex(canonical)}`
+  const key = o.signingKey?.(date) ?? hmac(hmac(hmac(hmac(`AWS4${creds.secretAccessKey}`, date), region), 's3'), 'aws4_request')
+  const signature = createHmac('sha256', key).update(toSign).digest('hex')
+  headers.authorization = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`
+}
+
 export class S3Putter {
   readonly #pool: Pool
   readonly #options: S3PutterOptions
@@ -72,23 +94,14 @@ export class S3Putter {
     const [creds, region] = await Promise.all([this.#options.credentials(), this.#options.region()])
     const path = `${this.#basePath}/${encodeS3Path(req.bucket)}/${encodeS3Path(req.key)}`
     const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
-    const date = amzDate.slice(0, 8)
     const headers: Record<string, string> = {
       'content-length': String(req.body.length),
       'content-type': req.contentType,
       host: this.#host,
-      'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
-      'x-amz-date': amzDate,
     }
     if (req.md5) headers['content-md5'] = Buffer.from(req.md5, 'hex').toString('base64')
-    if (creds.sessionToken) headers['x-amz-security-token'] = creds.sessionToken
     for (const [k, v] of Object.entries(req.metadata ?? {})) headers[`x-amz-meta-${k.toLowerCase()}`] = v
-    const names = Object.keys(headers).sort()
-    const canonical = ['PUT', path, '', ...names.map((n) => `${n}:${String(headers[n]).trim()}`), '', names.join(';'), 'UNSIGNED-PAYLOAD'].join('\n')
-    const scope = `${date}/${region}/s3/aws4_request`
-    const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${sha256Hex(canonical)}`
-    const signature = createHmac('sha256', this.#key(creds.secretAccessKey, date, region)).update(toSign).digest('hex')
-    headers.authorization = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`
+    signPut({ path, headers, amzDate, region, credentials: creds, signingKey: (date) => this.#key(creds.secretAccessKey, date, region) })
     const res = await this.#pool.request({ method: 'PUT', path, headers, body: req.body, ...(req.signal ? { signal: req.signal } : {}) })
     if (res.statusCode >= 200 && res.statusCode < 300) {
       await res.body.dump()
