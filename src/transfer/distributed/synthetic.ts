@@ -116,7 +116,7 @@ export class NullDestination implements Destination {
     })
   }
 
-  /** The core's small-body path (the one directory and S3 destinations take for bodies ≤ 4 MiB): nothing stored. */
+  /** The core's small-body path (the one directory and S3 destinations take for small bodies): nothing stored. */
   putBuffer(key: string, body: Buffer): Promise<StoredObject> {
     if (this.#remember) this.#sizes.set(key, body.length)
     return Promise.resolve({ size: body.length })
