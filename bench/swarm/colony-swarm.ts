@@ -135,7 +135,7 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
       if (d.state === 'seeding' || d.state === 'done') infos.set(i, d)
     }))
     return infos.size === agents.length
-  }, { timeoutMs: options.timeoutMs, intervalMs: 250, message: `all ${agents.length} colony agents complete` }).catch((err: unknown) => {
+  }, { timeoutMs: options.timeoutMs, intervalMs: 1000, message: `all ${agents.length} colony agents complete` }).catch((err: unknown) => {
     throw new Error(`${(err as Error).message}; ${infos.size}/${agents.length} complete after ${((performance.now() - t0) / 1000).toFixed(0)} s; agents: ${progress()}`)
   })
   meter.sample(meterPids)
