@@ -15,7 +15,8 @@ export type HubOptions = {
    * Longest a topic's events are held so that several share one write per connection (a write costs ~10 µs of
    * CPU whatever its size). Adaptive: a topic is held only while its events arrive closer together than this
    * (so the hold merges them) and often enough across its viewers to matter (≥ 100 writes/s saved); otherwise
-   * its events are written at the end of the event-loop turn they arrived in. @defaultValue 60
+   * its events are written at the end of the event-loop turn they arrived in. A hold ends early when the next
+   * event is not expected before it would end. @defaultValue 60
    */
   batchWindowMs?: number
   /** A comment is written to a connection idle this long. @defaultValue 15_000 */
@@ -289,7 +290,15 @@ export class Hub {
    * end of this event-loop turn (holding would add latency and save nothing).
    */
   #schedule(t: TopicState, now: number, mayHold: boolean): void {
-    if (t.due !== 0) return
+    if (t.due !== 0) {
+      // Held, and the next event is not expected before the hold ends: waiting longer merges nothing more.
+      if (t.due > now && this.#holding.has(t) && now + t.gap > t.due) {
+        this.#holding.delete(t)
+        t.due = now
+        this.#soonAdd(t)
+      }
+      return
+    }
     const w = this.#o.batchWindowMs
     const hold = mayHold && w > 0 && t.gap > 0 && t.gap < w && (t.conns.size * 1000) / t.gap >= MIN_SAVED_WRITES_PER_S
     if (hold) {
@@ -299,6 +308,10 @@ export class Hub {
       return
     }
     t.due = now
+    this.#soonAdd(t)
+  }
+
+  #soonAdd(t: TopicState): void {
     this.#soon.add(t)
     if (!this.#soonScheduled) {
       this.#soonScheduled = true
