@@ -12,9 +12,8 @@ import { TransferError, TRANSFER_CODES } from '../transfer/errors.ts'
 import type { TransferEvents, TransferOptions } from '../transfer/index.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
 
-// Node's compile cache keeps the type-stripped, compiled module graph on disk ($TMPDIR/node-compile-cache, or
-// NODE_COMPILE_CACHE): start-up and each copy worker's module load take about half the time from the second run
-// on. Enabled before the engine is imported (below, dynamically), and passed on to the copy workers.
+// bin/colony.js enables Node's compile cache before anything is imported; enabling it here again is a no-op
+// there and keeps programmatic callers of this module (tests, the demo) on the cache too. Copy workers get it too.
 module.enableCompileCache?.()
 
 /** One copy worker per core (copy-executor's defaultWorkers, without loading the engine for --help). */
