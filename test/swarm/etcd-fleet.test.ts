@@ -146,20 +146,22 @@ describe('swarm fleet on etcd (agent processes)', { timeout: 150_000 }, () => {
   })
 
   test('the leader killed mid-download: its lease expires, another agent continues from the first unpublished segment', async () => {
-    // Slow enough that the followers get the first segment (aria2 needs ~2–3 s to start a new torrent) long
-    // before the second one is published.
-    const o = await newOrigin(2 * 1024 * 1024, 160 * 1024)
+    const o = await newOrigin(3 * 1024 * 1024, 1024 * 1024)
+    // The origin stops just past the first 1 MiB segment until the leader is dead: the segment is published,
+    // the followers take their time to fetch it, the second one is never complete at the dying leader.
+    o.holdAt = 1024 * 1024 + 256 * 1024
     const on = live().slice(0, 3)
     const started = await Promise.all(on.map((a) => requestDownload(o.url, { agent: a.url, sha256: o.sha256 })))
     const leaderAt = await waitFor(async () => {
       const infos = await Promise.all(on.map((a, i) => getDownload(started[i]?.id as string, { agent: a.url })))
       const leader = infos.findIndex((d) => d.state === 'origin')
-      // The first 1 MiB segment is published and every follower holds it; the second is not published yet.
       const followersHaveIt = infos.every((d, i) => i === leader || d.bytes.done >= 1024 * 1024)
-      return leader >= 0 && followersHaveIt && (infos[leader]?.bytes.done ?? 0) < 2 * 1024 * 1024 - 64 * 1024 ? leader + 1 : 0
+      return leader >= 0 && followersHaveIt ? leader + 1 : 0
     }, { timeoutMs: 30_000, intervalMs: 100, message: 'a leader fetching from the origin, its first segment with every follower' })
     const victim = on[leaderAt - 1] as AgentProc
     victim.proc.kill('SIGKILL')
+    await new Promise((r) => victim.proc.once('exit', r))
+    o.resume()
     const rest = on.filter((a) => a !== victim)
     const done = await Promise.all(rest.map((a) => waitForDownload(started[on.indexOf(a)]?.id as string, { agent: a.url, timeoutMs: 60_000 })))
     assert.equal(o.gets, 2, 'the dead leader\'s partial GET plus the new leader\'s')

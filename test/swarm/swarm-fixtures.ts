@@ -14,6 +14,9 @@ export type Origin = {
   sha256: string
   /** Replace the object (new ETag). */
   setBody(b: Buffer): void
+  /** Paced responses stop once this many body bytes were sent in total (until resume()); Infinity = never. */
+  holdAt: number
+  resume(): void
   close(): Promise<void>
 }
 
@@ -32,7 +35,8 @@ export async function startOrigin(options: OriginOptions = {}): Promise<Origin> 
   const objPath = options.path ?? '/files/object.bin'
   const sockets = new Set<Socket>()
   const state: Origin = {
-    url: '', gets: 0, heads: 0, bytesSent: 0, body, sha256: createHash('sha256').update(body).digest('hex'),
+    url: '', gets: 0, heads: 0, bytesSent: 0, body, holdAt: Infinity,
+    resume() { state.holdAt = Infinity }, sha256: createHash('sha256').update(body).digest('hex'),
     setBody(b) { body = b; state.body = b; etag = `"${createHash('sha1').update(b).digest('hex')}"`; state.sha256 = createHash('sha256').update(b).digest('hex') },
     close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()) }),
   }
@@ -60,6 +64,7 @@ export async function startOrigin(options: OriginOptions = {}): Promise<Origin> 
     let pos = 0
     const tick = (): void => {
       if (res.destroyed) return
+      if (state.bytesSent >= state.holdAt) { setTimeout(tick, 50); return }
       const part = slice.subarray(pos, pos + step)
       pos += part.length
       state.bytesSent += part.length
