@@ -216,7 +216,8 @@ export async function runSwarmDemo(options: SwarmDemoOptions = {}): Promise<Swar
     let verified = 0
     for (const [i, r] of settled.entries()) {
       if (r.status === 'rejected') { log(`swarm: agent ${i} FAILED: ${describeError(r.reason)}`); continue }
-      const d: DownloadInfo = r.value
+      // Re-read at the end: an early finisher (the leader) went on uploading after it completed.
+      const d: DownloadInfo = await getDownload(ids[i] ?? '', { agent: agents[i]?.url as string }).catch(() => r.value)
       const ok = d.sha256 === sha256
       if (ok) verified++
       log(`swarm: agent ${i} ${d.role ?? '?'}: ${formatBytes(d.bytes.fromOrigin)} from origin, ${formatBytes(d.bytes.fromPeers)} from peers, `
