@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import path from 'node:path'
 import { HostAllowList } from '../../shared/allow-host.ts'
-import type { ClassEntry, CopyOutcome, CrawlResult, Destination, FileRef } from '../types.ts'
+import type { ClassEntry, CopyOutcome, CrawlResult, Destination, FileRef, Source } from '../types.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
 import type { DistributedCore, ScanItem } from './core-port.ts'
 import type { RunConfig } from './run-config.ts'
@@ -109,6 +109,9 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
         try { const st = await stat(fileURLToPath(f.source)); f.size = st.size; f.etag = `${Math.floor(st.mtimeMs)}-${st.size}` } catch { /* gone: the copy will say */ }
       }))
     }
+    // Playlists name segments without validators. In --watch runs every HTTP file is HEAD-checked each cycle
+    // (as rclone's sync checks every file), so an object replaced at the origin is noticed and copied again.
+    if (watch && /^https?:/.test(entry.source)) await headEach(res.files.filter((f) => /^https?:/.test(f.source) && !f.etag), router, opts.signal)
     if (res.skipReason) {
       const p = res.problems[0]
       throw new TransferError((p?.code ?? TRANSFER_CODES.NOT_FOUND) as typeof TRANSFER_CODES[keyof typeof TRANSFER_CODES],
@@ -130,7 +133,22 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
 
   return {
     scan, crawl, copy,
-    listable: (entry) => !isSynthetic(entry.source) && !isPlaylistLocator(entry.source),
+    listable: (entry) => !isSynthetic(entry.source),
     close: async () => { await router.close().catch(() => undefined); await destination.close?.().catch(() => undefined) },
   }
+}
+
+/** Fills size and ETag from a HEAD of each file, 16 at a time; a failed HEAD leaves the file as it was. */
+async function headEach(files: FileRef[], source: Pick<Source, 'head'>, signal: AbortSignal): Promise<void> {
+  let next = 0
+  const lane = async (): Promise<void> => {
+    for (let f = files[next++]; f; f = files[next++]) {
+      try {
+        const h = await source.head?.(f.source, { signal })
+        if (h?.size !== undefined) f.size = h.size
+        if (h?.etag) f.etag = h.etag
+      } catch { /* the copy itself reports a file that is gone */ }
+    }
+  }
+  await Promise.all(Array.from({ length: 16 }, lane))
 }

@@ -17,7 +17,7 @@ export interface DistributedCore {
   crawl(entry: ClassEntry, options: { signal: AbortSignal; trustHost?: boolean }): Promise<CrawlResult>
   /** One attempt at copying AND verifying one file at the destination. Never throws. */
   copy(ref: FileRef, options: { signal: AbortSignal }): Promise<CopyOutcome>
-  /** Whether re-crawling a finished class is cheap and reveals changes (listings with ETag/size). */
+  /** Whether re-crawling a finished class in a --watch cycle reveals changed files (listings, or HEADs of an HTTP class's files). */
   listable(entry: ClassEntry): boolean
   close(): Promise<void>
 }

@@ -1,5 +1,5 @@
 // Continuous sync (--watch): new catalog classes are transferred, a recording class is re-crawled until
-// EXT-X-ENDLIST, and a file whose size/mtime changed at the origin is copied again.
+// EXT-X-ENDLIST, and a file whose size/mtime (directory) or size/ETag (HTTP) changed at the origin is copied again.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -83,13 +83,18 @@ test('--watch transfers new classes, follows a recording class to its ENDLIST, r
     }
     await new Promise((r) => setTimeout(r, 20)) // a different mtime even on coarse clocks
     await writeFile(path.join(work, 'tree', 'docs', 'a.txt'), 'second, longer version')
+    // A segment of a finished HTTP class replaced at the origin (new size and ETag).
+    const replaced = path.join(work, 'origin', 'lib', 'class000', 'v0', 'seg0001.ts')
+    await writeFile(replaced, Buffer.alloc(1234, 'r'))
     await waitFor(async () => {
       const s = await status()
       const live = cls(s, 'LIVE')
       return cls(s, 'B')?.record.state === 'verified' && live?.files === 1 + 2 * 6 && live.verified === live.files &&
         await same(path.join(work, 'origin', 'lib', 'live', 'v1', 'index.m3u8'), path.join(dest, 'lib', 'live', 'v1', 'index.m3u8')) &&
-        await same(path.join(work, 'tree', 'docs', 'a.txt'), path.join(dest, 'docs', 'a.txt'))
-    }, { timeoutMs: 60_000, intervalMs: 250, message: 'second pass: B copied, LIVE grew to 13 files, a.txt re-copied' })
+        await same(path.join(work, 'tree', 'docs', 'a.txt'), path.join(dest, 'docs', 'a.txt')) &&
+        await same(replaced, path.join(dest, 'lib', 'class000', 'v0', 'seg0001.ts'))
+    }, { timeoutMs: 60_000, intervalMs: 250, message: 'second pass: B copied, LIVE grew to 13 files, a.txt and the replaced HTTP segment re-copied' })
+    assert.equal(cls(await status(), 'A')?.record.state, 'verified', 'A is verified again after its re-copy')
     assert.ok(await same(path.join(work, 'origin', 'lib', 'live', 'v0', 'seg0004.ts'), path.join(dest, 'lib', 'live', 'v0', 'seg0004.ts')))
     assert.equal(cls(await status(), 'LIVE')?.record.state, 'copying', 'a recording class never finishes')
 
