@@ -1,9 +1,6 @@
 // `colony swarm agent|get|status|tracker`: the per-host daemon, its client, and the tracker.
-import { createHash } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
 import path from 'node:path'
-import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { formatHelp, list, num, parseCommand, str, bool, type CommandSpec } from '../shared/cli-options.ts'
 import { ColonyError, UsageError } from '../shared/errors.ts'
@@ -11,7 +8,7 @@ import { parseHostPort } from '../shared/http-ops.ts'
 import { createLogger } from '../shared/logger.ts'
 import { formatBytes, parseDuration, parseRate, parseSize } from '../shared/units.ts'
 import {
-  createEtcdIndex, DEFAULT_AGENT_URL, fetchObject, listDownloads, requestDownload, startAgent, SwarmError,
+  createEtcdIndex, createHashingFileSink, DEFAULT_AGENT_URL, fetchObject, listDownloads, requestDownload, startAgent, SwarmError,
   waitForDownload, type DownloadInfo,
 } from '../swarm/index.ts'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
@@ -198,19 +195,10 @@ async function runGet(argv: string[]): Promise<number> {
     // Copy the verified object out of the agent, checking it again on the way.
     const res = await fetchObject(u.href, opts)
     if (!res.body) throw new SwarmError('SWARM_ENGINE_FAILED', 'agent sent no body')
-    const hash = createHash('sha256')
     const part = `${out}.part`
-    const file = createWriteStream(part)
-    const tee = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        hash.update(chunk)
-        if (file.write(chunk)) cb()
-        else file.once('drain', () => cb())
-      },
-      final(cb) { file.end(cb) },
-    })
-    await pipeline(res.body as unknown as AsyncIterable<Uint8Array>, tee)
-    const actual = hash.digest('hex')
+    const { sink, sha256: digest } = createHashingFileSink(part)
+    await pipeline(res.body as unknown as AsyncIterable<Uint8Array>, sink)
+    const actual = digest()
     const expected = sha256 ?? done.sha256
     if (expected && actual !== expected) {
       await rm(part, { force: true })

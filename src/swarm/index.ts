@@ -6,6 +6,7 @@ export { createMemoryIndex } from './memory-index.ts'
 export { createEtcdIndex, type EtcdIndexOptions } from './etcd-index.ts'
 export type { SwarmIndex, Claim, LeaderClaim, TorrentClaim, ClaimOptions } from './swarm-index.ts'
 export { probeOrigin, keyOf, type OriginProbe } from './origin.ts'
+export { createHashingFileSink } from './hashing-sink.ts'
 export { buildTorrentFile, parseTorrentFile, choosePieceLength, PieceHasher } from './torrent-file.ts'
 export {
   requestDownload, getDownload, listDownloads, deleteDownload, fetchTorrent, fetchObject, waitForDownload,

@@ -1,12 +1,11 @@
 // Progressive publication: the leader cuts the object into segments (a whole number of pieces each), publishes a
 // torrent per segment as soon as it is fetched and hashed, and the whole-object torrent (the segments' piece
 // hashes concatenated, same piece length) once all are. Followers join the segments' swarms as they appear.
-import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createReadStream } from 'node:fs'
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { Writable } from 'node:stream'
+import { createHashingFileSink } from './hashing-sink.ts'
 import type { OriginSink } from './origin.ts'
 import { PieceHasher } from './torrent-file.ts'
 
@@ -131,19 +130,10 @@ export class SegmentSink implements OriginSink {
 
 /** Concatenates the segment files into the object file; returns its SHA-256. */
 export async function assembleParts(files: string[], out: string): Promise<string> {
-  const hash = createHash('sha256')
-  const file = createWriteStream(out)
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      hash.update(chunk)
-      if (file.write(chunk)) cb()
-      else file.once('drain', () => cb())
-    },
-    final(cb) { file.end(cb) },
-  })
+  const { sink, sha256 } = createHashingFileSink(out)
   async function* all(): AsyncGenerator<Buffer> {
     for (const f of files) for await (const c of createReadStream(f, { highWaterMark: 1024 * 1024 })) yield c as Buffer
   }
   await pipeline(all(), sink)
-  return hash.digest('hex')
+  return sha256()
 }
