@@ -213,6 +213,8 @@ export async function runSwarmDemo(options: SwarmDemoOptions = {}): Promise<Swar
     const settled = await Promise.allSettled(agents.map((a, i) => waitComplete(a.url, ids[i] ?? '', timeoutMs)))
     const elapsed = Date.now() - started
 
+    // Byte counters come from aria2, polled every 300 ms: let one more poll land before the final read.
+    await new Promise((r) => setTimeout(r, 700))
     let verified = 0
     for (const [i, r] of settled.entries()) {
       if (r.status === 'rejected') { log(`swarm: agent ${i} FAILED: ${describeError(r.reason)}`); continue }
