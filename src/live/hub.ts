@@ -2,6 +2,7 @@
 import type { Socket } from 'node:net'
 import { encodeCoalesced, encodeGoodbye, encodeLiveEvent, encodeReplay, encodeReset, countOf } from './event-frames.ts'
 import { encodeSseComment, encodeSseRetry } from './sse-frame.ts'
+import { FlushScheduler } from './flush-scheduler.ts'
 import { TopicHistory } from './topic-history.ts'
 import type { LiveEvent, LiveTransport } from './types.ts'
 
@@ -92,22 +93,15 @@ export type HubStats = {
 }
 
 const HEARTBEAT = encodeSseComment()
-/** A topic is held for batching only if that saves at least this many socket writes per second. */
-const MIN_SAVED_WRITES_PER_S = 100
 
 export class Hub {
   readonly #transport: LiveTransport
   readonly #topics = new Map<string, TopicState>()
-  /** Topics to write at the end of this event-loop turn. */
-  readonly #soon = new Set<TopicState>()
-  /** Topics held for batching, in order of their `due` time (every hold is the same length). */
-  readonly #holding = new Set<TopicState>()
-  #soonScheduled = false
+  readonly #scheduler: FlushScheduler<TopicState>
   #ingestTurn = 0
   readonly #closing = new Map<Socket, number>()
   readonly #o: Required<HubOptions>
   readonly #retryFrame: Buffer
-  #flushTimer: NodeJS.Timeout | undefined
   readonly #sweepTimer: NodeJS.Timeout
   #countsDirty = true
   #countsTimer: NodeJS.Timeout | undefined
@@ -128,6 +122,7 @@ export class Hub {
       idleTopicMs: options.idleTopicMs ?? 5_000,
     }
     this.#retryFrame = encodeSseRetry(this.#o.retryMs)
+    this.#scheduler = new FlushScheduler<TopicState>(this.#o.batchWindowMs, (t, now) => this.#flush(t, now))
     const sweepMs = Math.max(200, Math.min(1000, Math.floor(this.#o.heartbeatMs / 3)))
     this.#sweepTimer = setInterval(() => this.#sweep(), sweepMs)
     this.#sweepTimer.unref()
@@ -269,7 +264,7 @@ export class Hub {
     t.queue.push(encodeLiveEvent(ev))
     t.queueIds.push(ev.id)
     t.frames++
-    this.#schedule(t, now, true)
+    this.#scheduler.schedule(t, now, true)
   }
 
   #flushAccumulator(t: TopicState, type: string): void {
@@ -281,75 +276,7 @@ export class Hub {
     t.queueIds.push(t.history.lastId)
     t.frames++
     // The aggregate already waited its own window: no further hold.
-    this.#schedule(t, performance.now(), false)
-  }
-
-  /**
-   * Decides when a topic's queue is written, when its first frame is queued: after the batch window if the
-   * topic's events come often enough for the window to merge several into one write per viewer, else at the
-   * end of this event-loop turn (holding would add latency and save nothing).
-   */
-  #schedule(t: TopicState, now: number, mayHold: boolean): void {
-    if (t.due !== 0) {
-      // Held, and the next event is not expected before the hold ends: waiting longer merges nothing more.
-      if (t.due > now && this.#holding.has(t) && now + t.gap > t.due) {
-        this.#holding.delete(t)
-        t.due = now
-        this.#soonAdd(t)
-      }
-      return
-    }
-    const w = this.#o.batchWindowMs
-    const hold = mayHold && w > 0 && t.gap > 0 && t.gap < w && (t.conns.size * 1000) / t.gap >= MIN_SAVED_WRITES_PER_S
-    if (hold) {
-      t.due = now + w
-      this.#holding.add(t)
-      if (!this.#flushTimer) this.#armTimer(t.due, now)
-      return
-    }
-    t.due = now
-    this.#soonAdd(t)
-  }
-
-  #soonAdd(t: TopicState): void {
-    this.#soon.add(t)
-    if (!this.#soonScheduled) {
-      this.#soonScheduled = true
-      setImmediate(() => this.#flushSoon())
-    }
-  }
-
-  #armTimer(due: number, now: number): void {
-    this.#flushTimer = setTimeout(() => this.#flushHeld(), Math.max(1, Math.ceil(due - now)))
-  }
-
-  #flushSoon(): void {
-    this.#soonScheduled = false
-    const now = Date.now()
-    for (const t of this.#soon) this.#flush(t, now)
-    this.#soon.clear()
-  }
-
-  /** Writes every held topic that is due (the set is in due order), then re-arms for the next one. */
-  #flushHeld(): void {
-    this.#flushTimer = undefined
-    const at = performance.now()
-    const now = Date.now()
-    for (const t of this.#holding) {
-      // setTimeout has 1 ms granularity: anything due within it goes now rather than in another timer.
-      if (t.due > at + 1) { this.#armTimer(t.due, at); return }
-      this.#holding.delete(t)
-      this.#flush(t, now)
-    }
-  }
-
-  #flushAll(): void {
-    if (this.#flushTimer) { clearTimeout(this.#flushTimer); this.#flushTimer = undefined }
-    const now = Date.now()
-    for (const t of this.#holding) this.#flush(t, now)
-    this.#holding.clear()
-    for (const t of this.#soon) this.#flush(t, now)
-    this.#soon.clear()
+    this.#scheduler.schedule(t, performance.now(), false)
   }
 
   /** One chunk for the topic's queued frames, one write per viewer. */
@@ -454,8 +381,7 @@ export class Hub {
       }
       if (t.conns.size === 0 && t.attaching === 0 && t.emptySince !== 0 && now - t.emptySince > this.#o.idleTopicMs && !t.acc?.size) {
         this.#topics.delete(t.name)
-        this.#soon.delete(t)
-        this.#holding.delete(t)
+        this.#scheduler.forget(t)
         if (t.watched) this.#transport.unwatch(t.name)
         this.#countsDirty = true
       }
@@ -489,7 +415,7 @@ export class Hub {
    */
   async drain(options: { spreadMs?: number; graceMs?: number } = {}): Promise<void> {
     this.#draining = true
-    this.#flushAll()
+    this.#scheduler.flushAll()
     const spread = options.spreadMs ?? 2_000
     const sockets: Socket[] = []
     for (const t of this.#topics.values()) {
@@ -511,7 +437,7 @@ export class Hub {
   close(): void {
     clearInterval(this.#sweepTimer)
     if (this.#countsTimer) clearTimeout(this.#countsTimer)
-    if (this.#flushTimer) clearTimeout(this.#flushTimer)
+    this.#scheduler.close()
     for (const t of this.#topics.values()) for (const c of t.conns) c.socket.destroy()
   }
 }
