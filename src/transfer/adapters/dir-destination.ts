@@ -42,17 +42,24 @@ export class DirDestination implements Destination {
     return this.root
   }
 
-  async #prepare(key: string): Promise<{ full: string; tmp: string }> {
+  /** The final path (always inside the root) and a temp name next to it; `newDir` when its directory is not known to exist yet. */
+  #paths(key: string): { full: string; tmp: string; newDir?: string } {
     let full: string
     try { full = resolveInside(this.root, key) } catch (err) {
       throw new TransferError(TRANSFER_CODES.PATH_ESCAPE, `refused key ${JSON.stringify(key)}: ${(err as Error).message}`)
     }
     const dir = path.dirname(full)
-    if (!this.#dirs.has(dir)) {
-      await mkdir(dir, { recursive: true })
-      this.#dirs.add(dir)
+    const tmp = `${full}.colony-tmp-${process.pid}-${++tmpCounter}`
+    return this.#dirs.has(dir) ? { full, tmp } : { full, tmp, newDir: dir }
+  }
+
+  async #prepare(key: string): Promise<{ full: string; tmp: string }> {
+    const p = this.#paths(key)
+    if (p.newDir) {
+      await mkdir(p.newDir, { recursive: true })
+      this.#dirs.add(p.newDir)
     }
-    return { full, tmp: `${full}.colony-tmp-${process.pid}-${++tmpCounter}` }
+    return p
   }
 
   async #commit(tmp: string, full: string, modified: number | undefined): Promise<void> {
@@ -107,18 +114,14 @@ export class DirDestination implements Destination {
     }
   }
 
-  /** The final path and a temp name next to it, with the directory created (blocking; cached per directory). */
+  /** #prepare with a blocking mkdir (copy worker threads). */
   #prepareSync(key: string): { full: string; tmp: string } {
-    let full: string
-    try { full = resolveInside(this.root, key) } catch (err) {
-      throw new TransferError(TRANSFER_CODES.PATH_ESCAPE, `refused key ${JSON.stringify(key)}: ${(err as Error).message}`)
+    const p = this.#paths(key)
+    if (p.newDir) {
+      try { mkdirSync(p.newDir, { recursive: true }) } catch (err) { throw toTransferError(err, `write ${key}`) }
+      this.#dirs.add(p.newDir)
     }
-    const dir = path.dirname(full)
-    if (!this.#dirs.has(dir)) {
-      try { mkdirSync(dir, { recursive: true }) } catch (err) { throw toTransferError(err, `write ${key}`) }
-      this.#dirs.add(dir)
-    }
-    return { full, tmp: `${full}.colony-tmp-${process.pid}-${++tmpCounter}` }
+    return p
   }
 
   #putBufferSync(key: string, body: Buffer, info: PutInfo): StoredObject {
