@@ -40,6 +40,8 @@ export function encodeS3Path(key: string): string {
 
 const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data).digest()
 const sha256Hex = (data: string): string => createHash('sha256').update(data).digest('hex')
+/** SigV4's derived key for one day, region and service s3. */
+const deriveSigningKey = (secret: string, date: string, region: string): Buffer => hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), 's3'), 'aws4_request')
 
 /**
  * Adds x-amz-date, x-amz-content-sha256 (UNSIGNED-PAYLOAD), the session token if any, and the SigV4
@@ -58,7 +60,7 @@ export function signPut(o: {
   const canonical = ['PUT', o.path, '', ...names.map((n) => `${n}:${String(headers[n]).trim().replace(/\s+/g, ' ')}`), '', names.join(';'), 'UNSIGNED-PAYLOAD'].join('\n')
   const scope = `${date}/${region}/s3/aws4_request`
   const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${sha256Hex(canonical)}`
-  const key = o.signingKey?.(date) ?? hmac(hmac(hmac(hmac(`AWS4${creds.secretAccessKey}`, date), region), 's3'), 'aws4_request')
+  const key = o.signingKey?.(date) ?? deriveSigningKey(creds.secretAccessKey, date, region)
   const signature = createHmac('sha256', key).update(toSign).digest('hex')
   headers.authorization = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`
 }
@@ -84,8 +86,7 @@ export class S3Putter {
   #key(secret: string, date: string, region: string): Buffer {
     const scope = `${date}/${region}/s3/aws4_request`
     if (this.#signingKey?.scope !== scope || this.#signingKey.secret !== secret) {
-      const k = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), 's3'), 'aws4_request')
-      this.#signingKey = { scope, secret, key: k }
+      this.#signingKey = { scope, secret, key: deriveSigningKey(secret, date, region) }
     }
     return this.#signingKey.key
   }
