@@ -1,6 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import { hasBearerToken } from '../shared/http-ops.ts'
 import { LiveError } from './errors.ts'
 
 /** Who may publish. At least one of the two must be set; both may be (either is accepted). */
@@ -56,9 +55,14 @@ function topicAllowed(claim: unknown, topic: string): boolean {
 
 /** Throws LIVE_UNAUTHORIZED / LIVE_FORBIDDEN_TOPIC unless the request may publish to `topic`. */
 export function assertPublishAllowed(req: IncomingMessage, topic: string, options: PublishAuthOptions): void {
-  if (options.token && hasBearerToken(req, options.token)) return
+  assertAuthorization(req.headers.authorization, topic, options)
+}
+
+/** The same check on the value of an `Authorization` header (requests read off a bare socket). */
+export function assertAuthorization(authorization: string | undefined, topic: string, options: PublishAuthOptions): void {
+  if (options.token && bearerMatches(authorization, options.token)) return
   if (options.jwtKey) {
-    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')
+    const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')
     if (m?.[1] && m[1].split('.').length === 3) {
       const claims = verifyJwtHs256(m[1], options.jwtKey)
       if (!topicAllowed(claims.topics, topic)) throw new LiveError('LIVE_FORBIDDEN_TOPIC', `token does not cover topic ${topic}`)
@@ -66,4 +70,13 @@ export function assertPublishAllowed(req: IncomingMessage, topic: string, option
     }
   }
   throw new LiveError('LIVE_UNAUTHORIZED', 'publishing needs Authorization: Bearer <token>')
+}
+
+/** `Bearer <token>` compared in constant time (hasBearerToken's check, on a header value). */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '')
+  if (!m?.[1]) return false
+  const a = Buffer.from(m[1])
+  const b = Buffer.from(token)
+  return a.length === b.length && timingSafeEqual(a, b)
 }

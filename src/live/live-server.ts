@@ -2,11 +2,11 @@
 import { randomBytes } from 'node:crypto'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { isColonyError } from '../shared/errors.ts'
+import { ColonyError, isColonyError } from '../shared/errors.ts'
 import { handleOpsRequest, readBody, sendError, sendJson } from '../shared/http-ops.ts'
 import { createSilentLogger, type Logger } from '../shared/logger.ts'
 import type { Registry } from '../shared/metrics.ts'
-import { assertPublishAllowed } from './auth.ts'
+import { assertAuthorization } from './auth.ts'
 import { LiveError } from './errors.ts'
 import { Hub, type HubOptions } from './hub.ts'
 import { ConnectionCounter, KeyedBuckets, TokenBucket } from './limits.ts'
@@ -14,6 +14,7 @@ import { createLiveMetrics } from './live-metrics.ts'
 import { LocalTransport } from './local-transport.ts'
 import { renderLivePage } from './page.ts'
 import { createSseFront, writeRawError, type SseRequest } from './sse-front.ts'
+import type { RawPublishRequest, RawResponse } from './publish-front.ts'
 import { PeerForwarder } from './peer-forwarder.ts'
 import { parsePublishBody, parseTopic } from './publish-body.ts'
 import type { LiveEvent, LiveTransport } from './types.ts'
@@ -73,6 +74,13 @@ export type LiveServer = {
   registry: Registry
   /** Tells viewers to reconnect elsewhere, then stops. */
   close(options?: { graceMs?: number }): Promise<void>
+}
+
+/** Seconds a refused publisher should wait (Retry-After), by error. */
+const retryAfter = new WeakMap<object, number>()
+function withRetryAfter(err: LiveError, seconds: number): LiveError {
+  retryAfter.set(err, seconds)
+  return err
 }
 
 const EVENTS_RE = /^\/v1\/topics\/([^/]+)\/events$/
@@ -150,23 +158,20 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     }
   }
 
-  async function handlePublish(req: IncomingMessage, res: ServerResponse, topic: string): Promise<void> {
-    setCors(req, res)
-    if (draining) { refuse(res, new LiveError('LIVE_SHUTTING_DOWN', 'node is draining'), 1); return }
-    if (role === 'frontend') { refuse(res, new LiveError('LIVE_NOT_FOUND', 'this node is a frontend only; publish to a dispatcher')); req.resume(); return }
-    try {
-      assertPublishAllowed(req, topic, { token: options.token, jwtKey: options.jwtKey })
-    } catch (err) {
-      refuse(res, err as LiveError)
-      req.resume()
-      return
-    }
-    const body = await readBody(req, options.maxBodyBytes ?? 262_144)
-    const forwardedFrom = req.headers['x-colony-dc']
+  /**
+   * The publish itself, whichever front read the request: checks, sequencing, peer forwarding. Returns the 202
+   * body; refusals throw (with `retryAfter` in the error's details for 429/503).
+   */
+  async function publishCore(topic: string, header: (name: string) => string | undefined, body: Buffer | (() => Promise<Buffer>), ip: string): Promise<{ topic: string; accepted: number; ids: number[] }> {
+    if (draining) throw withRetryAfter(new LiveError('LIVE_SHUTTING_DOWN', 'node is draining'), 1)
+    if (role === 'frontend') throw new LiveError('LIVE_NOT_FOUND', 'this node is a frontend only; publish to a dispatcher')
+    assertAuthorization(header('authorization'), topic, { token: options.token, jwtKey: options.jwtKey })
+    const bytes = typeof body === 'function' ? await body() : body
+    const forwardedFrom = header('x-colony-dc')
     const forwarded = typeof forwardedFrom === 'string' && forwardedFrom.length > 0
-    const inputs = parsePublishBody(body, { maxEvents: options.maxBatch ?? 1000, forwarded })
-    const bucket = publishBuckets.get(req.socket.remoteAddress ?? '?')
-    if (!bucket.take(inputs.length)) { refuse(res, new LiveError('LIVE_RATE_LIMITED', 'publish rate exceeded'), bucket.waitSeconds(inputs.length)); return }
+    const inputs = parsePublishBody(bytes, { maxEvents: options.maxBatch ?? 1000, forwarded })
+    const bucket = publishBuckets.get(ip)
+    if (!bucket.take(inputs.length)) throw withRetryAfter(new LiveError('LIVE_RATE_LIMITED', 'publish rate exceeded'), bucket.waitSeconds(inputs.length))
     if (!forwarded && forwarders.length > 0) {
       for (const i of inputs) i.origin = `${options.dc as string}:${originNonce}:${++originSeq}`
     }
@@ -174,7 +179,37 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     metrics.published.inc(events.length)
     // Only events first published here travel to peers: forwarded ones stop, so no loops.
     if (!forwarded) for (const f of forwarders) f.enqueue(events)
-    sendJson(res, 202, { topic, accepted: events.length, ids: events.map((e) => e.id) })
+    return { topic, accepted: events.length, ids: events.map((e) => e.id) }
+  }
+
+  async function handlePublish(req: IncomingMessage, res: ServerResponse, topic: string): Promise<void> {
+    setCors(req, res)
+    const header = (name: string): string | undefined => { const v = req.headers[name]; return typeof v === 'string' ? v : undefined }
+    try {
+      const answer = await publishCore(topic, header, () => readBody(req, options.maxBodyBytes ?? 262_144), req.socket.remoteAddress ?? '?')
+      sendJson(res, 202, answer)
+    } catch (err) {
+      if (!(err instanceof LiveError)) throw err
+      refuse(res, err, retryAfter.get(err as object))
+      req.resume()
+    }
+  }
+
+  /** A publish read off a bare socket (publish-front.ts): every outcome is a response. */
+  async function handleRawPublish(request: RawPublishRequest, socket: Socket): Promise<RawResponse> {
+    const allow = corsFor(request.headers.get('origin'))
+    try {
+      const topic = parseTopic(request.topicSegment)
+      const answer = await publishCore(topic, (name) => request.headers.get(name), request.body, socket.remoteAddress ?? '?')
+      return { status: 202, headers: allow, body: JSON.stringify(answer) }
+    } catch (err) {
+      if (isColonyError(err)) metrics.refused.inc({ code: err.code })
+      else log.error({ err: String(err) }, 'live request failed')
+      const wait = retryAfter.get(err as object)
+      const head = `${allow}${wait === undefined ? '' : `retry-after: ${wait}\r\n`}`
+      if (isColonyError(err)) return { status: err.status, headers: head, body: JSON.stringify({ error: err.toJSON() }) }
+      return { status: 500, headers: head, body: JSON.stringify({ error: { code: 'COLONY_INTERNAL', message: 'internal error' } }) }
+    }
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -230,7 +265,21 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     })
   })
   httpServer.maxHeadersCount = 50
-  const server = createSseFront({ http: httpServer, onSubscribe: (socket, request) => { void handleSubscribe(socket, request) } })
+  const maxBodyBytes = options.maxBodyBytes ?? 262_144
+  const server = createSseFront({
+    http: httpServer,
+    onSubscribe: (socket, request) => { void handleSubscribe(socket, request) },
+    publish: {
+      handle: handleRawPublish,
+      maxBodyBytes,
+      tooLarge: () => {
+        metrics.refused.inc({ code: 'COLONY_BODY_TOO_LARGE' })
+        const err = new ColonyError('COLONY_BODY_TOO_LARGE', `request body over ${maxBodyBytes} bytes`, { status: 413 })
+        return { status: 413, headers: corsFor(undefined), body: JSON.stringify({ error: err.toJSON() }) }
+      },
+      keepAliveMs: 5_000,
+    },
+  })
   const host = options.host ?? '127.0.0.1'
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

@@ -3,6 +3,7 @@
 // IncomingMessage and ServerResponse alive for the stream's lifetime (~15 KB measured); a bare one ~3 KB.
 import type { Server as HttpServer } from 'node:http'
 import net from 'node:net'
+import { mayBePublish, servePublishConnection, type PublishConnectionOptions } from './publish-front.ts'
 
 /** What the front parsed from an SSE request head. */
 export type SseRequest = {
@@ -19,6 +20,8 @@ export type SseFrontOptions = {
   http: HttpServer
   /** Called with a bare socket whose request head has been consumed. */
   onSubscribe: (socket: net.Socket, request: SseRequest) => void
+  /** Serves `POST /v1/topics/:t/events` with a Content-Length body on the bare socket (publish-front.ts). @defaultValue undefined (http answers) */
+  publish?: Omit<PublishConnectionOptions, 'handOff'>
   /** A client that has not sent its request head after this long is dropped. @defaultValue 10_000 */
   headersTimeoutMs?: number
   /** Largest request head. @defaultValue 8_192 */
@@ -31,6 +34,7 @@ const GET_PREFIX = Buffer.from('GET /v1/topics/')
 export function createSseFront(options: SseFrontOptions): net.Server {
   const maxHead = options.maxHeadBytes ?? 8_192
   const timeout = options.headersTimeoutMs ?? 10_000
+  const publish = options.publish
   const handOff = (socket: net.Socket, buffered: Buffer): void => {
     socket.pause()
     socket.unshift(buffered)
@@ -45,7 +49,12 @@ export function createSseFront(options: SseFrontOptions): net.Server {
       buf = buf ? Buffer.concat([buf, chunk]) : chunk
       // Decide as early as possible: anything that cannot be an SSE subscribe goes to http untouched.
       const probe = Math.min(buf.length, GET_PREFIX.length)
-      if (buf.compare(GET_PREFIX, 0, probe, 0, probe) !== 0) { done(); handOff(socket, buf); return }
+      if (buf.compare(GET_PREFIX, 0, probe, 0, probe) !== 0) {
+        done()
+        if (publish && mayBePublish(buf)) servePublishConnection(socket, buf, { ...publish, handOff })
+        else handOff(socket, buf)
+        return
+      }
       const end = buf.indexOf('\r\n\r\n')
       if (end === -1) {
         if (buf.length > maxHead) socket.destroy()
