@@ -2,7 +2,8 @@
 //   node bench/transfer/run.ts                 # ~20k files / ~1 GB
 //   node bench/transfer/run.ts --files 2000    # smoke run
 // Everything it starts (nginx, s3rver, children) is stopped and its work dir removed, also on Ctrl-C.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -10,18 +11,12 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ListObjectsCommand, S3Client } from '@aws-sdk/client-s3'
 import { formatBytes, formatDuration, parseSize } from '../../src/shared/units.ts'
-import { startNginx, startS3rver, type Service } from '../../test/helpers/services.ts'
+import { startNginx, type Service } from '../../test/helpers/services.ts'
 import { buildBenchLibrary } from './library.ts'
 import { isMainThreadProfile, summariseProfiles } from './profile.ts'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 
-// s3rver (in this process) signs ListObjectsV2 continuation tokens with DES, which Node's OpenSSL 3 only has in its
-// legacy provider: without it every listing over 1000 keys (colony's verification, rclone's checks) gets a 500.
-if (!process.execArgv.includes('--openssl-legacy-provider')) {
-  const child = spawnSync(process.execPath, ['--openssl-legacy-provider', ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
-  process.exit(child.status ?? 1)
-}
 const { values: flags } = parseArgs({
   options: {
     files: { type: 'string', default: '20000' },
@@ -32,6 +27,9 @@ const { values: flags } = parseArgs({
     concurrency: { type: 'string' },
     'skip-s3': { type: 'boolean', default: false },
     'skip-rclone': { type: 'boolean', default: false },
+    'skip-dir': { type: 'boolean', default: false },
+    'skip-large': { type: 'boolean', default: false },
+    's3rver-dir': { type: 'string' },
     rounds: { type: 'string', default: '2' },
     profile: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -43,6 +41,8 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   process.stdout.write(`Usage: node bench/transfer/run.ts [--files 20000] [--bytes 1GB] [--large-files N] [--wrk-seconds 8]
   [--wrk-connections 32] [--concurrency N (colony)] [--rounds 2 (directory copies, in ABBA order)] [--skip-s3] [--skip-rclone]
+  [--skip-dir] [--skip-large] (the last two, and wrk, only for iterating on one step)
+  [--s3rver-dir DIR (where s3rver stores objects; default a tmpfs dir under /dev/shm when there is one)]
   [--profile] [--keep] [--out results.json]\n`)
   process.exit(0)
 }
@@ -59,12 +59,20 @@ type StepResult = {
   name: string; wallMs: number; code: number | null; files?: number; bytes?: number; note?: string
   /** colony only, from its NDJSON events: ms from the start of crawling to the start of verification, and bytes copied. */
   copyPhaseMs?: number; copiedBytes?: number; verifyMs?: number; retries?: number
+  /**
+   * colony only: CPU seconds per phase (start → crawl → copy → verify → report → done → exit) of colony's process
+   * (all threads) and of s3rver's, read from /proc at each of colony's phase events.
+   */
+  phaseCpu?: Array<{ phase: string; wallMs: number; colonyCpuS: number; s3rverCpuS?: number }>
+  /** s3rver's CPU over the whole step (both tools), when it ran. */
+  s3rverCpuS?: number; s3rverSysS?: number
 }
 const results: StepResult[] = []
+let s3Pid: number | undefined
 const log = (line: string): void => { process.stderr.write(`${line}\n`) }
 
 /** Runs a child to completion (or kills it at the step timeout); returns wall time and output tails. */
-function runStep(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, onLine?: (line: string) => void): Promise<{ wallMs: number; code: number | null; stdout: string; stderr: string }> {
+function runStep(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, onLine?: (line: string, pid: number | undefined) => void): Promise<{ wallMs: number; code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const t0 = performance.now()
     const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env }
@@ -77,20 +85,46 @@ function runStep(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, onLin
     let partial = ''
     child.stdout.on('data', (b: Buffer) => {
       const text = b.toString()
-      stdout = (stdout + text).slice(-200_000)
-      if (!onLine) return
+      // Steps read line by line keep no copy (colony's NDJSON is megabytes); others keep a tail.
+      if (!onLine) { stdout = (stdout + text).slice(-200_000); return }
       const lines = (partial + text).split('\n')
       partial = lines.pop() ?? ''
-      for (const l of lines) onLine(l)
+      for (const l of lines) onLine(l, child.pid)
     })
     child.stderr.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-20_000) })
     const timer = setTimeout(() => { log(`  ${cmd}: step timeout, killing`); child.kill('SIGKILL') }, stepTimeoutMs)
     child.on('close', (code) => {
       clearTimeout(timer)
+      if (onLine) onLine('', undefined)
       children.delete(child)
       resolve({ wallMs: performance.now() - t0, code, stdout, stderr })
     })
   })
+}
+
+/** utime + stime (or only stime) of a live process, all its threads, in seconds; undefined once it is gone. */
+function processCpuS(pid: number, only?: 'system'): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+    return ((only ? 0 : Number(fields[11])) + Number(fields[12])) / 100
+  } catch { return undefined }
+}
+
+/** s3rver in its own process (see s3rver-process.ts); its pid lets the bench read its CPU per phase. */
+async function startS3rverProcess(dir: string): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+  await mkdir(dir, { recursive: true })
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', path.join(repo, 'bench/transfer/s3rver-process.ts'), dir, 'bench'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  children.add(child)
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (b: Buffer) => { out += b.toString(); const m = /S3RVER_READY (\S+)/.exec(out); if (m?.[1]) resolve(m[1]) })
+    child.once('exit', (code) => reject(new Error(`s3rver exited (${code}) before it was ready`)))
+  })
+  const exited = new Promise<void>((r) => child.once('exit', () => r()))
+  return {
+    url, pid: child.pid as number,
+    stop: async () => { child.kill('SIGTERM'); await exited; children.delete(child); await rm(dir, { recursive: true, force: true }) },
+  }
 }
 
 async function walk(dir: string): Promise<{ files: number; bytes: number }> {
@@ -139,18 +173,35 @@ async function colonyStep(name: string, catalog: string, to: string, env: NodeJS
   const t: Record<string, number> = {}
   let copiedBytes = 0
   let retries = 0
-  const r = await runStep(process.execPath, [...args, '--json'], env, (line) => {
+  // CPU at each phase boundary, from /proc: colony's (its last reading is taken at 'done', just before it exits) and
+  // s3rver's when it runs.
+  const s3Cpu = (): number | undefined => (s3Pid && env.COLONY_S3_ENDPOINT ? processCpuS(s3Pid) : undefined)
+  const marks: Array<{ phase: string; at: number; colony: number; s3: number | undefined }> = [{ phase: 'start', at: performance.now(), colony: 0, s3: s3Cpu() }]
+  let lastColonyCpu = 0
+  const mark = (phase: string, pid: number | undefined): void => {
+    const colony = pid ? processCpuS(pid) : undefined
+    if (colony !== undefined) lastColonyCpu = colony
+    marks.push({ phase, at: performance.now(), colony: colony ?? lastColonyCpu, s3: s3Cpu() })
+  }
+  const r = await runStep(process.execPath, [...args, '--json'], env, (line, pid) => {
+    if (pid === undefined) { mark('exit', undefined); return }
     if (!line.startsWith('{')) return
     const e = JSON.parse(line) as { type: string; t: number; phase?: string; bytes?: number; skipped?: boolean }
-    if (e.type === 'phase' && e.phase) t[e.phase] ??= e.t
+    if (e.type === 'phase' && e.phase) { t[e.phase] ??= e.t; mark(e.phase, pid) }
+    else if (e.type === 'done') mark('done', pid)
     else if (e.type === 'copied' && !e.skipped) copiedBytes += e.bytes ?? 0
     else if (e.type === 'retry') retries++
-    else if (e.type === 'done') t.done = e.t
+    if (e.type === 'done') t.done = e.t
   })
   if (r.code !== 0) log(`  exit ${r.code}: ${r.stderr.slice(-1500)}`)
   const res: StepResult = { name, wallMs: r.wallMs, code: r.code, copiedBytes, retries }
   if (t.crawl !== undefined && t.verify !== undefined) res.copyPhaseMs = t.verify - t.crawl
   if (t.verify !== undefined && t.report !== undefined) res.verifyMs = t.report - t.verify
+  // 'done' has no CPU of its own: it is the reading nearest colony's exit; the exit row is what follows it.
+  res.phaseCpu = marks.slice(0, -1).map((m, i) => {
+    const n = marks[i + 1] as typeof m
+    return { phase: m.phase, wallMs: n.at - m.at, colonyCpuS: n.colony - m.colony, ...(m.s3 !== undefined && n.s3 !== undefined ? { s3rverCpuS: n.s3 - m.s3 } : {}) }
+  })
   if (flags.profile) {
     const fmt = (p: Awaited<ReturnType<typeof summariseProfiles>>): string => `${p.totalMs} ms sampled; ` + p.frames.slice(0, 10).map((f) => `${f.frame} ${(f.share * 100).toFixed(1)}%`).join(' | ')
     const main = await summariseProfiles(profDir, 10, isMainThreadProfile).catch(() => undefined)
@@ -195,10 +246,14 @@ async function main(): Promise<void> {
     return rate
   }
   const wrkRuns: Array<{ label: string; rate: number; requests: number; errors: number; load: number }> = []
-  await measureWrk('before the copies')
+  if (!flags['skip-large']) await measureWrk('before the copies')
 
-  const s3 = flags['skip-s3'] ? undefined : await startS3rver(['bench'])
+  // s3rver keeps three files per object. They go to tmpfs, so that neither tool's figure depends on the ext4 artefact
+  // described in step 2 (whichever step creates its objects first after a mass delete pays it) or on the order.
+  const s3Dir = path.join(flags['s3rver-dir'] ?? (existsSync('/dev/shm') ? '/dev/shm' : work), `colony-bench-s3rver-${process.pid}`)
+  const s3 = flags['skip-s3'] ? undefined : await startS3rverProcess(s3Dir)
   if (s3) stoppers.push(s3.stop)
+  s3Pid = s3?.pid
   const rcloneConf = path.join(work, 'rclone.conf')
   await writeFile(rcloneConf, '')
   const rcloneBase = [':http:', '--http-url', `${nginx.url}/vod/`, '--transfers', '64', '--checkers', '64', '--config', rcloneConf, '--stats', '0']
@@ -222,7 +277,7 @@ async function main(): Promise<void> {
     const cd = await colonyStep('colony → dir', `${nginx.url}/catalog.json`, dst)
     return { ...cd, ...await walk(dst) }
   }
-  for (let round = 0; round < rounds; round++) {
+  for (let round = 0; round < (flags['skip-dir'] ? 0 : rounds); round++) {
     const order = round % 2 === 0 ? [rcloneDir, colonyDir] : [colonyDir, rcloneDir]
     for (const step of order) {
       if (step === rcloneDir && flags['skip-rclone']) continue
@@ -232,31 +287,46 @@ async function main(): Promise<void> {
   if (s3) {
     if (!flags['skip-rclone']) {
       log('- rclone → s3rver')
+      const cpu0 = processCpuS(s3.pid) ?? NaN
+      const sys0 = processCpuS(s3.pid, 'system') ?? NaN
       const r = await runStep('rclone', ['copy', ...rcloneBase, ':s3:bench/rclone', '--s3-provider', 'Other', '--s3-endpoint', s3.url,
         '--s3-access-key-id', 'S3RVER', '--s3-secret-access-key', 'S3RVER', '--s3-region', 'us-east-1', '--s3-no-check-bucket'])
       if (r.code !== 0) log(`  exit ${r.code}: ${r.stderr.slice(-1500)}`)
-      results.push({ name: 'rclone → s3rver', wallMs: r.wallMs, code: r.code, ...await countS3(s3.url, 'bench', 'rclone/') })
+      const s3rverCpuS = (processCpuS(s3.pid) ?? NaN) - cpu0
+      const s3rverSysS = (processCpuS(s3.pid, 'system') ?? NaN) - sys0
+      results.push({ name: 'rclone → s3rver', wallMs: r.wallMs, code: r.code, s3rverCpuS, s3rverSysS, ...await countS3(s3.url, 'bench', 'rclone/') })
     }
+    const cpu0 = processCpuS(s3.pid) ?? NaN
+    const sys0 = processCpuS(s3.pid, 'system') ?? NaN
     const cs = await colonyStep('colony → s3rver', `${nginx.url}/catalog.json`, 's3://bench/colony', { ...s3Env, COLONY_S3_ENDPOINT: s3.url })
-    results.push({ ...cs, ...await countS3(s3.url, 'bench', 'colony/') })
+    const s3rverCpuS = (processCpuS(s3.pid) ?? NaN) - cpu0
+    const s3rverSysS = (processCpuS(s3.pid, 'system') ?? NaN) - sys0
+    results.push({ ...cs, s3rverCpuS, s3rverSysS, ...await countS3(s3.url, 'bench', 'colony/') })
   }
 
   // 3. colony on the large segments only, against wrk's raw rate; rclone on the same files as a disk-writing reference.
-  const cl = await colonyStep('colony → dir (large segments only)', `${nginx.url}/catalog-large.json`, path.join(work, 'dst-large'))
-  const largeCopied = await walk(path.join(work, 'dst-large'))
-  results.push({ ...cl, ...largeCopied })
-  if (!flags['skip-rclone']) {
-    log('- rclone → dir (large segments only)')
-    const r = await runStep('rclone', ['copy', ...rcloneBase, '--include', '/l*/**', path.join(work, 'dst-rclone-large')])
-    if (r.code !== 0) log(`  exit ${r.code}: ${r.stderr.slice(-1500)}`)
-    results.push({ name: 'rclone → dir (large segments only)', wallMs: r.wallMs, code: r.code, ...await walk(path.join(work, 'dst-rclone-large')) })
+  let cl: StepResult = { name: 'colony → dir (large segments only)', wallMs: NaN, code: 0 }
+  let largeCopied = { files: 0, bytes: 0 }
+  let baseline: { files: number; bytes: number; ms: number } | undefined
+  let baselineRate = NaN
+  let rawRate = NaN
+  if (!flags['skip-large']) {
+    cl = await colonyStep('colony → dir (large segments only)', `${nginx.url}/catalog-large.json`, path.join(work, 'dst-large'))
+    largeCopied = await walk(path.join(work, 'dst-large'))
+    results.push({ ...cl, ...largeCopied })
+    if (!flags['skip-rclone']) {
+      log('- rclone → dir (large segments only)')
+      const r = await runStep('rclone', ['copy', ...rcloneBase, '--include', '/l*/**', path.join(work, 'dst-rclone-large')])
+      if (r.code !== 0) log(`  exit ${r.code}: ${r.stderr.slice(-1500)}`)
+      results.push({ name: 'rclone → dir (large segments only)', wallMs: r.wallMs, code: r.code, ...await walk(path.join(work, 'dst-rclone-large')) })
+    }
+    log('- plain Node baseline (undici → writeFile, 16 in flight) on the large segments')
+    const nb = await runStep(process.execPath, [path.join(repo, 'bench/transfer/node-baseline.ts'), nginx.url, path.join(work, 'wrk-paths.txt'), path.join(work, 'dst-baseline'), '16'])
+    const nbJson = /BASELINE_JSON (\{.*\})/.exec(nb.stdout)?.[1]
+    baseline = nbJson ? JSON.parse(nbJson) as { files: number; bytes: number; ms: number } : undefined
+    baselineRate = baseline ? baseline.bytes / (baseline.ms / 1000) : NaN
+    rawRate = await measureWrk('after the copies')
   }
-  log('- plain Node baseline (undici → writeFile, 16 in flight) on the large segments')
-  const nb = await runStep(process.execPath, [path.join(repo, 'bench/transfer/node-baseline.ts'), nginx.url, path.join(work, 'wrk-paths.txt'), path.join(work, 'dst-baseline'), '16'])
-  const nbJson = /BASELINE_JSON (\{.*\})/.exec(nb.stdout)?.[1]
-  const baseline = nbJson ? JSON.parse(nbJson) as { files: number; bytes: number; ms: number } : undefined
-  const baselineRate = baseline ? baseline.bytes / (baseline.ms / 1000) : NaN
-  const rawRate = await measureWrk('after the copies')
 
   // Report.
   const expected = { files: library.files.size, bytes: library.totalBytes }
@@ -285,6 +355,10 @@ async function main(): Promise<void> {
   lines.push(`colony startup (transfer --help): ${formatDuration(startup.wallMs)}`)
   for (const r of results) {
     if (r.copyPhaseMs !== undefined) lines.push(`${r.name}: crawl+copy ${formatDuration(r.copyPhaseMs)}, verify ${formatDuration(r.verifyMs ?? NaN)}, ${r.retries ?? 0} retries`)
+    if (r.phaseCpu) lines.push(`  phases (wall / colony CPU${r.s3rverCpuS !== undefined ? ' / s3rver CPU' : ''}, s): ${r.phaseCpu.map((p) => `${p.phase} ${(p.wallMs / 1000).toFixed(2)}/${p.colonyCpuS.toFixed(2)}${p.s3rverCpuS !== undefined ? `/${p.s3rverCpuS.toFixed(2)}` : ''}`).join(' · ')}`)
+  }
+  for (const r of results) {
+    if (r.s3rverCpuS !== undefined) lines.push(`${r.name}: s3rver CPU ${r.s3rverCpuS.toFixed(2)} s (${((r.s3rverCpuS * 1e6) / (r.files ?? NaN)).toFixed(0)} µs per object, listing included; system ${r.s3rverSysS?.toFixed(2)} s)`)
   }
   for (const r of results) if (r.note) lines.push(`profile ${r.name}: ${r.note}`)
   const complete = results.every((r) => r.code === 0) && results.filter((r) => !r.name.includes('large')).every((r) => r.files === undefined || r.files >= expected.files)
