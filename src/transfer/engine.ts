@@ -13,7 +13,7 @@ import { crawlPrefix, isPlaylistLocator, keyFunctionFor, planSources } from './p
 import { Journal, deriveRunName } from './journal.ts'
 import { MemoryJobQueue } from './memory-queue.ts'
 import { buildReport } from './report.ts'
-import { verifyFile } from './verify.ts'
+import { checkStored, verifyFile, type ExpectedObject } from './verify.ts'
 import { createDestination, locatorKind, SourceRouter } from './adapters/create.ts'
 import type { S3Options } from './adapters/s3-client.ts'
 import { defaultWorkers, InlineExecutor, WorkerExecutor, type CopyConfig, type CopyExecutor } from './copy-executor.ts'
@@ -304,18 +304,32 @@ async function verifyAll(journal: Journal, destination: ReturnType<typeof create
     }
   }
   let failed = 0
+  const expected = (row: (typeof rows)[number]): ExpectedObject => ({ key: row.key, size: row.size ?? -1, ...(row.etag ? { etag: row.etag } : {}), ...(row.md5 ? { md5: row.md5 } : {}) })
+  // With a listing (or batched stats) every file is checked here without I/O: failures are journaled one by one,
+  // and the files that passed are marked verified in one statement at the end. Only files to re-hash (--checksum
+  // on a store without checksums) or to stat one by one take the async path, each journaled as it completes.
+  let slow: typeof rows = rows
+  if (listed) {
+    slow = []
+    for (const row of rows) {
+      const res = checkStored(expected(row), listed.get(row.key), { checksum: options.checksum, canRehash: destination.checksum !== undefined })
+      if (res === 'rehash') slow.push(row)
+      else if (!res.ok) { failed++; journal.record({ key: row.key, state: 'unverified', code: res.code, message: res.message }) }
+    }
+  }
   let i = 0
   const worker = async (): Promise<void> => {
-    while (i < rows.length && !options.signal?.aborted) {
-      const row = rows[i++]
+    while (i < slow.length && !options.signal?.aborted) {
+      const row = slow[i++]
       if (!row) break
-      const res = await verifyFile(destination, { key: row.key, size: row.size ?? -1, ...(row.etag ? { etag: row.etag } : {}), ...(row.md5 ? { md5: row.md5 } : {}) },
-        { checksum: options.checksum, ...(listed ? { stored: listed.get(row.key) ?? null } : {}) })
+      const res = await verifyFile(destination, expected(row), { checksum: options.checksum, ...(listed ? { stored: listed.get(row.key) ?? null } : {}) })
       if (res.ok) journal.record({ key: row.key, state: 'verified' })
       else { failed++; journal.record({ key: row.key, state: 'unverified', code: res.code, message: res.message }) }
     }
   }
-  await Promise.all(Array.from({ length: 32 }, worker))
-  journal.flush()
+  await Promise.all(Array.from({ length: Math.min(32, slow.length) }, worker))
+  // Interrupted: what was not checked stays copied and is verified by the next run.
+  if (options.signal?.aborted) journal.flush()
+  else journal.markRemainingVerified()
   events.emit('verified', { files: rows.length, failed })
 }

@@ -159,6 +159,15 @@ export class Journal {
     return this.#db.prepare("SELECT * FROM files WHERE state IN ('copied', 'skipped-present')").all() as JournalFile[]
   }
 
+  /**
+   * Marks every file still copied/skipped-present as verified, in one statement. Verification calls it only once it
+   * has checked each of those files and recorded the ones that failed (they are no longer in those states).
+   */
+  markRemainingVerified(): number {
+    this.flush()
+    return Number(this.#db.prepare("UPDATE files SET state = 'verified' WHERE state IN ('copied', 'skipped-present')").run().changes)
+  }
+
   /** Every file a class references (own and shared), with its state. */
   classFiles(classId: string): JournalFile[] {
     this.flush()

@@ -2,6 +2,7 @@
 import { test, after, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
+import { rmSync, writeFileSync } from 'node:fs'
 import { readFile, rm, readdir, writeFile } from 'node:fs/promises'
 import { spawn } from 'node:child_process'
 import path from 'node:path'
@@ -52,6 +53,22 @@ test('http → directory on worker threads: every file byte-identical and verifi
   const copied = await listFiles(to)
   assert.deepEqual(copied, [...origin.files.keys()].map((k) => k.slice(1)).sort())
   for (const [p, f] of origin.files) assert.ok((await readFile(path.join(to, p))).equals(f.body), `${p} differs`)
+})
+
+test('verification at the end: a file removed or changed at the destination after its copy is reported, the rest verified', { timeout: 60_000 }, async () => {
+  const to = path.join(tmp, 'dir-verify')
+  const events = new EventEmitter<TransferEvents>()
+  // 'phase' is emitted synchronously just before verification reads the destination.
+  events.on('phase', (e) => {
+    if (e.phase !== 'verify') return
+    rmSync(path.join(to, 'lib/c0/ts/s1.ts'))
+    writeFileSync(path.join(to, 'lib/c0/ts/s2.ts'), 'short')
+  })
+  const report = await runTransfer({ sources: masters(1), to, stateDir: path.join(tmp, 'state-verify'), workers: 0, concurrency: 8, events })
+  assert.equal(report.ok, false)
+  const missing = report.classes.flatMap((c) => c.missing).map((m) => [m.key, m.code]).sort()
+  assert.deepEqual(missing, [['lib/c0/ts/s1.ts', TRANSFER_CODES.VERIFY_MISSING], ['lib/c0/ts/s2.ts', TRANSFER_CODES.VERIFY_MISMATCH]])
+  assert.equal(report.totals.verified, [...origin.files.keys()].filter((k) => k.startsWith('/lib/c0/')).length - 2)
 })
 
 test('retries go to the FRONT of the queue, not behind newer work', { timeout: 60_000 }, async () => {
