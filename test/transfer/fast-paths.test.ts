@@ -2,7 +2,7 @@
 // and the hand-signed PutObject for S3-compatible endpoints. Real filesystem, real s3rver.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createHash, createHmac, randomBytes, type Hash, type Hmac } from 'node:crypto'
+import { createHash, createHmac, createSecretKey, randomBytes, type Hash, type Hmac } from 'node:crypto'
 import { readdir, readFile, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
@@ -132,5 +132,11 @@ test('S3 lean PutObject: the SigV4 Authorization header equals the AWS SDK signe
       headers: Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization')),
     }, { signingDate: new Date('2024-01-02T03:04:05Z') })
     assert.equal(headers.authorization, expected.headers.authorization, key)
+    // The putter signs with the day's derived key cached as a KeyObject: the same signature.
+    const derived = ['20240102', 'eu-west-3', 's3', 'aws4_request'].reduce<Buffer>((k, part) => createHmac('sha256', k).update(part).digest(), Buffer.from(`AWS4${credentials.secretAccessKey}`))
+    const cached = { ...headers }
+    delete cached.authorization
+    signPut({ path, headers: cached, amzDate: '20240102T030405Z', region: 'eu-west-3', credentials, signingKey: () => createSecretKey(derived) })
+    assert.equal(cached.authorization, expected.headers.authorization, `${key} (cached KeyObject)`)
   }
 })

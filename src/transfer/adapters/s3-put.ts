@@ -3,7 +3,7 @@
 // (endpoint rules, schema serialisation, a payload SHA-256, user agent…), more than the copy of a small segment;
 // this path signs with UNSIGNED-PAYLOAD and lets the store check the body against Content-MD5 instead.
 // Credentials and region still come from the SDK client (the standard provider chain, refreshed by it).
-import { createHash, createHmac } from 'node:crypto'
+import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto'
 import { Pool } from 'undici'
 
 export type PutCredentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
@@ -49,7 +49,8 @@ const deriveSigningKey = (secret: string, date: string, region: string): Buffer 
  */
 export function signPut(o: {
   path: string; headers: Record<string, string>; amzDate: string; region: string; credentials: PutCredentials
-  signingKey?: (date: string) => Buffer
+  /** The day's derived key, cached by the caller (a KeyObject: HMAC with a raw Buffer key imports it every time). */
+  signingKey?: (date: string) => Buffer | KeyObject
 }): void {
   const { headers, amzDate, region, credentials: creds } = o
   const date = amzDate.slice(0, 8)
@@ -70,7 +71,7 @@ export class S3Putter {
   readonly #options: S3PutterOptions
   readonly #host: string
   readonly #basePath: string
-  #signingKey: { scope: string; secret: string; key: Buffer } | undefined
+  #signingKey: { scope: string; secret: string; key: KeyObject } | undefined
 
   constructor(options: S3PutterOptions) {
     this.#options = options
@@ -83,10 +84,11 @@ export class S3Putter {
     })
   }
 
-  #key(secret: string, date: string, region: string): Buffer {
+  #key(secret: string, date: string, region: string): KeyObject {
     const scope = `${date}/${region}/s3/aws4_request`
     if (this.#signingKey?.scope !== scope || this.#signingKey.secret !== secret) {
-      this.#signingKey = { scope, secret, key: deriveSigningKey(secret, date, region) }
+      // A KeyObject: createHmac imports a raw Buffer key on every call (~14 µs here, ~3 µs with a KeyObject).
+      this.#signingKey = { scope, secret, key: createSecretKey(deriveSigningKey(secret, date, region)) }
     }
     return this.#signingKey.key
   }
