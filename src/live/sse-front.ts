@@ -1,6 +1,7 @@
 // The listening socket of a live node. SSE requests are recognised from their first bytes and kept as bare
-// sockets; everything else is handed to a node:http server. An http-owned socket keeps a parser,
-// IncomingMessage and ServerResponse alive for the stream's lifetime (~15 KB measured); a bare one ~3 KB.
+// sockets; publishes go to publish-front.ts (also bare); everything else is handed to a node:http server.
+// An http-owned socket keeps a parser, IncomingMessage and ServerResponse alive for the stream's lifetime
+// (~15 KB measured); a bare one ~3 KB.
 import type { Server as HttpServer } from 'node:http'
 import net from 'node:net'
 import { mayBePublish, servePublishConnection, type PublishConnectionOptions } from './publish-front.ts'
