@@ -64,6 +64,8 @@ export function servePublishConnection(socket: net.Socket, initial: Buffer, opti
   let done = false
   const onData = (chunk: Buffer): void => {
     buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk])
+    // A client pipelining faster than its publishes are answered waits in the kernel, not in this buffer.
+    if (busy && buf.length > maxHead + options.maxBodyBytes) socket.pause()
     pump()
   }
   const stop = (): void => {
@@ -90,14 +92,19 @@ export function servePublishConnection(socket: net.Socket, initial: Buffer, opti
       const m = POST_LINE.exec(lines[0] ?? '')
       if (!m?.[1]) { handOff(); return }
       const headers = new Map<string, string>()
+      let lengths = 0
       for (let i = 1; i < lines.length; i++) {
         const line = lines[i] as string
         const c = line.indexOf(':')
-        if (c > 0) headers.set(line.slice(0, c).trim().toLowerCase(), line.slice(c + 1).trim())
+        if (c <= 0) continue
+        const name = line.slice(0, c).trim().toLowerCase()
+        if (name === 'content-length') lengths++
+        headers.set(name, line.slice(c + 1).trim())
       }
       const lengthText = headers.get('content-length')
-      // Only the plain case is served here; chunked bodies, Expect: 100-continue and upgrades go to http.
-      if (lengthText === undefined || !/^\d{1,10}$/.test(lengthText) || headers.has('transfer-encoding') || headers.has('expect') || headers.has('upgrade')) { handOff(); return }
+      // Only the plain case is served here; chunked bodies, Expect: 100-continue, upgrades and repeated
+      // Content-Length headers (which http refuses) go to http.
+      if (lengths !== 1 || !/^\d{1,10}$/.test(lengthText ?? '') || headers.has('transfer-encoding') || headers.has('expect') || headers.has('upgrade')) { handOff(); return }
       const length = Number(lengthText)
       if (length > options.maxBodyBytes) {
         stop()
@@ -114,6 +121,7 @@ export function servePublishConnection(socket: net.Socket, initial: Buffer, opti
       options.handle({ topicSegment: m[1], headers, body }, socket).then((res) => {
         busy = false
         if (socket.destroyed) return
+        if (socket.isPaused()) socket.resume()
         if (!keepAlive) { stop(); socket.end(renderResponse(res, false)); return }
         socket.write(renderResponse(res, true))
         pump()

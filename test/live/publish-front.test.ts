@@ -109,6 +109,21 @@ test('a body over the limit gets 413 and the connection closes; HTTP/1.0 without
   await old.closed
 })
 
+test('two Content-Length headers are not guessed at: node:http refuses the request', async () => {
+  const c = await rawClient(server.port)
+  try {
+    const body = '{"type":"comment","data":1}'
+    c.send(`POST /v1/topics/raw-e/events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\ncontent-length: ${body.length}\r\ncontent-length: 3\r\n\r\n${body}`)
+    assert.equal((await c.next()).status, 400)
+    await c.closed
+  } finally { c.destroy() }
+  const next = await rawClient(server.port)
+  try {
+    next.send(post('raw-e', '{"type":"comment","data":1}'))
+    assert.deepEqual(JSON.parse((await next.next()).body), { topic: 'raw-e', accepted: 1, ids: [1] }, 'the refused request published nothing')
+  } finally { next.destroy() }
+})
+
 test('a chunked publish is answered by node:http (same API, same checks)', async () => {
   const c = await rawClient(server.port)
   try {
