@@ -131,6 +131,10 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     const finished = new Promise<void>((r) => { finish = r })
     let drained: Array<() => void> = []
     const maxQueued = options.maxQueued ?? 50_000
+    // Copy workers are handed up to twice `concurrency` files: each keeps `concurrency / workers` connections busy
+    // and the rest waiting in its pool's queue, so it never idles while a result travels to this thread and the next
+    // job back (a few ms, more while this thread is crawling). Connections stay at `concurrency`.
+    const maxInFlight = pool ? concurrency * 2 : concurrency
 
     const config: CopyConfig = {
       to: options.to, allowHosts: allow.list(), connections: concurrency, checksum, checkExisting: !destEmpty,
@@ -142,7 +146,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     }
     const pump = (): void => {
       if (signal?.aborted || !executor) return
-      while (inFlight.size < concurrency) {
+      while (inFlight.size < maxInFlight) {
         const [item] = queue.takeNow(1)
         if (!item) break
         const id = nextId++
