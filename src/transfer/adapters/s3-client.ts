@@ -1,7 +1,5 @@
 // One place that builds S3 clients and parses s3:// locators, so sources, destinations and the distributed
 // engine agree on endpoints, path style, checksum behaviour and keep-alive pools.
-import http from 'node:http'
-import https from 'node:https'
 import type * as S3SdkModule from '@aws-sdk/client-s3'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
@@ -40,6 +38,11 @@ const noop = (): void => {}
 
 export async function createS3Client(options: S3Options = {}): Promise<S3Client> {
   const { S3Client } = await loadS3Sdk()
+  // Loaded here, not imported at the top: every thread that loads the adapters (the CLI, each copy worker) would
+  // otherwise pay for the http module's ESM facade, which evaluates its lazy getters and so loads Node's internal
+  // undici (~65 ms a thread) even when no S3 client is ever made. getBuiltinModule gives the plain CommonJS module.
+  const http = process.getBuiltinModule('node:http')
+  const https = process.getBuiltinModule('node:https')
   const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL
   const maxSockets = options.maxSockets ?? 64
   return new S3Client({
