@@ -1,11 +1,12 @@
 // colony's side of the bench: real `colony swarm agent` processes sharing an etcd index.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { appendFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { getDownload, requestDownload, type DownloadInfo } from '../../src/swarm/index.ts'
 import { stopProcess, waitFor } from '../../test/helpers/services.ts'
 import { track } from './children.ts'
-import { CpuMeter, withDescendants } from './proc-stats.ts'
+import { CpuMeter, readCpuSeconds, withDescendants } from './proc-stats.ts'
 
 const BIN = new URL('../../bin/colony.js', import.meta.url).pathname
 
@@ -38,7 +39,12 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<A
     ...(options.engine ? ['--engine', options.engine] : []),
     ...(options.segmentSize ? ['--segment-size', options.segmentSize] : []),
   ]
-  const proc = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COLONY_LOG_LEVEL: process.env.COLONY_LOG_LEVEL ?? 'warn' } }))
+  // COLONY_BENCH_CPU_PROF=DIR: the first COLONY_BENCH_CPU_PROF_AGENTS (3) agents write a --cpu-prof there on exit.
+  const profDir = process.env.COLONY_BENCH_CPU_PROF
+  const profiled = profDir && Number(/(\d+)$/.exec(options.agentId)?.[1] ?? 99) < Number(process.env.COLONY_BENCH_CPU_PROF_AGENTS ?? 3)
+  const nodeArgs = profiled ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${options.agentId}.cpuprofile`] : []
+  if (profiled) process.stderr.write(`[bench] ${options.agentId} spawned at ${Date.now()}\n`)
+  const proc = track(spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COLONY_LOG_LEVEL: process.env.COLONY_LOG_LEVEL ?? 'warn' } }))
   let out = ''
   let stdout = ''
   proc.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
@@ -106,6 +112,7 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
   nodeMeter.mark(options.meterPids)
   const t0 = performance.now()
   const startWall = Date.now()
+  if (process.env.COLONY_BENCH_CPU_PROF) process.stderr.write(`[bench] requests at ${startWall}\n`)
   const ids = await Promise.all(agents.map(async (a) => (await requestDownload(options.url, { agent: a.url, ...(options.sha256 ? { sha256: options.sha256 } : {}) })).id))
   const infos = new Map<number, DownloadInfo>()
   const latest = new Map<number, DownloadInfo>()
@@ -114,6 +121,16 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
     const d = latest.get(i)
     return d ? `${d.state}:${Math.round((100 * d.bytes.done) / Math.max(1, d.length ?? 1))}%` : '?'
   }).join(' ')
+  // COLONY_BENCH_CPU_TIMELINE=FILE: each agent's (Node) and its children's CPU seconds, once a second, as JSON lines.
+  const timeline = process.env.COLONY_BENCH_CPU_TIMELINE
+  const kids = timeline ? options.meterPids.map((p) => withDescendants([p]).slice(1)) : []
+  const tick = (): void => {
+    if (!timeline) return
+    const row = { t: +((performance.now() - t0) / 1000).toFixed(2), node: options.meterPids.map((p) => readCpuSeconds(p) ?? null), engine: kids.map((k) => k.reduce((a, c) => a + (readCpuSeconds(c) ?? 0), 0)) }
+    appendFileSync(timeline, JSON.stringify(row) + '\n')
+  }
+  const ticker = timeline ? setInterval(tick, 250) : undefined
+  tick()
   await waitFor(async () => {
     meter.sample(meterPids)
     nodeMeter.sample(options.meterPids)
@@ -140,6 +157,8 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
   })
   meter.sample(meterPids)
   nodeMeter.sample(options.meterPids)
+  tick()
+  clearInterval(ticker)
   const wallMs = performance.now() - t0
   // Re-read every agent at the end: an early finisher (the leader) kept uploading after it completed.
   const list = await Promise.all(agents.map(async (a, i) => {

@@ -145,6 +145,8 @@ export async function startAria2Engine(options: EngineOptions): Promise<SwarmEng
     '--bt-max-open-files=1000', '--summary-interval=0', '--show-console-readout=false', '--enable-color=false',
     // INFO carries "we got wrong piece" (the ban); it is a few lines per connection, not per block.
     '--console-log-level=info', `--dir=${dir}`,
+    // Extra aria2c options, space-separated (experiments: tracker interval, peer limits …); later ones win.
+    ...(process.env.COLONY_SWARM_ARIA2_ARGS?.split(/\s+/).filter(Boolean) ?? []),
   ]
   const proc: ChildProcess = spawn(aria2Binary(), args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let tail = ''
@@ -179,17 +181,59 @@ export async function startAria2Engine(options: EngineOptions): Promise<SwarmEng
   proc.stderr?.on('data', (b: Buffer) => { tail = (tail + b.toString()).slice(-2000) })
 
   let rpcId = 0
+  // Over HTTP until the WebSocket is open (start-up, or if it drops); then every call goes over the socket, which
+  // also carries aria2's push notifications (download complete/error) so the agent need not poll fast for them.
+  let ws: WebSocket | undefined
+  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; method: string; timer: NodeJS.Timeout }>()
   const rpc = async <T>(method: string, params: unknown[] = [], withToken = true): Promise<T> => {
     if (exited) throw new SwarmError('SWARM_ENGINE_FAILED', exited)
+    const id = ++rpcId
+    const body = JSON.stringify({ jsonrpc: '2.0', id, method, params: withToken ? [`token:${secret}`, ...params] : params })
+    const socket = ws
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      return new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => { waiting.delete(id); reject(new SwarmError('SWARM_ENGINE_FAILED', `aria2 ${method}: timed out`)) }, 15_000)
+        waiting.set(id, { resolve: resolve as (v: unknown) => void, reject, method, timer })
+        socket.send(body)
+      })
+    }
     const res = await fetch(`http://127.0.0.1:${rpcPort}/jsonrpc`, {
       // identity: aria2 gzips its answers otherwise, and a zlib stream per poll cost more CPU than the poll itself.
       method: 'POST', headers: { 'content-type': 'application/json', 'accept-encoding': 'identity' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: ++rpcId, method, params: withToken ? [`token:${secret}`, ...params] : params }),
-      signal: AbortSignal.timeout(15_000),
+      body, signal: AbortSignal.timeout(15_000),
     })
-    const body = await res.json() as { result?: T; error?: { code: number; message: string } }
-    if (body.error) throw new SwarmError('SWARM_ENGINE_FAILED', `aria2 ${method}: ${body.error.message}`)
-    return body.result as T
+    const answer = await res.json() as { result?: T; error?: { code: number; message: string } }
+    if (answer.error) throw new SwarmError('SWARM_ENGINE_FAILED', `aria2 ${method}: ${answer.error.message}`)
+    return answer.result as T
+  }
+  const onSocketMessage = (ev: MessageEvent): void => {
+    let msg: { id?: number; method?: string; result?: unknown; error?: { message: string } }
+    try { msg = JSON.parse(String(ev.data)) as typeof msg } catch { return }
+    if (msg.method) {
+      // aria2.onDownloadComplete / onBtDownloadComplete / onDownloadError / …: refresh now rather than at the next tick.
+      kick()
+      return
+    }
+    const w = msg.id === undefined ? undefined : waiting.get(msg.id)
+    if (!w) return
+    waiting.delete(msg.id as number)
+    clearTimeout(w.timer)
+    if (msg.error) w.reject(new SwarmError('SWARM_ENGINE_FAILED', `aria2 ${w.method}: ${msg.error.message}`))
+    else w.resolve(msg.result)
+  }
+  const openSocket = async (): Promise<void> => {
+    const socket = new WebSocket(`ws://127.0.0.1:${rpcPort}/jsonrpc`)
+    await new Promise<void>((resolve) => {
+      socket.addEventListener('open', () => resolve(), { once: true })
+      socket.addEventListener('error', () => resolve(), { once: true })
+    })
+    if (socket.readyState !== WebSocket.OPEN) return
+    socket.addEventListener('message', onSocketMessage)
+    socket.addEventListener('close', () => {
+      if (ws === socket) ws = undefined
+      for (const [id, w] of waiting) { waiting.delete(id); clearTimeout(w.timer); w.reject(new SwarmError('SWARM_ENGINE_FAILED', exited ?? 'aria2 RPC socket closed')) }
+    })
+    ws = socket
   }
 
   // Wait for the RPC server.
@@ -207,6 +251,7 @@ export async function startAria2Engine(options: EngineOptions): Promise<SwarmEng
       await new Promise((r) => setTimeout(r, 50))
     }
   }
+  await openSocket()
 
   let closed = false
   let timer: NodeJS.Timeout | undefined
@@ -238,10 +283,13 @@ export async function startAria2Engine(options: EngineOptions): Promise<SwarmEng
       }
     }
     if (closed) return
-    // Quick while anything downloads (progress, completion); slow when everything seeds.
+    // While anything downloads: every 300 ms over HTTP, 1 s over the WebSocket (completion arrives as a
+    // notification, which polls at once); 2 s when everything seeds (byte counters only).
+    // Torrents just added (not yet checked) are polled quickly: add() waits for that check.
     const busy = live.some((t) => !t.status().complete)
+    const fresh = live.some((t) => !t.checked)
     clearTimeout(timer)
-    timer = setTimeout(kick, busy ? 300 : 1000)
+    timer = setTimeout(kick, fresh || (busy && !ws) ? 300 : busy ? 1000 : 2000)
     timer.unref()
   }
   kick()
@@ -302,6 +350,7 @@ export async function startAria2Engine(options: EngineOptions): Promise<SwarmEng
       clearTimeout(timer)
       if (!exited) {
         try { await rpc('aria2.forceShutdown') } catch { /* exiting */ }
+        ws?.close()
         await new Promise<void>((resolve) => {
           if (exited) { resolve(); return }
           // forceShutdown still says goodbye to every tracker; nothing of ours is lost by not waiting long for it.
