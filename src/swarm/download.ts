@@ -11,7 +11,7 @@ import type { EngineTorrent, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
 import { downloadFromOrigin, probeOrigin, type OriginProbe } from './origin.ts'
 import { PartSet } from './part-set.ts'
-import { assembleParts, partName, SegmentSink, segmentLayout, segmentLength, type SegmentLayout } from './segments.ts'
+import { assembleParts, partName, sha256Parts, SegmentSink, segmentLayout, segmentLength, type SegmentLayout } from './segments.ts'
 import type { LeaderClaim, SwarmIndex } from './swarm-index.ts'
 import { buildTorrentFile, choosePieceLength, nameFromUrl, parseTorrentFile, PieceHasher } from './torrent-file.ts'
 
@@ -98,6 +98,9 @@ export class Download extends EventEmitter<DownloadEvents> {
   #resumed = 0
   #actualSha256: string | undefined
   #seedTimer: NodeJS.Timeout | undefined
+  /** A follower's object file is assembled from its segments after completion; reads use the segments until then. */
+  #assembled = false
+  #assembly: Promise<void> | undefined
   #rate = { at: Date.now(), bytes: 0, value: 0 }
 
   constructor(ctx: DownloadContext, id: string, url: string, sha256?: string) {
@@ -127,6 +130,7 @@ export class Download extends EventEmitter<DownloadEvents> {
       this.#setState('cancelled')
     }
     await this.finished
+    await this.#assembly?.catch(() => undefined)
     await this.#stopTorrent()
     if (removeData && this.dir) await rm(this.dir, { recursive: true, force: true })
   }
@@ -193,7 +197,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     let file = this.file as string
     let offset = pos
     let n = length
-    if (!this.completedAt && this.#parts?.layout) {
+    if (!this.#assembled && this.#parts?.layout) {
       const at = this.#parts.locate(pos)
       file = at.file
       offset = at.offset
@@ -399,13 +403,30 @@ export class Download extends EventEmitter<DownloadEvents> {
       name: this.#name, length: probe.length, pieceLength: parts.pieceLength, pieces: parts.pieces(), announce: this.#ctx.trackers,
       comment: probe.url, source: `colony:${probe.key.slice(0, 16)}`,
     })
+    if (!claim) {
+      // A follower completes once every segment is verified and the object's SHA-256 is known (GET /v1/objects
+      // serves from the segments meanwhile); writing the single object file and seeding the whole-object
+      // torrent follow, off the completion path — every agent finishing its last segment at once would
+      // otherwise copy F bytes each at the same moment.
+      this.#actualSha256 = await sha256Parts(parts.files())
+      this.#infoHash = parsed.infoHash
+      this.#assembly = (async () => {
+        await assembleParts(parts.files(), this.file as string)
+        this.#assembled = true
+        if (this.state === 'cancelled') return
+        await writeFile(torrentPath, torrent)
+        await this.#joinSwarm(torrent, true)
+        await this.#writeCompleteMark()
+      })()
+      this.#assembly.catch((err: unknown) => this.#fail(err))
+      return
+    }
     this.#actualSha256 = await assembleParts(parts.files(), this.file as string)
+    this.#assembled = true
     await writeFile(torrentPath, torrent)
     await this.#joinSwarm(torrent, true)
-    if (claim) {
-      await claim.publish(torrent)
-      this.#ctx.log.info({ id: this.id, key: probe.key, infoHash: parsed.infoHash, segments: parts.layout?.count }, 'published torrent')
-    }
+    await claim.publish(torrent)
+    this.#ctx.log.info({ id: this.id, key: probe.key, infoHash: parsed.infoHash, segments: parts.layout?.count }, 'published torrent')
   }
 
   async #fetchAsLeader(claim: LeaderClaim, torrentPath: string): Promise<void> {
@@ -470,14 +491,20 @@ export class Download extends EventEmitter<DownloadEvents> {
     const file = this.file as string
     this.#actualSha256 ??= await sha256File(file)
     this.completedAt = new Date()
-    await writeFile(path.join(this.dir as string, 'complete.json'), JSON.stringify({ sha256: this.#actualSha256, role: this.role, url: this.url }))
+    // complete.json says the object file is whole: written once it is (after assembly, for a follower).
+    if (!this.#assembly) await this.#writeCompleteMark()
     this.emit('progress')
     if (this.expectedSha256 && this.expectedSha256 !== this.#actualSha256) {
       // The bytes are the origin's (every piece verified), so this agent keeps seeding them for the others.
       throw new SwarmError('SWARM_SHA256_MISMATCH', `sha256 of ${this.url} is ${this.#actualSha256}, expected ${this.expectedSha256}`, { details: { url: this.url, actual: this.#actualSha256, expected: this.expectedSha256 } })
     }
     this.#setState('seeding')
-    this.#scheduleSeedStop()
+    if (this.#assembly) void this.#assembly.then(() => this.#scheduleSeedStop(), () => undefined)
+    else this.#scheduleSeedStop()
+  }
+
+  async #writeCompleteMark(): Promise<void> {
+    await writeFile(path.join(this.dir as string, 'complete.json'), JSON.stringify({ sha256: this.#actualSha256, role: this.role, url: this.url }))
   }
 
   #scheduleSeedStop(): void {

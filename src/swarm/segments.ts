@@ -1,6 +1,7 @@
 // Progressive publication: the leader cuts the object into segments (a whole number of pieces each), publishes a
 // torrent per segment as soon as it is fetched and hashed, and the whole-object torrent (the segments' piece
 // hashes concatenated, same piece length) once all are. Followers join the segments' swarms as they appear.
+import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
@@ -126,6 +127,13 @@ export class SegmentSink implements OriginSink {
 
   /** Waits for every segment handed out so far to be seeded and published; rethrows the first failure. */
   async flushed(): Promise<void> { await Promise.all(this.#pending) }
+}
+
+/** SHA-256 of the segment files read in order: the object's digest without writing the object. */
+export async function sha256Parts(files: string[]): Promise<string> {
+  const hash = createHash('sha256')
+  for (const f of files) for await (const c of createReadStream(f, { highWaterMark: 1024 * 1024 })) hash.update(c as Buffer)
+  return hash.digest('hex')
 }
 
 /** Concatenates the segment files into the object file; returns its SHA-256. */
