@@ -127,6 +127,32 @@ async function startS3rverProcess(dir: string): Promise<{ url: string; pid: numb
   }
 }
 
+/**
+ * The ceiling for any copier on the large segments: two curl processes (C, libcurl, `--parallel`), each fetching
+ * half of the files 8 at a time into a directory, the way colony and rclone do. wrk reads and discards the bodies;
+ * this stores them, so it shows how much of wrk's rate is reachable at all on this machine.
+ */
+async function measureCurlCeiling(origin: string, paths: string[], bytes: number): Promise<{ rate: number; ms: number; code: number | null } | undefined> {
+  const which = await runStep('sh', ['-c', 'command -v curl'])
+  if (which.code !== 0) { log('- curl not found: no copier ceiling'); return undefined }
+  log('- ceiling: two curl processes (--parallel-max 8 each) on the large segments')
+  const dest = path.join(work, 'dst-curl')
+  await mkdir(dest, { recursive: true })
+  const half = Math.ceil(paths.length / 2)
+  const configs = [paths.slice(0, half), paths.slice(half)].map((part, i) => {
+    const file = path.join(work, `curl-${i}.cfg`)
+    // curl's config syntax: one `url` / `output` pair per transfer (names are generated, so no quoting issues).
+    const text = part.map((p, j) => `url = "${origin}${p}"\noutput = "${dest}/${i}-${j}"\n`).join('')
+    return { file, text }
+  })
+  for (const c of configs) await writeFile(c.file, c.text)
+  const script = configs.map((c) => `curl -sS --no-progress-meter --parallel --parallel-max 8 -K '${c.file}' &`).join(' ') + ' wait'
+  const r = await runStep('sh', ['-c', script])
+  const got = await walk(dest)
+  if (got.bytes !== bytes) log(`  curl stored ${got.bytes} of ${bytes} bytes`)
+  return { rate: got.bytes / (r.wallMs / 1000), ms: r.wallMs, code: r.code }
+}
+
 async function walk(dir: string): Promise<{ files: number; bytes: number }> {
   let n = 0
   let b = 0
@@ -310,6 +336,7 @@ async function main(): Promise<void> {
   let baseline: { files: number; bytes: number; ms: number } | undefined
   let baselineRate = NaN
   let rawRate = NaN
+  let ceiling: { rate: number; ms: number; code: number | null } | undefined
   if (!flags['skip-large']) {
     cl = await colonyStep('colony → dir (large segments only)', `${nginx.url}/catalog-large.json`, path.join(work, 'dst-large'))
     largeCopied = await walk(path.join(work, 'dst-large'))
@@ -325,6 +352,7 @@ async function main(): Promise<void> {
     const nbJson = /BASELINE_JSON (\{.*\})/.exec(nb.stdout)?.[1]
     baseline = nbJson ? JSON.parse(nbJson) as { files: number; bytes: number; ms: number } : undefined
     baselineRate = baseline ? baseline.bytes / (baseline.ms / 1000) : NaN
+    ceiling = await measureCurlCeiling(nginx.url, largePaths.map((f) => `/${f.path}`), largeBytes)
     rawRate = await measureWrk('after the copies')
   }
 
@@ -351,6 +379,7 @@ async function main(): Promise<void> {
   const copyRate = cl.copyPhaseMs ? (cl.copiedBytes ?? 0) / (cl.copyPhaseMs / 1000) : NaN
   lines.push(`colony large-segment copy-phase rate / wrk raw rate (after): ${(copyRate / rawRate).toFixed(2)}  (${formatBytes(copyRate)}/s over the crawl+copy phase, without process start and verification)`)
   lines.push(`colony large-segment copy-phase rate / plain Node baseline: ${(copyRate / baselineRate).toFixed(2)}`)
+  if (ceiling) lines.push(`ceiling: two curl processes (C, --parallel-max 8 each) on large segments: ${formatBytes(ceiling.rate)}/s = ${(ceiling.rate / rawRate).toFixed(2)} of wrk (exit ${ceiling.code}) — what a copier that stores the bodies reaches here`)
   lines.push(`colony/rclone wall time, large segments only: ${ratio(wall('colony → dir (large segments only)'), wall('rclone → dir (large segments only)'))}`)
   lines.push(`colony startup (transfer --help): ${formatDuration(startup.wallMs)}`)
   for (const r of results) {
@@ -364,7 +393,7 @@ async function main(): Promise<void> {
   const complete = results.every((r) => r.code === 0) && results.filter((r) => !r.name.includes('large')).every((r) => r.files === undefined || r.files >= expected.files)
   lines.push('', complete ? 'every copy completed with every file' : 'WARNING: a step failed or copied fewer files than the library has (see above)')
   process.stdout.write(lines.join('\n') + '\n')
-  if (flags.out) await writeFile(flags.out, JSON.stringify({ expected, wrk: wrkRuns, rawRate, largeRate, copyRate, baseline, baselineRate, startupMs: startup.wallMs, results, load: os.loadavg() }, null, 2))
+  if (flags.out) await writeFile(flags.out, JSON.stringify({ expected, wrk: wrkRuns, rawRate, largeRate, copyRate, baseline, baselineRate, ceiling, startupMs: startup.wallMs, results, load: os.loadavg() }, null, 2))
 }
 
 try {
