@@ -1,74 +1,20 @@
 // One object on one agent: probe → index claim → (origin fetch as leader | swarm as peer) → verify → seed.
-import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { createReadStream } from 'node:fs'
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import type { HostAllowList } from '../shared/allow-host.ts'
 import { ColonyError } from '../shared/errors.ts'
-import type { Logger } from '../shared/logger.ts'
-import type { EngineTorrent, SwarmEngine } from './engine.ts'
+import type { DownloadContext, DownloadInfo, DownloadState } from './download-types.ts'
+import type { EngineTorrent } from './engine.ts'
 import { SwarmError } from './errors.ts'
-import { downloadFromOrigin, probeOrigin, type OriginProbe } from './origin.ts'
+import { fetchSegmentsFromOrigin, fetchWholeFromOrigin } from './leader-fetch.ts'
+import { probeOrigin, type OriginProbe } from './origin.ts'
 import { PartSet } from './part-set.ts'
-import { assembleParts, partName, sha256Parts, SegmentSink, segmentLayout, segmentLength, type SegmentLayout } from './segments.ts'
-import type { LeaderClaim, SwarmIndex } from './swarm-index.ts'
-import { buildTorrentFile, choosePieceLength, nameFromUrl, parseTorrentFile, PieceHasher } from './torrent-file.ts'
+import { assembleParts, sha256Parts } from './segments.ts'
+import type { LeaderClaim } from './swarm-index.ts'
+import { sha256File } from './hashing-sink.ts'
+import { buildTorrentFile, nameFromUrl, objectTorrentProblem, parseTorrentFile } from './torrent-file.ts'
 
-export type DownloadState = 'probing' | 'waiting' | 'origin' | 'swarm' | 'seeding' | 'done' | 'failed' | 'cancelled'
-
-/** What GET /v1/downloads/:id answers. */
-export type DownloadInfo = {
-  id: string
-  url: string
-  state: DownloadState
-  /** "leader" fetched it from the origin; "peer" got it from the swarm. */
-  role?: 'leader' | 'peer'
-  sha256?: string
-  key?: string
-  infoHash?: string
-  name?: string
-  length?: number
-  bytes: {
-    /** Verified bytes on disk. */
-    done: number
-    /** Bytes this agent fetched from the origin in this run. */
-    fromOrigin: number
-    /** Bytes received from peers in this run (including any that failed verification). */
-    fromPeers: number
-    /** Bytes found valid on disk at start (resumed). */
-    resumed: number
-    uploaded: number
-  }
-  /** Bytes per second. */
-  rate: { down: number; up: number }
-  peers: number
-  bannedPeers: number
-  seeding: boolean
-  createdAt: string
-  completedAt?: string
-  error?: { code: string; message: string }
-}
-
-/** Everything a download needs from its agent. */
-export type DownloadContext = {
-  engine: SwarmEngine
-  index: SwarmIndex
-  allow: HostAllowList
-  dataDir: string
-  trackers: string[]
-  agentId: string
-  /** Origin fetch cap in bytes/s (the agent's download limit); 0 = none. */
-  downloadLimit: number
-  seedTimeMs: number
-  seedRatio: number
-  /** Objects larger than this are fetched and published in segments of this size (rounded to whole pieces). */
-  segmentSize: number
-  originRetries: number
-  backoffBaseMs: number
-  log: Logger
-  onBan: (info: { address: string; peerId: string }) => void
-}
+export type { DownloadContext, DownloadInfo, DownloadState } from './download-types.ts'
 
 type DownloadEvents = { progress: []; state: [DownloadState] }
 
@@ -342,51 +288,16 @@ export class Download extends EventEmitter<DownloadEvents> {
   }
 
   /**
-   * The leader of a segmented object: fetches from the origin from the first unpublished segment on, seeding
-   * and publishing each segment as soon as it is hashed; segments a dead predecessor published come from peers.
+   * The leader of a segmented object: fetches from the origin from the first unpublished segment on (see
+   * fetchSegmentsFromOrigin), then waits for any segments still coming from peers and finishes as a follower does.
    */
   async #fetchSegmentsAsLeader(claim: LeaderClaim, parts: PartSet, torrentPath: string): Promise<void> {
-    const probe = this.probe as OriginProbe
-    const key16 = probe.key.slice(0, 16)
-    for (const [k, t] of await this.#ctx.index.lookupParts(probe.key)) if (!parts.has(k)) await parts.join(k, t)
-    const pieceLength = parts.pieceLength || choosePieceLength(probe.length)
-    const layout: SegmentLayout = parts.layout ?? segmentLayout(probe.length, pieceLength, this.#ctx.segmentSize)
-    parts.layout ??= layout
-    parts.base ??= this.#name
-    parts.pieceLength ||= pieceLength
-    // Segments published by a dead predecessor that this agent holds are kept; the rest come from the origin.
-    const first = parts.firstIncomplete()
-    await parts.drop(first)
-    this.#setState('origin')
-    this.#ctx.log.info({ id: this.id, segments: layout.count, segmentSize: layout.size, from: first }, 'fetching segments from the origin')
-    if (first < layout.count) {
-      const sink = new SegmentSink({
-        layout, first, pieceLength, fileOf: (k) => parts.fileOf(k),
-        onSegment: async (k, pieces) => {
-          const { torrent } = await buildTorrentFile({
-            name: partName(parts.base as string, k, layout.count), length: segmentLength(layout, k), pieceLength, pieces,
-            announce: this.#ctx.trackers, comment: probe.url, source: `colony:${key16}:part`,
-          })
-          // Seed first, publish second, as for the whole torrent.
-          await parts.join(k, torrent, true)
-          await claim.publishPart(k, torrent)
-          this.#ctx.log.debug({ id: this.id, part: k }, 'published segment')
-        },
-      })
-      parts.fetching = { part: () => sink.part, bytes: () => sink.partial }
-      const got = await downloadFromOrigin({
-        probe, allow: this.#ctx.allow, sink, offset: first * layout.size, signal: this.#abort.signal,
-        retries: this.#ctx.originRetries, rateLimit: this.#ctx.downloadLimit, backoffBaseMs: this.#ctx.backoffBaseMs,
-        onProgress: (have, fromOrigin) => {
-          this.#originHave = first * layout.size + have
-          this.#fromOrigin = fromOrigin
-          this.emit('progress')
-        },
-      })
-      parts.fetching = undefined
-      this.#resumed = got.resumedBytes
-      await sink.flushed()
-    }
+    const got = await fetchSegmentsFromOrigin({
+      ctx: this.#ctx, probe: this.probe as OriginProbe, claim, parts, name: this.#name, id: this.id, signal: this.#abort.signal,
+      onStart: () => this.#setState('origin'),
+      onProgress: (have, fromOrigin) => { this.#originHave = have; this.#fromOrigin = fromOrigin; this.emit('progress') },
+    })
+    this.#resumed = got.resumedBytes
     await this.#waitParts(parts)
     await this.#finishParts(torrentPath, claim)
   }
@@ -432,38 +343,26 @@ export class Download extends EventEmitter<DownloadEvents> {
   async #fetchAsLeader(claim: LeaderClaim, torrentPath: string): Promise<void> {
     const probe = this.probe as OriginProbe
     this.#setState('origin')
-    const pieceLength = choosePieceLength(probe.length)
-    const hasher = new PieceHasher(pieceLength)
-    const got = await downloadFromOrigin({
-      probe, allow: this.#ctx.allow, file: this.file as string, hasher, signal: this.#abort.signal,
-      retries: this.#ctx.originRetries, rateLimit: this.#ctx.downloadLimit, backoffBaseMs: this.#ctx.backoffBaseMs,
+    const got = await fetchWholeFromOrigin({
+      ctx: this.#ctx, probe, file: this.file as string, name: this.#name, signal: this.#abort.signal,
       onProgress: (have, fromOrigin) => { this.#originHave = have; this.#fromOrigin = fromOrigin; this.emit('progress') },
     })
     this.#resumed = got.resumedBytes
-    const { pieces, sha256 } = hasher.finish()
-    this.#actualSha256 = sha256
-    const { torrent } = await buildTorrentFile({
-      name: this.#name, length: probe.length, pieceLength, pieces, announce: this.#ctx.trackers,
-      comment: probe.url, source: `colony:${probe.key.slice(0, 16)}`,
-    })
-    await writeFile(torrentPath, torrent)
+    this.#actualSha256 = got.sha256
+    await writeFile(torrentPath, got.torrent)
     // Seed first, publish second: whoever receives the torrent finds this agent already announcing.
-    await this.#joinSwarm(torrent, true)
-    await claim.publish(torrent)
+    await this.#joinSwarm(got.torrent, true)
+    await claim.publish(got.torrent)
     this.#ctx.log.info({ id: this.id, key: probe.key, infoHash: this.#infoHash }, 'published torrent')
   }
 
   async #joinSwarm(torrentBuf: Buffer, complete: boolean): Promise<void> {
     const probe = this.probe as OriginProbe
     const parsed = await parseTorrentFile(torrentBuf)
-    if (parsed.length !== probe.length || parsed.files.length !== 1) {
+    const invalid = objectTorrentProblem(parsed, probe.length)
+    if (invalid) {
       if (!complete) await this.#ctx.index.remove(probe.key).catch(() => undefined)
-      throw new SwarmError('SWARM_TORRENT_INVALID', `torrent for ${this.url} describes ${parsed.length} bytes, origin has ${probe.length}`)
-    }
-    // The name becomes a file under the object's directory: refuse anything that could leave it.
-    if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/.test(parsed.name) || parsed.files[0]?.path !== parsed.name) {
-      if (!complete) await this.#ctx.index.remove(probe.key).catch(() => undefined)
-      throw new SwarmError('SWARM_TORRENT_INVALID', `torrent for ${this.url} names an unsafe file ${JSON.stringify(parsed.name)}`)
+      throw new SwarmError('SWARM_TORRENT_INVALID', `torrent for ${this.url} ${invalid}`)
     }
     this.#name = parsed.name
     this.#infoHash = parsed.infoHash
@@ -535,10 +434,4 @@ export class Download extends EventEmitter<DownloadEvents> {
 
 async function readIfExists(file: string): Promise<Buffer | undefined> {
   try { return await readFile(file) } catch { return undefined }
-}
-
-export async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256')
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) h.update(chunk as Buffer)
-  return h.digest('hex')
 }

@@ -120,3 +120,15 @@ export function nameFromUrl(url: URL): string {
   base = base.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '').slice(0, 120)
   return base || 'object'
 }
+
+/**
+ * Why a torrent from the index cannot be the object's (undefined when it can): one file of the origin's length,
+ * named so that it stays inside the object's directory.
+ */
+export function objectTorrentProblem(parsed: ParsedTorrent, length: number): string | undefined {
+  if (parsed.length !== length || parsed.files.length !== 1) return `describes ${parsed.length} bytes, origin has ${length}`
+  if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/.test(parsed.name) || parsed.files[0]?.path !== parsed.name) {
+    return `names an unsafe file ${JSON.stringify(parsed.name)}`
+  }
+  return undefined
+}
