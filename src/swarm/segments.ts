@@ -2,11 +2,8 @@
 // torrent per segment as soon as it is fetched and hashed, and the whole-object torrent (the segments' piece
 // hashes concatenated, same piece length) once all are. Followers join the segments' swarms as they appear.
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
-import { pipeline } from 'node:stream/promises'
-import { createHashingFileSink } from './hashing-sink.ts'
 import type { OriginSink } from './origin.ts'
 import { PieceHasher } from './torrent-file.ts'
 
@@ -129,19 +126,39 @@ export class SegmentSink implements OriginSink {
   async flushed(): Promise<void> { await Promise.all(this.#pending) }
 }
 
+/** Reads each file in order into one reused buffer (no per-chunk allocation, nothing for the GC). */
+async function eachChunk(files: string[], use: (chunk: Buffer) => Promise<void> | void): Promise<void> {
+  const buf = Buffer.allocUnsafe(4 * 1024 * 1024)
+  for (const f of files) {
+    const fh = await open(f, 'r')
+    try {
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, null)
+        if (bytesRead === 0) break
+        await use(buf.subarray(0, bytesRead))
+      }
+    } finally { await fh.close() }
+  }
+}
+
 /** SHA-256 of the segment files read in order: the object's digest without writing the object. */
 export async function sha256Parts(files: string[]): Promise<string> {
   const hash = createHash('sha256')
-  for (const f of files) for await (const c of createReadStream(f, { highWaterMark: 1024 * 1024 })) hash.update(c as Buffer)
+  await eachChunk(files, (c) => { hash.update(c) })
   return hash.digest('hex')
 }
 
 /** Concatenates the segment files into the object file; returns its SHA-256. */
 export async function assembleParts(files: string[], out: string): Promise<string> {
-  const { sink, sha256 } = createHashingFileSink(out)
-  async function* all(): AsyncGenerator<Buffer> {
-    for (const f of files) for await (const c of createReadStream(f, { highWaterMark: 1024 * 1024 })) yield c as Buffer
-  }
-  await pipeline(all(), sink)
-  return sha256()
+  const hash = createHash('sha256')
+  const fh = await open(out, 'w')
+  try {
+    let pos = 0
+    await eachChunk(files, async (c) => {
+      hash.update(c)
+      for (let off = 0; off < c.length;) off += (await fh.write(c, off, c.length - off, pos + off)).bytesWritten
+      pos += c.length
+    })
+  } finally { await fh.close() }
+  return hash.digest('hex')
 }
