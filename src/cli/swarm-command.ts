@@ -47,7 +47,7 @@ export const AGENT_SPEC: CommandSpec = swarmEnv({
     'upload-limit': { type: 'string', description: 'upload cap for all torrents (0 = none)', default: '0', placeholder: 'rate' },
     'download-limit': { type: 'string', description: 'download cap, peers and origin (0 = none)', default: '0', placeholder: 'rate' },
     listen: { type: 'number', description: 'BitTorrent TCP port (0 = any free port)', default: 6881, placeholder: 'port' },
-    'segment-size': { type: 'string', description: 'objects larger than this are fetched and published in segments of this size, so peers start before the origin fetch ends', default: '8MiB', placeholder: 'size' },
+    'segment-size': { type: 'string', description: 'objects larger than this are fetched and published in segments of this size, so peers start before the origin fetch ends', default: '32MiB', placeholder: 'size' },
     'seed-time': { type: 'string', description: 'how long a finished object keeps seeding', default: '1h', placeholder: 'duration' },
     'seed-ratio': { type: 'number', description: 'stop seeding earlier once uploaded ≥ ratio × size (0 = time only)', default: 0 },
     engine: { type: 'string', description: 'BitTorrent engine: aria2 (an aria2c child over JSON-RPC) or webtorrent (in-process)', default: 'aria2' },
@@ -126,7 +126,7 @@ async function runAgent(argv: string[]): Promise<number> {
     : undefined
   const strategy = str(p, 'strategy') ?? 'sequential'
   if (strategy !== 'sequential' && strategy !== 'rarest' && strategy !== 'spread') throw new UsageError('--strategy is sequential, spread or rarest')
-  const segmentSize = parseSize(str(p, 'segment-size') ?? '8MiB')
+  const segmentSize = parseSize(str(p, 'segment-size') ?? '32MiB')
   if (!(segmentSize > 0)) throw new UsageError('--segment-size must be > 0')
   const engine = str(p, 'engine') ?? 'aria2'
   if (engine !== 'aria2' && engine !== 'webtorrent') throw new UsageError('--engine is aria2 or webtorrent')

@@ -45,7 +45,7 @@ export type AgentOptions = {
   downloadLimit?: number
   /**
    * Objects larger than this are fetched in segments of this size (rounded up to whole pieces); each segment's
-   * torrent is published as soon as it is hashed so peers start before the origin fetch ends. @defaultValue 8 MiB
+   * torrent is published as soon as it is hashed so peers start before the origin fetch ends. @defaultValue 32 MiB
    */
   segmentSize?: number
   /** How long a finished object keeps seeding. @defaultValue 3_600_000 (1 h) */
@@ -143,7 +143,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     downloadLimit: options.downloadLimit ?? 0,
     seedTimeMs: options.seedTimeMs ?? 3_600_000,
     seedRatio: options.seedRatio ?? 0,
-    segmentSize: options.segmentSize ?? 8 * 1024 * 1024,
+    segmentSize: options.segmentSize ?? 32 * 1024 * 1024,
     originRetries: options.originRetries ?? 5,
     backoffBaseMs: options.backoffBaseMs ?? 200,
     onBan: () => bans.inc(),
