@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import { bearerMatches } from '../shared/http-ops.ts'
 import { LiveError } from './errors.ts'
 
 /** Who may publish. At least one of the two must be set; both may be (either is accepted). */
@@ -70,13 +71,4 @@ export function assertAuthorization(authorization: string | undefined, topic: st
     }
   }
   throw new LiveError('LIVE_UNAUTHORIZED', 'publishing needs Authorization: Bearer <token>')
-}
-
-/** `Bearer <token>` compared in constant time (hasBearerToken's check, on a header value). */
-function bearerMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '')
-  if (!m?.[1]) return false
-  const a = Buffer.from(m[1])
-  const b = Buffer.from(token)
-  return a.length === b.length && timingSafeEqual(a, b)
 }

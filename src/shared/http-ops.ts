@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
@@ -59,15 +60,16 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
 
 /** Checks `Authorization: Bearer <token>` in constant time. */
 export function hasBearerToken(req: IncomingMessage, token: string): boolean {
-  const header = req.headers.authorization ?? ''
-  const m = /^Bearer\s+(.+)$/i.exec(header)
+  return bearerMatches(req.headers.authorization, token)
+}
+
+/** The same check on an `Authorization` header value (for requests read off a bare socket). */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '')
   if (!m?.[1]) return false
   const a = Buffer.from(m[1])
   const b = Buffer.from(token)
-  if (a.length !== b.length) return false
-  let diff = 0
-  for (let i = 0; i < a.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0)
-  return diff === 0
+  return a.length === b.length && timingSafeEqual(a, b)
 }
 
 /** listen() as a promise; binds 127.0.0.1 unless told otherwise; resolves to the base URL. */
