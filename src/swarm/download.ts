@@ -11,7 +11,6 @@ import { probeOrigin, type OriginProbe } from './origin.ts'
 import { PartSet } from './part-set.ts'
 import { assembleParts, sha256Parts } from './segments.ts'
 import type { LeaderClaim } from './swarm-index.ts'
-import { sha256File } from './hashing-sink.ts'
 import { buildTorrentFile, nameFromUrl, objectTorrentProblem, parseTorrentFile } from './torrent-file.ts'
 
 export type { DownloadContext, DownloadInfo, DownloadState } from './download-types.ts'
@@ -388,7 +387,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 
   async #complete(): Promise<void> {
     const file = this.file as string
-    this.#actualSha256 ??= await sha256File(file)
+    this.#actualSha256 ??= await sha256Parts([file])
     this.completedAt = new Date()
     // complete.json says the object file is whole: written once it is (after assembly, for a follower).
     if (!this.#assembly) await this.#writeCompleteMark()

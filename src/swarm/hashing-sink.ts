@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createWriteStream } from 'node:fs'
 import { Writable } from 'node:stream'
 
 /** A writable that stores what it is given in `file` and hashes it on the way (SHA-256, hex once finished). */
@@ -16,11 +16,4 @@ export function createHashingFileSink(file: string): { sink: Writable; sha256: (
     destroy(err, cb) { out.destroy(); cb(err) },
   })
   return { sink, sha256: () => hash.digest('hex') }
-}
-
-/** SHA-256 (hex) of a file. */
-export async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256')
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) h.update(chunk as Buffer)
-  return h.digest('hex')
 }

@@ -141,7 +141,7 @@ async function eachChunk(files: string[], use: (chunk: Buffer) => Promise<void> 
   }
 }
 
-/** SHA-256 of the segment files read in order: the object's digest without writing the object. */
+/** SHA-256 of the files read in order (a follower's segments: the object's digest without writing the object). */
 export async function sha256Parts(files: string[]): Promise<string> {
   const hash = createHash('sha256')
   await eachChunk(files, (c) => { hash.update(c) })
