@@ -89,11 +89,13 @@ test('--watch transfers new classes, follows a recording class to its ENDLIST, r
     await waitFor(async () => {
       const s = await status()
       const live = cls(s, 'LIVE')
-      return cls(s, 'B')?.record.state === 'verified' && live?.files === 1 + 2 * 6 && live.verified === live.files &&
+      // A's re-copied file lands before the aggregator marks A verified again, so wait for both.
+      return cls(s, 'B')?.record.state === 'verified' && cls(s, 'A')?.record.state === 'verified' &&
+        live?.files === 1 + 2 * 6 && live.verified === live.files &&
         await same(path.join(work, 'origin', 'lib', 'live', 'v1', 'index.m3u8'), path.join(dest, 'lib', 'live', 'v1', 'index.m3u8')) &&
         await same(path.join(work, 'tree', 'docs', 'a.txt'), path.join(dest, 'docs', 'a.txt')) &&
         await same(replaced, path.join(dest, 'lib', 'class000', 'v0', 'seg0001.ts'))
-    }, { timeoutMs: 60_000, intervalMs: 250, message: 'second pass: B copied, LIVE grew to 13 files, a.txt and the replaced HTTP segment re-copied' })
+    }, { timeoutMs: 60_000, intervalMs: 250, message: 'second pass: B copied, LIVE grew to 13 files, a.txt and the replaced HTTP segment re-copied, A verified again' })
     assert.equal(cls(await status(), 'A')?.record.state, 'verified', 'A is verified again after its re-copy')
     assert.ok(await same(path.join(work, 'origin', 'lib', 'live', 'v0', 'seg0004.ts'), path.join(dest, 'lib', 'live', 'v0', 'seg0004.ts')))
     assert.equal(cls(await status(), 'LIVE')?.record.state, 'copying', 'a recording class never finishes')
