@@ -17,7 +17,7 @@ export type EtcdIndexOptions = {
   timeoutMs?: number
 }
 
-/** Connects to etcd; the first RPC happens lazily, so an unreachable etcd surfaces on the first claim. */
+/** Connects to etcd (in the background); an unreachable etcd surfaces on the first claim. */
 export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
   const client = new Etcd3({ hosts: options.hosts, dialTimeout: options.timeoutMs ?? 5000 })
   const ns: Namespace = client.namespace(options.prefix ?? 'colony/swarm/')
@@ -27,6 +27,10 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
   const partKey = (key: string, part: number): string => `${partPrefix(key)}${String(part).padStart(6, '0')}`
   const partOf = (k: string): number => Number(k.slice(k.lastIndexOf('/') + 1))
   const live = new Set<() => void>()
+  // Opens the gRPC channel (and loads its code) now, not on the first request: a fleet asked for one object at
+  // once otherwise spends its first second or two connecting, every agent at the same moment. Errors here are
+  // ignored; an unreachable etcd still surfaces on the first claim.
+  void ns.get('ping').string().catch(() => undefined)
 
   const wrap = (err: unknown): SwarmError =>
     err instanceof SwarmError ? err : new SwarmError('SWARM_INDEX_UNAVAILABLE', `etcd: ${(err as Error).message}`, { cause: err })
