@@ -312,13 +312,17 @@ export async function startAria2Engine(options: EngineOptions): Promise<SwarmEng
     for (const t of torrents.values()) if (t.infoHash === infoHash) await t.stop()
     const parsed = await parseTorrentFile(torrent)
     await mkdir(opts.dir, { recursive: true })
+    const existing = await stat(path.join(opts.dir, parsed.name)).then((st) => st.size, () => -1)
+    const onDisk = existing > 0
     const addOptions: Record<string, string> = {
       dir: opts.dir,
       'follow-torrent': 'false',
       ...(opts.trackers.length ? { 'bt-tracker': opts.trackers.join(',') } : {}),
-      ...(opts.complete ? { 'bt-seed-unverified': 'true', 'check-integrity': 'false' } : { 'check-integrity': 'true' }),
+      // Checking only what is there to check: a fresh torrent that goes through aria2's integrity check starts
+      // (announces, connects) a second or more later, on aria2's next tick.
+      ...(opts.complete ? { 'bt-seed-unverified': 'true', 'check-integrity': 'false' } : { 'check-integrity': existing >= 0 ? 'true' : 'false' }),
+      ...(opts.maxPeers ? { 'bt-max-peers': String(opts.maxPeers) } : {}),
     }
-    const onDisk = await stat(path.join(opts.dir, parsed.name)).then((st) => st.size > 0, () => false)
     const gid = await rpc<string>('aria2.addTorrent', [torrent.toString('base64'), [], addOptions])
     const t = new Aria2Torrent(gid, infoHash, parsed.pieceLength, parsed.length, remove)
     t.mayResume = onDisk && !opts.complete

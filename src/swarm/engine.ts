@@ -58,6 +58,8 @@ export type EngineAddOptions = {
   complete: boolean
   /** Announce URLs added to the torrent's own. */
   trackers: string[]
+  /** Most peers this torrent connects to (aria2 only; webtorrent ignores it). @defaultValue the engine's (55) */
+  maxPeers?: number
 }
 
 export interface SwarmEngine {

@@ -9,6 +9,15 @@ import { SwarmError } from './errors.ts'
 import { layoutFromPart, parsePartName, segmentLength, type SegmentLayout } from './segments.ts'
 import { parseTorrentFile } from './torrent-file.ts'
 
+/**
+ * Peers the leader serves each segment it fetched to. Its upload is the only source of a fresh segment and, at
+ * worst, no faster than the origin: serving every follower at once, it sent each segment 1.6–1.8 times (pieces
+ * the followers then had from each other) while the next segment waited. Two peers take each piece about once
+ * and the swarm spreads it (16 agents × 128 MB, 32 MiB segments: leader upload 1.7 → 1.1–1.45 × F, all done
+ * 38–41 s → 33–36 s; one peer was no better, see docs/benchmarks/swarm.md).
+ */
+const LEADER_SEGMENT_PEERS = 2
+
 type PartSetEvents = { progress: []; ban: [{ address: string; peerId: string }] }
 
 export type PartSetOptions = {
@@ -121,7 +130,7 @@ export class PartSet extends EventEmitter<PartSetEvents> {
     this.#opts.log.debug({ part, complete }, 'joining segment')
     try {
       const { infoHash } = await this.#accept(part, torrent)
-      const handle = await this.#opts.engine.add(torrent, infoHash, { dir: this.#opts.dir, complete, trackers: this.#opts.trackers })
+      const handle = await this.#opts.engine.add(torrent, infoHash, { dir: this.#opts.dir, complete, trackers: this.#opts.trackers, ...(complete ? { maxPeers: LEADER_SEGMENT_PEERS } : {}) })
       // Stopped, or dropped while the engine was adding it (the leader fetches it from the origin now).
       if (this.stopped || (!complete && !this.#joining.has(part))) { await handle.stop({ wait: true }); return }
       this.#handles.set(part, handle)
