@@ -47,9 +47,12 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<A
   const proc = track(spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COLONY_LOG_LEVEL: process.env.COLONY_LOG_LEVEL ?? 'warn' } }))
   let out = ''
   let stdout = ''
-  proc.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
-  proc.stderr.on('data', (b: Buffer) => { out = (out + b.toString()).slice(-4000) })
-  let url: string
+  let url = ''
+  // COLONY_BENCH_AGENT_LOGS=DIR: each agent's output (set COLONY_LOG_LEVEL=info or debug) also to DIR/<agent-id>.log.
+  const logDir = process.env.COLONY_BENCH_AGENT_LOGS
+  const keep = logDir ? (b: Buffer): void => appendFileSync(path.join(logDir, `${options.agentId}.log`), b) : undefined
+  proc.stdout.on('data', (b: Buffer) => { if (!url) stdout += b.toString(); keep?.(b) })
+  proc.stderr.on('data', (b: Buffer) => { out = (out + b.toString()).slice(-4000); keep?.(b) })
   try {
     // Generous: on a shared 2-core machine a Node process can take many seconds to load colony.
     url = await waitFor(() => {
@@ -131,11 +134,14 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
   }
   const ticker = timeline ? setInterval(tick, 250) : undefined
   tick()
+  // COLONY_BENCH_PROGRESS_TIMELINE=FILE: every agent's bytes (done, from peers, uploaded) and peer count at each
+  // poll, completed agents included, to see where upload capacity goes unused.
+  const progressFile = process.env.COLONY_BENCH_PROGRESS_TIMELINE
   await waitFor(async () => {
     meter.sample(meterPids)
     nodeMeter.sample(options.meterPids)
     await Promise.all(agents.map(async (a, i) => {
-      if (infos.has(i)) return
+      if (infos.has(i) && !progressFile) return
       let d: DownloadInfo
       try {
         d = await getDownload(ids[i] ?? '', { agent: a.url, signal: AbortSignal.timeout(10_000) })
@@ -149,8 +155,13 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
       }
       latest.set(i, d)
       if (d.state === 'failed' || d.state === 'cancelled') throw new Error(`agent ${i} download ${d.state}: ${d.error?.code ?? ''} ${d.error?.message ?? ''}`)
-      if (d.state === 'seeding' || d.state === 'done') infos.set(i, d)
+      if ((d.state === 'seeding' || d.state === 'done') && !infos.has(i)) infos.set(i, d)
     }))
+    if (progressFile) {
+      const at = +((performance.now() - t0) / 1000).toFixed(2)
+      const row = agents.map((_, i) => { const d = latest.get(i); return d ? [d.bytes.done, d.bytes.fromPeers, d.bytes.uploaded, d.peers] : null })
+      appendFileSync(progressFile, JSON.stringify({ t: at, agents: row }) + '\n')
+    }
     return infos.size === agents.length
   }, { timeoutMs: options.timeoutMs, intervalMs: 1000, message: `all ${agents.length} colony agents complete` }).catch((err: unknown) => {
     throw new Error(`${(err as Error).message}; ${infos.size}/${agents.length} complete after ${((performance.now() - t0) / 1000).toFixed(0)} s; agents: ${progress()}`)
