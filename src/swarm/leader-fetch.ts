@@ -3,7 +3,7 @@
 import type { DownloadContext } from './download-types.ts'
 import { downloadFromOrigin, type OriginProbe } from './origin.ts'
 import type { PartSet } from './part-set.ts'
-import { partName, SegmentSink, segmentLayout, segmentLength, type SegmentLayout } from './segments.ts'
+import { partName, SegmentSink, segmentLayout, segmentLength, segmentStart, type SegmentLayout } from './segments.ts'
 import type { LeaderClaim } from './swarm-index.ts'
 import { buildTorrentFile, choosePieceLength, PieceHasher } from './torrent-file.ts'
 
@@ -49,13 +49,13 @@ export async function fetchSegmentsFromOrigin(o: {
   const first = parts.firstIncomplete()
   await parts.drop(first)
   o.onStart()
-  ctx.log.info({ id: o.id, segments: layout.count, segmentSize: layout.size, from: first }, 'fetching segments from the origin')
+  ctx.log.info({ id: o.id, segments: layout.count, segmentSize: layout.size, firstSegment: layout.head, from: first }, 'fetching segments from the origin')
   if (first >= layout.count) return { resumedBytes: 0 }
   const sink = new SegmentSink({
     layout, first, pieceLength, fileOf: (k) => parts.fileOf(k),
     onSegment: async (k, pieces) => {
       const { torrent } = await buildTorrentFile({
-        name: partName(parts.base as string, k, layout.count), length: segmentLength(layout, k), pieceLength, pieces,
+        name: partName(parts.base as string, k, layout), length: segmentLength(layout, k), pieceLength, pieces,
         announce: ctx.trackers, comment: probe.url, source: `colony:${key16}:part`,
       })
       // Seed first, publish second, as for the whole torrent.
@@ -67,9 +67,9 @@ export async function fetchSegmentsFromOrigin(o: {
   parts.fetching = { part: () => sink.part, bytes: () => sink.partial }
   try {
     const got = await downloadFromOrigin({
-      probe, allow: ctx.allow, sink, offset: first * layout.size, signal: o.signal,
+      probe, allow: ctx.allow, sink, offset: segmentStart(layout, first), signal: o.signal,
       retries: ctx.originRetries, rateLimit: ctx.downloadLimit, backoffBaseMs: ctx.backoffBaseMs,
-      onProgress: (have, fromOrigin) => o.onProgress(first * layout.size + have, fromOrigin),
+      onProgress: (have, fromOrigin) => o.onProgress(segmentStart(layout, first) + have, fromOrigin),
     })
     await sink.flushed()
     return { resumedBytes: got.resumedBytes }

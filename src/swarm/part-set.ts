@@ -6,7 +6,7 @@ import path from 'node:path'
 import type { Logger } from '../shared/logger.ts'
 import type { EngineTorrent, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
-import { layoutFromPart, parsePartName, segmentLength, type SegmentLayout } from './segments.ts'
+import { layoutFromPart, parsePartName, partName, segmentAt, segmentLength, segmentStart, type SegmentLayout } from './segments.ts'
 import { parseTorrentFile } from './torrent-file.ts'
 
 /**
@@ -92,18 +92,18 @@ export class PartSet extends EventEmitter<PartSetEvents> {
   /** Segments joined or being joined. */
   get started(): number { return this.#joining.size }
   has(part: number): boolean { return this.#pieces.has(part) || this.#joining.has(part) }
-  fileOf(part: number): string { return path.join(this.#opts.dir, `${this.base}.part-${part}-of-${this.layout?.count ?? 0}`) }
+  fileOf(part: number): string { return path.join(this.#opts.dir, partName(this.base ?? '', part, this.layout as SegmentLayout)) }
 
   /** Checks a segment torrent against the object and the layout seen so far; sets the layout from the first one. */
   async #accept(part: number, torrent: Buffer): Promise<{ infoHash: string }> {
     const parsed = await parseTorrentFile(torrent)
     const named = parsePartName(parsed.name)
-    const layout = named ? layoutFromPart(this.#opts.length, named.part, named.count, parsed.length) : undefined
+    const layout = named ? layoutFromPart(this.#opts.length, named, parsed.length) : undefined
     const safe = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,219}$/.test(parsed.name) && parsed.files.length === 1 && parsed.files[0]?.path === parsed.name
     if (!named || !layout || named.part !== part || !safe
-      || (this.layout && (this.layout.size !== layout.size || this.layout.count !== layout.count))
+      || (this.layout && (this.layout.size !== layout.size || this.layout.head !== layout.head || this.layout.count !== layout.count))
       || (this.base !== undefined && this.base !== named.base)
-      || (this.pieceLength && this.pieceLength !== parsed.pieceLength) || layout.size % parsed.pieceLength !== 0) {
+      || (this.pieceLength && this.pieceLength !== parsed.pieceLength) || layout.size % parsed.pieceLength !== 0 || layout.head % parsed.pieceLength !== 0) {
       throw new SwarmError('SWARM_TORRENT_INVALID', `segment torrent ${part} (${JSON.stringify(parsed.name)}, ${parsed.length} bytes) does not fit the object of ${this.#opts.length} bytes`)
     }
     this.layout ??= layout
@@ -191,16 +191,17 @@ export class PartSet extends EventEmitter<PartSetEvents> {
   /** Where byte `pos` lives: the segment file and the offset in it, and how many bytes of the segment follow. */
   locate(pos: number): { file: string; offset: number; room: number } {
     const l = this.layout as SegmentLayout
-    const part = Math.floor(pos / l.size)
-    return { file: this.fileOf(part), offset: pos - part * l.size, room: segmentLength(l, part) - (pos - part * l.size) }
+    const part = segmentAt(l, pos)
+    const offset = pos - segmentStart(l, part)
+    return { file: this.fileOf(part), offset, room: segmentLength(l, part) - offset }
   }
 
   hasRange(start: number, end: number): boolean {
     const l = this.layout
     if (!l) return false
-    for (let part = Math.floor(start / l.size); part <= Math.floor(end / l.size); part++) {
+    for (let part = segmentAt(l, start); part <= segmentAt(l, end); part++) {
       if (this.#complete.has(part)) continue
-      const base = part * l.size
+      const base = segmentStart(l, part)
       const from = Math.max(start, base) - base
       const to = Math.min(end, base + segmentLength(l, part) - 1) - base
       if (this.fetching?.part() === part && this.fetching.bytes() > to) continue
