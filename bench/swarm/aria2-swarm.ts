@@ -85,6 +85,8 @@ export type Aria2SwarmOptions = {
   seederAnnounced: () => boolean | Promise<boolean>
   timeoutMs: number
   log: (line: string) => void
+  /** Every peer's upload cap in bytes/s, 0 = none. @defaultValue 0 */
+  uploadLimit?: number
 }
 
 export type SwarmRunResult = {
@@ -103,7 +105,7 @@ export async function runAria2Swarm(options: Aria2SwarmOptions): Promise<SwarmRu
   const peers: Aria2Peer[] = []
   const meter = new CpuMeter()
   try {
-    const seeder = await startAria2Peer({ torrentPath: options.torrentPath, dir: options.seedDir, seed: true, trackers: options.trackers, onCompleteScript: hook })
+    const seeder = await startAria2Peer({ torrentPath: options.torrentPath, dir: options.seedDir, seed: true, trackers: options.trackers, onCompleteScript: hook, uploadLimit: options.uploadLimit ?? 0 })
     peers.push(seeder)
     await waitFor(options.seederAnnounced, { timeoutMs: 15_000, message: `aria2 seeder announced (${seeder.output()})` })
     meter.mark([seeder.pid])
@@ -112,7 +114,7 @@ export async function runAria2Swarm(options: Aria2SwarmOptions): Promise<SwarmRu
     const leechers: Aria2Peer[] = []
     for (let i = 0; i < options.n; i++) {
       const dir = path.join(options.workDir, `leech-${i}`)
-      leechers.push(await startAria2Peer({ torrentPath: options.torrentPath, dir, seed: false, trackers: options.trackers, onCompleteScript: hook }))
+      leechers.push(await startAria2Peer({ torrentPath: options.torrentPath, dir, seed: false, trackers: options.trackers, onCompleteScript: hook, uploadLimit: options.uploadLimit ?? 0 }))
     }
     peers.push(...leechers)
     const done = new Map<number, number>()

@@ -33,6 +33,7 @@ const SPEC: CommandSpec = {
     'skip-http': { type: 'boolean', description: 'skip the plain HTTP baseline (it takes N·F/U)' },
     'cpu-size': { type: 'string', description: 'object size in cpu mode (default: --size)', placeholder: 'size' },
     'cpu-agents': { type: 'number', description: 'leechers in cpu mode (default: --agents)' },
+    'cpu-upload': { type: 'string', description: 'cpu mode: cap every peer\'s upload (an aria2c-only reference for caps mode: how fast stock aria2c spreads an already-seeded file under the same caps; default none)', placeholder: 'rate' },
     'skip-aria2': { type: 'boolean', description: 'cpu mode: skip the aria2c swarm' },
     'skip-colony': { type: 'boolean', description: 'cpu mode: skip colony (aria2c only; its torrent comes from transmission-create)' },
     strategy: { type: 'string', description: "agents' piece picking with the webtorrent engine, sequential, spread or rarest (default: the agent's)" },
@@ -197,6 +198,7 @@ async function runCpu(p: ReturnType<typeof parseCommand>, workDir: string, etcd:
         const r: SwarmRunResult = await runAria2Swarm({
           torrentPath, seedDir, fileName: name, n: N, workDir: aria, trackers: trackers.map((t) => t.httpAnnounceUrl),
           seederAnnounced: () => trackers.some((t) => t.stats().seeders >= 1), timeoutMs, log,
+          uploadLimit: parseRate(str(p, 'cpu-upload') ?? '0'),
         })
         let ok = 0
         for (const f of r.files) if (await hashFile(f) === origin.sha256) ok++
