@@ -76,6 +76,29 @@ describe('swarm tracker', { timeout: 120_000 }, () => {
     }
   })
 
+  test('a seeder is handed only leechers, never itself; a leecher gets everyone else', async () => {
+    const infoHash = randomBytes(20)
+    const announce = async (port: number, left: number): Promise<number[]> => {
+      const q = (b: Buffer): string => [...b].map((x) => `%${x.toString(16).padStart(2, '0')}`).join('')
+      const peerId = Buffer.from(`-CO0001-${String(port).padStart(12, '0')}`)
+      const url = `${tracker.httpAnnounceUrl}?info_hash=${q(infoHash)}&peer_id=${q(peerId)}&port=${port}&uploaded=0&downloaded=0&left=${left}&compact=1&numwant=50&event=started`
+      const body = Buffer.from(await (await fetch(url)).arrayBuffer())
+      const at = body.indexOf('5:peers')
+      assert.ok(at >= 0, `a peer list in ${body.toString('latin1')}`)
+      const colon = body.indexOf(':', at + 7)
+      const len = Number(body.subarray(at + 7, colon).toString())
+      const peers = body.subarray(colon + 1, colon + 1 + len)
+      const ports: number[] = []
+      for (let i = 0; i + 6 <= peers.length; i += 6) ports.push(peers.readUInt16BE(i + 4))
+      return ports.sort()
+    }
+    assert.deepEqual(await announce(41001, 0), [], 'the first seeder: nobody else yet, not itself')
+    assert.deepEqual(await announce(41002, 0), [], 'a second seeder does not get the first')
+    assert.deepEqual(await announce(41003, 1000), [41001, 41002], 'a leecher gets both seeders')
+    assert.deepEqual(await announce(41004, 1000), [41001, 41002, 41003], 'and the other leechers')
+    assert.deepEqual(await announce(41001, 0), [41003, 41004], 'a seeder re-announcing gets the leechers only')
+  })
+
   // aria2 speaks UDP trackers only with its DHT socket on; DHT finds nothing here (no bootstrap nodes, loopback only).
   for (const transport of ['http', 'udp'] as const) {
     test(`two aria2c peers meet only through the tracker (${transport})`, { timeout: 60_000 }, async (t) => {

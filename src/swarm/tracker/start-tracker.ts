@@ -6,6 +6,7 @@ import { ColonyError } from '../../shared/errors.ts'
 import { handleOpsRequest, listen, sendJson } from '../../shared/http-ops.ts'
 import { createSilentLogger, type Logger } from '../../shared/logger.ts'
 import { Counter, Gauge, createMetricsRegistry, type Registry } from '../../shared/metrics.ts'
+import { useLeechersForSeeders } from './peer-selection.ts'
 import { loadTrackerServer, type AnnounceParams, type TrackerServer } from './tracker-server-types.ts'
 
 export type TrackerOptions = {
@@ -91,6 +92,7 @@ export async function startTracker(options: TrackerOptions = {}): Promise<Tracke
     // A peer that misses three announces is gone; the library's 20 min default would hand out dead peers.
     peersCacheTtl: Math.max(3 * intervalMs, 60_000),
   })
+  useLeechersForSeeders(server)
   const registry = options.registry ?? createMetricsRegistry()
   let announces = 0
 
