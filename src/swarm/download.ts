@@ -2,13 +2,16 @@
 import { EventEmitter } from 'node:events'
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { untilAborted } from '../shared/abort.ts'
 import { ColonyError } from '../shared/errors.ts'
+import { RateMeter } from '../shared/rate-meter.ts'
 import type { DownloadContext, DownloadInfo, DownloadState } from './download-types.ts'
-import type { EngineTorrent } from './engine.ts'
+import { whenComplete, type EngineTorrent } from './engine.ts'
 import { SwarmError } from './errors.ts'
 import { fetchSegmentsFromOrigin, fetchWholeFromOrigin } from './leader-fetch.ts'
 import { probeOrigin, type OriginProbe } from './origin.ts'
 import { PartSet } from './part-set.ts'
+import { scheduleSeedStop } from './seed-policy.ts'
 import { assembleParts, sha256Parts } from './segments.ts'
 import type { LeaderClaim } from './swarm-index.ts'
 import { buildTorrentFile, nameFromUrl, objectTorrentProblem, parseTorrentFile } from './torrent-file.ts'
@@ -42,11 +45,11 @@ export class Download extends EventEmitter<DownloadEvents> {
   #fromOrigin = 0
   #resumed = 0
   #actualSha256: string | undefined
-  #seedTimer: NodeJS.Timeout | undefined
+  #cancelSeedStop: () => void = () => undefined
   /** A follower's object file is assembled from its segments after completion; reads use the segments until then. */
   #assembled = false
   #assembly: Promise<void> | undefined
-  #rate = { at: Date.now(), bytes: 0, value: 0 }
+  readonly #originRate = new RateMeter()
 
   constructor(ctx: DownloadContext, id: string, url: string, sha256?: string) {
     super()
@@ -89,15 +92,7 @@ export class Download extends EventEmitter<DownloadEvents> {
       peers: Math.max(whole?.peers ?? 0, ps?.peers ?? 0),
     } : undefined
     const done = this.#doneBytes()
-    let down = 0
-    if (this.state === 'origin') {
-      const now = Date.now()
-      if (now - this.#rate.at >= 1000) {
-        this.#rate.value = ((this.#fromOrigin - this.#rate.bytes) * 1000) / (now - this.#rate.at)
-        this.#rate = { at: now, bytes: this.#fromOrigin, value: this.#rate.value }
-      }
-      down = this.#rate.value
-    } else if (t) down = t.downRate
+    const down = this.state === 'origin' ? this.#originRate.sample(this.#fromOrigin) : t?.downRate ?? 0
     const out: DownloadInfo = {
       id: this.id, url: this.url, state: this.state,
       bytes: { done, fromOrigin: this.#fromOrigin, fromPeers: t?.received ?? 0, resumed: this.#resumed + (ps?.resumed ?? 0), uploaded: t?.uploaded ?? 0 },
@@ -277,13 +272,8 @@ export class Download extends EventEmitter<DownloadEvents> {
     }
   }
 
-  async #waitParts(parts: PartSet): Promise<void> {
-    const signal = this.#abort.signal
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => reject(signal.reason as Error)
-      signal.addEventListener('abort', onAbort, { once: true })
-      parts.allDone.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-    })
+  #waitParts(parts: PartSet): Promise<void> {
+    return untilAborted(parts.allDone, this.#abort.signal)
   }
 
   /**
@@ -372,17 +362,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     torrent.on('progress', () => this.emit('progress'))
     this.#resumed = Math.max(this.#resumed, complete ? 0 : torrent.resumed)
     this.emit('progress')
-    const signal = this.#abort.signal
-    await new Promise<void>((resolve, reject) => {
-      const cleanup = (): void => { torrent.off('done', onDone); torrent.off('error', onError); signal.removeEventListener('abort', onAbort) }
-      const onDone = (): void => { cleanup(); resolve() }
-      const onError = (err: Error): void => { cleanup(); reject(err) }
-      const onAbort = (): void => { cleanup(); reject(signal.reason as Error) }
-      torrent.on('done', onDone)
-      torrent.on('error', onError)
-      signal.addEventListener('abort', onAbort, { once: true })
-      if (complete || torrent.status().complete) onDone()
-    })
+    if (!complete) await whenComplete(torrent, this.#abort.signal)
   }
 
   async #complete(): Promise<void> {
@@ -406,26 +386,21 @@ export class Download extends EventEmitter<DownloadEvents> {
   }
 
   #scheduleSeedStop(): void {
-    const started = Date.now()
-    const check = (): void => {
-      const t = this.#torrent
-      if (!t || this.state !== 'seeding') return
-      const uploaded = this.info().bytes.uploaded
-      const timeUp = Date.now() - started >= this.#ctx.seedTimeMs
-      const ratioMet = this.#ctx.seedRatio > 0 && uploaded >= this.#ctx.seedRatio * t.length
-      if (timeUp || ratioMet) {
-        this.#ctx.log.info({ id: this.id, uploaded, timeUp, ratioMet }, 'seeding finished')
+    const t = this.#torrent
+    if (!t) return
+    this.#cancelSeedStop = scheduleSeedStop({
+      seedTimeMs: this.#ctx.seedTimeMs, seedRatio: this.#ctx.seedRatio, length: t.length,
+      uploaded: () => this.info().bytes.uploaded,
+      seeding: () => this.#torrent === t && this.state === 'seeding',
+      onStop: (why) => {
+        this.#ctx.log.info({ id: this.id, ...why }, 'seeding finished')
         void this.#stopTorrent().then(() => this.#setState('done'))
-        return
-      }
-      this.#seedTimer = setTimeout(check, Math.min(1000, Math.max(10, this.#ctx.seedTimeMs)))
-      this.#seedTimer.unref()
-    }
-    check()
+      },
+    })
   }
 
   async #stopTorrent(): Promise<void> {
-    clearTimeout(this.#seedTimer)
+    this.#cancelSeedStop()
     await this.#torrent?.stop()
     await this.#parts?.stop()
   }

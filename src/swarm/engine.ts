@@ -51,6 +51,21 @@ export interface EngineTorrent extends EventEmitter<EngineTorrentEvents> {
   stop(options?: { wait?: boolean }): Promise<void>
 }
 
+/** Resolves once `t` has every piece (at once if it has), rejects on its error or the signal's abort. */
+export function whenComplete(t: EngineTorrent, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const cleanup = (): void => { t.off('done', onDone); t.off('error', onError); signal.removeEventListener('abort', onAbort) }
+    const onDone = (): void => { cleanup(); resolve() }
+    const onError = (err: Error): void => { cleanup(); reject(err) }
+    const onAbort = (): void => { cleanup(); reject(signal.reason as Error) }
+    if (signal.aborted) { onAbort(); return }
+    t.on('done', onDone)
+    t.on('error', onError)
+    signal.addEventListener('abort', onAbort, { once: true })
+    if (t.status().complete) onDone()
+  })
+}
+
 export type EngineAddOptions = {
   /** Directory the torrent's single file lives in. */
   dir: string

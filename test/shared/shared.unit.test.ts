@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { untilAborted } from '../../src/shared/abort.ts'
 import { HostAllowList } from '../../src/shared/allow-host.ts'
 import { computeBackoff, parseRetryAfter } from '../../src/shared/backoff.ts'
 import { formatHelp, parseCommand, type CommandSpec } from '../../src/shared/cli-options.ts'
 import { ColonyError, UsageError } from '../../src/shared/errors.ts'
 import { resolveInside, toSafeKey } from '../../src/shared/safe-path.ts'
+import { RateMeter } from '../../src/shared/rate-meter.ts'
 import { parseDuration, parseRate, parseSize } from '../../src/shared/units.ts'
 
 test('ColonyError serialises code, details and cause', () => {
@@ -68,4 +70,24 @@ test('parseCommand: flag beats env beats default; unknown flags are refused', ()
   assert.throws(() => parseCommand(spec, ['--nope'], {}), { code: 'COLONY_USAGE' })
   assert.throws(() => parseCommand(spec, ['--concurrency', 'x'], {}), { code: 'COLONY_USAGE' })
   assert.match(formatHelp(spec), /--concurrency <number>\s+c \(default: 4\) \[env COLONY_CONCURRENCY\]/)
+})
+
+test('untilAborted settles with the promise, or rejects with the reason once the signal aborts', async () => {
+  assert.equal(await untilAborted(Promise.resolve(7), new AbortController().signal), 7)
+  const ac = new AbortController()
+  const never = new Promise<number>(() => undefined)
+  const waiting = untilAborted(never, ac.signal)
+  ac.abort(new Error('stop'))
+  await assert.rejects(waiting, /stop/)
+  await assert.rejects(untilAborted(Promise.resolve(1), AbortSignal.abort(new Error('already'))), /already/)
+})
+
+test('RateMeter reports bytes per second over whole windows and keeps the last value in between', async () => {
+  const m = new RateMeter(50)
+  assert.equal(m.sample(0), 0)
+  assert.equal(m.sample(1000), 0, 'no window has passed yet')
+  await new Promise((r) => setTimeout(r, 60))
+  const rate = m.sample(1000)
+  assert.ok(rate > 1000 && rate <= 1000 * 1000 / 50, `rate ${rate}`)
+  assert.equal(m.sample(5000), rate, 'the next window has not passed')
 })
