@@ -9,6 +9,7 @@ import net from 'node:net'
 import path from 'node:path'
 import type { EngineAddOptions, EngineOptions, EngineTorrent, EngineTorrentEvents, EngineTorrentStatus, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
+import { pickListenPort } from './listen-port.ts'
 import { parseTorrentFile } from './torrent-file.ts'
 
 /** aria2c binary; COLONY_SWARM_ARIA2C overrides (tests point it at a missing file). */
@@ -134,7 +135,7 @@ export async function startAria2Engine(options: EngineOptions): Promise<SwarmEng
   await mkdir(dir, { recursive: true })
   const secret = randomBytes(16).toString('hex')
   const rpcPort = await freeLoopbackPort()
-  const port = options.listenPort || await freeLoopbackPort()
+  const port = options.listenPort || await pickListenPort()
   const args = [
     '--no-conf', '--enable-rpc', '--rpc-listen-all=false', `--rpc-listen-port=${rpcPort}`, `--rpc-secret=${secret}`,
     '--rpc-max-request-size=64M', `--stop-with-process=${process.pid}`,
