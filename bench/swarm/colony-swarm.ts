@@ -137,6 +137,7 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
   // COLONY_BENCH_PROGRESS_TIMELINE=FILE: every agent's bytes (done, from peers, uploaded) and peer count at each
   // poll, completed agents included, to see where upload capacity goes unused.
   const progressFile = process.env.COLONY_BENCH_PROGRESS_TIMELINE
+  let fatal: Error | undefined
   await waitFor(async () => {
     meter.sample(meterPids)
     nodeMeter.sample(options.meterPids)
@@ -150,11 +151,11 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
         // A busy agent can miss a poll; five in a row is a dead one.
         const n = (failures.get(i) ?? 0) + 1
         failures.set(i, n)
-        if (n >= 5 || a.proc.exitCode !== null) throw new Error(`agent ${i} unreachable: ${(err as Error).message} ${a.output()}`)
+        if (n >= 5 || a.proc.exitCode !== null) fatal ??= new Error(`agent ${i} unreachable: ${(err as Error).message} ${a.output()}`)
         return
       }
       latest.set(i, d)
-      if (d.state === 'failed' || d.state === 'cancelled') throw new Error(`agent ${i} download ${d.state}: ${d.error?.code ?? ''} ${d.error?.message ?? ''}`)
+      if (d.state === 'failed' || d.state === 'cancelled') fatal ??= new Error(`agent ${i} download ${d.state}: ${d.error?.code ?? ''} ${d.error?.message ?? ''}`)
       if ((d.state === 'seeding' || d.state === 'done') && !infos.has(i)) infos.set(i, d)
     }))
     if (progressFile) {
@@ -162,8 +163,11 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
       const row = agents.map((_, i) => { const d = latest.get(i); return d ? [d.bytes.done, d.bytes.fromPeers, d.bytes.uploaded, d.peers] : null })
       appendFileSync(progressFile, JSON.stringify({ t: at, agents: row }) + '\n')
     }
-    return infos.size === agents.length
-  }, { timeoutMs: options.timeoutMs, intervalMs: 1000, message: `all ${agents.length} colony agents complete` }).catch((err: unknown) => {
+    return fatal !== undefined || infos.size === agents.length
+  }, { timeoutMs: options.timeoutMs, intervalMs: 1000, message: `all ${agents.length} colony agents complete` }).then(() => {
+    // waitFor retries a check that throws: a failed agent ends the wait here instead of at the timeout.
+    if (fatal) throw fatal
+  }).catch((err: unknown) => {
     throw new Error(`${(err as Error).message}; ${infos.size}/${agents.length} complete after ${((performance.now() - t0) / 1000).toFixed(0)} s; agents: ${progress()}`)
   })
   meter.sample(meterPids)
