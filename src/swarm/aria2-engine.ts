@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { mkdir, stat } from 'node:fs/promises'
+import { mkdir, rm, stat } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import type { EngineAddOptions, EngineOptions, EngineTorrent, EngineTorrentEvents, EngineTorrentStatus, SwarmEngine } from './engine.ts'
@@ -310,9 +310,13 @@ export async function startAria2Engine(options: EngineOptions): Promise<SwarmEng
   }
 
   const add = async (torrent: Buffer, infoHash: string, opts: EngineAddOptions): Promise<EngineTorrent> => {
-    for (const t of torrents.values()) if (t.infoHash === infoHash) await t.stop()
+    for (const t of torrents.values()) if (t.infoHash === infoHash) await t.stop({ wait: opts.complete })
     const parsed = await parseTorrentFile(torrent)
     await mkdir(opts.dir, { recursive: true })
+    // aria2 trusts its control file over `bt-seed-unverified`: one left by an earlier, partial download of the
+    // same torrent (a follower that became the leader and fetched the segment itself) made it seed only the
+    // pieces it had had, and followers missing the others waited forever.
+    if (opts.complete) await rm(path.join(opts.dir, `${parsed.name}.aria2`), { force: true })
     const existing = await stat(path.join(opts.dir, parsed.name)).then((st) => st.size, () => -1)
     const onDisk = existing > 0
     const addOptions: Record<string, string> = {

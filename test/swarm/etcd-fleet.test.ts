@@ -170,4 +170,32 @@ describe('swarm fleet on etcd (agent processes)', { timeout: 150_000 }, () => {
     assert.ok((successor?.bytes.fromOrigin ?? 0) <= o.body.length - 1024 * 1024, `the successor fetched ${successor?.bytes.fromOrigin} bytes: not the published first segment`)
     for (const d of done) assert.equal(d.sha256, o.sha256)
   })
+
+  test('the leader killed while its followers are mid-way through a segment: they finish it from the successor', async () => {
+    const o = await newOrigin(3 * 1024 * 1024, 1024 * 1024)
+    // Segments 0 (256 KiB) and 1 (1 MiB) are fetched and published, then the origin waits for the leader's death.
+    o.holdAt = 1024 * 1024 + 256 * 1024
+    const followers = [await spawnAgent('mid-a', ['--download-limit', '512KB/s']), await spawnAgent('mid-b', ['--download-limit', '512KB/s'])]
+    agents.push(...followers)
+    const leader = live()[0] as AgentProc
+    const led = await requestDownload(o.url, { agent: leader.url, sha256: o.sha256 })
+    await waitFor(async () => (await getDownload(led.id, { agent: leader.url })).state === 'origin', { timeoutMs: 15_000, message: 'the first agent elected' })
+    const started = await Promise.all(followers.map((a) => requestDownload(o.url, { agent: a.url, sha256: o.sha256 })))
+    // Slow followers (512 KB/s) are caught part-way through segment 1: some of it on disk, not all.
+    let seen = ''
+    await waitFor(async () => {
+      const infos = await Promise.all(followers.map((a, i) => getDownload(started[i]?.id as string, { agent: a.url })))
+      seen = infos.map((d) => `${d.state}/${d.role}/${d.bytes.done}`).join(' ')
+      return infos.some((d) => d.bytes.done > 256 * 1024) && infos.every((d) => d.bytes.done < 1024 * 1024 + 256 * 1024)
+    }, { timeoutMs: 30_000, intervalMs: 50, message: 'a follower part-way through segment 1' }).catch((err: Error) => {
+      throw new Error(`${err.message}; followers last seen ${seen}`)
+    })
+    leader.proc.kill('SIGKILL')
+    await new Promise((r) => leader.proc.once('exit', r))
+    o.resume()
+    const done = await Promise.all(followers.map((a, i) => waitForDownload(started[i]?.id as string, { agent: a.url, timeoutMs: 90_000 })))
+    assert.equal(done.filter((d) => d.role === 'leader').length, 1, 'one follower took over')
+    assert.equal(o.gets, 2, 'the dead leader\'s GET plus the successor\'s')
+    for (const d of done) assert.equal(d.sha256, o.sha256)
+  })
 })
