@@ -9,7 +9,7 @@ import net from 'node:net'
 import path from 'node:path'
 import type { EngineAddOptions, EngineOptions, EngineTorrent, EngineTorrentEvents, EngineTorrentStatus, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
-import { pickListenPort } from './listen-port.ts'
+import { pickListenPort, releaseListenPort } from './listen-port.ts'
 import { parseTorrentFile } from './torrent-file.ts'
 
 /** aria2c binary; COLONY_SWARM_ARIA2C overrides (tests point it at a missing file). */
@@ -367,6 +367,7 @@ export async function startAria2Engine(options: EngineOptions): Promise<SwarmEng
           proc.once('exit', () => { clearTimeout(kill); resolve() })
         })
       }
+      if (!options.listenPort) await releaseListenPort(port)
     },
   }
 }

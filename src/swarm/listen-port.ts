@@ -2,8 +2,11 @@
 // after the agent started. A port found free by bind(0) comes from the kernel's ephemeral range, which every
 // outgoing connection on the host draws from in the meantime: a bench of 16 agents lost one agent to
 // "Errors occurred while binding port". Ports below that range are never handed out implicitly.
-import { readFile } from 'node:fs/promises'
+// For the same reason two agents started together can both find one port free: each reserves its pick.
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
 
 const FALLBACK_EPHEMERAL_LOW = 32768
 const LOWEST = 10000
@@ -23,13 +26,49 @@ function isFree(port: number, host: string): Promise<boolean> {
   })
 }
 
-/** A free port (on every address, as aria2 binds) from below the ephemeral range; bind(0)'s pick if there is no room. */
+/** This host's reservations: a file per port naming the agent process that holds it. */
+const reservations = (): string => path.join(os.tmpdir(), 'colony-swarm-ports')
+
+function isAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
+}
+
+/** Claims `port` for this process unless a live process holds it; a reservation of a dead one is taken over. */
+export async function reserveListenPort(port: number): Promise<boolean> {
+  const file = path.join(reservations(), String(port))
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await mkdir(reservations(), { recursive: true })
+      await writeFile(file, String(process.pid), { flag: 'wx' })
+      return true
+    } catch (err) {
+      // Nowhere to keep reservations (a read-only tmp): the bind check alone, as before.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return true
+      const owner = Number(await readFile(file, 'utf8').catch(() => '0'))
+      if (owner === process.pid || (owner > 0 && isAlive(owner))) return false
+      await rm(file, { force: true })
+    }
+  }
+  return false
+}
+
+/** Gives back a port from pickListenPort (when the engine closes; a killed agent's is taken over later). */
+export async function releaseListenPort(port: number): Promise<void> {
+  const file = path.join(reservations(), String(port))
+  const owner = Number(await readFile(file, 'utf8').catch(() => '0'))
+  if (owner === process.pid) await rm(file, { force: true })
+}
+
+/**
+ * A free port (on every address, as aria2 binds) from below the ephemeral range, reserved for this process
+ * against the host's other agents; bind(0)'s pick if there is no room.
+ */
 export async function pickListenPort(): Promise<number> {
   const high = (await ephemeralLow()) - 1
   if (high - LOWEST >= 1000) {
     for (let tries = 0; tries < 50; tries++) {
       const port = LOWEST + Math.floor(Math.random() * (high - LOWEST + 1))
-      if (await isFree(port, '0.0.0.0')) return port
+      if (await isFree(port, '0.0.0.0') && await reserveListenPort(port)) return port
     }
   }
   return new Promise((resolve, reject) => {
