@@ -99,12 +99,12 @@ export class PartSet extends EventEmitter<PartSetEvents> {
   async #accept(part: number, torrent: Buffer): Promise<{ infoHash: string }> {
     const parsed = await parseTorrentFile(torrent)
     const named = parsePartName(parsed.name)
-    const layout = named ? layoutFromPart(this.#opts.length, named, parsed.length) : undefined
+    const layout = named ? layoutFromPart(this.#opts.length, named, parsed.length, parsed.pieceLength) : undefined
     const safe = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,219}$/.test(parsed.name) && parsed.files.length === 1 && parsed.files[0]?.path === parsed.name
     if (!named || !layout || named.part !== part || !safe
-      || (this.layout && (this.layout.size !== layout.size || this.layout.head !== layout.head || this.layout.count !== layout.count))
+      || (this.layout && (this.layout.size !== layout.size || this.layout.head !== layout.head || this.layout.taper !== layout.taper || this.layout.count !== layout.count))
       || (this.base !== undefined && this.base !== named.base)
-      || (this.pieceLength && this.pieceLength !== parsed.pieceLength) || layout.size % parsed.pieceLength !== 0 || layout.head % parsed.pieceLength !== 0) {
+      || (this.pieceLength && this.pieceLength !== parsed.pieceLength) || (layout.size / 2 ** layout.taper) % parsed.pieceLength !== 0 || layout.head % parsed.pieceLength !== 0) {
       throw new SwarmError('SWARM_TORRENT_INVALID', `segment torrent ${part} (${JSON.stringify(parsed.name)}, ${parsed.length} bytes) does not fit the object of ${this.#opts.length} bytes`)
     }
     this.layout ??= layout

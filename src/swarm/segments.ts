@@ -8,65 +8,104 @@ import type { OriginSink } from './origin.ts'
 import { PieceHasher } from './torrent-file.ts'
 
 export type SegmentLayout = {
-  /** Bytes per segment after the first (a multiple of the piece length); the last one may be shorter. */
+  /** Bytes per middle segment (a multiple of the piece length). */
   size: number
   /**
    * Bytes of the first segment (whole pieces, ≤ size). Smaller than the rest so the followers have something to
    * trade a few seconds sooner: until the first segment is published the leader's upload sits idle.
    */
   head: number
+  /**
+   * The last `size` bytes are cut in halves `taper` times (size/2, size/4, …, size/2^taper twice), so the
+   * segments published last, whose spread nothing overlaps, are small. 0: no taper.
+   */
+  taper: number
   count: number
   length: number
+  /** Where each segment starts (derived from the fields above). */
+  starts: readonly number[]
 }
 
 /** The first segment is a quarter of the others (8 MiB of 32 MiB): measured in docs/benchmarks/swarm.md. */
 const HEAD_FRACTION = 4
+/**
+ * Halvings of the last segment's worth of bytes (32 MiB → 16, 8, 8 MiB). Interleaved runs of the 16 × 128 MB
+ * bench: none 29.96–33.33 s (mean 31.1, 7 runs), one 30.0–32.7 (31.6, 3), two 27.6–32.6 (29.7, 10), three
+ * 30.0–31.8 (31.0, 6); docs/benchmarks/swarm.md.
+ */
+const TAPER = 2
 
 const roundUp = (n: number, unit: number): number => Math.max(unit, Math.ceil(n / unit) * unit)
+
+const alignDown = (n: number, unit: number): number => Math.floor(n / unit) * unit
+
+/**
+ * Cuts `length` bytes into the head, middle segments of about `size` and the tapered tail. Every boundary is on
+ * a piece boundary: the tail's are counted back from the end and rounded down to whole pieces.
+ */
+function tileSegments(length: number, head: number, size: number, taper: number, pieceLength: number): SegmentLayout {
+  const starts = [0]
+  const tailStart = taper > 0 ? alignDown(length - size, pieceLength) : length
+  // The middle segment before the tail takes up to 1.5 × size rather than leave a sliver of a segment.
+  for (let pos = head; pos < tailStart; pos = tailStart - pos < 1.5 * size ? tailStart : pos + size) starts.push(pos)
+  // size/2, size/4, …, size/2^taper, and the last size/2^taper (plus the object's last partial piece).
+  for (let i = 0; i <= taper && taper > 0; i++) starts.push(alignDown(length - size / 2 ** i, pieceLength))
+  return { size, head, taper, count: starts.length, length, starts }
+}
 
 /** The segment size rounded up to whole pieces, a smaller first segment; one segment when the object is not larger. */
 export function segmentLayout(length: number, pieceLength: number, segmentSize: number): SegmentLayout {
   const size = roundUp(segmentSize, pieceLength)
-  if (length <= size) return { size, head: size, count: 1, length }
+  if (length <= size) return { size, head: size, taper: 0, count: 1, length, starts: [0] }
   const head = Math.min(size, roundUp(size / HEAD_FRACTION, pieceLength))
-  return { size, head, count: 1 + Math.ceil((length - head) / size), length }
+  let taper = 0
+  // Tapered only with a full middle segment before the tail, and down to whole pieces.
+  if (length - head > 2 * size) while (taper < TAPER && (size / 2 ** (taper + 1)) % pieceLength === 0) taper++
+  return tileSegments(length, head, size, taper, pieceLength)
 }
 
 /** Where segment `part` starts in the object. */
 export function segmentStart(layout: SegmentLayout, part: number): number {
-  return part === 0 ? 0 : layout.head + (part - 1) * layout.size
+  return layout.starts[part] ?? layout.length
 }
 
 export function segmentLength(layout: SegmentLayout, part: number): number {
-  return Math.min(part === 0 ? layout.head : layout.size, layout.length - segmentStart(layout, part))
+  return (layout.starts[part + 1] ?? layout.length) - segmentStart(layout, part)
 }
 
 /** The segment holding byte `pos`. */
 export function segmentAt(layout: SegmentLayout, pos: number): number {
-  return pos < layout.head ? 0 : 1 + Math.floor((pos - layout.head) / layout.size)
+  let lo = 0
+  let hi = layout.count - 1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if ((layout.starts[mid] as number) <= pos) lo = mid
+    else hi = mid - 1
+  }
+  return lo
 }
 
 /**
- * "<name>.part-<k>-of-<n>-<head>-<size>": the file name inside segment k's torrent; it carries the layout, so a
- * follower can place any segment it sees first.
+ * "<name>.part-<k>-of-<n>-<head>-<size>[-<taper>]": the file name inside segment k's torrent; it carries the
+ * layout, so a follower can place any segment it sees first.
  */
 export function partName(name: string, part: number, layout: SegmentLayout): string {
-  return `${name}.part-${part}-of-${layout.count}-${layout.head}-${layout.size}`
+  return `${name}.part-${part}-of-${layout.count}-${layout.head}-${layout.size}${layout.taper ? `-${layout.taper}` : ''}`
 }
 
-export function parsePartName(name: string): { base: string; part: number; count: number; head: number; size: number } | undefined {
-  const m = /^(.+)\.part-(\d+)-of-(\d+)-(\d+)-(\d+)$/.exec(name)
+export function parsePartName(name: string): { base: string; part: number; count: number; head: number; size: number; taper: number } | undefined {
+  const m = /^(.+)\.part-(\d+)-of-(\d+)-(\d+)-(\d+)(?:-(\d{1,2}))?$/.exec(name)
   if (!m) return undefined
-  const [part, count, head, size] = [m[2], m[3], m[4], m[5]].map(Number) as [number, number, number, number]
-  if (!(part < count) || count < 2 || !(head > 0) || !(size > 0) || head > size) return undefined
-  return { base: m[1] as string, part, count, head, size }
+  const [part, count, head, size, taper] = [m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number]
+  if (!(part < count) || count < 2 || !(head > 0) || !(size > 0) || head > size || !Number.isInteger(size / 2 ** taper)) return undefined
+  return { base: m[1] as string, part, count, head, size, taper }
 }
 
 /** The layout a segment torrent names, if it is consistent with the object's length and the segment's own. */
-export function layoutFromPart(length: number, named: { part: number; count: number; head: number; size: number }, partLength: number): SegmentLayout | undefined {
-  const layout = { size: named.size, head: named.head, count: named.count, length }
-  if (length <= layout.head || 1 + Math.ceil((length - layout.head) / layout.size) !== layout.count) return undefined
-  if (segmentLength(layout, named.part) !== partLength) return undefined
+export function layoutFromPart(length: number, named: { part: number; count: number; head: number; size: number; taper: number }, partLength: number, pieceLength: number): SegmentLayout | undefined {
+  if (length <= named.head || length - named.head <= (named.taper ? 2 * named.size : 0)) return undefined
+  const layout = tileSegments(length, named.head, named.size, named.taper, pieceLength)
+  if (layout.count !== named.count || segmentLength(layout, named.part) !== partLength) return undefined
   return layout
 }
 

@@ -175,13 +175,14 @@ describe('swarm fleet on etcd (agent processes)', { timeout: 150_000 }, () => {
     const o = await newOrigin(3 * 1024 * 1024, 1024 * 1024)
     // Segments 0 (256 KiB) and 1 (1 MiB) are fetched and published, then the origin waits for the leader's death.
     o.holdAt = 1024 * 1024 + 256 * 1024
-    const followers = [await spawnAgent('mid-a', ['--download-limit', '512KB/s']), await spawnAgent('mid-b', ['--download-limit', '512KB/s'])]
+    const followers = [await spawnAgent('mid-a', ['--download-limit', '256KB/s']), await spawnAgent('mid-b', ['--download-limit', '256KB/s'])]
     agents.push(...followers)
     const leader = live()[0] as AgentProc
     const led = await requestDownload(o.url, { agent: leader.url, sha256: o.sha256 })
     await waitFor(async () => (await getDownload(led.id, { agent: leader.url })).state === 'origin', { timeoutMs: 15_000, message: 'the first agent elected' })
     const started = await Promise.all(followers.map((a) => requestDownload(o.url, { agent: a.url, sha256: o.sha256 })))
-    // Slow followers (512 KB/s) are caught part-way through segment 1: some of it on disk, not all.
+    // Slow followers (256 KB/s: 4 s for segment 1, several of the agent's 1 s status polls) are caught part-way
+    // through segment 1: some of it on disk, not all.
     let seen = ''
     await waitFor(async () => {
       const infos = await Promise.all(followers.map((a, i) => getDownload(started[i]?.id as string, { agent: a.url })))

@@ -1,24 +1,43 @@
-// The segment layout: a smaller first segment, the rest of one size, and a name that carries the layout.
+// The segment layout: a smaller first segment, middle segments of one size, a tapered tail, and a name that carries the layout.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { layoutFromPart, parsePartName, partName, segmentAt, segmentLayout, segmentLength, segmentStart } from '../../src/swarm/segments.ts'
+import { layoutFromPart, parsePartName, partName, segmentAt, segmentLayout, segmentLength, segmentStart, type SegmentLayout } from '../../src/swarm/segments.ts'
 
 const MiB = 1024 * 1024
 
-test('segmentLayout: a quarter-size first segment, whole pieces, the segments tile the object', () => {
-  const length = 128_000_000
-  const l = segmentLayout(length, 128 * 1024, 32 * MiB)
-  assert.deepEqual(l, { size: 32 * MiB, head: 8 * MiB, count: 5, length })
+const assertTiles = (l: SegmentLayout): void => {
   let pos = 0
   for (let k = 0; k < l.count; k++) {
     assert.equal(segmentStart(l, k), pos)
     assert.equal(segmentAt(l, pos), k)
     assert.equal(segmentAt(l, pos + segmentLength(l, k) - 1), k, `the last byte of segment ${k} is in it`)
+    assert.ok(segmentLength(l, k) > 0)
     pos += segmentLength(l, k)
   }
-  assert.equal(pos, length)
+  assert.equal(pos, l.length)
+}
+
+test('segmentLayout: a quarter-size first segment, whole pieces, a tail halved twice; the segments tile the object', () => {
+  const length = 128_000_000
+  const l = segmentLayout(length, 128 * 1024, 32 * MiB)
+  assert.equal(l.head, 8 * MiB)
+  assert.equal(l.size, 32 * MiB)
+  assert.equal(l.taper, 2)
+  // 8 MiB, 32, 32, the rest of the middle, then the last 32 MiB (from a piece boundary) as 16 + 8 + 8.
+  const tail = Math.floor((length - 32 * MiB) / (128 * 1024)) * 128 * 1024
+  assert.deepEqual(Array.from({ length: l.count }, (_, k) => segmentLength(l, k)), [8 * MiB, 32 * MiB, 32 * MiB, tail - 72 * MiB, 16 * MiB, 8 * MiB, length - tail - 24 * MiB])
+  assertTiles(l)
+  for (const [len, piece, size] of [[100 * MiB + 12345, 64 * 1024, 16 * MiB], [3 * MiB, 16 * 1024, MiB], [65 * MiB, 4 * MiB, 16 * MiB], [70 * MiB, 16 * MiB, 16 * MiB]] as const) {
+    const t = segmentLayout(len, piece, size)
+    assertTiles(t)
+    for (const start of t.starts) assert.equal(start % piece, 0, 'segments start on piece boundaries')
+  }
+  // Pieces as large as the segment: nothing to halve.
+  assert.equal(segmentLayout(70 * MiB, 16 * MiB, 16 * MiB).taper, 0)
   // No larger than one segment: published whole, no head.
-  assert.deepEqual(segmentLayout(32 * MiB, 128 * 1024, 32 * MiB), { size: 32 * MiB, head: 32 * MiB, count: 1, length: 32 * MiB })
+  assert.deepEqual(segmentLayout(32 * MiB, 128 * 1024, 32 * MiB), { size: 32 * MiB, head: 32 * MiB, taper: 0, count: 1, length: 32 * MiB, starts: [0] })
+  // Too small for a middle segment before the tail: no taper.
+  assert.equal(segmentLayout(60 * MiB, 128 * 1024, 32 * MiB).taper, 0)
   // The head is never below one piece.
   assert.equal(segmentLayout(10 * MiB, 4 * MiB, 4 * MiB).head, 4 * MiB)
 })
@@ -30,13 +49,16 @@ test('a follower recovers the layout from any one segment name; inconsistent nam
     const named = parsePartName(partName('object.bin', k, l))
     assert.ok(named)
     assert.equal(named.base, 'object.bin')
-    assert.deepEqual(layoutFromPart(length, named, segmentLength(l, k)), l)
+    assert.deepEqual(layoutFromPart(length, named, segmentLength(l, k), 64 * 1024), l)
   }
   const named = parsePartName(partName('object.bin', 1, l))
   assert.ok(named)
-  assert.equal(layoutFromPart(length, named, segmentLength(l, 1) - 1), undefined, 'a segment of the wrong length')
-  assert.equal(layoutFromPart(length + 64 * MiB, named, segmentLength(l, 1)), undefined, 'a count that does not fit the object')
+  assert.equal(layoutFromPart(length, named, segmentLength(l, 1) - 1, 64 * 1024), undefined, 'a segment of the wrong length')
+  assert.equal(layoutFromPart(length + 64 * MiB, named, segmentLength(l, 1), 64 * 1024), undefined, 'a count that does not fit the object')
   assert.equal(parsePartName('object.bin.part-5-of-5-4-8'), undefined, 'part beyond the count')
   assert.equal(parsePartName('object.bin.part-0-of-3-16-8'), undefined, 'a first segment larger than the others')
   assert.equal(parsePartName('object.bin.part-0-of-3'), undefined, 'no layout in the name')
+  assert.equal(parsePartName('object.bin.part-0-of-3-4-12-3'), undefined, 'a taper that does not halve the size into whole bytes')
+  const untapered = parsePartName('object.bin.part-1-of-5-8-32')
+  assert.equal(untapered?.taper, 0, 'a name without a taper: an untapered layout')
 })
