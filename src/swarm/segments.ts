@@ -35,6 +35,9 @@ const HEAD_FRACTION = 4
  */
 const TAPER = 2
 
+/** More segments than this in a segment's name is refused (32 MiB segments: a 2 TiB object). */
+const MAX_SEGMENTS = 65_536
+
 const roundUp = (n: number, unit: number): number => Math.max(unit, Math.ceil(n / unit) * unit)
 
 const alignDown = (n: number, unit: number): number => Math.floor(n / unit) * unit
@@ -104,6 +107,9 @@ export function parsePartName(name: string): { base: string; part: number; count
 /** The layout a segment torrent names, if it is consistent with the object's length and the segment's own. */
 export function layoutFromPart(length: number, named: { part: number; count: number; head: number; size: number; taper: number }, partLength: number, pieceLength: number): SegmentLayout | undefined {
   if (length <= named.head || length - named.head <= (named.taper ? 2 * named.size : 0)) return undefined
+  // Checked before the layout is built, which costs a step per segment: a name from the index (hostile, say)
+  // could claim a one-byte segment size for a large object.
+  if (named.count > MAX_SEGMENTS || Math.abs(Math.ceil((length - named.head) / named.size) - named.count) > named.taper + 2) return undefined
   const layout = tileSegments(length, named.head, named.size, named.taper, pieceLength)
   if (layout.count !== named.count || segmentLength(layout, named.part) !== partLength) return undefined
   return layout

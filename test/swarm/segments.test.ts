@@ -59,6 +59,11 @@ test('a follower recovers the layout from any one segment name; inconsistent nam
   assert.equal(parsePartName('object.bin.part-0-of-3-16-8'), undefined, 'a first segment larger than the others')
   assert.equal(parsePartName('object.bin.part-0-of-3'), undefined, 'no layout in the name')
   assert.equal(parsePartName('object.bin.part-0-of-3-4-12-3'), undefined, 'a taper that does not halve the size into whole bytes')
+  const tiny = parsePartName('object.bin.part-0-of-3-1-1')
+  assert.ok(tiny)
+  // Refused before a layout of 4G segments is built (which would exhaust the heap).
+  assert.equal(layoutFromPart(4 * 1024 * MiB, tiny, 1, 1), undefined, 'one-byte segments for a 4 GiB object')
+  assert.equal(layoutFromPart(4 * 1024 * MiB, { ...tiny, count: 4 * 1024 * MiB }, 1, 1), undefined, 'a count to match')
   const untapered = parsePartName('object.bin.part-1-of-5-8-32')
   assert.equal(untapered?.taper, 0, 'a name without a taper: an untapered layout')
 })
