@@ -104,7 +104,7 @@ export class PartSet extends EventEmitter<PartSetEvents> {
     if (!named || !layout || named.part !== part || !safe
       || (this.layout && (this.layout.size !== layout.size || this.layout.head !== layout.head || this.layout.taper !== layout.taper || this.layout.count !== layout.count))
       || (this.base !== undefined && this.base !== named.base)
-      || (this.pieceLength && this.pieceLength !== parsed.pieceLength) || (layout.size / 2 ** layout.taper) % parsed.pieceLength !== 0 || layout.head % parsed.pieceLength !== 0) {
+      || (this.pieceLength && this.pieceLength !== parsed.pieceLength)) {
       throw new SwarmError('SWARM_TORRENT_INVALID', `segment torrent ${part} (${JSON.stringify(parsed.name)}, ${parsed.length} bytes) does not fit the object of ${this.#opts.length} bytes`)
     }
     this.layout ??= layout

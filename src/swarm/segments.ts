@@ -49,8 +49,10 @@ const alignDown = (n: number, unit: number): number => Math.floor(n / unit) * un
 function tileSegments(length: number, head: number, size: number, taper: number, pieceLength: number): SegmentLayout {
   const starts = [0]
   const tailStart = taper > 0 ? alignDown(length - size, pieceLength) : length
-  // The middle segment before the tail takes up to 1.5 × size rather than leave a sliver of a segment.
-  for (let pos = head; pos < tailStart; pos = tailStart - pos < 1.5 * size ? tailStart : pos + size) starts.push(pos)
+  // Before a tail, the last middle segment takes up to 1.5 × size rather than leave a sliver of a segment; without
+  // one, the last segment is what remains (the layout before tapering, so its names still parse the same).
+  const last = taper > 0 ? 1.5 * size : size
+  for (let pos = head; pos < tailStart; pos = tailStart - pos < last ? tailStart : pos + size) starts.push(pos)
   // size/2, size/4, …, size/2^taper, and the last size/2^taper (plus the object's last partial piece).
   for (let i = 0; i <= taper && taper > 0; i++) starts.push(alignDown(length - size / 2 ** i, pieceLength))
   return { size, head, taper, count: starts.length, length, starts }
@@ -104,9 +106,13 @@ export function parsePartName(name: string): { base: string; part: number; count
   return { base: m[1] as string, part, count, head, size, taper }
 }
 
-/** The layout a segment torrent names, if it is consistent with the object's length and the segment's own. */
+/**
+ * The layout a segment torrent names, if it is consistent with the object's length, the segment's own and its
+ * piece length (every boundary but the object's end on a whole piece).
+ */
 export function layoutFromPart(length: number, named: { part: number; count: number; head: number; size: number; taper: number }, partLength: number, pieceLength: number): SegmentLayout | undefined {
   if (length <= named.head || length - named.head <= (named.taper ? 2 * named.size : 0)) return undefined
+  if ((named.size / 2 ** named.taper) % pieceLength !== 0 || named.head % pieceLength !== 0) return undefined
   // Checked before the layout is built, which costs a step per segment: a name from the index (hostile, say)
   // could claim a one-byte segment size for a large object.
   if (named.count > MAX_SEGMENTS || Math.abs(Math.ceil((length - named.head) / named.size) - named.count) > named.taper + 2) return undefined

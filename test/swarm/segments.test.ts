@@ -36,8 +36,12 @@ test('segmentLayout: a quarter-size first segment, whole pieces, a tail halved t
   assert.equal(segmentLayout(70 * MiB, 16 * MiB, 16 * MiB).taper, 0)
   // No larger than one segment: published whole, no head.
   assert.deepEqual(segmentLayout(32 * MiB, 128 * 1024, 32 * MiB), { size: 32 * MiB, head: 32 * MiB, taper: 0, count: 1, length: 32 * MiB, starts: [0] })
-  // Too small for a middle segment before the tail: no taper.
-  assert.equal(segmentLayout(60 * MiB, 128 * 1024, 32 * MiB).taper, 0)
+  // Too small for a middle segment before the tail: no taper, and the layout segments had before tapering
+  // (head, then whole segments, the remainder last), so names published by earlier versions still fit.
+  const plain = segmentLayout(60 * MiB + 5, 128 * 1024, 32 * MiB)
+  assert.equal(plain.taper, 0)
+  assert.deepEqual(plain.starts, [0, 8 * MiB, 40 * MiB])
+  assert.equal(segmentLength(plain, 2), 20 * MiB + 5)
   // The head is never below one piece.
   assert.equal(segmentLayout(10 * MiB, 4 * MiB, 4 * MiB).head, 4 * MiB)
 })
@@ -55,6 +59,7 @@ test('a follower recovers the layout from any one segment name; inconsistent nam
   assert.ok(named)
   assert.equal(layoutFromPart(length, named, segmentLength(l, 1) - 1, 64 * 1024), undefined, 'a segment of the wrong length')
   assert.equal(layoutFromPart(length + 64 * MiB, named, segmentLength(l, 1), 64 * 1024), undefined, 'a count that does not fit the object')
+  assert.equal(layoutFromPart(length, named, segmentLength(l, 1), 3 * MiB), undefined, 'segments that are not whole pieces')
   assert.equal(parsePartName('object.bin.part-5-of-5-4-8'), undefined, 'part beyond the count')
   assert.equal(parsePartName('object.bin.part-0-of-3-16-8'), undefined, 'a first segment larger than the others')
   assert.equal(parsePartName('object.bin.part-0-of-3'), undefined, 'no layout in the name')
