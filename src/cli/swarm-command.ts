@@ -50,7 +50,7 @@ export const AGENT_SPEC: CommandSpec = swarmEnv({
     'segment-size': { type: 'string', description: 'objects larger than this are fetched and published in segments of this size, so peers start before the origin fetch ends', default: '32MiB', placeholder: 'size' },
     'seed-time': { type: 'string', description: 'how long a finished object keeps seeding', default: '1h', placeholder: 'duration' },
     'seed-ratio': { type: 'number', description: 'stop seeding earlier once uploaded ≥ ratio × size (0 = time only)', default: 0 },
-    engine: { type: 'string', description: 'BitTorrent engine: aria2 (an aria2c child over JSON-RPC) or webtorrent (in-process)', default: 'aria2' },
+    engine: { type: 'string', description: 'BitTorrent engine: native (in-process, colony\'s piece scheduling), aria2 (an aria2c child over JSON-RPC) or webtorrent (in-process)', default: 'aria2' },
     strategy: { type: 'string', description: 'webtorrent piece selection: sequential, spread (sequential from a random piece) or rarest', default: 'sequential' },
     token: { type: 'string', description: 'bearer token required for POST/DELETE (and GET /v1/objects that starts a download)', env: 'COLONY_SWARM_TOKEN' },
     'agent-id': { type: 'string', description: 'identity in elections and logs (default: host-pid-random)' },
@@ -129,7 +129,7 @@ async function runAgent(argv: string[]): Promise<number> {
   const segmentSize = parseSize(str(p, 'segment-size') ?? '32MiB')
   if (!(segmentSize > 0)) throw new UsageError('--segment-size must be > 0')
   const engine = str(p, 'engine') ?? 'aria2'
-  if (engine !== 'aria2' && engine !== 'webtorrent') throw new UsageError('--engine is aria2 or webtorrent')
+  if (engine !== 'aria2' && engine !== 'webtorrent' && engine !== 'native') throw new UsageError('--engine is native, aria2 or webtorrent')
   const agentId = str(p, 'agent-id')
   const token = str(p, 'token')
   const agent = await startAgent({

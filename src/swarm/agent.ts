@@ -16,6 +16,7 @@ import { SwarmError } from './errors.ts'
 import { createMemoryIndex } from './memory-index.ts'
 import { probeOrigin } from './origin.ts'
 import type { SwarmIndex } from './swarm-index.ts'
+import { startNativeEngine } from './native-engine.ts'
 import { startWebTorrentEngine } from './webtorrent-engine.ts'
 
 export type AgentOptions = {
@@ -118,7 +119,8 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     listenPort: options.listenPort ?? 0, uploadLimit: options.uploadLimit ?? 0, downloadLimit: options.downloadLimit ?? 0,
     dataDir, strategy: options.strategy ?? 'sequential', stallTimeoutMs: options.stallTimeoutMs ?? 8000, log,
   } as const
-  const engine: SwarmEngine = (options.engine ?? 'aria2') === 'aria2' ? await startAria2Engine(engineOptions) : await startWebTorrentEngine(engineOptions)
+  const kind = options.engine ?? 'aria2'
+  const engine: SwarmEngine = kind === 'aria2' ? await startAria2Engine(engineOptions) : kind === 'native' ? await startNativeEngine(engineOptions) : await startWebTorrentEngine(engineOptions)
   const torrentPort = engine.port
 
   const registry = createMetricsRegistry()

@@ -340,12 +340,12 @@ export class Download extends EventEmitter<DownloadEvents> {
     this.#actualSha256 = got.sha256
     await writeFile(torrentPath, got.torrent)
     // Seed first, publish second: whoever receives the torrent finds this agent already announcing.
-    await this.#joinSwarm(got.torrent, true)
+    await this.#joinSwarm(got.torrent, true, true)
     await claim.publish(got.torrent)
     this.#ctx.log.info({ id: this.id, key: probe.key, infoHash: this.#infoHash }, 'published torrent')
   }
 
-  async #joinSwarm(torrentBuf: Buffer, complete: boolean): Promise<void> {
+  async #joinSwarm(torrentBuf: Buffer, complete: boolean, superSeed = false): Promise<void> {
     const probe = this.probe as OriginProbe
     const parsed = await parseTorrentFile(torrentBuf)
     const invalid = objectTorrentProblem(parsed, probe.length)
@@ -356,7 +356,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     this.#name = parsed.name
     this.#infoHash = parsed.infoHash
     if (!complete) this.#setState('swarm')
-    const torrent = await this.#ctx.engine.add(torrentBuf, parsed.infoHash, { dir: this.dir as string, complete, trackers: this.#ctx.trackers })
+    const torrent = await this.#ctx.engine.add(torrentBuf, parsed.infoHash, { dir: this.dir as string, complete, superSeed, trackers: this.#ctx.trackers })
     this.#torrent = torrent
     torrent.on('ban', (p) => { this.#ctx.log.warn({ id: this.id, peer: p }, 'banned peer for bad data'); this.#ctx.onBan(p) })
     torrent.on('progress', () => this.emit('progress'))

@@ -1,11 +1,12 @@
 // The BitTorrent engine behind an agent: add a torrent (to download or to seed), watch it, stop it.
-// Two implementations: webtorrent in the agent's process, and one aria2c child process driven over JSON-RPC.
+// Three implementations: colony's own in the agent's process ('native'), one aria2c child process driven over
+// JSON-RPC, and webtorrent in the agent's process.
 import type { EventEmitter } from 'node:events'
 import type { Logger } from '../shared/logger.ts'
 
-export type EngineKind = 'webtorrent' | 'aria2'
+export type EngineKind = 'native' | 'webtorrent' | 'aria2'
 
-export const ENGINE_KINDS: readonly EngineKind[] = ['aria2', 'webtorrent']
+export const ENGINE_KINDS: readonly EngineKind[] = ['native', 'aria2', 'webtorrent']
 
 export type EngineTorrentStatus = {
   /** Verified bytes on disk. */
@@ -75,6 +76,11 @@ export type EngineAddOptions = {
   trackers: string[]
   /** Most peers this torrent connects to (aria2 only; webtorrent ignores it). @defaultValue the engine's (55) */
   maxPeers?: number
+  /**
+   * This agent is the data's only source (it fetched it from the origin): announce pieces to each peer so that
+   * every piece goes out once before any goes twice (BEP 16 super-seeding; native engine only). @defaultValue false
+   */
+  superSeed?: boolean
 }
 
 export interface SwarmEngine {

@@ -131,7 +131,7 @@ export class PartSet extends EventEmitter<PartSetEvents> {
     this.#opts.log.debug({ part, complete }, 'joining segment')
     try {
       const { infoHash } = await this.#accept(part, torrent)
-      const handle = await this.#opts.engine.add(torrent, infoHash, { dir: this.#opts.dir, complete, trackers: this.#opts.trackers, ...(complete ? { maxPeers: LEADER_SEGMENT_PEERS } : {}) })
+      const handle = await this.#opts.engine.add(torrent, infoHash, { dir: this.#opts.dir, complete, trackers: this.#opts.trackers, ...(complete ? { maxPeers: LEADER_SEGMENT_PEERS, superSeed: true } : {}) })
       // Stopped, or dropped while the engine was adding it (the leader fetches it from the origin now).
       if (this.stopped || (!complete && !this.#joining.has(part))) { await handle.stop({ wait: true }); return }
       this.#handles.set(part, handle)

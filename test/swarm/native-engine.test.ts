@@ -1,0 +1,113 @@
+// colony's own engine at the engine level: a super-seeding leader and its followers, the upload cap for the whole
+// agent, the rule two agents use to keep one of two crossed connections.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { createSilentLogger } from '../../src/shared/logger.ts'
+import type { EngineTorrent, SwarmEngine } from '../../src/swarm/engine.ts'
+import { keepsNewConnection, PEER_ID_PREFIX } from '../../src/swarm/native-peer.ts'
+import { startNativeEngine } from '../../src/swarm/native-engine.ts'
+import { buildTorrentFile, PieceHasher } from '../../src/swarm/torrent-file.ts'
+import { TokenBucket } from '../../src/swarm/token-bucket.ts'
+import { makeTempDir } from '../helpers/services.ts'
+import { startTracker, type Tracker } from './swarm-fixtures.ts'
+
+const PIECE = 64 * 1024
+
+function whenDone(t: EngineTorrent): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (t.status().complete) { resolve(); return }
+    t.once('done', () => resolve())
+    t.once('error', reject)
+  })
+}
+
+describe('native engine', { timeout: 60_000 }, () => {
+  let dir: string
+  let tracker: Tracker
+  const engines: SwarmEngine[] = []
+  const engine = async (uploadLimit = 0): Promise<SwarmEngine> => {
+    const e = await startNativeEngine({ listenPort: 0, uploadLimit, downloadLimit: 0, dataDir: dir, strategy: 'sequential', stallTimeoutMs: 8000, log: createSilentLogger() })
+    engines.push(e)
+    return e
+  }
+  const object = async (size: number): Promise<{ data: Buffer; torrent: Buffer; infoHash: string }> => {
+    const data = randomBytes(size)
+    const h = new PieceHasher(PIECE)
+    h.update(data)
+    const { torrent, parsed } = await buildTorrentFile({ name: 'obj.bin', length: size, pieceLength: PIECE, pieces: h.finish().pieces, announce: [tracker.announce] })
+    return { data, torrent, infoHash: parsed.infoHash }
+  }
+  const seedDir = async (name: string, data?: Buffer): Promise<string> => {
+    const d = path.join(dir, name)
+    await mkdir(d, { recursive: true })
+    if (data) await writeFile(path.join(d, 'obj.bin'), data)
+    return d
+  }
+
+  before(async () => {
+    dir = await makeTempDir('colony-native-engine-')
+    tracker = await startTracker()
+  })
+  after(async () => {
+    for (const e of engines) await e.close()
+    await tracker.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  test('a super-seeding leader (pieces revealed a few at a time) completes three followers byte-identical, uploading about one copy', async () => {
+    const size = 4 * 1024 * 1024 + 999
+    const { data, torrent, infoHash } = await object(size)
+    const leader = await engine(2 * 1024 * 1024)
+    const seed = await leader.add(torrent, infoHash, { dir: await seedDir('leader', data), complete: true, superSeed: true, trackers: [] })
+    const followers = await Promise.all([0, 1, 2].map(async (i) => {
+      const e = await engine(2 * 1024 * 1024)
+      return e.add(torrent, infoHash, { dir: await seedDir(`f${i}`), complete: false, trackers: [] })
+    }))
+    await Promise.all(followers.map(whenDone))
+    for (let i = 0; i < 3; i++) assert.ok((await readFile(path.join(dir, `f${i}`, 'obj.bin'))).equals(data), `follower ${i} has the object`)
+    const up = seed.status().uploaded
+    // The followers see only what the leader revealed to each, so they must trade the rest among themselves.
+    assert.ok(up >= size && up < 1.6 * size, `leader uploaded ${(up / size).toFixed(2)} × the object`)
+    const traded = followers.reduce((a, f) => a + f.status().uploaded, 0)
+    assert.ok(traded >= 3 * size - up, `followers uploaded ${traded} to each other`)
+  })
+
+  test('the upload cap holds for the agent as a whole', async () => {
+    const size = 3 * 1024 * 1024
+    const { data, torrent, infoHash } = await object(size)
+    const rate = 1024 * 1024
+    const seeder = await engine(rate)
+    await seeder.add(torrent, infoHash, { dir: await seedDir('capped', data), complete: true, trackers: [] })
+    const started = performance.now()
+    const leechers = await Promise.all([0, 1].map(async (i) => (await engine()).add(torrent, infoHash, { dir: await seedDir(`l${i}`), complete: false, trackers: [] })))
+    await Promise.all(leechers.map(whenDone))
+    const seconds = (performance.now() - started) / 1000
+    // The two leechers share one seeder capped at 1 MiB/s; they also trade with each other (uncapped), so the
+    // seeder had to send the object once at least: ≥ size / rate minus the bucket's burst.
+    assert.ok(seconds >= (size - 128 * 1024) / rate, `done in ${seconds.toFixed(2)} s, faster than the cap allows`)
+  })
+
+  test('token bucket: nothing beyond the rate after the burst; 0 = no limit', () => {
+    const b = new TokenBucket({ rate: 1000, burst: 100 })
+    assert.equal(b.tryTake(100), true)
+    assert.equal(b.tryTake(50), false)
+    assert.ok(b.waitMs(50) >= 40, `wait ${b.waitMs(50)} ms`)
+    assert.equal(new TokenBucket({ rate: 0 }).tryTake(1e12), true)
+  })
+
+  test('two agents dialing each other keep the same connection; another client keeps the first one', () => {
+    const lo = `${PEER_ID_PREFIX}${'00'.repeat(12)}`
+    const hi = `${PEER_ID_PREFIX}${'ff'.repeat(12)}`
+    // lo's view: keep what lo dialed; hi's view: keep what lo dialed (incoming for hi).
+    assert.equal(keepsNewConnection(lo, hi, true), true)
+    assert.equal(keepsNewConnection(lo, hi, false), false)
+    assert.equal(keepsNewConnection(hi, lo, false), true)
+    assert.equal(keepsNewConnection(hi, lo, true), false)
+    const other = Buffer.from('-TR3000-abcdefghijkl').toString('hex')
+    assert.equal(keepsNewConnection(lo, other, true), false)
+    assert.equal(keepsNewConnection(lo, other, false), false)
+  })
+})
