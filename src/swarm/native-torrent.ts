@@ -14,6 +14,7 @@ import type { EngineTorrent, EngineTorrentEvents, EngineTorrentStatus } from './
 import type { ParsedTorrent } from './engine-types.ts'
 import { SwarmError } from './errors.ts'
 import { isColonyPeer, keepsNewConnection, MAX_QUEUED_REQUESTS, type NativePeer } from './native-peer.ts'
+import { pickRarest, pickReveal } from './piece-picker.ts'
 import type { TokenBucket } from './token-bucket.ts'
 
 /** Block size asked of other clients (what every client serves). */
@@ -257,13 +258,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     let outstanding = 0
     for (const i of peer.revealed) if (!peer.wire.peerPieces.get(i)) outstanding++
     while (outstanding < this.#revealAhead && !peer.closed) {
-      let best = -1
-      let bestScore = Infinity
-      for (let i = 0; i < this.count; i++) {
-        if (peer.revealed.has(i) || peer.wire.peerPieces.get(i)) continue
-        const score = (this.#revealCount[i] ?? 0) * 65536 + (this.#avail[i] ?? 0)
-        if (score < bestScore) { best = i; bestScore = score }
-      }
+      const best = pickReveal(this.count, this.#revealCount, this.#avail, (i) => peer.revealed.has(i) || peer.wire.peerPieces.get(i))
       if (best < 0) return
       peer.revealed.add(best)
       this.#revealCount[best] = (this.#revealCount[best] ?? 0) + 1
@@ -308,14 +303,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
       }
       if (held) this.#priority = undefined
     }
-    let best = -1
-    let bestAvail = Infinity
-    let ties = 0
-    for (let i = 0; i < this.count; i++) {
-      if (!free(i)) continue
-      const a = this.#avail[i] ?? 0
-      if (a < bestAvail) { best = i; bestAvail = a; ties = 1 } else if (a === bestAvail && Math.random() * ++ties < 1) best = i
-    }
+    const best = pickRarest(this.count, this.#avail, free)
     if (best >= 0) return best
     // End game: every missing piece is on its way; ask this peer too for one only one other peer is sending.
     for (let i = 0; i < this.count; i++) {
