@@ -37,7 +37,7 @@ const SPEC: CommandSpec = {
     'skip-aria2': { type: 'boolean', description: 'cpu mode: skip the aria2c swarm' },
     'skip-colony': { type: 'boolean', description: 'cpu mode: skip colony (aria2c only; its torrent comes from transmission-create)' },
     strategy: { type: 'string', description: "agents' piece picking with the webtorrent engine, sequential, spread or rarest (default: the agent's)" },
-    engine: { type: 'string', description: "agents' BitTorrent engine, aria2 or webtorrent (default: the agent's)" },
+    engine: { type: 'string', description: "agents' BitTorrent engine, aria2, native or webtorrent (default: the agent's)" },
     'segment-size': { type: 'string', description: "agents' --segment-size (default: the agent's)", placeholder: 'size' },
     trackers: { type: 'number', description: 'trackers every peer announces to', default: 2 },
     timeout: { type: 'string', description: 'limit per phase', default: '10m', placeholder: 'duration' },

@@ -47,7 +47,7 @@ export const AGENT_SPEC: CommandSpec = swarmEnv({
     'upload-limit': { type: 'string', description: 'upload cap for all torrents (0 = none)', default: '0', placeholder: 'rate' },
     'download-limit': { type: 'string', description: 'download cap, peers and origin (0 = none)', default: '0', placeholder: 'rate' },
     listen: { type: 'number', description: 'BitTorrent TCP port (0 = any free port)', default: 6881, placeholder: 'port' },
-    'segment-size': { type: 'string', description: 'objects larger than this are fetched and published in segments of this size, so peers start before the origin fetch ends', default: '32MiB', placeholder: 'size' },
+    'segment-size': { type: 'string', description: 'objects larger than this are fetched and published in segments of this size, so peers start before the origin fetch ends (default: 32MiB with aria2, 8MiB with native)', placeholder: 'size' },
     'seed-time': { type: 'string', description: 'how long a finished object keeps seeding', default: '1h', placeholder: 'duration' },
     'seed-ratio': { type: 'number', description: 'stop seeding earlier once uploaded ≥ ratio × size (0 = time only)', default: 0 },
     engine: { type: 'string', description: 'BitTorrent engine: native (in-process, colony\'s piece scheduling), aria2 (an aria2c child over JSON-RPC) or webtorrent (in-process)', default: 'aria2' },
@@ -126,15 +126,16 @@ async function runAgent(argv: string[]): Promise<number> {
     : undefined
   const strategy = str(p, 'strategy') ?? 'sequential'
   if (strategy !== 'sequential' && strategy !== 'rarest' && strategy !== 'spread') throw new UsageError('--strategy is sequential, spread or rarest')
-  const segmentSize = parseSize(str(p, 'segment-size') ?? '32MiB')
-  if (!(segmentSize > 0)) throw new UsageError('--segment-size must be > 0')
+  const segmentArg = str(p, 'segment-size')
+  const segmentSize = segmentArg === undefined ? undefined : parseSize(segmentArg)
+  if (segmentSize !== undefined && !(segmentSize > 0)) throw new UsageError('--segment-size must be > 0')
   const engine = str(p, 'engine') ?? 'aria2'
   if (engine !== 'aria2' && engine !== 'webtorrent' && engine !== 'native') throw new UsageError('--engine is native, aria2 or webtorrent')
   const agentId = str(p, 'agent-id')
   const token = str(p, 'token')
   const agent = await startAgent({
     dataDir: str(p, 'data') ?? '.colony/swarm',
-    allowHosts, trackers, listenPort, seedRatio, strategy, engine, segmentSize, logger: log,
+    allowHosts, trackers, listenPort, seedRatio, strategy, engine, ...(segmentSize === undefined ? {} : { segmentSize }), logger: log,
     apiHost: api.host, apiPort: api.port,
     uploadLimit: rateFlag(p, 'upload-limit'), downloadLimit: rateFlag(p, 'download-limit'),
     seedTimeMs: parseDuration(str(p, 'seed-time') ?? '1h'),

@@ -14,6 +14,8 @@ export interface PeerWire extends EventEmitter {
   requests: unknown[]
   destroyed: boolean
   _bufferSize: number
+  _write(chunk: Uint8Array, cb: (err?: Error | null) => void): void
+  end(): void
   handshake(infoHash: string, peerId: string, extensions?: Record<string, boolean>): void
   bitfield(bits: Uint8Array): void
   have(index: number): void
@@ -28,7 +30,8 @@ export interface PeerWire extends EventEmitter {
   destroy(): void
   sendPe2(): void
   sendPe4(infoHash: string): void
-  pipe<T>(dest: T): T
+  /** The Wire's outgoing side (a stream push); the engine replaces it with a direct socket write. */
+  push(chunk: Uint8Array | null): boolean
 }
 
 /** `peEnabled`: accept the MSE/PE handshake as well as the plain one (incoming connections). */
