@@ -213,13 +213,23 @@ export async function runSwarmDemo(options: SwarmDemoOptions = {}): Promise<Swar
     const settled = await Promise.allSettled(agents.map((a, i) => waitComplete(a.url, ids[i] ?? '', timeoutMs)))
     const elapsed = Date.now() - started
 
-    // Byte counters come from aria2, polled every 300 ms: let one more poll land before the final read.
-    await new Promise((r) => setTimeout(r, 700))
+    // Byte counters come from aria2's status polls (every 1–2 s once everything seeds): read again until every byte a
+    // peer received from peers shows up as uploaded by some agent, or 4 s have passed.
+    const finals: (DownloadInfo | undefined)[] = settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined))
+    for (const until = Date.now() + 4000; ;) {
+      for (const [i, r] of settled.entries()) {
+        // Re-read at the end: an early finisher (the leader) went on uploading after it completed.
+        if (r.status === 'fulfilled') finals[i] = await getDownload(ids[i] ?? '', { agent: agents[i]?.url as string }).catch(() => finals[i])
+      }
+      const got = finals.reduce((a, d) => a + (d?.bytes.fromPeers ?? 0), 0)
+      const sent = finals.reduce((a, d) => a + (d?.bytes.uploaded ?? 0), 0)
+      if (sent >= got || Date.now() > until) break
+      await new Promise((r) => setTimeout(r, 300))
+    }
     let verified = 0
     for (const [i, r] of settled.entries()) {
       if (r.status === 'rejected') { log(`swarm: agent ${i} FAILED: ${describeError(r.reason)}`); continue }
-      // Re-read at the end: an early finisher (the leader) went on uploading after it completed.
-      const d: DownloadInfo = await getDownload(ids[i] ?? '', { agent: agents[i]?.url as string }).catch(() => r.value)
+      const d = finals[i] as DownloadInfo
       const ok = d.sha256 === sha256
       if (ok) verified++
       log(`swarm: agent ${i} ${d.role ?? '?'}: ${formatBytes(d.bytes.fromOrigin)} from origin, ${formatBytes(d.bytes.fromPeers)} from peers, `

@@ -7,7 +7,7 @@ import net from 'node:net'
 import path from 'node:path'
 import type { EngineAddOptions, EngineOptions, EngineTorrent, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
-import { loadWire, MAX_MESSAGE, NativePeer, PEER_ID_PREFIX, type PeerWire, type WireConstructor } from './native-peer.ts'
+import { loadWire, MAX_MESSAGE, NativePeer, PEER_ID_PREFIX, WireFeeder, type PeerWire, type WireConstructor } from './native-peer.ts'
 import { NativeTorrent, type NativeTorrentContext } from './native-torrent.ts'
 import { PieceCache } from './piece-cache.ts'
 import { TokenBucket } from './token-bucket.ts'
@@ -128,9 +128,12 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       socket.write(chunk)
       return true
     }
+    // MSE connections go through the Wire's own path, which decrypts; plain ones through the feeder.
+    const feeder = pe ? undefined : new WireFeeder(wire)
     socket.on('data', (chunk: Buffer) => {
-      wire._write(chunk, noop)
-      if (wire._bufferSize > MAX_MESSAGE) socket.destroy()
+      if (feeder) feeder.push(chunk)
+      else wire._write(chunk, noop)
+      if ((feeder?.size ?? wire._bufferSize) > MAX_MESSAGE) socket.destroy()
     })
     socket.once('end', () => wire.end())
     const timer = setTimeout(() => { if (!wire.peerId) socket.destroy() }, HANDSHAKE_TIMEOUT_MS)

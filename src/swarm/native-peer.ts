@@ -14,6 +14,10 @@ export interface PeerWire extends EventEmitter {
   requests: unknown[]
   destroyed: boolean
   _bufferSize: number
+  /** Bytes the parser waits for before its next step, and that step (bittorrent-protocol's framing state). */
+  _parserSize: number
+  _parser: (buf: Uint8Array) => void
+  _cryptoSyncPattern: Uint8Array | null
   _write(chunk: Uint8Array, cb: (err?: Error | null) => void): void
   end(): void
   handshake(infoHash: string, peerId: string, extensions?: Record<string, boolean>): void
@@ -99,6 +103,54 @@ export class NativePeer {
     for (const job of this.queue.splice(0)) job.respond(new Error('connection closed'))
     this.wire.destroy()
     this.socket.destroy()
+  }
+}
+
+/**
+ * Feeds a plain (unencrypted) connection's bytes to the Wire's parser. The Wire's own `_write` concatenates all it
+ * holds whenever a read leaves a message incomplete — a 128 KiB block over 64 KiB reads became 320 KiB of fresh,
+ * zero-filled copies — while this copies a straddling message once into a buffer of its exact size and hands a
+ * message inside one read over as a view of it.
+ */
+export class WireFeeder {
+  readonly #wire: PeerWire
+  readonly #chunks: Uint8Array[] = []
+  /** Bytes held, waiting for the rest of a message. */
+  size = 0
+
+  constructor(wire: PeerWire) {
+    this.#wire = wire
+  }
+
+  push(data: Uint8Array): void {
+    const w = this.#wire
+    this.#chunks.push(data)
+    this.size += data.length
+    while (this.size >= w._parserSize && w._cryptoSyncPattern === null) {
+      const need = w._parserSize
+      this.size -= need
+      w._parser(this.#take(need))
+    }
+  }
+
+  #take(need: number): Uint8Array {
+    const first = this.#chunks[0]
+    if (need === 0 || !first) return new Uint8Array(0)
+    if (first.length >= need) {
+      if (first.length === need) this.#chunks.shift()
+      else this.#chunks[0] = first.subarray(need)
+      return first.subarray(0, need)
+    }
+    const out = Buffer.allocUnsafe(need)
+    for (let off = 0; off < need;) {
+      const c = this.#chunks[0] as Uint8Array
+      const n = Math.min(c.length, need - off)
+      out.set(n === c.length ? c : c.subarray(0, n), off)
+      off += n
+      if (n === c.length) this.#chunks.shift()
+      else this.#chunks[0] = c.subarray(n)
+    }
+    return out
   }
 }
 
