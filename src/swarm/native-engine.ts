@@ -49,6 +49,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   const upload = new TokenBucket({ rate: options.uploadLimit })
   const torrents = new Map<string, NativeTorrent>()
   const trackers = new Map<NativeTorrent, TrackerClient>()
+  const lastAnnounce = new Map<NativeTorrent, number>()
   const cache = new PieceCache(CACHE_BYTES)
   const banned = new Set<string>()
   const dialing = new Set<string>()
@@ -210,7 +211,6 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     wire.handshake(t.infoHash, peerId, { dht: false, fast: false })
   }
 
-  const lastAnnounce = new Map<NativeTorrent, number>()
   const idleTimer = setInterval(() => {
     const now = Date.now()
     for (const [t, tc] of trackers) {
