@@ -11,7 +11,7 @@ import { loadWire, MAX_MESSAGE, NativePeer, PEER_ID_PREFIX, WireFeeder, type Pee
 import { NativeTorrent, type NativeTorrentContext } from './native-torrent.ts'
 import { PieceCache } from './piece-cache.ts'
 import { TokenBucket } from './token-bucket.ts'
-import { parseTorrentFile } from './torrent-file.ts'
+import { isSafeSingleFile, parseTorrentFile } from './torrent-file.ts'
 
 /** bittorrent-tracker's Client (untyped): the slice the engine uses. */
 type TrackerClient = {
@@ -68,7 +68,11 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       const job = peer.queue[0]
       if (peer.closed || !job) continue
       if (peer.congested) {
-        peer.socket.once('drain', () => { if (peer.queue.length) { ready.add(peer); pump() } })
+        // One listener per congestion, however many requests arrive meanwhile.
+        if (!peer.awaitingDrain) {
+          peer.awaitingDrain = true
+          peer.socket.once('drain', () => { peer.awaitingDrain = false; if (peer.queue.length) { ready.add(peer); pump() } })
+        }
         continue
       }
       if (!upload.tryTake(job.length)) {
@@ -225,7 +229,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   const add = async (torrentBuf: Buffer, infoHash: string, opts: EngineAddOptions): Promise<EngineTorrent> => {
     await torrents.get(infoHash)?.stop()
     const parsed = await parseTorrentFile(torrentBuf)
-    if (parsed.files.length !== 1 || parsed.files[0]?.path !== parsed.name || !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,219}$/.test(parsed.name)) {
+    if (!isSafeSingleFile(parsed)) {
       throw new SwarmError('SWARM_TORRENT_INVALID', `torrent ${infoHash} names an unsafe or multi-file payload ${JSON.stringify(parsed.name)}`)
     }
     const t = new NativeTorrent(ctx, parsed, infoHash, { file: path.join(opts.dir, parsed.name), complete: opts.complete, superSeed: opts.superSeed ?? false })

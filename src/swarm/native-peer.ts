@@ -6,13 +6,9 @@ import type net from 'node:net'
 /** bittorrent-protocol's Wire (untyped package): the slice this engine drives. */
 export interface PeerWire extends EventEmitter {
   peerId: string | null
-  amChoking: boolean
   amInterested: boolean
   peerChoking: boolean
-  peerInterested: boolean
   peerPieces: { get(index: number): boolean }
-  requests: unknown[]
-  destroyed: boolean
   _bufferSize: number
   /** Bytes the parser waits for before its next step, and that step (bittorrent-protocol's framing state). */
   _parserSize: number
@@ -81,8 +77,8 @@ export class NativePeer {
   readonly revealed = new Set<number>()
   /** Pieces being fetched from this peer. */
   readonly fetching = new Set<number>()
-  /** Bytes received from this peer (verified or not). */
-  received = 0
+  /** The uploader waits for this peer's socket to drain (it is not in the ready set meanwhile). */
+  awaitingDrain = false
   closed = false
 
   constructor(wire: PeerWire, socket: net.Socket, address: string, outgoing: boolean) {

@@ -351,7 +351,6 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     else a.buf.set(block, off)
     a.got++
     this.#received += len
-    peer.received += len
     if (a.got === a.blocks) void this.#finish(peer, index, a)
   }
 

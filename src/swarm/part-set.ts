@@ -7,7 +7,7 @@ import type { Logger } from '../shared/logger.ts'
 import type { EngineTorrent, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
 import { layoutFromPart, parsePartName, partName, segmentAt, segmentLength, segmentStart, type SegmentLayout } from './segments.ts'
-import { parseTorrentFile } from './torrent-file.ts'
+import { isSafeSingleFile, parseTorrentFile } from './torrent-file.ts'
 
 /**
  * Peers the leader serves each segment it fetched to. Its upload is the only source of a fresh segment and, at
@@ -100,7 +100,7 @@ export class PartSet extends EventEmitter<PartSetEvents> {
     const parsed = await parseTorrentFile(torrent)
     const named = parsePartName(parsed.name)
     const layout = named ? layoutFromPart(this.#opts.length, named, parsed.length, parsed.pieceLength) : undefined
-    const safe = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,219}$/.test(parsed.name) && parsed.files.length === 1 && parsed.files[0]?.path === parsed.name
+    const safe = isSafeSingleFile(parsed)
     if (!named || !layout || named.part !== part || !safe
       || (this.layout && (this.layout.size !== layout.size || this.layout.head !== layout.head || this.layout.taper !== layout.taper || this.layout.count !== layout.count))
       || (this.base !== undefined && this.base !== named.base)

@@ -121,6 +121,11 @@ export function nameFromUrl(url: URL): string {
   return base || 'object'
 }
 
+/** One file, named so that it stays inside the directory it is written to (no path, no leading dot). */
+export function isSafeSingleFile(parsed: ParsedTorrent): boolean {
+  return parsed.files.length === 1 && parsed.files[0]?.path === parsed.name && /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,219}$/.test(parsed.name)
+}
+
 /**
  * Why a torrent from the index cannot be the object's (undefined when it can): one file of the origin's length,
  * named so that it stays inside the object's directory.
