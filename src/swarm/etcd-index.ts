@@ -17,6 +17,10 @@ export type EtcdIndexOptions = {
   timeoutMs?: number
 }
 
+/** A failed campaign is retried this often, for this long, before the claim fails. */
+const CAMPAIGN_RETRY_MS = 500
+const CAMPAIGN_GIVE_UP_MS = 30_000
+
 /** Connects to etcd (in the background); an unreachable etcd surfaces on the first claim. */
 export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
   const client = new Etcd3({ hosts: options.hosts, dialTimeout: options.timeoutMs ?? 5000 })
@@ -105,9 +109,23 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
       const existing = await lookup(key)
       if (existing) { giveTorrent(existing); return }
       if (settled) return
-      campaign = ns.election(`elect/${key}`, ttl).campaign(options2.candidate)
-      campaign.on('elected', () => { void onElected() })
-      campaign.on('error', (err) => fail(err))
+      runCampaign()
+    }
+    // A campaign ends in an error when its lease lapses: a process short of CPU missed its keep-alives (seen with 16
+    // agents on 2 cores, a follower at 95 %). Waiting is not over then — the watch still stands — so campaign again;
+    // only errors that persist for CAMPAIGN_GIVE_UP_MS (etcd gone) fail the claim.
+    let failingSince = 0
+    const runCampaign = (): void => {
+      const c = ns.election(`elect/${key}`, ttl).campaign(options2.candidate)
+      campaign = c
+      c.on('elected', () => { failingSince = 0; void onElected() })
+      c.on('error', (err) => {
+        if (settled || campaign !== c) return
+        const now = Date.now()
+        failingSince ||= now
+        if (now - failingSince >= CAMPAIGN_GIVE_UP_MS) { fail(err); return }
+        setTimeout(() => { if (!settled && campaign === c) runCampaign() }, CAMPAIGN_RETRY_MS).unref()
+      })
     }
     start().catch(fail)
   })

@@ -127,6 +127,27 @@ describe('swarm fleet on etcd (agent processes)', { timeout: 150_000 }, () => {
     assert.equal(o.gets, 1)
   })
 
+  test('a follower frozen past its election lease campaigns again and completes (it is not failed)', async () => {
+    // 8 MiB at 1 MB/s: the leader is still fetching when the follower wakes up with its lease (2 s) long expired.
+    const o = await newOrigin(8 * 1024 * 1024, 1024 * 1024)
+    const [leader, follower] = live() as [AgentProc, AgentProc]
+    const first = await requestDownload(o.url, { agent: leader.url, sha256: o.sha256 })
+    await waitFor(async () => (await getDownload(first.id, { agent: leader.url })).role === 'leader', { timeoutMs: 15_000, message: 'a leader' })
+    const second = await requestDownload(o.url, { agent: follower.url, sha256: o.sha256 })
+    await waitFor(async () => (await getDownload(second.id, { agent: follower.url })).state !== 'probing', { timeoutMs: 15_000, message: 'the follower waits' })
+    follower.proc.kill('SIGSTOP')
+    await new Promise((r) => setTimeout(r, 4000))
+    follower.proc.kill('SIGCONT')
+    const [a, b] = await Promise.all([
+      waitForDownload(first.id, { agent: leader.url, timeoutMs: 60_000 }),
+      waitForDownload(second.id, { agent: follower.url, timeoutMs: 60_000 }),
+    ])
+    assert.equal(a.sha256, o.sha256)
+    assert.equal(b.sha256, o.sha256)
+    assert.equal(b.role, 'peer')
+    assert.equal(o.gets, 1)
+  })
+
   test('colony swarm get writes the verified file; status lists it; refusals exit 1', async () => {
     const o = await newOrigin(512 * 1024 + 3)
     const a = live()[0] as AgentProc
