@@ -41,12 +41,53 @@ const REANNOUNCE_IDLE_MS = 2_000
 const MAX_PEERS = 64
 /** Recently written or read pieces kept in memory: what peers ask for next is mostly what just arrived. */
 const CACHE_BYTES = 32 * 1024 * 1024
+/** Most bytes the capped uploader sends at once after an idle spell: two ticks' worth, and a peer's turn at least. */
+export function uploadBurst(rate: number): number {
+  return Math.max(PEER_TURN_BYTES, rate / 5)
+}
+/** Shortest wait of the capped uploader for tokens. */
+const UPLOAD_TICK_MS = 100
+/** Bytes sent to one peer before the uploader moves to the next: two whole-piece blocks between agents. */
+const PEER_TURN_BYTES = 256 * 1024
+/** Bytes one socket read may take (the engine has one such buffer, shared by every connection). */
+const READ_BUFFER = 1024 * 1024
+
+/** Where a connection's bytes go: set once the connection knows what it speaks. */
+type ByteSink = { feed: (bytes: Uint8Array) => void }
+
+/**
+ * net.Server cannot give accepted sockets the `onread` option (only `new net.Socket` takes it), so the accepted
+ * socket's handle moves to a new Socket that has it, and the server's connection count follows it (server.close
+ * waits for that count). The fallback, if a Node version lacks these internals, is the accepted socket itself with
+ * 'data' events: slower, not wrong.
+ */
+function adoptWithOnread(server: net.Server, accepted: net.Socket, onread: net.OnReadOpts): net.Socket {
+  type Internals = { _handle?: object | null; _server?: net.Server | null; server?: net.Server | null }
+  const old = accepted as unknown as Internals
+  if (!old._handle || old._server !== server) {
+    accepted.on('data', (chunk: Buffer) => { onread.callback(chunk.length, chunk) })
+    accepted.resume()
+    return accepted
+  }
+  const handle = old._handle
+  old._handle = null
+  old._server = null
+  old.server = null
+  const socket = new net.Socket({ handle, readable: true, writable: true, onread } as net.SocketConstructorOpts)
+  const adopted = socket as unknown as Internals
+  adopted._server = server
+  adopted.server = server
+  return socket
+}
 
 export async function startNativeEngine(options: EngineOptions): Promise<SwarmEngine> {
   const Wire: WireConstructor = await loadWire()
   const Tracker = await loadTrackerClient()
   const peerId = PEER_ID_PREFIX + randomBytes(12).toString('hex')
-  const upload = new TokenBucket({ rate: options.uploadLimit })
+  // The cap is paced in slices of at least UPLOAD_TICK_MS: a capped agent wakes ~10 times a second and sends a few
+  // blocks each time, rather than once per block (a wake-up of a process costs ~0.1 ms of CPU here, far more than
+  // the write).
+  const upload = new TokenBucket({ rate: options.uploadLimit, burst: uploadBurst(options.uploadLimit) })
   const torrents = new Map<string, NativeTorrent>()
   const trackers = new Map<NativeTorrent, TrackerClient>()
   const lastAnnounce = new Map<NativeTorrent, number>()
@@ -65,8 +106,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       const peer = ready.values().next().value as NativePeer | undefined
       if (!peer) return
       ready.delete(peer)
-      const job = peer.queue[0]
-      if (peer.closed || !job) continue
+      if (peer.closed || !peer.queue.length) continue
       if (peer.congested) {
         // One listener per congestion, however many requests arrive meanwhile.
         if (!peer.awaitingDrain) {
@@ -75,14 +115,20 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
         }
         continue
       }
-      if (!upload.tryTake(job.length)) {
-        ready.add(peer)
-        pumpTimer = setTimeout(() => { pumpTimer = undefined; pump() }, upload.waitMs(job.length))
-        return
+      // A turn is up to PEER_TURN_BYTES: blocks for one peer leave together and wake it once.
+      for (let turn = 0; turn < PEER_TURN_BYTES;) {
+        const job = peer.queue[0]
+        if (!job) break
+        if (!upload.tryTake(job.length)) {
+          ready.add(peer)
+          pumpTimer = setTimeout(() => { pumpTimer = undefined; pump() }, Math.max(UPLOAD_TICK_MS, upload.waitMs(job.length)))
+          return
+        }
+        peer.queue.shift()
+        turn += job.length
+        job.read().then((block) => job.respond(null, block), (err: unknown) => job.respond(err as Error))
       }
-      peer.queue.shift()
       if (peer.queue.length) ready.add(peer)
-      job.read().then((block) => job.respond(null, block), (err: unknown) => job.respond(err as Error))
     }
   }
 
@@ -96,6 +142,10 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       return buf
     }),
     keepPiece: (t, index, data) => cache.put(t.infoHash, index, data),
+    freshElsewhere: (t) => {
+      for (const o of torrents.values()) if (o !== t && o.unrevealed > 0 && !o.stopped) return true
+      return false
+    },
     wantsUpload: (peer) => { ready.add(peer); pump() },
     detached: (t) => {
       lastAnnounce.delete(t)
@@ -110,6 +160,12 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     },
   }
 
+  // Every connection reads into this one buffer and hands each read to its parser before the next read: no
+  // allocation, 'data' event or stream bookkeeping per read, and a read takes all that is queued (up to 1 MiB)
+  // instead of 64 KiB. The parser copies what it keeps (WireFeeder).
+  const readBuf = Buffer.allocUnsafe(READ_BUFFER)
+  const readInto = (sink: ByteSink): net.OnReadOpts => ({ buffer: readBuf, callback: (n: number, buf: Uint8Array) => { sink.feed(buf.subarray(0, n)); return true } })
+
   /**
    * Wires a socket to a Wire without its stream machinery: bytes in go straight to the Wire's parser, and what
    * the Wire sends goes straight to the socket, corked for the rest of the tick (a block's header and body, a
@@ -117,8 +173,9 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
    * wake-up per message, were most of the engine's CPU. A peer that would make the parser buffer more than
    * MAX_MESSAGE (a garbage length) is dropped.
    */
-  const wireUp = (socket: net.Socket, type: string, pe = false): PeerWire => {
+  const wireUp = (socket: net.Socket, sink: ByteSink, type: string, pe = false): PeerWire => {
     const wire = new Wire(type, 0, pe)
+    wire._debug = noop
     sockets.add(socket)
     socket.setNoDelay(true)
     socket.on('error', () => socket.destroy())
@@ -133,13 +190,17 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       socket.write(chunk)
       return true
     }
-    // MSE connections go through the Wire's own path, which decrypts; plain ones through the feeder.
-    const feeder = pe ? undefined : new WireFeeder(wire)
-    socket.on('data', (chunk: Buffer) => {
-      if (feeder) feeder.push(chunk)
-      else wire._write(chunk, noop)
-      if ((feeder?.size ?? wire._bufferSize) > MAX_MESSAGE) socket.destroy()
-    })
+    if (pe) {
+      // MSE connections go through the Wire's own path, which decrypts and keeps what it is given: a copy.
+      sink.feed = (bytes) => {
+        if (socket.destroyed) return
+        wire._write(Buffer.from(bytes), noop)
+        if (wire._bufferSize > MAX_MESSAGE) socket.destroy()
+      }
+    } else {
+      const feeder = new WireFeeder(wire, () => socket.destroy())
+      sink.feed = (bytes) => { if (!socket.destroyed) feeder.push(bytes) }
+    }
     socket.once('end', () => wire.end())
     const timer = setTimeout(() => { if (!wire.peerId) socket.destroy() }, HANDSHAKE_TIMEOUT_MS)
     timer.unref()
@@ -155,16 +216,16 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     for (const t of torrents.values()) if (createHash('sha1').update('req2').update(Buffer.from(t.infoHash, 'hex')).digest('hex') === keyHash) return t
     return undefined
   }
-  const server = net.createServer((socket) => {
+  const accept = (socket: net.Socket, sink: ByteSink): void => {
     const address = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`
     log.debug({ peer: address }, 'incoming BitTorrent connection')
+    socket.on('error', () => socket.destroy())
+    socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => { if (!sockets.has(socket)) socket.destroy() })
     // A plain handshake starts with 19; anything else is MSE. The Wire computes Diffie-Hellman keys up front when
     // MSE is on (~2 ms of CPU), so it is on only for connections that need it.
-    socket.once('data', (first: Buffer) => {
-      socket.pause()
-      socket.unshift(first)
+    sink.feed = (first) => {
       const pe = first[0] !== 19
-      const wire = wireUp(socket, 'tcpIncoming', pe)
+      const wire = wireUp(socket, sink, 'tcpIncoming', pe)
       socket.setTimeout(0)
       if (pe) {
         wire.once('pe1', () => wire.sendPe2())
@@ -180,10 +241,12 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
         wire.handshake(infoHash, peerId, { dht: false, fast: false })
         t.attach(new NativePeer(wire, socket, address, false))
       })
-      socket.resume()
-    })
-    socket.on('error', () => socket.destroy())
-    socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => { if (!sockets.has(socket)) socket.destroy() })
+      sink.feed(first)
+    }
+  }
+  const server = net.createServer({ pauseOnConnect: true }, (accepted) => {
+    const sink: ByteSink = { feed: noop }
+    accept(adoptWithOnread(server, accepted, readInto(sink)), sink)
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new SwarmError('SWARM_ENGINE_FAILED', `cannot listen on BitTorrent port ${options.listenPort}: ${err.message}`, { cause: err })))
@@ -202,10 +265,11 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     if (!host || !(p > 0 && p < 65536)) return
     dialing.add(key)
     log.debug({ infoHash: t.infoHash, peer: address }, 'dialing peer')
-    const socket = net.connect({ host, port: p })
+    const sink: ByteSink = { feed: noop }
+    const socket = net.connect({ host, port: p, onread: readInto(sink) })
     socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => socket.destroy())
     socket.once('close', (hadError) => { dialing.delete(key); log.debug({ peer: address, hadError, handshake: !!wire.peerId }, 'peer connection closed') })
-    const wire = wireUp(socket, 'tcpOutgoing')
+    const wire = wireUp(socket, sink, 'tcpOutgoing')
     wire.once('handshake', (infoHash: string, id: string) => {
       dialing.delete(key)
       socket.setTimeout(0)

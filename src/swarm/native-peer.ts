@@ -13,6 +13,10 @@ export interface PeerWire extends EventEmitter {
   /** Bytes the parser waits for before its next step, and that step (bittorrent-protocol's framing state). */
   _parserSize: number
   _parser: (buf: Uint8Array) => void
+  _onMessageLength: (buf: Uint8Array) => void
+  _onMessage: (buf: Uint8Array) => void
+  /** bittorrent-protocol formats a debug line per message even when debugging is off: the engine silences it. */
+  _debug: (...args: unknown[]) => void
   _cryptoSyncPattern: Uint8Array | null
   _write(chunk: Uint8Array, cb: (err?: Error | null) => void): void
   end(): void
@@ -75,6 +79,8 @@ export class NativePeer {
   superSeeded = false
   /** Super-seeding: pieces announced to this peer. */
   readonly revealed = new Set<number>()
+  /** How many of the torrent's verified pieces this peer was told of (bitfield or HAVE). */
+  havesSent = 0
   /** Pieces being fetched from this peer. */
   readonly fetching = new Set<number>()
   /** The uploader waits for this peer's socket to drain (it is not in the ready set meanwhile). */
@@ -102,51 +108,65 @@ export class NativePeer {
   }
 }
 
+/** Messages whose handlers keep nothing of the bytes they are given (a piece's receiver copies it). */
+const KEEPS_NOTHING = new Set([0, 1, 2, 3, 4, 6, 7, 8, 9, 13, 14, 15, 16, 17])
+
 /**
- * Feeds a plain (unencrypted) connection's bytes to the Wire's parser. The Wire's own `_write` concatenates all it
- * holds whenever a read leaves a message incomplete — a 128 KiB block over 64 KiB reads became 320 KiB of fresh,
- * zero-filled copies — while this copies a straddling message once into a buffer of its exact size and hands a
- * message inside one read over as a view of it.
+ * Feeds a plain (unencrypted) connection's bytes to the Wire's parser. The bytes are a view of the engine's one
+ * reused read buffer, valid only until `push` returns: a message inside one read goes to the parser as a view of
+ * it (a bitfield or an extension message, which the Wire keeps, as a copy), and a message that straddles reads is
+ * copied once into a buffer of its exact size as its bytes arrive. The Wire's own `_write` concatenated all it held
+ * whenever a read left a message incomplete — a 128 KiB block over 64 KiB reads became 320 KiB of fresh copies.
  */
 export class WireFeeder {
   readonly #wire: PeerWire
-  readonly #chunks: Uint8Array[] = []
-  /** Bytes held, waiting for the rest of a message. */
-  size = 0
+  readonly #drop: () => void
+  /** The message being completed across reads, and how much of it is there. */
+  #held: Buffer | undefined
+  #filled = 0
 
-  constructor(wire: PeerWire) {
+  /** `drop` ends a connection that announces a message longer than MAX_MESSAGE (a garbage length). */
+  constructor(wire: PeerWire, drop: () => void) {
     this.#wire = wire
+    this.#drop = drop
   }
 
   push(data: Uint8Array): void {
     const w = this.#wire
-    this.#chunks.push(data)
-    this.size += data.length
-    while (this.size >= w._parserSize && w._cryptoSyncPattern === null) {
+    let off = 0
+    if (this.#held) {
+      const n = Math.min(this.#held.length - this.#filled, data.length)
+      this.#held.set(n === data.length ? data : data.subarray(0, n), this.#filled)
+      this.#filled += n
+      off = n
+      if (this.#filled < this.#held.length) return
+      const whole = this.#held
+      this.#held = undefined
+      this.#filled = 0
+      w._parser(whole)
+    }
+    while (w._cryptoSyncPattern === null) {
       const need = w._parserSize
-      this.size -= need
-      w._parser(this.#take(need))
+      const left = data.length - off
+      if (left < need) {
+        if (need > MAX_MESSAGE) { this.#drop(); return }
+        if (left > 0) {
+          this.#held = Buffer.allocUnsafe(need)
+          this.#held.set(data.subarray(off), 0)
+          this.#filled = left
+        }
+        return
+      }
+      const view = data.subarray(off, off + need)
+      off += need
+      w._parser(this.#mayKeepView(view) ? view : Buffer.from(view))
     }
   }
 
-  #take(need: number): Uint8Array {
-    const first = this.#chunks[0]
-    if (need === 0 || !first) return new Uint8Array(0)
-    if (first.length >= need) {
-      if (first.length === need) this.#chunks.shift()
-      else this.#chunks[0] = first.subarray(need)
-      return first.subarray(0, need)
-    }
-    const out = Buffer.allocUnsafe(need)
-    for (let off = 0; off < need;) {
-      const c = this.#chunks[0] as Uint8Array
-      const n = Math.min(c.length, need - off)
-      out.set(n === c.length ? c : c.subarray(0, n), off)
-      off += n
-      if (n === c.length) this.#chunks.shift()
-      else this.#chunks[0] = c.subarray(n)
-    }
-    return out
+  /** The parser step about to run keeps nothing of its input (or copies what it keeps). */
+  #mayKeepView(view: Uint8Array): boolean {
+    const w = this.#wire
+    return w._parser === w._onMessageLength || (w._parser === w._onMessage && KEEPS_NOTHING.has(view[0] ?? -1))
   }
 }
 
