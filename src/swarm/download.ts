@@ -311,7 +311,7 @@ export class Download extends EventEmitter<DownloadEvents> {
       this.#actualSha256 = await sha256Parts(parts.files())
       this.#infoHash = parsed.infoHash
       this.#assembly = (async () => {
-        await assembleParts(parts.files(), this.file as string)
+        await assembleParts(parts.files(), this.file as string, { sha256: false })
         this.#assembled = true
         if (this.state === 'cancelled') return
         await writeFile(torrentPath, torrent)
