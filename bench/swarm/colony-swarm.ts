@@ -42,7 +42,9 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<A
   // COLONY_BENCH_CPU_PROF=DIR: the first COLONY_BENCH_CPU_PROF_AGENTS (3) agents write a --cpu-prof there on exit.
   const profDir = process.env.COLONY_BENCH_CPU_PROF
   const profiled = profDir && Number(/(\d+)$/.exec(options.agentId)?.[1] ?? 99) < Number(process.env.COLONY_BENCH_CPU_PROF_AGENTS ?? 3)
-  const nodeArgs = profiled ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${options.agentId}.cpuprofile`] : []
+  // COLONY_BENCH_NODE_ARGS: extra Node flags for every agent (V8 tuning experiments), space-separated.
+  const extra = (process.env.COLONY_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  const nodeArgs = [...extra, ...(profiled ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${options.agentId}.cpuprofile`] : [])]
   if (profiled) process.stderr.write(`[bench] ${options.agentId} spawned at ${Date.now()}\n`)
   const proc = track(spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COLONY_LOG_LEVEL: process.env.COLONY_LOG_LEVEL ?? 'warn' } }))
   let out = ''

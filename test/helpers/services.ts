@@ -66,7 +66,8 @@ export async function stopProcess(proc: ChildProcess | undefined, signal: NodeJS
   if (!proc || proc.exitCode !== null || proc.signalCode !== null) return
   const gone = new Promise<void>((r) => proc.once('exit', () => r()))
   proc.kill(signal)
-  const t = setTimeout(() => proc.kill('SIGKILL'), 5000)
+  // COLONY_STOP_TIMEOUT_MS: a process writing a --cpu-prof on exit (bench/swarm profiling) may need longer.
+  const t = setTimeout(() => proc.kill('SIGKILL'), Number(process.env.COLONY_STOP_TIMEOUT_MS ?? 5000))
   await gone
   clearTimeout(t)
 }
