@@ -47,10 +47,10 @@ export const AGENT_SPEC: CommandSpec = swarmEnv({
     'upload-limit': { type: 'string', description: 'upload cap for all torrents (0 = none)', default: '0', placeholder: 'rate' },
     'download-limit': { type: 'string', description: 'download cap, peers and origin (0 = none)', default: '0', placeholder: 'rate' },
     listen: { type: 'number', description: 'BitTorrent TCP port (0 = any free port)', default: 6881, placeholder: 'port' },
-    'segment-size': { type: 'string', description: 'objects larger than this are fetched and published in segments of this size, so peers start before the origin fetch ends (default: 32MiB with aria2, 8MiB with native)', placeholder: 'size' },
+    'segment-size': { type: 'string', description: 'objects larger than this are fetched and published in segments of this size, so peers start before the origin fetch ends (default: 32MiB)', placeholder: 'size' },
     'seed-time': { type: 'string', description: 'how long a finished object keeps seeding', default: '1h', placeholder: 'duration' },
     'seed-ratio': { type: 'number', description: 'stop seeding earlier once uploaded ≥ ratio × size (0 = time only)', default: 0 },
-    engine: { type: 'string', description: 'BitTorrent engine: native (in-process, colony\'s piece scheduling), aria2 (an aria2c child over JSON-RPC) or webtorrent (in-process)', default: 'aria2' },
+    engine: { type: 'string', description: 'BitTorrent engine: native (in-process, colony\'s piece scheduling), aria2 (an aria2c child over JSON-RPC) or webtorrent (in-process)', default: 'native' },
     strategy: { type: 'string', description: 'webtorrent piece selection: sequential, spread (sequential from a random piece) or rarest', default: 'sequential' },
     token: { type: 'string', description: 'bearer token required for POST/DELETE (and GET /v1/objects that starts a download)', env: 'COLONY_SWARM_TOKEN' },
     'agent-id': { type: 'string', description: 'identity in elections and logs (default: host-pid-random)' },
@@ -129,7 +129,7 @@ async function runAgent(argv: string[]): Promise<number> {
   const segmentArg = str(p, 'segment-size')
   const segmentSize = segmentArg === undefined ? undefined : parseSize(segmentArg)
   if (segmentSize !== undefined && !(segmentSize > 0)) throw new UsageError('--segment-size must be > 0')
-  const engine = str(p, 'engine') ?? 'aria2'
+  const engine = str(p, 'engine') ?? 'native'
   if (engine !== 'aria2' && engine !== 'webtorrent' && engine !== 'native') throw new UsageError('--engine is native, aria2 or webtorrent')
   const agentId = str(p, 'agent-id')
   const token = str(p, 'token')

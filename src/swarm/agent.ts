@@ -33,10 +33,10 @@ export type AgentOptions = {
   /** API port; 0 picks a free one. @defaultValue 0 */
   apiPort?: number
   /**
-   * BitTorrent engine: 'aria2' drives one aria2c child process over JSON-RPC (~3× less CPU per byte than 'native');
-   * 'native' is colony's own in the agent's process (super-seeding leader, no choking: faster while the CPU is not
-   * the limit, see docs/benchmarks/swarm.md); 'webtorrent' runs in the agent's process. Without aria2c installed,
-   * 'aria2' fails with SWARM_ENGINE_MISSING. @defaultValue 'aria2'
+   * BitTorrent engine: 'native' is colony's own in the agent's process (super-seeding leader, no choking; the
+   * fastest in docs/benchmarks/swarm.md, and nothing to install); 'aria2' drives one aria2c child process over
+   * JSON-RPC (fails with SWARM_ENGINE_MISSING without aria2c); 'webtorrent' runs in the agent's process.
+   * @defaultValue 'native'
    */
   engine?: EngineKind
   /** BitTorrent TCP listen port; 0 picks a free one. @defaultValue 0 */
@@ -49,7 +49,7 @@ export type AgentOptions = {
    * Objects larger than this are fetched in segments of this size (rounded up to whole pieces); each segment's
    * torrent is published as soon as it is hashed so peers start before the origin fetch ends. The native engine
    * starts a torrent at once, so smaller segments only cut the lag behind the leader; aria2 needs 2–3 s per new
-   * torrent. @defaultValue 32 MiB with aria2, 8 MiB with the native engine
+   * torrent. @defaultValue 32 MiB
    */
   segmentSize?: number
   /** How long a finished object keeps seeding. @defaultValue 3_600_000 (1 h) */
@@ -122,7 +122,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     listenPort: options.listenPort ?? 0, uploadLimit: options.uploadLimit ?? 0, downloadLimit: options.downloadLimit ?? 0,
     dataDir, strategy: options.strategy ?? 'sequential', stallTimeoutMs: options.stallTimeoutMs ?? 8000, log,
   } as const
-  const kind = options.engine ?? 'aria2'
+  const kind = options.engine ?? 'native'
   const engine: SwarmEngine = kind === 'aria2' ? await startAria2Engine(engineOptions) : kind === 'native' ? await startNativeEngine(engineOptions) : await startWebTorrentEngine(engineOptions)
   const torrentPort = engine.port
 
@@ -148,7 +148,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     downloadLimit: options.downloadLimit ?? 0,
     seedTimeMs: options.seedTimeMs ?? 3_600_000,
     seedRatio: options.seedRatio ?? 0,
-    segmentSize: options.segmentSize ?? (kind === 'native' ? 8 * 1024 * 1024 : 32 * 1024 * 1024),
+    segmentSize: options.segmentSize ?? 32 * 1024 * 1024,
     originRetries: options.originRetries ?? 5,
     backoffBaseMs: options.backoffBaseMs ?? 200,
     onBan: () => bans.inc(),
