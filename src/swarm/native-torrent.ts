@@ -303,11 +303,11 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     while (outstanding < this.#revealAhead && !peer.closed) {
       const best = pickReveal(this.count, this.#revealCount, this.#avail, (i) => peer.revealed.has(i) || peer.wire.peerPieces.get(i))
       if (best < 0) return
-      // While another segment has pieces that went out nowhere yet, a peer gets at most one second copy from us
-      // at a time: the leader's upload is the fleet's scarcest, and a window of second copies of an old segment
-      // delayed the first copies of a new one.
+      // No second copy from us while another segment has pieces that went out nowhere yet: the leader's upload is
+      // the fleet's scarcest. Second copies of old segments (even one per peer at a time, re-offered whenever the
+      // peer had fetched the last) took the leader to 1.8 × the object and delayed the first copies of new ones.
       const second = (this.#revealCount[best] ?? 0) > 0
-      if (second && outstanding > 0 && this.#ctx.freshElsewhere(this)) return
+      if (second && this.#ctx.freshElsewhere(this)) return
       peer.revealed.add(best)
       if (!second) this.#unrevealed--
       this.#revealCount[best] = (this.#revealCount[best] ?? 0) + 1
