@@ -14,7 +14,8 @@ import type { EngineTorrent, EngineTorrentEvents, EngineTorrentStatus } from './
 import type { ParsedTorrent } from './engine-types.ts'
 import { SwarmError } from './errors.ts'
 import { isColonyPeer, keepsNewConnection, MAX_QUEUED_REQUESTS, type NativePeer } from './native-peer.ts'
-import { pickRarest, pickReveal } from './piece-picker.ts'
+import { pickEndGame, pickRarest } from './piece-picker.ts'
+import { RevealPlan } from './super-seed.ts'
 import type { TokenBucket } from './token-bucket.ts'
 
 /**
@@ -33,10 +34,6 @@ const BLOCK = 16 * 1024
 const MAX_REQUEST = 128 * 1024
 /** Bytes fetched from one peer at once (whole pieces, at least two): enough to keep a capped uploader busy, few enough to end quickly. */
 const BYTES_PER_PEER = 512 * 1024
-/** Pieces still on their way when a peer with a free slot may ask for one another peer is sending. */
-const END_GAME_PIECES = 4
-/** …or a piece on its way this long (ms). */
-const END_GAME_AFTER_MS = 1500
 /** Super-seeding: bytes announced to a peer and not yet reported back as held (whole pieces, at least three). */
 const REVEAL_BYTES = 1024 * 1024
 
@@ -73,7 +70,6 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   readonly count: number
   readonly superSeed: boolean
   readonly #perPeer: number
-  readonly #revealAhead: number
   resumed = 0
   bannedCount = 0
   stopped = false
@@ -86,9 +82,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   #haveCount = 0
   #haveBytes = 0
   readonly #avail: Uint16Array
-  readonly #revealCount: Uint16Array
-  /** Super-seeding: pieces not yet announced to anyone (their first copy is the leader's most useful upload). */
-  #unrevealed = 0
+  readonly #plan: RevealPlan | undefined
   readonly #active = new Map<number, Map<NativePeer, Assembly>>()
   readonly #writing = new Set<number>()
   #priority: { first: number; last: number } | undefined
@@ -111,12 +105,10 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     this.count = parsed.pieces.length
     this.superSeed = opts.superSeed
     this.#perPeer = Math.max(2, Math.ceil(BYTES_PER_PEER / this.pieceLength))
-    this.#revealAhead = Math.max(3, Math.ceil(REVEAL_BYTES / this.pieceLength))
     this.#hashes = Buffer.from(parsed.pieces.join(''), 'hex')
     this.#have = new Uint8Array(Math.ceil(this.count / 8))
     this.#avail = new Uint16Array(this.count)
-    this.#revealCount = new Uint16Array(this.count)
-    this.#unrevealed = this.count
+    this.#plan = opts.superSeed ? new RevealPlan(this.count, Math.max(3, Math.ceil(REVEAL_BYTES / this.pieceLength))) : undefined
   }
 
   get complete(): boolean { return this.#haveCount === this.count }
@@ -125,8 +117,9 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   get uploaded(): number { return this.#uploaded }
   /** Super-seeding: pieces no connected agent was shown yet (0 without agents to show them to). */
   get unrevealed(): number {
-    if (!this.superSeed || this.#unrevealed === 0) return 0
-    for (const p of this.peers.values()) if (p.superSeeded) return this.#unrevealed
+    const n = this.#plan?.unshown ?? 0
+    if (n === 0) return 0
+    for (const p of this.peers.values()) if (p.superSeeded) return n
     return 0
   }
 
@@ -261,13 +254,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     }
     for (const index of peer.fetching) this.#active.get(index)?.delete(peer)
     peer.fetching.clear()
-    // Pieces shown to a peer that left without them are to be shown again.
-    for (const i of peer.revealed) {
-      if (peer.wire.peerPieces.get(i) || !this.#revealCount[i]) continue
-      this.#revealCount[i] = (this.#revealCount[i] ?? 1) - 1
-      if (this.#revealCount[i] === 0) this.#unrevealed++
-    }
-    peer.revealed.clear()
+    this.#plan?.forget(peer)
     peer.close()
     this.#refillAll()
   }
@@ -296,24 +283,8 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     return peer.pieceCount >= this.count
   }
 
-  /** Super-seeding: announce to `peer` the pieces that went out least, keeping a window unreported. */
   #reveal(peer: NativePeer): void {
-    let outstanding = 0
-    for (const i of peer.revealed) if (!peer.wire.peerPieces.get(i)) outstanding++
-    while (outstanding < this.#revealAhead && !peer.closed) {
-      const best = pickReveal(this.count, this.#revealCount, this.#avail, (i) => peer.revealed.has(i) || peer.wire.peerPieces.get(i))
-      if (best < 0) return
-      // No second copy from us while another segment has pieces that went out nowhere yet: the leader's upload is
-      // the fleet's scarcest. Second copies of old segments (even one per peer at a time, re-offered whenever the
-      // peer had fetched the last) took the leader to 1.8 × the object and delayed the first copies of new ones.
-      const second = (this.#revealCount[best] ?? 0) > 0
-      if (second && this.#ctx.freshElsewhere(this)) return
-      peer.revealed.add(best)
-      if (!second) this.#unrevealed--
-      this.#revealCount[best] = (this.#revealCount[best] ?? 0) + 1
-      peer.wire.have(best)
-      outstanding++
-    }
+    this.#plan?.reveal(peer, this.#avail, () => this.#ctx.freshElsewhere(this))
   }
 
   #refillAll(): void {
@@ -356,17 +327,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     }
     const best = pickRarest(this.count, this.#avail, free)
     if (best >= 0) return best
-    // End game: every missing piece is on its way; ask this peer too for one only one other peer is sending — one
-    // of the last few, or one on its way for long (a busy sender). Earlier, a fleet's 15 peers × 4 pieces in flight
-    // covered a quarter of a segment, and the duplicates were 7–16 % of all bytes uploaded.
-    let inFlight = 0
-    for (const on of this.#active.values()) if (on.size > 0) inFlight++
-    const since = inFlight > END_GAME_PIECES ? performance.now() - END_GAME_AFTER_MS : Infinity
-    for (const [i, on] of this.#active) {
-      if (on.size !== 1 || on.has(peer) || !has.get(i) || this.hasPiece(i) || this.#writing.has(i)) continue
-      for (const a of on.values()) if (a.at < since) return i
-    }
-    return -1
+    return pickEndGame(this.#active, peer, (i) => has.get(i) && !this.hasPiece(i) && !this.#writing.has(i))
   }
 
   #start(peer: NativePeer, index: number): void {

@@ -10,6 +10,7 @@ import type { EngineTorrent, SwarmEngine } from '../../src/swarm/engine.ts'
 import { keepsNewConnection, PEER_ID_PREFIX } from '../../src/swarm/native-peer.ts'
 import { startNativeEngine, uploadBurst } from '../../src/swarm/native-engine.ts'
 import { buildTorrentFile, PieceHasher } from '../../src/swarm/torrent-file.ts'
+import { END_GAME_AFTER_MS, END_GAME_PIECES, pickEndGame } from '../../src/swarm/piece-picker.ts'
 import { TokenBucket } from '../../src/swarm/token-bucket.ts'
 import { makeTempDir } from '../helpers/services.ts'
 import { startTracker, type Tracker } from './swarm-fixtures.ts'
@@ -88,6 +89,25 @@ describe('native engine', { timeout: 60_000 }, () => {
     // The two leechers share one seeder capped at 1 MiB/s; they also trade with each other (uncapped), so the
     // seeder had to send the object once at least: ≥ size / rate minus the bucket's burst.
     assert.ok(seconds >= (size - uploadBurst(rate)) / rate, `done in ${seconds.toFixed(2)} s, faster than the cap allows`)
+  })
+
+  test('end game: a piece one other peer is sending, among the last few or when it has been on its way long', () => {
+    const now = 100_000
+    const fresh = { at: now - 100 }
+    const old = { at: now - END_GAME_AFTER_MS - 1 }
+    const me = 'me'
+    const active = (entries: [number, Map<string, { at: number }>][]): Map<number, Map<string, { at: number }>> => new Map(entries)
+    const all = (): boolean => true
+    // Five fresh pieces on their way elsewhere: too early.
+    const five = active([0, 1, 2, 3, 4].map((i) => [i, new Map([['other', fresh]])]))
+    assert.equal(pickEndGame(five, me, all, now), -1)
+    // One of them on its way for long: that one.
+    five.set(3, new Map([['other', old]]))
+    assert.equal(pickEndGame(five, me, all, now), 3)
+    // The last END_GAME_PIECES: any, but not one we already fetch, one two peers send, or one we do not want.
+    const last = active([[7, new Map([['me', fresh]])], [8, new Map([['a', fresh], ['b', fresh]])], [9, new Map([['c', fresh]])], [10, new Map([['d', fresh]])]])
+    assert.equal(last.size, END_GAME_PIECES)
+    assert.equal(pickEndGame(last, me, (i) => i !== 9, now), 10)
   })
 
   test('token bucket: nothing beyond the rate after the burst; 0 = no limit', () => {
