@@ -34,6 +34,8 @@ const BLOCK = 16 * 1024
 const MAX_REQUEST = 128 * 1024
 /** Bytes fetched from one peer at once (whole pieces, at least two): enough to keep a capped uploader busy, few enough to end quickly. */
 const BYTES_PER_PEER = 512 * 1024
+/** A super-seeding torrent's unshown pieces count this long before any agent has joined it (ms). */
+const JOIN_GRACE_MS = 10_000
 /** Super-seeding: bytes announced to a peer and not yet reported back as held (whole pieces, at least three). */
 const REVEAL_BYTES = 1024 * 1024
 
@@ -86,6 +88,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   readonly #active = new Map<number, Map<NativePeer, Assembly>>()
   readonly #writing = new Set<number>()
   #priority: { first: number; last: number } | undefined
+  readonly #addedAt = performance.now()
   #received = 0
   #uploaded = 0
   #rate = { at: performance.now(), down: 0, up: 0, received: 0, uploaded: 0 }
@@ -115,10 +118,16 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   get left(): number { return this.length - this.#haveBytes }
   get received(): number { return this.#received }
   get uploaded(): number { return this.#uploaded }
-  /** Super-seeding: pieces no connected agent was shown yet (0 without agents to show them to). */
+  /**
+   * Super-seeding: pieces no agent was shown yet — counted while agents are connected, and in the first
+   * JOIN_GRACE_MS after the torrent was added, before they are (a segment just published: had it counted 0 then,
+   * the leader filled that second or two with second copies of older segments, twice the object in slow runs).
+   * 0 for a torrent no agent joins at all.
+   */
   get unrevealed(): number {
     const n = this.#plan?.unshown ?? 0
     if (n === 0) return 0
+    if (performance.now() - this.#addedAt < JOIN_GRACE_MS) return n
     for (const p of this.peers.values()) if (p.superSeeded) return n
     return 0
   }
