@@ -276,7 +276,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
       else if (peer.superSeeded) this.#reveal(peer)
       return
     }
-    if (index >= 0 && (this.hasPiece(index) || this.#writing.has(index))) return
+    if (index >= 0 && !this.#needs(index)) return
     peer.wire.interested()
     // A HAVE names one piece: fetch that one if nobody is, without scanning every piece for the rarest (a scan per
     // HAVE was most of a follower's JS time: 15 peers × every piece). A peer busy with others waits its refill.
@@ -284,8 +284,14 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     this.#fill(peer, index)
   }
 
+  /** Piece `i` is neither here nor being written. */
+  #needs(i: number): boolean {
+    return !this.hasPiece(i) && !this.#writing.has(i)
+  }
+
+  /** `peer` has piece `i`, we need it, and nobody is fetching it. */
   #isFree(peer: NativePeer, i: number): boolean {
-    return peer.wire.peerPieces.get(i) && !this.hasPiece(i) && !this.#active.get(i)?.size && !this.#writing.has(i)
+    return peer.wire.peerPieces.get(i) && this.#needs(i) && !this.#active.get(i)?.size
   }
 
   #peerIsSeed(peer: NativePeer): boolean {
@@ -336,7 +342,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     }
     const best = pickRarest(this.count, this.#avail, free)
     if (best >= 0) return best
-    return pickEndGame(this.#active, peer, (i) => has.get(i) && !this.hasPiece(i) && !this.#writing.has(i))
+    return pickEndGame(this.#active, peer, (i) => has.get(i) && this.#needs(i))
   }
 
   #start(peer: NativePeer, index: number): void {
