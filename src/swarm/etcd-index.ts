@@ -113,16 +113,20 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
     }
     // A campaign ends in an error when its lease lapses: a process short of CPU missed its keep-alives (seen with 16
     // agents on 2 cores, a follower at 95 %). Waiting is not over then — the watch still stands — so campaign again;
-    // only errors that persist for CAMPAIGN_GIVE_UP_MS (etcd gone) fail the claim.
+    // only errors that persist for CAMPAIGN_GIVE_UP_MS (etcd gone) fail the claim. A retried campaign that lived
+    // longer than a failing one can (lease TTL + the dial timeout) was healthy: a later lapse starts a new streak.
     let failingSince = 0
+    let lastError = 0
+    const healthyAfterMs = ttl * 1000 + (options.timeoutMs ?? 5000) + CAMPAIGN_RETRY_MS
     const runCampaign = (): void => {
       const c = ns.election(`elect/${key}`, ttl).campaign(options2.candidate)
       campaign = c
-      c.on('elected', () => { failingSince = 0; void onElected() })
+      c.on('elected', () => { void onElected() })
       c.on('error', (err) => {
         if (settled || campaign !== c) return
         const now = Date.now()
-        failingSince ||= now
+        if (now - lastError > healthyAfterMs) failingSince = now
+        lastError = now
         if (now - failingSince >= CAMPAIGN_GIVE_UP_MS) { fail(err); return }
         setTimeout(() => { if (!settled && campaign === c) runCampaign() }, CAMPAIGN_RETRY_MS).unref()
       })
