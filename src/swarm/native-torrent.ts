@@ -70,7 +70,6 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   readonly pieceLength: number
   readonly length: number
   readonly count: number
-  readonly superSeed: boolean
   readonly #perPeer: number
   resumed = 0
   bannedCount = 0
@@ -106,7 +105,6 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     this.pieceLength = parsed.pieceLength
     this.length = parsed.length
     this.count = parsed.pieces.length
-    this.superSeed = opts.superSeed
     this.#perPeer = Math.max(2, Math.ceil(BYTES_PER_PEER / this.pieceLength))
     this.#hashes = Buffer.from(parsed.pieces.join(''), 'hex')
     this.#have = new Uint8Array(Math.ceil(this.count / 8))
@@ -249,7 +247,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     peer.socket.once('close', () => this.#detach(peer))
     // Super-seeding is for the fleet: another client (transmission asks for revealed pieces every ~10 s, and
     // takes one connection per address) gets the whole bitfield.
-    peer.superSeeded = this.superSeed && isColonyPeer(id)
+    peer.superSeeded = this.#plan !== undefined && isColonyPeer(id)
     peer.bigBlocks = isColonyPeer(id)
     if (peer.superSeeded) this.#reveal(peer)
     else if (this.#haveCount > 0) w.bitfield(this.#have)
