@@ -36,7 +36,7 @@ const MAX_REQUEST = 128 * 1024
 const BYTES_PER_PEER = 512 * 1024
 /** A super-seeding torrent's unshown pieces count this long before any agent has joined it (ms). */
 const JOIN_GRACE_MS = 10_000
-/** Super-seeding: bytes announced to a peer and not yet reported back as held (whole pieces, at least three). */
+/** Super-seeding: bytes announced to the peers and not yet reported back as held (at least a piece per peer). */
 const REVEAL_BYTES = 1024 * 1024
 
 /** What the engine lends every torrent. */
@@ -109,7 +109,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     this.#hashes = Buffer.from(parsed.pieces.join(''), 'hex')
     this.#have = new Uint8Array(Math.ceil(this.count / 8))
     this.#avail = new Uint16Array(this.count)
-    this.#plan = opts.superSeed ? new RevealPlan(this.count, Math.max(3, Math.ceil(REVEAL_BYTES / this.pieceLength))) : undefined
+    this.#plan = opts.superSeed ? new RevealPlan(this.count, Math.ceil(REVEAL_BYTES / this.pieceLength)) : undefined
   }
 
   get complete(): boolean { return this.#haveCount === this.count }
@@ -297,7 +297,9 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   }
 
   #reveal(peer: NativePeer): void {
-    this.#plan?.reveal(peer, this.#avail, () => this.#ctx.freshElsewhere(this))
+    let sharers = 0
+    for (const p of this.peers.values()) if (p.superSeeded) sharers++
+    this.#plan?.reveal(peer, this.#avail, () => this.#ctx.freshElsewhere(this), sharers)
   }
 
   #refillAll(): void {

@@ -6,15 +6,15 @@ import { pickReveal } from './piece-picker.ts'
 
 export class RevealPlan {
   readonly #count: number
-  /** Pieces shown to a peer and not yet reported back as held. */
-  readonly #ahead: number
+  /** Pieces shown and not yet reported back as held, across all the peers (at least one per peer). */
+  readonly #budget: number
   /** Times each piece was shown. */
   readonly #shown: Uint16Array
   #unshown: number
 
-  constructor(count: number, ahead: number) {
+  constructor(count: number, budget: number) {
     this.#count = count
-    this.#ahead = ahead
+    this.#budget = budget
     this.#shown = new Uint16Array(count)
     this.#unshown = count
   }
@@ -23,17 +23,21 @@ export class RevealPlan {
   get unshown(): number { return this.#unshown }
 
   /**
-   * Shows `peer` the pieces that went out least (then those fewest peers hold, `avail`) until it has a window
-   * unreported. `freshElsewhere`: another segment has pieces shown to nobody — then no piece is shown a second
-   * time: the leader's upload is the fleet's scarcest, and second copies of old segments (even one per peer at a
-   * time, re-offered whenever the peer had fetched the last) took it to 1.8 × the object and delayed the first
-   * copies of new ones.
+   * Shows `peer` the pieces that went out least (then those fewest peers hold, `avail`) until it has its share of
+   * the budget unreported (`peers`: how many share it). A piece shown waits in the leader's upload queue until it
+   * goes, and nobody else can have it meanwhile: with 8 pieces per peer, 15 followers had 15 MiB shown (2 s of
+   * the leader's upload) and sat idle waiting for first copies (docs/benchmarks/swarm.md, *Session 9*).
+   * `freshElsewhere`: another segment has pieces shown to nobody — then no piece is shown a second time: the
+   * leader's upload is the fleet's scarcest, and second copies of old segments (even one per peer at a time,
+   * re-offered whenever the peer had fetched the last) took it to 1.8 × the object and delayed the first copies
+   * of new ones.
    */
-  reveal(peer: NativePeer, avail: Uint16Array, freshElsewhere: () => boolean): void {
+  reveal(peer: NativePeer, avail: Uint16Array, freshElsewhere: () => boolean, peers: number): void {
     const has = peer.wire.peerPieces
+    const ahead = Math.max(1, Math.ceil(this.#budget / Math.max(1, peers)))
     let outstanding = 0
     for (const i of peer.revealed) if (!has.get(i)) outstanding++
-    while (outstanding < this.#ahead && !peer.closed) {
+    while (outstanding < ahead && !peer.closed) {
       const best = pickReveal(this.#count, this.#shown, avail, (i) => peer.revealed.has(i) || has.get(i))
       if (best < 0) return
       const second = (this.#shown[best] ?? 0) > 0
