@@ -81,6 +81,11 @@ export type EngineAddOptions = {
    * every piece goes out once before any goes twice (BEP 16 super-seeding; native engine only). @defaultValue false
    */
   superSeed?: boolean
+  /**
+   * Torrents of one object (its segments): a downloading torrent added to a group dials at once every peer its
+   * group's torrents heard of, without waiting for a tracker round trip (native engine only). @defaultValue none
+   */
+  group?: string
 }
 
 export interface SwarmEngine {

@@ -96,6 +96,11 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   const dialing = new Set<string>()
   const sockets = new Set<net.Socket>()
   const log = options.log
+  // Peer addresses heard of per group (an object's segments), and which group each torrent is in. A follower
+  // joining a new segment dialled the tracker first: ~0.25 s under load before the first connection (1–1.5 s for
+  // the first segment, with every agent announcing at once), while it already knew the whole fleet.
+  const groups = new Map<string, { addresses: Set<string>; torrents: number }>()
+  const groupOf = new Map<NativeTorrent, string>()
 
   // Uploads: one queue per peer, served round-robin under the agent's cap.
   const ready = new Set<NativePeer>()
@@ -149,6 +154,10 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     wantsUpload: (peer) => { ready.add(peer); pump() },
     detached: (t) => {
       lastAnnounce.delete(t)
+      const g = groupOf.get(t)
+      groupOf.delete(t)
+      const entry = g === undefined ? undefined : groups.get(g)
+      if (entry && --entry.torrents <= 0) groups.delete(g as string)
       if (torrents.get(t.infoHash) === t) torrents.delete(t.infoHash)
       cache.drop(t.infoHash)
       const tc = trackers.get(t)
@@ -306,7 +315,15 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       infoHash, peerId, port, announce: [...new Set([...opts.trackers, ...parsed.announce])],
       getAnnounceOpts: () => ({ uploaded: t.uploaded, downloaded: t.received, left: t.left }),
     })
-    tc.on('peer', (addr) => connect(t, addr))
+    const group = opts.group === undefined ? undefined : groups.get(opts.group) ?? { addresses: new Set<string>(), torrents: 0 }
+    if (group && opts.group !== undefined) {
+      groups.set(opts.group, group)
+      groupOf.set(t, opts.group)
+      group.torrents++
+      // Seeders wait to be dialled: a follower may not have joined this segment yet.
+      if (!t.complete) for (const addr of group.addresses) connect(t, addr)
+    }
+    tc.on('peer', (addr) => { group?.addresses.add(addr); connect(t, addr) })
     tc.on('error', (err) => log.debug({ infoHash, err: err.message }, 'tracker error'))
     tc.on('warning', (err) => log.debug({ infoHash, err: err.message }, 'tracker warning'))
     trackers.set(t, tc)

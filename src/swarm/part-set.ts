@@ -6,6 +6,7 @@ import path from 'node:path'
 import type { Logger } from '../shared/logger.ts'
 import type { EngineTorrent, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
+import { SegmentDigest } from './segment-digest.ts'
 import { layoutFromPart, parsePartName, partName, segmentAt, segmentLength, segmentStart, type SegmentLayout } from './segments.ts'
 import { isSafeSingleFile, parseTorrentFile } from './torrent-file.ts'
 
@@ -45,6 +46,7 @@ export class PartSet extends EventEmitter<PartSetEvents> {
   readonly #joining = new Set<number>()
   readonly #torrents = new Map<number, Buffer>()
   #watchdog: NodeJS.Timeout | undefined
+  #digest: SegmentDigest | undefined
   #allDone!: () => void
   #failed!: (err: Error) => void
   /** Resolves once every segment is verified on disk; rejects when the engine fails one. */
@@ -131,7 +133,7 @@ export class PartSet extends EventEmitter<PartSetEvents> {
     this.#opts.log.debug({ part, complete }, 'joining segment')
     try {
       const { infoHash } = await this.#accept(part, torrent)
-      const handle = await this.#opts.engine.add(torrent, infoHash, { dir: this.#opts.dir, complete, trackers: this.#opts.trackers, ...(complete ? { maxPeers: LEADER_SEGMENT_PEERS, superSeed: true } : {}) })
+      const handle = await this.#opts.engine.add(torrent, infoHash, { dir: this.#opts.dir, complete, trackers: this.#opts.trackers, group: this.#opts.dir, ...(complete ? { maxPeers: LEADER_SEGMENT_PEERS, superSeed: true } : {}) })
       // Stopped, or dropped while the engine was adding it (the leader fetches it from the origin now).
       if (this.stopped || (!complete && !this.#joining.has(part))) { await handle.stop({ wait: true }); return }
       this.#handles.set(part, handle)
@@ -150,9 +152,22 @@ export class PartSet extends EventEmitter<PartSetEvents> {
 
   #markComplete(part: number): void {
     this.#complete.add(part)
+    this.#digestOf()?.add(part)
     this.#opts.log.debug({ part, complete: this.#complete.size, of: this.layout?.count }, 'segment complete')
     this.emit('progress')
     if (this.layout && this.#complete.size === this.layout.count) this.#allDone()
+  }
+
+  #digestOf(): SegmentDigest | undefined {
+    if (!this.#digest && this.layout) this.#digest = new SegmentDigest(this.layout.count, (k) => this.fileOf(k))
+    return this.#digest
+  }
+
+  /** The object's SHA-256 once every segment is verified (hashed segment by segment as they completed). */
+  async sha256(): Promise<string> {
+    const digest = this.#digestOf()
+    if (!digest) throw new SwarmError('SWARM_ENGINE_FAILED', 'no segment layout yet')
+    return await digest.digest()
   }
 
   /** Every segment's piece hashes in order: the whole-object torrent's `pieces`. */
@@ -181,6 +196,7 @@ export class PartSet extends EventEmitter<PartSetEvents> {
    * published segment whose only seeder was the dead leader would otherwise never complete).
    */
   async drop(from: number): Promise<void> {
+    this.#digest?.drop(from)
     for (const [k, h] of [...this.#handles]) {
       if (k < from) continue
       this.#handles.delete(k)
