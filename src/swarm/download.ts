@@ -308,7 +308,7 @@ export class Download extends EventEmitter<DownloadEvents> {
       // serves from the segments meanwhile); writing the single object file and seeding the whole-object
       // torrent follow, off the completion path — every agent finishing its last segment at once would
       // otherwise copy F bytes each at the same moment.
-      this.#actualSha256 = await sha256Parts(parts.files())
+      this.#actualSha256 = await parts.sha256()
       this.#infoHash = parsed.infoHash
       this.#assembly = (async () => {
         await assembleParts(parts.files(), this.file as string, { sha256: false })
@@ -321,7 +321,8 @@ export class Download extends EventEmitter<DownloadEvents> {
       this.#assembly.catch((err: unknown) => this.#fail(err))
       return
     }
-    this.#actualSha256 = await assembleParts(parts.files(), this.file as string)
+    this.#actualSha256 = await parts.sha256()
+    await assembleParts(parts.files(), this.file as string, { sha256: false })
     this.#assembled = true
     await writeFile(torrentPath, torrent)
     await this.#joinSwarm(torrent, true)

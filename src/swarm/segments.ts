@@ -1,7 +1,7 @@
 // Progressive publication: the leader cuts the object into segments (a whole number of pieces each), publishes a
 // torrent per segment as soon as it is fetched and hashed, and the whole-object torrent (the segments' piece
 // hashes concatenated, same piece length) once all are. Followers join the segments' swarms as they appear.
-import { createHash } from 'node:crypto'
+import { createHash, type Hash } from 'node:crypto'
 import { writeSync } from 'node:fs'
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
@@ -145,7 +145,7 @@ export class SegmentSink implements OriginSink {
     this.#pieceLength = options.pieceLength
     this.#fileOf = options.fileOf
     this.#onSegment = options.onSegment
-    this.#hasher = new PieceHasher(options.pieceLength)
+    this.#hasher = new PieceHasher(options.pieceLength, { sha256: false })
   }
 
   /** The segment being fetched. */
@@ -163,7 +163,7 @@ export class SegmentSink implements OriginSink {
     await this.#fh?.close()
     this.#part = part
     this.#inPart = 0
-    this.#hasher = new PieceHasher(this.#pieceLength)
+    this.#hasher = new PieceHasher(this.#pieceLength, { sha256: false })
     await mkdir(path.dirname(this.#fileOf(part)), { recursive: true })
     this.#fh = await open(this.#fileOf(part), 'w')
   }
@@ -222,8 +222,13 @@ async function eachChunk(files: string[], use: (chunk: Buffer) => Promise<void> 
 /** SHA-256 of the files read in order (a follower's segments: the object's digest without writing the object). */
 export async function sha256Parts(files: string[]): Promise<string> {
   const hash = createHash('sha256')
-  await eachChunk(files, (c) => { hash.update(c) })
+  await hashFilesInto(files, hash)
   return hash.digest('hex')
+}
+
+/** Feeds the files, read in order, to `hash`. */
+export async function hashFilesInto(files: string[], hash: Hash): Promise<void> {
+  await eachChunk(files, (c) => { hash.update(c) })
 }
 
 /**

@@ -20,13 +20,17 @@ export function choosePieceLength(length: number): number {
 export class PieceHasher {
   readonly pieceLength: number
   #pieces: Buffer[] = []
-  #whole: Hash = createHash('sha256')
+  #whole: Hash | undefined
   #current: Hash = createHash('sha1')
   #inPiece = 0
   #total = 0
+  readonly #sha256: boolean
 
-  constructor(pieceLength: number) {
+  /** `sha256: false`: piece hashes only (a segment's; the object's digest is taken across segments). */
+  constructor(pieceLength: number, opts: { sha256?: boolean } = {}) {
     this.pieceLength = pieceLength
+    this.#sha256 = opts.sha256 !== false
+    this.#whole = this.#sha256 ? createHash('sha256') : undefined
   }
 
   get bytes(): number { return this.#total }
@@ -34,14 +38,14 @@ export class PieceHasher {
   /** Forget everything (the origin ignored our Range and sends the object from byte 0). */
   reset(): void {
     this.#pieces = []
-    this.#whole = createHash('sha256')
+    this.#whole = this.#sha256 ? createHash('sha256') : undefined
     this.#current = createHash('sha1')
     this.#inPiece = 0
     this.#total = 0
   }
 
   update(chunk: Uint8Array): void {
-    this.#whole.update(chunk)
+    this.#whole?.update(chunk)
     let off = 0
     while (off < chunk.length) {
       const take = Math.min(this.pieceLength - this.#inPiece, chunk.length - off)
@@ -57,11 +61,11 @@ export class PieceHasher {
     this.#total += chunk.length
   }
 
-  /** Closes the last (short) piece; returns the concatenated SHA-1s and the hex SHA-256. */
+  /** Closes the last (short) piece; returns the concatenated SHA-1s and the hex SHA-256 ('' without one). */
   finish(): { pieces: Buffer; sha256: string } {
     if (this.#inPiece > 0) this.#pieces.push(this.#current.digest())
     this.#inPiece = 0
-    return { pieces: Buffer.concat(this.#pieces), sha256: this.#whole.digest('hex') }
+    return { pieces: Buffer.concat(this.#pieces), sha256: this.#whole?.digest('hex') ?? '' }
   }
 }
 
