@@ -217,7 +217,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     const probe = this.probe as OriginProbe
     const signal = this.#abort.signal
     this.#setState('waiting')
-    const parts = new PartSet({ engine: this.#ctx.engine, dir: path.join(this.dir as string, 'parts'), trackers: this.#ctx.trackers, length: probe.length, log: this.#ctx.log })
+    const parts = new PartSet({ engine: this.#ctx.engine, dir: path.join(this.dir as string, 'parts'), objectFile: this.file as string, trackers: this.#ctx.trackers, length: probe.length, log: this.#ctx.log })
     this.#parts = parts
     parts.on('progress', () => this.emit('progress'))
     parts.on('ban', (p) => { this.#ctx.log.warn({ id: this.id, peer: p }, 'banned peer for bad data'); this.#ctx.onBan(p) })
@@ -293,12 +293,17 @@ export class Download extends EventEmitter<DownloadEvents> {
 
   /**
    * Every segment is verified: build the whole-object torrent (the segments' hashes concatenated — the same
-   * info hash on every agent), assemble the file, seed it; the leader publishes it.
+   * info hash on every agent), assemble the file (unless the segments were written in place), seed it; the
+   * leader publishes it.
    */
   async #finishParts(torrentPath: string, claim?: LeaderClaim): Promise<void> {
     const probe = this.probe as OriginProbe
     const parts = this.#parts as PartSet
+    const placedIn = this.file
     this.#name = parts.base ?? this.#name
+    // In place, under the leader's name for the object; a leader that named it otherwise (another version) gets
+    // a copy under its name, which the whole-object torrent carries.
+    const assemble = !parts.inPlace || placedIn !== this.file
     const { torrent, parsed } = await buildTorrentFile({
       name: this.#name, length: probe.length, pieceLength: parts.pieceLength, pieces: parts.pieces(), announce: this.#ctx.trackers,
       comment: probe.url, source: `colony:${probe.key.slice(0, 16)}`,
@@ -311,7 +316,7 @@ export class Download extends EventEmitter<DownloadEvents> {
       this.#actualSha256 = await parts.sha256()
       this.#infoHash = parsed.infoHash
       this.#assembly = (async () => {
-        await assembleParts(parts.files(), this.file as string, { sha256: false })
+        if (assemble) await assembleParts(parts.ranges(), this.file as string, { sha256: false })
         this.#assembled = true
         if (this.state === 'cancelled') return
         await writeFile(torrentPath, torrent)
@@ -322,7 +327,7 @@ export class Download extends EventEmitter<DownloadEvents> {
       return
     }
     this.#actualSha256 = await parts.sha256()
-    await assembleParts(parts.files(), this.file as string, { sha256: false })
+    if (assemble) await assembleParts(parts.ranges(), this.file as string, { sha256: false })
     this.#assembled = true
     await writeFile(torrentPath, torrent)
     await this.#joinSwarm(torrent, true)
@@ -368,7 +373,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 
   async #complete(): Promise<void> {
     const file = this.file as string
-    this.#actualSha256 ??= await sha256Parts([file])
+    this.#actualSha256 ??= await sha256Parts([{ file, offset: 0 }])
     this.completedAt = new Date()
     // complete.json says the object file is whole: written once it is (after assembly, for a follower).
     if (!this.#assembly) await this.#writeCompleteMark()

@@ -86,12 +86,20 @@ export type EngineAddOptions = {
    * group's torrents heard of, without waiting for a tracker round trip (native engine only). @defaultValue none
    */
   group?: string
+  /**
+   * The torrent's bytes live in `file` from byte `offset` on, not in `dir`/name: an object's segments written
+   * in place in the object file, so nothing is copied once they are all in (engines with `inPlace` only).
+   * @defaultValue none
+   */
+  placement?: { file: string; offset: number }
 }
 
 export interface SwarmEngine {
   readonly kind: EngineKind
   /** BitTorrent TCP port. */
   readonly port: number
+  /** add() honours `placement`. @defaultValue false */
+  readonly inPlace?: boolean
   /** Adds a torrent; resolves once the engine knows which pieces are on disk. */
   add(torrent: Buffer, infoHash: string, options: EngineAddOptions): Promise<EngineTorrent>
   close(): Promise<void>

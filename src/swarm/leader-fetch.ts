@@ -52,7 +52,7 @@ export async function fetchSegmentsFromOrigin(o: {
   ctx.log.info({ id: o.id, segments: layout.count, segmentSize: layout.size, firstSegment: layout.head, from: first }, 'fetching segments from the origin')
   if (first >= layout.count) return { resumedBytes: 0 }
   const sink = new SegmentSink({
-    layout, first, pieceLength, fileOf: (k) => parts.fileOf(k),
+    layout, first, pieceLength, placeOf: (k) => parts.placeOf(k),
     onSegment: async (k, pieces) => {
       const { torrent } = await buildTorrentFile({
         name: partName(parts.base as string, k, layout), length: segmentLength(layout, k), pieceLength, pieces,

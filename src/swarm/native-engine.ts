@@ -142,7 +142,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     download: new TokenBucket({ rate: options.downloadLimit }),
     readPiece: (t, index) => cache.get(t.infoHash, index, async () => {
       const buf = Buffer.allocUnsafe(t.pieceSize(index))
-      const { bytesRead } = await (t.fh as NonNullable<typeof t.fh>).read(buf, 0, buf.length, index * t.pieceLength)
+      const { bytesRead } = await (t.fh as NonNullable<typeof t.fh>).read(buf, 0, buf.length, t.offset + index * t.pieceLength)
       if (bytesRead !== buf.length) throw new Error(`short read of piece ${index}`)
       return buf
     }),
@@ -305,7 +305,8 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     if (!isSafeSingleFile(parsed)) {
       throw new SwarmError('SWARM_TORRENT_INVALID', `torrent ${infoHash} names an unsafe or multi-file payload ${JSON.stringify(parsed.name)}`)
     }
-    const t = new NativeTorrent(ctx, parsed, infoHash, { file: path.join(opts.dir, parsed.name), complete: opts.complete, superSeed: opts.superSeed ?? false })
+    const file = opts.placement?.file ?? path.join(opts.dir, parsed.name)
+    const t = new NativeTorrent(ctx, parsed, infoHash, { file, offset: opts.placement?.offset ?? 0, complete: opts.complete, superSeed: opts.superSeed ?? false })
     try { await t.open() } catch (err) {
       await t.stop()
       throw err instanceof SwarmError ? err : new SwarmError('SWARM_ENGINE_FAILED', `cannot open ${parsed.name}: ${(err as Error).message}`, { cause: err })
@@ -336,6 +337,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   return {
     kind: 'native',
     port,
+    inPlace: true,
     add,
     close: async () => {
       clearInterval(idleTimer)

@@ -7,7 +7,7 @@ import type { Logger } from '../shared/logger.ts'
 import type { EngineTorrent, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
 import { SegmentDigest } from './segment-digest.ts'
-import { layoutFromPart, parsePartName, partName, segmentAt, segmentLength, segmentStart, type SegmentLayout } from './segments.ts'
+import { layoutFromPart, parsePartName, partName, segmentAt, segmentLength, segmentStart, type FileRange, type SegmentLayout } from './segments.ts'
 import { isSafeSingleFile, parseTorrentFile } from './torrent-file.ts'
 
 /**
@@ -30,6 +30,11 @@ export type PartSetOptions = {
   /** The object's length (from the origin probe). */
   length: number
   log: Logger
+  /**
+   * The object's file: segments are written in place there when the engine can (nothing to assemble at the end),
+   * else each in its own file under `dir`. @defaultValue none (own files)
+   */
+  objectFile?: string
   /** No verified byte for this long while segments are missing → re-add them. @defaultValue 6000 */
   stallMs?: number
 }
@@ -95,7 +100,15 @@ export class PartSet extends EventEmitter<PartSetEvents> {
   /** Segments joined or being joined. */
   get started(): number { return this.#joining.size }
   has(part: number): boolean { return this.#pieces.has(part) || this.#joining.has(part) }
-  fileOf(part: number): string { return path.join(this.#opts.dir, partName(this.base ?? '', part, this.layout as SegmentLayout)) }
+  /** The segments are in the object file (no assembly). */
+  get inPlace(): boolean { return this.#opts.objectFile !== undefined && this.#opts.engine.inPlace === true }
+
+  /** Where segment `part`'s bytes are: its range of the object file, or its own file. */
+  placeOf(part: number): FileRange {
+    const l = this.layout as SegmentLayout
+    if (this.inPlace) return { file: this.#opts.objectFile as string, offset: segmentStart(l, part), length: segmentLength(l, part) }
+    return { file: path.join(this.#opts.dir, partName(this.base ?? '', part, l)), offset: 0, length: segmentLength(l, part) }
+  }
 
   /** Checks a segment torrent against the object and the layout seen so far; sets the layout from the first one. */
   async #accept(part: number, torrent: Buffer): Promise<{ infoHash: string }> {
@@ -133,7 +146,12 @@ export class PartSet extends EventEmitter<PartSetEvents> {
     this.#opts.log.debug({ part, complete }, 'joining segment')
     try {
       const { infoHash } = await this.#accept(part, torrent)
-      const handle = await this.#opts.engine.add(torrent, infoHash, { dir: this.#opts.dir, complete, trackers: this.#opts.trackers, group: this.#opts.dir, ...(complete ? { maxPeers: LEADER_SEGMENT_PEERS, superSeed: true } : {}) })
+      const place = this.placeOf(part)
+      const handle = await this.#opts.engine.add(torrent, infoHash, {
+        dir: this.#opts.dir, complete, trackers: this.#opts.trackers, group: this.#opts.dir,
+        ...(this.inPlace ? { placement: { file: place.file, offset: place.offset } } : {}),
+        ...(complete ? { maxPeers: LEADER_SEGMENT_PEERS, superSeed: true } : {}),
+      })
       // Stopped, or dropped while the engine was adding it (the leader fetches it from the origin now).
       if (this.stopped || (!complete && !this.#joining.has(part))) { await handle.stop({ wait: true }); return }
       this.#handles.set(part, handle)
@@ -159,7 +177,7 @@ export class PartSet extends EventEmitter<PartSetEvents> {
   }
 
   #digestOf(): SegmentDigest | undefined {
-    if (!this.#digest && this.layout) this.#digest = new SegmentDigest(this.layout.count, (k) => this.fileOf(k))
+    if (!this.#digest && this.layout) this.#digest = new SegmentDigest(this.layout.count, (k) => this.placeOf(k))
     return this.#digest
   }
 
@@ -182,7 +200,8 @@ export class PartSet extends EventEmitter<PartSetEvents> {
     return Buffer.concat(out)
   }
 
-  files(): string[] { return Array.from({ length: this.layout?.count ?? 0 }, (_, k) => this.fileOf(k)) }
+  /** Every segment's bytes, in order. */
+  ranges(): FileRange[] { return Array.from({ length: this.layout?.count ?? 0 }, (_, k) => this.placeOf(k)) }
 
   /** The first segment this agent does not hold verified (a successor leader fetches from there on). */
   firstIncomplete(): number {
@@ -210,7 +229,8 @@ export class PartSet extends EventEmitter<PartSetEvents> {
     const l = this.layout as SegmentLayout
     const part = segmentAt(l, pos)
     const offset = pos - segmentStart(l, part)
-    return { file: this.fileOf(part), offset, room: segmentLength(l, part) - offset }
+    const place = this.placeOf(part)
+    return { file: place.file, offset: place.offset + offset, room: segmentLength(l, part) - offset }
   }
 
   hasRange(start: number, end: number): boolean {

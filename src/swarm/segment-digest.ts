@@ -2,11 +2,11 @@
 // segment is left to hash. Hashing all of F once every segment was in cost 16 agents on 2 cores 1–2 s between
 // their last verified piece and their completion (docs/benchmarks/swarm.md, *Session 9*).
 import { createHash } from 'node:crypto'
-import { sha256Parts, hashFilesInto } from './segments.ts'
+import { hashRangesInto, sha256Parts, type FileRange } from './segments.ts'
 
 export class SegmentDigest {
   readonly #count: number
-  readonly #fileOf: (part: number) => string
+  readonly #placeOf: (part: number) => FileRange
   readonly #hash = createHash('sha256')
   readonly #complete = new Set<number>()
   /** Segments hashed so far (all before this one). */
@@ -16,9 +16,9 @@ export class SegmentDigest {
   #broken = false
   #hex: string | undefined
 
-  constructor(count: number, fileOf: (part: number) => string) {
+  constructor(count: number, placeOf: (part: number) => FileRange) {
     this.#count = count
-    this.#fileOf = fileOf
+    this.#placeOf = placeOf
   }
 
   /** Segment `part` is verified on disk and will not change. */
@@ -34,7 +34,7 @@ export class SegmentDigest {
 
   async #advance(): Promise<void> {
     while (!this.#broken && this.#complete.has(this.#next)) {
-      await hashFilesInto([this.#fileOf(this.#next)], this.#hash)
+      await hashRangesInto([this.#placeOf(this.#next)], this.#hash)
       this.#next++
     }
   }
@@ -49,8 +49,8 @@ export class SegmentDigest {
   async digest(): Promise<string> {
     await this.#chain
     if (this.#hex) return this.#hex
-    const files = Array.from({ length: this.#count }, (_, k) => this.#fileOf(k))
-    this.#hex = !this.#broken && this.#next === this.#count ? this.#hash.digest('hex') : await sha256Parts(files)
+    const ranges = Array.from({ length: this.#count }, (_, k) => this.#placeOf(k))
+    this.#hex = !this.#broken && this.#next === this.#count ? this.#hash.digest('hex') : await sha256Parts(ranges)
     return this.#hex
   }
 }

@@ -2,7 +2,7 @@
 // torrent per segment as soon as it is fetched and hashed, and the whole-object torrent (the segments' piece
 // hashes concatenated, same piece length) once all are. Followers join the segments' swarms as they appear.
 import { createHash, type Hash } from 'node:crypto'
-import { writeSync } from 'node:fs'
+import { constants, writeSync } from 'node:fs'
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import type { OriginSink } from './origin.ts'
@@ -26,6 +26,9 @@ export type SegmentLayout = {
   /** Where each segment starts (derived from the fields above). */
   starts: readonly number[]
 }
+
+/** Bytes [offset, offset + length) of a file; no length: to its end. */
+export type FileRange = { file: string; offset: number; length?: number }
 
 /** The first segment is a quarter of the others (8 MiB of 32 MiB): measured in docs/benchmarks/swarm.md. */
 const HEAD_FRACTION = 4
@@ -130,20 +133,23 @@ export class SegmentSink implements OriginSink {
   readonly #layout: SegmentLayout
   readonly #first: number
   readonly #pieceLength: number
-  readonly #fileOf: (part: number) => string
+  readonly #placeOf: (part: number) => FileRange
   readonly #onSegment: (part: number, pieces: Buffer) => Promise<void>
   #fh: FileHandle | undefined
+  /** The file #fh is open on, and where the segment being fetched starts in it. */
+  #file = ''
+  #base = 0
   #part: number
   #hasher: PieceHasher
   #inPart = 0
   #pending: Promise<void>[] = []
 
-  constructor(options: { layout: SegmentLayout; first: number; pieceLength: number; fileOf: (part: number) => string; onSegment: (part: number, pieces: Buffer) => Promise<void> }) {
+  constructor(options: { layout: SegmentLayout; first: number; pieceLength: number; placeOf: (part: number) => FileRange; onSegment: (part: number, pieces: Buffer) => Promise<void> }) {
     this.#layout = options.layout
     this.#first = options.first
     this.#part = options.first
     this.#pieceLength = options.pieceLength
-    this.#fileOf = options.fileOf
+    this.#placeOf = options.placeOf
     this.#onSegment = options.onSegment
     this.#hasher = new PieceHasher(options.pieceLength, { sha256: false })
   }
@@ -160,12 +166,18 @@ export class SegmentSink implements OriginSink {
   }
 
   async #openPart(part: number): Promise<void> {
-    await this.#fh?.close()
+    const place = this.#placeOf(part)
     this.#part = part
     this.#inPart = 0
+    this.#base = place.offset
     this.#hasher = new PieceHasher(this.#pieceLength, { sha256: false })
-    await mkdir(path.dirname(this.#fileOf(part)), { recursive: true })
-    this.#fh = await open(this.#fileOf(part), 'w')
+    if (this.#fh && this.#file === place.file) return
+    await this.#fh?.close()
+    await mkdir(path.dirname(place.file), { recursive: true })
+    // Never truncated: in place, the segments before this one are in the same file (and a restarted leader
+    // overwrites a partly written segment whole).
+    this.#fh = await open(place.file, constants.O_RDWR | constants.O_CREAT)
+    this.#file = place.file
   }
 
   async write(chunk: Uint8Array, _position: number): Promise<void> {
@@ -176,13 +188,11 @@ export class SegmentSink implements OriginSink {
       const piece = chunk.subarray(off, off + take)
       // Synchronous: a page-cache write costs microseconds; the promise API's round trip through the thread pool
       // woke the leader's event loop once more per origin chunk, on a machine where the leader is short of CPU.
-      for (let w = 0; w < piece.length;) w += writeSync((this.#fh as FileHandle).fd, piece, w, piece.length - w, this.#inPart + w)
+      for (let w = 0; w < piece.length;) w += writeSync((this.#fh as FileHandle).fd, piece, w, piece.length - w, this.#base + this.#inPart + w)
       this.#hasher.update(piece)
       this.#inPart += take
       off += take
       if (this.#inPart === segmentLength(this.#layout, this.#part)) {
-        await (this.#fh as FileHandle).close()
-        this.#fh = undefined
         const done = this.#part
         const { pieces } = this.#hasher.finish()
         const p = this.#onSegment(done, pieces)
@@ -204,43 +214,48 @@ export class SegmentSink implements OriginSink {
   async flushed(): Promise<void> { await Promise.all(this.#pending) }
 }
 
-/** Reads each file in order into one reused buffer (no per-chunk allocation, nothing for the GC). */
-async function eachChunk(files: string[], use: (chunk: Buffer) => Promise<void> | void): Promise<void> {
+/** Reads each range in order into one reused buffer (no per-chunk allocation, nothing for the GC). */
+async function eachChunk(ranges: FileRange[], use: (chunk: Buffer) => Promise<void> | void): Promise<void> {
   const buf = Buffer.allocUnsafe(4 * 1024 * 1024)
-  for (const f of files) {
-    const fh = await open(f, 'r')
+  for (const r of ranges) {
+    const fh = await open(r.file, 'r')
     try {
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, null)
+      let pos = r.offset
+      let left = r.length ?? Number.POSITIVE_INFINITY
+      while (left > 0) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, left), pos)
         if (bytesRead === 0) break
         await use(buf.subarray(0, bytesRead))
+        pos += bytesRead
+        left -= bytesRead
       }
+      if (r.length !== undefined && left > 0) throw new Error(`${r.file} ends before byte ${r.offset + r.length}`)
     } finally { await fh.close() }
   }
 }
 
-/** SHA-256 of the files read in order (a follower's segments: the object's digest without writing the object). */
-export async function sha256Parts(files: string[]): Promise<string> {
+/** SHA-256 of the ranges read in order (a follower's segments: the object's digest without writing the object). */
+export async function sha256Parts(ranges: FileRange[]): Promise<string> {
   const hash = createHash('sha256')
-  await hashFilesInto(files, hash)
+  await hashRangesInto(ranges, hash)
   return hash.digest('hex')
 }
 
-/** Feeds the files, read in order, to `hash`. */
-export async function hashFilesInto(files: string[], hash: Hash): Promise<void> {
-  await eachChunk(files, (c) => { hash.update(c) })
+/** Feeds the ranges, read in order, to `hash`. */
+export async function hashRangesInto(ranges: FileRange[], hash: Hash): Promise<void> {
+  await eachChunk(ranges, (c) => { hash.update(c) })
 }
 
 /**
- * Concatenates the segment files into the object file; returns its SHA-256 unless `sha256: false` (a follower
- * computed it already, on its completion path).
+ * Concatenates segment files into the object file (an engine that cannot place segments in the object file);
+ * returns its SHA-256 unless `sha256: false` (a follower computed it already, on its completion path).
  */
-export async function assembleParts(files: string[], out: string, opts: { sha256?: boolean } = {}): Promise<string | undefined> {
+export async function assembleParts(ranges: FileRange[], out: string, opts: { sha256?: boolean } = {}): Promise<string | undefined> {
   const hash = opts.sha256 === false ? undefined : createHash('sha256')
   const fh = await open(out, 'w')
   try {
     let pos = 0
-    await eachChunk(files, async (c) => {
+    await eachChunk(ranges, async (c) => {
       hash?.update(c)
       for (let off = 0; off < c.length;) off += (await fh.write(c, off, c.length - off, pos + off)).bytesWritten
       pos += c.length

@@ -1,7 +1,8 @@
 // In-process agents sharing a memory index: one origin download, swarm completion, API surface, errors.
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { rm, stat } from 'node:fs/promises'
+import { readdir, rm, stat } from 'node:fs/promises'
+import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { makeTempDir, waitFor } from '../helpers/services.ts'
 import {
@@ -56,6 +57,12 @@ for (const engine of ['aria2', 'native'] as const) {
       for (const a of agents) {
         const res = await fetchObject(origin.url, { agent: a.url })
         assert.equal(sha(Buffer.from(await res.arrayBuffer())), origin.sha256)
+      }      if (engine === 'native') {
+        // Segments written in place: each agent's disk holds the object once, with no segment files beside it.
+        for (const [i, d] of done.entries()) {
+          const files = await readdir(path.join(dir, `a${i}`, 'objects', d.key as string, 'parts'))
+          assert.deepEqual(files.filter((f) => !f.endsWith('.torrent')), [], `agent ${i} keeps ${files.join(', ')}`)
+        }
       }
     })
 

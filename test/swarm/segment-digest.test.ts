@@ -6,17 +6,21 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { SegmentDigest } from '../../src/swarm/segment-digest.ts'
+import type { FileRange } from '../../src/swarm/segments.ts'
 
-const setup = async (sizes: number[]): Promise<{ dir: string; parts: Buffer[]; fileOf: (k: number) => string; whole: string }> => {
+type Setup = { dir: string; parts: Buffer[]; fileOf: (k: number) => string; placeOf: (k: number) => FileRange; whole: string }
+
+const setup = async (sizes: number[]): Promise<Setup> => {
   const dir = await mkdtemp(path.join(tmpdir(), 'colony-digest-'))
   const parts = sizes.map((n) => randomBytes(n))
-  return { dir, parts, fileOf: (k) => path.join(dir, `part-${k}`), whole: createHash('sha256').update(Buffer.concat(parts)).digest('hex') }
+  const fileOf = (k: number): string => path.join(dir, `part-${k}`)
+  return { dir, parts, fileOf, placeOf: (k) => ({ file: fileOf(k), offset: 0, length: sizes[k] as number }), whole: createHash('sha256').update(Buffer.concat(parts)).digest('hex') }
 }
 
 test('segments completing out of order give the SHA-256 of the object in order', async (t) => {
   const s = await setup([5000, 70_000, 1, 4 * 1024 * 1024 + 3])
   t.after(() => rm(s.dir, { recursive: true, force: true }))
-  const digest = new SegmentDigest(4, s.fileOf)
+  const digest = new SegmentDigest(4, s.placeOf)
   for (const k of [2, 0, 3, 1]) {
     await writeFile(s.fileOf(k), s.parts[k] as Buffer)
     digest.add(k)
@@ -25,10 +29,22 @@ test('segments completing out of order give the SHA-256 of the object in order',
   assert.equal(await digest.digest(), s.whole, 'asked twice, the same answer')
 })
 
+test('segments in place in one object file: the range of it each one covers, hashed in order', async (t) => {
+  const s = await setup([3000, 1, 70_000])
+  t.after(() => rm(s.dir, { recursive: true, force: true }))
+  const file = path.join(s.dir, 'object')
+  await writeFile(file, Buffer.concat(s.parts))
+  const starts = [0, 3000, 3001]
+  const digest = new SegmentDigest(3, (k) => ({ file, offset: starts[k] as number, length: (s.parts[k] as Buffer).length }))
+  for (const k of [1, 2, 0]) digest.add(k)
+  assert.equal(await digest.hashed(), 3)
+  assert.equal(await digest.digest(), s.whole)
+})
+
 test('a segment that cannot be read when it completes: the digest is taken from the files at the end', async (t) => {
   const s = await setup([1000, 2000])
   t.after(() => rm(s.dir, { recursive: true, force: true }))
-  const digest = new SegmentDigest(2, s.fileOf)
+  const digest = new SegmentDigest(2, s.placeOf)
   digest.add(0) // its file is not there yet
   assert.equal(await digest.hashed(), 0)
   for (const k of [0, 1]) await writeFile(s.fileOf(k), s.parts[k] as Buffer)
@@ -39,7 +55,7 @@ test('a segment that cannot be read when it completes: the digest is taken from 
 test('segments dropped for a refetch are hashed once they complete again, with their new bytes', async (t) => {
   const s = await setup([1000, 2000, 3000])
   t.after(() => rm(s.dir, { recursive: true, force: true }))
-  const digest = new SegmentDigest(3, s.fileOf)
+  const digest = new SegmentDigest(3, s.placeOf)
   await writeFile(s.fileOf(0), s.parts[0] as Buffer)
   await writeFile(s.fileOf(2), Buffer.alloc(3000)) // stale bytes the successor leader will overwrite
   digest.add(2)
