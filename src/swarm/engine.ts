@@ -82,6 +82,11 @@ export type EngineAddOptions = {
    */
   superSeed?: boolean
   /**
+   * Super-seeding: true while more of the object is still coming from the origin (later segments) — no piece is
+   * then shown a second time (native engine only). @defaultValue none (never)
+   */
+  moreComing?: () => boolean
+  /**
    * Torrents of one object (its segments): a downloading torrent added to a group dials at once every peer its
    * group's torrents heard of, without waiting for a tracker round trip (native engine only). @defaultValue none
    */

@@ -306,7 +306,10 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       throw new SwarmError('SWARM_TORRENT_INVALID', `torrent ${infoHash} names an unsafe or multi-file payload ${JSON.stringify(parsed.name)}`)
     }
     const file = opts.placement?.file ?? path.join(opts.dir, parsed.name)
-    const t = new NativeTorrent(ctx, parsed, infoHash, { file, offset: opts.placement?.offset ?? 0, complete: opts.complete, superSeed: opts.superSeed ?? false })
+    const t = new NativeTorrent(ctx, parsed, infoHash, {
+      file, offset: opts.placement?.offset ?? 0, complete: opts.complete, superSeed: opts.superSeed ?? false,
+      ...(opts.moreComing ? { moreComing: opts.moreComing } : {}),
+    })
     try { await t.open() } catch (err) {
       await t.stop()
       throw err instanceof SwarmError ? err : new SwarmError('SWARM_ENGINE_FAILED', `cannot open ${parsed.name}: ${(err as Error).message}`, { cause: err })

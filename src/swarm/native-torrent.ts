@@ -63,6 +63,8 @@ export type NativeTorrentOptions = {
   complete: boolean
   /** Announce each piece to one peer before any piece to a second (this agent is the only source). */
   superSeed: boolean
+  /** Super-seeding: later segments are still being fetched (no second copies meanwhile). */
+  moreComing?: () => boolean
 }
 
 type Assembly = { buf: Buffer; got: number; blocks: number; block: number; at: number }
@@ -298,7 +300,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   #reveal(peer: NativePeer): void {
     let sharers = 0
     for (const p of this.peers.values()) if (p.superSeeded) sharers++
-    this.#plan?.reveal(peer, this.#avail, () => this.#ctx.freshElsewhere(this), sharers)
+    this.#plan?.reveal(peer, this.#avail, () => this.#ctx.freshElsewhere(this) || this.#opts.moreComing?.() === true, sharers)
   }
 
   #refillAll(): void {

@@ -150,7 +150,7 @@ export class PartSet extends EventEmitter<PartSetEvents> {
       const handle = await this.#opts.engine.add(torrent, infoHash, {
         dir: this.#opts.dir, complete, trackers: this.#opts.trackers, group: this.#opts.dir,
         ...(this.inPlace ? { placement: { file: place.file, offset: place.offset } } : {}),
-        ...(complete ? { maxPeers: LEADER_SEGMENT_PEERS, superSeed: true } : {}),
+        ...(complete ? { maxPeers: LEADER_SEGMENT_PEERS, superSeed: true, moreComing: () => this.fetching !== undefined } : {}),
       })
       // Stopped, or dropped while the engine was adding it (the leader fetches it from the origin now).
       if (this.stopped || (!complete && !this.#joining.has(part))) { await handle.stop({ wait: true }); return }
