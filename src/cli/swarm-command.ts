@@ -47,7 +47,7 @@ export const AGENT_SPEC: CommandSpec = swarmEnv({
     'upload-limit': { type: 'string', description: 'upload cap for all torrents (0 = none)', default: '0', placeholder: 'rate' },
     'download-limit': { type: 'string', description: 'download cap, peers and origin (0 = none)', default: '0', placeholder: 'rate' },
     listen: { type: 'number', description: 'BitTorrent TCP port (0 = any free port)', default: 6881, placeholder: 'port' },
-    'segment-size': { type: 'string', description: 'objects larger than this are fetched and published in segments of this size, so peers start before the origin fetch ends (default: 32MiB)', placeholder: 'size' },
+    'segment-size': { type: 'string', description: 'objects larger than this are fetched and published in segments of this size, so peers start before the origin fetch ends (default: 16MiB with the native engine, 32MiB otherwise)', placeholder: 'size' },
     'seed-time': { type: 'string', description: 'how long a finished object keeps seeding', default: '1h', placeholder: 'duration' },
     'seed-ratio': { type: 'number', description: 'stop seeding earlier once uploaded ≥ ratio × size (0 = time only)', default: 0 },
     engine: { type: 'string', description: 'BitTorrent engine: native (in-process, colony\'s piece scheduling), aria2 (an aria2c child over JSON-RPC) or webtorrent (in-process)', default: 'native' },
