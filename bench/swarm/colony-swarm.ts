@@ -6,7 +6,7 @@ import path from 'node:path'
 import { getDownload, requestDownload, type DownloadInfo } from '../../src/swarm/index.ts'
 import { stopProcess, waitFor } from '../../test/helpers/services.ts'
 import { track } from './children.ts'
-import { CpuMeter, readCpuSeconds, withDescendants } from './proc-stats.ts'
+import { CpuMeter, readCpuSeconds, readMachineCpu, withDescendants } from './proc-stats.ts'
 
 const BIN = new URL('../../bin/colony.js', import.meta.url).pathname
 
@@ -99,6 +99,8 @@ export type ColonyRunResult = {
   cpuSeconds: number
   /** Of cpuSeconds, what the agents' Node processes used (the rest is their engine children). */
   agentCpuSeconds: number
+  /** The whole machine's CPU seconds during the run, by kind: a run with much steal or kernel time was slowed by the VM. */
+  machine: { user: number; system: number; steal: number }
   infos: DownloadInfo[]
 }
 
@@ -117,6 +119,7 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
   nodeMeter.mark(options.meterPids)
   const t0 = performance.now()
   const startWall = Date.now()
+  const machine0 = readMachineCpu()
   if (process.env.COLONY_BENCH_CPU_PROF) process.stderr.write(`[bench] requests at ${startWall}\n`)
   const ids = await Promise.all(agents.map(async (a) => (await requestDownload(options.url, { agent: a.url, ...(options.sha256 ? { sha256: options.sha256 } : {}) })).id))
   const infos = new Map<number, DownloadInfo>()
@@ -182,5 +185,7 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
     try { return await getDownload(ids[i] ?? '', { agent: a.url, signal: AbortSignal.timeout(10_000) }) } catch { return infos.get(i) as DownloadInfo }
   }))
   const completionMs = list.map((d) => (d.completedAt ? Date.parse(d.completedAt) - startWall : wallMs))
-  return { completionMs, wallMs: Math.min(wallMs, Math.max(...completionMs)), cpuSeconds: meter.total(), agentCpuSeconds: nodeMeter.total(), infos: list }
+  const m = readMachineCpu()
+  const machine = { user: m.user - machine0.user, system: m.system - machine0.system, steal: m.steal - machine0.steal }
+  return { completionMs, wallMs: Math.min(wallMs, Math.max(...completionMs)), cpuSeconds: meter.total(), agentCpuSeconds: nodeMeter.total(), machine, infos: list }
 }

@@ -14,6 +14,12 @@ export function readCpuSeconds(pid: number): number | undefined {
   return (utime + stime) / TICKS_PER_SECOND
 }
 
+/** The whole machine's CPU seconds so far by kind (/proc/stat): user (+nice), kernel, and steal (the hypervisor kept the CPUs). */
+export function readMachineCpu(): { user: number; system: number; steal: number } {
+  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number)
+  return { user: ((f[0] ?? 0) + (f[1] ?? 0)) / TICKS_PER_SECOND, system: ((f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0)) / TICKS_PER_SECOND, steal: (f[7] ?? 0) / TICKS_PER_SECOND }
+}
+
 /**
  * Accumulates the CPU of a set of processes over a window: `mark()` records where each one stood,
  * `sample()` refreshes the last reading (call it before a process exits or is stopped), `total()` sums

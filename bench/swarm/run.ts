@@ -103,7 +103,10 @@ async function runCaps(p: ReturnType<typeof parseCommand>, workDir: string, etcd
         }
       }
       log(`colony: ${verified}/${N} sha256 verified, ${leaders} leader(s), origin egress ${mb(egress)} MB = ${(egress / F).toFixed(3)} × F, agents' CPU ${r.cpuSeconds.toFixed(1)} s (Node ${r.agentCpuSeconds.toFixed(1)} s, engine children ${(r.cpuSeconds - r.agentCpuSeconds).toFixed(1)} s)`)
+      const mc = r.machine
+      log(`machine during the colony run: user ${mc.user.toFixed(1)} s, kernel ${mc.system.toFixed(1)} s, steal ${mc.steal.toFixed(1)} s (CPU the hypervisor kept; with kernel time, high when the VM is slow to hand out memory — see docs/benchmarks/swarm.md)`)
       Object.assign(result, {
+        machineCpuSeconds: mc,
         colonyAllSeconds: colonyAll, colonyP50Seconds: percentile(r.completionMs, 50) / 1000, colonyP95Seconds: percentile(r.completionMs, 95) / 1000,
         originEgressBytes: egress, originEgressRatio: egress / F, verified, leaders, colonyCpuSeconds: r.cpuSeconds, colonyAgentNodeCpuSeconds: r.agentCpuSeconds, vsBound: colonyAll / bound,
       })
