@@ -338,6 +338,9 @@ export class Hub {
       c.lastId = lastId
       c.lastWrite = Date.now()
       c.lagSince = 0
+      // History is ahead of the topic's queue (events are recorded at once, flushed on the next tick): the catch-up
+      // may already hold queued frames, which the next flush must not write again.
+      c.skipTo = lastId
     }
     if (c.topic.history.covers(c.lastId)) {
       const { frames, lastId } = this.#framesFor(c.topic.history.since(c.lastId), c.lastId)
