@@ -71,8 +71,10 @@ export class NativePeer {
   readonly outgoing: boolean
   /** Blocks the remote asked for, in order. */
   readonly queue: UploadJob[] = []
-  /** Pieces the peer announced (bitfield + HAVEs). */
+  /** Pieces the peer announced (bitfield + HAVEs), counted by PieceAvailability. */
   pieceCount = 0
+  /** Which pieces the peer is counted for (PieceAvailability's bitmap). */
+  counted?: Uint8Array
   /** Another agent: ask it for whole pieces (up to 128 KiB) per request. */
   bigBlocks = false
   /** We super-seed to this peer (it is another agent). */

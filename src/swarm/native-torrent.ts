@@ -9,65 +9,15 @@ import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { constants, writeSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
-import type { Logger } from '../shared/logger.ts'
+import { RateMeter } from '../shared/rate-meter.ts'
 import type { EngineTorrent, EngineTorrentEvents, EngineTorrentStatus } from './engine.ts'
 import type { ParsedTorrent } from './engine-types.ts'
 import { SwarmError } from './errors.ts'
 import { isColonyPeer, keepsNewConnection, MAX_QUEUED_REQUESTS, type NativePeer } from './native-peer.ts'
+import { BLOCK, BYTES_PER_PEER, HAVE_MAX_DELAY_MS, JOIN_GRACE_MS, MAX_REQUEST, REVEAL_BYTES, type Assembly, type NativeTorrentContext, type NativeTorrentOptions } from './native-torrent-types.ts'
+import { PieceAvailability } from './piece-availability.ts'
 import { pickEndGame, pickRarest } from './piece-picker.ts'
 import { RevealPlan } from './super-seed.ts'
-import type { TokenBucket } from './token-bucket.ts'
-
-/**
- * New pieces are announced (HAVE) to a peer with the next request or block we send it anyway, and to the peer that
- * sent the piece; other peers get them at most this late. Each message that wakes a process costs ~0.1 ms of CPU
- * here: in a mesh of 16 agents a HAVE per piece per peer was 15 wake-ups per piece, batches every 100 ms ~150 a
- * second per agent.
- */
-const HAVE_MAX_DELAY_MS = 250
-/** Block size asked of other clients (what every client serves). */
-const BLOCK = 16 * 1024
-/**
- * Largest block a peer may ask for, and what agents ask each other for (up to a whole piece): one request, one
- * header and one write per 128 KiB instead of per 16 KiB.
- */
-const MAX_REQUEST = 128 * 1024
-/** Bytes fetched from one peer at once (whole pieces, at least two): enough to keep a capped uploader busy, few enough to end quickly. */
-const BYTES_PER_PEER = 512 * 1024
-/** A super-seeding torrent's unshown pieces count this long before any agent has joined it (ms). */
-const JOIN_GRACE_MS = 10_000
-/** Super-seeding: bytes announced to the peers and not yet reported back as held (at least a piece per peer). */
-const REVEAL_BYTES = 1024 * 1024
-
-/** What the engine lends every torrent. */
-export type NativeTorrentContext = {
-  peerId: string
-  log: Logger
-  download: TokenBucket
-  /** ip:port and id:<peer id> of peers that sent bad data. */
-  banned: Set<string>
-  readPiece: (t: NativeTorrent, index: number) => Promise<Buffer>
-  /** Another super-seeding torrent of this agent has pieces nobody was shown yet. */
-  freshElsewhere: (t: NativeTorrent) => boolean
-  keepPiece: (t: NativeTorrent, index: number, data: Buffer) => void
-  /** The peer has requests queued: the engine's uploader serves them under the upload cap. */
-  wantsUpload: (peer: NativePeer) => void
-  detached: (t: NativeTorrent) => void
-}
-
-export type NativeTorrentOptions = {
-  file: string
-  /** Where the torrent's bytes start in `file` (a segment written in place in its object's file). */
-  offset: number
-  /** The file is whole and verified by this agent. */
-  complete: boolean
-  /** Announce each piece to one peer before any piece to a second (this agent is the only source). */
-  superSeed: boolean
-  /** Super-seeding: later segments are still being fetched (no second copies meanwhile). */
-  moreComing?: () => boolean
-}
-
-type Assembly = { buf: Buffer; got: number; blocks: number; block: number; at: number }
 
 export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements EngineTorrent {
   readonly infoHash: string
@@ -87,7 +37,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   readonly #have: Uint8Array
   #haveCount = 0
   #haveBytes = 0
-  readonly #avail: Uint16Array
+  readonly #avail: PieceAvailability
   readonly #plan: RevealPlan | undefined
   readonly #active = new Map<number, Map<NativePeer, Assembly>>()
   readonly #writing = new Set<number>()
@@ -95,7 +45,8 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   readonly #addedAt = performance.now()
   #received = 0
   #uploaded = 0
-  #rate = { at: performance.now(), down: 0, up: 0, received: 0, uploaded: 0 }
+  readonly #downRate = new RateMeter(500)
+  readonly #upRate = new RateMeter(500)
   #refillTimer: NodeJS.Timeout | undefined
   #haveTimer: NodeJS.Timeout | undefined
   /** Pieces verified here, in order: each peer's `havesSent` says how many of them it was told. */
@@ -114,7 +65,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     this.#perPeer = Math.max(2, Math.ceil(BYTES_PER_PEER / this.pieceLength))
     this.#hashes = Buffer.from(parsed.pieces.join(''), 'hex')
     this.#have = new Uint8Array(Math.ceil(this.count / 8))
-    this.#avail = new Uint16Array(this.count)
+    this.#avail = new PieceAvailability(this.count)
     this.#plan = opts.superSeed ? new RevealPlan(this.count, Math.ceil(REVEAL_BYTES / this.pieceLength)) : undefined
   }
 
@@ -177,18 +128,10 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   }
 
   status(): EngineTorrentStatus {
-    const now = performance.now()
-    const r = this.#rate
-    if (now - r.at >= 500) {
-      r.down = ((this.#received - r.received) * 1000) / (now - r.at)
-      r.up = ((this.#uploaded - r.uploaded) * 1000) / (now - r.at)
-      r.at = now
-      r.received = this.#received
-      r.uploaded = this.#uploaded
-    }
     return {
       done: this.#haveBytes, received: this.#received, uploaded: this.#uploaded,
-      downRate: Math.round(r.down), upRate: Math.round(r.up), peers: this.peers.size, complete: this.complete && !this.stopped,
+      downRate: Math.round(this.#downRate.sample(this.#received)), upRate: Math.round(this.#upRate.sample(this.#uploaded)),
+      peers: this.peers.size, complete: this.complete && !this.stopped,
     }
   }
 
@@ -211,16 +154,10 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     // A capped peer serving many may take a while per block; a peer silent this long is gone.
     w.setTimeout(30_000, true)
     w.on('bitfield', () => {
-      peer.pieceCount = 0
-      for (let i = 0; i < this.count; i++) if (w.peerPieces.get(i)) { this.#avail[i] = (this.#avail[i] ?? 0) + 1; peer.pieceCount++ }
+      this.#avail.replace(peer, (i) => w.peerPieces.get(i))
       this.#onPeerPieces(peer, -1)
     })
-    w.on('have', (i: number) => {
-      if (i >= this.count) return
-      this.#avail[i] = (this.#avail[i] ?? 0) + 1
-      peer.pieceCount++
-      this.#onPeerPieces(peer, i)
-    })
+    w.on('have', (i: number) => { if (this.#avail.add(peer, i)) this.#onPeerPieces(peer, i) })
     w.on('unchoke', () => this.#fill(peer))
     w.on('interested', () => w.unchoke())
     w.on('request', (index: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void) => {
@@ -256,10 +193,8 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   }
 
   #detach(peer: NativePeer): void {
-    if (this.peers.get(peer.peerId) === peer) {
-      this.peers.delete(peer.peerId)
-      for (let i = 0; i < this.count; i++) if (peer.wire.peerPieces.get(i) && (this.#avail[i] ?? 0) > 0) this.#avail[i] = (this.#avail[i] ?? 1) - 1
-    }
+    if (this.peers.get(peer.peerId) === peer) this.peers.delete(peer.peerId)
+    this.#avail.remove(peer)
     for (const index of peer.fetching) this.#active.get(index)?.delete(peer)
     peer.fetching.clear()
     this.#plan?.forget(peer)
@@ -300,7 +235,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   #reveal(peer: NativePeer): void {
     let sharers = 0
     for (const p of this.peers.values()) if (p.superSeeded) sharers++
-    this.#plan?.reveal(peer, this.#avail, () => this.#ctx.freshElsewhere(this) || this.#opts.moreComing?.() === true, sharers)
+    this.#plan?.reveal(peer, this.#avail.counts, () => this.#ctx.freshElsewhere(this) || this.#opts.moreComing?.() === true, sharers)
   }
 
   #refillAll(): void {
@@ -341,7 +276,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
       }
       if (held) this.#priority = undefined
     }
-    const best = pickRarest(this.count, this.#avail, free)
+    const best = pickRarest(this.count, this.#avail.counts, free)
     if (best >= 0) return best
     return pickEndGame(this.#active, peer, (i) => has.get(i) && this.#needs(i))
   }
