@@ -33,11 +33,14 @@ export type FileRange = { file: string; offset: number; length?: number }
 /** The first segment is a quarter of the others (8 MiB of 32 MiB): measured in docs/benchmarks/swarm.md. */
 const HEAD_FRACTION = 4
 /**
- * Halvings of the last segment's worth of bytes (32 MiB → 16, 8, 8 MiB). Interleaved runs of the 16 × 128 MB
- * bench: none 29.96–33.33 s (mean 31.1, 7 runs), one 30.0–32.7 (31.6, 3), two 27.6–32.6 (29.7, 10), three
- * 30.0–31.8 (31.0, 6); docs/benchmarks/swarm.md.
+ * Halvings of the last segment's worth of bytes (16 MiB → 8, 4, 4 MiB), by default none. The taper paid with the
+ * aria2 engine (two halvings, 32 MiB segments: 29.7 s against 31.1 s on average). With the native engine the
+ * leader's upload (at the origin's rate) is the critical path: the fleet ends about one largest segment's worth
+ * of upload after the origin fetch, which halving the last one does not shorten, and each extra segment costs
+ * every agent a round of connections. Interleaved runs, 16 × 128 MB: none 21.89–22.29 s (37.3 CPU-s on
+ * average), one 22.10–22.51 s (38.9), two 22.39–22.75 s (39.7); docs/benchmarks/swarm.md, *Session 11*.
  */
-const TAPER = 2
+const TAPER = 0
 
 /** More segments than this in a segment's name is refused (32 MiB segments: a 2 TiB object). */
 const MAX_SEGMENTS = 65_536
@@ -63,13 +66,13 @@ function tileSegments(length: number, head: number, size: number, taper: number,
 }
 
 /** The segment size rounded up to whole pieces, a smaller first segment; one segment when the object is not larger. */
-export function segmentLayout(length: number, pieceLength: number, segmentSize: number): SegmentLayout {
+export function segmentLayout(length: number, pieceLength: number, segmentSize: number, maxTaper = TAPER): SegmentLayout {
   const size = roundUp(segmentSize, pieceLength)
   if (length <= size) return { size, head: size, taper: 0, count: 1, length, starts: [0] }
   const head = Math.min(size, roundUp(size / HEAD_FRACTION, pieceLength))
   let taper = 0
   // Tapered only with a full middle segment before the tail, and down to whole pieces.
-  if (length - head > 2 * size) while (taper < TAPER && (size / 2 ** (taper + 1)) % pieceLength === 0) taper++
+  if (length - head > 2 * size) while (taper < maxTaper && (size / 2 ** (taper + 1)) % pieceLength === 0) taper++
   return tileSegments(length, head, size, taper, pieceLength)
 }
 

@@ -17,9 +17,9 @@ const assertTiles = (l: SegmentLayout): void => {
   assert.equal(pos, l.length)
 }
 
-test('segmentLayout: a quarter-size first segment, whole pieces, a tail halved twice; the segments tile the object', () => {
+test('segmentLayout: a quarter-size first segment, whole pieces, a tail halved twice if asked; the segments tile the object', () => {
   const length = 128_000_000
-  const l = segmentLayout(length, 128 * 1024, 32 * MiB)
+  const l = segmentLayout(length, 128 * 1024, 32 * MiB, 2)
   assert.equal(l.head, 8 * MiB)
   assert.equal(l.size, 32 * MiB)
   assert.equal(l.taper, 2)
@@ -28,17 +28,17 @@ test('segmentLayout: a quarter-size first segment, whole pieces, a tail halved t
   assert.deepEqual(Array.from({ length: l.count }, (_, k) => segmentLength(l, k)), [8 * MiB, 32 * MiB, 32 * MiB, tail - 72 * MiB, 16 * MiB, 8 * MiB, length - tail - 24 * MiB])
   assertTiles(l)
   for (const [len, piece, size] of [[100 * MiB + 12345, 64 * 1024, 16 * MiB], [3 * MiB, 16 * 1024, MiB], [65 * MiB, 4 * MiB, 16 * MiB], [70 * MiB, 16 * MiB, 16 * MiB]] as const) {
-    const t = segmentLayout(len, piece, size)
+    const t = segmentLayout(len, piece, size, 2)
     assertTiles(t)
     for (const start of t.starts) assert.equal(start % piece, 0, 'segments start on piece boundaries')
   }
   // Pieces as large as the segment: nothing to halve.
-  assert.equal(segmentLayout(70 * MiB, 16 * MiB, 16 * MiB).taper, 0)
+  assert.equal(segmentLayout(70 * MiB, 16 * MiB, 16 * MiB, 2).taper, 0)
   // No larger than one segment: published whole, no head.
   assert.deepEqual(segmentLayout(32 * MiB, 128 * 1024, 32 * MiB), { size: 32 * MiB, head: 32 * MiB, taper: 0, count: 1, length: 32 * MiB, starts: [0] })
   // Too small for a middle segment before the tail: no taper, and the layout segments had before tapering
   // (head, then whole segments, the remainder last), so names published by earlier versions still fit.
-  const plain = segmentLayout(60 * MiB + 5, 128 * 1024, 32 * MiB)
+  const plain = segmentLayout(60 * MiB + 5, 128 * 1024, 32 * MiB, 2)
   assert.equal(plain.taper, 0)
   assert.deepEqual(plain.starts, [0, 8 * MiB, 40 * MiB])
   assert.equal(segmentLength(plain, 2), 20 * MiB + 5)
@@ -48,18 +48,19 @@ test('segmentLayout: a quarter-size first segment, whole pieces, a tail halved t
 
 test('a follower recovers the layout from any one segment name; inconsistent names are refused', () => {
   const length = 100 * MiB + 12345
-  const l = segmentLayout(length, 64 * 1024, 16 * MiB)
-  for (let k = 0; k < l.count; k++) {
-    const named = parsePartName(partName('object.bin', k, l))
-    assert.ok(named)
-    assert.equal(named.base, 'object.bin')
-    assert.deepEqual(layoutFromPart(length, named, segmentLength(l, k), 64 * 1024), l)
+  for (const l of [segmentLayout(length, 64 * 1024, 16 * MiB, 2), segmentLayout(length, 64 * 1024, 16 * MiB)]) {
+    for (let k = 0; k < l.count; k++) {
+      const named = parsePartName(partName('object.bin', k, l))
+      assert.ok(named)
+      assert.equal(named.base, 'object.bin')
+      assert.deepEqual(layoutFromPart(length, named, segmentLength(l, k), 64 * 1024), l)
   }
   const named = parsePartName(partName('object.bin', 1, l))
   assert.ok(named)
   assert.equal(layoutFromPart(length, named, segmentLength(l, 1) - 1, 64 * 1024), undefined, 'a segment of the wrong length')
   assert.equal(layoutFromPart(length + 64 * MiB, named, segmentLength(l, 1), 64 * 1024), undefined, 'a count that does not fit the object')
   assert.equal(layoutFromPart(length, named, segmentLength(l, 1), 3 * MiB), undefined, 'segments that are not whole pieces')
+  }
   assert.equal(parsePartName('object.bin.part-5-of-5-4-8'), undefined, 'part beyond the count')
   assert.equal(parsePartName('object.bin.part-0-of-3-16-8'), undefined, 'a first segment larger than the others')
   assert.equal(parsePartName('object.bin.part-0-of-3'), undefined, 'no layout in the name')
@@ -71,4 +72,13 @@ test('a follower recovers the layout from any one segment name; inconsistent nam
   assert.equal(layoutFromPart(4 * 1024 * MiB, { ...tiny, count: 4 * 1024 * MiB }, 1, 1), undefined, 'a count to match')
   const untapered = parsePartName('object.bin.part-1-of-5-8-32')
   assert.equal(untapered?.taper, 0, 'a name without a taper: an untapered layout')
+})
+
+test('segmentLayout by default: no taper, the head, whole segments, the remainder last', () => {
+  const length = 128_000_000
+  const l = segmentLayout(length, 256 * 1024, 16 * MiB)
+  assert.equal(l.taper, 0)
+  assert.deepEqual(l.starts, [0, 4 * MiB, 20 * MiB, 36 * MiB, 52 * MiB, 68 * MiB, 84 * MiB, 100 * MiB, 116 * MiB])
+  assert.equal(segmentLength(l, 8), length - 116 * MiB)
+  assertTiles(l)
 })
