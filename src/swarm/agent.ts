@@ -14,7 +14,7 @@ import { startAria2Engine } from './aria2-engine.ts'
 import type { EngineKind, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
 import { createMemoryIndex } from './memory-index.ts'
-import { probeOrigin } from './origin.ts'
+import { probeOrigin, warmUpOriginClient } from './origin.ts'
 import type { SwarmIndex } from './swarm-index.ts'
 import { startNativeEngine } from './native-engine.ts'
 import { startWebTorrentEngine } from './webtorrent-engine.ts'
@@ -244,6 +244,8 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     })
   })
   agent.url = await listen(server, { host: options.apiHost ?? '127.0.0.1', port: options.apiPort ?? 0 })
+  // Loaded now rather than by the first download, which every agent of a fleet tends to get at the same moment.
+  await Promise.all([index.warmUp?.(agentId), warmUpOriginClient(`${agent.url}/healthz`)])
   log.info({ api: agent.url, engine: engine.kind, torrentPort, agentId, index: index.kind, trackers: ctx.trackers }, 'swarm agent listening')
   return agent
 }

@@ -59,6 +59,18 @@ export async function requestAllowed(url: string, init: { method?: 'GET' | 'HEAD
   }
 }
 
+/**
+ * One request through the origin client to a local URL (the agent's own /healthz) at start-up: undici compiles its
+ * HTTP parser on first use, and a fleet asked for one object at once otherwise paid that on every agent at the
+ * moment the leader needs the CPU. Best effort: a failure only means the first probe pays it.
+ */
+export async function warmUpOriginClient(localUrl: string): Promise<void> {
+  try {
+    const r = await request(localUrl)
+    await r.body.dump()
+  } catch { /* the first probe pays it */ }
+}
+
 export function keyOf(url: string, validator: string, length: number): string {
   return createHash('sha256').update(`${url}\n${validator}\n${length}`).digest('hex')
 }

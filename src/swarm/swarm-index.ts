@@ -46,6 +46,11 @@ export interface SwarmIndex {
   watchParts(key: string, onPart: (part: number, torrent: Buffer) => void, signal: AbortSignal): Promise<void>
   /** Drops a published torrent (it proved unusable) so the next claim elects a new leader. */
   remove(key: string): Promise<void>  // also drops its segment torrents
+  /**
+   * Runs the index's code paths once (etcd: a campaign and a watch under a private key) so that the first claim does
+   * not pay for loading them; best effort, never rejects. @defaultValue none (nothing to warm)
+   */
+  warmUp?(candidate: string): Promise<void>
   /** Releases connections; claims in flight reject. */
   close(): Promise<void>
 }
