@@ -12,6 +12,7 @@ import { isColonyPeer, loadWire, MAX_MESSAGE, NativePeer, PEER_ID_PREFIX, WireFe
 import { NativeTorrent } from './native-torrent.ts'
 import type { NativeTorrentContext } from './native-torrent-types.ts'
 import { ParkedConnections } from './parked-connections.ts'
+import { PieceBufferPool } from './piece-buffers.ts'
 import { PieceCache } from './piece-cache.ts'
 import { TokenBucket } from './token-bucket.ts'
 import { isSafeSingleFile, parseTorrentFile } from './torrent-file.ts'
@@ -111,7 +112,8 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   const torrents = new Map<string, NativeTorrent>()
   const trackers = new Map<NativeTorrent, TrackerClient>()
   const lastAnnounce = new Map<NativeTorrent, number>()
-  const cache = new PieceCache(CACHE_BYTES)
+  const buffers = new PieceBufferPool()
+  const cache = new PieceCache(CACHE_BYTES, buffers)
   const banned = new Set<string>()
   const dialing = new Set<string>()
   const sockets = new Set<net.Socket>()
@@ -151,7 +153,8 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
         }
         peer.queue.shift()
         turn += job.length
-        job.read().then((block) => job.respond(null, block), (err: unknown) => job.respond(err as Error))
+        // The read's hold ends once respond has handed the block to the socket, whose write holds it from there.
+        job.read().then(({ block, release }) => { try { job.respond(null, block) } finally { release() } }, (err: unknown) => job.respond(err as Error))
       }
       if (peer.queue.length) ready.add(peer)
     }
@@ -160,8 +163,9 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   const ctx: NativeTorrentContext = {
     peerId, log, banned,
     download: new TokenBucket({ rate: options.downloadLimit }),
+    buffers,
     readPiece: (t, index) => cache.get(t.infoHash, index, async () => {
-      const buf = Buffer.allocUnsafe(t.pieceSize(index))
+      const buf = buffers.take(t.pieceSize(index))
       const { bytesRead } = await (t.fh as NonNullable<typeof t.fh>).read(buf, 0, buf.length, t.offset + index * t.pieceLength)
       if (bytesRead !== buf.length) throw new Error(`short read of piece ${index}`)
       return buf
@@ -216,7 +220,10 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       if (socket.destroyed) return false
       if (chunk === null) { socket.end(); return false }
       if (!corked) { corked = true; socket.cork(); process.nextTick(uncork) }
-      socket.write(chunk)
+      // A block of a pooled piece buffer stays held until the socket is done with it (or fails).
+      const release = buffers.hold(chunk)
+      if (release) socket.write(chunk, () => release())
+      else socket.write(chunk)
       return true
     }
     if (pe) {

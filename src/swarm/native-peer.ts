@@ -52,8 +52,8 @@ export type UploadJob = {
   offset: number
   length: number
   respond: (err: Error | null, block?: Uint8Array) => void
-  /** Reads the block (from the piece cache or the file). */
-  read: () => Promise<Uint8Array>
+  /** Reads the block (from the piece cache or the file), held until `release` (after `respond`). */
+  read: () => Promise<{ block: Uint8Array; release: () => void }>
 }
 
 /** Bytes a peer may leave unread in our socket buffer before we stop serving it (a slow reader). */

@@ -2,6 +2,8 @@
 import type { Logger } from '../shared/logger.ts'
 import type { NativePeer } from './native-peer.ts'
 import type { NativeTorrent } from './native-torrent.ts'
+import type { PieceBufferPool } from './piece-buffers.ts'
+import type { HeldPiece } from './piece-cache.ts'
 import type { TokenBucket } from './token-bucket.ts'
 
 /**
@@ -32,7 +34,10 @@ export type NativeTorrentContext = {
   download: TokenBucket
   /** ip:port and id:<peer id> of peers that sent bad data. */
   banned: Set<string>
-  readPiece: (t: NativeTorrent, index: number) => Promise<Buffer>
+  /** A verified piece, held (its buffer is not reused) until `release`. */
+  readPiece: (t: NativeTorrent, index: number) => Promise<HeldPiece>
+  /** Piece buffers: taken for a piece being assembled, released when it is not kept. */
+  buffers: PieceBufferPool
   /** Another super-seeding torrent of this agent has pieces nobody was shown yet. */
   freshElsewhere: (t: NativeTorrent) => boolean
   keepPiece: (t: NativeTorrent, index: number, data: Buffer) => void
