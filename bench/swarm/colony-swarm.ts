@@ -59,7 +59,7 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<A
     // Generous: on a shared 2-core machine a Node process can take many seconds to load colony.
     url = await waitFor(() => {
       if (proc.exitCode !== null) throw new Error(`agent ${options.agentId} exited ${proc.exitCode}: ${out}`)
-      return /^(http:\/\/\S+)\n/.exec(stdout)?.[1]
+      return /^(http:\/\/\S+)\n/m.exec(stdout)?.[1]
     }, { timeoutMs: 120_000, message: `agent ${options.agentId} printed its API URL` })
   } catch (err) {
     await stopProcess(proc)
