@@ -217,9 +217,21 @@ export class SegmentSink implements OriginSink {
   async flushed(): Promise<void> { await Promise.all(this.#pending) }
 }
 
-/** Reads each range in order into one reused buffer (no per-chunk allocation, nothing for the GC). */
+/** Read buffers of eachChunk no call is using: one per call at a time, kept between calls. */
+const spareReadBuffers: Buffer[] = []
+const READ_CHUNK = 4 * 1024 * 1024
+
+/**
+ * Reads each range in order into one reused buffer (no per-chunk allocation, nothing for the GC). The buffer is
+ * kept for the next call: a follower hashes each segment as it completes, and a fresh 4 MiB each time was memory
+ * outside V8's heap that counted towards its next full garbage collection.
+ */
 async function eachChunk(ranges: FileRange[], use: (chunk: Buffer) => Promise<void> | void): Promise<void> {
-  const buf = Buffer.allocUnsafe(4 * 1024 * 1024)
+  const buf = spareReadBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK)
+  try { await readChunks(ranges, buf, use) } finally { if (spareReadBuffers.length < 2) spareReadBuffers.push(buf) }
+}
+
+async function readChunks(ranges: FileRange[], buf: Buffer, use: (chunk: Buffer) => Promise<void> | void): Promise<void> {
   for (const r of ranges) {
     const fh = await open(r.file, 'r')
     try {
