@@ -123,6 +123,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   // (0.45–0.76 s for the first segment, every agent announcing at once), while it already knew the whole fleet.
   const groups = new Map<string, PeerGroup>()
   const groupOf = new Map<NativeTorrent, string>()
+  const groupFor = (t: NativeTorrent): PeerGroup | undefined => groups.get(groupOf.get(t) ?? '')
 
   // Uploads: one queue per peer, served round-robin under the agent's cap.
   const ready = new Set<NativePeer>()
@@ -283,8 +284,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   /** An incoming connection whose handshake named `t`: answer it and hand it over. */
   const answer = (t: NativeTorrent, c: Parked): void => {
     if (t.stopped || t.peers.size >= MAX_PEERS) { c.socket.destroy(); return }
-    const g = groups.get(groupOf.get(t) ?? '')
-    if (isColonyPeer(c.id)) g?.dialers.add(c.id)
+    if (isColonyPeer(c.id)) groupFor(t)?.dialers.add(c.id)
     c.wire.handshake(t.infoHash, peerId, { dht: false, fast: false })
     t.attach(new NativePeer(c.wire, c.socket, c.address, false))
   }
@@ -311,7 +311,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     const key = `${t.infoHash}|${address}`
     if (t.stopped || dialing.has(key) || banned.has(address) || t.peers.size >= MAX_PEERS) return
     for (const p of t.peers.values()) if (p.address === address) return
-    const g = groups.get(groupOf.get(t) ?? '')
+    const g = groupFor(t)
     const known = g?.idAt.get(address)
     if (known !== undefined && t.peers.has(known)) return
     if (!waited && known !== undefined && g?.dialers.has(known) && known < peerId) {
@@ -333,7 +333,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       dialing.delete(key)
       socket.setTimeout(0)
       if (infoHash !== t.infoHash || refused(id) || t.stopped) { socket.destroy(); return }
-      groups.get(groupOf.get(t) ?? '')?.idAt.set(address, id)
+      groupFor(t)?.idAt.set(address, id)
       t.attach(new NativePeer(wire, socket, address, true))
     })
     wire.handshake(t.infoHash, peerId, { dht: false, fast: false })
