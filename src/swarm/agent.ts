@@ -150,6 +150,8 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     seedTimeMs: options.seedTimeMs ?? 3_600_000,
     seedRatio: options.seedRatio ?? 0,
     segmentSize: options.segmentSize ?? (engine.kind === 'native' ? 16 : 32) * 1024 * 1024,
+    // aria2 gained from a tapered tail (session 6); the native engine does not (session 11, docs/benchmarks/swarm.md).
+    segmentTaper: engine.kind === 'native' ? 0 : 2,
     originRetries: options.originRetries ?? 5,
     backoffBaseMs: options.backoffBaseMs ?? 200,
     onBan: () => bans.inc(),

@@ -53,6 +53,8 @@ export type DownloadContext = {
   seedRatio: number
   /** Objects larger than this are fetched and published in segments of this size (rounded to whole pieces). */
   segmentSize: number
+  /** Halvings of the last segment's worth of a segmented object (see segmentLayout). */
+  segmentTaper: number
   originRetries: number
   backoffBaseMs: number
   log: Logger

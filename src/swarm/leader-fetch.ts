@@ -41,7 +41,7 @@ export async function fetchSegmentsFromOrigin(o: {
   const key16 = probe.key.slice(0, 16)
   for (const [k, t] of await ctx.index.lookupParts(probe.key)) if (!parts.has(k)) await parts.join(k, t)
   const pieceLength = parts.pieceLength || choosePieceLength(probe.length)
-  const layout: SegmentLayout = parts.layout ?? segmentLayout(probe.length, pieceLength, ctx.segmentSize)
+  const layout: SegmentLayout = parts.layout ?? segmentLayout(probe.length, pieceLength, ctx.segmentSize, ctx.segmentTaper)
   parts.layout ??= layout
   parts.base ??= o.name
   parts.pieceLength ||= pieceLength

@@ -33,12 +33,13 @@ export type FileRange = { file: string; offset: number; length?: number }
 /** The first segment is a quarter of the others (8 MiB of 32 MiB): measured in docs/benchmarks/swarm.md. */
 const HEAD_FRACTION = 4
 /**
- * Halvings of the last segment's worth of bytes (16 MiB → 8, 4, 4 MiB), by default none. The taper paid with the
- * aria2 engine (two halvings, 32 MiB segments: 29.7 s against 31.1 s on average). With the native engine the
- * leader's upload (at the origin's rate) is the critical path: the fleet ends about one largest segment's worth
- * of upload after the origin fetch, which halving the last one does not shorten, and each extra segment costs
- * every agent a round of connections. Interleaved runs, 16 × 128 MB: none 21.89–22.29 s (37.3 CPU-s on
- * average), one 22.10–22.51 s (38.9), two 22.39–22.75 s (39.7); docs/benchmarks/swarm.md, *Session 11*.
+ * Halvings of the last segment's worth of bytes (16 MiB → 8, 4, 4 MiB) when the caller does not say: none. The
+ * agent asks for two with the aria2 and webtorrent engines: aria2 gained from them (32 MiB segments: 29.7 s against
+ * 31.1 s on average). The native engine does not: its leader's upload (at the origin's rate) is the critical path,
+ * the fleet ends about one largest segment of that upload after the origin fetch, which halving the last one does
+ * not shorten, and each extra segment costs every agent a round of connections. Interleaved runs, 16 × 128 MB:
+ * none 21.89–22.29 s (37.3 CPU-s on average), one 22.10–22.51 s (38.9), two 22.39–22.75 s (39.7);
+ * docs/benchmarks/swarm.md, *Session 11*.
  */
 const TAPER = 0
 
