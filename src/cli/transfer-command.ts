@@ -33,7 +33,7 @@ export const TRANSFER_SPEC: CommandSpec = {
   options: {
     to: { type: 'string', short: 't', description: 'destination: a directory or s3://bucket/prefix (required)', placeholder: 'dest' },
     catalog: { type: 'list', short: 'c', description: 'catalog file or URL: JSON array or NDJSON of {id, master, status} (repeatable)', placeholder: 'file|url' },
-    'allow-host': { type: 'list', description: 'extra host playlists may reference: host, host:port or *.domain (repeatable)', placeholder: 'host' },
+    'allow-host': { type: 'list', description: 'extra host playlists, redirects and remote catalogs may reference: host, host:port or *.domain (repeatable)', placeholder: 'host' },
     'strip-prefix': { type: 'string', description: 'leading path part dropped from every destination key', placeholder: 'path' },
     retries: { type: 'number', description: 'retries per file after the first attempt (to the front of the queue, with backoff)', default: 3 },
     concurrency: { type: 'number', description: 'copies in flight', default: 64 },

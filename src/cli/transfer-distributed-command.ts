@@ -38,7 +38,7 @@ const SUBMIT: CommandSpec = {
     dashboard: { type: 'string', description: 'serve the live dashboard while following (bare --dashboard = 127.0.0.1:7070)', placeholder: 'host:port' },
     executor: { type: 'string', description: 'where copy batches run: local or lambda', default: 'local' },
     function: { type: 'string', description: 'AWS Lambda function name/ARN for --executor lambda', placeholder: 'name' },
-    'allow-host': { type: 'list', description: 'extra hosts playlists may reference', placeholder: 'host' },
+    'allow-host': { type: 'list', description: 'extra hosts playlists, redirects and remote catalogs may reference', placeholder: 'host' },
     'strip-prefix': { type: 'string', description: 'leading key part to drop at the destination' },
     's3-endpoint': { type: 'string', description: 'S3-compatible endpoint for s3:// sources/destinations', env: 'AWS_ENDPOINT_URL', placeholder: 'url' },
     's3-region': { type: 'string', description: 'S3 region', env: 'AWS_REGION' },

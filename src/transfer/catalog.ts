@@ -1,5 +1,7 @@
 // Reads a catalog of classes (JSON array, {"classes": [...]}, or NDJSON; from a file or a URL), validates
-// each entry and sets aside, with a reason, the ones that must not be transferred.
+// each entry and sets aside, with a reason, the ones that must not be transferred. A catalog read from a
+// remote store is untrusted input: its masters must be http(s) on a host the user named.
+import type { HostAllowList } from '../shared/allow-host.ts'
 import type { ClassEntry, SkipReason } from './types.ts'
 import { TransferError, TRANSFER_CODES } from './errors.ts'
 
@@ -12,6 +14,23 @@ export type ScanCatalogOptions = {
   baseUrl?: string
   /** Statuses that mean "do not copy". @defaultValue aborted, cancelled, canceled, failed, deleted, test */
   skipStatuses?: Record<string, SkipReason>
+  /**
+   * Set for a catalog that is not a local file (fetched by URL, read from S3): its masters must be http(s) URLs on
+   * one of these hosts, anything else is skipped as forbidden-host. Unset, the catalog is the user's own file and its
+   * entries are trusted as if typed on the command line. @defaultValue unset (trusted)
+   */
+  remoteHosts?: HostAllowList
+}
+
+/** Why a master named by a remote catalog must not be fetched, or undefined when it may. */
+export function remoteMasterRefusal(url: URL, allowed: HostAllowList): string | undefined {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return `a catalog that is not a local file may only name http(s) masters, not ${url.protocol} (${url.href})`
+  }
+  if (!allowed.allows(url)) {
+    return `master ${url.href}: host ${url.host} is not allowed (a remote catalog may name masters on its own host and on hosts given with --allow-host)`
+  }
+  return undefined
 }
 
 const DEFAULT_SKIP: Record<string, SkipReason> = {
@@ -74,6 +93,8 @@ export function scanCatalog(entries: unknown[], options: ScanCatalogOptions = {}
       skipped.push({ id, source: master, reason: 'invalid-entry', message: `class ${id}: unsupported scheme ${url.protocol}` })
       return
     }
+    const refusal = options.remoteHosts ? remoteMasterRefusal(url, options.remoteHosts) : undefined
+    if (refusal) { skipped.push({ id, source: url.href, reason: 'forbidden-host', message: `class ${id}: ${refusal}` }); return }
     const reason = status ? skipStatuses[status.toLowerCase()] : undefined
     if (reason) { skipped.push({ id, source: url.href, reason, message: `class ${id} has status "${status}"` }); return }
     classes.push({ id, source: url.href, ...(status ? { status } : {}) })

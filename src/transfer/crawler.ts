@@ -52,6 +52,7 @@ const SKIP_FOR_CODE: Record<string, SkipReason> = {
   [TRANSFER_CODES.PLAYLIST_TOO_LARGE]: 'too-large',
   [TRANSFER_CODES.FORBIDDEN_HOST]: 'forbidden-host',
   [TRANSFER_CODES.PATH_ESCAPE]: 'hostile-playlist',
+  [TRANSFER_CODES.BAD_LENGTH]: 'hostile-playlist',
 }
 
 /** Crawls one class. Never throws for content problems; only an abort rejects. */
@@ -161,7 +162,7 @@ export async function crawlClass(entry: ClassEntry, options: CrawlOptions): Prom
     try {
       parsed = parsePlaylist(fetched.text, job.url.href)
     } catch (err) {
-      if (job.depth === 0) entrySkip = 'not-a-playlist'
+      if (job.depth === 0) entrySkip = SKIP_FOR_CODE[toTransferError(err, job.url.href).code] ?? 'not-a-playlist'
       problem(job.url.href, err, job.key)
       return
     }

@@ -9,7 +9,7 @@ import type { ClassEntry, CopyOutcome, CrawlResult, FileRef, RunReport, SkipReas
 import type { TransferEvents } from './events.ts'
 import { TransferError, TRANSFER_CODES } from './errors.ts'
 import { crawlClass } from './crawler.ts'
-import { crawlPrefix, isPlaylistLocator, keyFunctionFor, planSources } from './plan.ts'
+import { crawlPrefix, isPlaylistLocator, keyFunctionFor, namedHosts, planSources } from './plan.ts'
 import { Journal, deriveRunName } from './journal.ts'
 import { MemoryJobQueue } from './memory-queue.ts'
 import { buildReport } from './report.ts'
@@ -88,12 +88,12 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
   const concurrency = Math.max(1, options.concurrency ?? 64)
   const destination = createDestination(options.to, { s3: { ...options.s3 } })
   const checksum = options.checksum ?? locatorKind(options.to) === 's3'
-  // Redirects while crawling obey the same allow-list as playlist URIs (filled in once sources are planned).
-  let allow = new HostAllowList()
-  let planned = false
+  // Every redirect obeys the allow-list: while catalogs are read, the hosts named on the command line; once sources
+  // are planned, those plus the hosts of the classes a local catalog names.
+  let allow = namedHosts(options.sources, options.catalogs ?? [], options.allowHosts)
   const router = new SourceRouter({
     ...(options.s3 ? { s3: options.s3 } : {}), ...(options.stripPrefix ? { stripPrefix: options.stripPrefix } : {}),
-    http: { connections: 16, allowRedirect: (u) => !planned || allow.allows(u) },
+    http: { connections: 16, allowRedirect: (u) => allow.allows(u) },
   })
   const signal = options.signal
   let executor: CopyExecutor | undefined
@@ -106,11 +106,9 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
   executor = pool
   try {
     // --- plan ------------------------------------------------------------------------------------
-    const plan = await planSources(options.sources, options.catalogs ?? [], router, signal ? { signal } : {})
-    // A class's own origin is allowed for it (the crawler admits it too); other hosts need --allow-host.
-    const classHosts = plan.classes.filter((c) => /^https?:/i.test(c.source)).map((c) => new URL(c.source).host)
-    allow = new HostAllowList([...plan.hosts, ...classHosts, ...(options.allowHosts ?? [])])
-    planned = true
+    const plan = await planSources(options.sources, options.catalogs ?? [], router, { ...(signal ? { signal } : {}), ...(options.allowHosts ? { allowHosts: options.allowHosts } : {}) })
+    // Every planned http(s) class is on a host named here: typed, a catalog's, --allow-host, or from a local catalog.
+    allow = new HostAllowList([...plan.hosts, ...(options.allowHosts ?? [])])
     journal.addClasses(plan.classes)
     for (const s of plan.skipped) {
       journal.addClasses([{ id: s.id, source: s.source }])

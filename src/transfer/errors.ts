@@ -18,7 +18,9 @@ export const TRANSFER_CODES = {
   RECORDING: 'TRANSFER_RECORDING',
   FORBIDDEN_HOST: 'TRANSFER_FORBIDDEN_HOST',
   PATH_ESCAPE: 'TRANSFER_PATH_ESCAPE',
+  SYMLINK_IN_DESTINATION: 'TRANSFER_SYMLINK_IN_DESTINATION',
   BAD_URI: 'TRANSFER_BAD_URI',
+  BAD_LENGTH: 'TRANSFER_BAD_LENGTH',
   BAD_CATALOG: 'TRANSFER_BAD_CATALOG',
   BAD_LOCATOR: 'TRANSFER_BAD_LOCATOR',
   S3: 'TRANSFER_S3_ERROR',
@@ -62,6 +64,10 @@ export function toTransferError(err: unknown, context: string): TransferError {
   if (err instanceof TransferError) return err
   const e = err as { code?: string; name?: string; message?: string } | undefined
   const code = e?.code ?? ''
+  // undici's parser refuses a Content-Length that is not a plain decimal number.
+  if (e?.name === 'HTTPParserError' && /content-length/i.test(e.message ?? '')) {
+    return new TransferError(TRANSFER_CODES.BAD_LENGTH, `${context}: ${e.message ?? ''}`, { cause: err })
+  }
   if (e?.name === 'AbortError') return new TransferError(TRANSFER_CODES.ABORTED, `${context}: aborted`, { cause: err })
   if (code.includes('TIMEOUT') || code === 'ETIMEDOUT') {
     return new TransferError(TRANSFER_CODES.TIMEOUT, `${context}: ${e?.message ?? code}`, { cause: err, retryable: true })

@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { HostAllowList } from '../shared/allow-host.ts'
 import type { ClassEntry, CrawlResult, FileRef } from './types.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from './errors.ts'
 import { parseCatalogText, scanCatalog, type SkippedClass } from './catalog.ts'
@@ -34,11 +35,26 @@ export function classIdFor(locator: string): string {
   return locator
 }
 
+/** The hosts the user named on the command line: typed http(s) sources, catalogs given by URL, --allow-host patterns. */
+export function namedHosts(sources: string[], catalogs: string[], allowHosts: string[] = []): HostAllowList {
+  const named = new HostAllowList(allowHosts)
+  for (const s of [...sources, ...catalogs]) if (/^https?:\/\//i.test(s)) named.addUrl(s)
+  return named
+}
+
+export type PlanOptions = {
+  signal?: AbortSignal
+  /** --allow-host patterns: hosts a remote catalog may name besides its own. @defaultValue [] */
+  allowHosts?: string[]
+}
+
 /**
- * Expands sources and catalogs into classes. Hosts of sources the user typed are allowed; entries of a
- * catalog read from a file are trusted as typed, a catalog fetched by URL only vouches for its own host.
+ * Expands sources and catalogs into classes. Hosts of sources the user typed are allowed. A catalog read from a
+ * local file is the user's own: its entries are trusted as if typed (any scheme; their hosts become allowed). Any
+ * other catalog (a URL, an S3 object) is remote input: its masters must be http(s) on a host the user named (the
+ * catalog's own host, a typed source's, --allow-host); other entries are skipped as forbidden-host.
  */
-export async function planSources(sources: string[], catalogs: string[], router: SourceRouter, options: { signal?: AbortSignal } = {}): Promise<PlannedSources> {
+export async function planSources(sources: string[], catalogs: string[], router: SourceRouter, options: PlanOptions = {}): Promise<PlannedSources> {
   const classes: ClassEntry[] = []
   const skipped: SkippedClass[] = []
   const hosts = new Set<string>()
@@ -49,6 +65,7 @@ export async function planSources(sources: string[], catalogs: string[], router:
     classes.push(c)
   }
   const allCatalogs = [...catalogs, ...sources.filter(isCatalogLocator)]
+  const named = namedHosts(sources, catalogs, options.allowHosts)
   for (const s of sources) {
     if (isCatalogLocator(s)) continue
     const loc = normalizeLocator(s)
@@ -65,7 +82,7 @@ export async function planSources(sources: string[], catalogs: string[], router:
       throw new TransferError(TRANSFER_CODES.BAD_CATALOG, `cannot read catalog ${cat}: ${toTransferError(err, cat).message}`, { status: 400, cause: err })
     }
     const base = kind === 'dir' ? pathToFileURL(path.resolve(cat.startsWith('file:') ? fileURLToPath(cat) : cat)).href : cat
-    const scan = scanCatalog(parseCatalogText(text, cat), { baseUrl: base })
+    const scan = scanCatalog(parseCatalogText(text, cat), { baseUrl: base, ...(kind === 'dir' ? {} : { remoteHosts: named }) })
     if (kind === 'http') hosts.add(new URL(cat).host)
     for (const c of scan.classes) {
       if (kind === 'dir' && /^https?:/.test(c.source)) hosts.add(new URL(c.source).host)

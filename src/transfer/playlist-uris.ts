@@ -5,6 +5,7 @@
 import * as HLS from 'hls-parser'
 import type { FileKind } from './types.ts'
 import { TransferError, TRANSFER_CODES } from './errors.ts'
+import { parseByteRange, parseLength } from './lengths.ts'
 
 HLS.setOptions({ silent: true, strictMode: false })
 
@@ -22,6 +23,9 @@ const ATTR_URI = /(?:^|,)\s*URI="([^"]*)"/
 const ATTR = (name: string): RegExp => new RegExp(`(?:^|,)\\s*${name}=("[^"]*"|[^,]*)`)
 const TYPE_ATTR = ATTR('TYPE')
 const METHOD_ATTR = ATTR('METHOD')
+const BYTERANGE_ATTR = ATTR('BYTERANGE')
+const BYTERANGE_START_ATTR = ATTR('BYTERANGE-START')
+const BYTERANGE_LENGTH_ATTR = ATTR('BYTERANGE-LENGTH')
 
 function attr(re: RegExp, line: string): string | undefined {
   const m = re.exec(line)
@@ -36,7 +40,25 @@ export function assertPlaylistText(text: string, url: string): void {
   }
 }
 
-/** Reads every URI of a playlist; throws TRANSFER_NOT_PLAYLIST for anything that is not one. */
+/**
+ * Checks the byte ranges a tag carries (EXT-X-BYTERANGE, the BYTERANGE attribute of EXT-X-MAP and EXT-X-PART,
+ * BYTERANGE-START/-LENGTH of EXT-X-PRELOAD-HINT). Files are copied whole, so the values are not used, but a playlist
+ * with a negative, fractional or impossible range is hostile or broken and is refused (TRANSFER_BAD_LENGTH).
+ */
+function checkByteRanges(name: string, rest: string, url: string): void {
+  const what = (part: string): string => `${url}: ${name}${part ? ` ${part}` : ''}`
+  if (name === 'EXT-X-BYTERANGE') { parseByteRange(rest.trim(), what('')); return }
+  const range = attr(BYTERANGE_ATTR, rest)
+  if (range !== undefined) parseByteRange(range, what('BYTERANGE'))
+  const start = attr(BYTERANGE_START_ATTR, rest)
+  if (start !== undefined) parseLength(start, what('BYTERANGE-START'))
+  const length = attr(BYTERANGE_LENGTH_ATTR, rest)
+  if (length !== undefined) parseLength(length, what('BYTERANGE-LENGTH'))
+}
+
+const RANGED_TAGS = new Set(['EXT-X-BYTERANGE', 'EXT-X-MAP', 'EXT-X-PART', 'EXT-X-PRELOAD-HINT'])
+
+/** Reads every URI of a playlist; throws TRANSFER_NOT_PLAYLIST for anything that is not one, TRANSFER_BAD_LENGTH for an impossible byte range. */
 export function parsePlaylist(text: string, url = 'playlist'): ParsedPlaylist {
   assertPlaylistText(text, url)
   const refs: PlaylistRef[] = []
@@ -65,6 +87,7 @@ export function parsePlaylist(text: string, url = 'playlist'): ParsedPlaylist {
     const colon = line.indexOf(':')
     const name = (colon < 0 ? line.slice(1) : line.slice(1, colon))
     const rest = colon < 0 ? '' : line.slice(colon + 1)
+    if (RANGED_TAGS.has(name)) checkByteRanges(name, rest, url)
     switch (name) {
       case 'EXT-X-STREAM-INF': isMaster = true; expectVariant = true; break
       case 'EXT-X-I-FRAME-STREAM-INF': isMaster = true; add(attr(ATTR_URI, rest), 'media', true, name); break

@@ -24,7 +24,19 @@ export type BuildReportInput = {
   dryRun?: boolean
   run: string; destination: string; startedAt: string; finishedAt?: string; classes: ReportClassInput[] }
 
-export function buildClassReport(c: ReportClassInput, options: { dryRun?: boolean } = {}): ClassReport & { skippedPresent: number; skipMessage?: string } {
+/**
+ * Skip reasons that refuse hostile input (a host or scheme not allowed, a playlist escaping its root or with
+ * impossible byte ranges) rather than set a class aside on purpose: such a class makes the run fail (exit 1).
+ */
+export const REFUSAL_REASONS: ReadonlySet<SkipReason> = new Set<SkipReason>(['forbidden-host', 'hostile-playlist'])
+
+/** Whether a class leaves the run ok: verified, planned, or skipped for a reason other than a refusal. */
+export function classPassed(c: Pick<ClassReport, 'state' | 'skipReason'>): boolean {
+  if (c.state === 'skipped') return c.skipReason === undefined || !REFUSAL_REASONS.has(c.skipReason)
+  return c.state === 'verified' || c.state === 'planned'
+}
+
+export function buildClassReport(c: ReportClassInput, options: { dryRun?: boolean } = {}): ClassReport & { skippedPresent: number } {
   if (c.skipReason) {
     return {
       id: c.id, source: c.source, state: 'skipped', skipReason: c.skipReason, files: 0, verified: 0, bytes: 0, retries: 0, skippedPresent: 0,
@@ -83,7 +95,7 @@ export function buildReport(input: BuildReportInput): RunReport {
     for (const m of report?.missing ?? []) missing.add(`${m.key}\0${m.source}\0${m.code}`)
   })
   totals.missing = missing.size
-  const ok = classes.every((c) => c.state === 'verified' || c.state === 'planned' || c.state === 'skipped')
+  const ok = classes.every(classPassed)
   return { ...(input.dryRun ? { dryRun: true } : {}), run: input.run, destination: input.destination, startedAt: input.startedAt, finishedAt: input.finishedAt ?? new Date().toISOString(), ok, totals, classes }
 }
 
@@ -99,8 +111,11 @@ export function formatSummary(report: RunReport, options: { maxMissing?: number 
   let shown = 0
   for (const c of report.classes) {
     if (c.state === 'verified' || c.state === 'planned') continue
-    lines.push(`  ${c.state === 'skipped' ? 'skipped' : c.state} ${c.id}${c.skipReason ? ` (${c.skipReason})` : ''}: ${c.verified}/${c.files} verified${c.missing.length ? `, ${c.missing.length} missing` : ''}`)
-    if (c.state === 'skipped') continue
+    if (c.state === 'skipped') {
+      lines.push(`  skipped ${c.id}${c.skipReason ? ` (${c.skipReason})` : ''}${c.skipMessage ? `: ${c.skipMessage}` : ''}`)
+      continue
+    }
+    lines.push(`  ${c.state} ${c.id}: ${c.verified}/${c.files} verified${c.missing.length ? `, ${c.missing.length} missing` : ''}`)
     for (const m of c.missing) {
       if (shown++ >= max) break
       lines.push(`    ${m.code} ${m.key || m.source}: ${m.message}`)

@@ -146,6 +146,8 @@ export type ClassReport = {
   /** planned: a --dry-run found nothing wrong with the class. */
   state: 'verified' | 'incomplete' | 'skipped' | 'failed' | 'planned'
   skipReason?: SkipReason
+  /** Why a skipped class was skipped, in words. */
+  skipMessage?: string
   files: number
   verified: number
   bytes: number

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createHash } from 'node:crypto'
-import { Journal, MemoryJobQueue, MeasureStream, parseCatalogText, scanCatalog, buildReport, deriveRunName, isUnchanged, TRANSFER_CODES } from '../../src/transfer/index.ts'
+import { Journal, MemoryJobQueue, MeasureStream, namedHosts, parseCatalogText, scanCatalog, buildReport, deriveRunName, isUnchanged, TRANSFER_CODES } from '../../src/transfer/index.ts'
 
 test('catalog: JSON array, {classes}, NDJSON; invalid and non-transferable entries are skipped with a reason', () => {
   const ndjson = [
@@ -26,6 +26,22 @@ test('catalog: JSON array, {classes}, NDJSON; invalid and non-transferable entri
   assert.equal(parseCatalogText('[{"id":"x","master":"http://o/x.m3u8"}]').length, 1)
   assert.equal(parseCatalogText('{"classes":[{"id":"x"},{"id":"y"}]}').length, 2)
   assert.throws(() => parseCatalogText('[{"id": '), { code: TRANSFER_CODES.BAD_CATALOG })
+})
+
+test('catalog: a remote catalog names only http(s) masters on named hosts; a local one is trusted as typed', () => {
+  const entries = parseCatalogText([
+    '{"id": "rel", "master": "v/1/master.m3u8"}', '{"id": "abs", "master": "http://cat.test:8080/v/2/master.m3u8"}',
+    '{"id": "allowed", "master": "https://cdn.example.com/v/3/master.m3u8"}', '{"id": "port", "master": "http://cat.test:9090/v/4/master.m3u8"}',
+    '{"id": "other", "master": "http://127.0.0.2:8080/v/5/master.m3u8"}', '{"id": "file", "master": "file:///etc/passwd"}',
+    '{"id": "s3", "master": "s3://private/hls/master.m3u8"}', '{"id": "bad-and-deleted", "master": "file:///etc/", "status": "deleted"}',
+  ].join('\n'))
+  const remote = scanCatalog(entries, { baseUrl: 'http://cat.test:8080/catalog.ndjson', remoteHosts: namedHosts(['http://cat.test:8080/catalog.ndjson'], [], ['*.example.com']) })
+  assert.deepEqual(remote.classes.map((c) => c.id), ['rel', 'abs', 'allowed'])
+  assert.deepEqual(remote.skipped.map((s) => [s.id, s.reason]), [['port', 'forbidden-host'], ['other', 'forbidden-host'], ['file', 'forbidden-host'], ['s3', 'forbidden-host'], ['bad-and-deleted', 'forbidden-host']])
+  assert.match(remote.skipped[2]?.message ?? '', /only name http\(s\) masters, not file:/)
+  assert.match(remote.skipped[0]?.message ?? '', /host cat\.test:9090 is not allowed/)
+  const local = scanCatalog(entries, { baseUrl: 'file:///home/me/catalog.ndjson' })
+  assert.deepEqual(local.classes.map((c) => c.id), ['rel', 'abs', 'allowed', 'port', 'other', 'file', 's3'])
 })
 
 test('deque: retries pushed to the front come out before older work', async () => {

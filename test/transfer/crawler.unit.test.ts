@@ -2,6 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { HostAllowList } from '../../src/shared/allow-host.ts'
 import { crawlClass, parsePlaylist, keyForUrl, keyForPath, TRANSFER_CODES, type FetchText } from '../../src/transfer/index.ts'
+import { checkLength, parseLength } from '../../src/transfer/lengths.ts'
 
 /** An in-memory origin: url → text, with optional redirects (url → final url). */
 function memoryFetch(pages: Record<string, string>, redirects: Record<string, string> = {}): FetchText & { calls: string[] } {
@@ -196,4 +197,53 @@ test('parsePlaylist refuses non-playlists and reports master/endlist', () => {
   assert.throws(() => parsePlaylist('{"json": true}'), { code: TRANSFER_CODES.NOT_PLAYLIST })
   assert.equal(parsePlaylist('\uFEFF#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8\n').isMaster, true)
   assert.equal(parsePlaylist('#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n#EXT-X-ENDLIST').endlist, true)
+})
+
+test('byte ranges: negative, fractional, non-numeric or past 2^53 − 1 values refuse the playlist with TRANSFER_BAD_LENGTH', () => {
+  const media = (tags: string): string => `#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n${tags}\n#EXTINF:4,\nmain.mp4\n#EXT-X-ENDLIST\n`
+  const bad = [
+    '#EXT-X-BYTERANGE:-5@0', '#EXT-X-BYTERANGE:1.5@3', '#EXT-X-BYTERANGE:99999999999999999999999@0', '#EXT-X-BYTERANGE:10@-1',
+    '#EXT-X-BYTERANGE:abc', '#EXT-X-BYTERANGE:10@1e3', '#EXT-X-BYTERANGE:', '#EXT-X-BYTERANGE:9007199254740991@1', '#EXT-X-BYTERANGE:NaN',
+    '#EXT-X-MAP:URI="init.mp4",BYTERANGE="-720@0"', '#EXT-X-MAP:URI="init.mp4",BYTERANGE="720@0.5"',
+    '#EXT-X-PART:DURATION=1.0,URI="p.m4s",BYTERANGE="1e9"', '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p.m4s",BYTERANGE-START=-1',
+    '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p.m4s",BYTERANGE-START=0,BYTERANGE-LENGTH=1.5',
+  ]
+  for (const tag of bad) {
+    assert.throws(() => parsePlaylist(media(tag), 'http://o/v.m3u8'), (err: { code?: string; message?: string; retryable?: boolean }) => {
+      assert.equal(err.code, TRANSFER_CODES.BAD_LENGTH, tag)
+      assert.equal(err.retryable, false)
+      assert.match(err.message ?? '', /http:\/\/o\/v\.m3u8/, 'names the playlist')
+      return true
+    }, tag)
+  }
+  for (const tag of ['#EXT-X-BYTERANGE:5000@720', '#EXT-X-BYTERANGE:0', '#EXT-X-MAP:URI="init.mp4",BYTERANGE="720@0"', '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p.m4s",BYTERANGE-START=10,BYTERANGE-LENGTH=20']) {
+    assert.doesNotThrow(() => parsePlaylist(media(tag)), tag)
+  }
+})
+
+test('byte ranges: a hostile entry playlist skips its class as hostile-playlist; a hostile variant is a problem of the class', async () => {
+  const pages = {
+    [`${O}/br/entry.m3u8`]: '#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-BYTERANGE:-1@-1\n#EXTINF:4,\nmain.mp4\n#EXT-X-ENDLIST\n',
+    [`${O}/br/master.m3u8`]: '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\ngood.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2\nbad.m3u8\n',
+    [`${O}/br/good.m3u8`]: '#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\ng.ts\n#EXT-X-ENDLIST\n',
+    [`${O}/br/bad.m3u8`]: '#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-BYTERANGE:18446744073709551616@0\n#EXTINF:4,\nb.mp4\n#EXT-X-ENDLIST\n',
+  }
+  const entry = await crawlClass({ id: 'e', source: `${O}/br/entry.m3u8` }, { fetchText: memoryFetch(pages) })
+  assert.equal(entry.skipReason, 'hostile-playlist')
+  assert.deepEqual(entry.problems.map((p) => p.code), [TRANSFER_CODES.BAD_LENGTH])
+  const master = await crawlClass({ id: 'm', source: `${O}/br/master.m3u8` }, { fetchText: memoryFetch(pages) })
+  assert.equal(master.skipReason, undefined)
+  assert.deepEqual(master.problems.map((p) => [p.key, p.code]), [['br/bad.m3u8', TRANSFER_CODES.BAD_LENGTH]])
+  assert.ok(master.files.some((f) => f.key === 'br/good.m3u8') && master.files.some((f) => f.key === 'br/g.ts'))
+  assert.ok(!master.files.some((f) => f.key === 'br/b.mp4'), 'nothing listed by the hostile playlist is copied')
+})
+
+test('lengths: Content-Length and S3 sizes are whole numbers from 0 to 2^53 − 1', () => {
+  assert.equal(parseLength('0', 'x'), 0)
+  assert.equal(parseLength('9007199254740991', 'x'), Number.MAX_SAFE_INTEGER)
+  for (const v of ['-1', '+1', '1.0', '1e3', '0x10', ' 1', '1 ', '', '9007199254740992', '99999999999999999999', 'NaN', 'Infinity']) {
+    assert.throws(() => parseLength(v, 'Content-Length'), { code: TRANSFER_CODES.BAD_LENGTH }, v)
+  }
+  for (const v of [-1, 0.5, NaN, Infinity, 2 ** 53]) assert.throws(() => checkLength(v, 'Size'), { code: TRANSFER_CODES.BAD_LENGTH }, String(v))
+  assert.equal(checkLength(42, 'Size'), 42)
 })

@@ -1,16 +1,21 @@
 // A local directory as destination. Every write goes to a temp file in the target's own directory and is
 // renamed into place only when complete, so a reader (or a resumed run) never sees a partial file; every
-// path goes through resolveInside, so no key can land outside the root.
-import { createHash } from 'node:crypto'
-import { closeSync, createReadStream, createWriteStream, futimesSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs'
-import { copyFile, mkdir, open, rename, stat, unlink, utimes } from 'node:fs/promises'
+// path goes through resolveInside, so no key can land outside the root, and no symlink inside the root is
+// ever written through or read through (no-follow.ts).
+import { createHash, randomBytes } from 'node:crypto'
+import { closeSync, constants, futimesSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { copyFile, lstat, mkdir, open, rename, unlink, utimes } from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { resolveInside } from '../../shared/safe-path.ts'
 import type { Destination, PutInfo, StoredObject } from '../types.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
+import { assertNotSymlink, CREATE_NEW, READ_NO_FOLLOW, symlinkError, walkDirs } from './no-follow.ts'
 
+// Temp names are unique per process and thread (a random tag beside the pid, as pids repeat across restarts in
+// containers) and are created with O_EXCL, so a stale temp file or a planted link at the name is never reused.
+const TMP_TAG = `${process.pid}-${randomBytes(4).toString('hex')}`
 let tmpCounter = 0
 
 function writeAllSync(fd: number, buf: Buffer): void {
@@ -30,6 +35,7 @@ export type DirDestinationOptions = {
 
 export class DirDestination implements Destination {
   readonly root: string
+  /** Directories known to exist with no symlink between the root and them (each walked once). */
   readonly #dirs = new Set<string>()
   readonly #sync: boolean
 
@@ -42,15 +48,26 @@ export class DirDestination implements Destination {
     return this.root
   }
 
-  /** The final path (always inside the root) and a temp name next to it; `newDir` when its directory is not known to exist yet. */
+  /**
+   * The final path (always inside the root) and a temp name next to it; `newDir` when its directory is not known to
+   * exist yet. Refuses a key whose directories or own name hold a symlink (the directories are walked once each).
+   */
   #paths(key: string): { full: string; tmp: string; newDir?: string } {
     let full: string
     try { full = resolveInside(this.root, key) } catch (err) {
       throw new TransferError(TRANSFER_CODES.PATH_ESCAPE, `refused key ${JSON.stringify(key)}: ${(err as Error).message}`)
     }
     const dir = path.dirname(full)
-    const tmp = `${full}.colony-tmp-${process.pid}-${++tmpCounter}`
-    return this.#dirs.has(dir) ? { full, tmp } : { full, tmp, newDir: dir }
+    let newDir: string | undefined
+    if (!this.#dirs.has(dir)) {
+      const walk = walkDirs(this.root, dir)
+      if (typeof walk === 'object') throw symlinkError(key, walk.symlink)
+      if (walk === 'ok') this.#dirs.add(dir)
+      else newDir = dir
+    }
+    assertNotSymlink(full, key)
+    const tmp = `${full}.colony-tmp-${TMP_TAG}-${++tmpCounter}`
+    return newDir ? { full, tmp, newDir } : { full, tmp }
   }
 
   async #prepare(key: string): Promise<{ full: string; tmp: string }> {
@@ -60,6 +77,18 @@ export class DirDestination implements Destination {
       this.#dirs.add(p.newDir)
     }
     return p
+  }
+
+  /** The path of a stored file for a lookup, or undefined when the key is unsafe or a directory on the way is missing or a symlink. */
+  #lookup(key: string): string | undefined {
+    let full: string
+    try { full = resolveInside(this.root, key) } catch { return undefined }
+    const dir = path.dirname(full)
+    if (!this.#dirs.has(dir)) {
+      if (walkDirs(this.root, dir) !== 'ok') return undefined
+      this.#dirs.add(dir)
+    }
+    return full
   }
 
   async #commit(tmp: string, full: string, modified: number | undefined): Promise<void> {
@@ -80,7 +109,7 @@ export class DirDestination implements Destination {
     if (this.#sync) return this.#putStreamSync(key, body, info)
     const { full, tmp } = await this.#prepare(key)
     try {
-      const out = createWriteStream(tmp)
+      const out = (await open(tmp, CREATE_NEW, 0o666)).createWriteStream()
       await pipeline(body, out, info.signal ? { signal: info.signal } : {})
       const size = out.bytesWritten
       if (info.size !== undefined && size !== info.size) {
@@ -99,7 +128,7 @@ export class DirDestination implements Destination {
     if (this.#sync) return this.#putBufferSync(key, body, info)
     const { full, tmp } = await this.#prepare(key)
     try {
-      const fh = await open(tmp, 'w')
+      const fh = await open(tmp, CREATE_NEW, 0o666)
       try {
         await fh.writeFile(body)
         if (info.modified !== undefined) await fh.utimes(new Date(), new Date(info.modified))
@@ -127,7 +156,7 @@ export class DirDestination implements Destination {
   #putBufferSync(key: string, body: Buffer, info: PutInfo): StoredObject {
     const { full, tmp } = this.#prepareSync(key)
     try {
-      const fd = openSync(tmp, 'w')
+      const fd = openSync(tmp, CREATE_NEW, 0o666)
       try {
         writeAllSync(fd, body)
         if (info.modified !== undefined) futimesSync(fd, new Date(), new Date(info.modified))
@@ -153,7 +182,7 @@ export class DirDestination implements Destination {
     info.signal?.addEventListener('abort', onAbort, { once: true })
     try {
       if (info.signal?.aborted) onAbort()
-      fd = openSync(tmp, 'w')
+      fd = openSync(tmp, CREATE_NEW, 0o666)
       let size = 0
       for await (const chunk of body as AsyncIterable<Buffer>) {
         writeAllSync(fd, chunk)
@@ -181,8 +210,8 @@ export class DirDestination implements Destination {
   async putFromFile(key: string, file: string, info: PutInfo = {}): Promise<StoredObject> {
     const { full, tmp } = await this.#prepare(key)
     try {
-      await copyFile(file, tmp)
-      const st = await stat(tmp)
+      await copyFile(file, tmp, constants.COPYFILE_EXCL)
+      const st = await lstat(tmp)
       if (info.size !== undefined && st.size !== info.size) {
         throw new TransferError(TRANSFER_CODES.CHANGED, `${file} changed while copying (${st.size} ≠ ${info.size} bytes)`, { retryable: true })
       }
@@ -194,11 +223,12 @@ export class DirDestination implements Destination {
     }
   }
 
+  /** What is stored at a key; a symlink (at the name or on the way) is never followed and counts as nothing stored. */
   async stat(key: string): Promise<StoredObject | undefined> {
-    let full: string
-    try { full = resolveInside(this.root, key) } catch { return undefined }
+    const full = this.#lookup(key)
+    if (!full) return undefined
     try {
-      const st = await stat(full)
+      const st = await lstat(full)
       return st.isFile() ? { size: st.size, modified: st.mtimeMs } : undefined
     } catch {
       return undefined
@@ -207,8 +237,10 @@ export class DirDestination implements Destination {
 
   statMany(keys: string[]): Array<StoredObject | undefined> {
     return keys.map((key) => {
+      const full = this.#lookup(key)
+      if (!full) return undefined
       try {
-        const st = statSync(resolveInside(this.root, key), { throwIfNoEntry: false })
+        const st = lstatSync(full, { throwIfNoEntry: false })
         return st?.isFile() ? { size: st.size, modified: st.mtimeMs } : undefined
       } catch {
         return undefined
@@ -218,8 +250,16 @@ export class DirDestination implements Destination {
 
   /** MD5 of the stored file, for --checksum verification (a directory keeps no checksum of its own). */
   async checksum(key: string): Promise<string> {
+    const full = resolveInside(this.root, key)
+    const walk = walkDirs(this.root, path.dirname(full))
+    if (typeof walk === 'object') throw symlinkError(key, walk.symlink)
+    let fh
+    try { fh = await open(full, READ_NO_FOLLOW) } catch (err) {
+      if ((err as { code?: string }).code === 'ELOOP') throw symlinkError(key, full)
+      throw err
+    }
     const h = createHash('md5')
-    await pipeline(createReadStream(resolveInside(this.root, key)), h)
+    await pipeline(fh.createReadStream(), h)
     return h.digest('hex')
   }
 

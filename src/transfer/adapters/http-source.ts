@@ -4,6 +4,7 @@ import { Agent, type Dispatcher } from 'undici'
 import { parseRetryAfter } from '../../shared/backoff.ts'
 import type { Source, SourceObject } from '../types.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
+import { parseLength } from '../lengths.ts'
 import { readPlaylistBody } from './read-playlist-body.ts'
 
 export type HttpSourceOptions = {
@@ -26,6 +27,18 @@ type Response = Dispatcher.ResponseData
 function header(res: Response, name: string): string | undefined {
   const v = res.headers[name]
   return Array.isArray(v) ? v[0] : v
+}
+
+/** The announced Content-Length, or undefined when there is none; a malformed one throws TRANSFER_BAD_LENGTH (the body is dropped). */
+function contentLength(res: Response, label: string): number | undefined {
+  const text = header(res, 'content-length')
+  if (text === undefined) return undefined
+  try {
+    return parseLength(text, `${label}: Content-Length`)
+  } catch (err) {
+    res.body.on('error', () => {}).destroy()
+    throw err
+  }
 }
 
 export class HttpSource implements Source {
@@ -57,7 +70,12 @@ export class HttpSource implements Source {
           ...(signal ? { signal } : {}),
         })
       } catch (err) {
-        throw toTransferError(err, `GET ${url.href}`)
+        // Before the headers are delivered, undici reports a Content-Length its parser refused ("1.5", "12, 13") as a
+        // length mismatch; a body cut short fails later, on the body stream. So here it is a malformed header.
+        if ((err as { code?: string }).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+          throw new TransferError(TRANSFER_CODES.BAD_LENGTH, `${method} ${url.href}: the origin sent a malformed Content-Length`, { cause: err })
+        }
+        throw toTransferError(err, `${method} ${url.href}`)
       }
       const status = res.statusCode
       if (status >= 200 && status < 300) return { res, url }
@@ -88,31 +106,31 @@ export class HttpSource implements Source {
 
   async get(locator: string, options: { signal?: AbortSignal } = {}): Promise<SourceObject & { url: string; modified?: number }> {
     const { res, url } = await this.#request(locator, options.signal)
-    const len = header(res, 'content-length')
+    const len = contentLength(res, `GET ${url.href}`)
     const etag = header(res, 'etag')
     const type = header(res, 'content-type')
     const lm = header(res, 'last-modified')
     const modified = lm ? Date.parse(lm) : NaN
     return {
       body: res.body, url: url.href,
-      ...(len !== undefined && !header(res, 'content-encoding') ? { size: Number(len) } : {}),
+      ...(len !== undefined && !header(res, 'content-encoding') ? { size: len } : {}),
       ...(etag ? { etag } : {}), ...(type ? { contentType: type } : {}),
       ...(Number.isFinite(modified) ? { modified } : {}),
     }
   }
 
   async head(locator: string, options: { signal?: AbortSignal } = {}): Promise<{ size?: number; etag?: string; modified?: number }> {
-    const { res } = await this.#request(locator, options.signal, 'HEAD')
-    const len = header(res, 'content-length')
+    const { res, url } = await this.#request(locator, options.signal, 'HEAD')
+    const len = contentLength(res, `HEAD ${url.href}`)
     const etag = header(res, 'etag')
     const lm = header(res, 'last-modified')
     const modified = lm ? Date.parse(lm) : NaN
-    return { ...(len !== undefined ? { size: Number(len) } : {}), ...(etag ? { etag } : {}), ...(Number.isFinite(modified) ? { modified } : {}) }
+    return { ...(len !== undefined ? { size: len } : {}), ...(etag ? { etag } : {}), ...(Number.isFinite(modified) ? { modified } : {}) }
   }
 
   async getText(locator: string, options: { signal?: AbortSignal; maxBytes: number }): Promise<{ text: string; url: string; contentType?: string }> {
     const { res, url } = await this.#request(locator, options.signal)
-    const len = Number(header(res, 'content-length') ?? NaN)
+    const len = contentLength(res, `GET ${url.href}`) ?? NaN
     let buffer: Buffer
     try {
       buffer = await readPlaylistBody(res.body, { maxBytes: options.maxBytes, declaredSize: len, label: url.href })

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream'
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { FileRef, Source, SourceObject } from '../types.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
+import { checkLength } from '../lengths.ts'
 import { readPlaylistBody } from './read-playlist-body.ts'
 import { keyForPath } from '../keys.ts'
 import { createS3Client, loadS3Sdk, parseS3Url, toS3Error, type S3Options } from './s3-client.ts'
@@ -37,9 +38,16 @@ export class S3Source implements Source {
       const out = await (await this.#client).send(new GetObjectCommand({ Bucket: bucket, Key: key }), options.signal ? { abortSignal: options.signal } : {})
       if (!out.Body) throw new TransferError(TRANSFER_CODES.S3, `${locator}: empty response`, { retryable: true })
       const etag = unquoteEtag(out.ETag)
+      let size: number | undefined
+      try {
+        size = out.ContentLength === undefined ? undefined : checkLength(out.ContentLength, `GET ${locator}: ContentLength`)
+      } catch (err) {
+        (out.Body as Readable).destroy()
+        throw err
+      }
       return {
         body: out.Body as Readable,
-        ...(out.ContentLength !== undefined ? { size: out.ContentLength } : {}),
+        ...(size !== undefined ? { size } : {}),
         ...(etag ? { etag } : {}), ...(out.ContentType ? { contentType: out.ContentType } : {}),
         ...(out.LastModified ? { modified: out.LastModified.getTime() } : {}),
       }
@@ -54,7 +62,7 @@ export class S3Source implements Source {
       const { HeadObjectCommand } = await loadS3Sdk()
       const out = await (await this.#client).send(new HeadObjectCommand({ Bucket: bucket, Key: key }), options.signal ? { abortSignal: options.signal } : {})
       const etag = unquoteEtag(out.ETag)
-      return { ...(out.ContentLength !== undefined ? { size: out.ContentLength } : {}), ...(etag ? { etag } : {}), ...(out.LastModified ? { modified: out.LastModified.getTime() } : {}) }
+      return { ...(out.ContentLength !== undefined ? { size: checkLength(out.ContentLength, `HEAD ${locator}: ContentLength`) } : {}), ...(etag ? { etag } : {}), ...(out.LastModified ? { modified: out.LastModified.getTime() } : {}) }
     } catch (err) {
       throw toS3Error(err, `HEAD ${locator}`)
     }
@@ -90,7 +98,7 @@ export class S3Source implements Source {
         const etag = unquoteEtag(o.ETag)
         yield {
           source: `s3://${bucket}/${o.Key}`, key: keyForPath(o.Key, this.#strip), kind: /\.m3u8?$/i.test(o.Key) ? 'media' : 'object',
-          ...(o.Size !== undefined ? { size: o.Size } : {}), ...(etag ? { etag } : {}),
+          ...(o.Size !== undefined ? { size: checkLength(o.Size, `LIST ${locator}: Size of ${o.Key}`) } : {}), ...(etag ? { etag } : {}),
         }
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined

@@ -13,7 +13,7 @@ import { parseCatalogText, scanCatalog, type SkippedClass } from '../catalog.ts'
 import { crawlClass } from '../crawler.ts'
 import { copyFile } from '../copy-file.ts'
 import { verifyFile } from '../verify.ts'
-import { crawlPrefix, isPlaylistLocator, keyFunctionFor, planSources } from '../plan.ts'
+import { crawlPrefix, isPlaylistLocator, keyFunctionFor, namedHosts, planSources } from '../plan.ts'
 import { createDestination, locatorKind, SourceRouter } from '../adapters/create.ts'
 import { isSynthetic, NullDestination, parseSynthetic, scanSynthetic, crawlSynthetic, SyntheticSource } from './synthetic.ts'
 
@@ -46,8 +46,10 @@ function destinationFor(config: RunConfig, s3: S3Options | undefined, core: Core
 export function createTransferCore(config: RunConfig, options: TransferCoreOptions = {}): DistributedCore {
   const core = config.core as CoreRunOptions
   const s3: S3Options | undefined = core.s3 || options.s3Credentials ? { ...core.s3, ...(options.s3Credentials ? { credentials: options.s3Credentials } : {}) } : undefined
-  const allow = new HostAllowList(core.allowHosts ?? [])
-  for (const s of config.sources) if (/^https?:\/\//i.test(s)) allow.addUrl(s)
+  // The hosts the user named (typed sources, catalogs given by URL, --allow-host): what a remote catalog may name.
+  const named = namedHosts(config.sources, [], core.allowHosts)
+  // What crawls and redirects may reach: the named hosts plus the hosts of classes a local catalog names.
+  const allow = new HostAllowList(named.list())
   const router = new SourceRouter({
     http: { connections: core.connections ?? 64, allowRedirect: (u) => allow.allows(u) },
     ...(s3 ? { s3 } : {}),
@@ -72,7 +74,7 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
       skipped = res.skipped
       for (const c of classes) if (/^https?:/.test(c.source)) allow.addUrl(c.source)
     } else {
-      const plan = await planSources([source], [], router, { signal: opts.signal })
+      const plan = await planSources([source], [], router, { signal: opts.signal, allowHosts: named.list() })
       classes = plan.classes
       skipped = plan.skipped
       for (const h of plan.hosts) allow.add(h)
@@ -89,8 +91,14 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
 
   const crawl = async (entry: ClassEntry, opts: { signal: AbortSignal; trustHost?: boolean }): Promise<CrawlResult> => {
     if (isSynthetic(entry.source)) return crawlSynthetic(entry)
-    // Another process scanned this class; it recorded whether its host was vouched for.
-    if (opts.trustHost && /^https?:/.test(entry.source)) allow.addUrl(entry.source)
+    // Another process scanned this class; it recorded whether its host was vouched for. A class whose host nobody
+    // vouched for is never fetched.
+    if (/^https?:/.test(entry.source)) {
+      if (opts.trustHost) allow.addUrl(entry.source)
+      else if (!allow.allows(new URL(entry.source))) {
+        throw new TransferError(TRANSFER_CODES.FORBIDDEN_HOST, `class ${entry.id}: host ${new URL(entry.source).host} is not allowed (see --allow-host)`, { details: { skipReason: 'forbidden-host', classId: entry.id } })
+      }
+    }
     const common = {
       allowHosts: allow, retries: config.retries, keyFor: keyFunctionFor(entry, core.stripPrefix), signal: opts.signal,
       ...(core.stripPrefix ? { stripPrefix: core.stripPrefix } : {}),

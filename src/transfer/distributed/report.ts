@@ -5,6 +5,7 @@ import type { ClassRecord } from './class-record.ts'
 import type { Keys } from './keys.ts'
 import type { RunConfig } from './run-config.ts'
 import type { ScriptedRedis } from './scripts.ts'
+import { classPassed } from '../report.ts'
 import { FileList } from './file-list.ts'
 
 export type ClassProgress = { record: ClassRecord; files: number; verified: number; failed: number; bytes: number; retries: number; skippedPresent: number }
@@ -66,6 +67,7 @@ export async function buildDistributedReport(redis: ScriptedRedis, keys: Keys, r
     classes.push({
       id: p.record.id, source: p.record.source, state: reportState(p),
       ...(p.record.skipReason ? { skipReason: p.record.skipReason } : {}),
+      ...(p.record.state === 'skipped' && p.record.message ? { skipMessage: p.record.message } : {}),
       files: p.files, verified: p.verified, bytes: p.bytes, retries: p.retries,
       missing: await missingOf(redis, keys, r, p),
     })
@@ -78,7 +80,7 @@ export async function buildDistributedReport(redis: ScriptedRedis, keys: Keys, r
   }
   return {
     run: r, destination: config.to, startedAt: meta.createdAt ?? config.createdAt, finishedAt: meta.finishedAt ?? new Date().toISOString(),
-    ok: classes.every((c) => c.state === 'verified' || c.state === 'skipped') && totals.verified === totals.files,
+    ok: classes.every(classPassed) && totals.verified === totals.files,
     totals, classes,
   }
 }

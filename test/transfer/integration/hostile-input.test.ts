@@ -45,6 +45,12 @@ before(async () => {
   // Not playlists at all.
   lib.addFile('hostile/html/master.m3u8', '<!doctype html><html><body>login required</body></html>\n', { contentType: 'text/html' })
   lib.addFile('hostile/binary/master.m3u8', seg.subarray(0, 4096), { contentType: 'video/mp2t' })
+  // Impossible byte ranges (negative, fractional, past 2^53 − 1) in a variant playlist.
+  for (const [id, range] of Object.entries(BYTERANGES)) {
+    lib.addFile(`hostile/${id}/master.m3u8`, master(['v/index.m3u8']))
+    lib.addFile(`hostile/${id}/v/index.m3u8`, `#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\n#EXT-X-BYTERANGE:${range}\nall.ts\n#EXT-X-ENDLIST\n`)
+    lib.addFile(`hostile/${id}/v/all.ts`, seg)
+  }
   origin = await startSampleOrigin({ library: lib })
 })
 after(async () => {
@@ -53,7 +59,8 @@ after(async () => {
   await rm(work, { recursive: true, force: true })
 })
 
-const HOSTILE = ['escape', 'foreign', 'loop', 'huge', 'html', 'binary']
+const BYTERANGES = { 'byterange-negative': '-188@0', 'byterange-fraction': '188.5@0', 'byterange-huge': '99999999999999999999@0' }
+const HOSTILE = ['escape', 'foreign', 'loop', 'huge', 'html', 'binary', ...Object.keys(BYTERANGES)]
 
 test('hostile classes fail one by one with clear errors; good classes copied; nothing outside the destination', { timeout: 120_000 }, async () => {
   const catalog = [
@@ -66,7 +73,7 @@ test('hostile classes fail one by one with clear errors; good classes copied; no
   const reportFile = path.join(work, 'report.json')
   const r = await runCli(['transfer', '--catalog', catalogFile, '--to', dest, '--state', path.join(work, 'state'), '--report', reportFile, '--max-playlist-size', '1MB'],
     { cwd: work, timeoutMs: 110_000 })
-  assert.ok(r.code === 0 || r.code === 1, `exit 0 or 1, not a crash or usage error: ${r.code}\n${r.stderr}`)
+  assert.equal(r.code, 1, `exit 1, not a crash or usage error: ${r.code}\n${r.stderr}`)
 
   const report = await readReport(reportFile)
   const byId = new Map(report.classes.map((c) => [c.id, c]))
@@ -89,6 +96,10 @@ test('hostile classes fail one by one with clear errors; good classes copied; no
   assert.match(explain('huge'), /TOO_LARGE|too-large|too large|bigger/i)
   assert.match(explain('html'), /NOT_PLAYLIST|not-a-playlist|not a playlist/i)
   assert.match(explain('binary'), /NOT_PLAYLIST|not-a-playlist|not a playlist/i)
+  for (const id of Object.keys(BYTERANGES)) {
+    assert.match(explain(id), /TRANSFER_BAD_LENGTH .*EXT-X-BYTERANGE.*not a byte count/, id)
+    assert.equal(origin.getsFor(`hostile/${id}/v/all.ts`), 0, `${id}: nothing its hostile playlist lists is fetched`)
+  }
 
   assert.equal(other.stats.requests, 0, 'the host nobody allowed received no request')
   assert.equal(origin.getsFor('tmp/colony-escaped.ts'), 0, 'a ../ escape is never fetched')
