@@ -1,10 +1,15 @@
 // `colony live serve | publish | subscribe | bench`.
 import { randomBytes } from 'node:crypto'
-import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec } from '../shared/cli-options.ts'
+import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec, type ParsedCommand } from '../shared/cli-options.ts'
 import { UsageError } from '../shared/errors.ts'
 import { createLogger } from '../shared/logger.ts'
+import { LIVE_LIMIT_DEFAULTS as LIMITS } from '../live/limits.ts'
 import { parseDuration, parseSize } from '../shared/units.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
+
+function seconds(ms: number): string {
+  return `${ms / 1000}s`
+}
 
 const SERVE: CommandSpec = {
   name: 'colony live serve',
@@ -34,9 +39,13 @@ const SERVE: CommandSpec = {
     'max-buffer': { type: 'string', description: 'unsent bytes per connection before it is a slow consumer', default: '256KB', placeholder: 'size' },
     'slow-consumer': { type: 'string', description: 'resync (skip, then replay from history or reset) | disconnect', default: 'resync', placeholder: 'policy' },
     'slow-timeout': { type: 'string', description: 'a slow consumer that has not drained after this is closed', default: '30s', placeholder: 'duration' },
-    'max-conns-per-ip': { type: 'number', description: 'open connections per client address per worker (0 = unlimited)', default: 0 },
-    'conn-rate': { type: 'number', description: 'new connections per second per worker (0 = unlimited)', default: 0 },
-    'publish-rate': { type: 'number', description: 'published events per second per client address per worker (0 = unlimited)', default: 0 },
+    'max-conns-per-ip': { type: 'number', description: 'open SSE streams per client address per worker (0 = unlimited; behind a proxy every viewer shares its address)', default: LIMITS.maxConnectionsPerIp },
+    'max-pending-per-ip': { type: 'number', description: 'connections per client address per worker that are not streams: sending a request or idle between requests (0 = unlimited)', default: LIMITS.maxPendingPerIp },
+    'conn-rate': { type: 'number', description: 'new connections per second per worker (0 = unlimited)', default: LIMITS.connectionRate },
+    'publish-rate': { type: 'number', description: 'published events per second per client address per worker (0 = unlimited; peer-DC forwards excepted)', default: LIMITS.publishRate },
+    'headers-timeout': { type: 'string', description: 'a request head must be complete this long after the connection opened (or its first byte), however it trickles', default: seconds(LIMITS.headersTimeoutMs), placeholder: 'duration' },
+    'body-timeout': { type: 'string', description: 'a request body must be complete this long after its head', default: seconds(LIMITS.bodyTimeoutMs), placeholder: 'duration' },
+    'keep-alive': { type: 'string', description: 'idle time allowed between requests on a kept-alive connection', default: seconds(LIMITS.keepAliveMs), placeholder: 'duration' },
     'max-body': { type: 'string', description: 'largest publish body', default: '256KB', placeholder: 'size' },
     'max-batch': { type: 'number', description: 'events in one publish request', default: 1000 },
     'semi-space': { type: 'number', description: 'V8 young-generation semi-space per worker in MB (0 = V8 default); small keeps RSS per connection down', default: 4 },
@@ -67,6 +76,14 @@ const SUBSCRIBE: CommandSpec = {
     duration: { type: 'string', description: 'exit after this long', placeholder: 'duration' },
     json: { type: 'boolean', description: 'JSON lines: {"id","event","data"}' },
   },
+}
+
+function duration(p: ParsedCommand, name: string): number | undefined {
+  const text = str(p, name)
+  if (text === undefined) return undefined
+  const ms = parseDuration(text)
+  if (ms <= 0) throw new UsageError(`--${name} must be longer than 0`)
+  return ms
 }
 
 function parseCoalesce(items: string[]): [string, number][] {
@@ -100,7 +117,8 @@ async function runServe(argv: string[]): Promise<number> {
     host: str(p, 'host'), port: num(p, 'port'), workers: num(p, 'workers'), capacity: num(p, 'capacity'),
     redis: str(p, 'redis'), redisPrefix: str(p, 'redis-prefix'), nodeTtlMs: parseDuration(str(p, 'node-ttl') ?? '10s'),
     role, token, jwtKey, dc: str(p, 'dc'), peerDcs: peers, peerToken: str(p, 'peer-token'), corsOrigins: list(p, 'cors-origin'),
-    maxConnectionsPerIp: num(p, 'max-conns-per-ip'), connectionRate: num(p, 'conn-rate'), publishRate: num(p, 'publish-rate'),
+    maxConnectionsPerIp: num(p, 'max-conns-per-ip'), maxPendingPerIp: num(p, 'max-pending-per-ip'), connectionRate: num(p, 'conn-rate'), publishRate: num(p, 'publish-rate'),
+    headersTimeoutMs: duration(p, 'headers-timeout'), bodyTimeoutMs: duration(p, 'body-timeout'), keepAliveMs: duration(p, 'keep-alive'),
     maxBodyBytes: parseSize(str(p, 'max-body') ?? '256KB'), maxBatch: num(p, 'max-batch'), graceMs: parseDuration(str(p, 'grace') ?? '2s'), semiSpaceMb: num(p, 'semi-space'),
     hub: {
       historySize: num(p, 'history'), coalesce: parseCoalesce(list(p, 'coalesce')),

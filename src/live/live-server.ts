@@ -9,7 +9,8 @@ import type { Registry } from '../shared/metrics.ts'
 import { assertAuthorization } from './auth.ts'
 import { LiveError } from './errors.ts'
 import { Hub, type HubOptions } from './hub.ts'
-import { ConnectionCounter, KeyedBuckets, TokenBucket } from './limits.ts'
+import { ConnectionGuard } from './connection-guard.ts'
+import { ConnectionCounter, KeyedBuckets, LIVE_LIMIT_DEFAULTS, TokenBucket } from './limits.ts'
 import { createLiveMetrics } from './live-metrics.ts'
 import { LocalTransport } from './local-transport.ts'
 import { renderLivePage } from './page.ts'
@@ -48,12 +49,20 @@ export type LiveServerOptions = {
   peerToken?: string
   /** Frontend tuning (batching, heartbeat, buffers, coalescing, history). @defaultValue {} */
   hub?: HubOptions
-  /** Open SSE connections per client IP (per process); 0 = unlimited. @defaultValue 0 */
+  /** Open SSE connections per client IP (per process); 0 = unlimited. @defaultValue 1000 */
   maxConnectionsPerIp?: number
+  /** Connections per client IP that are not streams (head, body, idle keep-alive), per process; 0 = unlimited. @defaultValue 256 */
+  maxPendingPerIp?: number
   /** New SSE connections per second per process (burst = 1s worth); 0 = unlimited. @defaultValue 0 */
   connectionRate?: number
-  /** Published events per second per client IP; 0 = unlimited. @defaultValue 0 */
+  /** Published events per second per client IP (peer-DC forwards with the publish secret excepted); 0 = unlimited. @defaultValue 1000 */
   publishRate?: number
+  /** A request head must be complete this long after its connection opened or its first byte, however it trickles. @defaultValue 10_000 */
+  headersTimeoutMs?: number
+  /** A request body must be complete this long after its head. @defaultValue 15_000 */
+  bodyTimeoutMs?: number
+  /** Idle time allowed between requests on a kept-alive connection. @defaultValue 5_000 */
+  keepAliveMs?: number
   /** Largest publish body. @defaultValue 262_144 */
   maxBodyBytes?: number
   /** Events in one publish request. @defaultValue 1000 */
@@ -96,12 +105,22 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   const transport = options.transport ?? new LocalTransport({ historySize: options.hub?.historySize })
   const hub = new Hub(transport, options.hub)
   const forwarders = peers.map((url) => new PeerForwarder({ url, dc: options.dc as string, token: peerToken as string, logger: log }))
-  const metrics = createLiveMetrics(hub.stats, () => forwarders)
+  const limits = {
+    maxConnectionsPerIp: options.maxConnectionsPerIp ?? LIVE_LIMIT_DEFAULTS.maxConnectionsPerIp,
+    maxPendingPerIp: options.maxPendingPerIp ?? LIVE_LIMIT_DEFAULTS.maxPendingPerIp,
+    connectionRate: options.connectionRate ?? LIVE_LIMIT_DEFAULTS.connectionRate,
+    publishRate: options.publishRate ?? LIVE_LIMIT_DEFAULTS.publishRate,
+    headersTimeoutMs: options.headersTimeoutMs ?? LIVE_LIMIT_DEFAULTS.headersTimeoutMs,
+    bodyTimeoutMs: options.bodyTimeoutMs ?? LIVE_LIMIT_DEFAULTS.bodyTimeoutMs,
+    keepAliveMs: options.keepAliveMs ?? LIVE_LIMIT_DEFAULTS.keepAliveMs,
+  }
+  const guard = new ConnectionGuard(limits)
+  const metrics = createLiveMetrics(hub.stats, () => forwarders, guard)
   const cors = options.corsOrigins ?? ['*']
   const perIp = new ConnectionCounter()
-  const connBucket = new TokenBucket(options.connectionRate ?? 0)
-  const publishBuckets = new KeyedBuckets(options.publishRate ?? 0)
-  const maxPerIp = options.maxConnectionsPerIp ?? 0
+  const connBucket = new TokenBucket(limits.connectionRate)
+  const publishBuckets = new KeyedBuckets(limits.publishRate)
+  const maxPerIp = limits.maxConnectionsPerIp
   const originNonce = randomBytes(6).toString('base64url')
   let originSeq = 0
   let draining = false
@@ -128,6 +147,8 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
 
   /** An SSE subscribe on a bare socket (see sse-front.ts): refusals are complete HTTP responses. */
   async function handleSubscribe(socket: Socket, request: SseRequest): Promise<void> {
+    // A stream has no deadline and does not count as a pending connection (a subscribe via node:http is one too).
+    guard.release(socket)
     const origin = request.headers.get('origin')
     const allow = corsFor(origin)
     const reject = (err: LiveError, retryAfter?: number): void => {
@@ -227,7 +248,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       res.end(text)
       return
     }
-    if (await handleOpsRequest(req, res, { registry: metrics.registry, health: () => ({ ...options.healthExtra, node: transport.nodeId, role, dc: options.dc, connections: hub.stats.connections, topics: hub.stats.topics, draining, ...(draining ? { ok: false } : {}) }) })) return
+    if (await handleOpsRequest(req, res, { registry: metrics.registry, health: () => ({ ...options.healthExtra, node: transport.nodeId, role, dc: options.dc, connections: hub.stats.connections, topics: hub.stats.topics, draining, limits, ...(draining ? { ok: false } : {}) }) })) return
     const ev = EVENTS_RE.exec(path)
     if (ev?.[1]) {
       if (req.method === 'GET') {
@@ -256,7 +277,9 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     throw new LiveError('LIVE_NOT_FOUND', `no route for ${req.method ?? '?'} ${path}`)
   }
 
-  const httpServer = http.createServer({ noDelay: true, keepAliveTimeout: 5_000, requestTimeout: 0, headersTimeout: 20_000 }, (req, res) => {
+  // This server never listens (the front emits its sockets), so its own headersTimeout/requestTimeout are not
+  // enforced: the guard's deadlines bound its connections instead (watchHttp below).
+  const httpServer = http.createServer({ noDelay: true, keepAliveTimeout: limits.keepAliveMs, requestTimeout: 0 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (isColonyError(err)) metrics.refused.inc({ code: err.code })
       else log.error({ err: String(err) }, 'live request failed')
@@ -265,10 +288,17 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     })
   })
   httpServer.maxHeadersCount = 50
+  guard.watchHttp(httpServer)
   const maxBodyBytes = options.maxBodyBytes ?? 262_144
   const server = createSseFront({
     http: httpServer,
     onSubscribe: (socket, request) => { void handleSubscribe(socket, request) },
+    guard,
+    overCap: () => {
+      const err = new LiveError('LIVE_TOO_MANY_CONNECTIONS', `at most ${limits.maxPendingPerIp} connections per client address that are not streams`)
+      metrics.refused.inc({ code: err.code })
+      return { status: err.status, body: { error: err.toJSON() }, headers: `${corsFor(undefined)}retry-after: 1\r\n` }
+    },
     publish: {
       handle: handleRawPublish,
       maxBodyBytes,
@@ -277,7 +307,6 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
         const err = new ColonyError('COLONY_BODY_TOO_LARGE', `request body over ${maxBodyBytes} bytes`, { status: 413 })
         return { status: 413, headers: corsFor(undefined), body: JSON.stringify({ error: err.toJSON() }) }
       },
-      keepAliveMs: 5_000,
     },
   })
   const host = options.host ?? '127.0.0.1'
@@ -298,6 +327,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       await hub.drain({ graceMs: closeOptions.graceMs ?? 2_000 })
       hub.close()
       httpServer.closeAllConnections()
+      guard.destroyAll()
       await Promise.all(forwarders.map((f) => f.close()))
       await transport.close()
     },
