@@ -6,7 +6,7 @@ import { ColonyError, isColonyError } from '../shared/errors.ts'
 import { handleOpsRequest, readBody, sendError, sendJson } from '../shared/http-ops.ts'
 import { createSilentLogger, type Logger } from '../shared/logger.ts'
 import type { Registry } from '../shared/metrics.ts'
-import { assertAuthorization } from './auth.ts'
+import { authorizePublish, type PublishAuthOptions } from './auth.ts'
 import { LiveError } from './errors.ts'
 import { Hub, type HubOptions } from './hub.ts'
 import { ConnectionGuard } from './connection-guard.ts'
@@ -19,6 +19,7 @@ import type { RawPublishRequest, RawResponse } from './publish-front.ts'
 import { PeerForwarder } from './peer-forwarder.ts'
 import { parsePublishBody, parseTopic } from './publish-body.ts'
 import type { LiveEvent, LiveTransport } from './types.ts'
+import { deriveViewerKey, issueOverHttp, ViewerBuckets } from './viewer-tokens.ts'
 
 /** Options of one live node. */
 export type LiveServerOptions = {
@@ -39,6 +40,14 @@ export type LiveServerOptions = {
   token?: string
   /** HS256 key for publish JWTs. @defaultValue undefined */
   jwtKey?: string
+  /** Secret the viewer-token key is derived from (HKDF). @defaultValue token (without either, viewer tokens are refused) */
+  viewerKey?: string
+  /** Events per second one viewer token may publish (burst twice that); 0 = unlimited. @defaultValue 5 */
+  viewerRate?: number
+  /** Longest lifetime a viewer token may be issued with or accepted with. @defaultValue 86_400_000 (24 h) */
+  viewerMaxTtlMs?: number
+  /** The clock viewer tokens are issued and checked against (ms since epoch). @defaultValue Date.now */
+  clock?: () => number
   /** Allowed CORS origins; '*' allows any. @defaultValue ['*'] */
   corsOrigins?: string[]
   /** Name of this DC; required with peerDcs. @defaultValue undefined */
@@ -120,6 +129,12 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   const perIp = new ConnectionCounter()
   const connBucket = new TokenBucket(limits.connectionRate)
   const publishBuckets = new KeyedBuckets(limits.publishRate)
+  const clock = options.clock ?? Date.now
+  const viewerMaterial = options.viewerKey ?? options.token
+  const viewerMaxTtlMs = options.viewerMaxTtlMs ?? LIVE_LIMIT_DEFAULTS.viewerMaxTtlMs
+  const viewerKey = viewerMaterial ? deriveViewerKey(viewerMaterial) : undefined
+  const auth: PublishAuthOptions = { token: options.token, jwtKey: options.jwtKey, viewer: viewerKey && { key: viewerKey, maxTtlMs: viewerMaxTtlMs, now: clock } }
+  const viewerBuckets = new ViewerBuckets(options.viewerRate ?? LIVE_LIMIT_DEFAULTS.viewerRate)
   const maxPerIp = limits.maxConnectionsPerIp
   const originNonce = randomBytes(6).toString('base64url')
   let originSeq = 0
@@ -186,13 +201,26 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   async function publishCore(topic: string, header: (name: string) => string | undefined, body: Buffer | (() => Promise<Buffer>), ip: string): Promise<{ topic: string; accepted: number; ids: number[] }> {
     if (draining) throw withRetryAfter(new LiveError('LIVE_SHUTTING_DOWN', 'node is draining'), 1)
     if (role === 'frontend') throw new LiveError('LIVE_NOT_FOUND', 'this node is a frontend only; publish to a dispatcher')
-    assertAuthorization(header('authorization'), topic, { token: options.token, jwtKey: options.jwtKey })
+    const publisher = await authorizePublish(header('authorization'), topic, auth)
     const bytes = typeof body === 'function' ? await body() : body
     const forwardedFrom = header('x-colony-dc')
-    const forwarded = typeof forwardedFrom === 'string' && forwardedFrom.length > 0
+    // A viewer token never speaks for a peer DC (it could forge origin ids).
+    const forwarded = publisher.kind !== 'viewer' && typeof forwardedFrom === 'string' && forwardedFrom.length > 0
     const inputs = parsePublishBody(bytes, { maxEvents: options.maxBatch ?? 1000, forwarded })
-    const bucket = publishBuckets.get(ip)
-    if (!bucket.take(inputs.length)) throw withRetryAfter(new LiveError('LIVE_RATE_LIMITED', 'publish rate exceeded'), bucket.waitSeconds(inputs.length))
+    if (publisher.kind === 'viewer') {
+      const denied = inputs.find((i) => !publisher.claims.types.includes(i.type))
+      if (denied) throw new LiveError('LIVE_FORBIDDEN_TYPE', `viewer token does not cover event type ${denied.type}`)
+    }
+    // Peer DCs forward every event of their viewers from one address: with the secret they are not rate-limited.
+    if (!(forwarded && publisher.kind === 'secret')) {
+      const bucket = publishBuckets.get(ip)
+      if (!bucket.take(inputs.length)) throw withRetryAfter(new LiveError('LIVE_RATE_LIMITED', 'publish rate exceeded'), bucket.waitSeconds(inputs.length))
+    }
+    if (publisher.kind === 'viewer') {
+      const now = clock()
+      const bucket = viewerBuckets.get(publisher.claims, now)
+      if (!bucket.take(inputs.length, now)) throw withRetryAfter(new LiveError('LIVE_RATE_LIMITED', 'viewer token publish rate exceeded'), bucket.waitSeconds(inputs.length))
+    }
     if (!forwarded && forwarders.length > 0) {
       for (const i of inputs) i.origin = `${options.dc as string}:${originNonce}:${++originSeq}`
     }
@@ -260,6 +288,12 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       }
       const topic = parseTopic(ev[1])
       if (req.method === 'POST') return handlePublish(req, res, topic)
+    }
+    if (path === '/v1/tokens' && req.method === 'POST') {
+      setCors(req, res)
+      const issued = await issueOverHttp(req.headers.authorization, () => readBody(req, 4096), { secret: options.token, key: viewerKey, maxTtlMs: viewerMaxTtlMs, now: clock() })
+      sendJson(res, 201, issued)
+      return
     }
     const tp = TOPIC_RE.exec(path)
     if (tp?.[1] && req.method === 'GET') {

@@ -122,3 +122,14 @@ test('limits are on by default: SSE connections per address and the publish rate
     assert.equal(health.limits?.maxPendingPerIp, 256)
   } finally { await plain.close({ graceMs: 100 }) }
 })
+
+test('the per-address publish rate spares peer-DC forwards made with the secret, not other publishes', async () => {
+  const node = await startLiveServer({ token: TOKEN, publishRate: 2 })
+  try {
+    const forwarded = { events: Array.from({ length: 5 }, (_, n) => ({ type: 'comment', data: n, origin: `eu:test:${n}` })) }
+    assert.equal((await publish(node.url, 'fwd', TOKEN, forwarded, { 'x-colony-dc': 'eu' })).status, 202, 'a peer DC forwards at its viewers\' rate')
+    const local = await publish(node.url, 'fwd', TOKEN, { events: [1, 2, 3].map((n) => ({ type: 'comment', data: n })) })
+    assert.equal(local.status, 429, '3 events at 2/s from one address')
+    assert.equal((local.json.error as { code: string }).code, 'LIVE_RATE_LIMITED')
+  } finally { await node.close({ graceMs: 100 }) }
+})
