@@ -1,10 +1,15 @@
 // `colony live serve | publish | subscribe | bench`.
 import { randomBytes } from 'node:crypto'
-import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec } from '../shared/cli-options.ts'
+import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec, type ParsedCommand } from '../shared/cli-options.ts'
 import { UsageError } from '../shared/errors.ts'
 import { createLogger } from '../shared/logger.ts'
+import { LIVE_LIMIT_DEFAULTS as LIMITS } from '../live/limits.ts'
 import { parseDuration, parseSize } from '../shared/units.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
+
+function seconds(ms: number): string {
+  return `${ms / 1000}s`
+}
 
 const SERVE: CommandSpec = {
   name: 'colony live serve',
@@ -22,6 +27,9 @@ const SERVE: CommandSpec = {
     'node-ttl': { type: 'string', description: 'a silent node leaves the Redis routing table after this', default: '10s', placeholder: 'duration' },
     token: { type: 'string', description: 'publish token (Authorization: Bearer …); generated and printed when neither this nor --jwt-key is set', placeholder: 'secret' },
     'jwt-key': { type: 'string', description: 'HS256 key: accept publish JWTs signed with it (exp required; optional topics claim)', placeholder: 'key' },
+    'viewer-key': { type: 'string', description: 'secret the viewer-token key is derived from (default: --token); colony live token needs the same', placeholder: 'secret' },
+    'viewer-rate': { type: 'number', description: 'events per second one viewer token may publish, burst twice that (0 = unlimited)', default: LIMITS.viewerRate },
+    'viewer-max-ttl': { type: 'string', description: 'longest lifetime of a viewer token the node accepts or issues', default: `${LIMITS.viewerMaxTtlMs / 3_600_000}h`, placeholder: 'duration' },
     dc: { type: 'string', description: 'name of this data center (needed with --peer-dc)', placeholder: 'name' },
     'peer-dc': { type: 'list', description: 'base URL of a peer DC; local publishes are forwarded to it exactly once (repeatable)', placeholder: 'url' },
     'peer-token': { type: 'string', description: 'token for the peer DCs\' publish API (default: --token)', placeholder: 'secret' },
@@ -34,15 +42,37 @@ const SERVE: CommandSpec = {
     'max-buffer': { type: 'string', description: 'unsent bytes per connection before it is a slow consumer', default: '256KB', placeholder: 'size' },
     'slow-consumer': { type: 'string', description: 'resync (skip, then replay from history or reset) | disconnect', default: 'resync', placeholder: 'policy' },
     'slow-timeout': { type: 'string', description: 'a slow consumer that has not drained after this is closed', default: '30s', placeholder: 'duration' },
-    'max-conns-per-ip': { type: 'number', description: 'open connections per client address per worker (0 = unlimited)', default: 0 },
-    'conn-rate': { type: 'number', description: 'new connections per second per worker (0 = unlimited)', default: 0 },
-    'publish-rate': { type: 'number', description: 'published events per second per client address per worker (0 = unlimited)', default: 0 },
+    'max-conns-per-ip': { type: 'number', description: 'open SSE streams per client address per worker (0 = unlimited; behind a proxy every viewer shares its address)', default: LIMITS.maxConnectionsPerIp },
+    'max-pending-per-ip': { type: 'number', description: 'connections per client address per worker that are not streams: sending a request or idle between requests (0 = unlimited)', default: LIMITS.maxPendingPerIp },
+    'conn-rate': { type: 'number', description: 'new connections per second per worker (0 = unlimited)', default: LIMITS.connectionRate },
+    'publish-rate': { type: 'number', description: 'published events per second per client address per worker (0 = unlimited; peer-DC forwards excepted)', default: LIMITS.publishRate },
+    'headers-timeout': { type: 'string', description: 'a request head must be complete this long after the connection opened (or its first byte), however it trickles', default: seconds(LIMITS.headersTimeoutMs), placeholder: 'duration' },
+    'body-timeout': { type: 'string', description: 'a request body must be complete this long after its head', default: seconds(LIMITS.bodyTimeoutMs), placeholder: 'duration' },
+    'keep-alive': { type: 'string', description: 'idle time allowed between requests on a kept-alive connection', default: seconds(LIMITS.keepAliveMs), placeholder: 'duration' },
     'max-body': { type: 'string', description: 'largest publish body', default: '256KB', placeholder: 'size' },
     'max-batch': { type: 'number', description: 'events in one publish request', default: 1000 },
     'semi-space': { type: 'number', description: 'V8 young-generation semi-space per worker in MB (0 = V8 default); small keeps RSS per connection down', default: 4 },
     grace: { type: 'string', description: 'drain time on shutdown (viewers are told to reconnect)', default: '2s', placeholder: 'duration' },
   },
-  epilog: 'Endpoints: GET /v1/topics/:topic/events (SSE), POST /v1/topics/:topic/events (publish), GET /v1/topics/:topic (viewers), GET / (page), /healthz, /metrics.\nSee docs/live.md.',
+  epilog: 'Endpoints: GET /v1/topics/:topic/events (SSE), POST /v1/topics/:topic/events (publish), POST /v1/tokens (viewer tokens, publish secret only), GET /v1/topics/:topic (viewers), GET / (page), /healthz, /metrics.\nSee docs/live.md.',
+}
+
+const TOKEN: CommandSpec = {
+  name: 'colony live token',
+  usage: '--topic T [--types like,comment] [--ttl 1h] [--page URL] [--json] --token SECRET | --viewer-key KEY',
+  summary: 'Issues a viewer token: a JWT that may publish only these event types to these topics until it expires, rate-limited '
+    + 'per token by the node (--viewer-rate). Give it to a browser instead of the publish secret: the page reads #viewer=<token>. '
+    + 'Signed here with the key every node derives from the same secret; POST /v1/tokens issues the same over HTTP.',
+  options: {
+    topic: { type: 'list', description: 'topic name, or prefix* for every topic starting with prefix (repeatable or comma-separated)', placeholder: 'topic' },
+    types: { type: 'list', description: 'event types the token may publish (comma-separated)', default: ['like', 'comment'], placeholder: 'types' },
+    ttl: { type: 'string', description: 'lifetime of the token', default: '1h', placeholder: 'duration' },
+    token: { type: 'string', description: 'the nodes\' publish secret (the key is derived from it unless --viewer-key is set)', placeholder: 'secret' },
+    'viewer-key': { type: 'string', description: 'the nodes\' --viewer-key, when they have one', placeholder: 'secret' },
+    'viewer-max-ttl': { type: 'string', description: 'longest --ttl allowed (the nodes refuse longer-lived tokens)', default: `${LIMITS.viewerMaxTtlMs / 3_600_000}h`, placeholder: 'duration' },
+    page: { type: 'string', description: 'print the page link for the first topic at this node URL instead of the bare token', placeholder: 'url' },
+    json: { type: 'boolean', description: 'print {"token","jti","exp","expiresAt","topics","types"}' },
+  },
 }
 
 const PUBLISH: CommandSpec = {
@@ -67,6 +97,14 @@ const SUBSCRIBE: CommandSpec = {
     duration: { type: 'string', description: 'exit after this long', placeholder: 'duration' },
     json: { type: 'boolean', description: 'JSON lines: {"id","event","data"}' },
   },
+}
+
+function duration(p: ParsedCommand, name: string): number | undefined {
+  const text = str(p, name)
+  if (text === undefined) return undefined
+  const ms = parseDuration(text)
+  if (ms <= 0) throw new UsageError(`--${name} must be longer than 0`)
+  return ms
 }
 
 function parseCoalesce(items: string[]): [string, number][] {
@@ -99,8 +137,9 @@ async function runServe(argv: string[]): Promise<number> {
   const served = await serveLive({
     host: str(p, 'host'), port: num(p, 'port'), workers: num(p, 'workers'), capacity: num(p, 'capacity'),
     redis: str(p, 'redis'), redisPrefix: str(p, 'redis-prefix'), nodeTtlMs: parseDuration(str(p, 'node-ttl') ?? '10s'),
-    role, token, jwtKey, dc: str(p, 'dc'), peerDcs: peers, peerToken: str(p, 'peer-token'), corsOrigins: list(p, 'cors-origin'),
-    maxConnectionsPerIp: num(p, 'max-conns-per-ip'), connectionRate: num(p, 'conn-rate'), publishRate: num(p, 'publish-rate'),
+    role, token, jwtKey, viewerKey: str(p, 'viewer-key'), viewerRate: num(p, 'viewer-rate'), viewerMaxTtlMs: duration(p, 'viewer-max-ttl'), dc: str(p, 'dc'), peerDcs: peers, peerToken: str(p, 'peer-token'), corsOrigins: list(p, 'cors-origin'),
+    maxConnectionsPerIp: num(p, 'max-conns-per-ip'), maxPendingPerIp: num(p, 'max-pending-per-ip'), connectionRate: num(p, 'conn-rate'), publishRate: num(p, 'publish-rate'),
+    headersTimeoutMs: duration(p, 'headers-timeout'), bodyTimeoutMs: duration(p, 'body-timeout'), keepAliveMs: duration(p, 'keep-alive'),
     maxBodyBytes: parseSize(str(p, 'max-body') ?? '256KB'), maxBatch: num(p, 'max-batch'), graceMs: parseDuration(str(p, 'grace') ?? '2s'), semiSpaceMb: num(p, 'semi-space'),
     hub: {
       historySize: num(p, 'history'), coalesce: parseCoalesce(list(p, 'coalesce')),
@@ -111,8 +150,14 @@ async function runServe(argv: string[]): Promise<number> {
   }, logger)
   const mode = str(p, 'redis') ? `redis ${str(p, 'redis') ?? ''}` : 'embedded'
   process.stdout.write(`colony live: serving ${served.url} (${served.workers} worker${served.workers === 1 ? '' : 's'}, ${mode})\n`)
-  if (generated) process.stdout.write(`colony live: generated publish token ${token ?? ''}\ncolony live: page ${served.url}/?topic=demo#token=${token ?? ''}\n`)
-  else process.stdout.write(`colony live: page ${served.url}/?topic=demo#token=<publish token>\n`)
+  if (generated) process.stdout.write(`colony live: generated publish token ${token ?? ''} (for backends; never give it to a browser)\n`)
+  const material = str(p, 'viewer-key') ?? token
+  if (material) {
+    // The page gets a viewer token (topic demo, like + comment, one hour), never the publish secret.
+    const { deriveViewerKey, signViewerToken } = await import('../live/viewer-tokens.ts')
+    const issued = await signViewerToken(deriveViewerKey(material), { topics: ['demo'], types: ['like', 'comment'], ttlMs: 3_600_000 })
+    process.stdout.write(`colony live: page ${pageLink(served.url, 'demo', issued.token)}\ncolony live: (viewer token for topic demo until ${issued.expiresAt}; more with colony live token)\n`)
+  } else process.stdout.write(`colony live: page ${served.url}/?topic=demo (read-only: viewer tokens need --token or --viewer-key)\n`)
   await new Promise<void>((resolve) => {
     const stop = (): void => { resolve() }
     process.once('SIGINT', stop)
@@ -120,6 +165,31 @@ async function runServe(argv: string[]): Promise<number> {
   })
   process.stdout.write('colony live: draining (viewers told to reconnect)…\n')
   await served.close()
+  return EXIT_OK
+}
+
+/** The page link for `topic` carrying a viewer token (in the fragment, which browsers never send to a server). */
+function pageLink(base: string, topic: string, viewerToken: string): string {
+  return `${base.replace(/\/+$/, '')}/?topic=${encodeURIComponent(topic)}#viewer=${viewerToken}`
+}
+
+async function runToken(argv: string[]): Promise<number> {
+  const p = parseCommand(TOKEN, argv)
+  if (p.help) { process.stdout.write(formatHelp(TOKEN)); return EXIT_OK }
+  if (p.positionals.length > 0) throw new UsageError(`unexpected argument "${p.positionals[0] ?? ''}" (see colony live token --help)`)
+  const material = str(p, 'viewer-key') ?? str(p, 'token')
+  if (!material) throw new UsageError('colony live token needs the publish secret: --token (or COLONY_TOKEN), or --viewer-key')
+  const topics = list(p, 'topic').flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean)
+  if (topics.length === 0) throw new UsageError('colony live token needs --topic')
+  const { deriveViewerKey, parseViewerGrant, signViewerToken } = await import('../live/viewer-tokens.ts')
+  let grant
+  try {
+    grant = parseViewerGrant({ topics, types: list(p, 'types').join(','), ttl: (duration(p, 'ttl') ?? 0) / 1000 }, duration(p, 'viewer-max-ttl') ?? LIMITS.viewerMaxTtlMs)
+  } catch (err) { throw new UsageError((err as Error).message) }
+  const issued = await signViewerToken(deriveViewerKey(material), grant)
+  const page = str(p, 'page')
+  const line = bool(p, 'json') ? JSON.stringify(issued) : page ? pageLink(page, topics[0] ?? '', issued.token) : issued.token
+  process.stdout.write(`${line}\n`)
   return EXIT_OK
 }
 
@@ -188,18 +258,20 @@ export async function run(argv: string[]): Promise<number> {
   switch (sub) {
     case 'serve': return runServe(rest)
     case 'publish': return runPublish(rest)
+    case 'token': return runToken(rest)
     case 'subscribe': return runSubscribe(rest)
     case 'bench': return runBench(rest)
     case undefined: case '--help': case '-h': case 'help':
       process.stdout.write([
-        'Usage: colony live <serve|publish|subscribe|bench> [options]', '',
+        'Usage: colony live <serve|publish|subscribe|token|bench> [options]', '',
         '  serve      run a live node / service (SSE fan-out, publish API, page at /)',
         '  publish    publish an event: colony live publish <topic> <json> --token T',
         '  subscribe  print a topic\'s events: colony live subscribe <topic>',
+        '  token      issue a viewer token for browsers: colony live token --topic T --types like,comment --ttl 1h --token T',
         '  bench      load generator + nginx/nchan baseline (see colony live bench --help)', '',
       ].join('\n'))
       return sub === undefined ? EXIT_USAGE : EXIT_OK
     default:
-      throw new UsageError(`unknown live command "${sub}" (serve, publish, subscribe, bench)`)
+      throw new UsageError(`unknown live command "${sub}" (serve, publish, subscribe, token, bench)`)
   }
 }

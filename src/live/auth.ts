@@ -2,14 +2,20 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { bearerMatches } from '../shared/http-ops.ts'
 import { LiveError } from './errors.ts'
+import { isViewerToken, topicCovered, verifyViewerToken, type ViewerClaims, type ViewerVerifyOptions } from './viewer-tokens.ts'
 
-/** Who may publish. At least one of the two must be set; both may be (either is accepted). */
+/** Who may publish. At least one of token / jwtKey must be set; any may be (each is accepted). */
 export type PublishAuthOptions = {
   /** Shared secret compared in constant time with `Authorization: Bearer <token>`. @defaultValue undefined */
   token?: string
   /** HS256 key: a bearer JWT signed with it (exp/nbf checked; an optional `topics` claim limits topics). @defaultValue undefined */
   jwtKey?: string
+  /** Accept viewer tokens verified with these settings (viewer-tokens.ts). @defaultValue undefined (refused) */
+  viewer?: ViewerVerifyOptions
 }
+
+/** Who a publish comes from: the secret's holder, a publisher JWT, or a viewer token (limited to its claims). */
+export type Publisher = { kind: 'secret' } | { kind: 'jwt' } | { kind: 'viewer'; claims: ViewerClaims }
 
 function base64urlDecode(text: string): Buffer {
   return Buffer.from(text, 'base64url')
@@ -50,8 +56,7 @@ export function signJwtHs256(claims: Record<string, unknown>, key: string): stri
 
 function topicAllowed(claim: unknown, topic: string): boolean {
   if (claim === undefined) return true
-  if (!Array.isArray(claim)) return false
-  return claim.some((c) => typeof c === 'string' && (c === topic || c === '*' || (c.endsWith('*') && topic.startsWith(c.slice(0, -1)))))
+  return Array.isArray(claim) && topicCovered(claim, topic)
 }
 
 /** Throws LIVE_UNAUTHORIZED / LIVE_FORBIDDEN_TOPIC unless the request may publish to `topic`. */
@@ -59,16 +64,31 @@ export function assertPublishAllowed(req: IncomingMessage, topic: string, option
   assertAuthorization(req.headers.authorization, topic, options)
 }
 
-/** The same check on the value of an `Authorization` header (requests read off a bare socket). */
+/** The same check on the value of an `Authorization` header (requests read off a bare socket); viewer tokens are refused. */
 export function assertAuthorization(authorization: string | undefined, topic: string, options: PublishAuthOptions): void {
   if (options.token && bearerMatches(authorization, options.token)) return
-  if (options.jwtKey) {
-    const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')
-    if (m?.[1] && m[1].split('.').length === 3) {
-      const claims = verifyJwtHs256(m[1], options.jwtKey)
-      if (!topicAllowed(claims.topics, topic)) throw new LiveError('LIVE_FORBIDDEN_TOPIC', `token does not cover topic ${topic}`)
-      return
-    }
+  const bearer = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1]
+  if (options.jwtKey && bearer && bearer.split('.').length === 3 && !isViewerToken(bearer)) {
+    const claims = verifyJwtHs256(bearer, options.jwtKey)
+    if (!topicAllowed(claims.topics, topic)) throw new LiveError('LIVE_FORBIDDEN_TOPIC', `token does not cover topic ${topic}`)
+    return
   }
   throw new LiveError('LIVE_UNAUTHORIZED', 'publishing needs Authorization: Bearer <token>')
+}
+
+/**
+ * Who may publish to `topic` with this `Authorization` value. A viewer token is checked for its topics here;
+ * its types are checked against the parsed events by the caller. Throws LIVE_UNAUTHORIZED, LIVE_TOKEN_EXPIRED
+ * or LIVE_FORBIDDEN_TOPIC.
+ */
+export async function authorizePublish(authorization: string | undefined, topic: string, options: PublishAuthOptions): Promise<Publisher> {
+  if (options.token && bearerMatches(authorization, options.token)) return { kind: 'secret' }
+  const bearer = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1]
+  if (options.viewer && bearer && isViewerToken(bearer)) {
+    const claims = await verifyViewerToken(bearer, options.viewer)
+    if (!topicCovered(claims.topics, topic)) throw new LiveError('LIVE_FORBIDDEN_TOPIC', `viewer token does not cover topic ${topic}`)
+    return { kind: 'viewer', claims }
+  }
+  assertAuthorization(authorization, topic, { ...options, token: undefined })
+  return { kind: 'jwt' }
 }

@@ -5,7 +5,10 @@ import { ColonyError, type ColonyErrorOptions } from '../shared/errors.ts'
  * - LIVE_BAD_TOPIC (400) topic name outside [A-Za-z0-9._~:-]{1,128}
  * - LIVE_BAD_EVENT (400) publish body is not {type,data} / {events:[…]} / […] or a type is malformed
  * - LIVE_UNAUTHORIZED (401) publish without a valid bearer token / JWT
- * - LIVE_FORBIDDEN_TOPIC (403) a JWT whose `topics` claim does not cover the topic
+ * - LIVE_FORBIDDEN_TOPIC (403) a JWT or viewer token whose `topics` claim does not cover the topic
+ * - LIVE_FORBIDDEN_TYPE (403) a viewer token whose `types` claim does not cover an event's type
+ * - LIVE_TOKEN_EXPIRED (401) a viewer token past its exp
+ * - LIVE_BAD_TOKEN_REQUEST (400) a viewer-token request with bad topics, types or ttl
  * - LIVE_TOO_MANY_CONNECTIONS (429) per-IP connection cap reached
  * - LIVE_CONNECTION_RATE (429) new-connection rate exceeded (reconnect storm guard)
  * - LIVE_RATE_LIMITED (429) publish rate exceeded
@@ -18,11 +21,13 @@ export type LiveErrorCode =
   | 'LIVE_BAD_TOPIC' | 'LIVE_BAD_EVENT' | 'LIVE_UNAUTHORIZED' | 'LIVE_FORBIDDEN_TOPIC'
   | 'LIVE_TOO_MANY_CONNECTIONS' | 'LIVE_CONNECTION_RATE' | 'LIVE_RATE_LIMITED'
   | 'LIVE_SHUTTING_DOWN' | 'LIVE_TRANSPORT' | 'LIVE_NOT_FOUND' | 'LIVE_CONFIG'
+  | 'LIVE_FORBIDDEN_TYPE' | 'LIVE_TOKEN_EXPIRED' | 'LIVE_BAD_TOKEN_REQUEST'
 
 const STATUS: Record<LiveErrorCode, number> = {
   LIVE_BAD_TOPIC: 400, LIVE_BAD_EVENT: 400, LIVE_UNAUTHORIZED: 401, LIVE_FORBIDDEN_TOPIC: 403,
   LIVE_TOO_MANY_CONNECTIONS: 429, LIVE_CONNECTION_RATE: 429, LIVE_RATE_LIMITED: 429,
   LIVE_SHUTTING_DOWN: 503, LIVE_TRANSPORT: 502, LIVE_NOT_FOUND: 404, LIVE_CONFIG: 400,
+  LIVE_FORBIDDEN_TYPE: 403, LIVE_TOKEN_EXPIRED: 401, LIVE_BAD_TOKEN_REQUEST: 400,
 }
 
 export class LiveError extends ColonyError {

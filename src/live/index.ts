@@ -16,3 +16,7 @@ export { signJwtHs256, verifyJwtHs256, type PublishAuthOptions } from './auth.ts
 export { parsePublishBody, parseTopic } from './publish-body.ts'
 export { LiveError, type LiveErrorCode } from './errors.ts'
 export type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from './types.ts'
+export {
+  deriveViewerKey, parseViewerGrant, signViewerToken, verifyViewerToken, VIEWER_AUDIENCE,
+  type IssuedViewerToken, type ViewerClaims, type ViewerGrant,
+} from './viewer-tokens.ts'

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics } from 'prom-client'
 import { Counter, Gauge, createMetricsRegistry, type Registry } from '../shared/metrics.ts'
+import type { ConnectionGuard } from './connection-guard.ts'
 import type { HubStats } from './hub.ts'
 import type { PeerForwarder } from './peer-forwarder.ts'
 
@@ -21,7 +22,7 @@ function createLiveRegistry(): Registry {
 }
 
 /** Hot-path counters live as plain numbers in the hub; a scrape turns them into Prometheus series. */
-export function createLiveMetrics(stats: HubStats, forwarders: () => readonly PeerForwarder[], registry = createLiveRegistry()): LiveMetrics {
+export function createLiveMetrics(stats: HubStats, forwarders: () => readonly PeerForwarder[], guard: ConnectionGuard, registry = createLiveRegistry()): LiveMetrics {
   const gauge = (name: string, help: string, read: () => number): void => {
     new Gauge({ name, help, registers: [registry], collect() { this.set(read()) } })
   }
@@ -42,6 +43,17 @@ export function createLiveMetrics(stats: HubStats, forwarders: () => readonly Pe
   gauge('colony_live_peer_queued', 'Events waiting to be forwarded to peer DCs', () => forwarders().reduce((s, f) => s + f.stats.queued, 0))
   monotonic('colony_live_peer_dropped_total', 'Events dropped for a peer DC (queue full or refused)', () => forwarders().reduce((s, f) => s + f.stats.dropped, 0))
   monotonic('colony_live_peer_sent_total', 'Events forwarded to peer DCs', () => forwarders().reduce((s, f) => s + f.stats.sent, 0))
+  gauge('colony_live_pending_connections', 'Connections on this process that are not streams (request head, body or idle keep-alive)', () => guard.pending)
+  const closesSeen = { head: 0, body: 0, idle: 0 }
+  new Counter({
+    name: 'colony_live_deadline_closes_total', help: 'Connections closed by an absolute deadline, by phase (head, body, idle)', labelNames: ['phase'] as const, registers: [registry],
+    collect() {
+      for (const phase of ['head', 'body', 'idle'] as const) {
+        const v = guard.closes[phase]
+        if (v > closesSeen[phase]) { this.inc({ phase }, v - closesSeen[phase]); closesSeen[phase] = v }
+      }
+    },
+  })
   return {
     registry,
     published: new Counter({ name: 'colony_live_published_total', help: 'Events accepted for publishing on this process', registers: [registry] }),

@@ -6,10 +6,11 @@ import { ColonyError, isColonyError } from '../shared/errors.ts'
 import { handleOpsRequest, readBody, sendError, sendJson } from '../shared/http-ops.ts'
 import { createSilentLogger, type Logger } from '../shared/logger.ts'
 import type { Registry } from '../shared/metrics.ts'
-import { assertAuthorization } from './auth.ts'
+import { authorizePublish, type PublishAuthOptions } from './auth.ts'
 import { LiveError } from './errors.ts'
 import { Hub, type HubOptions } from './hub.ts'
-import { ConnectionCounter, KeyedBuckets, TokenBucket } from './limits.ts'
+import { ConnectionGuard } from './connection-guard.ts'
+import { ConnectionCounter, KeyedBuckets, LIVE_LIMIT_DEFAULTS, TokenBucket } from './limits.ts'
 import { createLiveMetrics } from './live-metrics.ts'
 import { LocalTransport } from './local-transport.ts'
 import { renderLivePage } from './page.ts'
@@ -18,6 +19,7 @@ import type { RawPublishRequest, RawResponse } from './publish-front.ts'
 import { PeerForwarder } from './peer-forwarder.ts'
 import { parsePublishBody, parseTopic } from './publish-body.ts'
 import type { LiveEvent, LiveTransport } from './types.ts'
+import { deriveViewerKey, issueOverHttp, ViewerBuckets } from './viewer-tokens.ts'
 
 /** Options of one live node. */
 export type LiveServerOptions = {
@@ -38,6 +40,14 @@ export type LiveServerOptions = {
   token?: string
   /** HS256 key for publish JWTs. @defaultValue undefined */
   jwtKey?: string
+  /** Secret the viewer-token key is derived from (HKDF). @defaultValue token (without either, viewer tokens are refused) */
+  viewerKey?: string
+  /** Events per second one viewer token may publish (burst twice that); 0 = unlimited. @defaultValue 5 */
+  viewerRate?: number
+  /** Longest lifetime a viewer token may be issued with or accepted with. @defaultValue 86_400_000 (24 h) */
+  viewerMaxTtlMs?: number
+  /** The clock viewer tokens are issued and checked against (ms since epoch). @defaultValue Date.now */
+  clock?: () => number
   /** Allowed CORS origins; '*' allows any. @defaultValue ['*'] */
   corsOrigins?: string[]
   /** Name of this DC; required with peerDcs. @defaultValue undefined */
@@ -48,12 +58,20 @@ export type LiveServerOptions = {
   peerToken?: string
   /** Frontend tuning (batching, heartbeat, buffers, coalescing, history). @defaultValue {} */
   hub?: HubOptions
-  /** Open SSE connections per client IP (per process); 0 = unlimited. @defaultValue 0 */
+  /** Open SSE connections per client IP (per process); 0 = unlimited. @defaultValue 1000 */
   maxConnectionsPerIp?: number
+  /** Connections per client IP that are not streams (head, body, idle keep-alive), per process; 0 = unlimited. @defaultValue 256 */
+  maxPendingPerIp?: number
   /** New SSE connections per second per process (burst = 1s worth); 0 = unlimited. @defaultValue 0 */
   connectionRate?: number
-  /** Published events per second per client IP; 0 = unlimited. @defaultValue 0 */
+  /** Published events per second per client IP (peer-DC forwards with the publish secret excepted); 0 = unlimited. @defaultValue 1000 */
   publishRate?: number
+  /** A request head must be complete this long after its connection opened or its first byte, however it trickles. @defaultValue 10_000 */
+  headersTimeoutMs?: number
+  /** A request body must be complete this long after its head. @defaultValue 15_000 */
+  bodyTimeoutMs?: number
+  /** Idle time allowed between requests on a kept-alive connection. @defaultValue 5_000 */
+  keepAliveMs?: number
   /** Largest publish body. @defaultValue 262_144 */
   maxBodyBytes?: number
   /** Events in one publish request. @defaultValue 1000 */
@@ -96,12 +114,28 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   const transport = options.transport ?? new LocalTransport({ historySize: options.hub?.historySize })
   const hub = new Hub(transport, options.hub)
   const forwarders = peers.map((url) => new PeerForwarder({ url, dc: options.dc as string, token: peerToken as string, logger: log }))
-  const metrics = createLiveMetrics(hub.stats, () => forwarders)
+  const limits = {
+    maxConnectionsPerIp: options.maxConnectionsPerIp ?? LIVE_LIMIT_DEFAULTS.maxConnectionsPerIp,
+    maxPendingPerIp: options.maxPendingPerIp ?? LIVE_LIMIT_DEFAULTS.maxPendingPerIp,
+    connectionRate: options.connectionRate ?? LIVE_LIMIT_DEFAULTS.connectionRate,
+    publishRate: options.publishRate ?? LIVE_LIMIT_DEFAULTS.publishRate,
+    headersTimeoutMs: options.headersTimeoutMs ?? LIVE_LIMIT_DEFAULTS.headersTimeoutMs,
+    bodyTimeoutMs: options.bodyTimeoutMs ?? LIVE_LIMIT_DEFAULTS.bodyTimeoutMs,
+    keepAliveMs: options.keepAliveMs ?? LIVE_LIMIT_DEFAULTS.keepAliveMs,
+  }
+  const guard = new ConnectionGuard(limits)
+  const metrics = createLiveMetrics(hub.stats, () => forwarders, guard)
   const cors = options.corsOrigins ?? ['*']
   const perIp = new ConnectionCounter()
-  const connBucket = new TokenBucket(options.connectionRate ?? 0)
-  const publishBuckets = new KeyedBuckets(options.publishRate ?? 0)
-  const maxPerIp = options.maxConnectionsPerIp ?? 0
+  const connBucket = new TokenBucket(limits.connectionRate)
+  const publishBuckets = new KeyedBuckets(limits.publishRate)
+  const clock = options.clock ?? Date.now
+  const viewerMaterial = options.viewerKey ?? options.token
+  const viewerMaxTtlMs = options.viewerMaxTtlMs ?? LIVE_LIMIT_DEFAULTS.viewerMaxTtlMs
+  const viewerKey = viewerMaterial ? deriveViewerKey(viewerMaterial) : undefined
+  const auth: PublishAuthOptions = { token: options.token, jwtKey: options.jwtKey, viewer: viewerKey && { key: viewerKey, maxTtlMs: viewerMaxTtlMs, now: clock } }
+  const viewerBuckets = new ViewerBuckets(options.viewerRate ?? LIVE_LIMIT_DEFAULTS.viewerRate)
+  const maxPerIp = limits.maxConnectionsPerIp
   const originNonce = randomBytes(6).toString('base64url')
   let originSeq = 0
   let draining = false
@@ -128,6 +162,8 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
 
   /** An SSE subscribe on a bare socket (see sse-front.ts): refusals are complete HTTP responses. */
   async function handleSubscribe(socket: Socket, request: SseRequest): Promise<void> {
+    // A stream has no deadline and does not count as a pending connection (a subscribe via node:http is one too).
+    guard.release(socket)
     const origin = request.headers.get('origin')
     const allow = corsFor(origin)
     const reject = (err: LiveError, retryAfter?: number): void => {
@@ -165,13 +201,26 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   async function publishCore(topic: string, header: (name: string) => string | undefined, body: Buffer | (() => Promise<Buffer>), ip: string): Promise<{ topic: string; accepted: number; ids: number[] }> {
     if (draining) throw withRetryAfter(new LiveError('LIVE_SHUTTING_DOWN', 'node is draining'), 1)
     if (role === 'frontend') throw new LiveError('LIVE_NOT_FOUND', 'this node is a frontend only; publish to a dispatcher')
-    assertAuthorization(header('authorization'), topic, { token: options.token, jwtKey: options.jwtKey })
+    const publisher = await authorizePublish(header('authorization'), topic, auth)
     const bytes = typeof body === 'function' ? await body() : body
     const forwardedFrom = header('x-colony-dc')
-    const forwarded = typeof forwardedFrom === 'string' && forwardedFrom.length > 0
+    // A viewer token never speaks for a peer DC (it could forge origin ids).
+    const forwarded = publisher.kind !== 'viewer' && typeof forwardedFrom === 'string' && forwardedFrom.length > 0
     const inputs = parsePublishBody(bytes, { maxEvents: options.maxBatch ?? 1000, forwarded })
-    const bucket = publishBuckets.get(ip)
-    if (!bucket.take(inputs.length)) throw withRetryAfter(new LiveError('LIVE_RATE_LIMITED', 'publish rate exceeded'), bucket.waitSeconds(inputs.length))
+    if (publisher.kind === 'viewer') {
+      const denied = inputs.find((i) => !publisher.claims.types.includes(i.type))
+      if (denied) throw new LiveError('LIVE_FORBIDDEN_TYPE', `viewer token does not cover event type ${denied.type}`)
+    }
+    // Peer DCs forward every event of their viewers from one address: with the secret they are not rate-limited.
+    if (!(forwarded && publisher.kind === 'secret')) {
+      const bucket = publishBuckets.get(ip)
+      if (!bucket.take(inputs.length)) throw withRetryAfter(new LiveError('LIVE_RATE_LIMITED', 'publish rate exceeded'), bucket.waitSeconds(inputs.length))
+    }
+    if (publisher.kind === 'viewer') {
+      const now = clock()
+      const bucket = viewerBuckets.get(publisher.claims, now)
+      if (!bucket.take(inputs.length, now)) throw withRetryAfter(new LiveError('LIVE_RATE_LIMITED', 'viewer token publish rate exceeded'), bucket.waitSeconds(inputs.length))
+    }
     if (!forwarded && forwarders.length > 0) {
       for (const i of inputs) i.origin = `${options.dc as string}:${originNonce}:${++originSeq}`
     }
@@ -227,7 +276,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       res.end(text)
       return
     }
-    if (await handleOpsRequest(req, res, { registry: metrics.registry, health: () => ({ ...options.healthExtra, node: transport.nodeId, role, dc: options.dc, connections: hub.stats.connections, topics: hub.stats.topics, draining, ...(draining ? { ok: false } : {}) }) })) return
+    if (await handleOpsRequest(req, res, { registry: metrics.registry, health: () => ({ ...options.healthExtra, node: transport.nodeId, role, dc: options.dc, connections: hub.stats.connections, topics: hub.stats.topics, draining, limits, ...(draining ? { ok: false } : {}) }) })) return
     const ev = EVENTS_RE.exec(path)
     if (ev?.[1]) {
       if (req.method === 'GET') {
@@ -239,6 +288,12 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       }
       const topic = parseTopic(ev[1])
       if (req.method === 'POST') return handlePublish(req, res, topic)
+    }
+    if (path === '/v1/tokens' && req.method === 'POST') {
+      setCors(req, res)
+      const issued = await issueOverHttp(req.headers.authorization, () => readBody(req, 4096), { secret: options.token, key: viewerKey, maxTtlMs: viewerMaxTtlMs, now: clock() })
+      sendJson(res, 201, issued)
+      return
     }
     const tp = TOPIC_RE.exec(path)
     if (tp?.[1] && req.method === 'GET') {
@@ -256,7 +311,9 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     throw new LiveError('LIVE_NOT_FOUND', `no route for ${req.method ?? '?'} ${path}`)
   }
 
-  const httpServer = http.createServer({ noDelay: true, keepAliveTimeout: 5_000, requestTimeout: 0, headersTimeout: 20_000 }, (req, res) => {
+  // This server never listens (the front emits its sockets), so its own headersTimeout/requestTimeout are not
+  // enforced: the guard's deadlines bound its connections instead (watchHttp below).
+  const httpServer = http.createServer({ noDelay: true, keepAliveTimeout: limits.keepAliveMs, requestTimeout: 0 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (isColonyError(err)) metrics.refused.inc({ code: err.code })
       else log.error({ err: String(err) }, 'live request failed')
@@ -265,10 +322,17 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     })
   })
   httpServer.maxHeadersCount = 50
+  guard.watchHttp(httpServer)
   const maxBodyBytes = options.maxBodyBytes ?? 262_144
   const server = createSseFront({
     http: httpServer,
     onSubscribe: (socket, request) => { void handleSubscribe(socket, request) },
+    guard,
+    overCap: () => {
+      const err = new LiveError('LIVE_TOO_MANY_CONNECTIONS', `at most ${limits.maxPendingPerIp} connections per client address that are not streams`)
+      metrics.refused.inc({ code: err.code })
+      return { status: err.status, body: { error: err.toJSON() }, headers: `${corsFor(undefined)}retry-after: 1\r\n` }
+    },
     publish: {
       handle: handleRawPublish,
       maxBodyBytes,
@@ -277,7 +341,6 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
         const err = new ColonyError('COLONY_BODY_TOO_LARGE', `request body over ${maxBodyBytes} bytes`, { status: 413 })
         return { status: 413, headers: corsFor(undefined), body: JSON.stringify({ error: err.toJSON() }) }
       },
-      keepAliveMs: 5_000,
     },
   })
   const host = options.host ?? '127.0.0.1'
@@ -298,6 +361,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       await hub.drain({ graceMs: closeOptions.graceMs ?? 2_000 })
       hub.close()
       httpServer.closeAllConnections()
+      guard.destroyAll()
       await Promise.all(forwarders.map((f) => f.close()))
       await transport.close()
     },

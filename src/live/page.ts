@@ -1,5 +1,6 @@
 // The page at `/`: a stand-in video with likes floating over it, comments and the viewer count.
-// Vanilla JS + EventSource; the publish token comes from the URL fragment (#token=…), which never reaches a server log.
+// Vanilla JS + EventSource. It publishes with a viewer token from the URL fragment (#viewer=…; fragments never
+// reach a server or its logs): scoped to topics and types, short-lived and rate-limited, never the publish secret.
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -50,7 +51,10 @@ const PAGE = `<!doctype html>
 (() => {
   const params = new URLSearchParams(location.search)
   const topic = params.get('topic') || 'demo'
-  const token = new URLSearchParams(location.hash.slice(1)).get('token') || ''
+  // Out of the address bar (and of screenshots and shared links) once read; kept for this tab's reloads.
+  const viewer = new URLSearchParams(location.hash.slice(1)).get('viewer') || sessionStorage.getItem('colony-viewer:' + topic) || ''
+  if (viewer) sessionStorage.setItem('colony-viewer:' + topic, viewer)
+  if (location.hash) history.replaceState(null, '', location.pathname + location.search)
   const user = params.get('name') || 'viewer-' + Math.random().toString(36).slice(2, 6)
   const $ = (id) => document.getElementById(id)
   const base = '/v1/topics/' + encodeURIComponent(topic)
@@ -101,10 +105,19 @@ const PAGE = `<!doctype html>
   es.addEventListener('reset', () => { $('status').textContent = 'resynced (missed events were too old)' })
   es.addEventListener('reconnect', () => { $('status').textContent = 'server moving you to another node…' })
 
+  const REFUSED = {
+    LIVE_TOKEN_EXPIRED: 'viewer token expired: reload the page with a new one',
+    LIVE_RATE_LIMITED: 'slow down a little',
+    LIVE_FORBIDDEN_TYPE: 'this viewer token may not send that',
+    LIVE_FORBIDDEN_TOPIC: 'this viewer token is for another stream',
+  }
   async function publish(type, data) {
-    if (!token) { $('status').textContent = 'read-only: open this page with #token=<publish token>'; return }
-    const res = await fetch(base + '/events', { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + token }, body: JSON.stringify({ type, data }) })
-    if (!res.ok) $('status').textContent = 'publish refused: ' + res.status
+    if (!viewer) { $('status').textContent = 'read-only: open this page with #viewer=<viewer token> (colony live token)'; return }
+    const res = await fetch(base + '/events', { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + viewer }, body: JSON.stringify({ type, data }) })
+    if (res.ok) return
+    let code = ''
+    try { code = String((await res.json()).error.code) } catch {}
+    $('status').textContent = REFUSED[code] || ('publish refused: ' + res.status + ' ' + code)
   }
   $('like').addEventListener('click', () => { void publish('like', {}) })
   $('comment-form').addEventListener('submit', (e) => {

@@ -4,6 +4,7 @@
 // Anything else on the connection (chunked body, Expect, another route) is handed to node:http with the
 // bytes read so far, between two requests, so http always sees a request from its first byte.
 import type net from 'node:net'
+import type { ConnectionGuard } from './connection-guard.ts'
 
 /** One publish request as read from the socket. */
 export type RawPublishRequest = {
@@ -29,8 +30,26 @@ export type PublishConnectionOptions = {
   tooLarge: () => RawResponse
   /** Largest request head. @defaultValue 8_192 */
   maxHeadBytes?: number
-  /** An idle connection (no request under way) is closed after this long. @defaultValue 5_000 */
-  keepAliveMs?: number
+  /**
+   * Deadlines of the connection: its first head deadline is already armed; here each request's body gets one
+   * from its head, an idle kept-alive connection one from its last answer, and the next head one from its first byte.
+   */
+  guard: ConnectionGuard
+}
+
+/** How long a closing connection may keep sending before it is destroyed (its answer is already written). */
+const LINGER_MS = 2_000
+
+/**
+ * Writes a final response and half-closes. What the client still sends is read and dropped, so the close does
+ * not reset the connection before the client has read the answer; a client that never closes is destroyed.
+ */
+export function endResponse(socket: net.Socket, text: string): void {
+  socket.end(text)
+  socket.resume()
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS)
+  timer.unref()
+  socket.once('close', () => clearTimeout(timer))
 }
 
 export const POST_PREFIX = Buffer.from('POST /v1/topics/')
@@ -59,10 +78,15 @@ export function mayBePublish(buf: Buffer): boolean {
  */
 export function servePublishConnection(socket: net.Socket, initial: Buffer, options: PublishConnectionOptions): void {
   const maxHead = options.maxHeadBytes ?? 8_192
+  const guard = options.guard
   let buf = initial
   let busy = false
   let done = false
+  /** The request being read has its body deadline armed. */
+  let bodyArmed = false
   const onData = (chunk: Buffer): void => {
+    // The first byte of a request on an idle kept-alive connection starts that request's head deadline.
+    if (!busy && buf.length === 0) guard.arm(socket, 'head')
     buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk])
     // A client pipelining faster than its publishes are answered waits in the kernel, not in this buffer.
     if (busy && buf.length > maxHead + options.maxBodyBytes) socket.pause()
@@ -71,7 +95,6 @@ export function servePublishConnection(socket: net.Socket, initial: Buffer, opti
   const stop = (): void => {
     done = true
     socket.off('data', onData)
-    socket.setTimeout(0)
   }
   const handOff = (): void => {
     stop()
@@ -108,11 +131,17 @@ export function servePublishConnection(socket: net.Socket, initial: Buffer, opti
       const length = Number(lengthText)
       if (length > options.maxBodyBytes) {
         stop()
-        socket.end(renderResponse(options.tooLarge(), false))
+        endResponse(socket, renderResponse(options.tooLarge(), false))
         return
       }
       const start = end + HEAD_END.length
-      if (buf.length < start + length) return
+      if (buf.length < start + length) {
+        if (!bodyArmed) { bodyArmed = true; guard.arm(socket, 'body') }
+        return
+      }
+      bodyArmed = false
+      // The request is complete: answering it is the server's time, not the client's.
+      guard.disarm(socket)
       const body = buf.subarray(start, start + length)
       buf = buf.subarray(start + length)
       const connection = headers.get('connection')?.toLowerCase()
@@ -122,13 +151,13 @@ export function servePublishConnection(socket: net.Socket, initial: Buffer, opti
         busy = false
         if (socket.destroyed) return
         if (socket.isPaused()) socket.resume()
-        if (!keepAlive) { stop(); socket.end(renderResponse(res, false)); return }
+        if (!keepAlive) { stop(); endResponse(socket, renderResponse(res, false)); return }
         socket.write(renderResponse(res, true))
+        guard.arm(socket, buf.length === 0 ? 'idle' : 'head')
         pump()
       }, () => socket.destroy())
     }
   }
-  socket.setTimeout(options.keepAliveMs ?? 5_000, () => { if (!busy) socket.destroy() })
   socket.on('error', noop)
   socket.on('data', onData)
   pump()

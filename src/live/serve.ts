@@ -15,7 +15,7 @@ import type { LiveServerOptions } from './live-server.ts'
 import type { LiveTransport } from './types.ts'
 
 /** Everything `colony live serve` accepts; JSON-serialisable so workers receive it through the environment. */
-export type ServeLiveOptions = Omit<LiveServerOptions, 'transport' | 'hub' | 'logger' | 'reusePort'> & {
+export type ServeLiveOptions = Omit<LiveServerOptions, 'transport' | 'hub' | 'logger' | 'reusePort' | 'clock'> & {
   /** Worker processes; 1 runs in this process. @defaultValue defaultWorkerCount(capacity) */
   workers?: number
   /** Connections the service should be able to hold; sizes the default worker count. @defaultValue 100_000 */

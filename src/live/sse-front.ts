@@ -4,7 +4,8 @@
 // (~15 KB measured); a bare one ~3 KB.
 import type { Server as HttpServer } from 'node:http'
 import net from 'node:net'
-import { mayBePublish, servePublishConnection, type PublishConnectionOptions } from './publish-front.ts'
+import type { ConnectionGuard } from './connection-guard.ts'
+import { endResponse, mayBePublish, servePublishConnection, type PublishConnectionOptions } from './publish-front.ts'
 
 /** What the front parsed from an SSE request head. */
 export type SseRequest = {
@@ -22,9 +23,14 @@ export type SseFrontOptions = {
   /** Called with a bare socket whose request head has been consumed. */
   onSubscribe: (socket: net.Socket, request: SseRequest) => void
   /** Serves `POST /v1/topics/:t/events` with a Content-Length body on the bare socket (publish-front.ts). @defaultValue undefined (http answers) */
-  publish?: Omit<PublishConnectionOptions, 'handOff'>
-  /** A client that has not sent its request head after this long is dropped. @defaultValue 10_000 */
-  headersTimeoutMs?: number
+  publish?: Omit<PublishConnectionOptions, 'handOff' | 'guard'>
+  /**
+   * Absolute deadlines and the per-address cap of connections that are not streams. Every accepted socket is
+   * admitted here (its head deadline runs from accept, whatever it sends) and released when it becomes a stream.
+   */
+  guard: ConnectionGuard
+  /** The answer to a connection whose address is over the guard's cap. */
+  overCap: () => { status: number; body: unknown; headers: string }
   /** Largest request head. @defaultValue 8_192 */
   maxHeadBytes?: number
 }
@@ -34,8 +40,7 @@ const GET_PREFIX = Buffer.from('GET /v1/topics/')
 
 export function createSseFront(options: SseFrontOptions): net.Server {
   const maxHead = options.maxHeadBytes ?? 8_192
-  const timeout = options.headersTimeoutMs ?? 10_000
-  const publish = options.publish
+  const { guard, publish } = options
   const handOff = (socket: net.Socket, buffered: Buffer): void => {
     socket.pause()
     socket.unshift(buffered)
@@ -44,15 +49,19 @@ export function createSseFront(options: SseFrontOptions): net.Server {
   }
   return net.createServer({ noDelay: true }, (socket) => {
     let buf: Buffer | undefined
-    socket.setTimeout(timeout, () => socket.destroy())
     socket.on('error', noop)
+    if (!guard.admit(socket)) {
+      const refusal = options.overCap()
+      writeRawError(socket, refusal.status, refusal.body, refusal.headers)
+      return
+    }
     const onData = (chunk: Buffer): void => {
       buf = buf ? Buffer.concat([buf, chunk]) : chunk
       // Decide as early as possible: anything that cannot be an SSE subscribe goes to http untouched.
       const probe = Math.min(buf.length, GET_PREFIX.length)
       if (buf.compare(GET_PREFIX, 0, probe, 0, probe) !== 0) {
         done()
-        if (publish && mayBePublish(buf)) servePublishConnection(socket, buf, { ...publish, handOff })
+        if (publish && mayBePublish(buf)) servePublishConnection(socket, buf, { ...publish, handOff, guard })
         else handOff(socket, buf)
         return
       }
@@ -75,12 +84,12 @@ export function createSseFront(options: SseFrontOptions): net.Server {
       if (headers.has('upgrade') || headers.has('content-length') || headers.has('transfer-encoding')) { done(); handOff(socket, buf); return }
       done()
       buf = undefined
+      guard.release(socket)
       options.onSubscribe(socket, { topicSegment: m[1], query: new URLSearchParams(m[2] ?? ''), headers })
     }
     const done = (): void => {
       socket.off('data', onData)
       socket.off('error', noop)
-      socket.setTimeout(0)
     }
     socket.on('data', onData)
   })
@@ -91,7 +100,7 @@ const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized
 /** A complete JSON error response on a bare socket, then close. */
 export function writeRawError(socket: net.Socket, status: number, body: unknown, extraHeaders = ''): void {
   const text = JSON.stringify(body)
-  socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n${extraHeaders}\r\n${text}`)
+  endResponse(socket, `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n${extraHeaders}\r\n${text}`)
 }
 
 function noop(): void { /* errors before hand-off end in 'close' */ }

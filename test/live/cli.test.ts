@@ -54,4 +54,35 @@ test('subscribe prints what publish sends; exit codes for usage and auth errors'
   assert.equal(help.code, 0)
   assert.match(help.stdout, /--workers/)
   assert.match(help.stdout, /COLONY_REDIS/)
+  assert.match(help.stdout, /--headers-timeout <duration>.*\(default: 10s\) \[env COLONY_HEADERS_TIMEOUT\]/)
+  assert.match(help.stdout, /--max-pending-per-ip .*\(default: 256\)/)
+  assert.match(help.stdout, /--max-conns-per-ip .*\(default: 1000\)/)
+  assert.match(help.stdout, /--viewer-rate .*\(default: 5\)/)
+})
+
+test('colony live token issues a viewer token offline that the node accepts within its scope only', { timeout: 60_000 }, async () => {
+  const [issued, json, page, noSecret, noTopic, tooLong] = await Promise.all([
+    colony(['live', 'token', '--topic', 'cli-tok', '--types', 'like', '--ttl', '10m'], { COLONY_TOKEN: TOKEN }),
+    colony(['live', 'token', '--topic', 'a,b*', '--json', '--token', TOKEN]),
+    colony(['live', 'token', '--topic', 'cli-tok', '--page', server.url, '--token', TOKEN]),
+    colony(['live', 'token', '--topic', 'cli-tok'], { COLONY_TOKEN: '' }),
+    colony(['live', 'token', '--token', TOKEN]),
+    colony(['live', 'token', '--topic', 'cli-tok', '--ttl', '48h', '--token', TOKEN]),
+  ])
+  assert.equal(issued.code, 0, issued.stderr)
+  const token = issued.stdout.trim()
+  assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/)
+  const post = (topic: string, type: string): Promise<Response> => fetch(`${server.url}/v1/topics/${topic}/events`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ type, data: {} }) })
+  assert.equal((await post('cli-tok', 'like')).status, 202)
+  assert.equal((await post('cli-tok', 'comment')).status, 403, 'only the types asked for')
+  assert.equal((await post('elsewhere', 'like')).status, 403, 'only the topics asked for')
+  assert.equal(json.code, 0, json.stderr)
+  const details = JSON.parse(json.stdout) as { topics: string[]; types: string[]; exp: number; jti: string }
+  assert.deepEqual(details.topics, ['a', 'b*'])
+  assert.deepEqual(details.types, ['like', 'comment'], 'default types')
+  assert.ok(Math.abs(details.exp - (Date.now() / 1000 + 3600)) < 120, 'default ttl 1h')
+  assert.match(page.stdout, new RegExp(`^${server.url}/\\?topic=cli-tok#viewer=[\\w-]+\\.[\\w-]+\\.[\\w-]+\\n$`))
+  assert.equal(noSecret.code, 2, 'no secret is a usage error')
+  assert.equal(noTopic.code, 2)
+  assert.equal(tooLong.code, 2, 'ttl over --viewer-max-ttl')
 })

@@ -8,4 +8,5 @@ test('runLiveDemo: embedded node, viewers, coalesced likes and ordered comments,
   assert.equal(result.ok, true, lines.join('\n'))
   assert.ok(lines.some((l) => /each viewer received 120 likes/.test(l)), lines.join('\n'))
   assert.ok(lines.some((l) => /deliveries/.test(l)))
+  assert.ok(lines.some((l) => /viewer tokens issued by POST \/v1\/tokens.*LIVE_FORBIDDEN_TOPIC/.test(l)), 'viewers publish with scoped viewer tokens')
 })

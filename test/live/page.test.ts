@@ -1,5 +1,6 @@
 // The page at `/` in headless Chromium, driven over the DevTools protocol (Node's global WebSocket):
-// two isolated browser contexts watch the same stream and see each other's likes and comments.
+// two isolated browser contexts watch the same stream and see each other's likes and comments, publishing with
+// a viewer token issued by POST /v1/tokens (the publish secret never reaches the browser).
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { startLiveServer, type LiveServer } from '../../src/live/index.ts'
@@ -31,12 +32,19 @@ after(async () => {
   await server.close({ graceMs: 100 })
 })
 
+async function viewerToken(topic: string): Promise<string> {
+  const res = await fetch(`${server.url}/v1/tokens`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ topics: [topic], types: ['like', 'comment'], ttl: '10m' }) })
+  assert.equal(res.status, 201)
+  return ((await res.json()) as { token: string }).token
+}
+
 test('two browser contexts see each other\'s likes, comments and the viewer count', { timeout: 60_000 }, async () => {
-  const pageUrl = `${server.url}/?topic=concert#token=${TOKEN}`
+  const pageUrl = `${server.url}/?topic=concert#viewer=${await viewerToken('concert')}`
   const alice = await openPage(`${pageUrl.replace('?', '?name=alice&')}`)
   const bob = await openPage(`${pageUrl.replace('?', '?name=bob&')}`)
   for (const page of [alice, bob]) await waitFor(async () => await page('document.body.dataset.connected') === '1', { timeoutMs: 20_000, message: 'page connected' })
   await waitFor(() => server.hub.viewers('concert') === 2)
+  assert.equal(await alice('location.hash'), '', 'the token leaves the address bar once read')
 
   await alice(`document.getElementById('like').click()`)
   await waitFor(async () => await bob(`document.getElementById('likes-total').textContent`) === '1', { message: 'bob sees alice\'s like' })
@@ -49,4 +57,14 @@ test('two browser contexts see each other\'s likes, comments and the viewer coun
   await waitFor(async () => await alice(`document.querySelector('#comments li')?.textContent ?? ''`) === 'bobhello <b>alice</b>', { message: 'alice sees bob\'s comment (as text)' })
   assert.equal(await alice(`document.querySelectorAll('#comments li b').length`), 1, 'comment text is not parsed as HTML')
   await waitFor(async () => await alice(`document.getElementById('viewer-count').textContent`) === '2', { timeoutMs: 10_000, message: 'viewer count on the page' })
+})
+
+test('a page given the publish secret instead of a viewer token stays read-only', { timeout: 60_000 }, async () => {
+  const page = await openPage(`${server.url}/?topic=secret-room#token=${TOKEN}`)
+  await waitFor(async () => await page('document.body.dataset.connected') === '1', { timeoutMs: 20_000, message: 'page connected' })
+  await page(`document.getElementById('like').click()`)
+  await waitFor(async () => String(await page(`document.getElementById('status').textContent`)).startsWith('read-only'), { message: 'read-only status' })
+  // The page refuses before any request, so the topic's first event is the one published now.
+  const res = await fetch(`${server.url}/v1/topics/secret-room/events`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{"type":"comment","data":1}' })
+  assert.deepEqual(((await res.json()) as { ids: number[] }).ids, [1], 'the page published nothing')
 })

@@ -122,5 +122,5 @@ export async function runLiveBench(argv: string[]): Promise<number> {
  * connections, and like-coalescing on or off.
  */
 export function colonyServeArgs(coalesce: boolean, connections: number): string[] {
-  return ['--capacity', String(connections), '--max-conns-per-ip', '0', '--conn-rate', '0', '--publish-rate', '0', ...(coalesce ? [] : ['--coalesce', 'none'])]
+  return ['--capacity', String(connections), '--max-conns-per-ip', '0', '--max-pending-per-ip', '0', '--conn-rate', '0', '--publish-rate', '0', ...(coalesce ? [] : ['--coalesce', 'none'])]
 }
