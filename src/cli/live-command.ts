@@ -25,6 +25,8 @@ const SERVE: CommandSpec = {
     dc: { type: 'string', description: 'name of this data center (needed with --peer-dc)', placeholder: 'name' },
     'peer-dc': { type: 'list', description: 'base URL of a peer DC; local publishes are forwarded to it exactly once (repeatable)', placeholder: 'url' },
     'peer-token': { type: 'string', description: 'token for the peer DCs\' publish API (default: --token)', placeholder: 'secret' },
+    'peer-batch': { type: 'string', description: 'body bytes of one forwarded POST; keep it under the peers\' --max-body (default: three quarters of --max-body)', placeholder: 'size' },
+    'peer-queue': { type: 'string', description: 'bytes of events waiting for one peer DC before the oldest are dropped (counted)', default: '64MiB', placeholder: 'size' },
     'cors-origin': { type: 'list', description: 'allowed CORS origin, * for any (repeatable)', default: ['*'], placeholder: 'origin' },
     history: { type: 'number', description: 'events kept per topic for Last-Event-ID replay', default: 500 },
     coalesce: { type: 'list', description: 'aggregate an event type per window: type=window (e.g. like=250ms); "none" turns it off', default: ['like=250ms'], placeholder: 'type=ms' },
@@ -78,6 +80,10 @@ function parseCoalesce(items: string[]): [string, number][] {
   })
 }
 
+function optionalSize(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parseSize(text)
+}
+
 async function runServe(argv: string[]): Promise<number> {
   const p = parseCommand(SERVE, argv)
   if (p.help) { process.stdout.write(formatHelp(SERVE)); return EXIT_OK }
@@ -100,6 +106,7 @@ async function runServe(argv: string[]): Promise<number> {
     host: str(p, 'host'), port: num(p, 'port'), workers: num(p, 'workers'), capacity: num(p, 'capacity'),
     redis: str(p, 'redis'), redisPrefix: str(p, 'redis-prefix'), nodeTtlMs: parseDuration(str(p, 'node-ttl') ?? '10s'),
     role, token, jwtKey, dc: str(p, 'dc'), peerDcs: peers, peerToken: str(p, 'peer-token'), corsOrigins: list(p, 'cors-origin'),
+    peerBatchBytes: optionalSize(str(p, 'peer-batch')), peerQueueBytes: parseSize(str(p, 'peer-queue') ?? '64MiB'),
     maxConnectionsPerIp: num(p, 'max-conns-per-ip'), connectionRate: num(p, 'conn-rate'), publishRate: num(p, 'publish-rate'),
     maxBodyBytes: parseSize(str(p, 'max-body') ?? '256KB'), maxBatch: num(p, 'max-batch'), graceMs: parseDuration(str(p, 'grace') ?? '2s'), semiSpaceMb: num(p, 'semi-space'),
     hub: {

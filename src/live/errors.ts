@@ -4,6 +4,7 @@ import { ColonyError, type ColonyErrorOptions } from '../shared/errors.ts'
  * Stable codes of the live subsystem. Clients switch on these, never on message text.
  * - LIVE_BAD_TOPIC (400) topic name outside [A-Za-z0-9._~:-]{1,128}
  * - LIVE_BAD_EVENT (400) publish body is not {type,data} / {events:[…]} / […] or a type is malformed
+ * - LIVE_EVENT_TOO_LARGE (413) with peer DCs: an event that could not be forwarded alone within the body limit
  * - LIVE_UNAUTHORIZED (401) publish without a valid bearer token / JWT
  * - LIVE_FORBIDDEN_TOPIC (403) a JWT whose `topics` claim does not cover the topic
  * - LIVE_TOO_MANY_CONNECTIONS (429) per-IP connection cap reached
@@ -15,12 +16,12 @@ import { ColonyError, type ColonyErrorOptions } from '../shared/errors.ts'
  * - LIVE_CONFIG (2 at the CLI) contradictory or missing server options
  */
 export type LiveErrorCode =
-  | 'LIVE_BAD_TOPIC' | 'LIVE_BAD_EVENT' | 'LIVE_UNAUTHORIZED' | 'LIVE_FORBIDDEN_TOPIC'
+  | 'LIVE_BAD_TOPIC' | 'LIVE_BAD_EVENT' | 'LIVE_EVENT_TOO_LARGE' | 'LIVE_UNAUTHORIZED' | 'LIVE_FORBIDDEN_TOPIC'
   | 'LIVE_TOO_MANY_CONNECTIONS' | 'LIVE_CONNECTION_RATE' | 'LIVE_RATE_LIMITED'
   | 'LIVE_SHUTTING_DOWN' | 'LIVE_TRANSPORT' | 'LIVE_NOT_FOUND' | 'LIVE_CONFIG'
 
 const STATUS: Record<LiveErrorCode, number> = {
-  LIVE_BAD_TOPIC: 400, LIVE_BAD_EVENT: 400, LIVE_UNAUTHORIZED: 401, LIVE_FORBIDDEN_TOPIC: 403,
+  LIVE_BAD_TOPIC: 400, LIVE_BAD_EVENT: 400, LIVE_EVENT_TOO_LARGE: 413, LIVE_UNAUTHORIZED: 401, LIVE_FORBIDDEN_TOPIC: 403,
   LIVE_TOO_MANY_CONNECTIONS: 429, LIVE_CONNECTION_RATE: 429, LIVE_RATE_LIMITED: 429,
   LIVE_SHUTTING_DOWN: 503, LIVE_TRANSPORT: 502, LIVE_NOT_FOUND: 404, LIVE_CONFIG: 400,
 }

@@ -15,6 +15,7 @@ import { LocalTransport } from './local-transport.ts'
 import { renderLivePage } from './page.ts'
 import { createSseFront, writeRawError, type SseRequest } from './sse-front.ts'
 import type { RawPublishRequest, RawResponse } from './publish-front.ts'
+import { assertForwardable } from './peer-batch.ts'
 import { PeerForwarder } from './peer-forwarder.ts'
 import { parsePublishBody, parseTopic } from './publish-body.ts'
 import type { LiveEvent, LiveTransport } from './types.ts'
@@ -46,6 +47,10 @@ export type LiveServerOptions = {
   peerDcs?: string[]
   /** Token for the peers' publish API. @defaultValue token */
   peerToken?: string
+  /** Body bytes of one forwarded POST; keep it under the peers' maxBodyBytes. @defaultValue three quarters of maxBodyBytes */
+  peerBatchBytes?: number
+  /** Bytes of events waiting for one peer DC before the oldest are dropped (and counted). @defaultValue 67_108_864 */
+  peerQueueBytes?: number
   /** Frontend tuning (batching, heartbeat, buffers, coalescing, history). @defaultValue {} */
   hub?: HubOptions
   /** Open SSE connections per client IP (per process); 0 = unlimited. @defaultValue 0 */
@@ -95,7 +100,11 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   const log = options.logger ?? createSilentLogger()
   const transport = options.transport ?? new LocalTransport({ historySize: options.hub?.historySize })
   const hub = new Hub(transport, options.hub)
-  const forwarders = peers.map((url) => new PeerForwarder({ url, dc: options.dc as string, token: peerToken as string, logger: log }))
+  const maxBodyBytes = options.maxBodyBytes ?? 262_144
+  const forwarders = peers.map((url) => new PeerForwarder({
+    url, dc: options.dc as string, token: peerToken as string, logger: log,
+    maxBatchBytes: options.peerBatchBytes ?? Math.floor(maxBodyBytes * 0.75), maxQueuedBytes: options.peerQueueBytes,
+  }))
   const metrics = createLiveMetrics(hub.stats, () => forwarders)
   const cors = options.corsOrigins ?? ['*']
   const perIp = new ConnectionCounter()
@@ -173,7 +182,9 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     const bucket = publishBuckets.get(ip)
     if (!bucket.take(inputs.length)) throw withRetryAfter(new LiveError('LIVE_RATE_LIMITED', 'publish rate exceeded'), bucket.waitSeconds(inputs.length))
     if (!forwarded && forwarders.length > 0) {
+      const now = Date.now()
       for (const i of inputs) i.origin = `${options.dc as string}:${originNonce}:${++originSeq}`
+      assertForwardable(inputs.map((i) => ({ type: i.type, data: i.data, ts: i.ts ?? now, origin: i.origin as string })), maxBodyBytes)
     }
     const events = await transport.publish(topic, inputs)
     metrics.published.inc(events.length)
@@ -186,7 +197,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     setCors(req, res)
     const header = (name: string): string | undefined => { const v = req.headers[name]; return typeof v === 'string' ? v : undefined }
     try {
-      const answer = await publishCore(topic, header, () => readBody(req, options.maxBodyBytes ?? 262_144), req.socket.remoteAddress ?? '?')
+      const answer = await publishCore(topic, header, () => readBody(req, maxBodyBytes), req.socket.remoteAddress ?? '?')
       sendJson(res, 202, answer)
     } catch (err) {
       if (!(err instanceof LiveError)) throw err
@@ -265,7 +276,6 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     })
   })
   httpServer.maxHeadersCount = 50
-  const maxBodyBytes = options.maxBodyBytes ?? 262_144
   const server = createSseFront({
     http: httpServer,
     onSubscribe: (socket, request) => { void handleSubscribe(socket, request) },
