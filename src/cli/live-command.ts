@@ -41,6 +41,7 @@ const SERVE: CommandSpec = {
     'publish-rate': { type: 'number', description: 'published events per second per client address per worker (0 = unlimited)', default: 0 },
     'max-body': { type: 'string', description: 'largest publish body', default: '256KB', placeholder: 'size' },
     'max-batch': { type: 'number', description: 'events in one publish request', default: 1000 },
+    'max-header': { type: 'string', description: 'largest request head (request line + headers); larger ones are answered 431', default: '8KiB', placeholder: 'size' },
     'semi-space': { type: 'number', description: 'V8 young-generation semi-space per worker in MB (0 = V8 default); small keeps RSS per connection down', default: 4 },
     grace: { type: 'string', description: 'drain time on shutdown (viewers are told to reconnect)', default: '2s', placeholder: 'duration' },
   },
@@ -108,7 +109,7 @@ async function runServe(argv: string[]): Promise<number> {
     role, token, jwtKey, dc: str(p, 'dc'), peerDcs: peers, peerToken: str(p, 'peer-token'), corsOrigins: list(p, 'cors-origin'),
     peerBatchBytes: optionalSize(str(p, 'peer-batch')), peerQueueBytes: parseSize(str(p, 'peer-queue') ?? '64MiB'),
     maxConnectionsPerIp: num(p, 'max-conns-per-ip'), connectionRate: num(p, 'conn-rate'), publishRate: num(p, 'publish-rate'),
-    maxBodyBytes: parseSize(str(p, 'max-body') ?? '256KB'), maxBatch: num(p, 'max-batch'), graceMs: parseDuration(str(p, 'grace') ?? '2s'), semiSpaceMb: num(p, 'semi-space'),
+    maxBodyBytes: parseSize(str(p, 'max-body') ?? '256KB'), maxBatch: num(p, 'max-batch'), maxHeaderBytes: parseSize(str(p, 'max-header') ?? '8KiB'), graceMs: parseDuration(str(p, 'grace') ?? '2s'), semiSpaceMb: num(p, 'semi-space'),
     hub: {
       historySize: num(p, 'history'), coalesce: parseCoalesce(list(p, 'coalesce')),
       batchWindowMs: parseDuration(str(p, 'batch-window') ?? '60ms'), heartbeatMs: parseDuration(str(p, 'heartbeat') ?? '15s'),

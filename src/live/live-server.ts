@@ -7,6 +7,7 @@ import { handleOpsRequest, readBody, sendError, sendJson } from '../shared/http-
 import { createSilentLogger, type Logger } from '../shared/logger.ts'
 import type { Registry } from '../shared/metrics.ts'
 import { assertAuthorization } from './auth.ts'
+import { answerClientError } from './client-error.ts'
 import { LiveError } from './errors.ts'
 import { Hub, type HubOptions } from './hub.ts'
 import { ConnectionCounter, KeyedBuckets, TokenBucket } from './limits.ts'
@@ -63,6 +64,8 @@ export type LiveServerOptions = {
   maxBodyBytes?: number
   /** Events in one publish request. @defaultValue 1000 */
   maxBatch?: number
+  /** Largest request head (request line + headers); larger ones are answered 431. @defaultValue 8_192 */
+  maxHeaderBytes?: number
   /** Renders /metrics instead of this process's registry (a cluster worker answers for the service). @defaultValue undefined */
   renderMetrics?: () => Promise<string>
   /** Extra fields for /healthz (worker id…). @defaultValue {} */
@@ -223,8 +226,14 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     }
   }
 
+  function notAllowed(res: ServerResponse, allow: string): never {
+    res.setHeader('allow', allow)
+    throw new LiveError('LIVE_METHOD_NOT_ALLOWED', `this route takes ${allow}`)
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://x')
+    const url = URL.parse(req.url ?? '/', 'http://x')
+    if (!url) throw new LiveError('LIVE_BAD_REQUEST', 'request target is not a path')
     const path = url.pathname
     if (req.method === 'OPTIONS') {
       setCors(req, res)
@@ -250,9 +259,11 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       }
       const topic = parseTopic(ev[1])
       if (req.method === 'POST') return handlePublish(req, res, topic)
+      notAllowed(res, 'GET, POST, OPTIONS')
     }
     const tp = TOPIC_RE.exec(path)
-    if (tp?.[1] && req.method === 'GET') {
+    if (tp?.[1]) {
+      if (req.method !== 'GET') notAllowed(res, 'GET, OPTIONS')
       const topic = parseTopic(tp[1])
       setCors(req, res)
       sendJson(res, 200, { topic, viewers: await transport.viewerCount(topic), localViewers: hub.viewers(topic) })
@@ -267,7 +278,9 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     throw new LiveError('LIVE_NOT_FOUND', `no route for ${req.method ?? '?'} ${path}`)
   }
 
-  const httpServer = http.createServer({ noDelay: true, keepAliveTimeout: 5_000, requestTimeout: 0, headersTimeout: 20_000 }, (req, res) => {
+  const maxHeaderBytes = options.maxHeaderBytes ?? 8_192
+  // The bare-socket fronts hand a head over this size to http, whose limit is the same: one place answers 431.
+  const httpServer = http.createServer({ noDelay: true, keepAliveTimeout: 5_000, requestTimeout: 0, headersTimeout: 20_000, maxHeaderSize: maxHeaderBytes }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (isColonyError(err)) metrics.refused.inc({ code: err.code })
       else log.error({ err: String(err) }, 'live request failed')
@@ -276,9 +289,11 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     })
   })
   httpServer.maxHeadersCount = 50
+  httpServer.on('clientError', (err: Error, socket) => answerClientError(err, socket, (code) => metrics.refused.inc({ code })))
   const server = createSseFront({
     http: httpServer,
     onSubscribe: (socket, request) => { void handleSubscribe(socket, request) },
+    maxHeadBytes: maxHeaderBytes,
     publish: {
       handle: handleRawPublish,
       maxBodyBytes,
@@ -288,6 +303,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
         return { status: 413, headers: corsFor(undefined), body: JSON.stringify({ error: err.toJSON() }) }
       },
       keepAliveMs: 5_000,
+      maxHeadBytes: maxHeaderBytes,
     },
   })
   const host = options.host ?? '127.0.0.1'
