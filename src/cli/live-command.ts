@@ -29,6 +29,7 @@ const SERVE: CommandSpec = {
     'peer-queue': { type: 'string', description: 'bytes of events waiting for one peer DC before the oldest are dropped (counted)', default: '64MiB', placeholder: 'size' },
     'cors-origin': { type: 'list', description: 'allowed CORS origin, * for any (repeatable)', default: ['*'], placeholder: 'origin' },
     history: { type: 'number', description: 'events kept per topic for Last-Event-ID replay', default: 500 },
+    'history-bytes': { type: 'string', description: 'bytes of events kept per topic for Last-Event-ID replay (the newest event is kept even alone over it)', default: '1MiB', placeholder: 'size' },
     coalesce: { type: 'list', description: 'aggregate an event type per window: type=window (e.g. like=250ms); "none" turns it off', default: ['like=250ms'], placeholder: 'type=ms' },
     'batch-window': { type: 'string', description: 'longest a busy topic\'s events are held to share one write per connection (adaptive: only topics whose events arrive closer together than this)', default: '60ms', placeholder: 'duration' },
     heartbeat: { type: 'string', description: 'comment sent to a connection idle this long', default: '15s', placeholder: 'duration' },
@@ -111,7 +112,7 @@ async function runServe(argv: string[]): Promise<number> {
     maxConnectionsPerIp: num(p, 'max-conns-per-ip'), connectionRate: num(p, 'conn-rate'), publishRate: num(p, 'publish-rate'),
     maxBodyBytes: parseSize(str(p, 'max-body') ?? '256KB'), maxBatch: num(p, 'max-batch'), maxHeaderBytes: parseSize(str(p, 'max-header') ?? '8KiB'), graceMs: parseDuration(str(p, 'grace') ?? '2s'), semiSpaceMb: num(p, 'semi-space'),
     hub: {
-      historySize: num(p, 'history'), coalesce: parseCoalesce(list(p, 'coalesce')),
+      historySize: num(p, 'history'), historyBytes: parseSize(str(p, 'history-bytes') ?? '1MiB'), coalesce: parseCoalesce(list(p, 'coalesce')),
       batchWindowMs: parseDuration(str(p, 'batch-window') ?? '60ms'), heartbeatMs: parseDuration(str(p, 'heartbeat') ?? '15s'),
       retryMs: parseDuration(str(p, 'retry') ?? '2s'), maxBufferBytes: parseSize(str(p, 'max-buffer') ?? '256KB'),
       slowConsumer: policy, slowTimeoutMs: parseDuration(str(p, 'slow-timeout') ?? '30s'),

@@ -101,7 +101,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   const peerToken = options.peerToken ?? options.token
   if (peers.length > 0 && !peerToken) throw new LiveError('LIVE_CONFIG', '--peer-dc needs --peer-token (or --token)')
   const log = options.logger ?? createSilentLogger()
-  const transport = options.transport ?? new LocalTransport({ historySize: options.hub?.historySize })
+  const transport = options.transport ?? new LocalTransport({ historySize: options.hub?.historySize, historyBytes: options.hub?.historyBytes })
   const hub = new Hub(transport, options.hub)
   const maxBodyBytes = options.maxBodyBytes ?? 262_144
   const forwarders = peers.map((url) => new PeerForwarder({

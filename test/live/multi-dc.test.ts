@@ -124,7 +124,8 @@ test('large events, each under the body limit and together far over it, all reac
   try {
     for (let n = 0; n < 40; n++) assert.equal((await publish(a.url, 'big', TOKEN, { type: 'comment', data: { n, pad: pad(50_000) } })).status, 202)
     assert.equal(await metric(a.url, 'colony_live_peer_queued'), 40)
-    b = await startLiveServer({ token: TOKEN, port: pb, dc: 'us' })
+    // B's history holds the whole 2 MB, so the viewer gets every event whether it attaches before or after they arrive.
+    b = await startLiveServer({ token: TOKEN, port: pb, dc: 'us', hub: { historyBytes: 4 * 1_048_576 } })
     const remote = watchTopic(b.url, 'big', { lastEventId: '0' })
     try {
       await waitFor(() => remote.of('comment').length >= 40, { timeoutMs: 25_000, message: 'every large event reached the peer' })
