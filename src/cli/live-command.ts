@@ -33,8 +33,11 @@ const SERVE: CommandSpec = {
     dc: { type: 'string', description: 'name of this data center (needed with --peer-dc)', placeholder: 'name' },
     'peer-dc': { type: 'list', description: 'base URL of a peer DC; local publishes are forwarded to it exactly once (repeatable)', placeholder: 'url' },
     'peer-token': { type: 'string', description: 'token for the peer DCs\' publish API (default: --token)', placeholder: 'secret' },
+    'peer-batch': { type: 'string', description: 'body bytes of one forwarded POST; keep it under the peers\' --max-body (default: three quarters of --max-body)', placeholder: 'size' },
+    'peer-queue': { type: 'string', description: 'bytes of events waiting for one peer DC before the oldest are dropped (counted)', default: '64MiB', placeholder: 'size' },
     'cors-origin': { type: 'list', description: 'allowed CORS origin, * for any (repeatable)', default: ['*'], placeholder: 'origin' },
     history: { type: 'number', description: 'events kept per topic for Last-Event-ID replay', default: 500 },
+    'history-bytes': { type: 'string', description: 'bytes of events kept per topic for Last-Event-ID replay (the newest event is kept even alone over it)', default: '1MiB', placeholder: 'size' },
     coalesce: { type: 'list', description: 'aggregate an event type per window: type=window (e.g. like=250ms); "none" turns it off', default: ['like=250ms'], placeholder: 'type=ms' },
     'batch-window': { type: 'string', description: 'longest a busy topic\'s events are held to share one write per connection (adaptive: only topics whose events arrive closer together than this)', default: '60ms', placeholder: 'duration' },
     heartbeat: { type: 'string', description: 'comment sent to a connection idle this long', default: '15s', placeholder: 'duration' },
@@ -51,6 +54,7 @@ const SERVE: CommandSpec = {
     'keep-alive': { type: 'string', description: 'idle time allowed between requests on a kept-alive connection', default: seconds(LIMITS.keepAliveMs), placeholder: 'duration' },
     'max-body': { type: 'string', description: 'largest publish body', default: '256KB', placeholder: 'size' },
     'max-batch': { type: 'number', description: 'events in one publish request', default: 1000 },
+    'max-header': { type: 'string', description: 'largest request head (request line + headers); larger ones are answered 431', default: '8KiB', placeholder: 'size' },
     'semi-space': { type: 'number', description: 'V8 young-generation semi-space per worker in MB (0 = V8 default); small keeps RSS per connection down', default: 4 },
     grace: { type: 'string', description: 'drain time on shutdown (viewers are told to reconnect)', default: '2s', placeholder: 'duration' },
   },
@@ -116,6 +120,10 @@ function parseCoalesce(items: string[]): [string, number][] {
   })
 }
 
+function optionalSize(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parseSize(text)
+}
+
 async function runServe(argv: string[]): Promise<number> {
   const p = parseCommand(SERVE, argv)
   if (p.help) { process.stdout.write(formatHelp(SERVE)); return EXIT_OK }
@@ -138,11 +146,12 @@ async function runServe(argv: string[]): Promise<number> {
     host: str(p, 'host'), port: num(p, 'port'), workers: num(p, 'workers'), capacity: num(p, 'capacity'),
     redis: str(p, 'redis'), redisPrefix: str(p, 'redis-prefix'), nodeTtlMs: parseDuration(str(p, 'node-ttl') ?? '10s'),
     role, token, jwtKey, viewerKey: str(p, 'viewer-key'), viewerRate: num(p, 'viewer-rate'), viewerMaxTtlMs: duration(p, 'viewer-max-ttl'), dc: str(p, 'dc'), peerDcs: peers, peerToken: str(p, 'peer-token'), corsOrigins: list(p, 'cors-origin'),
+    peerBatchBytes: optionalSize(str(p, 'peer-batch')), peerQueueBytes: parseSize(str(p, 'peer-queue') ?? '64MiB'),
     maxConnectionsPerIp: num(p, 'max-conns-per-ip'), maxPendingPerIp: num(p, 'max-pending-per-ip'), connectionRate: num(p, 'conn-rate'), publishRate: num(p, 'publish-rate'),
     headersTimeoutMs: duration(p, 'headers-timeout'), bodyTimeoutMs: duration(p, 'body-timeout'), keepAliveMs: duration(p, 'keep-alive'),
-    maxBodyBytes: parseSize(str(p, 'max-body') ?? '256KB'), maxBatch: num(p, 'max-batch'), graceMs: parseDuration(str(p, 'grace') ?? '2s'), semiSpaceMb: num(p, 'semi-space'),
+    maxBodyBytes: parseSize(str(p, 'max-body') ?? '256KB'), maxBatch: num(p, 'max-batch'), maxHeaderBytes: parseSize(str(p, 'max-header') ?? '8KiB'), graceMs: parseDuration(str(p, 'grace') ?? '2s'), semiSpaceMb: num(p, 'semi-space'),
     hub: {
-      historySize: num(p, 'history'), coalesce: parseCoalesce(list(p, 'coalesce')),
+      historySize: num(p, 'history'), historyBytes: parseSize(str(p, 'history-bytes') ?? '1MiB'), coalesce: parseCoalesce(list(p, 'coalesce')),
       batchWindowMs: parseDuration(str(p, 'batch-window') ?? '60ms'), heartbeatMs: parseDuration(str(p, 'heartbeat') ?? '15s'),
       retryMs: parseDuration(str(p, 'retry') ?? '2s'), maxBufferBytes: parseSize(str(p, 'max-buffer') ?? '256KB'),
       slowConsumer: policy, slowTimeoutMs: parseDuration(str(p, 'slow-timeout') ?? '30s'),

@@ -12,6 +12,8 @@ export type SlowConsumerPolicy = 'resync' | 'disconnect'
 export type HubOptions = {
   /** Events kept per watched topic for fast local Last-Event-ID replay. @defaultValue 500 */
   historySize?: number
+  /** Bytes of events kept per topic (here, in the dispatcher and in Redis); the newest event is kept even alone over it. @defaultValue 1_048_576 */
+  historyBytes?: number
   /**
    * Longest a topic's events are held so that several share one write per connection (a write costs ~10 µs of
    * CPU whatever its size). Adaptive: a topic is held only while its events arrive closer together than this
@@ -112,6 +114,7 @@ export class Hub {
     this.#transport = transport
     this.#o = {
       historySize: options.historySize ?? 500,
+      historyBytes: options.historyBytes ?? 1_048_576,
       batchWindowMs: options.batchWindowMs ?? 60,
       heartbeatMs: options.heartbeatMs ?? 15_000,
       retryMs: options.retryMs ?? 2_000,
@@ -135,7 +138,7 @@ export class Hub {
   #topic(name: string): TopicState {
     let t = this.#topics.get(name)
     if (!t) {
-      t = { name, conns: new Set(), history: new TopicHistory(this.#o.historySize), queue: [], queueIds: [], frames: 0, due: 0, gap: 0, lastArrival: 0, turn: 0, acc: undefined, watched: undefined, emptySince: 0, attaching: 0, held: undefined }
+      t = { name, conns: new Set(), history: new TopicHistory(this.#o.historySize, this.#o.historyBytes), queue: [], queueIds: [], frames: 0, due: 0, gap: 0, lastArrival: 0, turn: 0, acc: undefined, watched: undefined, emptySince: 0, attaching: 0, held: undefined }
       this.#topics.set(name, t)
       this.stats.topics = this.#topics.size
     }

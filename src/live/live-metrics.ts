@@ -2,7 +2,7 @@ import { collectDefaultMetrics } from 'prom-client'
 import { Counter, Gauge, createMetricsRegistry, type Registry } from '../shared/metrics.ts'
 import type { ConnectionGuard } from './connection-guard.ts'
 import type { HubStats } from './hub.ts'
-import type { PeerForwarder } from './peer-forwarder.ts'
+import type { PeerForwarder, PeerForwarderStats } from './peer-forwarder.ts'
 
 /** Counters the server bumps directly (rare events); hot-path numbers are read from HubStats at scrape time. */
 export type LiveMetrics = {
@@ -40,9 +40,13 @@ export function createLiveMetrics(stats: HubStats, forwarders: () => readonly Pe
   monotonic('colony_live_slow_disconnects_total', 'Slow consumers disconnected', () => stats.slowDisconnects)
   monotonic('colony_live_resets_total', 'Reset events sent (gap older than history)', () => stats.resets)
   monotonic('colony_live_gaps_total', 'Id gaps seen from the transport (each filled from the shared history when it still holds the events)', () => stats.gaps)
-  gauge('colony_live_peer_queued', 'Events waiting to be forwarded to peer DCs', () => forwarders().reduce((s, f) => s + f.stats.queued, 0))
-  monotonic('colony_live_peer_dropped_total', 'Events dropped for a peer DC (queue full or refused)', () => forwarders().reduce((s, f) => s + f.stats.dropped, 0))
-  monotonic('colony_live_peer_sent_total', 'Events forwarded to peer DCs', () => forwarders().reduce((s, f) => s + f.stats.sent, 0))
+  const peers = (key: keyof PeerForwarderStats) => (): number => forwarders().reduce((s, f) => s + f.stats[key], 0)
+  gauge('colony_live_peer_queued', 'Events waiting to be forwarded to peer DCs', peers('queued'))
+  gauge('colony_live_peer_queued_bytes', 'Bytes of events waiting to be forwarded to peer DCs', peers('queuedBytes'))
+  monotonic('colony_live_peer_dropped_total', 'Events lost for a peer DC: queue over its bounds, or still queued at shutdown', peers('dropped'))
+  monotonic('colony_live_peer_refused_total', 'Events a peer DC refused even alone (over its body limit, or invalid there)', peers('refused'))
+  monotonic('colony_live_peer_failures_total', 'Forward POSTs that failed (peer down, timeout, 5xx, 429, 401…) and were retried', peers('failures'))
+  monotonic('colony_live_peer_sent_total', 'Events forwarded to peer DCs', peers('sent'))
   gauge('colony_live_pending_connections', 'Connections on this process that are not streams (request head, body or idle keep-alive)', () => guard.pending)
   const closesSeen = { head: 0, body: 0, idle: 0 }
   new Counter({

@@ -7,6 +7,7 @@ import { handleOpsRequest, readBody, sendError, sendJson } from '../shared/http-
 import { createSilentLogger, type Logger } from '../shared/logger.ts'
 import type { Registry } from '../shared/metrics.ts'
 import { authorizePublish, type PublishAuthOptions } from './auth.ts'
+import { answerClientError } from './client-error.ts'
 import { LiveError } from './errors.ts'
 import { Hub, type HubOptions } from './hub.ts'
 import { ConnectionGuard } from './connection-guard.ts'
@@ -16,6 +17,7 @@ import { LocalTransport } from './local-transport.ts'
 import { renderLivePage } from './page.ts'
 import { createSseFront, writeRawError, type SseRequest } from './sse-front.ts'
 import type { RawPublishRequest, RawResponse } from './publish-front.ts'
+import { assertForwardable } from './peer-batch.ts'
 import { PeerForwarder } from './peer-forwarder.ts'
 import { parsePublishBody, parseTopic } from './publish-body.ts'
 import type { LiveEvent, LiveTransport } from './types.ts'
@@ -56,6 +58,10 @@ export type LiveServerOptions = {
   peerDcs?: string[]
   /** Token for the peers' publish API. @defaultValue token */
   peerToken?: string
+  /** Body bytes of one forwarded POST; keep it under the peers' maxBodyBytes. @defaultValue three quarters of maxBodyBytes */
+  peerBatchBytes?: number
+  /** Bytes of events waiting for one peer DC before the oldest are dropped (and counted). @defaultValue 67_108_864 */
+  peerQueueBytes?: number
   /** Frontend tuning (batching, heartbeat, buffers, coalescing, history). @defaultValue {} */
   hub?: HubOptions
   /** Open SSE connections per client IP (per process); 0 = unlimited. @defaultValue 1000 */
@@ -76,6 +82,8 @@ export type LiveServerOptions = {
   maxBodyBytes?: number
   /** Events in one publish request. @defaultValue 1000 */
   maxBatch?: number
+  /** Largest request head (request line + headers); larger ones are answered 431. @defaultValue 8_192 */
+  maxHeaderBytes?: number
   /** Renders /metrics instead of this process's registry (a cluster worker answers for the service). @defaultValue undefined */
   renderMetrics?: () => Promise<string>
   /** Extra fields for /healthz (worker id…). @defaultValue {} */
@@ -111,9 +119,13 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   const peerToken = options.peerToken ?? options.token
   if (peers.length > 0 && !peerToken) throw new LiveError('LIVE_CONFIG', '--peer-dc needs --peer-token (or --token)')
   const log = options.logger ?? createSilentLogger()
-  const transport = options.transport ?? new LocalTransport({ historySize: options.hub?.historySize })
+  const transport = options.transport ?? new LocalTransport({ historySize: options.hub?.historySize, historyBytes: options.hub?.historyBytes })
   const hub = new Hub(transport, options.hub)
-  const forwarders = peers.map((url) => new PeerForwarder({ url, dc: options.dc as string, token: peerToken as string, logger: log }))
+  const maxBodyBytes = options.maxBodyBytes ?? 262_144
+  const forwarders = peers.map((url) => new PeerForwarder({
+    url, dc: options.dc as string, token: peerToken as string, logger: log,
+    maxBatchBytes: options.peerBatchBytes ?? Math.floor(maxBodyBytes * 0.75), maxQueuedBytes: options.peerQueueBytes,
+  }))
   const limits = {
     maxConnectionsPerIp: options.maxConnectionsPerIp ?? LIVE_LIMIT_DEFAULTS.maxConnectionsPerIp,
     maxPendingPerIp: options.maxPendingPerIp ?? LIVE_LIMIT_DEFAULTS.maxPendingPerIp,
@@ -222,7 +234,9 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       if (!bucket.take(inputs.length, now)) throw withRetryAfter(new LiveError('LIVE_RATE_LIMITED', 'viewer token publish rate exceeded'), bucket.waitSeconds(inputs.length))
     }
     if (!forwarded && forwarders.length > 0) {
+      const now = Date.now()
       for (const i of inputs) i.origin = `${options.dc as string}:${originNonce}:${++originSeq}`
+      assertForwardable(inputs.map((i) => ({ type: i.type, data: i.data, ts: i.ts ?? now, origin: i.origin as string })), maxBodyBytes)
     }
     const events = await transport.publish(topic, inputs)
     metrics.published.inc(events.length)
@@ -235,7 +249,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     setCors(req, res)
     const header = (name: string): string | undefined => { const v = req.headers[name]; return typeof v === 'string' ? v : undefined }
     try {
-      const answer = await publishCore(topic, header, () => readBody(req, options.maxBodyBytes ?? 262_144), req.socket.remoteAddress ?? '?')
+      const answer = await publishCore(topic, header, () => readBody(req, maxBodyBytes), req.socket.remoteAddress ?? '?')
       sendJson(res, 202, answer)
     } catch (err) {
       if (!(err instanceof LiveError)) throw err
@@ -261,8 +275,14 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     }
   }
 
+  function notAllowed(res: ServerResponse, allow: string): never {
+    res.setHeader('allow', allow)
+    throw new LiveError('LIVE_METHOD_NOT_ALLOWED', `this route takes ${allow}`)
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://x')
+    const url = URL.parse(req.url ?? '/', 'http://x')
+    if (!url) throw new LiveError('LIVE_BAD_REQUEST', 'request target is not a path')
     const path = url.pathname
     if (req.method === 'OPTIONS') {
       setCors(req, res)
@@ -288,6 +308,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       }
       const topic = parseTopic(ev[1])
       if (req.method === 'POST') return handlePublish(req, res, topic)
+      notAllowed(res, 'GET, POST, OPTIONS')
     }
     if (path === '/v1/tokens' && req.method === 'POST') {
       setCors(req, res)
@@ -296,7 +317,8 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       return
     }
     const tp = TOPIC_RE.exec(path)
-    if (tp?.[1] && req.method === 'GET') {
+    if (tp?.[1]) {
+      if (req.method !== 'GET') notAllowed(res, 'GET, OPTIONS')
       const topic = parseTopic(tp[1])
       setCors(req, res)
       sendJson(res, 200, { topic, viewers: await transport.viewerCount(topic), localViewers: hub.viewers(topic) })
@@ -311,9 +333,11 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     throw new LiveError('LIVE_NOT_FOUND', `no route for ${req.method ?? '?'} ${path}`)
   }
 
+  const maxHeaderBytes = options.maxHeaderBytes ?? 8_192
   // This server never listens (the front emits its sockets), so its own headersTimeout/requestTimeout are not
-  // enforced: the guard's deadlines bound its connections instead (watchHttp below).
-  const httpServer = http.createServer({ noDelay: true, keepAliveTimeout: limits.keepAliveMs, requestTimeout: 0 }, (req, res) => {
+  // enforced: the guard's deadlines bound its connections instead (watchHttp below). The bare-socket fronts hand
+  // a head over maxHeaderBytes to http, whose limit is the same: one place answers 431.
+  const httpServer = http.createServer({ noDelay: true, keepAliveTimeout: limits.keepAliveMs, requestTimeout: 0, maxHeaderSize: maxHeaderBytes }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (isColonyError(err)) metrics.refused.inc({ code: err.code })
       else log.error({ err: String(err) }, 'live request failed')
@@ -323,7 +347,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   })
   httpServer.maxHeadersCount = 50
   guard.watchHttp(httpServer)
-  const maxBodyBytes = options.maxBodyBytes ?? 262_144
+  httpServer.on('clientError', (err: Error, socket) => answerClientError(err, socket, (code) => metrics.refused.inc({ code })))
   const server = createSseFront({
     http: httpServer,
     onSubscribe: (socket, request) => { void handleSubscribe(socket, request) },
@@ -333,6 +357,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       metrics.refused.inc({ code: err.code })
       return { status: err.status, body: { error: err.toJSON() }, headers: `${corsFor(undefined)}retry-after: 1\r\n` }
     },
+    maxHeadBytes: maxHeaderBytes,
     publish: {
       handle: handleRawPublish,
       maxBodyBytes,
@@ -341,6 +366,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
         const err = new ColonyError('COLONY_BODY_TOO_LARGE', `request body over ${maxBodyBytes} bytes`, { status: 413 })
         return { status: 413, headers: corsFor(undefined), body: JSON.stringify({ error: err.toJSON() }) }
       },
+      maxHeadBytes: maxHeaderBytes,
     },
   })
   const host = options.host ?? '127.0.0.1'

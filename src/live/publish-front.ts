@@ -107,10 +107,9 @@ export function servePublishConnection(socket: net.Socket, initial: Buffer, opti
     while (!busy && !done && buf.length > 0) {
       if (!mayBePublish(buf)) { handOff(); return }
       const end = buf.indexOf(HEAD_END)
-      if (end === -1) {
-        if (buf.length > maxHead) socket.destroy()
-        return
-      }
+      // An oversize head goes to http, which answers it (431) with the same limit.
+      if ((end === -1 ? buf.length : end) > maxHead) { handOff(); return }
+      if (end === -1) return
       const lines = buf.toString('latin1', 0, end).split('\r\n')
       const m = POST_LINE.exec(lines[0] ?? '')
       if (!m?.[1]) { handOff(); return }

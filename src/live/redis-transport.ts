@@ -17,6 +17,8 @@ export type RedisTransportOptions = {
   nodeTtlMs?: number
   /** Events kept per topic in Redis for Last-Event-ID replay. @defaultValue 1000 */
   historySize?: number
+  /** Bytes of event JSON kept per topic in Redis; the newest event is kept even alone over it. @defaultValue 1_048_576 */
+  historyBytes?: number
   /** Idle topic history (and sequence) expire after this long. @defaultValue 86_400_000 */
   historyTtlMs?: number
   /** Origin ids remembered to drop events a peer DC delivers twice. @defaultValue 600_000 */
@@ -27,6 +29,7 @@ export type RedisTransportOptions = {
 
 // One atomic step per publish batch: dedupe, sequence, append to history, route to the live watchers.
 // Atomicity is what keeps ids gap-free and delivery in id order across any number of dispatchers.
+// KEYS[4] holds the byte total of the history list; a list without it (written before it existed) is summed once.
 const PUBLISH_LUA = `
 local now = tonumber(ARGV[1])
 local histMax = tonumber(ARGV[2])
@@ -36,9 +39,16 @@ local seenPrefix = ARGV[5]
 local chanPrefix = ARGV[6]
 local topic = ARGV[7]
 local n = tonumber(ARGV[8])
+local histBytes = tonumber(ARGV[9])
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  local sum = 0
+  for _, old in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do sum = sum + #old end
+  redis.call('SET', KEYS[4], sum)
+end
+local added = 0
 local evs = {}
 for i = 0, n - 1 do
-  local b = 9 + i * 4
+  local b = 10 + i * 4
   local origin = ARGV[b + 3]
   local fresh = true
   if origin ~= '' then
@@ -50,12 +60,19 @@ for i = 0, n - 1 do
     if origin ~= '' then ev.origin = origin end
     local text = cjson.encode(ev)
     redis.call('RPUSH', KEYS[2], text)
+    added = added + #text
     evs[#evs + 1] = text
   end
 end
 if #evs > 0 then
-  redis.call('LTRIM', KEYS[2], -histMax, -1)
+  local total = redis.call('INCRBY', KEYS[4], added)
+  local len = redis.call('LLEN', KEYS[2])
+  while len > 1 and (len > histMax or total > histBytes) do
+    total = redis.call('DECRBY', KEYS[4], #redis.call('LPOP', KEYS[2]))
+    len = len - 1
+  end
   redis.call('PEXPIRE', KEYS[2], histTtl)
+  redis.call('PEXPIRE', KEYS[4], histTtl)
   redis.call('PEXPIRE', KEYS[1], histTtl)
   local payload = '[' .. table.concat(evs, ',') .. ']'
   local nodes = redis.call('ZRANGEBYSCORE', KEYS[3], now, '+inf')
@@ -75,7 +92,7 @@ return sum
 `
 
 type LiveRedis = Redis & {
-  livePublish(seq: string, hist: string, nodes: string, ...argv: (string | number)[]): Promise<string[]>
+  livePublish(seq: string, hist: string, nodes: string, histBytes: string, ...argv: (string | number)[]): Promise<string[]>
   liveViewers(nodes: string, viewers: string, now: number): Promise<number>
 }
 
@@ -86,6 +103,7 @@ export class RedisTransport implements LiveTransport {
   readonly #p: string
   readonly #ttl: number
   readonly #historySize: number
+  readonly #historyBytes: number
   readonly #historyTtl: number
   readonly #dedupeTtl: number
   readonly #watched = new Set<string>()
@@ -98,13 +116,14 @@ export class RedisTransport implements LiveTransport {
     this.nodeId = options.nodeId ?? `${process.pid}-${randomBytes(4).toString('hex')}`
     this.#ttl = options.nodeTtlMs ?? 10_000
     this.#historySize = options.historySize ?? 1000
+    this.#historyBytes = options.historyBytes ?? 1_048_576
     this.#historyTtl = options.historyTtlMs ?? 86_400_000
     this.#dedupeTtl = options.dedupeTtlMs ?? 600_000
     this.#log = options.logger
     const common = { maxRetriesPerRequest: 2, enableAutoPipelining: true, lazyConnect: true }
     this.#cmd = new Redis(options.url, common) as LiveRedis
     this.#sub = new Redis(options.url, { ...common, enableAutoPipelining: false })
-    this.#cmd.defineCommand('livePublish', { numberOfKeys: 3, lua: PUBLISH_LUA })
+    this.#cmd.defineCommand('livePublish', { numberOfKeys: 4, lua: PUBLISH_LUA })
     this.#cmd.defineCommand('liveViewers', { numberOfKeys: 2, lua: VIEWERS_LUA })
     for (const r of [this.#cmd, this.#sub]) r.on('error', (err: Error) => this.#log?.warn({ err: err.message }, 'live redis error'))
   }
@@ -128,11 +147,11 @@ export class RedisTransport implements LiveTransport {
 
   async publish(topic: string, inputs: PublishInput[]): Promise<LiveEvent[]> {
     const now = Date.now()
-    const argv: (string | number)[] = [now, this.#historySize, this.#historyTtl, this.#dedupeTtl, `${this.#p}seen:`, `${this.#p}n:`, topic, inputs.length]
+    const argv: (string | number)[] = [now, this.#historySize, this.#historyTtl, this.#dedupeTtl, `${this.#p}seen:`, `${this.#p}n:`, topic, inputs.length, this.#historyBytes]
     for (const i of inputs) argv.push(i.type, i.data, i.ts ?? now, i.origin ?? '')
     let texts: string[]
     try {
-      texts = await this.#cmd.livePublish(this.#k(topic, 'seq'), this.#k(topic, 'hist'), this.#k(topic, 'nodes'), ...argv)
+      texts = await this.#cmd.livePublish(this.#k(topic, 'seq'), this.#k(topic, 'hist'), this.#k(topic, 'nodes'), this.#k(topic, 'histbytes'), ...argv)
     } catch (err) {
       throw new LiveError('LIVE_TRANSPORT', `redis publish failed: ${(err as Error).message}`, { cause: err })
     }

@@ -5,6 +5,8 @@ import type { LiveEvent, PublishInput, ReplayResult } from './types.ts'
 export type SequencerOptions = {
   /** Events kept per topic for Last-Event-ID replay. @defaultValue 500 */
   historySize?: number
+  /** Bytes of events kept per topic (see historyBytesOf). @defaultValue 1_048_576 */
+  historyBytes?: number
   /** How long an origin id is remembered to drop a duplicate forwarded from a peer DC. @defaultValue 600_000 */
   dedupeTtlMs?: number
   /** Topics remembered without watchers before the oldest are forgotten. @defaultValue 10_000 */
@@ -21,11 +23,13 @@ export class Sequencer {
   readonly #topics = new Map<string, TopicEntry>()
   readonly #seen = new Map<string, number>()
   readonly #historySize: number
+  readonly #historyBytes: number
   readonly #dedupeTtlMs: number
   readonly #maxIdleTopics: number
 
   constructor(options: SequencerOptions = {}) {
     this.#historySize = options.historySize ?? 500
+    this.#historyBytes = options.historyBytes ?? 1_048_576
     this.#dedupeTtlMs = options.dedupeTtlMs ?? 600_000
     this.#maxIdleTopics = options.maxIdleTopics ?? 10_000
   }
@@ -33,7 +37,7 @@ export class Sequencer {
   #entry(topic: string): TopicEntry {
     let e = this.#topics.get(topic)
     if (!e) {
-      e = { seq: 0, history: new TopicHistory(this.#historySize), watchers: new Set(), counts: new Map() }
+      e = { seq: 0, history: new TopicHistory(this.#historySize, this.#historyBytes), watchers: new Set(), counts: new Map() }
       this.#topics.set(topic, e)
       if (this.#topics.size > this.#maxIdleTopics) this.#evictIdle()
     }

@@ -73,7 +73,7 @@ function toServerOptions(o: ServeLiveOptions, logger: Logger): LiveServerOptions
 async function redisTransport(o: ServeLiveOptions, logger: Logger): Promise<LiveTransport | undefined> {
   if (!o.redis) return undefined
   const { RedisTransport } = await import('./redis-transport.ts')
-  return new RedisTransport({ url: o.redis, prefix: o.redisPrefix, nodeTtlMs: o.nodeTtlMs, historySize: o.hub?.historySize, logger })
+  return new RedisTransport({ url: o.redis, prefix: o.redisPrefix, nodeTtlMs: o.nodeTtlMs, historySize: o.hub?.historySize, historyBytes: o.hub?.historyBytes, logger })
 }
 
 /** Runs inside a worker: a full live node on the shared port. */
@@ -116,7 +116,7 @@ export async function serveLive(o: ServeLiveOptions, logger: Logger = createSile
   const semi = o.semiSpaceMb ?? 4
   const execArgv = semi > 0 && !process.execArgv.some((a) => a.startsWith('--max-semi-space-size')) ? [...process.execArgv, `--max-semi-space-size=${semi}`] : process.execArgv
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.ts', import.meta.url)), args: [], execArgv, silent: false })
-  const relay = o.redis ? undefined : new ClusterRelay({ historySize: o.hub?.historySize })
+  const relay = o.redis ? undefined : new ClusterRelay({ historySize: o.hub?.historySize, historyBytes: o.hub?.historyBytes })
   const stopMetrics = relayClusterMetrics()
   let port = o.port ?? 0
   let stopping = false

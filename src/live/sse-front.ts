@@ -66,10 +66,9 @@ export function createSseFront(options: SseFrontOptions): net.Server {
         return
       }
       const end = buf.indexOf('\r\n\r\n')
-      if (end === -1) {
-        if (buf.length > maxHead) socket.destroy()
-        return
-      }
+      // An oversize head goes to http, which answers it (431) with the same limit.
+      if ((end === -1 ? buf.length : end) > maxHead) { done(); handOff(socket, buf); return }
+      if (end === -1) return
       const head = buf.toString('latin1', 0, end)
       const lines = head.split('\r\n')
       const m = SSE_LINE.exec(lines[0] ?? '')

@@ -1,5 +1,6 @@
 // Two (and three) data centers: forward once, no loops, no duplicates, a dead peer never slows the local DC.
 import assert from 'node:assert/strict'
+import http from 'node:http'
 import net from 'node:net'
 import { test } from 'node:test'
 import { startLiveServer, type LiveServer } from '../../src/live/index.ts'
@@ -77,5 +78,137 @@ test('a dead peer DC does not slow the local one; its queue is delivered once it
     await a.close({ graceMs: 100 })
     await peer?.close({ graceMs: 100 })
     blackhole.close()
+  }
+})
+
+/** A stand-in peer DC: a real HTTP server that refuses bodies over `limit` with 413 and records what it accepts. */
+async function startSmallPeer(limit: number, options: { failFirst?: number } = {}): Promise<{ url: string; events: { n: number; pad: string }[]; statuses: number[]; close: () => Promise<void> }> {
+  const events: { n: number; pad: string }[] = []
+  const statuses: number[] = []
+  let failures = options.failFirst ?? 0
+  const server = http.createServer((req, res) => {
+    const answer = (status: number, body: unknown): void => {
+      statuses.push(status)
+      res.writeHead(status, { 'content-type': 'application/json', ...(status === 413 ? { connection: 'close' } : {}) })
+      res.end(JSON.stringify(body))
+    }
+    if (Number(req.headers['content-length']) > limit) { req.resume(); answer(413, { error: { code: 'COLONY_BODY_TOO_LARGE' } }); return }
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      if (failures > 0) { failures--; answer(503, { error: { code: 'LIVE_TRANSPORT' } }); return }
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as { events: { data: { n: number; pad: string } }[] }
+      for (const e of body.events) events.push(e.data)
+      answer(202, { accepted: body.events.length })
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, events, statuses,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()) }),
+  }
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? Number.NaN)
+}
+
+const pad = (bytes: number): string => 'x'.repeat(bytes)
+
+test('large events, each under the body limit and together far over it, all reach the peer DC in order', { timeout: 40_000 }, async () => {
+  // The peer starts late, so the whole backlog (40 × 50 KB = 2 MB, eight times the 256 KB body limit) waits in one queue.
+  const pb = await freePort()
+  const a = await startLiveServer({ token: TOKEN, dc: 'eu', peerDcs: [`http://127.0.0.1:${pb}`] })
+  let b: LiveServer | undefined
+  try {
+    for (let n = 0; n < 40; n++) assert.equal((await publish(a.url, 'big', TOKEN, { type: 'comment', data: { n, pad: pad(50_000) } })).status, 202)
+    assert.equal(await metric(a.url, 'colony_live_peer_queued'), 40)
+    // B's history holds the whole 2 MB, so the viewer gets every event whether it attaches before or after they arrive.
+    b = await startLiveServer({ token: TOKEN, port: pb, dc: 'us', hub: { historyBytes: 4 * 1_048_576 } })
+    const remote = watchTopic(b.url, 'big', { lastEventId: '0' })
+    try {
+      await waitFor(() => remote.of('comment').length >= 40, { timeoutMs: 25_000, message: 'every large event reached the peer' })
+      const got = remote.of<{ n: number; pad: string }>('comment')
+      assert.deepEqual(got.map((c) => c.n), Array.from({ length: 40 }, (_, i) => i), 'all of them, once, in order')
+      assert.ok(got.every((c) => c.pad.length === 50_000), 'intact')
+    } finally { await remote.stop() }
+    assert.equal(await metric(a.url, 'colony_live_peer_sent_total'), 40)
+    assert.equal(await metric(a.url, 'colony_live_peer_refused_total'), 0)
+    assert.equal(await metric(a.url, 'colony_live_peer_dropped_total'), 0)
+  } finally {
+    await a.close({ graceMs: 100 })
+    await b?.close({ graceMs: 100 })
+  }
+})
+
+test('a batch the peer refuses as too large is split and resent; only an event too large on its own is refused, and counted', { timeout: 30_000 }, async () => {
+  // The peer takes 4 KB bodies; this DC batches up to 1 MB, so the first batches are refused whole.
+  const peer = await startSmallPeer(4_096, { failFirst: 1 })
+  const a = await startLiveServer({ token: TOKEN, dc: 'eu', peerDcs: [peer.url], peerBatchBytes: 1_000_000 })
+  try {
+    const small = (from: number, count: number): { events: { type: string; data: unknown }[] } =>
+      ({ events: Array.from({ length: count }, (_, i) => ({ type: 'comment', data: { n: from + i, pad: pad(400) } })) })
+    assert.equal((await publish(a.url, 'split', TOKEN, small(0, 30))).status, 202)
+    assert.equal((await publish(a.url, 'split', TOKEN, { type: 'comment', data: { n: 30, pad: pad(6_000) } })).status, 202)
+    assert.equal((await publish(a.url, 'split', TOKEN, small(31, 10))).status, 202)
+    await waitFor(() => peer.events.length >= 40, { timeoutMs: 20_000, message: 'the peer received every deliverable event' })
+    const expected = Array.from({ length: 41 }, (_, i) => i).filter((n) => n !== 30)
+    assert.deepEqual(peer.events.map((e) => e.n), expected, 'in order, each once, nothing lost for its neighbours')
+    assert.ok(peer.statuses.includes(413), 'the peer did refuse batches as too large')
+    assert.ok(peer.statuses.includes(503), 'and failed one request, which was retried')
+    await waitFor(async () => await metric(a.url, 'colony_live_peer_refused_total') === 1, { message: 'the one oversize event is counted' })
+    assert.equal(await metric(a.url, 'colony_live_peer_sent_total'), 40)
+    assert.equal(await metric(a.url, 'colony_live_peer_dropped_total'), 0)
+    assert.ok(await metric(a.url, 'colony_live_peer_failures_total') >= 1)
+  } finally {
+    await a.close({ graceMs: 100 })
+    await peer.close()
+  }
+})
+
+test('a peer queue over its byte bound drops its oldest events and counts them', { timeout: 30_000 }, async () => {
+  const pb = await freePort()
+  const a = await startLiveServer({ token: TOKEN, dc: 'eu', peerDcs: [`http://127.0.0.1:${pb}`], peerQueueBytes: 20_000 })
+  let b: LiveServer | undefined
+  try {
+    for (let n = 0; n < 50; n++) assert.equal((await publish(a.url, 'flood', TOKEN, { type: 'comment', data: { n, pad: pad(1_000) } })).status, 202)
+    const queued = await metric(a.url, 'colony_live_peer_queued')
+    const dropped = await metric(a.url, 'colony_live_peer_dropped_total')
+    assert.ok(await metric(a.url, 'colony_live_peer_queued_bytes') <= 20_000, 'the queue stays within its byte bound')
+    assert.equal(queued + dropped, 50, `every event is either waiting or counted as dropped (queued ${queued}, dropped ${dropped})`)
+    assert.ok(dropped >= 25, `most of 50 KB did not fit in 20 KB (dropped ${dropped})`)
+    b = await startLiveServer({ token: TOKEN, port: pb, dc: 'us' })
+    const remote = watchTopic(b.url, 'flood', { lastEventId: '0' })
+    try {
+      await waitFor(() => remote.of('comment').length >= queued, { timeoutMs: 20_000, message: 'the queued events arrive' })
+      // The oldest went first; the batch already in flight when the queue overflowed (event 0) is never dropped.
+      const got = remote.of<{ n: number }>('comment').map((c) => c.n)
+      assert.equal(got.length, queued)
+      assert.deepEqual(got, [0, ...Array.from({ length: queued - 1 }, (_, i) => 51 - queued + i)])
+    } finally { await remote.stop() }
+  } finally {
+    await a.close({ graceMs: 100 })
+    await b?.close({ graceMs: 100 })
+  }
+})
+
+test('with peer DCs, an event that could not be forwarded alone within the body limit is refused at publish (413)', { timeout: 20_000 }, async () => {
+  const peer = await startSmallPeer(4_096)
+  const a = await startLiveServer({ token: TOKEN, dc: 'eu', peerDcs: [peer.url], maxBodyBytes: 4_096 })
+  try {
+    // 4,080 bytes as published; the forwarded form adds ts and origin and would pass 4,096.
+    const body = JSON.stringify({ type: 'comment', data: { n: 0, pad: '' } })
+    const near = JSON.stringify({ type: 'comment', data: { n: 0, pad: pad(4_080 - Buffer.byteLength(body)) } })
+    assert.equal(Buffer.byteLength(near), 4_080)
+    const r = await publish(a.url, 'edge', TOKEN, near)
+    assert.equal(r.status, 413)
+    assert.equal((r.json.error as { code: string }).code, 'LIVE_EVENT_TOO_LARGE')
+    assert.equal((await publish(a.url, 'edge', TOKEN, { type: 'comment', data: { n: 1, pad: pad(3_000) } })).status, 202)
+    await waitFor(() => peer.events.length === 1, { message: 'the event that fits is forwarded' })
+    assert.equal(peer.events[0]?.n, 1)
+  } finally {
+    await a.close({ graceMs: 100 })
+    await peer.close()
   }
 })
