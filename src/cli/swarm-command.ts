@@ -38,6 +38,7 @@ export const AGENT_SPEC: CommandSpec = swarmEnv({
     + 'Prints the API URL on stdout and runs until SIGINT/SIGTERM.',
   options: {
     api: { type: 'string', description: 'REST API address (loopback unless you say otherwise)', default: '127.0.0.1:7480', placeholder: 'host:port' },
+    'api-allowed-host': { type: 'list', description: 'Host header the API answers to besides its bind address: name, name:port, *.domain, or * for any (repeatable)', placeholder: 'name' },
     etcd: { type: 'list', description: 'etcd endpoint for the shared index (repeatable)', placeholder: 'url' },
     'etcd-prefix': { type: 'string', description: 'etcd key prefix of this fleet', default: 'colony/swarm/' },
     'lease-ttl': { type: 'string', description: 'election lease TTL: how long a dead leader blocks a key', default: '5s', placeholder: 'duration' },
@@ -133,10 +134,11 @@ async function runAgent(argv: string[]): Promise<number> {
   if (engine !== 'aria2' && engine !== 'webtorrent' && engine !== 'native') throw new UsageError('--engine is native, aria2 or webtorrent')
   const agentId = str(p, 'agent-id')
   const token = str(p, 'token')
+
   const agent = await startAgent({
     dataDir: str(p, 'data') ?? '.colony/swarm',
     allowHosts, trackers, listenPort, seedRatio, strategy, engine, ...(segmentSize === undefined ? {} : { segmentSize }), logger: log,
-    apiHost: api.host, apiPort: api.port,
+    apiHost: api.host, apiPort: api.port, apiAllowedHosts: list(p, 'api-allowed-host'),
     uploadLimit: rateFlag(p, 'upload-limit'), downloadLimit: rateFlag(p, 'download-limit'),
     seedTimeMs: parseDuration(str(p, 'seed-time') ?? '1h'),
     ...(index ? { index } : {}), ...(agentId ? { agentId } : {}), ...(token ? { token } : {}),
