@@ -9,9 +9,20 @@ import type { Logger } from '../shared/logger.ts'
 import { Counter } from '../shared/metrics.ts'
 import type { Agent } from './agent.ts'
 import { assertJsonBody, assertSameOrigin, createHostCheck } from './api-guard.ts'
+import { StartQuota, type StartQuotaOptions } from './api-quota.ts'
 import type { Download } from './download.ts'
 import { SwarmError } from './errors.ts'
 import { streamObject } from './object-stream.ts'
+
+/** Per-client limits of the API (flags --api-max-active, --api-start-rate, --api-start-burst). */
+export const AGENT_API_DEFAULTS = {
+  /** Downloads one client address may have running that it started. */
+  maxActivePerClient: 32,
+  /** Download starts per second per client address, on average. */
+  startRate: 5,
+  /** Download starts one client address may make at once. */
+  startBurst: 20,
+} as const
 
 export type AgentApiOptions = {
   /** Bearer token for mutating calls; undefined = open (the API binds loopback by default). */
@@ -21,6 +32,8 @@ export type AgentApiOptions = {
   address: () => AddressInfo
   /** Extra Host names the API answers to (--api-allowed-host); "*" = any. */
   allowedHosts: string[]
+  /** Per-client limits on starting downloads. */
+  quota: StartQuotaOptions
 }
 
 export type AgentApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>
@@ -37,12 +50,35 @@ function urlParam(u: URL): string {
   return v
 }
 
+const running = (d: Download | undefined): d is Download => d !== undefined && !d.terminal && !d.completedAt
+
+/** The client's address, with an IPv4-mapped IPv6 address written as IPv4. */
+function clientAddress(req: IncomingMessage): string {
+  return (req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '')
+}
+
 /** The API's request handler: Host, Origin and Content-Type checks, then the routes; errors answer as JSON. */
 export function createAgentApi(agent: Agent, options: AgentApiOptions): AgentApiHandler {
   const checkHost = createHostCheck({ address: options.address, allowedHosts: options.allowedHosts })
+  const quota = new StartQuota(options.quota)
   const errors = new Counter({ name: 'colony_swarm_api_errors_total', help: 'API requests answered with an error, by code', labelNames: ['code'], registers: [agent.registry] })
 
-  const start: Start = (_req, url, sha256) => agent.startDownload(url, sha256)
+  /**
+   * Starts (or finds) the download of url for this request. Asking for a URL that already has a running download
+   * is free; anything else is charged to the client's start quota.
+   */
+  const start = async (req: IncomingMessage, url: string, sha256: string | undefined): Promise<Download> => {
+    if (running(agent.findByUrl(url))) return agent.startDownload(url, sha256)
+    const slot = quota.take(clientAddress(req), (id) => running(agent.getDownload(id)))
+    try {
+      const d = await agent.startDownload(url, sha256)
+      slot.commit(d.id)
+      return d
+    } catch (err) {
+      slot.release()
+      throw err
+    }
+  }
 
   return async (req, res) => {
     try {
@@ -53,6 +89,8 @@ export function createAgentApi(agent: Agent, options: AgentApiOptions): AgentApi
     } catch (err) {
       if (!(err instanceof SwarmError)) options.log.debug({ err: String(err) }, 'request failed')
       errors.inc({ code: err instanceof ColonyError ? err.code : 'COLONY_INTERNAL' })
+      const retryAfter = err instanceof ColonyError ? err.details.retryAfterSeconds : undefined
+      if (typeof retryAfter === 'number' && !res.headersSent) res.setHeader('retry-after', String(retryAfter))
       sendError(res, err)
     }
   }

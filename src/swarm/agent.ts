@@ -9,7 +9,7 @@ import { HostAllowList } from '../shared/allow-host.ts'
 import { listen } from '../shared/http-ops.ts'
 import { createSilentLogger, type Logger } from '../shared/logger.ts'
 import { createMetricsRegistry, Counter, Gauge, type Registry } from '../shared/metrics.ts'
-import { createAgentApi } from './agent-api.ts'
+import { AGENT_API_DEFAULTS, createAgentApi } from './agent-api.ts'
 import { Download, type DownloadContext, type DownloadInfo } from './download.ts'
 import { startAria2Engine } from './aria2-engine.ts'
 import type { EngineKind, SwarmEngine } from './engine.ts'
@@ -39,6 +39,12 @@ export type AgentOptions = {
    * @defaultValue []
    */
   apiAllowedHosts?: string[]
+  /** Downloads one client address may have running that it started through the API; 0 = no limit. @defaultValue 32 */
+  apiMaxActive?: number
+  /** Download starts per second per client address through the API; 0 = no limit. @defaultValue 5 */
+  apiStartRate?: number
+  /** Download starts one client address may make at once. @defaultValue 20 */
+  apiStartBurst?: number
   /**
    * BitTorrent engine: 'native' is colony's own in the agent's process (super-seeding leader, no choking; the
    * fastest in docs/benchmarks/swarm.md, and nothing to install); 'aria2' drives one aria2c child process over
@@ -247,6 +253,11 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
 
   const handle = createAgentApi(agent, {
     token: options.token, log, address: () => server.address() as AddressInfo, allowedHosts: options.apiAllowedHosts ?? [],
+    quota: {
+      maxActive: options.apiMaxActive ?? AGENT_API_DEFAULTS.maxActivePerClient,
+      rate: options.apiStartRate ?? AGENT_API_DEFAULTS.startRate,
+      burst: options.apiStartBurst ?? AGENT_API_DEFAULTS.startBurst,
+    },
   })
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {

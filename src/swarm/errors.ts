@@ -35,6 +35,10 @@ export const SWARM_ERROR_CODES = {
   crossOrigin: 'SWARM_CROSS_ORIGIN',
   /** A POST (or any call with a body) whose Content-Type is not application/json. 415 */
   unsupportedMediaType: 'SWARM_UNSUPPORTED_MEDIA_TYPE',
+  /** The client address already has --api-max-active downloads running that it started. 429 */
+  quota: 'SWARM_QUOTA',
+  /** The client address starts downloads faster than --api-start-rate allows. 429 */
+  rateLimited: 'SWARM_RATE_LIMITED',
 } as const
 
 export type SwarmErrorCode = (typeof SWARM_ERROR_CODES)[keyof typeof SWARM_ERROR_CODES]
@@ -55,6 +59,8 @@ const STATUS: Record<SwarmErrorCode, number> = {
   SWARM_BAD_HOST: 421,
   SWARM_CROSS_ORIGIN: 403,
   SWARM_UNSUPPORTED_MEDIA_TYPE: 415,
+  SWARM_QUOTA: 429,
+  SWARM_RATE_LIMITED: 429,
 }
 
 /** Every failure the swarm subsystem raises on purpose. */

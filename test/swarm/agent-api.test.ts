@@ -1,5 +1,5 @@
 // The agent's REST API against hostile requests: Host (DNS rebinding), Origin / Sec-Fetch-Site (cross-site), Content-Type
-// (no-preflight bodies); each rule refuses the hostile request and lets the legitimate one through.
+// (no-preflight bodies) and per-client start quotas; each rule refuses the hostile request and lets the legitimate one through.
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import { after, before, describe, test } from 'node:test'
@@ -8,9 +8,10 @@ import { createMemoryIndex, listDownloads, requestDownload, startAgent, type Age
 import { apiCall, postDownload } from './api-fixtures.ts'
 import { startOrigin, type Origin } from './swarm-fixtures.ts'
 
-describe('swarm agent API: Host, Origin and Content-Type', { timeout: 60_000 }, () => {
+describe('swarm agent API: Host, Origin, Content-Type and per-client quotas', { timeout: 60_000 }, () => {
   let dir: string
   let origin: Origin
+  const stalled: Origin[] = []
   const open: Agent[] = []
   const index = createMemoryIndex()
   const agent = async (name: string, extra: Partial<AgentOptions> = {}): Promise<Agent> => {
@@ -24,10 +25,16 @@ describe('swarm agent API: Host, Origin and Content-Type', { timeout: 60_000 }, 
   before(async () => {
     dir = await makeTempDir('colony-swarm-api-')
     origin = await startOrigin({ size: 64 * 1024, path: '/api/object.bin' })
+    // Objects whose origin sends nothing after the headers: their downloads stay running until deleted.
+    for (let i = 0; i < 3; i++) {
+      const o = await startOrigin({ size: 1024 * 1024, rate: 64 * 1024, path: `/stalled/${i}.bin` })
+      o.holdAt = 0
+      stalled.push(o)
+    }
   })
   after(async () => {
     for (const a of open) await a.close().catch(() => undefined)
-    await origin.close()
+    for (const o of [origin, ...stalled]) await o.close()
     await rm(dir, { recursive: true, force: true })
   })
 
@@ -103,5 +110,43 @@ describe('swarm agent API: Host, Origin and Content-Type', { timeout: 60_000 }, 
     const viaClient = await requestDownload(origin.url, { agent: a.url })
     assert.equal(viaClient.url, origin.url, 'colony\'s client sends application/json')
     assert.equal((await apiCall(a.url, `/v1/downloads/${viaClient.id}`, { method: 'DELETE' })).status, 200, 'a DELETE without a body needs no type')
+  })
+
+  test('one client address may have at most --api-max-active running downloads it started (429 SWARM_QUOTA)', async () => {
+    const a = await agent('quota', { apiMaxActive: 2, apiStartRate: 0 })
+    const [s0, s1, s2] = stalled.map((o) => o.url) as [string, string, string]
+    assert.equal((await postDownload(a.url, s0)).status, 202)
+    assert.equal((await postDownload(a.url, s1)).status, 202)
+    const over = await postDownload(a.url, s2)
+    assert.equal(over.status, 429, over.text)
+    assert.equal(over.code, 'SWARM_QUOTA')
+    assert.ok(Number(over.headers['retry-after']) >= 1, `Retry-After ${String(over.headers['retry-after'])}`)
+    const pull = await apiCall(a.url, `/v1/objects?url=${encodeURIComponent(s2)}`, { method: 'HEAD' })
+    assert.equal(pull.status, 429, 'a GET /v1/objects that would start a download is counted too')
+    assert.equal((await postDownload(a.url, s0)).status, 202, 'asking again for a running download is free')
+    assert.deepEqual((await downloadsOf(a)).sort(), [s0, s1].sort())
+
+    assert.equal((await postDownload(a.url, s2, { localAddress: '127.0.0.2' })).status, 202, 'another client address has its own quota')
+    const [d0] = (await listDownloads({ agent: a.url })).filter((d) => d.url === s0)
+    assert.equal((await apiCall(a.url, `/v1/downloads/${d0?.id}`, { method: 'DELETE' })).status, 200)
+    assert.equal((await postDownload(a.url, s0)).status, 202, 'a slot frees when a download stops running')
+
+    // Requests in flight together are counted as they start, not as they finish.
+    const together = await agent('quota-together', { apiMaxActive: 2, apiStartRate: 0 })
+    const statuses = (await Promise.all([s0, s1, s2].map(async (u) => (await postDownload(together.url, u)).status))).sort()
+    assert.deepEqual(statuses, [202, 202, 429])
+  })
+
+  test('one client address may start downloads no faster than --api-start-rate (429 SWARM_RATE_LIMITED)', async () => {
+    const a = await agent('rate', { apiMaxActive: 0, apiStartRate: 0.01, apiStartBurst: 2 })
+    const missing = (i: number): string => new URL(`/missing/${i}.bin`, origin.url).href
+    assert.equal((await postDownload(a.url, missing(1))).status, 202)
+    assert.equal((await postDownload(a.url, missing(2))).status, 202)
+    const over = await postDownload(a.url, missing(3))
+    assert.equal(over.status, 429, over.text)
+    assert.equal(over.code, 'SWARM_RATE_LIMITED')
+    assert.ok(Number(over.headers['retry-after']) >= 60, `Retry-After ${String(over.headers['retry-after'])} (one start per 100 s)`)
+    assert.equal((await postDownload(a.url, missing(3), { localAddress: '127.0.0.2' })).status, 202, 'another client address has its own bucket')
+    assert.equal((await apiCall(a.url, '/v1/downloads')).status, 200, 'reads are not rate limited')
   })
 })
