@@ -8,7 +8,7 @@ import { parseHostPort } from '../shared/http-ops.ts'
 import { createLogger } from '../shared/logger.ts'
 import { formatBytes, parseDuration, parseRate, parseSize } from '../shared/units.ts'
 import {
-  createEtcdIndex, createHashingFileSink, DEFAULT_AGENT_URL, fetchObject, listDownloads, requestDownload, startAgent, SwarmError,
+  AGENT_API_DEFAULTS, createEtcdIndex, createHashingFileSink, DEFAULT_AGENT_URL, fetchObject, listDownloads, requestDownload, startAgent, SwarmError,
   waitForDownload, type DownloadInfo,
 } from '../swarm/index.ts'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
@@ -38,6 +38,10 @@ export const AGENT_SPEC: CommandSpec = swarmEnv({
     + 'Prints the API URL on stdout and runs until SIGINT/SIGTERM.',
   options: {
     api: { type: 'string', description: 'REST API address (loopback unless you say otherwise)', default: '127.0.0.1:7480', placeholder: 'host:port' },
+    'api-allowed-host': { type: 'list', description: 'Host header the API answers to besides its bind address: name, name:port, *.domain, or * for any (repeatable)', placeholder: 'name' },
+    'api-max-active': { type: 'number', description: 'downloads one client address may have running that it started (0 = no limit)', default: AGENT_API_DEFAULTS.maxActivePerClient, placeholder: 'n' },
+    'api-start-rate': { type: 'number', description: 'download starts per second per client address (0 = no limit)', default: AGENT_API_DEFAULTS.startRate, placeholder: 'n' },
+    'api-start-burst': { type: 'number', description: 'download starts one client address may make at once (≥ 1)', default: AGENT_API_DEFAULTS.startBurst, placeholder: 'n' },
     etcd: { type: 'list', description: 'etcd endpoint for the shared index (repeatable)', placeholder: 'url' },
     'etcd-prefix': { type: 'string', description: 'etcd key prefix of this fleet', default: 'colony/swarm/' },
     'lease-ttl': { type: 'string', description: 'election lease TTL: how long a dead leader blocks a key', default: '5s', placeholder: 'duration' },
@@ -133,10 +137,17 @@ async function runAgent(argv: string[]): Promise<number> {
   if (engine !== 'aria2' && engine !== 'webtorrent' && engine !== 'native') throw new UsageError('--engine is native, aria2 or webtorrent')
   const agentId = str(p, 'agent-id')
   const token = str(p, 'token')
+  const [apiMaxActive, apiStartRate, apiStartBurst] = (['api-max-active', 'api-start-rate', 'api-start-burst'] as const).map((f) => {
+    const v = num(p, f) ?? 0
+    const min = f === 'api-start-burst' ? 1 : 0
+    if (!(v >= min)) throw new UsageError(`--${f} must be ≥ ${min}`)
+    return v
+  })
+
   const agent = await startAgent({
     dataDir: str(p, 'data') ?? '.colony/swarm',
     allowHosts, trackers, listenPort, seedRatio, strategy, engine, ...(segmentSize === undefined ? {} : { segmentSize }), logger: log,
-    apiHost: api.host, apiPort: api.port,
+    apiHost: api.host, apiPort: api.port, apiAllowedHosts: list(p, 'api-allowed-host'), apiMaxActive, apiStartRate, apiStartBurst,
     uploadLimit: rateFlag(p, 'upload-limit'), downloadLimit: rateFlag(p, 'download-limit'),
     seedTimeMs: parseDuration(str(p, 'seed-time') ?? '1h'),
     ...(index ? { index } : {}), ...(agentId ? { agentId } : {}), ...(token ? { token } : {}),

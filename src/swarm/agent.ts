@@ -1,6 +1,7 @@
 // The per-host daemon: one BitTorrent engine, the index, the downloads, and the REST API in front of them.
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -8,7 +9,7 @@ import { HostAllowList } from '../shared/allow-host.ts'
 import { listen } from '../shared/http-ops.ts'
 import { createSilentLogger, type Logger } from '../shared/logger.ts'
 import { createMetricsRegistry, Counter, Gauge, type Registry } from '../shared/metrics.ts'
-import { handleAgentRequest } from './agent-api.ts'
+import { AGENT_API_DEFAULTS, createAgentApi } from './agent-api.ts'
 import { Download, type DownloadContext, type DownloadInfo } from './download.ts'
 import { startAria2Engine } from './aria2-engine.ts'
 import type { EngineKind, SwarmEngine } from './engine.ts'
@@ -32,6 +33,18 @@ export type AgentOptions = {
   apiHost?: string
   /** API port; 0 picks a free one. @defaultValue 0 */
   apiPort?: number
+  /**
+   * Host names the API answers to besides its bind address ("name", "name:port", "*.domain"; "*" = any Host).
+   * The bind address itself, `localhost` on a loopback bind, and any IP literal on a wildcard bind always pass.
+   * @defaultValue []
+   */
+  apiAllowedHosts?: string[]
+  /** Downloads one client address may have running that it started through the API; 0 = no limit. @defaultValue 32 */
+  apiMaxActive?: number
+  /** Download starts per second per client address through the API; 0 = no limit. @defaultValue 5 */
+  apiStartRate?: number
+  /** Download starts one client address may make at once. @defaultValue 20 */
+  apiStartBurst?: number
   /**
    * BitTorrent engine: 'native' is colony's own in the agent's process (super-seeding leader, no choking; the
    * fastest in docs/benchmarks/swarm.md, and nothing to install); 'aria2' drives one aria2c child process over
@@ -238,8 +251,16 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     },
   }
 
+  const handle = createAgentApi(agent, {
+    token: options.token, log, address: () => server.address() as AddressInfo, allowedHosts: options.apiAllowedHosts ?? [],
+    quota: {
+      maxActive: options.apiMaxActive ?? AGENT_API_DEFAULTS.maxActivePerClient,
+      rate: options.apiStartRate ?? AGENT_API_DEFAULTS.startRate,
+      burst: options.apiStartBurst ?? AGENT_API_DEFAULTS.startBurst,
+    },
+  })
   const server: Server = createServer((req, res) => {
-    handleAgentRequest(req, res, agent, { token: options.token, log }).catch((err: unknown) => {
+    handle(req, res).catch((err: unknown) => {
       log.error({ err: String(err) }, 'request handler failed')
       if (!res.headersSent) res.writeHead(500)
       res.end()

@@ -29,6 +29,16 @@ export const SWARM_ERROR_CODES = {
   cancelled: 'SWARM_CANCELLED',
   /** The agent could not reach another agent's API (client side). 502 */
   agentUnreachable: 'SWARM_AGENT_UNREACHABLE',
+  /** The request's Host header is not the API's bind address nor an --api-allowed-host name (DNS rebinding). 421 */
+  badHost: 'SWARM_BAD_HOST',
+  /** A browser request from another origin (Origin header, Sec-Fetch-Site cross-site/same-site). 403 */
+  crossOrigin: 'SWARM_CROSS_ORIGIN',
+  /** A POST (or any call with a body) whose Content-Type is not application/json. 415 */
+  unsupportedMediaType: 'SWARM_UNSUPPORTED_MEDIA_TYPE',
+  /** The client address already has --api-max-active downloads running that it started. 429 */
+  quota: 'SWARM_QUOTA',
+  /** The client address starts downloads faster than --api-start-rate allows. 429 */
+  rateLimited: 'SWARM_RATE_LIMITED',
 } as const
 
 export type SwarmErrorCode = (typeof SWARM_ERROR_CODES)[keyof typeof SWARM_ERROR_CODES]
@@ -46,6 +56,11 @@ const STATUS: Record<SwarmErrorCode, number> = {
   SWARM_ENGINE_MISSING: 500,
   SWARM_CANCELLED: 409,
   SWARM_AGENT_UNREACHABLE: 502,
+  SWARM_BAD_HOST: 421,
+  SWARM_CROSS_ORIGIN: 403,
+  SWARM_UNSUPPORTED_MEDIA_TYPE: 415,
+  SWARM_QUOTA: 429,
+  SWARM_RATE_LIMITED: 429,
 }
 
 /** Every failure the swarm subsystem raises on purpose. */

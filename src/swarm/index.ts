@@ -1,5 +1,6 @@
 // Public entry of the swarm subsystem (colony/swarm).
 export { startAgent, downloadIdOf, type Agent, type AgentOptions } from './agent.ts'
+export { AGENT_API_DEFAULTS } from './agent-api.ts'
 export { Download, type DownloadInfo, type DownloadState } from './download.ts'
 export { SwarmError, isSwarmError, SWARM_ERROR_CODES, type SwarmErrorCode } from './errors.ts'
 export { createMemoryIndex } from './memory-index.ts'

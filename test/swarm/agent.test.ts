@@ -12,6 +12,7 @@ import {
 import { startRoguePeer } from './rogue-peer.ts'
 import { startOrigin, startTracker, type Origin, type Tracker } from './swarm-fixtures.ts'
 
+const JSON_TYPE = { 'content-type': 'application/json' }
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
 // Every scenario runs on both engines an agent can use by default: aria2c (the default) and colony's own.
@@ -158,7 +159,7 @@ for (const engine of ['aria2', 'native'] as const) {
       const a = open[0] as Agent
       const wrong = 'ab'.repeat(32)
       // Finished object: refused at once with 422.
-      const res = await fetch(`${a.url}/v1/downloads`, { method: 'POST', body: JSON.stringify({ url: origin.url, sha256: wrong }) })
+      const res = await fetch(`${a.url}/v1/downloads`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ url: origin.url, sha256: wrong }) })
       assert.equal(res.status, 422)
       assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'SWARM_SHA256_MISMATCH')
       // Fresh download: fails with the code, and the object is not served as good.
@@ -232,7 +233,7 @@ for (const engine of ['aria2', 'native'] as const) {
     test('hosts not allowed, other schemes and redirects off the list are refused; token guards mutations', async () => {
       const a = open[0] as Agent
       for (const url of ['http://example.com/x.bin', 'file:///etc/passwd', 'ftp://127.0.0.1/x']) {
-        const res = await fetch(`${a.url}/v1/downloads`, { method: 'POST', body: JSON.stringify({ url }) })
+        const res = await fetch(`${a.url}/v1/downloads`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ url }) })
         assert.equal(res.status, 403, url)
         assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'COLONY_FORBIDDEN_TARGET')
       }
@@ -242,7 +243,7 @@ for (const engine of ['aria2', 'native'] as const) {
       await assert.rejects(waitForDownload(redirect.id, { agent: a.url, timeoutMs: 10_000 }), (err: Error & { code?: string }) => err.code === 'COLONY_FORBIDDEN_TARGET')
 
       const guarded = await agent('guarded', { token: 's3cret' })
-      const denied = await fetch(`${guarded.url}/v1/downloads`, { method: 'POST', body: JSON.stringify({ url: origin.url }) })
+      const denied = await fetch(`${guarded.url}/v1/downloads`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ url: origin.url }) })
       assert.equal(denied.status, 401)
       assert.equal((await fetch(`${guarded.url}/v1/downloads`)).status, 200, 'reads stay open')
       const ok = await requestDownload(origin.url, { agent: guarded.url, token: 's3cret' })
