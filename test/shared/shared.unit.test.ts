@@ -82,12 +82,16 @@ test('untilAborted settles with the promise, or rejects with the reason once the
   await assert.rejects(untilAborted(Promise.resolve(1), AbortSignal.abort(new Error('already'))), /already/)
 })
 
-test('RateMeter reports bytes per second over whole windows and keeps the last value in between', async () => {
-  const m = new RateMeter(50)
+test('RateMeter reports bytes per second over whole windows and keeps the last value in between', () => {
+  let now = 10_000
+  const m = new RateMeter(50, () => now)
   assert.equal(m.sample(0), 0)
+  now += 49
   assert.equal(m.sample(1000), 0, 'no window has passed yet')
-  await new Promise((r) => setTimeout(r, 60))
-  const rate = m.sample(1000)
-  assert.ok(rate > 1000 && rate <= 1000 * 1000 / 50, `rate ${rate}`)
-  assert.equal(m.sample(5000), rate, 'the next window has not passed')
+  now += 51
+  assert.equal(m.sample(1000), 10_000, '1000 bytes over 100 ms')
+  now += 30
+  assert.equal(m.sample(5000), 10_000, 'the next window has not passed')
+  now += 20
+  assert.equal(m.sample(5000), 80_000, '4000 more bytes over the next 50 ms')
 })

@@ -32,6 +32,20 @@ after(async () => {
   await rm(work, { recursive: true, force: true })
 })
 
+/** mulberry32: a small seeded generator, so a failing schedule of kills can be replayed with CHAOS_SEED. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
+  }
+}
+
+const seed = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31))
+const random = seededRandom(seed)
+
 test('kill -9 of random workers and a Redis restart lose nothing and count nothing twice', { timeout: 240_000 }, async () => {
   const redisDir = path.join(work, 'redis')
   const port = await freePort()
@@ -55,7 +69,7 @@ test('kill -9 of random workers and a Redis restart lose nothing and count nothi
     // Chaos: kill -9 a random live worker every ~1.5 s and replace it; restart Redis once in the middle.
     let kills = 0
     let restarted = false
-    const rnd = (n: number): number => Math.floor(Math.random() * n)
+    const rnd = (n: number): number => Math.floor(random() * n)
     for (let round = 0; round < 12; round++) {
       const s = await status().catch(() => undefined)
       if (s?.state === 'finished') break
@@ -89,6 +103,7 @@ test('kill -9 of random workers and a Redis restart lose nothing and count nothi
     assert.deepEqual(await compareTrees(path.join(work, 'origin'), dest, files), [])
     assert.deepEqual(final.queues.copy, { length: 0, pending: 0 })
   } catch (err) {
+    process.stderr.write(`chaos seed ${seed} (replay: CHAOS_SEED=${seed})\n`)
     for (const w of workers) if (w.output()) process.stderr.write(`--- ${w.role} ---\n${w.output().slice(-3000)}\n`)
     process.stderr.write(`${JSON.stringify(await readRunStatus(redis, keys, (await redis.smembers(keys.runs))[0] ?? '').catch((e: unknown) => String(e)), null, 1).slice(0, 3000)}\n`)
     throw err
