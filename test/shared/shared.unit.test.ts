@@ -6,6 +6,7 @@ import { computeBackoff, parseRetryAfter } from '../../src/shared/backoff.ts'
 import { formatHelp, parseCommand, type CommandSpec } from '../../src/shared/cli-options.ts'
 import { ColonyError, UsageError } from '../../src/shared/errors.ts'
 import { resolveInside, toSafeKey } from '../../src/shared/safe-path.ts'
+import { siblingModule } from '../../src/shared/module-url.ts'
 import { RateMeter } from '../../src/shared/rate-meter.ts'
 import { parseDuration, parseRate, parseSize } from '../../src/shared/units.ts'
 
@@ -94,4 +95,9 @@ test('RateMeter reports bytes per second over whole windows and keeps the last v
   assert.equal(m.sample(5000), 10_000, 'the next window has not passed')
   now += 20
   assert.equal(m.sample(5000), 80_000, '4000 more bytes over the next 50 ms')
+})
+
+test('siblingModule names the .ts file from source and the .js file from dist', () => {
+  assert.equal(siblingModule('file:///p/src/live/serve.ts', 'worker-main').href, 'file:///p/src/live/worker-main.ts')
+  assert.equal(siblingModule('file:///p/dist/live/serve.js', 'worker-main').href, 'file:///p/dist/live/worker-main.js')
 })
