@@ -11,7 +11,7 @@ import { createMetricsRegistry, Counter, Gauge, type Registry } from '../shared/
 import { handleAgentRequest } from './agent-api.ts'
 import { Download, type DownloadContext, type DownloadInfo } from './download.ts'
 import { startAria2Engine } from './aria2-engine.ts'
-import type { EngineKind, SwarmEngine } from './engine.ts'
+import type { EngineKind, EngineOptions, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
 import { createMemoryIndex } from './memory-index.ts'
 import { probeOrigin, warmUpOriginClient } from './origin.ts'
@@ -119,15 +119,17 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   const index = options.index ?? createMemoryIndex()
   const allow = new HostAllowList(options.allowHosts ?? [])
 
-  const engineOptions = {
+  const registry = createMetricsRegistry()
+  const protocolErrors = new Counter({ name: 'colony_swarm_peer_protocol_errors_total', help: 'peer connections closed for breaking the BitTorrent protocol (native engine)', labelNames: ['reason'], registers: [registry] })
+  const engineOptions: EngineOptions = {
     listenPort: options.listenPort ?? 0, uploadLimit: options.uploadLimit ?? 0, downloadLimit: options.downloadLimit ?? 0,
     dataDir, strategy: options.strategy ?? 'sequential', stallTimeoutMs: options.stallTimeoutMs ?? 8000, log,
-  } as const
+    peerEvents: { protocolError: (reason) => protocolErrors.inc({ reason }) },
+  }
   const kind = options.engine ?? 'native'
   const engine: SwarmEngine = kind === 'aria2' ? await startAria2Engine(engineOptions) : kind === 'native' ? await startNativeEngine(engineOptions) : await startWebTorrentEngine(engineOptions)
   const torrentPort = engine.port
 
-  const registry = createMetricsRegistry()
   const downloads = new Map<string, Download>()
   const bans = new Counter({ name: 'colony_swarm_banned_peers_total', help: 'peers banned for sending data that failed verification', registers: [registry] })
   const finished = new Counter({ name: 'colony_swarm_downloads_finished_total', help: 'downloads that reached a final state', labelNames: ['result'], registers: [registry] })

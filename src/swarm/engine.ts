@@ -3,6 +3,7 @@
 // JSON-RPC, and webtorrent in the agent's process.
 import type { EventEmitter } from 'node:events'
 import type { Logger } from '../shared/logger.ts'
+import type { ProtocolErrorReason } from './wire-guard.ts'
 
 export type EngineKind = 'native' | 'webtorrent' | 'aria2'
 
@@ -123,4 +124,6 @@ export type EngineOptions = {
   /** webtorrent: no byte from any peer for this long while interested → reconnect stuck wires. */
   stallTimeoutMs: number
   log: Logger
+  /** Told of every peer connection closed for what the peer sent (native engine). @defaultValue none */
+  peerEvents?: { protocolError(reason: ProtocolErrorReason): void }
 }

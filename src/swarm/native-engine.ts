@@ -8,7 +8,8 @@ import path from 'node:path'
 import { loadParseTorrent } from './engine-types.ts'
 import type { EngineAddOptions, EngineOptions, EngineTorrent, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
-import { isColonyPeer, loadWire, MAX_MESSAGE, NativePeer, PEER_ID_PREFIX, WireFeeder, type PeerWire, type WireConstructor } from './native-peer.ts'
+import { adoptWithOnread, wireUp, type ByteSink, type ConnectionContext } from './native-connection.ts'
+import { isColonyPeer, loadWire, NativePeer, PEER_ID_PREFIX, type PeerWire, type WireConstructor } from './native-peer.ts'
 import { NativeTorrent } from './native-torrent.ts'
 import type { NativeTorrentContext } from './native-torrent-types.ts'
 import { ParkedConnections } from './parked-connections.ts'
@@ -16,6 +17,7 @@ import { PieceBufferPool } from './piece-buffers.ts'
 import { PieceCache } from './piece-cache.ts'
 import { TokenBucket } from './token-bucket.ts'
 import { isSafeSingleFile, parseTorrentFile } from './torrent-file.ts'
+import type { WireGuard } from './wire-guard.ts'
 
 /** bittorrent-tracker's Client (untyped): the slice the engine uses. */
 type TrackerClient = {
@@ -57,7 +59,7 @@ type PeerGroup = {
 }
 
 /** An incoming connection whose handshake came in. */
-type Parked = { wire: PeerWire; socket: net.Socket; address: string; id: string }
+type Parked = { wire: PeerWire; guard: WireGuard; socket: net.Socket; address: string; id: string }
 /** Recently written or read pieces kept in memory: what peers ask for next is mostly what just arrived. */
 const CACHE_BYTES = 32 * 1024 * 1024
 /** Most bytes the capped uploader sends at once after an idle spell: two ticks' worth, and a peer's turn at least. */
@@ -70,34 +72,6 @@ const UPLOAD_TICK_MS = 100
 const PEER_TURN_BYTES = 256 * 1024
 /** Bytes one socket read may take (the engine has one such buffer, shared by every connection). */
 const READ_BUFFER = 1024 * 1024
-
-/** Where a connection's bytes go: set once the connection knows what it speaks. */
-type ByteSink = { feed: (bytes: Uint8Array) => void }
-
-/**
- * net.Server cannot give accepted sockets the `onread` option (only `new net.Socket` takes it), so the accepted
- * socket's handle moves to a new Socket that has it, and the server's connection count follows it (server.close
- * waits for that count). The fallback, if a Node version lacks these internals, is the accepted socket itself with
- * 'data' events: slower, not wrong.
- */
-function adoptWithOnread(server: net.Server, accepted: net.Socket, onread: net.OnReadOpts): net.Socket {
-  type Internals = { _handle?: object | null; _server?: net.Server | null; server?: net.Server | null }
-  const old = accepted as unknown as Internals
-  if (!old._handle || old._server !== server) {
-    accepted.on('data', (chunk: Buffer) => { onread.callback(chunk.length, chunk) })
-    accepted.resume()
-    return accepted
-  }
-  const handle = old._handle
-  old._handle = null
-  old._server = null
-  old.server = null
-  const socket = new net.Socket({ handle, readable: true, writable: true, onread } as net.SocketConstructorOpts)
-  const adopted = socket as unknown as Internals
-  adopted._server = server
-  adopted.server = server
-  return socket
-}
 
 export async function startNativeEngine(options: EngineOptions): Promise<SwarmEngine> {
   const Wire: WireConstructor = await loadWire()
@@ -200,49 +174,12 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   const readBuf = Buffer.allocUnsafe(READ_BUFFER)
   const readInto = (sink: ByteSink): net.OnReadOpts => ({ buffer: readBuf, callback: (n: number, buf: Uint8Array) => { sink.feed(buf.subarray(0, n)); return true } })
 
-  /**
-   * Wires a socket to a Wire without its stream machinery: bytes in go straight to the Wire's parser, and what
-   * the Wire sends goes straight to the socket, corked for the rest of the tick (a block's header and body, a
-   * batch of HAVEs leave in one writev). In a 16-agent mesh the streams' per-chunk scheduling, and a write and a
-   * wake-up per message, were most of the engine's CPU. A peer that would make the parser buffer more than
-   * MAX_MESSAGE (a garbage length) is dropped.
-   */
-  const wireUp = (socket: net.Socket, sink: ByteSink, type: string, pe = false): PeerWire => {
-    const wire = new Wire(type, 0, pe)
-    wire._debug = noop
-    sockets.add(socket)
-    socket.setNoDelay(true)
-    socket.on('error', () => socket.destroy())
-    socket.once('close', () => { sockets.delete(socket); wire.destroy() })
-    wire.on('error', () => socket.destroy())
-    let corked = false
-    const uncork = (): void => { corked = false; socket.uncork() }
-    wire.push = (chunk: Uint8Array | null): boolean => {
-      if (socket.destroyed) return false
-      if (chunk === null) { socket.end(); return false }
-      if (!corked) { corked = true; socket.cork(); process.nextTick(uncork) }
-      // A block of a pooled piece buffer stays held until the socket is done with it (or fails).
-      const release = buffers.hold(chunk)
-      if (release) socket.write(chunk, () => release())
-      else socket.write(chunk)
-      return true
-    }
-    if (pe) {
-      // MSE connections go through the Wire's own path, which decrypts and keeps what it is given: a copy.
-      sink.feed = (bytes) => {
-        if (socket.destroyed) return
-        wire._write(Buffer.from(bytes), noop)
-        if (wire._bufferSize > MAX_MESSAGE) socket.destroy()
-      }
-    } else {
-      const feeder = new WireFeeder(wire, () => socket.destroy())
-      sink.feed = (bytes) => { if (!socket.destroyed) feeder.push(bytes) }
-    }
-    socket.once('end', () => wire.end())
-    const timer = setTimeout(() => { if (!wire.peerId) socket.destroy() }, HANDSHAKE_TIMEOUT_MS)
-    timer.unref()
-    wire.once('handshake', () => clearTimeout(timer))
-    return wire
+  const conn: ConnectionContext = {
+    Wire, buffers, sockets, handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
+    protocolError: (reason, peer, err) => {
+      options.peerEvents?.protocolError(reason)
+      log.debug({ peer, reason, err: err === undefined ? undefined : String(err) }, 'closing a peer connection: protocol error')
+    },
   }
 
   const refused = (id: string): boolean => id === peerId || banned.has(`id:${id}`)
@@ -262,21 +199,21 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     // MSE is on (~2 ms of CPU), so it is on only for connections that need it.
     sink.feed = (first) => {
       const pe = first[0] !== 19
-      const wire = wireUp(socket, sink, 'tcpIncoming', pe)
+      const { wire, guard } = wireUp(conn, socket, sink, 'tcpIncoming', address, pe)
       socket.setTimeout(0)
       if (pe) {
         wire.once('pe1', () => wire.sendPe2())
         wire.once('pe3', (keyHash: string) => {
           const t = byKeyHash(keyHash)
-          if (t) wire.sendPe4(t.infoHash)
+          if (t) void Promise.resolve(wire.sendPe4(t.infoHash)).catch(() => socket.destroy())
           else socket.destroy()
         })
       }
       wire.once('handshake', (infoHash: string, id: string) => {
         const t = torrents.get(infoHash)
         if (refused(id)) { socket.destroy(); return }
-        if (!t) { parked.park(infoHash, { wire, socket, address, id }); return }
-        answer(t, { wire, socket, address, id })
+        if (!t) { parked.park(infoHash, { wire, guard, socket, address, id }); return }
+        answer(t, { wire, guard, socket, address, id })
       })
       sink.feed(first)
     }
@@ -285,6 +222,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   const answer = (t: NativeTorrent, c: Parked): void => {
     if (t.stopped || t.peers.size >= MAX_PEERS) { c.socket.destroy(); return }
     if (isColonyPeer(c.id)) groupFor(t)?.dialers.add(c.id)
+    c.guard.setBounds({ pieces: t.count, pieceLength: t.pieceLength })
     c.wire.handshake(t.infoHash, peerId, { dht: false, fast: false })
     t.attach(new NativePeer(c.wire, c.socket, c.address, false))
   }
@@ -328,7 +266,8 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     const socket = net.connect({ host, port: p, onread: readInto(sink) })
     socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => socket.destroy())
     socket.once('close', (hadError) => { dialing.delete(key); log.debug({ peer: address, hadError, handshake: !!wire.peerId }, 'peer connection closed') })
-    const wire = wireUp(socket, sink, 'tcpOutgoing')
+    const { wire, guard } = wireUp(conn, socket, sink, 'tcpOutgoing', address)
+    guard.setBounds({ pieces: t.count, pieceLength: t.pieceLength })
     wire.once('handshake', (infoHash: string, id: string) => {
       dialing.delete(key)
       socket.setTimeout(0)

@@ -161,7 +161,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     w.on('unchoke', () => this.#fill(peer))
     w.on('interested', () => w.unchoke())
     w.on('request', (index: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void) => {
-      if (index >= this.count || !this.hasPiece(index) || length <= 0 || length > MAX_REQUEST || offset + length > this.pieceSize(index) || peer.queue.length >= MAX_QUEUED_REQUESTS) {
+      if (!this.#servable(index, offset, length) || peer.queue.length >= MAX_QUEUED_REQUESTS) {
         respond(new Error('bad request'))
         return
       }
@@ -190,6 +190,12 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     if (peer.superSeeded) this.#reveal(peer)
     else if (this.#haveCount > 0) w.bitfield(this.#have)
     peer.havesSent = this.#verified.length
+  }
+
+  /** A block we hold and may send: whole integers, inside one verified piece, at most MAX_REQUEST long. */
+  #servable(index: number, offset: number, length: number): boolean {
+    return Number.isInteger(index) && Number.isInteger(offset) && Number.isInteger(length) && index >= 0 && index < this.count &&
+      offset >= 0 && length > 0 && length <= MAX_REQUEST && offset + length <= this.pieceSize(index) && this.hasPiece(index)
   }
 
   #detach(peer: NativePeer): void {
