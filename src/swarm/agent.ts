@@ -15,6 +15,7 @@ import type { EngineKind, EngineOptions, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
 import { createMemoryIndex } from './memory-index.ts'
 import { probeOrigin, warmUpOriginClient } from './origin.ts'
+import type { PeerLimits } from './peer-limits.ts'
 import type { SwarmIndex } from './swarm-index.ts'
 import { startNativeEngine } from './native-engine.ts'
 import { startWebTorrentEngine } from './webtorrent-engine.ts'
@@ -41,6 +42,13 @@ export type AgentOptions = {
   engine?: EngineKind
   /** BitTorrent TCP listen port; 0 picks a free one. @defaultValue 0 */
   listenPort?: number
+  /**
+   * Address the BitTorrent listener binds (native engine only): one interface of a cluster host. Peers must be able
+   * to reach it. @defaultValue all interfaces
+   */
+  peerHost?: string
+  /** What one remote peer may hold: idle timeout, per-IP cap, encrypted-handshake rate (native engine). @defaultValue PEER_LIMIT_DEFAULTS */
+  peerLimits?: Partial<PeerLimits>
   /** Upload cap in bytes/s for all torrents; 0 = none. @defaultValue 0 */
   uploadLimit?: number
   /** Download cap in bytes/s (peers and origin); 0 = none. @defaultValue 0 */
@@ -119,14 +127,18 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   const index = options.index ?? createMemoryIndex()
   const allow = new HostAllowList(options.allowHosts ?? [])
 
+  const kind = options.engine ?? 'native'
+  if (options.peerHost !== undefined && kind !== 'native') throw new SwarmError('SWARM_BAD_REQUEST', `peerHost needs the native engine (this agent runs ${kind})`)
   const registry = createMetricsRegistry()
   const protocolErrors = new Counter({ name: 'colony_swarm_peer_protocol_errors_total', help: 'peer connections closed for breaking the BitTorrent protocol (native engine)', labelNames: ['reason'], registers: [registry] })
+  const peerDrops = new Counter({ name: 'colony_swarm_peer_dropped_total', help: 'peer connections refused or closed by the per-peer limits (native engine)', labelNames: ['reason'], registers: [registry] })
   const engineOptions: EngineOptions = {
     listenPort: options.listenPort ?? 0, uploadLimit: options.uploadLimit ?? 0, downloadLimit: options.downloadLimit ?? 0,
     dataDir, strategy: options.strategy ?? 'sequential', stallTimeoutMs: options.stallTimeoutMs ?? 8000, log,
-    peerEvents: { protocolError: (reason) => protocolErrors.inc({ reason }) },
+    ...(options.peerHost === undefined ? {} : { peerHost: options.peerHost }),
+    ...(options.peerLimits ? { peerLimits: options.peerLimits } : {}),
+    peerEvents: { protocolError: (reason) => protocolErrors.inc({ reason }), dropped: (reason) => peerDrops.inc({ reason }) },
   }
-  const kind = options.engine ?? 'native'
   const engine: SwarmEngine = kind === 'aria2' ? await startAria2Engine(engineOptions) : kind === 'native' ? await startNativeEngine(engineOptions) : await startWebTorrentEngine(engineOptions)
   const torrentPort = engine.port
 

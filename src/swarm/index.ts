@@ -3,6 +3,7 @@ export { startAgent, downloadIdOf, type Agent, type AgentOptions } from './agent
 export { Download, type DownloadInfo, type DownloadState } from './download.ts'
 export { SwarmError, isSwarmError, SWARM_ERROR_CODES, type SwarmErrorCode } from './errors.ts'
 export { createMemoryIndex } from './memory-index.ts'
+export { PEER_LIMIT_DEFAULTS, type PeerLimits, type PeerDropReason } from './peer-limits.ts'
 export type { ProtocolErrorReason } from './wire-guard.ts'
 export { createEtcdIndex, type EtcdIndexOptions } from './etcd-index.ts'
 export type { SwarmIndex, Claim, LeaderClaim, TorrentClaim, ClaimOptions } from './swarm-index.ts'

@@ -13,6 +13,7 @@ import { isColonyPeer, loadWire, NativePeer, PEER_ID_PREFIX, type PeerWire, type
 import { NativeTorrent } from './native-torrent.ts'
 import type { NativeTorrentContext } from './native-torrent-types.ts'
 import { ParkedConnections } from './parked-connections.ts'
+import { PeerAdmission, plainIp, resolvePeerLimits, type PeerDropReason } from './peer-limits.ts'
 import { PieceBufferPool } from './piece-buffers.ts'
 import { PieceCache } from './piece-cache.ts'
 import { TokenBucket } from './token-bucket.ts'
@@ -39,12 +40,11 @@ async function loadTrackerClient(): Promise<TrackerClientConstructor> {
   return ((await import(specifier)) as { default: TrackerClientConstructor }).default
 }
 
-const HANDSHAKE_TIMEOUT_MS = 10_000
 const noop = (): void => undefined
 /** No peer with a missing piece for this long while downloading → announce again (a new seeder, a successor). */
 const REANNOUNCE_IDLE_MS = 2_000
-/** Most connections per torrent (aria2's default is 55). */
-const MAX_PEERS = 64
+/** A full torrent gives a new connection the slot of a peer of no use for this long (or the idle limit, if shorter). */
+const REPLACE_IDLE_MS = 2_000
 /** How long an agent waits for a connection from a peer with a lower id before it dials that peer itself. */
 const WAIT_FOR_DIAL_MS = 1000
 
@@ -79,6 +79,12 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   // Loaded now, not when the first torrent arrives (with every agent of a fleet at the same moment).
   await loadParseTorrent()
   const peerId = PEER_ID_PREFIX + randomBytes(12).toString('hex')
+  const limits = resolvePeerLimits(options.peerLimits)
+  const admission = new PeerAdmission(limits)
+  const dropped = (reason: PeerDropReason, peer: string): void => {
+    options.peerEvents?.dropped(reason)
+    log.debug({ peer, reason }, 'dropped a peer connection')
+  }
   // The cap is paced in slices of at least UPLOAD_TICK_MS: a capped agent wakes ~10 times a second and sends a few
   // blocks each time, rather than once per block (a wake-up of a process costs ~0.1 ms of CPU here, far more than
   // the write).
@@ -175,7 +181,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   const readInto = (sink: ByteSink): net.OnReadOpts => ({ buffer: readBuf, callback: (n: number, buf: Uint8Array) => { sink.feed(buf.subarray(0, n)); return true } })
 
   const conn: ConnectionContext = {
-    Wire, buffers, sockets, handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
+    Wire, buffers, sockets, handshakeTimeoutMs: limits.handshakeTimeoutMs,
     protocolError: (reason, peer, err) => {
       options.peerEvents?.protocolError(reason)
       log.debug({ peer, reason, err: err === undefined ? undefined : String(err) }, 'closing a peer connection: protocol error')
@@ -191,14 +197,16 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     return undefined
   }
   const accept = (socket: net.Socket, sink: ByteSink): void => {
-    const address = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`
-    log.debug({ peer: address }, 'incoming BitTorrent connection')
+    const address = `${plainIp(socket.remoteAddress)}:${socket.remotePort ?? 0}`
     socket.on('error', () => socket.destroy())
-    socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => { if (!sockets.has(socket)) socket.destroy() })
+    if (!admission.admit(socket)) { dropped('per_ip', address); socket.destroy(); return }
+    log.debug({ peer: address }, 'incoming BitTorrent connection')
+    socket.setTimeout(limits.handshakeTimeoutMs, () => { if (!sockets.has(socket)) socket.destroy() })
     // A plain handshake starts with 19; anything else is MSE. The Wire computes Diffie-Hellman keys up front when
-    // MSE is on (~2 ms of CPU), so it is on only for connections that need it.
+    // MSE is on (~2 ms of CPU), so it is on only for connections that need it, at most limits.encryptedPerSecond.
     sink.feed = (first) => {
       const pe = first[0] !== 19
+      if (pe && !admission.allowEncrypted()) { dropped('encrypted_rate', address); socket.destroy(); return }
       const { wire, guard } = wireUp(conn, socket, sink, 'tcpIncoming', address, pe)
       socket.setTimeout(0)
       if (pe) {
@@ -218,15 +226,20 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       sink.feed(first)
     }
   }
-  /** An incoming connection whose handshake named `t`: answer it and hand it over. */
+  /** An incoming connection whose handshake named `t`: answer it and hand it over (a full torrent: see takeIdleSlot). */
   const answer = (t: NativeTorrent, c: Parked): void => {
-    if (t.stopped || t.peers.size >= MAX_PEERS) { c.socket.destroy(); return }
+    if (t.stopped) { c.socket.destroy(); return }
+    if (t.peers.size >= limits.maxPeersPerTorrent) {
+      const idle = t.takeIdleSlot(Math.min(limits.idleMs, REPLACE_IDLE_MS))
+      if (!idle) { dropped('torrent_full', c.address); c.socket.destroy(); return }
+      dropped('idle', idle.address)
+    }
     if (isColonyPeer(c.id)) groupFor(t)?.dialers.add(c.id)
     c.guard.setBounds({ pieces: t.count, pieceLength: t.pieceLength })
     c.wire.handshake(t.infoHash, peerId, { dht: false, fast: false })
     t.attach(new NativePeer(c.wire, c.socket, c.address, false))
   }
-  const parked = new ParkedConnections<Parked>({ maxPerTorrent: MAX_PEERS })
+  const parked = new ParkedConnections<Parked>({ maxPerTorrent: limits.maxPeersPerTorrent })
   const unparkFor = (t: NativeTorrent): void => { for (const c of parked.take(t.infoHash)) answer(t, c) }
 
   const server = net.createServer({ pauseOnConnect: true }, (accepted) => {
@@ -235,7 +248,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new SwarmError('SWARM_ENGINE_FAILED', `cannot listen on BitTorrent port ${options.listenPort}: ${err.message}`, { cause: err })))
-    server.listen(options.listenPort, () => resolve())
+    server.listen(options.listenPort, options.peerHost, () => resolve())
   })
   server.on('error', (err) => log.error({ err: err.message }, 'BitTorrent listener error'))
   const port = (server.address() as net.AddressInfo).port
@@ -247,7 +260,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
    */
   const connect = (t: NativeTorrent, address: string, waited = false): void => {
     const key = `${t.infoHash}|${address}`
-    if (t.stopped || dialing.has(key) || banned.has(address) || t.peers.size >= MAX_PEERS) return
+    if (t.stopped || dialing.has(key) || banned.has(address) || t.peers.size >= limits.maxPeersPerTorrent) return
     for (const p of t.peers.values()) if (p.address === address) return
     const g = groupFor(t)
     const known = g?.idAt.get(address)
@@ -264,7 +277,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     log.debug({ infoHash: t.infoHash, peer: address }, 'dialing peer')
     const sink: ByteSink = { feed: noop }
     const socket = net.connect({ host, port: p, onread: readInto(sink) })
-    socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => socket.destroy())
+    socket.setTimeout(limits.handshakeTimeoutMs, () => socket.destroy())
     socket.once('close', (hadError) => { dialing.delete(key); log.debug({ peer: address, hadError, handshake: !!wire.peerId }, 'peer connection closed') })
     const { wire, guard } = wireUp(conn, socket, sink, 'tcpOutgoing', address)
     guard.setBounds({ pieces: t.count, pieceLength: t.pieceLength })
@@ -288,6 +301,11 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     }
   }, 1000)
   idleTimer.unref()
+  // Peers of no use for limits.idleMs give their slot back (squatters: a handshake, then nothing).
+  const evictTimer = setInterval(() => {
+    for (const t of torrents.values()) for (const p of t.evictIdle(limits.idleMs)) dropped('idle', p.address)
+  }, Math.min(1000, Math.max(50, limits.idleMs / 2)))
+  evictTimer.unref()
 
   const add = async (torrentBuf: Buffer, infoHash: string, opts: EngineAddOptions): Promise<EngineTorrent> => {
     await torrents.get(infoHash)?.stop()
@@ -335,6 +353,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     add,
     close: async () => {
       clearInterval(idleTimer)
+      clearInterval(evictTimer)
       clearTimeout(pumpTimer)
       await Promise.all([...torrents.values()].map((t) => t.stop()))
       for (const s of sockets) s.destroy()

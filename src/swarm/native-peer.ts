@@ -8,6 +8,8 @@ export interface PeerWire extends EventEmitter {
   peerId: string | null
   amInterested: boolean
   peerChoking: boolean
+  /** The peer said it wants pieces from us (and has not said otherwise since). */
+  peerInterested: boolean
   peerPieces: { get(index: number): boolean }
   _bufferSize: number
   /** Bytes the parser waits for before its next step, and that step (bittorrent-protocol's framing state). */
@@ -90,6 +92,8 @@ export class NativePeer {
   readonly fetching = new Set<number>()
   /** The uploader waits for this peer's socket to drain (it is not in the ready set meanwhile). */
   awaitingDrain = false
+  /** When the connection was last seen of use (performance.now()): see NativeTorrent.evictIdle. */
+  usefulAt = performance.now()
   closed = false
 
   constructor(wire: PeerWire, socket: net.Socket, address: string, outgoing: boolean) {

@@ -6,6 +6,7 @@ import { rm } from 'node:fs/promises'
 import { after, before, describe, test } from 'node:test'
 import type { SwarmEngine } from '../../src/swarm/engine.ts'
 import { checkExtendedHandshake } from '../../src/swarm/bencode-check.ts'
+import type { PeerDropReason } from '../../src/swarm/peer-limits.ts'
 import type { ProtocolErrorReason } from '../../src/swarm/wire-guard.ts'
 import { makeTempDir } from '../helpers/services.ts'
 import { closedWithin, extended, handshake, makeObject, message, msePeer, rawPeer, startSeed, u32, type RawPeer, type TestObject } from './wire-fixtures.ts'
@@ -17,12 +18,16 @@ describe('native engine: hostile peer bytes', { timeout: 60_000 }, () => {
   let obj: TestObject
   let engine: SwarmEngine
   const errors: ProtocolErrorReason[] = []
+  const drops: PeerDropReason[] = []
 
   before(async () => {
     dir = await makeTempDir('colony-wire-guard-')
     // 5 pieces of 64 KiB and a short last one: a bitfield of one byte, three spare bits.
     obj = await makeObject(5 * 64 * 1024 + 1000)
-    ;({ engine } = await startSeed(dir, obj, { peerEvents: { protocolError: (r) => errors.push(r) } }))
+    ;({ engine } = await startSeed(dir, obj, {
+      peerEvents: { protocolError: (r) => errors.push(r), dropped: (r) => drops.push(r) },
+      peerLimits: { encryptedPerSecond: 1000 },
+    }))
   })
   after(async () => {
     await engine.close()
@@ -136,6 +141,10 @@ describe('native engine: hostile peer bytes', { timeout: 60_000 }, () => {
     assert.ok(Buffer.from(block).equals(obj.data.subarray(obj.pieceLength, obj.pieceLength + 16384)), 'the block decrypts to the object\'s bytes')
     assert.deepEqual(errors.slice(before), [])
     socket.destroy()
+  })
+
+  test('hostile bytes end connections as protocol errors, never as dropped peers', () => {
+    assert.deepEqual(drops, [])
   })
 })
 
