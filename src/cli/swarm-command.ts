@@ -8,8 +8,8 @@ import { parseHostPort } from '../shared/http-ops.ts'
 import { createLogger } from '../shared/logger.ts'
 import { formatBytes, parseDuration, parseRate, parseSize } from '../shared/units.ts'
 import {
-  AGENT_API_DEFAULTS, createEtcdIndex, createHashingFileSink, DEFAULT_AGENT_URL, fetchObject, listDownloads, requestDownload, startAgent, SwarmError,
-  waitForDownload, type DownloadInfo,
+  AGENT_API_DEFAULTS, createEtcdIndex, createHashingFileSink, DEFAULT_AGENT_URL, fetchObject, listDownloads, PEER_LIMIT_DEFAULTS, requestDownload,
+  startAgent, SwarmError, waitForDownload, type DownloadInfo, type PeerLimits,
 } from '../swarm/index.ts'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
 
@@ -51,6 +51,13 @@ export const AGENT_SPEC: CommandSpec = swarmEnv({
     'upload-limit': { type: 'string', description: 'upload cap for all torrents (0 = none)', default: '0', placeholder: 'rate' },
     'download-limit': { type: 'string', description: 'download cap, peers and origin (0 = none)', default: '0', placeholder: 'rate' },
     listen: { type: 'number', description: 'BitTorrent TCP port (0 = any free port)', default: 6881, placeholder: 'port' },
+    'peer-host': { type: 'string', description: 'address the BitTorrent listener binds, e.g. the cluster interface (native engine; default: all interfaces, which peers elsewhere need)', placeholder: 'address' },
+    'peer-idle-timeout': { type: 'string', description: 'close a peer connection of no use for this long (neither side interested, nothing in flight)', default: `${PEER_LIMIT_DEFAULTS.idleMs / 1000}s`, placeholder: 'duration' },
+    'peer-max-per-ip': { type: 'number', description: 'open incoming BitTorrent connections from one IP address', default: PEER_LIMIT_DEFAULTS.maxPerIp },
+    'peer-ip-cap-exempt': { type: 'list', description: 'addresses the per-IP cap does not count (repeatable; "none" for none; loopback by default: a fleet on one host shares it)', default: [...PEER_LIMIT_DEFAULTS.perIpExempt], placeholder: 'ip' },
+    'peer-max-per-torrent': { type: 'number', description: 'peer connections per torrent', default: PEER_LIMIT_DEFAULTS.maxPeersPerTorrent },
+    'peer-encrypted-rate': { type: 'number', description: 'encrypted (MSE/PE) handshakes accepted per second, all peers together (0 = refuse them)', default: PEER_LIMIT_DEFAULTS.encryptedPerSecond },
+    'peer-handshake-timeout': { type: 'string', description: 'time a peer has to complete its BitTorrent handshake', default: `${PEER_LIMIT_DEFAULTS.handshakeTimeoutMs / 1000}s`, placeholder: 'duration' },
     'segment-size': { type: 'string', description: 'objects larger than this are fetched and published in segments of this size, so peers start before the origin fetch ends (default: 16MiB with the native engine, 32MiB otherwise)', placeholder: 'size' },
     'seed-time': { type: 'string', description: 'how long a finished object keeps seeding', default: '1h', placeholder: 'duration' },
     'seed-ratio': { type: 'number', description: 'stop seeding earlier once uploaded ≥ ratio × size (0 = time only)', default: 0 },
@@ -110,6 +117,36 @@ function rateFlag(p: ReturnType<typeof parseCommand>, name: string): number {
   return parseRate(str(p, name) ?? '0')
 }
 
+function countFlag(p: ReturnType<typeof parseCommand>, name: string, min: number): number | undefined {
+  const n = num(p, name)
+  if (n !== undefined && !(Number.isInteger(n) && n >= min)) throw new UsageError(`--${name} wants a whole number ≥ ${min}, got ${n}`)
+  return n
+}
+
+function durationFlag(p: ReturnType<typeof parseCommand>, name: string): number | undefined {
+  const text = str(p, name)
+  if (text === undefined) return undefined
+  const ms = parseDuration(text)
+  if (!(ms > 0)) throw new UsageError(`--${name} must be > 0`)
+  return ms
+}
+
+/** The agent's --peer-* flags: where the BitTorrent listener binds and what one peer may hold. */
+export function peerOptionsFrom(p: ReturnType<typeof parseCommand>): { peerHost?: string; peerLimits: Partial<PeerLimits> } {
+  const peerHost = str(p, 'peer-host')
+  if (peerHost !== undefined && (peerHost === '' || /[\s/]/.test(peerHost))) throw new UsageError(`--peer-host wants an address, got "${peerHost}"`)
+  const limits: Partial<PeerLimits> = {
+    idleMs: durationFlag(p, 'peer-idle-timeout'),
+    maxPerIp: countFlag(p, 'peer-max-per-ip', 1),
+    maxPeersPerTorrent: countFlag(p, 'peer-max-per-torrent', 1),
+    encryptedPerSecond: countFlag(p, 'peer-encrypted-rate', 0),
+    handshakeTimeoutMs: durationFlag(p, 'peer-handshake-timeout'),
+    perIpExempt: list(p, 'peer-ip-cap-exempt').filter((a) => a !== 'none'),
+  }
+  const peerLimits = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)) as Partial<PeerLimits>
+  return { ...(peerHost === undefined ? {} : { peerHost }), peerLimits }
+}
+
 async function runAgent(argv: string[]): Promise<number> {
   const p = parseCommand(AGENT_SPEC, argv)
   if (p.help) { process.stdout.write(formatHelp(AGENT_SPEC)); return EXIT_OK }
@@ -144,7 +181,10 @@ async function runAgent(argv: string[]): Promise<number> {
     return v
   })
 
+  const peers = peerOptionsFrom(p)
+  if (peers.peerHost !== undefined && engine !== 'native') throw new UsageError('--peer-host needs --engine native')
   const agent = await startAgent({
+    ...peers,
     dataDir: str(p, 'data') ?? '.colony/swarm',
     allowHosts, trackers, listenPort, seedRatio, strategy, engine, ...(segmentSize === undefined ? {} : { segmentSize }), logger: log,
     apiHost: api.host, apiPort: api.port, apiAllowedHosts: list(p, 'api-allowed-host'), apiMaxActive, apiStartRate, apiStartBurst,

@@ -12,10 +12,11 @@ import { createMetricsRegistry, Counter, Gauge, type Registry } from '../shared/
 import { AGENT_API_DEFAULTS, createAgentApi } from './agent-api.ts'
 import { Download, type DownloadContext, type DownloadInfo } from './download.ts'
 import { startAria2Engine } from './aria2-engine.ts'
-import type { EngineKind, SwarmEngine } from './engine.ts'
+import type { EngineKind, EngineOptions, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
 import { createMemoryIndex } from './memory-index.ts'
 import { probeOrigin, warmUpOriginClient } from './origin.ts'
+import type { PeerLimits } from './peer-limits.ts'
 import type { SwarmIndex } from './swarm-index.ts'
 import { startNativeEngine } from './native-engine.ts'
 import { startWebTorrentEngine } from './webtorrent-engine.ts'
@@ -54,6 +55,13 @@ export type AgentOptions = {
   engine?: EngineKind
   /** BitTorrent TCP listen port; 0 picks a free one. @defaultValue 0 */
   listenPort?: number
+  /**
+   * Address the BitTorrent listener binds (native engine only): one interface of a cluster host. Peers must be able
+   * to reach it. @defaultValue all interfaces
+   */
+  peerHost?: string
+  /** What one remote peer may hold: idle timeout, per-IP cap, encrypted-handshake rate (native engine). @defaultValue PEER_LIMIT_DEFAULTS */
+  peerLimits?: Partial<PeerLimits>
   /** Upload cap in bytes/s for all torrents; 0 = none. @defaultValue 0 */
   uploadLimit?: number
   /** Download cap in bytes/s (peers and origin); 0 = none. @defaultValue 0 */
@@ -132,15 +140,21 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   const index = options.index ?? createMemoryIndex()
   const allow = new HostAllowList(options.allowHosts ?? [])
 
-  const engineOptions = {
+  const kind = options.engine ?? 'native'
+  if (options.peerHost !== undefined && kind !== 'native') throw new SwarmError('SWARM_BAD_REQUEST', `peerHost needs the native engine (this agent runs ${kind})`)
+  const registry = createMetricsRegistry()
+  const protocolErrors = new Counter({ name: 'colony_swarm_peer_protocol_errors_total', help: 'peer connections closed for breaking the BitTorrent protocol (native engine)', labelNames: ['reason'], registers: [registry] })
+  const peerDrops = new Counter({ name: 'colony_swarm_peer_dropped_total', help: 'peer connections refused or closed by the per-peer limits (native engine)', labelNames: ['reason'], registers: [registry] })
+  const engineOptions: EngineOptions = {
     listenPort: options.listenPort ?? 0, uploadLimit: options.uploadLimit ?? 0, downloadLimit: options.downloadLimit ?? 0,
     dataDir, strategy: options.strategy ?? 'sequential', stallTimeoutMs: options.stallTimeoutMs ?? 8000, log,
-  } as const
-  const kind = options.engine ?? 'native'
+    ...(options.peerHost === undefined ? {} : { peerHost: options.peerHost }),
+    ...(options.peerLimits ? { peerLimits: options.peerLimits } : {}),
+    peerEvents: { protocolError: (reason) => protocolErrors.inc({ reason }), dropped: (reason) => peerDrops.inc({ reason }) },
+  }
   const engine: SwarmEngine = kind === 'aria2' ? await startAria2Engine(engineOptions) : kind === 'native' ? await startNativeEngine(engineOptions) : await startWebTorrentEngine(engineOptions)
   const torrentPort = engine.port
 
-  const registry = createMetricsRegistry()
   const downloads = new Map<string, Download>()
   const bans = new Counter({ name: 'colony_swarm_banned_peers_total', help: 'peers banned for sending data that failed verification', registers: [registry] })
   const finished = new Counter({ name: 'colony_swarm_downloads_finished_total', help: 'downloads that reached a final state', labelNames: ['result'], registers: [registry] })

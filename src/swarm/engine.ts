@@ -3,6 +3,7 @@
 // JSON-RPC, and webtorrent in the agent's process.
 import type { EventEmitter } from 'node:events'
 import type { Logger } from '../shared/logger.ts'
+import type { PeerEvents, PeerLimits } from './peer-limits.ts'
 
 export type EngineKind = 'native' | 'webtorrent' | 'aria2'
 
@@ -123,4 +124,10 @@ export type EngineOptions = {
   /** webtorrent: no byte from any peer for this long while interested → reconnect stuck wires. */
   stallTimeoutMs: number
   log: Logger
+  /** Address the BitTorrent listener binds (native engine). @defaultValue all interfaces */
+  peerHost?: string
+  /** What one remote peer may hold (native engine). @defaultValue PEER_LIMIT_DEFAULTS */
+  peerLimits?: Partial<PeerLimits>
+  /** Told of every peer connection refused or closed for its behaviour (native engine). @defaultValue none */
+  peerEvents?: PeerEvents
 }

@@ -8,14 +8,17 @@ import path from 'node:path'
 import { loadParseTorrent } from './engine-types.ts'
 import type { EngineAddOptions, EngineOptions, EngineTorrent, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
-import { isColonyPeer, loadWire, MAX_MESSAGE, NativePeer, PEER_ID_PREFIX, WireFeeder, type PeerWire, type WireConstructor } from './native-peer.ts'
+import { adoptWithOnread, wireUp, type ByteSink, type ConnectionContext } from './native-connection.ts'
+import { isColonyPeer, loadWire, NativePeer, PEER_ID_PREFIX, type PeerWire, type WireConstructor } from './native-peer.ts'
 import { NativeTorrent } from './native-torrent.ts'
 import type { NativeTorrentContext } from './native-torrent-types.ts'
 import { ParkedConnections } from './parked-connections.ts'
+import { PeerAdmission, plainIp, resolvePeerLimits, type PeerDropReason } from './peer-limits.ts'
 import { PieceBufferPool } from './piece-buffers.ts'
 import { PieceCache } from './piece-cache.ts'
 import { TokenBucket } from './token-bucket.ts'
 import { isSafeSingleFile, parseTorrentFile } from './torrent-file.ts'
+import type { WireGuard } from './wire-guard.ts'
 
 /** bittorrent-tracker's Client (untyped): the slice the engine uses. */
 type TrackerClient = {
@@ -37,12 +40,11 @@ async function loadTrackerClient(): Promise<TrackerClientConstructor> {
   return ((await import(specifier)) as { default: TrackerClientConstructor }).default
 }
 
-const HANDSHAKE_TIMEOUT_MS = 10_000
 const noop = (): void => undefined
 /** No peer with a missing piece for this long while downloading → announce again (a new seeder, a successor). */
 const REANNOUNCE_IDLE_MS = 2_000
-/** Most connections per torrent (aria2's default is 55). */
-const MAX_PEERS = 64
+/** A full torrent gives a new connection the slot of a peer of no use for this long (or the idle limit, if shorter). */
+const REPLACE_IDLE_MS = 2_000
 /** How long an agent waits for a connection from a peer with a lower id before it dials that peer itself. */
 const WAIT_FOR_DIAL_MS = 1000
 
@@ -57,7 +59,7 @@ type PeerGroup = {
 }
 
 /** An incoming connection whose handshake came in. */
-type Parked = { wire: PeerWire; socket: net.Socket; address: string; id: string }
+type Parked = { wire: PeerWire; guard: WireGuard; socket: net.Socket; address: string; id: string }
 /** Recently written or read pieces kept in memory: what peers ask for next is mostly what just arrived. */
 const CACHE_BYTES = 32 * 1024 * 1024
 /** Most bytes the capped uploader sends at once after an idle spell: two ticks' worth, and a peer's turn at least. */
@@ -71,40 +73,18 @@ const PEER_TURN_BYTES = 256 * 1024
 /** Bytes one socket read may take (the engine has one such buffer, shared by every connection). */
 const READ_BUFFER = 1024 * 1024
 
-/** Where a connection's bytes go: set once the connection knows what it speaks. */
-type ByteSink = { feed: (bytes: Uint8Array) => void }
-
-/**
- * net.Server cannot give accepted sockets the `onread` option (only `new net.Socket` takes it), so the accepted
- * socket's handle moves to a new Socket that has it, and the server's connection count follows it (server.close
- * waits for that count). The fallback, if a Node version lacks these internals, is the accepted socket itself with
- * 'data' events: slower, not wrong.
- */
-function adoptWithOnread(server: net.Server, accepted: net.Socket, onread: net.OnReadOpts): net.Socket {
-  type Internals = { _handle?: object | null; _server?: net.Server | null; server?: net.Server | null }
-  const old = accepted as unknown as Internals
-  if (!old._handle || old._server !== server) {
-    accepted.on('data', (chunk: Buffer) => { onread.callback(chunk.length, chunk) })
-    accepted.resume()
-    return accepted
-  }
-  const handle = old._handle
-  old._handle = null
-  old._server = null
-  old.server = null
-  const socket = new net.Socket({ handle, readable: true, writable: true, onread } as net.SocketConstructorOpts)
-  const adopted = socket as unknown as Internals
-  adopted._server = server
-  adopted.server = server
-  return socket
-}
-
 export async function startNativeEngine(options: EngineOptions): Promise<SwarmEngine> {
   const Wire: WireConstructor = await loadWire()
   const Tracker = await loadTrackerClient()
   // Loaded now, not when the first torrent arrives (with every agent of a fleet at the same moment).
   await loadParseTorrent()
   const peerId = PEER_ID_PREFIX + randomBytes(12).toString('hex')
+  const limits = resolvePeerLimits(options.peerLimits)
+  const admission = new PeerAdmission(limits)
+  const dropped = (reason: PeerDropReason, peer: string): void => {
+    options.peerEvents?.dropped(reason)
+    log.debug({ peer, reason }, 'dropped a peer connection')
+  }
   // The cap is paced in slices of at least UPLOAD_TICK_MS: a capped agent wakes ~10 times a second and sends a few
   // blocks each time, rather than once per block (a wake-up of a process costs ~0.1 ms of CPU here, far more than
   // the write).
@@ -200,49 +180,12 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   const readBuf = Buffer.allocUnsafe(READ_BUFFER)
   const readInto = (sink: ByteSink): net.OnReadOpts => ({ buffer: readBuf, callback: (n: number, buf: Uint8Array) => { sink.feed(buf.subarray(0, n)); return true } })
 
-  /**
-   * Wires a socket to a Wire without its stream machinery: bytes in go straight to the Wire's parser, and what
-   * the Wire sends goes straight to the socket, corked for the rest of the tick (a block's header and body, a
-   * batch of HAVEs leave in one writev). In a 16-agent mesh the streams' per-chunk scheduling, and a write and a
-   * wake-up per message, were most of the engine's CPU. A peer that would make the parser buffer more than
-   * MAX_MESSAGE (a garbage length) is dropped.
-   */
-  const wireUp = (socket: net.Socket, sink: ByteSink, type: string, pe = false): PeerWire => {
-    const wire = new Wire(type, 0, pe)
-    wire._debug = noop
-    sockets.add(socket)
-    socket.setNoDelay(true)
-    socket.on('error', () => socket.destroy())
-    socket.once('close', () => { sockets.delete(socket); wire.destroy() })
-    wire.on('error', () => socket.destroy())
-    let corked = false
-    const uncork = (): void => { corked = false; socket.uncork() }
-    wire.push = (chunk: Uint8Array | null): boolean => {
-      if (socket.destroyed) return false
-      if (chunk === null) { socket.end(); return false }
-      if (!corked) { corked = true; socket.cork(); process.nextTick(uncork) }
-      // A block of a pooled piece buffer stays held until the socket is done with it (or fails).
-      const release = buffers.hold(chunk)
-      if (release) socket.write(chunk, () => release())
-      else socket.write(chunk)
-      return true
-    }
-    if (pe) {
-      // MSE connections go through the Wire's own path, which decrypts and keeps what it is given: a copy.
-      sink.feed = (bytes) => {
-        if (socket.destroyed) return
-        wire._write(Buffer.from(bytes), noop)
-        if (wire._bufferSize > MAX_MESSAGE) socket.destroy()
-      }
-    } else {
-      const feeder = new WireFeeder(wire, () => socket.destroy())
-      sink.feed = (bytes) => { if (!socket.destroyed) feeder.push(bytes) }
-    }
-    socket.once('end', () => wire.end())
-    const timer = setTimeout(() => { if (!wire.peerId) socket.destroy() }, HANDSHAKE_TIMEOUT_MS)
-    timer.unref()
-    wire.once('handshake', () => clearTimeout(timer))
-    return wire
+  const conn: ConnectionContext = {
+    Wire, buffers, sockets, handshakeTimeoutMs: limits.handshakeTimeoutMs,
+    protocolError: (reason, peer, err) => {
+      options.peerEvents?.protocolError(reason)
+      log.debug({ peer, reason, err: err === undefined ? undefined : String(err) }, 'closing a peer connection: protocol error')
+    },
   }
 
   const refused = (id: string): boolean => id === peerId || banned.has(`id:${id}`)
@@ -254,41 +197,49 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     return undefined
   }
   const accept = (socket: net.Socket, sink: ByteSink): void => {
-    const address = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`
-    log.debug({ peer: address }, 'incoming BitTorrent connection')
+    const address = `${plainIp(socket.remoteAddress)}:${socket.remotePort ?? 0}`
     socket.on('error', () => socket.destroy())
-    socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => { if (!sockets.has(socket)) socket.destroy() })
+    if (!admission.admit(socket)) { dropped('per_ip', address); socket.destroy(); return }
+    log.debug({ peer: address }, 'incoming BitTorrent connection')
+    socket.setTimeout(limits.handshakeTimeoutMs, () => { if (!sockets.has(socket)) socket.destroy() })
     // A plain handshake starts with 19; anything else is MSE. The Wire computes Diffie-Hellman keys up front when
-    // MSE is on (~2 ms of CPU), so it is on only for connections that need it.
+    // MSE is on (~2 ms of CPU), so it is on only for connections that need it, at most limits.encryptedPerSecond.
     sink.feed = (first) => {
       const pe = first[0] !== 19
-      const wire = wireUp(socket, sink, 'tcpIncoming', pe)
+      if (pe && !admission.allowEncrypted()) { dropped('encrypted_rate', address); socket.destroy(); return }
+      const { wire, guard } = wireUp(conn, socket, sink, 'tcpIncoming', address, pe)
       socket.setTimeout(0)
       if (pe) {
         wire.once('pe1', () => wire.sendPe2())
         wire.once('pe3', (keyHash: string) => {
           const t = byKeyHash(keyHash)
-          if (t) wire.sendPe4(t.infoHash)
+          if (t) void Promise.resolve(wire.sendPe4(t.infoHash)).catch(() => socket.destroy())
           else socket.destroy()
         })
       }
       wire.once('handshake', (infoHash: string, id: string) => {
         const t = torrents.get(infoHash)
         if (refused(id)) { socket.destroy(); return }
-        if (!t) { parked.park(infoHash, { wire, socket, address, id }); return }
-        answer(t, { wire, socket, address, id })
+        if (!t) { parked.park(infoHash, { wire, guard, socket, address, id }); return }
+        answer(t, { wire, guard, socket, address, id })
       })
       sink.feed(first)
     }
   }
-  /** An incoming connection whose handshake named `t`: answer it and hand it over. */
+  /** An incoming connection whose handshake named `t`: answer it and hand it over (a full torrent: see takeIdleSlot). */
   const answer = (t: NativeTorrent, c: Parked): void => {
-    if (t.stopped || t.peers.size >= MAX_PEERS) { c.socket.destroy(); return }
+    if (t.stopped) { c.socket.destroy(); return }
+    if (t.peers.size >= limits.maxPeersPerTorrent) {
+      const idle = t.takeIdleSlot(Math.min(limits.idleMs, REPLACE_IDLE_MS))
+      if (!idle) { dropped('torrent_full', c.address); c.socket.destroy(); return }
+      dropped('idle', idle.address)
+    }
     if (isColonyPeer(c.id)) groupFor(t)?.dialers.add(c.id)
+    c.guard.setBounds({ pieces: t.count, pieceLength: t.pieceLength })
     c.wire.handshake(t.infoHash, peerId, { dht: false, fast: false })
     t.attach(new NativePeer(c.wire, c.socket, c.address, false))
   }
-  const parked = new ParkedConnections<Parked>({ maxPerTorrent: MAX_PEERS })
+  const parked = new ParkedConnections<Parked>({ maxPerTorrent: limits.maxPeersPerTorrent })
   const unparkFor = (t: NativeTorrent): void => { for (const c of parked.take(t.infoHash)) answer(t, c) }
 
   const server = net.createServer({ pauseOnConnect: true }, (accepted) => {
@@ -297,7 +248,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new SwarmError('SWARM_ENGINE_FAILED', `cannot listen on BitTorrent port ${options.listenPort}: ${err.message}`, { cause: err })))
-    server.listen(options.listenPort, () => resolve())
+    server.listen(options.listenPort, options.peerHost, () => resolve())
   })
   server.on('error', (err) => log.error({ err: err.message }, 'BitTorrent listener error'))
   const port = (server.address() as net.AddressInfo).port
@@ -309,7 +260,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
    */
   const connect = (t: NativeTorrent, address: string, waited = false): void => {
     const key = `${t.infoHash}|${address}`
-    if (t.stopped || dialing.has(key) || banned.has(address) || t.peers.size >= MAX_PEERS) return
+    if (t.stopped || dialing.has(key) || banned.has(address) || t.peers.size >= limits.maxPeersPerTorrent) return
     for (const p of t.peers.values()) if (p.address === address) return
     const g = groupFor(t)
     const known = g?.idAt.get(address)
@@ -326,9 +277,10 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     log.debug({ infoHash: t.infoHash, peer: address }, 'dialing peer')
     const sink: ByteSink = { feed: noop }
     const socket = net.connect({ host, port: p, onread: readInto(sink) })
-    socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => socket.destroy())
+    socket.setTimeout(limits.handshakeTimeoutMs, () => socket.destroy())
     socket.once('close', (hadError) => { dialing.delete(key); log.debug({ peer: address, hadError, handshake: !!wire.peerId }, 'peer connection closed') })
-    const wire = wireUp(socket, sink, 'tcpOutgoing')
+    const { wire, guard } = wireUp(conn, socket, sink, 'tcpOutgoing', address)
+    guard.setBounds({ pieces: t.count, pieceLength: t.pieceLength })
     wire.once('handshake', (infoHash: string, id: string) => {
       dialing.delete(key)
       socket.setTimeout(0)
@@ -349,6 +301,11 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     }
   }, 1000)
   idleTimer.unref()
+  // Peers of no use for limits.idleMs give their slot back (squatters: a handshake, then nothing).
+  const evictTimer = setInterval(() => {
+    for (const t of torrents.values()) for (const p of t.evictIdle(limits.idleMs)) dropped('idle', p.address)
+  }, Math.min(1000, Math.max(50, limits.idleMs / 2)))
+  evictTimer.unref()
 
   const add = async (torrentBuf: Buffer, infoHash: string, opts: EngineAddOptions): Promise<EngineTorrent> => {
     await torrents.get(infoHash)?.stop()
@@ -396,6 +353,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     add,
     close: async () => {
       clearInterval(idleTimer)
+      clearInterval(evictTimer)
       clearTimeout(pumpTimer)
       await Promise.all([...torrents.values()].map((t) => t.stop()))
       for (const s of sockets) s.destroy()

@@ -8,13 +8,18 @@ export interface PeerWire extends EventEmitter {
   peerId: string | null
   amInterested: boolean
   peerChoking: boolean
+  /** The peer said it wants pieces from us (and has not said otherwise since). */
+  peerInterested: boolean
   peerPieces: { get(index: number): boolean }
   _bufferSize: number
   /** Bytes the parser waits for before its next step, and that step (bittorrent-protocol's framing state). */
   _parserSize: number
   _parser: (buf: Uint8Array) => void
+  /** Names the next parser step and how many bytes it takes. */
+  _parse(size: number, parser: (buf: Uint8Array) => unknown): void
   _onMessageLength: (buf: Uint8Array) => void
   _onMessage: (buf: Uint8Array) => void
+  _onHandshakeBuffer: (buf: Uint8Array) => void
   /** bittorrent-protocol formats a debug line per message even when debugging is off: the engine silences it. */
   _debug: (...args: unknown[]) => void
   _cryptoSyncPattern: Uint8Array | null
@@ -87,6 +92,8 @@ export class NativePeer {
   readonly fetching = new Set<number>()
   /** The uploader waits for this peer's socket to drain (it is not in the ready set meanwhile). */
   awaitingDrain = false
+  /** When the connection was last seen of use (performance.now()): see NativeTorrent.evictIdle. */
+  usefulAt = performance.now()
   closed = false
 
   constructor(wire: PeerWire, socket: net.Socket, address: string, outgoing: boolean) {
@@ -114,26 +121,54 @@ export class NativePeer {
 const KEEPS_NOTHING = new Set([0, 1, 2, 3, 4, 6, 7, 8, 9, 13, 14, 15, 16, 17])
 
 /**
+ * Why the feeder ends a connection: 'length' — the parser would have to buffer more than MAX_MESSAGE (a garbage
+ * length); 'exception' — the Wire threw on what it was fed; undefined — the Wire stopped parsing (it ended the
+ * connection itself, or its guard did and counted why).
+ */
+export type FeederDrop = (reason?: 'length' | 'exception', err?: unknown) => void
+
+/** A parser size no message reaches: the Wire parses nothing more (bittorrent-protocol's own end sets Number.MAX_VALUE). */
+export const PARSER_STOPPED = Number.MAX_SAFE_INTEGER
+
+/**
  * Feeds a plain (unencrypted) connection's bytes to the Wire's parser. The bytes are a view of the engine's one
  * reused read buffer, valid only until `push` returns: a message inside one read goes to the parser as a view of
  * it (a bitfield or an extension message, which the Wire keeps, as a copy), and a message that straddles reads is
  * copied once into a buffer of its exact size as its bytes arrive. The Wire's own `_write` concatenated all it held
  * whenever a read left a message incomplete — a 128 KiB block over 64 KiB reads became 320 KiB of fresh copies.
+ * A throw out of the parser ends the connection, never reaches the socket's read callback.
  */
 export class WireFeeder {
   readonly #wire: PeerWire
-  readonly #drop: () => void
+  readonly #drop: FeederDrop
   /** The message being completed across reads, and how much of it is there. */
   #held: Buffer | undefined
   #filled = 0
+  #dropped = false
 
-  /** `drop` ends a connection that announces a message longer than MAX_MESSAGE (a garbage length). */
-  constructor(wire: PeerWire, drop: () => void) {
+  /** `drop` ends the connection (see FeederDrop); it is called once. */
+  constructor(wire: PeerWire, drop: FeederDrop) {
     this.#wire = wire
     this.#drop = drop
   }
 
   push(data: Uint8Array): void {
+    if (this.#dropped) return
+    try {
+      this.#push(data)
+    } catch (err) {
+      this.#held = undefined
+      this.#end('exception', err)
+    }
+  }
+
+  #end(reason?: 'length' | 'exception', err?: unknown): void {
+    if (this.#dropped) return
+    this.#dropped = true
+    this.#drop(reason, err)
+  }
+
+  #push(data: Uint8Array): void {
     const w = this.#wire
     let off = 0
     if (this.#held) {
@@ -151,7 +186,7 @@ export class WireFeeder {
       const need = w._parserSize
       const left = data.length - off
       if (left < need) {
-        if (need > MAX_MESSAGE) { this.#drop(); return }
+        if (need > MAX_MESSAGE) { this.#end(need >= PARSER_STOPPED ? undefined : 'length'); return }
         if (left > 0) {
           this.#held = Buffer.allocUnsafe(need)
           this.#held.set(data.subarray(off), 0)

@@ -15,6 +15,7 @@ import type { ParsedTorrent } from './engine-types.ts'
 import { SwarmError } from './errors.ts'
 import { isColonyPeer, keepsNewConnection, MAX_QUEUED_REQUESTS, type NativePeer } from './native-peer.ts'
 import { BLOCK, BYTES_PER_PEER, HAVE_MAX_DELAY_MS, JOIN_GRACE_MS, MAX_REQUEST, REVEAL_BYTES, type Assembly, type NativeTorrentContext, type NativeTorrentOptions } from './native-torrent-types.ts'
+import { idlePeers, idlestPeer } from './idle-peers.ts'
 import { PieceAvailability } from './piece-availability.ts'
 import { pickEndGame, pickRarest } from './piece-picker.ts'
 import { RevealPlan } from './super-seed.ts'
@@ -159,12 +160,13 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     })
     w.on('have', (i: number) => { if (this.#avail.add(peer, i)) this.#onPeerPieces(peer, i) })
     w.on('unchoke', () => this.#fill(peer))
-    w.on('interested', () => w.unchoke())
+    w.on('interested', () => { peer.usefulAt = performance.now(); w.unchoke() })
     w.on('request', (index: number, offset: number, length: number, respond: (err: Error | null, block?: Uint8Array) => void) => {
-      if (index >= this.count || !this.hasPiece(index) || length <= 0 || length > MAX_REQUEST || offset + length > this.pieceSize(index) || peer.queue.length >= MAX_QUEUED_REQUESTS) {
+      if (!this.#servable(index, offset, length) || peer.queue.length >= MAX_QUEUED_REQUESTS) {
         respond(new Error('bad request'))
         return
       }
+      peer.usefulAt = performance.now()
       peer.queue.push({
         index, offset, length,
         respond: (err, block) => {
@@ -190,6 +192,26 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     if (peer.superSeeded) this.#reveal(peer)
     else if (this.#haveCount > 0) w.bitfield(this.#have)
     peer.havesSent = this.#verified.length
+  }
+
+  /** A block we hold and may send: whole integers, inside one verified piece, at most MAX_REQUEST long. */
+  #servable(index: number, offset: number, length: number): boolean {
+    return Number.isInteger(index) && Number.isInteger(offset) && Number.isInteger(length) && index >= 0 && index < this.count &&
+      offset >= 0 && length > 0 && length <= MAX_REQUEST && offset + length <= this.pieceSize(index) && this.hasPiece(index)
+  }
+
+  /** Closes the peers of no use for `idleMs` (squatters: a handshake, then nothing); returns them. */
+  evictIdle(idleMs: number, now = performance.now()): NativePeer[] {
+    const gone = idlePeers(this.peers.values(), idleMs, now)
+    for (const p of gone) this.#detach(p)
+    return gone
+  }
+
+  /** The torrent is full: closes the peer of no use for longest, if for `minIdleMs` at least, and returns it. */
+  takeIdleSlot(minIdleMs: number, now = performance.now()): NativePeer | undefined {
+    const p = idlestPeer(this.peers.values(), minIdleMs, now)
+    if (p) this.#detach(p)
+    return p
   }
 
   #detach(peer: NativePeer): void {
@@ -309,6 +331,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     }
     a.buf.set(block, off)
     a.got++
+    peer.usefulAt = performance.now()
     this.#received += len
     if (a.got === a.blocks) void this.#finish(peer, index, a)
   }

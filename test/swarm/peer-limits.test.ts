@@ -1,0 +1,203 @@
+// What one remote peer may hold of the native engine: a slot only while it is of use, a few connections per IP,
+// a share of the encrypted handshakes per second; and where the BitTorrent listener binds.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { mkdir, readFile, rm } from 'node:fs/promises'
+import net from 'node:net'
+import path from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { AGENT_SPEC, peerOptionsFrom } from '../../src/cli/swarm-command.ts'
+import { parseCommand } from '../../src/shared/cli-options.ts'
+import type { EngineOptions, SwarmEngine } from '../../src/swarm/engine.ts'
+import { startNativeEngine } from '../../src/swarm/native-engine.ts'
+import { PEER_LIMIT_DEFAULTS, type PeerDropReason } from '../../src/swarm/peer-limits.ts'
+import type { ProtocolErrorReason } from '../../src/swarm/wire-guard.ts'
+import { makeTempDir, waitFor } from '../helpers/services.ts'
+import { startTracker, type Tracker } from './swarm-fixtures.ts'
+import { closedWithin, engineOptions, handshake, makeObject, message, rawPeer, sha256, startSeed, whenDone, type RawPeer, type TestObject } from './wire-fixtures.ts'
+
+const HANDSHAKE_BYTES = 68
+
+/** The events an engine reported, by kind. */
+function recorder(): { errors: ProtocolErrorReason[]; drops: PeerDropReason[]; count(r: PeerDropReason): number; events: NonNullable<EngineOptions['peerEvents']> } {
+  const errors: ProtocolErrorReason[] = []
+  const drops: PeerDropReason[] = []
+  return {
+    errors, drops,
+    count: (r) => drops.filter((d) => d === r).length,
+    events: { protocolError: (r) => errors.push(r), dropped: (r) => drops.push(r) },
+  }
+}
+
+/** Opens `n` connections that complete the handshake and then say nothing; resolves with those the engine answered. */
+async function squat(port: number, infoHash: string, n: number): Promise<{ answered: RawPeer[]; refused: RawPeer[] }> {
+  const peers = await Promise.all(Array.from({ length: n }, () => rawPeer(port)))
+  for (const p of peers) p.send(handshake(infoHash))
+  const answered: RawPeer[] = []
+  const refused: RawPeer[] = []
+  await Promise.all(peers.map(async (p) => {
+    try { await p.waitBytes(HANDSHAKE_BYTES, 5000); answered.push(p) } catch { refused.push(p) }
+  }))
+  return { answered, refused }
+}
+
+describe('native engine: peer limits', { timeout: 60_000 }, () => {
+  let dir: string
+  let obj: TestObject
+  let tracker: Tracker
+  const engines: SwarmEngine[] = []
+  const sockets: RawPeer[] = []
+
+  before(async () => {
+    dir = await makeTempDir('colony-peer-limits-')
+    tracker = await startTracker()
+    obj = await makeObject(300 * 1024)
+  })
+  after(async () => {
+    for (const s of sockets) s.close()
+    for (const e of engines) await e.close()
+    await tracker.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  const seed = async (extra: Partial<EngineOptions>, o = obj): Promise<SwarmEngine> => {
+    const { engine } = await startSeed(dir, o, extra)
+    engines.push(engine)
+    return engine
+  }
+
+  test('70 squatters (a handshake, then silence) fill the 64 slots, then are evicted after the idle limit', async () => {
+    const r = recorder()
+    const engine = await seed({ peerEvents: r.events, peerLimits: { idleMs: 400 } })
+    const { answered, refused } = await squat(engine.port, obj.infoHash, 70)
+    sockets.push(...answered, ...refused)
+    assert.equal(answered.length, 64, 'the torrent took as many peers as it has slots')
+    assert.equal(refused.length, 6)
+    const started = performance.now()
+    await Promise.all(answered.map((p) => closedWithin(p, 3000, 'a squatter')))
+    const ms = performance.now() - started
+    assert.ok(ms >= 300, `evicted after ${ms.toFixed(0)} ms, before the idle limit`)
+    assert.equal(r.count('idle'), 64)
+    assert.equal(r.count('torrent_full'), 6)
+  })
+
+  test('a peer of use (interested) keeps its slot past the idle limit', async () => {
+    const r = recorder()
+    const engine = await seed({ peerEvents: r.events, peerLimits: { idleMs: 300 } })
+    const p = await rawPeer(engine.port)
+    sockets.push(p)
+    p.send(handshake(obj.infoHash))
+    p.send(message(2))
+    const idle = await rawPeer(engine.port)
+    sockets.push(idle)
+    idle.send(handshake(obj.infoHash))
+    await closedWithin(idle, 3000, 'the idle peer')
+    // The interested peer was unchoked, and is still there well past three idle limits.
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    assert.equal(p.isClosed(), false)
+    assert.equal(r.count('idle'), 1)
+  })
+
+  test('a real download completes while 70 squatters take every slot they can, again and again', async () => {
+    const r = recorder()
+    // Its own object, announced: the seed below is the only peer that has it.
+    const own = await makeObject(2 * 1024 * 1024 + 777, 64 * 1024, [tracker.announce])
+    const engine = await seed({ peerEvents: r.events, peerLimits: { idleMs: 800 } }, own)
+    let stop = false
+    const holders = new Set<RawPeer>()
+    const keepSquatting = async (): Promise<void> => {
+      while (!stop) {
+        const { answered, refused } = await squat(engine.port, own.infoHash, 1).catch(() => ({ answered: [], refused: [] }))
+        for (const x of refused) x.close()
+        const p = answered[0]
+        if (!p) { await new Promise((resolve) => setTimeout(resolve, 20)); continue }
+        holders.add(p)
+        await p.closed
+        holders.delete(p)
+      }
+    }
+    const squatters = Array.from({ length: 70 }, () => keepSquatting())
+    const leecherDir = path.join(dir, `leech-${randomBytes(3).toString('hex')}`)
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await waitFor(() => holders.size >= 64, { timeoutMs: 10_000, message: 'squatters hold every slot' })
+      await mkdir(leecherDir, { recursive: true })
+      const leecher = await startNativeEngine(engineOptions(dir))
+      engines.push(leecher)
+      const t = await leecher.add(own.torrent, own.infoHash, { dir: leecherDir, complete: false, trackers: [] })
+      const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('no download within 20 s while squatters hold the slots')), 20_000) })
+      await Promise.race([whenDone(t), deadline])
+    } finally {
+      clearTimeout(timer)
+      stop = true
+      for (const p of holders) p.close()
+      await Promise.all(squatters)
+    }
+    assert.equal(sha256(await readFile(path.join(leecherDir, 'obj.bin'))), sha256(own.data))
+    assert.ok(r.count('idle') > 0, 'squatters were evicted')
+  })
+
+  test('the per-IP cap refuses connections beyond it (counted), and counts a closed one out', async () => {
+    const r = recorder()
+    const engine = await seed({ peerEvents: r.events, peerLimits: { maxPerIp: 3, perIpExempt: [] } })
+    const peers = await Promise.all(Array.from({ length: 5 }, () => rawPeer(engine.port)))
+    sockets.push(...peers)
+    await waitFor(() => peers.filter((p) => p.isClosed()).length === 2, { timeoutMs: 3000, message: 'two connections refused' })
+    assert.equal(r.count('per_ip'), 2)
+    const open = peers.filter((p) => !p.isClosed())
+    assert.equal(open.length, 3)
+    open[0]?.close()
+    await waitFor(async () => {
+      const again = await rawPeer(engine.port)
+      sockets.push(again)
+      again.send(handshake(obj.infoHash))
+      try { await again.waitBytes(HANDSHAKE_BYTES, 1000); return true } catch { return false }
+    }, { timeoutMs: 3000, message: 'a connection accepted once one closed' })
+    // Loopback is exempt by default: a fleet of agents on one host shares 127.0.0.1.
+    assert.deepEqual(PEER_LIMIT_DEFAULTS.perIpExempt, ['127.0.0.1', '::1'])
+  })
+
+  test('encrypted handshakes beyond the rate are refused before any Diffie-Hellman work', async () => {
+    const r = recorder()
+    const engine = await seed({ peerEvents: r.events, peerLimits: { encryptedPerSecond: 2 } })
+    const peers = await Promise.all(Array.from({ length: 6 }, () => rawPeer(engine.port)))
+    sockets.push(...peers)
+    // A public key below the MSE prime (which starts with 0xff…): the engine answers with its own (96 bytes or more).
+    for (const p of peers) p.send(Buffer.concat([Buffer.from([1]), randomBytes(95)]))
+    const answered = await Promise.all(peers.map(async (p) => { try { await p.waitBytes(96, 3000); return true } catch { return false } }))
+    assert.equal(answered.filter(Boolean).length, 2)
+    assert.equal(r.count('encrypted_rate'), 4)
+    assert.deepEqual(r.errors, [])
+  })
+
+  test('--peer-host binds the BitTorrent listener to one address; by default it listens on all', async () => {
+    const bound = await startNativeEngine(engineOptions(dir, { peerHost: '127.0.0.1' }))
+    engines.push(bound)
+    const everywhere = await startNativeEngine(engineOptions(dir))
+    engines.push(everywhere)
+    const reach = (host: string, port: number): Promise<boolean> => new Promise((resolve) => {
+      const s = net.connect({ host, port }, () => { s.destroy(); resolve(true) })
+      s.on('error', () => resolve(false))
+    })
+    assert.equal(await reach('127.0.0.1', bound.port), true)
+    // 127.0.0.2 is loopback too, but not the address the listener was bound to.
+    assert.equal(await reach('127.0.0.2', bound.port), false)
+    assert.equal(await reach('127.0.0.2', everywhere.port), true)
+  })
+})
+
+describe('colony swarm agent --peer-* flags', () => {
+  test('flags beat COLONY_SWARM_PEER_* beat the defaults', () => {
+    const p = parseCommand(AGENT_SPEC, ['--peer-host', '10.0.0.5', '--peer-max-per-ip', '4', '--peer-ip-cap-exempt', 'none'], {
+      COLONY_SWARM_PEER_IDLE_TIMEOUT: '5s', COLONY_SWARM_PEER_MAX_PER_IP: '9', COLONY_SWARM_PEER_ENCRYPTED_RATE: '0',
+    })
+    assert.deepEqual(peerOptionsFrom(p), {
+      peerHost: '10.0.0.5',
+      peerLimits: { idleMs: 5000, maxPerIp: 4, maxPeersPerTorrent: 64, encryptedPerSecond: 0, handshakeTimeoutMs: 10_000, perIpExempt: [] },
+    })
+    const d = peerOptionsFrom(parseCommand(AGENT_SPEC, [], {}))
+    assert.equal(d.peerHost, undefined)
+    assert.deepEqual(d.peerLimits, { ...PEER_LIMIT_DEFAULTS })
+    assert.throws(() => peerOptionsFrom(parseCommand(AGENT_SPEC, ['--peer-max-per-ip', '0'], {})), { code: 'COLONY_USAGE' })
+    assert.throws(() => peerOptionsFrom(parseCommand(AGENT_SPEC, ['--peer-encrypted-rate', '1.5'], {})), { code: 'COLONY_USAGE' })
+  })
+})
