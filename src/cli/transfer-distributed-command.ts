@@ -88,7 +88,7 @@ const DASHBOARD: CommandSpec = {
 
 const LAMBDA: CommandSpec = {
   name: 'colony transfer lambda', usage: 'package [--out file.zip] | serve [--port N]',
-  summary: 'package: builds the deployable zip of colony\'s copier handler (runtime nodejs22.x ≥ 22.18 or nodejs24.x, handler index.handler). serve: runs Lambda\'s Invoke API around the same handler on loopback, for trying --executor lambda without AWS.',
+  summary: 'package: builds the deployable zip of colony\'s copier handler (runtime nodejs22.x ≥ 22.19 or nodejs24.x, handler index.handler). serve: runs Lambda\'s Invoke API around the same handler on loopback, for trying --executor lambda without AWS.',
   options: {
     out: { type: 'string', description: 'zip file to write', default: 'colony-transfer-lambda.zip', placeholder: 'file' },
     port: { type: 'number', description: 'serve: port', default: 9001 },
@@ -206,7 +206,7 @@ async function runLambdaCommand(argv: string[]): Promise<number> {
   if (p.help || !sub || sub === '--help' || sub === '-h') return help(LAMBDA)
   if (sub === 'package') {
     const res = await buildLambdaPackage({ out: str(p, 'out') as string })
-    process.stdout.write(`${res.out}: ${res.files} files, ${formatBytes(res.bytes)} (runtime nodejs24.x or nodejs22.x ≥ 22.18, handler index.handler)\n`)
+    process.stdout.write(`${res.out}: ${res.files} files, ${formatBytes(res.bytes)} (runtime nodejs24.x or nodejs22.x ≥ 22.19, handler index.handler)\n`)
     return EXIT_OK
   }
   if (sub === 'serve') {

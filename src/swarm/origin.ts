@@ -1,7 +1,7 @@
 // Talking to the HTTP source of truth: the validator probe, and the leader's one resumable download.
 import { createHash } from 'node:crypto'
 import { open, stat, type FileHandle } from 'node:fs/promises'
-import { request } from 'undici'
+import { Agent, request } from 'undici'
 import type { HostAllowList } from '../shared/allow-host.ts'
 import { computeBackoff, delay, parseRetryAfter } from '../shared/backoff.ts'
 import { SwarmError } from './errors.ts'
@@ -23,6 +23,14 @@ export type OriginProbe = {
 
 const MAX_REDIRECTS = 5
 
+/**
+ * The origin client's own dispatcher, never undici's global one: a dependency that touches Node's built-in fetch
+ * first (bittorrent-tracker does) makes Node's bundled undici the global dispatcher, and its HTTP/1 parser crashes
+ * the process when an origin closes the connection while a body waits unread (nodejs/undici#5360). This package's
+ * undici completes or fails such a response. HTTP/1.1 only (undici would otherwise negotiate HTTP/2 over TLS).
+ */
+const originAgent = new Agent({ allowH2: false })
+
 /** An origin response: status, headers and a body that is read once or discarded. */
 export type OriginResponse = {
   status: number
@@ -42,7 +50,7 @@ export async function requestAllowed(url: string, init: { method?: 'GET' | 'HEAD
   for (let hop = 0; ; hop++) {
     const u = new URL(current)
     allow.assert(u)
-    const r = await request(current, { method: init.method ?? 'GET', headers: init.headers ?? {}, ...(init.signal ? { signal: init.signal } : {}) })
+    const r = await request(current, { dispatcher: originAgent, method: init.method ?? 'GET', headers: init.headers ?? {}, ...(init.signal ? { signal: init.signal } : {}) })
     const header = (name: string): string | undefined => {
       const v = r.headers[name]
       return Array.isArray(v) ? v[0] : v
@@ -66,7 +74,7 @@ export async function requestAllowed(url: string, init: { method?: 'GET' | 'HEAD
  */
 export async function warmUpOriginClient(localUrl: string): Promise<void> {
   try {
-    const r = await request(localUrl)
+    const r = await request(localUrl, { dispatcher: originAgent })
     await r.body.dump()
   } catch { /* the first probe pays it */ }
 }

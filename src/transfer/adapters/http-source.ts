@@ -47,7 +47,9 @@ export class HttpSource implements Source {
 
   constructor(options: HttpSourceOptions = {}) {
     this.#options = options
+    // HTTP/1.1 only (undici would otherwise negotiate HTTP/2 over TLS): `connections` is then the parallelism per origin.
     this.#agent = new Agent({
+      allowH2: false,
       connections: options.connections ?? 64,
       keepAliveTimeout: 30_000,
       headersTimeout: options.headersTimeoutMs ?? 30_000,

@@ -78,8 +78,9 @@ export class S3Putter {
     const url = new URL(options.endpoint)
     this.#host = url.host
     this.#basePath = url.pathname.replace(/\/+$/, '')
+    // HTTP/1.1 only (undici would otherwise negotiate HTTP/2 over TLS): `connections` is then the PUTs in flight.
     this.#pool = new Pool(url.origin, {
-      connections: options.connections ?? 64, keepAliveTimeout: 30_000,
+      allowH2: false, connections: options.connections ?? 64, keepAliveTimeout: 30_000,
       headersTimeout: options.timeoutMs ?? 120_000, bodyTimeout: options.timeoutMs ?? 120_000, connect: { timeout: 10_000 },
     })
   }

@@ -1,5 +1,5 @@
 // `colony transfer lambda package`: the deployable zip of colony's copier handler — colony's src/shared and
-// src/transfer (run by Node's type stripping: runtime nodejs24.x, or nodejs22.x ≥ 22.18), an index.mjs
+// src/transfer (run by Node's type stripping: runtime nodejs24.x, or nodejs22.x ≥ 22.19), an index.mjs
 // entry, and the node_modules closure of the packages that code imports.
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
