@@ -8,6 +8,7 @@ import { startCloseOrigin, type CloseOrigin } from '../helpers/close-origin.ts'
 import { describeExit, runNodeFile } from '../helpers/node-child.ts'
 
 const CHILD = fileURLToPath(new URL('./undici-hold-child.ts', import.meta.url))
+const FETCH_CHILD = fileURLToPath(new URL('./fetch-hold-child.ts', import.meta.url))
 
 describe('undici and a Connection: close origin', { timeout: 60_000 }, () => {
   let whole: CloseOrigin
@@ -24,6 +25,12 @@ describe('undici and a Connection: close origin', { timeout: 60_000 }, () => {
 
   test('a body held unread while the origin sends FIN is read whole afterwards', async () => {
     const r = await runNodeFile(CHILD, [whole.url, '300'])
+    assert.equal(r.code, 0, describeExit(r))
+    assert.deepEqual(JSON.parse(r.stdout), { bytes: whole.body.length, sha256: whole.sha256 })
+  })
+
+  test("Node's built-in fetch() goes through colony's dispatcher and reads a held body whole", async () => {
+    const r = await runNodeFile(FETCH_CHILD, [whole.url, '300'])
     assert.equal(r.code, 0, describeExit(r))
     assert.deepEqual(JSON.parse(r.stdout), { bytes: whole.body.length, sha256: whole.sha256 })
   })
