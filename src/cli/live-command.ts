@@ -1,4 +1,4 @@
-// `colony live serve | publish | subscribe | bench`.
+// `colony live serve | publish | subscribe | token`.
 import { randomBytes } from 'node:crypto'
 import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec, type ParsedCommand } from '../shared/cli-options.ts'
 import { UsageError } from '../shared/errors.ts'
@@ -257,11 +257,6 @@ async function runSubscribe(argv: string[]): Promise<number> {
   return max > 0 && n < max ? EXIT_FAILURE : EXIT_OK
 }
 
-async function runBench(argv: string[]): Promise<number> {
-  const { runLiveBench } = await import('../live/bench/index.ts')
-  return runLiveBench(argv)
-}
-
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv
   switch (sub) {
@@ -269,18 +264,17 @@ export async function run(argv: string[]): Promise<number> {
     case 'publish': return runPublish(rest)
     case 'token': return runToken(rest)
     case 'subscribe': return runSubscribe(rest)
-    case 'bench': return runBench(rest)
     case undefined: case '--help': case '-h': case 'help':
       process.stdout.write([
-        'Usage: colony live <serve|publish|subscribe|token|bench> [options]', '',
+        'Usage: colony live <serve|publish|subscribe|token> [options]', '',
         '  serve      run a live node / service (SSE fan-out, publish API, page at /)',
         '  publish    publish an event: colony live publish <topic> <json> --token T',
         '  subscribe  print a topic\'s events: colony live subscribe <topic>',
-        '  token      issue a viewer token for browsers: colony live token --topic T --types like,comment --ttl 1h --token T',
-        '  bench      load generator + nginx/nchan baseline (see colony live bench --help)', '',
+        '  token      issue a viewer token for browsers: colony live token --topic T --types like,comment --ttl 1h --token T', '',
+        'The load generator and the nginx/nchan comparison run from a repository checkout: npm run bench:live -- --help', '',
       ].join('\n'))
       return sub === undefined ? EXIT_USAGE : EXIT_OK
     default:
-      throw new UsageError(`unknown live command "${sub}" (serve, publish, subscribe, token, bench)`)
+      throw new UsageError(`unknown live command "${sub}" (serve, publish, subscribe, token)`)
   }
 }

@@ -1,4 +1,4 @@
-import { ColonyError, type ColonyErrorOptions } from '../../shared/errors.ts'
+import { ColonyError, type ColonyErrorOptions } from '../../../src/shared/errors.ts'
 
 /**
  * Failures of the live benchmark itself (not of the server under test, whose refusals are counted, not thrown).

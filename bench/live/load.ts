@@ -1,23 +1,18 @@
-// `colony live bench`: the load generator as a command. It targets a running server (found through the
-// port it listens on, or --server-pid) or, with --spawn, starts one itself and stops it afterwards.
+// `npm run bench:live -- load`: one load-generator run against one server. It targets a running server (found
+// through the port it listens on, or --server-pid) or, with --spawn, starts one itself and stops it afterwards.
 import os from 'node:os'
-import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec } from '../../shared/cli-options.ts'
-import { UsageError } from '../../shared/errors.ts'
-import { parseDuration } from '../../shared/units.ts'
-import { BenchError } from './bench-error.ts'
-import { findListeningPids } from './proc-stats.ts'
-import { formatResult } from './report.ts'
-import { runLiveBenchmark, type LiveBenchOptions } from './run-bench.ts'
-import { startColonyServer, startNchanServer, stopServersOnSignal, type StartedServer } from './servers.ts'
-import { assertLoopback, type TargetKind } from './target.ts'
+import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec } from '../../src/shared/cli-options.ts'
+import { UsageError } from '../../src/shared/errors.ts'
+import { parseDuration } from '../../src/shared/units.ts'
+import { BenchError } from './generator/bench-error.ts'
+import { findListeningPids } from './generator/proc-stats.ts'
+import { formatResult } from './generator/report.ts'
+import { runLiveBenchmark, type LiveBenchOptions } from './generator/run-bench.ts'
+import { colonyServeArgs, startColonyServer, startNchanServer, stopServersOnSignal, type StartedServer } from './generator/servers.ts'
+import { assertLoopback, type TargetKind } from './generator/target.ts'
 
-export { runLiveBenchmark, type LiveBenchOptions, type LiveBenchResult } from './run-bench.ts'
-export { formatComparison, formatResult } from './report.ts'
-export { startColonyServer, startNchanServer, stopAllServers, stopServersOnSignal, type StartedServer } from './servers.ts'
-export { BenchError, type BenchErrorCode } from './bench-error.ts'
-
-export const liveBenchSpec: CommandSpec = {
-  name: 'colony live bench',
+const LOAD: CommandSpec = {
+  name: 'npm run bench:live -- load',
   usage: '[--url URL…] [--connections N] [--topics T] [--rate R] [--duration 30s] [--spawn]',
   summary: 'Opens N Server-Sent Events connections from several processes and source addresses, publishes at a fixed rate with the send time embedded, and reports connections held, server RSS per connection, deliveries/s, server CPU per delivery, generator CPU and publish-to-receive p50/p90/p99. Loopback targets only; stops by itself.',
   options: {
@@ -46,9 +41,9 @@ export const liveBenchSpec: CommandSpec = {
   },
   epilog: [
     'Examples:',
-    '  colony live bench --spawn --connections 2000 --duration 10s',
-    '  colony live bench --url http://127.0.0.1:8080 --token s3cret --connections 20000 --topics 100 --rate 200',
-    '  colony live bench --spawn --kind nchan --connections 2000',
+    '  npm run bench:live -- load --spawn --connections 2000 --duration 10s',
+    '  npm run bench:live -- load --url http://127.0.0.1:8080 --token s3cret --connections 20000 --topics 100 --rate 200',
+    '  npm run bench:live -- load --spawn --kind nchan --connections 2000',
     'Exit codes: 0 every connection held, 1 some failed or the run broke, 2 usage error.',
   ].join('\n'),
 }
@@ -63,10 +58,11 @@ function positiveInt(name: string, v: number | undefined, min = 1): number {
   return v
 }
 
-export async function runLiveBench(argv: string[]): Promise<number> {
-  const p = parseCommand(liveBenchSpec, argv)
-  if (p.help) { process.stdout.write(formatHelp(liveBenchSpec)); return 0 }
-  if (p.positionals.length > 0) throw new UsageError(`unexpected argument "${p.positionals[0]}" (see colony live bench --help)`)
+/** Runs the generator once as `argv` asks; resolves the exit code (0 every connection held, 1 not, usage errors throw). */
+export async function runLoad(argv: string[]): Promise<number> {
+  const p = parseCommand(LOAD, argv)
+  if (p.help) { process.stdout.write(formatHelp(LOAD)); return 0 }
+  if (p.positionals.length > 0) throw new UsageError(`unexpected argument "${p.positionals[0]}" (see npm run bench:live -- load --help)`)
   const kind = targetKind(str(p, 'kind'))
   const type = str(p, 'type') ?? 'comment'
   const connections = positiveInt('connections', num(p, 'connections'))
@@ -88,7 +84,7 @@ export async function runLiveBench(argv: string[]): Promise<number> {
   if (kind === 'colony' && rate > 0 && !token) throw new UsageError('publishing to colony needs --token')
 
   let server: StartedServer | undefined
-  const log = (line: string): void => { process.stderr.write(`live bench: ${line}\n`) }
+  const log = (line: string): void => { process.stderr.write(`bench/live load: ${line}\n`) }
   try {
     const workers = num(p, 'workers') ?? Math.max(os.availableParallelism(), Math.ceil(connections / 18_000))
     if (spawn) {
@@ -117,10 +113,3 @@ export async function runLiveBench(argv: string[]): Promise<number> {
   }
 }
 
-/**
- * `colony live serve` flags a benchmark needs: limits opened up for one client address holding thousands of
- * connections, and like-coalescing on or off.
- */
-export function colonyServeArgs(coalesce: boolean, connections: number): string[] {
-  return ['--capacity', String(connections), '--max-conns-per-ip', '0', '--max-pending-per-ip', '0', '--conn-rate', '0', '--publish-rate', '0', ...(coalesce ? [] : ['--coalesce', 'none'])]
-}

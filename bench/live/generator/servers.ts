@@ -81,6 +81,14 @@ async function stopGroup(proc: ChildProcess, signal: NodeJS.Signals): Promise<vo
   clearTimeout(t)
 }
 
+/**
+ * `colony live serve` flags a benchmark needs: limits opened up for one client address holding thousands of
+ * connections, and like-coalescing on or off.
+ */
+export function colonyServeArgs(coalesce: boolean, connections: number): string[] {
+  return ['--capacity', String(connections), '--max-conns-per-ip', '0', '--max-pending-per-ip', '0', '--conn-rate', '0', '--publish-rate', '0', ...(coalesce ? [] : ['--coalesce', 'none'])]
+}
+
 export type ColonyServerOptions = {
   /** Worker processes (`--workers`). */
   workers: number

@@ -1,5 +1,5 @@
 // The two servers a run compares, seen only through their HTTP contracts: where a viewer subscribes and how
-// an event is published. colony: the issue's /v1 API; nchan: an nginx location pair (see nchan-server.ts).
+// an event is published. colony: the issue's /v1 API; nchan: an nginx location pair (see servers.ts).
 
 export type TargetKind = 'colony' | 'nchan'
 
