@@ -1,4 +1,4 @@
-import { Sequencer, type SequencerOptions } from './sequencer.ts'
+import { Sequencer, type SequencerOptions } from './core/sequencer.ts'
 import type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from './types.ts'
 
 /** The whole dispatcher in one process: no Redis, no other nodes. */

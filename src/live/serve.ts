@@ -10,7 +10,7 @@ import type { Registry } from '../shared/metrics.ts'
 import { relayClusterMetrics } from './cluster-metrics.ts'
 import { ClusterRelay } from './cluster-transport.ts'
 import { LiveError } from './errors.ts'
-import type { HubOptions } from './hub.ts'
+import type { HubOptions } from './core/hub.ts'
 import type { LiveServerOptions } from './live-server.ts'
 import type { LiveTransport } from './types.ts'
 

@@ -7,7 +7,7 @@ import { decodeJwt, errors, jwtVerify, SignJWT } from 'jose'
 import { bearerMatches } from '../shared/http-ops.ts'
 import { LiveError } from './errors.ts'
 import { TokenBucket } from './limits.ts'
-import { parsePublishBody, parseTopic } from './publish-body.ts'
+import { parsePublishBody, parseTopic } from './core/publish-body.ts'
 
 export const VIEWER_AUDIENCE = 'colony-live:viewer'
 export const VIEWER_ISSUER = 'colony-live'

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { encodeCoalesced, encodeReplay } from '../../src/live/event-frames.ts'
+import { encodeCoalesced, encodeReplay } from '../../src/live/core/event-frames.ts'
 import { LiveError, Sequencer, SseParser, TopicHistory, encodeSseComment, encodeSseEvent, encodeSseRetry, parsePublishBody, parseTopic, signJwtHs256, verifyJwtHs256 } from '../../src/live/index.ts'
 import type { LiveEvent } from '../../src/live/index.ts'
 

@@ -4,7 +4,7 @@ import { encodeCoalesced, encodeGoodbye, encodeLiveEvent, encodeReplay, encodeRe
 import { encodeSseComment, encodeSseRetry } from './sse-frame.ts'
 import { FlushScheduler } from './flush-scheduler.ts'
 import { TopicHistory } from './topic-history.ts'
-import type { LiveEvent, LiveTransport } from './types.ts'
+import type { LiveEvent, LiveTransport } from '../types.ts'
 
 export type SlowConsumerPolicy = 'resync' | 'disconnect'
 

@@ -1,6 +1,6 @@
 // The frames a live server writes, built from sse-frame.ts so every byte follows one encoder.
 import { encodeSseEvent } from './sse-frame.ts'
-import type { LiveEvent } from './types.ts'
+import type { LiveEvent } from '../types.ts'
 
 export function encodeLiveEvent(ev: LiveEvent): Buffer {
   return encodeSseEvent({ event: ev.type, id: ev.id, data: ev.data })

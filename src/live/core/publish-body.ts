@@ -1,5 +1,5 @@
-import { LiveError } from './errors.ts'
-import type { PublishInput } from './types.ts'
+import { LiveError } from '../errors.ts'
+import type { PublishInput } from '../types.ts'
 
 const TYPE_RE = /^[A-Za-z0-9_.:-]{1,64}$/
 const TOPIC_RE = /^[A-Za-z0-9._~:-]{1,128}$/

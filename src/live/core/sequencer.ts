@@ -1,5 +1,5 @@
 import { TopicHistory } from './topic-history.ts'
-import type { LiveEvent, PublishInput, ReplayResult } from './types.ts'
+import type { LiveEvent, PublishInput, ReplayResult } from '../types.ts'
 
 /** Options of the in-memory dispatcher used without Redis. */
 export type SequencerOptions = {

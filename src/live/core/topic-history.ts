@@ -1,4 +1,4 @@
-import type { LiveEvent, ReplayResult } from './types.ts'
+import type { LiveEvent, ReplayResult } from '../types.ts'
 
 /** Bytes one event is counted as in a history: its text fields plus a fixed allowance for the object. */
 export function historyBytesOf(ev: LiveEvent): number {
