@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec, type ParsedCommand } from '../shared/cli-options.ts'
 import { UsageError } from '../shared/errors.ts'
 import { createLogger } from '../shared/logger.ts'
-import { LIVE_LIMIT_DEFAULTS as LIMITS } from '../live/limits.ts'
+import { LIVE_LIMIT_DEFAULTS as LIMITS } from '../live/http/limits.ts'
 import { parseDuration, parseSize } from '../shared/units.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
 
@@ -163,7 +163,7 @@ async function runServe(argv: string[]): Promise<number> {
   const material = str(p, 'viewer-key') ?? token
   if (material) {
     // The page gets a viewer token (topic demo, like + comment, one hour), never the publish secret.
-    const { deriveViewerKey, signViewerToken } = await import('../live/viewer-tokens.ts')
+    const { deriveViewerKey, signViewerToken } = await import('../live/auth/viewer-tokens.ts')
     const issued = await signViewerToken(deriveViewerKey(material), { topics: ['demo'], types: ['like', 'comment'], ttlMs: 3_600_000 })
     process.stdout.write(`colony live: page ${pageLink(served.url, 'demo', issued.token)}\ncolony live: (viewer token for topic demo until ${issued.expiresAt}; more with colony live token)\n`)
   } else process.stdout.write(`colony live: page ${served.url}/?topic=demo (read-only: viewer tokens need --token or --viewer-key)\n`)
@@ -190,7 +190,7 @@ async function runToken(argv: string[]): Promise<number> {
   if (!material) throw new UsageError('colony live token needs the publish secret: --token (or COLONY_TOKEN), or --viewer-key')
   const topics = list(p, 'topic').flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean)
   if (topics.length === 0) throw new UsageError('colony live token needs --topic')
-  const { deriveViewerKey, parseViewerGrant, signViewerToken } = await import('../live/viewer-tokens.ts')
+  const { deriveViewerKey, parseViewerGrant, signViewerToken } = await import('../live/auth/viewer-tokens.ts')
   let grant
   try {
     grant = parseViewerGrant({ topics, types: list(p, 'types').join(','), ttl: (duration(p, 'ttl') ?? 0) / 1000 }, duration(p, 'viewer-max-ttl') ?? LIMITS.viewerMaxTtlMs)

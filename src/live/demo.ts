@@ -3,7 +3,7 @@
 // POST /v1/tokens (its topic, like + comment, ten minutes) and likes and comments with that.
 import { randomBytes } from 'node:crypto'
 import { LiveError } from './errors.ts'
-import { startLiveServer } from './live-server.ts'
+import { startLiveServer } from './http/live-server.ts'
 import { publishLive, subscribeLive } from './sse-client.ts'
 
 /** Options of the live demo. */

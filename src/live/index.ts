@@ -1,5 +1,5 @@
 // Public entry of the live subsystem (colony/live).
-export { startLiveServer, type LiveServer, type LiveServerOptions } from './live-server.ts'
+export { startLiveServer, type LiveServer, type LiveServerOptions } from './http/live-server.ts'
 export { serveLive, defaultWorkerCount, connectionsPerProcess, type ServeLiveOptions, type ServedLive } from './serve.ts'
 export { runLiveDemo, type LiveDemoOptions } from './demo.ts'
 export { Hub, type HubOptions, type HubStats, type SlowConsumerPolicy } from './core/hub.ts'
@@ -12,11 +12,11 @@ export { PeerForwarder, type PeerForwarderOptions } from './peer-forwarder.ts'
 export { encodeSseEvent, encodeSseText, encodeSseComment, encodeSseRetry, type SseFields } from './core/sse-frame.ts'
 export { encodeReplay, encodeCoalesced, coalescedKey } from './core/event-frames.ts'
 export { SseParser, subscribeLive, publishLive, type SseMessage, type SubscribeOptions, type PublishOptions } from './sse-client.ts'
-export { signJwtHs256, verifyJwtHs256, type PublishAuthOptions } from './auth.ts'
+export { signJwtHs256, verifyJwtHs256, type PublishAuthOptions } from './auth/publish-auth.ts'
 export { parsePublishBody, parseTopic } from './core/publish-body.ts'
 export { LiveError, type LiveErrorCode } from './errors.ts'
 export type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from './types.ts'
 export {
   deriveViewerKey, parseViewerGrant, signViewerToken, verifyViewerToken, VIEWER_AUDIENCE,
   type IssuedViewerToken, type ViewerClaims, type ViewerGrant,
-} from './viewer-tokens.ts'
+} from './auth/viewer-tokens.ts'

@@ -11,7 +11,7 @@ import { relayClusterMetrics } from './cluster-metrics.ts'
 import { ClusterRelay } from './cluster-transport.ts'
 import { LiveError } from './errors.ts'
 import type { HubOptions } from './core/hub.ts'
-import type { LiveServerOptions } from './live-server.ts'
+import type { LiveServerOptions } from './http/live-server.ts'
 import type { LiveTransport } from './types.ts'
 
 /** Everything `colony live serve` accepts; JSON-serialisable so workers receive it through the environment. */
@@ -79,7 +79,7 @@ async function redisTransport(o: ServeLiveOptions, logger: Logger): Promise<Live
 /** Runs inside a worker: a full live node on the shared port. */
 export async function runLiveWorker(o: ServeLiveOptions, logger: Logger): Promise<void> {
   const { ClusterWorkerTransport } = await import('./cluster-transport.ts')
-  const { startLiveServer } = await import('./live-server.ts')
+  const { startLiveServer } = await import('./http/live-server.ts')
   const { joinClusterMetrics } = await import('./cluster-metrics.ts')
   const transport = await redisTransport(o, logger) ?? new ClusterWorkerTransport()
   // The registry exists once the server does; the primary may ask for it any time after.
@@ -108,7 +108,7 @@ export async function serveLive(o: ServeLiveOptions, logger: Logger = createSile
   const workers = o.workers ?? defaultWorkerCount(o.capacity)
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new LiveError('LIVE_CONFIG', '--workers must be 1..256')
   if (workers === 1) {
-    const { startLiveServer } = await import('./live-server.ts')
+    const { startLiveServer } = await import('./http/live-server.ts')
     const server = await startLiveServer({ ...toServerOptions(o, logger), transport: await redisTransport(o, logger) })
     return { url: server.url, port: server.port, workers: 1, close: () => server.close({ graceMs: o.graceMs }) }
   }

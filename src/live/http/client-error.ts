@@ -2,7 +2,7 @@
 // other refusal, instead of http's bare status line. Heads over the size limit get 431, http's own deadlines 408,
 // anything else unparsable (unknown method, bad framing, garbage) 400.
 import type { Duplex } from 'node:stream'
-import { LiveError, type LiveErrorCode } from './errors.ts'
+import { LiveError, type LiveErrorCode } from '../errors.ts'
 
 const ANSWERS: Record<string, { code: LiveErrorCode; message: string }> = {
   HPE_HEADER_OVERFLOW: { code: 'LIVE_HEADERS_TOO_LARGE', message: 'request head over the header size limit' },

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import { bearerMatches } from '../shared/http-ops.ts'
-import { LiveError } from './errors.ts'
+import { bearerMatches } from '../../shared/http-ops.ts'
+import { LiveError } from '../errors.ts'
 import { isViewerToken, topicCovered, verifyViewerToken, type ViewerClaims, type ViewerVerifyOptions } from './viewer-tokens.ts'
 
 /** Who may publish. At least one of token / jwtKey must be set; any may be (each is accepted). */

@@ -4,10 +4,10 @@
 // is never accepted as a publisher JWT, nor the other way round (the audience differs too).
 import { hkdfSync, randomUUID } from 'node:crypto'
 import { decodeJwt, errors, jwtVerify, SignJWT } from 'jose'
-import { bearerMatches } from '../shared/http-ops.ts'
-import { LiveError } from './errors.ts'
-import { TokenBucket } from './limits.ts'
-import { parsePublishBody, parseTopic } from './core/publish-body.ts'
+import { bearerMatches } from '../../shared/http-ops.ts'
+import { LiveError } from '../errors.ts'
+import { TokenBucket } from '../http/limits.ts'
+import { parsePublishBody, parseTopic } from '../core/publish-body.ts'
 
 export const VIEWER_AUDIENCE = 'colony-live:viewer'
 export const VIEWER_ISSUER = 'colony-live'
