@@ -140,7 +140,7 @@ async function runServe(argv: string[]): Promise<number> {
   const peers = list(p, 'peer-dc')
   if (peers.length > 0 && !str(p, 'dc')) throw new UsageError('--peer-dc needs --dc NAME')
   // serve.ts rather than the index: the cluster primary then loads only what it runs (it is one more process in RSS).
-  const { serveLive } = await import('../live/serve.ts')
+  const { serveLive } = await import('../live/cluster/serve.ts')
   const logger = createLogger({ name: 'colony-live' })
   const served = await serveLive({
     host: str(p, 'host'), port: num(p, 'port'), workers: num(p, 'workers'), capacity: num(p, 'capacity'),

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto'
 import { LiveError } from './errors.ts'
 import { startLiveServer } from './http/live-server.ts'
-import { publishLive, subscribeLive } from './sse-client.ts'
+import { publishLive, subscribeLive } from './client/sse-client.ts'
 
 /** Options of the live demo. */
 export type LiveDemoOptions = {

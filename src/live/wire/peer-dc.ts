@@ -1,6 +1,6 @@
 // The bytes an event takes on its way to a peer DC: one forwarded POST body is `{"events":[e1,e2,…]}`,
 // each `e` built here once, so the size of any batch is known exactly before it is sent.
-import { LiveError } from './errors.ts'
+import { LiveError } from '../errors.ts'
 
 /** What a forwarded event carries (the peer stamps its own id). */
 export type ForwardedEvent = { type: string; data: string; ts: number; origin: string }

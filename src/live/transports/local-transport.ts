@@ -1,5 +1,5 @@
-import { Sequencer, type SequencerOptions } from './core/sequencer.ts'
-import type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from './types.ts'
+import { Sequencer, type SequencerOptions } from '../core/sequencer.ts'
+import type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from '../types.ts'
 
 /** The whole dispatcher in one process: no Redis, no other nodes. */
 export class LocalTransport implements LiveTransport {

@@ -4,15 +4,15 @@ import cluster, { type Worker } from 'node:cluster'
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { computeBackoff } from '../shared/backoff.ts'
-import { createSilentLogger, type Logger } from '../shared/logger.ts'
-import type { Registry } from '../shared/metrics.ts'
+import { computeBackoff } from '../../shared/backoff.ts'
+import { createSilentLogger, type Logger } from '../../shared/logger.ts'
+import type { Registry } from '../../shared/metrics.ts'
 import { relayClusterMetrics } from './cluster-metrics.ts'
-import { ClusterRelay } from './cluster-transport.ts'
-import { LiveError } from './errors.ts'
-import type { HubOptions } from './core/hub.ts'
-import type { LiveServerOptions } from './http/live-server.ts'
-import type { LiveTransport } from './types.ts'
+import { ClusterRelay } from '../transports/cluster-transport.ts'
+import { LiveError } from '../errors.ts'
+import type { HubOptions } from '../core/hub.ts'
+import type { LiveServerOptions } from '../http/live-server.ts'
+import type { LiveTransport } from '../types.ts'
 
 /** Everything `colony live serve` accepts; JSON-serialisable so workers receive it through the environment. */
 export type ServeLiveOptions = Omit<LiveServerOptions, 'transport' | 'hub' | 'logger' | 'reusePort' | 'clock'> & {
@@ -72,14 +72,14 @@ function toServerOptions(o: ServeLiveOptions, logger: Logger): LiveServerOptions
 // Loaded on demand: a process that never talks to Redis does not pay ioredis' memory (multiplied by every worker).
 async function redisTransport(o: ServeLiveOptions, logger: Logger): Promise<LiveTransport | undefined> {
   if (!o.redis) return undefined
-  const { RedisTransport } = await import('./redis-transport.ts')
+  const { RedisTransport } = await import('../transports/redis-transport.ts')
   return new RedisTransport({ url: o.redis, prefix: o.redisPrefix, nodeTtlMs: o.nodeTtlMs, historySize: o.hub?.historySize, historyBytes: o.hub?.historyBytes, logger })
 }
 
 /** Runs inside a worker: a full live node on the shared port. */
 export async function runLiveWorker(o: ServeLiveOptions, logger: Logger): Promise<void> {
-  const { ClusterWorkerTransport } = await import('./cluster-transport.ts')
-  const { startLiveServer } = await import('./http/live-server.ts')
+  const { ClusterWorkerTransport } = await import('../transports/cluster-transport.ts')
+  const { startLiveServer } = await import('../http/live-server.ts')
   const { joinClusterMetrics } = await import('./cluster-metrics.ts')
   const transport = await redisTransport(o, logger) ?? new ClusterWorkerTransport()
   // The registry exists once the server does; the primary may ask for it any time after.
@@ -108,7 +108,7 @@ export async function serveLive(o: ServeLiveOptions, logger: Logger = createSile
   const workers = o.workers ?? defaultWorkerCount(o.capacity)
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new LiveError('LIVE_CONFIG', '--workers must be 1..256')
   if (workers === 1) {
-    const { startLiveServer } = await import('./http/live-server.ts')
+    const { startLiveServer } = await import('../http/live-server.ts')
     const server = await startLiveServer({ ...toServerOptions(o, logger), transport: await redisTransport(o, logger) })
     return { url: server.url, port: server.port, workers: 1, close: () => server.close({ graceMs: o.graceMs }) }
   }

@@ -1,10 +1,10 @@
 // Multi-DC: locally published events are POSTed to each peer DC from a bounded queue that never blocks publishing.
 // Batches are capped by events and by bytes (under the peer's body limit); a batch the peer refuses as a whole
 // (413 too large, 400 invalid) is split in halves and resent, so an event is refused only for what it is itself.
-import { computeBackoff, delay, parseRetryAfter } from '../shared/backoff.ts'
-import type { Logger } from '../shared/logger.ts'
-import { forwardedBody, forwardedBodyBytes, forwardedEventJson } from './peer-batch.ts'
-import type { LiveEvent } from './types.ts'
+import { computeBackoff, delay, parseRetryAfter } from '../../shared/backoff.ts'
+import type { Logger } from '../../shared/logger.ts'
+import { forwardedBody, forwardedBodyBytes, forwardedEventJson } from '../wire/peer-dc.ts'
+import type { LiveEvent } from '../types.ts'
 
 /** Options of one peer-DC forwarder. */
 export type PeerForwarderOptions = {

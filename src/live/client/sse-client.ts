@@ -1,6 +1,6 @@
 // A small spec-following SSE client for the CLI, the demo and tests (EventSource semantics, Node fetch).
-import { delay } from '../shared/backoff.ts'
-import { LiveError } from './errors.ts'
+import { delay } from '../../shared/backoff.ts'
+import { LiveError } from '../errors.ts'
 
 export type SseMessage = { event: string; data: string; id: string | undefined }
 

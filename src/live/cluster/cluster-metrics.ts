@@ -2,7 +2,7 @@
 // (the primary gathers every worker's series and prom-client's AggregatorRegistry sums them).
 import cluster, { type Worker } from 'node:cluster'
 import { AggregatorRegistry } from 'prom-client'
-import type { Registry } from '../shared/metrics.ts'
+import type { Registry } from '../../shared/metrics.ts'
 
 type MetricsMessage =
   | { live: 1; t: 'metrics?'; rid: number }

@@ -1,8 +1,8 @@
 // Embedded multi-process mode: the cluster primary is the dispatcher; workers (frontends) talk to it over IPC.
 import cluster, { type Worker } from 'node:cluster'
-import { LiveError } from './errors.ts'
-import { Sequencer, type SequencerOptions } from './core/sequencer.ts'
-import type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from './types.ts'
+import { LiveError } from '../errors.ts'
+import { Sequencer, type SequencerOptions } from '../core/sequencer.ts'
+import type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from '../types.ts'
 
 /** Worker → primary. Every request carries `rid`; the primary answers with the same `rid`. */
 type ToPrimary =
