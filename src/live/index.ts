@@ -1,7 +1,6 @@
 // Public entry of the live subsystem (colony/live).
 export { startLiveServer, type LiveServer, type LiveServerOptions } from './http/live-server.ts'
 export { serveLive, defaultWorkerCount, connectionsPerProcess, type ServeLiveOptions, type ServedLive } from './cluster/serve.ts'
-export { runLiveDemo, type LiveDemoOptions } from './demo.ts'
 export { Hub, type HubOptions, type HubStats, type SlowConsumerPolicy } from './core/hub.ts'
 export { LocalTransport } from './transports/local-transport.ts'
 export { RedisTransport, type RedisTransportOptions } from './transports/redis-transport.ts'

@@ -2,9 +2,8 @@
 // As in production, the publish secret stays with the "backend": each viewer gets a viewer token from
 // POST /v1/tokens (its topic, like + comment, ten minutes) and likes and comments with that.
 import { randomBytes } from 'node:crypto'
-import { LiveError } from './errors.ts'
-import { startLiveServer } from './http/live-server.ts'
-import { publishLive, subscribeLive } from './client/sse-client.ts'
+// Written against the public API (colony/live), as an application would be.
+import { LiveError, publishLive, startLiveServer, subscribeLive } from '../live/index.ts'
 
 /** Options of the live demo. */
 export type LiveDemoOptions = {
