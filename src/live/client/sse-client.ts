@@ -1,5 +1,6 @@
 // A small spec-following SSE client for the CLI, the demo and tests (EventSource semantics, Node fetch).
 import { delay } from '../../shared/backoff.ts'
+import { LIVE_DEFAULTS } from '../defaults.ts'
 import { LiveError } from '../errors.ts'
 
 export type SseMessage = { event: string; data: string; id: string | undefined }
@@ -100,7 +101,7 @@ export async function subscribeLive(options: SubscribeOptions): Promise<void> {
     }
     if (options.reconnect === false) return
     attempt++
-    try { await delay(parser.retry ?? 1000, options.signal) } catch { return }
+    try { await delay(parser.retry ?? LIVE_DEFAULTS.client.reconnectMs, options.signal) } catch { return }
   }
 }
 

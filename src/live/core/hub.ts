@@ -1,46 +1,46 @@
 // The frontend role: topic → connections, one encoded Buffer per batch written to every viewer.
-import type { Socket } from 'node:net'
+import { LIVE_DEFAULTS, withDefaults } from '../defaults.ts'
 import { encodeCoalesced, encodeGoodbye, encodeLiveEvent, encodeReplay, encodeReset, countOf } from './event-frames.ts'
 import { encodeSseComment, encodeSseRetry } from './sse-frame.ts'
 import { FlushScheduler } from './flush-scheduler.ts'
 import { TopicHistory } from './topic-history.ts'
 import type { LiveEvent, LiveTransport } from '../types.ts'
+import type { ViewerSocket } from './viewer-socket.ts'
 
 export type SlowConsumerPolicy = 'resync' | 'disconnect'
 
 /** Options of the frontend hub. */
 export type HubOptions = {
-  /** Events kept per watched topic for fast local Last-Event-ID replay. @defaultValue 500 */
+  /** Events kept per watched topic for fast local Last-Event-ID replay. @defaultValue LIVE_DEFAULTS.hub.historySize */
   historySize?: number
-  /** Bytes of events kept per topic (here, in the dispatcher and in Redis); the newest event is kept even alone over it. @defaultValue 1_048_576 */
+  /** Bytes of events kept per topic (here, in the dispatcher and in Redis); the newest event is kept even alone over it. @defaultValue LIVE_DEFAULTS.hub.historyBytes */
   historyBytes?: number
   /**
    * Longest a topic's events are held so that several share one write per connection (a write costs ~10 µs of
    * CPU whatever its size). Adaptive: a topic is held only while its events arrive closer together than this
    * (so the hold merges them) and often enough across its viewers to matter (≥ 100 writes/s saved); otherwise
    * its events are written at the end of the event-loop turn they arrived in. A hold ends early when the next
-   * event is not expected before it would end. @defaultValue 60
-   */
+   * event is not expected before it would end. @defaultValue LIVE_DEFAULTS.hub.batchWindowMs */
   batchWindowMs?: number
-  /** A comment is written to a connection idle this long. @defaultValue 15_000 */
+  /** A comment is written to a connection idle this long. @defaultValue LIVE_DEFAULTS.hub.heartbeatMs */
   heartbeatMs?: number
-  /** `retry:` sent on connect (client reconnection delay). @defaultValue 2_000 */
+  /** `retry:` sent on connect (client reconnection delay). @defaultValue LIVE_DEFAULTS.hub.retryMs */
   retryMs?: number
-  /** Unsent bytes a connection may hold before it counts as a slow consumer. @defaultValue 262_144 */
+  /** Unsent bytes a connection may hold before it counts as a slow consumer. @defaultValue LIVE_DEFAULTS.hub.maxBufferBytes */
   maxBufferBytes?: number
-  /** What happens to a slow consumer. @defaultValue 'resync' */
+  /** What happens to a slow consumer. @defaultValue LIVE_DEFAULTS.hub.slowConsumer */
   slowConsumer?: SlowConsumerPolicy
-  /** A lagging connection that has not drained after this long is closed. @defaultValue 30_000 */
+  /** A lagging connection that has not drained after this long is closed. @defaultValue LIVE_DEFAULTS.hub.slowTimeoutMs */
   slowTimeoutMs?: number
-  /** Event type → aggregation window in ms (`like` → 250). @defaultValue like → 250 */
+  /** Event type → aggregation window in ms (`like` → 250). @defaultValue LIVE_DEFAULTS.hub.coalesce (like → 250) */
   coalesce?: ReadonlyMap<string, number>
-  /** A topic without viewers is unwatched after this long (absorbs reconnect churn). @defaultValue 5_000 */
+  /** A topic without viewers is unwatched after this long (absorbs reconnect churn). @defaultValue LIVE_DEFAULTS.hub.idleTopicMs */
   idleTopicMs?: number
 }
 
 /** One viewer. Kept small on purpose: 100k of these live in a few worker processes. */
 type Conn = {
-  socket: Socket
+  socket: ViewerSocket
   topic: TopicState
   lastId: number
   lastWrite: number
@@ -101,7 +101,7 @@ export class Hub {
   readonly #topics = new Map<string, TopicState>()
   readonly #scheduler: FlushScheduler<TopicState>
   #ingestTurn = 0
-  readonly #closing = new Map<Socket, number>()
+  readonly #closing = new Map<ViewerSocket, number>()
   readonly #o: Required<HubOptions>
   readonly #retryFrame: Buffer
   readonly #sweepTimer: NodeJS.Timeout
@@ -112,18 +112,8 @@ export class Hub {
 
   constructor(transport: LiveTransport, options: HubOptions = {}) {
     this.#transport = transport
-    this.#o = {
-      historySize: options.historySize ?? 500,
-      historyBytes: options.historyBytes ?? 1_048_576,
-      batchWindowMs: options.batchWindowMs ?? 60,
-      heartbeatMs: options.heartbeatMs ?? 15_000,
-      retryMs: options.retryMs ?? 2_000,
-      maxBufferBytes: options.maxBufferBytes ?? 262_144,
-      slowConsumer: options.slowConsumer ?? 'resync',
-      slowTimeoutMs: options.slowTimeoutMs ?? 30_000,
-      coalesce: options.coalesce ?? new Map([['like', 250]]),
-      idleTopicMs: options.idleTopicMs ?? 5_000,
-    }
+    const { coalesce, drainSpreadMs: _spread, ...defaults } = LIVE_DEFAULTS.hub
+    this.#o = withDefaults<Required<HubOptions>>({ ...defaults, coalesce: new Map(coalesce) }, options)
     this.#retryFrame = encodeSseRetry(this.#o.retryMs)
     this.#scheduler = new FlushScheduler<TopicState>(this.#o.batchWindowMs, (t, now) => this.#flush(t, now))
     const sweepMs = Math.max(200, Math.min(1000, Math.floor(this.#o.heartbeatMs / 3)))
@@ -150,7 +140,7 @@ export class Hub {
    * the client missed (local history, else the shared history), then writes `head` + replay in one write.
    * Resolves false when the socket went away meanwhile.
    */
-  async attach(socket: Socket, topicName: string, head: string, lastEventId: number | undefined, onClose?: () => void): Promise<boolean> {
+  async attach(socket: ViewerSocket, topicName: string, head: string, lastEventId: number | undefined, onClose?: () => void): Promise<boolean> {
     const t = this.#topic(topicName)
     t.emptySince = 0
     t.watched ??= this.#transport.watch(topicName).catch((err: unknown) => { t.watched = undefined; throw err })
@@ -422,8 +412,8 @@ export class Hub {
   async drain(options: { spreadMs?: number; graceMs?: number } = {}): Promise<void> {
     this.#draining = true
     this.#scheduler.flushAll()
-    const spread = options.spreadMs ?? 2_000
-    const sockets: Socket[] = []
+    const spread = options.spreadMs ?? LIVE_DEFAULTS.hub.drainSpreadMs
+    const sockets: ViewerSocket[] = []
     for (const t of this.#topics.values()) {
       for (const c of [...t.conns]) {
         const retry = Math.floor(250 + Math.random() * spread)
@@ -432,7 +422,7 @@ export class Hub {
         this.#remove(c)
       }
     }
-    const grace = options.graceMs ?? 2_000
+    const grace = options.graceMs ?? LIVE_DEFAULTS.server.closeGraceMs
     const deadline = Date.now() + grace
     while (Date.now() < deadline && sockets.some((s) => !s.destroyed)) await new Promise((r) => setTimeout(r, 25))
     for (const s of sockets) s.destroy()

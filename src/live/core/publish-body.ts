@@ -1,3 +1,4 @@
+import { LIVE_DEFAULTS } from '../defaults.ts'
 import { LiveError } from '../errors.ts'
 import type { PublishInput } from '../types.ts'
 
@@ -24,7 +25,7 @@ function canonicalData(data: unknown, index: number): string {
 
 /** Options of publish-body parsing. */
 export type ParsePublishOptions = {
-  /** Events in one request. @defaultValue 1000 */
+  /** Events in one request. @defaultValue LIVE_DEFAULTS.server.maxBatch */
   maxEvents?: number
   /** Accept `origin`/`ts` fields (only for requests from a peer DC). @defaultValue false */
   forwarded?: boolean
@@ -40,7 +41,7 @@ export function parsePublishBody(body: Buffer, options: ParsePublishOptions = {}
   const list: unknown[] = Array.isArray(parsed) ? parsed
     : typeof parsed === 'object' && parsed !== null && Array.isArray((parsed as { events?: unknown }).events) ? (parsed as { events: unknown[] }).events
       : [parsed]
-  const max = options.maxEvents ?? 1000
+  const max = options.maxEvents ?? LIVE_DEFAULTS.server.maxBatch
   if (list.length === 0) throw new LiveError('LIVE_BAD_EVENT', 'no events in body')
   if (list.length > max) throw new LiveError('LIVE_BAD_EVENT', `at most ${max} events per request`)
   return list.map((item, i) => {

@@ -1,15 +1,16 @@
+import { LIVE_DEFAULTS } from '../defaults.ts'
 import { TopicHistory } from './topic-history.ts'
 import type { LiveEvent, PublishInput, ReplayResult } from '../types.ts'
 
 /** Options of the in-memory dispatcher used without Redis. */
 export type SequencerOptions = {
-  /** Events kept per topic for Last-Event-ID replay. @defaultValue 500 */
+  /** Events kept per topic for Last-Event-ID replay. @defaultValue LIVE_DEFAULTS.hub.historySize */
   historySize?: number
-  /** Bytes of events kept per topic (see historyBytesOf). @defaultValue 1_048_576 */
+  /** Bytes of events kept per topic (see historyBytesOf). @defaultValue LIVE_DEFAULTS.hub.historyBytes */
   historyBytes?: number
-  /** How long an origin id is remembered to drop a duplicate forwarded from a peer DC. @defaultValue 600_000 */
+  /** How long an origin id is remembered to drop a duplicate forwarded from a peer DC. @defaultValue LIVE_DEFAULTS.sequencer.dedupeTtlMs */
   dedupeTtlMs?: number
-  /** Topics remembered without watchers before the oldest are forgotten. @defaultValue 10_000 */
+  /** Topics remembered without watchers before the oldest are forgotten. @defaultValue LIVE_DEFAULTS.sequencer.maxIdleTopics */
   maxIdleTopics?: number
 }
 
@@ -28,10 +29,10 @@ export class Sequencer {
   readonly #maxIdleTopics: number
 
   constructor(options: SequencerOptions = {}) {
-    this.#historySize = options.historySize ?? 500
-    this.#historyBytes = options.historyBytes ?? 1_048_576
-    this.#dedupeTtlMs = options.dedupeTtlMs ?? 600_000
-    this.#maxIdleTopics = options.maxIdleTopics ?? 10_000
+    this.#historySize = options.historySize ?? LIVE_DEFAULTS.hub.historySize
+    this.#historyBytes = options.historyBytes ?? LIVE_DEFAULTS.hub.historyBytes
+    this.#dedupeTtlMs = options.dedupeTtlMs ?? LIVE_DEFAULTS.sequencer.dedupeTtlMs
+    this.#maxIdleTopics = options.maxIdleTopics ?? LIVE_DEFAULTS.sequencer.maxIdleTopics
   }
 
   #entry(topic: string): TopicEntry {

@@ -10,7 +10,7 @@ import { ConnectionCounter } from './limits.ts'
 /** What a deadline bounds; also the `phase` label of colony_live_deadline_closes_total. */
 export type DeadlinePhase = 'head' | 'body' | 'idle'
 
-/** Options of the guard (defaults in LIVE_LIMIT_DEFAULTS). */
+/** Options of the guard (defaults in LIVE_DEFAULTS.limits). */
 export type ConnectionGuardOptions = {
   /** A request head must be complete this long after its connection opened or its first byte arrived. */
   headersTimeoutMs: number

@@ -66,25 +66,3 @@ export class ConnectionCounter {
     else this.#counts.set(ip, n)
   }
 }
-
-/** Defaults of the node's per-client limits and deadlines (LiveServerOptions, `colony live serve` flags). */
-export const LIVE_LIMIT_DEFAULTS = {
-  /** Open SSE streams per client address, per process. */
-  maxConnectionsPerIp: 1000,
-  /** Connections per client address that are not streams (head, body or idle keep-alive), per process. */
-  maxPendingPerIp: 256,
-  /** New SSE connections per second per process; 0 = unlimited. */
-  connectionRate: 0,
-  /** Published events per second per client address, per process (burst: one second's worth). */
-  publishRate: 1000,
-  /** A request head must be complete this long after the connection opened (or its first byte). */
-  headersTimeoutMs: 10_000,
-  /** A request body must be complete this long after its head. */
-  bodyTimeoutMs: 15_000,
-  /** Idle time allowed between requests on a kept-alive connection. */
-  keepAliveMs: 5_000,
-  /** Events per second one viewer token may publish (burst: twice that). */
-  viewerRate: 5,
-  /** Longest lifetime a viewer token may be issued with. */
-  viewerMaxTtlMs: 86_400_000,
-} as const

@@ -8,10 +8,11 @@ import { createSilentLogger, type Logger } from '../../shared/logger.ts'
 import type { Registry } from '../../shared/metrics.ts'
 import { authorizePublish, type PublishAuthOptions } from '../auth/publish-auth.ts'
 import { answerClientError } from './client-error.ts'
+import { LIVE_DEFAULTS, withDefaults } from '../defaults.ts'
 import { LiveError } from '../errors.ts'
 import { Hub, type HubOptions } from '../core/hub.ts'
 import { ConnectionGuard } from './connection-guard.ts'
-import { ConnectionCounter, KeyedBuckets, LIVE_LIMIT_DEFAULTS, TokenBucket } from './limits.ts'
+import { ConnectionCounter, KeyedBuckets, TokenBucket } from './limits.ts'
 import { createLiveMetrics } from './live-metrics.ts'
 import { LocalTransport } from '../transports/local-transport.ts'
 import { renderLivePage } from './page.ts'
@@ -23,19 +24,22 @@ import { parsePublishBody, parseTopic } from '../core/publish-body.ts'
 import type { LiveEvent, LiveTransport } from '../types.ts'
 import { deriveViewerKey, issueOverHttp, ViewerBuckets } from '../auth/viewer-tokens.ts'
 
+/** The per-client limits and deadlines of a node (their defaults: LIVE_DEFAULTS.limits). */
+type LiveLimits = Pick<LiveServerOptions, 'maxConnectionsPerIp' | 'maxPendingPerIp' | 'connectionRate' | 'publishRate' | 'headersTimeoutMs' | 'bodyTimeoutMs' | 'keepAliveMs' | 'viewerRate' | 'viewerMaxTtlMs'>
+
 /** Options of one live node. */
 export type LiveServerOptions = {
-  /** @defaultValue '127.0.0.1' */
+  /** @defaultValue LIVE_DEFAULTS.server.host */
   host?: string
-  /** 0 picks a free port. @defaultValue 0 */
+  /** 0 picks a free port. @defaultValue LIVE_DEFAULTS.server.port */
   port?: number
-  /** Bind with SO_REUSEPORT so sibling processes share the port (kernel balances accepts). @defaultValue false */
+  /** Bind with SO_REUSEPORT so sibling processes share the port (kernel balances accepts). @defaultValue LIVE_DEFAULTS.server.reusePort */
   reusePort?: boolean
   /** The dispatcher adapter. @defaultValue a LocalTransport (embedded, this process only) */
   transport?: LiveTransport
   /**
    * Which roles this node plays: `frontend` holds viewer streams, `dispatcher` accepts publishes and routes them.
-   * A node may be both. @defaultValue 'both'
+   * A node may be both. @defaultValue LIVE_DEFAULTS.server.role
    */
   role?: 'both' | 'frontend' | 'dispatcher'
   /** Shared publish secret. One of token / jwtKey is required. @defaultValue undefined */
@@ -44,13 +48,13 @@ export type LiveServerOptions = {
   jwtKey?: string
   /** Secret the viewer-token key is derived from (HKDF). @defaultValue token (without either, viewer tokens are refused) */
   viewerKey?: string
-  /** Events per second one viewer token may publish (burst twice that); 0 = unlimited. @defaultValue 5 */
+  /** Events per second one viewer token may publish (burst twice that); 0 = unlimited. @defaultValue LIVE_DEFAULTS.limits.viewerRate */
   viewerRate?: number
-  /** Longest lifetime a viewer token may be issued with or accepted with. @defaultValue 86_400_000 (24 h) */
+  /** Longest lifetime a viewer token may be issued with or accepted with. @defaultValue LIVE_DEFAULTS.limits.viewerMaxTtlMs */
   viewerMaxTtlMs?: number
   /** The clock viewer tokens are issued and checked against (ms since epoch). @defaultValue Date.now */
   clock?: () => number
-  /** Allowed CORS origins; '*' allows any. @defaultValue ['*'] */
+  /** Allowed CORS origins; '*' allows any. @defaultValue LIVE_DEFAULTS.server.corsOrigins */
   corsOrigins?: string[]
   /** Name of this DC; required with peerDcs. @defaultValue undefined */
   dc?: string
@@ -58,31 +62,31 @@ export type LiveServerOptions = {
   peerDcs?: string[]
   /** Token for the peers' publish API. @defaultValue token */
   peerToken?: string
-  /** Body bytes of one forwarded POST; keep it under the peers' maxBodyBytes. @defaultValue three quarters of maxBodyBytes */
+  /** Body bytes of one forwarded POST; keep it under the peers' maxBodyBytes. @defaultValue LIVE_DEFAULTS.server.peerBatchShare of maxBodyBytes */
   peerBatchBytes?: number
-  /** Bytes of events waiting for one peer DC before the oldest are dropped (and counted). @defaultValue 67_108_864 */
+  /** Bytes of events waiting for one peer DC before the oldest are dropped (and counted). @defaultValue LIVE_DEFAULTS.peers.maxQueuedBytes */
   peerQueueBytes?: number
   /** Frontend tuning (batching, heartbeat, buffers, coalescing, history). @defaultValue {} */
   hub?: HubOptions
-  /** Open SSE connections per client IP (per process); 0 = unlimited. @defaultValue 1000 */
+  /** Open SSE connections per client IP (per process); 0 = unlimited. @defaultValue LIVE_DEFAULTS.limits.maxConnectionsPerIp */
   maxConnectionsPerIp?: number
-  /** Connections per client IP that are not streams (head, body, idle keep-alive), per process; 0 = unlimited. @defaultValue 256 */
+  /** Connections per client IP that are not streams (head, body, idle keep-alive), per process; 0 = unlimited. @defaultValue LIVE_DEFAULTS.limits.maxPendingPerIp */
   maxPendingPerIp?: number
-  /** New SSE connections per second per process (burst = 1s worth); 0 = unlimited. @defaultValue 0 */
+  /** New SSE connections per second per process (burst = 1s worth); 0 = unlimited. @defaultValue LIVE_DEFAULTS.limits.connectionRate */
   connectionRate?: number
-  /** Published events per second per client IP (peer-DC forwards with the publish secret excepted); 0 = unlimited. @defaultValue 1000 */
+  /** Published events per second per client IP (peer-DC forwards with the publish secret excepted); 0 = unlimited. @defaultValue LIVE_DEFAULTS.limits.publishRate */
   publishRate?: number
-  /** A request head must be complete this long after its connection opened or its first byte, however it trickles. @defaultValue 10_000 */
+  /** A request head must be complete this long after its connection opened or its first byte, however it trickles. @defaultValue LIVE_DEFAULTS.limits.headersTimeoutMs */
   headersTimeoutMs?: number
-  /** A request body must be complete this long after its head. @defaultValue 15_000 */
+  /** A request body must be complete this long after its head. @defaultValue LIVE_DEFAULTS.limits.bodyTimeoutMs */
   bodyTimeoutMs?: number
-  /** Idle time allowed between requests on a kept-alive connection. @defaultValue 5_000 */
+  /** Idle time allowed between requests on a kept-alive connection. @defaultValue LIVE_DEFAULTS.limits.keepAliveMs */
   keepAliveMs?: number
-  /** Largest publish body. @defaultValue 262_144 */
+  /** Largest publish body. @defaultValue LIVE_DEFAULTS.server.maxBodyBytes */
   maxBodyBytes?: number
-  /** Events in one publish request. @defaultValue 1000 */
+  /** Events in one publish request. @defaultValue LIVE_DEFAULTS.server.maxBatch */
   maxBatch?: number
-  /** Largest request head (request line + headers); larger ones are answered 431. @defaultValue 8_192 */
+  /** Largest request head (request line + headers); larger ones are answered 431. @defaultValue LIVE_DEFAULTS.server.maxHeaderBytes */
   maxHeaderBytes?: number
   /** Renders /metrics instead of this process's registry (a cluster worker answers for the service). @defaultValue undefined */
   renderMetrics?: () => Promise<string>
@@ -121,37 +125,28 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   const log = options.logger ?? createSilentLogger()
   const transport = options.transport ?? new LocalTransport({ historySize: options.hub?.historySize, historyBytes: options.hub?.historyBytes })
   const hub = new Hub(transport, options.hub)
-  const maxBodyBytes = options.maxBodyBytes ?? 262_144
+  const maxBodyBytes = options.maxBodyBytes ?? LIVE_DEFAULTS.server.maxBodyBytes
   const forwarders = peers.map((url) => new PeerForwarder({
     url, dc: options.dc as string, token: peerToken as string, logger: log,
-    maxBatchBytes: options.peerBatchBytes ?? Math.floor(maxBodyBytes * 0.75), maxQueuedBytes: options.peerQueueBytes,
+    maxBatchBytes: options.peerBatchBytes ?? Math.floor(maxBodyBytes * LIVE_DEFAULTS.server.peerBatchShare), maxQueuedBytes: options.peerQueueBytes,
   }))
-  const limits = {
-    maxConnectionsPerIp: options.maxConnectionsPerIp ?? LIVE_LIMIT_DEFAULTS.maxConnectionsPerIp,
-    maxPendingPerIp: options.maxPendingPerIp ?? LIVE_LIMIT_DEFAULTS.maxPendingPerIp,
-    connectionRate: options.connectionRate ?? LIVE_LIMIT_DEFAULTS.connectionRate,
-    publishRate: options.publishRate ?? LIVE_LIMIT_DEFAULTS.publishRate,
-    headersTimeoutMs: options.headersTimeoutMs ?? LIVE_LIMIT_DEFAULTS.headersTimeoutMs,
-    bodyTimeoutMs: options.bodyTimeoutMs ?? LIVE_LIMIT_DEFAULTS.bodyTimeoutMs,
-    keepAliveMs: options.keepAliveMs ?? LIVE_LIMIT_DEFAULTS.keepAliveMs,
-  }
+  const { viewerRate, viewerMaxTtlMs, ...limits } = withDefaults<Required<LiveLimits>>(LIVE_DEFAULTS.limits, options)
   const guard = new ConnectionGuard(limits)
   const metrics = createLiveMetrics(hub.stats, () => forwarders, guard)
-  const cors = options.corsOrigins ?? ['*']
+  const cors: readonly string[] = options.corsOrigins ?? LIVE_DEFAULTS.server.corsOrigins
   const perIp = new ConnectionCounter()
   const connBucket = new TokenBucket(limits.connectionRate)
   const publishBuckets = new KeyedBuckets(limits.publishRate)
   const clock = options.clock ?? Date.now
   const viewerMaterial = options.viewerKey ?? options.token
-  const viewerMaxTtlMs = options.viewerMaxTtlMs ?? LIVE_LIMIT_DEFAULTS.viewerMaxTtlMs
   const viewerKey = viewerMaterial ? deriveViewerKey(viewerMaterial) : undefined
   const auth: PublishAuthOptions = { token: options.token, jwtKey: options.jwtKey, viewer: viewerKey && { key: viewerKey, maxTtlMs: viewerMaxTtlMs, now: clock } }
-  const viewerBuckets = new ViewerBuckets(options.viewerRate ?? LIVE_LIMIT_DEFAULTS.viewerRate)
+  const viewerBuckets = new ViewerBuckets(viewerRate)
   const maxPerIp = limits.maxConnectionsPerIp
   const originNonce = randomBytes(6).toString('base64url')
   let originSeq = 0
   let draining = false
-  const role = options.role ?? 'both'
+  const role = options.role ?? LIVE_DEFAULTS.server.role
   if (role !== 'both' && !options.transport) throw new LiveError('LIVE_CONFIG', 'a frontend-only or dispatcher-only node needs a shared transport (--redis)')
 
   await transport.start((events: LiveEvent[]) => hub.ingest(events))
@@ -218,7 +213,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     const forwardedFrom = header('x-colony-dc')
     // A viewer token never speaks for a peer DC (it could forge origin ids).
     const forwarded = publisher.kind !== 'viewer' && typeof forwardedFrom === 'string' && forwardedFrom.length > 0
-    const inputs = parsePublishBody(bytes, { maxEvents: options.maxBatch ?? 1000, forwarded })
+    const inputs = parsePublishBody(bytes, { maxEvents: options.maxBatch ?? LIVE_DEFAULTS.server.maxBatch, forwarded })
     if (publisher.kind === 'viewer') {
       const denied = inputs.find((i) => !publisher.claims.types.includes(i.type))
       if (denied) throw new LiveError('LIVE_FORBIDDEN_TYPE', `viewer token does not cover event type ${denied.type}`)
@@ -312,7 +307,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     }
     if (path === '/v1/tokens' && req.method === 'POST') {
       setCors(req, res)
-      const issued = await issueOverHttp(req.headers.authorization, () => readBody(req, 4096), { secret: options.token, key: viewerKey, maxTtlMs: viewerMaxTtlMs, now: clock() })
+      const issued = await issueOverHttp(req.headers.authorization, () => readBody(req, LIVE_DEFAULTS.server.tokenRequestMaxBytes), { secret: options.token, key: viewerKey, maxTtlMs: viewerMaxTtlMs, now: clock() })
       sendJson(res, 201, issued)
       return
     }
@@ -333,7 +328,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     throw new LiveError('LIVE_NOT_FOUND', `no route for ${req.method ?? '?'} ${path}`)
   }
 
-  const maxHeaderBytes = options.maxHeaderBytes ?? 8_192
+  const maxHeaderBytes = options.maxHeaderBytes ?? LIVE_DEFAULTS.server.maxHeaderBytes
   // This server never listens (the front emits its sockets), so its own headersTimeout/requestTimeout are not
   // enforced: the guard's deadlines bound its connections instead (watchHttp below). The bare-socket fronts hand
   // a head over maxHeaderBytes to http, whose limit is the same: one place answers 431.
@@ -345,7 +340,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       sendError(res, err)
     })
   })
-  httpServer.maxHeadersCount = 50
+  httpServer.maxHeadersCount = LIVE_DEFAULTS.server.maxHeadersCount
   guard.watchHttp(httpServer)
   httpServer.on('clientError', (err: Error, socket) => answerClientError(err, socket, (code) => metrics.refused.inc({ code })))
   const server = createSseFront({
@@ -369,10 +364,10 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       maxHeadBytes: maxHeaderBytes,
     },
   })
-  const host = options.host ?? '127.0.0.1'
+  const host = options.host ?? LIVE_DEFAULTS.server.host
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen({ host, port: options.port ?? 0, reusePort: options.reusePort ?? false, exclusive: true }, () => { server.off('error', reject); resolve() })
+    server.listen({ host, port: options.port ?? LIVE_DEFAULTS.server.port, reusePort: options.reusePort ?? LIVE_DEFAULTS.server.reusePort, exclusive: true }, () => { server.off('error', reject); resolve() })
   })
   const addr = server.address() as AddressInfo
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
@@ -384,7 +379,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       if (draining) return
       draining = true
       server.close()
-      await hub.drain({ graceMs: closeOptions.graceMs ?? 2_000 })
+      await hub.drain({ graceMs: closeOptions.graceMs ?? LIVE_DEFAULTS.server.closeGraceMs })
       hub.close()
       httpServer.closeAllConnections()
       guard.destroyAll()

@@ -4,6 +4,7 @@
 // Anything else on the connection (chunked body, Expect, another route) is handed to node:http with the
 // bytes read so far, between two requests, so http always sees a request from its first byte.
 import type net from 'node:net'
+import { LIVE_DEFAULTS } from '../defaults.ts'
 import type { ConnectionGuard } from './connection-guard.ts'
 
 /** One publish request as read from the socket. */
@@ -28,7 +29,7 @@ export type PublishConnectionOptions = {
   maxBodyBytes: number
   /** Answers a body over the limit (a complete response). */
   tooLarge: () => RawResponse
-  /** Largest request head. @defaultValue 8_192 */
+  /** Largest request head. @defaultValue LIVE_DEFAULTS.server.maxHeaderBytes */
   maxHeadBytes?: number
   /**
    * Deadlines of the connection: its first head deadline is already armed; here each request's body gets one
@@ -77,7 +78,7 @@ export function mayBePublish(buf: Buffer): boolean {
  * order (bytes that arrive while one is being handled wait in the buffer), as HTTP/1.1 pipelining requires.
  */
 export function servePublishConnection(socket: net.Socket, initial: Buffer, options: PublishConnectionOptions): void {
-  const maxHead = options.maxHeadBytes ?? 8_192
+  const maxHead = options.maxHeadBytes ?? LIVE_DEFAULTS.server.maxHeaderBytes
   const guard = options.guard
   let buf = initial
   let busy = false

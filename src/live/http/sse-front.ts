@@ -4,6 +4,7 @@
 // (~15 KB measured); a bare one ~3 KB.
 import type { Server as HttpServer } from 'node:http'
 import net from 'node:net'
+import { LIVE_DEFAULTS } from '../defaults.ts'
 import type { ConnectionGuard } from './connection-guard.ts'
 import { endResponse, mayBePublish, servePublishConnection, type PublishConnectionOptions } from './publish-front.ts'
 
@@ -31,7 +32,7 @@ export type SseFrontOptions = {
   guard: ConnectionGuard
   /** The answer to a connection whose address is over the guard's cap. */
   overCap: () => { status: number; body: unknown; headers: string }
-  /** Largest request head. @defaultValue 8_192 */
+  /** Largest request head. @defaultValue LIVE_DEFAULTS.server.maxHeaderBytes */
   maxHeadBytes?: number
 }
 
@@ -39,7 +40,7 @@ const SSE_LINE = /^GET \/v1\/topics\/([^/?# ]+)\/events(?:\?([^ #]*))? HTTP\/1\.
 const GET_PREFIX = Buffer.from('GET /v1/topics/')
 
 export function createSseFront(options: SseFrontOptions): net.Server {
-  const maxHead = options.maxHeadBytes ?? 8_192
+  const maxHead = options.maxHeadBytes ?? LIVE_DEFAULTS.server.maxHeaderBytes
   const { guard, publish } = options
   const handOff = (socket: net.Socket, buffered: Buffer): void => {
     socket.pause()

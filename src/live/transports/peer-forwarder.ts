@@ -3,6 +3,7 @@
 // (413 too large, 400 invalid) is split in halves and resent, so an event is refused only for what it is itself.
 import { computeBackoff, delay, parseRetryAfter } from '../../shared/backoff.ts'
 import type { Logger } from '../../shared/logger.ts'
+import { LIVE_DEFAULTS, withDefaults } from '../defaults.ts'
 import { forwardedBody, forwardedBodyBytes, forwardedEventJson } from '../wire/peer-dc.ts'
 import type { LiveEvent } from '../types.ts'
 
@@ -14,18 +15,18 @@ export type PeerForwarderOptions = {
   dc: string
   /** Bearer token for the peer's publish API. */
   token: string
-  /** Events waiting beyond this are dropped oldest-first (and counted). @defaultValue 100_000 */
+  /** Events waiting beyond this are dropped oldest-first (and counted). @defaultValue LIVE_DEFAULTS.peers.maxQueued */
   maxQueued?: number
-  /** Bytes of events waiting beyond this are dropped oldest-first (and counted). @defaultValue 67_108_864 */
+  /** Bytes of events waiting beyond this are dropped oldest-first (and counted). @defaultValue LIVE_DEFAULTS.peers.maxQueuedBytes */
   maxQueuedBytes?: number
-  /** Events per POST. @defaultValue 500 */
+  /** Events per POST. @defaultValue LIVE_DEFAULTS.peers.batchSize */
   batchSize?: number
   /**
    * Bytes per POST body; keep it under the peer's body limit (a single larger event still travels alone).
-   * Lowered to half a refused body whenever the peer answers 413 to a batch. @defaultValue 196_608
+   * Lowered to half a refused body whenever the peer answers 413 to a batch. @defaultValue LIVE_DEFAULTS.peers.maxBatchBytes
    */
   maxBatchBytes?: number
-  /** One POST may take this long before it is retried. @defaultValue 5_000 */
+  /** One POST may take this long before it is retried. @defaultValue LIVE_DEFAULTS.peers.timeoutMs */
   timeoutMs?: number
   /** @defaultValue undefined */
   logger?: Logger
@@ -72,7 +73,9 @@ export class PeerForwarder {
   readonly stats: PeerForwarderStats = { queued: 0, queuedBytes: 0, sent: 0, dropped: 0, refused: 0, failures: 0 }
 
   constructor(options: PeerForwarderOptions) {
-    this.#o = { maxQueued: 100_000, maxQueuedBytes: 67_108_864, batchSize: 500, maxBatchBytes: 196_608, timeoutMs: 5_000, ...options, url: options.url.replace(/\/+$/, '') }
+    const { maxQueued, maxQueuedBytes, batchSize, maxBatchBytes, timeoutMs } = LIVE_DEFAULTS.peers
+    const bounds = withDefaults<Required<Pick<PeerForwarderOptions, 'maxQueued' | 'maxQueuedBytes' | 'batchSize' | 'maxBatchBytes' | 'timeoutMs'>>>({ maxQueued, maxQueuedBytes, batchSize, maxBatchBytes, timeoutMs }, options)
+    this.#o = { ...bounds, url: options.url.replace(/\/+$/, ''), dc: options.dc, token: options.token, logger: options.logger }
     this.#batchBytes = this.#o.maxBatchBytes
     this.#loop = this.#run()
   }
@@ -127,8 +130,8 @@ export class PeerForwarder {
         if (this.#closed) break
         this.stats.failures++
         this.#o.logger?.warn({ peer: this.#o.url, err: (err as Error).message, queued: this.stats.queued }, 'live peer DC forward failed; retrying')
-        const backoff = computeBackoff(attempt++, { baseMs: 200, maxMs: 10_000 })
-        const asked = err instanceof PeerUnavailable ? Math.min(err.retryAfterMs ?? 0, 30_000) : 0
+        const backoff = computeBackoff(attempt++, { baseMs: LIVE_DEFAULTS.peers.retryBaseMs, maxMs: LIVE_DEFAULTS.peers.retryMaxMs })
+        const asked = err instanceof PeerUnavailable ? Math.min(err.retryAfterMs ?? 0, LIVE_DEFAULTS.peers.retryAfterCapMs) : 0
         try { await delay(Math.max(backoff, asked), this.#abort.signal) } catch { break }
       }
     }

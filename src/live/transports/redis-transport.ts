@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { Logger } from '../../shared/logger.ts'
+import { LIVE_DEFAULTS } from '../defaults.ts'
 import { LiveError } from '../errors.ts'
 import type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from '../types.ts'
 
@@ -9,19 +10,19 @@ import type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from '../ty
 export type RedisTransportOptions = {
   /** redis://host:port/db */
   url: string
-  /** Key and channel prefix; lets several services share one Redis. @defaultValue 'colony:live:' */
+  /** Key and channel prefix; lets several services share one Redis. @defaultValue LIVE_DEFAULTS.redis.prefix */
   prefix?: string
   /** Id of this node in the routing table. @defaultValue hostname-pid-random */
   nodeId?: string
-  /** A node that stops refreshing drops out of routing after this long. @defaultValue 10_000 */
+  /** A node that stops refreshing drops out of routing after this long. @defaultValue LIVE_DEFAULTS.redis.nodeTtlMs */
   nodeTtlMs?: number
-  /** Events kept per topic in Redis for Last-Event-ID replay. @defaultValue 1000 */
+  /** Events kept per topic in Redis for Last-Event-ID replay. @defaultValue LIVE_DEFAULTS.redis.historySize */
   historySize?: number
-  /** Bytes of event JSON kept per topic in Redis; the newest event is kept even alone over it. @defaultValue 1_048_576 */
+  /** Bytes of event JSON kept per topic in Redis; the newest event is kept even alone over it. @defaultValue LIVE_DEFAULTS.hub.historyBytes */
   historyBytes?: number
-  /** Idle topic history (and sequence) expire after this long. @defaultValue 86_400_000 */
+  /** Idle topic history (and sequence) expire after this long. @defaultValue LIVE_DEFAULTS.redis.historyTtlMs */
   historyTtlMs?: number
-  /** Origin ids remembered to drop events a peer DC delivers twice. @defaultValue 600_000 */
+  /** Origin ids remembered to drop events a peer DC delivers twice. @defaultValue LIVE_DEFAULTS.sequencer.dedupeTtlMs */
   dedupeTtlMs?: number
   /** @defaultValue silent */
   logger?: Logger
@@ -112,13 +113,13 @@ export class RedisTransport implements LiveTransport {
   readonly #log: Logger | undefined
 
   constructor(options: RedisTransportOptions) {
-    this.#p = options.prefix ?? 'colony:live:'
+    this.#p = options.prefix ?? LIVE_DEFAULTS.redis.prefix
     this.nodeId = options.nodeId ?? `${process.pid}-${randomBytes(4).toString('hex')}`
-    this.#ttl = options.nodeTtlMs ?? 10_000
-    this.#historySize = options.historySize ?? 1000
-    this.#historyBytes = options.historyBytes ?? 1_048_576
-    this.#historyTtl = options.historyTtlMs ?? 86_400_000
-    this.#dedupeTtl = options.dedupeTtlMs ?? 600_000
+    this.#ttl = options.nodeTtlMs ?? LIVE_DEFAULTS.redis.nodeTtlMs
+    this.#historySize = options.historySize ?? LIVE_DEFAULTS.redis.historySize
+    this.#historyBytes = options.historyBytes ?? LIVE_DEFAULTS.hub.historyBytes
+    this.#historyTtl = options.historyTtlMs ?? LIVE_DEFAULTS.redis.historyTtlMs
+    this.#dedupeTtl = options.dedupeTtlMs ?? LIVE_DEFAULTS.sequencer.dedupeTtlMs
     this.#log = options.logger
     const common = { maxRetriesPerRequest: 2, enableAutoPipelining: true, lazyConnect: true }
     this.#cmd = new Redis(options.url, common) as LiveRedis
