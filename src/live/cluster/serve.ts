@@ -9,31 +9,33 @@ import { createSilentLogger, type Logger } from '../../shared/logger.ts'
 import type { Registry } from '../../shared/metrics.ts'
 import { relayClusterMetrics } from './cluster-metrics.ts'
 import { ClusterRelay } from '../transports/cluster-transport.ts'
+import { LIVE_DEFAULTS } from '../defaults.ts'
 import { LiveError } from '../errors.ts'
 import type { HubOptions } from '../core/hub.ts'
 import type { LiveServerOptions } from '../http/live-server.ts'
 import type { LiveTransport } from '../types.ts'
+import { clusterMessageOf, type LifecycleMessage } from '../wire/cluster-ipc.ts'
 
 /** Everything `colony live serve` accepts; JSON-serialisable so workers receive it through the environment. */
 export type ServeLiveOptions = Omit<LiveServerOptions, 'transport' | 'hub' | 'logger' | 'reusePort' | 'clock'> & {
   /** Worker processes; 1 runs in this process. @defaultValue defaultWorkerCount(capacity) */
   workers?: number
-  /** Connections the service should be able to hold; sizes the default worker count. @defaultValue 100_000 */
+  /** Connections the service should be able to hold; sizes the default worker count. @defaultValue LIVE_DEFAULTS.cluster.capacity */
   capacity?: number
   /** Link nodes through Redis. @defaultValue undefined (embedded) */
   redis?: string
-  /** @defaultValue 'colony:live:' */
+  /** Redis key and channel prefix. @defaultValue LIVE_DEFAULTS.redis.prefix */
   redisPrefix?: string
-  /** Routing-table expiry of a silent node. @defaultValue 10_000 */
+  /** Routing-table expiry of a silent node. @defaultValue LIVE_DEFAULTS.redis.nodeTtlMs */
   nodeTtlMs?: number
   /** Hub options with `coalesce` as [type, windowMs] pairs. @defaultValue {} */
   hub?: Omit<HubOptions, 'coalesce'> & { coalesce?: [string, number][] }
-  /** Drain time on shutdown. @defaultValue 2_000 */
+  /** Drain time on shutdown. @defaultValue LIVE_DEFAULTS.cluster.graceMs */
   graceMs?: number
   /**
    * V8 young-generation semi-space of each worker, in MB (0 = V8's default of up to 16): caps how far each
    * worker's young generation can grow under fan-out load (no CPU difference seen in a profile).
-   * @defaultValue 4
+   * @defaultValue LIVE_DEFAULTS.cluster.semiSpaceMb
    */
   semiSpaceMb?: number
 }
@@ -55,7 +57,7 @@ export function connectionsPerProcess(): number {
  * One worker per core, but never fewer than the open-files limit allows for `capacity` connections:
  * with 20,000 files per process, 100k viewers need 6 workers even on 2 cores.
  */
-export function defaultWorkerCount(capacity = 100_000): number {
+export function defaultWorkerCount(capacity: number = LIVE_DEFAULTS.cluster.capacity): number {
   return Math.max(os.availableParallelism(), Math.ceil(capacity / connectionsPerProcess()))
 }
 
@@ -94,31 +96,31 @@ export async function runLiveWorker(o: ServeLiveOptions, logger: Logger): Promis
     await server.close({ graceMs: o.graceMs })
     process.exit(0)
   }
-  process.on('message', (m: unknown) => { if ((m as { live?: number; t?: string } | null)?.t === 'shutdown') void stop() })
+  process.on('message', (m: unknown) => { if (clusterMessageOf(m, 'shutdown')) void stop() })
   // The primary coordinates shutdown; a signal sent to the whole group must not cut the drain short.
   process.on('SIGINT', () => undefined)
   process.on('SIGTERM', () => { void stop() })
   // A worker whose primary is gone has lost its dispatcher (embedded) and its supervisor: drain and leave.
   process.on('disconnect', () => { void stop() })
-  process.send?.({ live: 1, t: 'ready', port: server.port })
+  process.send?.({ live: 1, kind: 'ready', port: server.port } satisfies LifecycleMessage)
 }
 
 /** Starts the service: in this process when workers is 1, else a cluster primary with N workers. */
 export async function serveLive(o: ServeLiveOptions, logger: Logger = createSilentLogger()): Promise<ServedLive> {
   const workers = o.workers ?? defaultWorkerCount(o.capacity)
-  if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new LiveError('LIVE_CONFIG', '--workers must be 1..256')
+  if (!Number.isInteger(workers) || workers < 1 || workers > LIVE_DEFAULTS.cluster.maxWorkers) throw new LiveError('LIVE_CONFIG', `--workers must be 1..${LIVE_DEFAULTS.cluster.maxWorkers}`)
   if (workers === 1) {
     const { startLiveServer } = await import('../http/live-server.ts')
     const server = await startLiveServer({ ...toServerOptions(o, logger), transport: await redisTransport(o, logger) })
     return { url: server.url, port: server.port, workers: 1, close: () => server.close({ graceMs: o.graceMs }) }
   }
   if (!cluster.isPrimary) throw new LiveError('LIVE_CONFIG', 'serveLive with workers > 1 must run in a primary process')
-  const semi = o.semiSpaceMb ?? 4
+  const semi = o.semiSpaceMb ?? LIVE_DEFAULTS.cluster.semiSpaceMb
   const execArgv = semi > 0 && !process.execArgv.some((a) => a.startsWith('--max-semi-space-size')) ? [...process.execArgv, `--max-semi-space-size=${semi}`] : process.execArgv
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.ts', import.meta.url)), args: [], execArgv, silent: false })
   const relay = o.redis ? undefined : new ClusterRelay({ historySize: o.hub?.historySize, historyBytes: o.hub?.historyBytes })
   const stopMetrics = relayClusterMetrics()
-  let port = o.port ?? 0
+  let port = o.port ?? LIVE_DEFAULTS.server.port
   let stopping = false
   const live = new Set<Worker>()
   let restarts = 0
@@ -127,8 +129,8 @@ export async function serveLive(o: ServeLiveOptions, logger: Logger = createSile
     const w = cluster.fork({ COLONY_LIVE_WORKER: JSON.stringify({ ...o, port }) })
     live.add(w)
     const onMsg = (m: unknown): void => {
-      const msg = m as { live?: number; t?: string; port?: number } | null
-      if (msg?.live === 1 && msg.t === 'ready' && typeof msg.port === 'number') { w.off('message', onMsg); resolve(msg.port) }
+      const ready = clusterMessageOf(m, 'ready')
+      if (ready && typeof ready.port === 'number') { w.off('message', onMsg); resolve(ready.port) }
     }
     w.on('message', onMsg)
     w.once('exit', (code, signal) => {
@@ -137,7 +139,7 @@ export async function serveLive(o: ServeLiveOptions, logger: Logger = createSile
       if (stopping) return
       logger.error({ worker: w.id, code, signal }, 'live worker died; starting a new one')
       // Backoff keeps a crash-looping worker from burning the CPU its siblings need.
-      setTimeout(() => { if (!stopping) fork().catch((err: unknown) => logger.error({ err: String(err) }, 'live worker restart failed')) }, computeBackoff(restarts++, { baseMs: 200, maxMs: 10_000 }))
+      setTimeout(() => { if (!stopping) fork().catch((err: unknown) => logger.error({ err: String(err) }, 'live worker restart failed')) }, computeBackoff(restarts++, { baseMs: LIVE_DEFAULTS.cluster.restartBaseMs, maxMs: LIVE_DEFAULTS.cluster.restartMaxMs }))
     })
   })
 
@@ -152,7 +154,7 @@ export async function serveLive(o: ServeLiveOptions, logger: Logger = createSile
     stopMetrics()
     throw err
   }
-  const host = o.host ?? '127.0.0.1'
+  const host = o.host ?? LIVE_DEFAULTS.server.host
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
@@ -161,8 +163,8 @@ export async function serveLive(o: ServeLiveOptions, logger: Logger = createSile
       if (stopping) return
       stopping = true
       const exits = [...live].map((w) => new Promise<void>((r) => { if (w.isDead()) r(); else w.once('exit', () => r()) }))
-      for (const w of live) { try { w.send({ live: 1, t: 'shutdown' }) } catch { w.kill() } }
-      const killer = setTimeout(() => { for (const w of live) w.process.kill('SIGKILL') }, (o.graceMs ?? 2_000) + 5_000)
+      for (const w of live) { try { w.send({ live: 1, kind: 'shutdown' } satisfies LifecycleMessage) } catch { w.kill() } }
+      const killer = setTimeout(() => { for (const w of live) w.process.kill('SIGKILL') }, (o.graceMs ?? LIVE_DEFAULTS.cluster.graceMs) + LIVE_DEFAULTS.cluster.killAfterGraceMs)
       await Promise.all(exits)
       clearTimeout(killer)
       relay?.close()

@@ -1,32 +1,13 @@
 // Embedded multi-process mode: the cluster primary is the dispatcher; workers (frontends) talk to it over IPC.
 import cluster, { type Worker } from 'node:cluster'
+import { LIVE_DEFAULTS } from '../defaults.ts'
 import { LiveError } from '../errors.ts'
 import { Sequencer, type SequencerOptions } from '../core/sequencer.ts'
 import type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from '../types.ts'
+import { clusterMessageOf, type PublishAnswer, type PublishRequest, type TransportReply, type TransportRequest } from '../wire/cluster-ipc.ts'
 
-/** Worker → primary. Every request carries `rid`; the primary answers with the same `rid`. */
-type ToPrimary =
-  /** Publishes of one event-loop turn, batched into one IPC message. */
-  | { live: 1; t: 'pubs'; items: { rid: number; topic: string; inputs: PublishInput[] }[] }
-  | { live: 1; t: 'watch'; rid: number; topic: string }
-  | { live: 1; t: 'unwatch'; topic: string }
-  | { live: 1; t: 'counts'; counts: [string, number][] }
-  | { live: 1; t: 'viewers'; rid: number; topic: string }
-  | { live: 1; t: 'replay'; rid: number; topic: string; after: number }
-
-/** Primary → worker. */
-type ToWorker =
-  /** Events for the worker's topics, and (for a worker that published) the answers to its 'pubs', in one message. */
-  | { live: 1; t: 'ev'; events: LiveEvent[]; pubr?: PubAnswer[] }
-  | { live: 1; t: 'res'; rid: number; ok: true; value: unknown }
-  | { live: 1; t: 'res'; rid: number; ok: false; message: string }
-
-/** The answer to one publish request of a 'pubs' batch: the id given to each input (null when dropped as a duplicate). */
-type PubAnswer = { rid: number; ids: (number | null)[] }
-
-function isLiveMessage(m: unknown): m is { live: 1; t: string } {
-  return typeof m === 'object' && m !== null && (m as { live?: unknown }).live === 1
-}
+/** What the relay sends one worker at the end of this event-loop turn. */
+type Outbox = { events: LiveEvent[]; published: PublishAnswer[] | undefined }
 
 /**
  * Runs in the cluster primary: sequences publishes and forwards each batch only to the workers watching
@@ -35,9 +16,12 @@ function isLiveMessage(m: unknown): m is { live: 1; t: string } {
  */
 export class ClusterRelay {
   readonly #seq: Sequencer
-  readonly #outbox = new Map<Worker, { events: LiveEvent[]; pubr: PubAnswer[] | undefined }>()
+  readonly #outbox = new Map<Worker, Outbox>()
   #scheduled = false
-  readonly #onMessage = (worker: Worker, msg: unknown): void => { if (isLiveMessage(msg)) this.#handle(worker, msg as ToPrimary) }
+  readonly #onMessage = (worker: Worker, msg: unknown): void => {
+    const request = clusterMessageOf(msg, 'publish', 'watch', 'unwatch', 'viewer-counts', 'viewer-count', 'replay')
+    if (request) this.#handle(worker, request)
+  }
   readonly #onExit = (worker: Worker): void => { this.#seq.dropNode(String(worker.id)); this.#outbox.delete(worker) }
 
   constructor(options: SequencerOptions = {}) {
@@ -46,39 +30,40 @@ export class ClusterRelay {
     cluster.on('exit', this.#onExit)
   }
 
-  #reply(worker: Worker, rid: number, value: unknown): void {
-    send(worker, { live: 1, t: 'res', rid, ok: true, value })
+  #reply(worker: Worker, requestId: number, value: unknown): void {
+    send(worker, { live: 1, kind: 'answer', requestId, ok: true, value })
   }
 
-  #handle(worker: Worker, msg: ToPrimary): void {
+  #handle(worker: Worker, msg: TransportRequest): void {
     const node = String(worker.id)
-    switch (msg.t) {
-      case 'pubs': {
-        const answers: PubAnswer[] = []
-        for (const item of msg.items) {
-          const events = this.#seq.publish(item.topic, item.inputs)
+    switch (msg.kind) {
+      case 'publish': {
+        const answers: PublishAnswer[] = []
+        for (const request of msg.requests) {
+          const events = this.#seq.publish(request.topic, request.inputs)
           // Only ids travel back: the worker already has the payloads.
           const byOrigin = new Map(events.map((e) => [e.origin ?? '', e.id]))
-          answers.push({ rid: item.rid, ids: item.inputs.length === events.length ? events.map((e) => e.id) : item.inputs.map((i) => byOrigin.get(i.origin ?? '') ?? null) })
-          if (events.length > 0) this.#route(item.topic, events)
+          const ids = request.inputs.length === events.length ? events.map((e) => e.id) : request.inputs.map((i) => byOrigin.get(i.origin ?? '') ?? null)
+          answers.push({ requestId: request.requestId, ids })
+          if (events.length > 0) this.#route(request.topic, events)
         }
         const box = this.#box(worker)
-        if (box.pubr) box.pubr.push(...answers)
-        else box.pubr = answers
+        if (box.published) box.published.push(...answers)
+        else box.published = answers
         this.#schedule()
         return
       }
-      case 'watch': this.#seq.watch(msg.topic, node); this.#reply(worker, msg.rid, true); return
+      case 'watch': this.#seq.watch(msg.topic, node); this.#reply(worker, msg.requestId, true); return
       case 'unwatch': this.#seq.unwatch(msg.topic, node); return
-      case 'counts': this.#seq.setCounts(node, msg.counts); return
-      case 'viewers': this.#reply(worker, msg.rid, this.#seq.viewerCount(msg.topic)); return
-      case 'replay': this.#reply(worker, msg.rid, this.#seq.replay(msg.topic, msg.after)); return
+      case 'viewer-counts': this.#seq.setCounts(node, msg.counts); return
+      case 'viewer-count': this.#reply(worker, msg.requestId, this.#seq.viewerCount(msg.topic)); return
+      case 'replay': this.#reply(worker, msg.requestId, this.#seq.replay(msg.topic, msg.afterId)); return
     }
   }
 
-  #box(w: Worker): { events: LiveEvent[]; pubr: PubAnswer[] | undefined } {
+  #box(w: Worker): Outbox {
     let box = this.#outbox.get(w)
-    if (!box) { box = { events: [], pubr: undefined }; this.#outbox.set(w, box) }
+    if (!box) { box = { events: [], published: undefined }; this.#outbox.set(w, box) }
     return box
   }
 
@@ -98,7 +83,7 @@ export class ClusterRelay {
 
   #flush(): void {
     this.#scheduled = false
-    for (const [w, box] of this.#outbox) send(w, box.pubr ? { live: 1, t: 'ev', events: box.events, pubr: box.pubr } : { live: 1, t: 'ev', events: box.events })
+    for (const [w, box] of this.#outbox) send(w, box.published ? { live: 1, kind: 'events', events: box.events, published: box.published } : { live: 1, kind: 'events', events: box.events })
     this.#outbox.clear()
   }
 
@@ -108,7 +93,7 @@ export class ClusterRelay {
   }
 }
 
-function send(worker: Worker, msg: ToWorker): void {
+function send(worker: Worker, msg: TransportReply): void {
   if (!worker.isConnected()) return
   try { worker.send(msg) } catch { /* the worker is exiting; its 'exit' drops it from routing */ }
 }
@@ -116,51 +101,54 @@ function send(worker: Worker, msg: ToWorker): void {
 /** Runs in a cluster worker: the LiveTransport whose dispatcher is the primary. */
 export class ClusterWorkerTransport implements LiveTransport {
   readonly nodeId: string
-  #rid = 0
+  #requestId = 0
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
   #sink: ((events: LiveEvent[]) => void) | undefined
-  #outbox: { rid: number; topic: string; inputs: PublishInput[] }[] = []
-  readonly #onMessage = (msg: unknown): void => { if (isLiveMessage(msg)) this.#handle(msg as ToWorker) }
+  #outbox: PublishRequest[] = []
+  readonly #onMessage = (msg: unknown): void => {
+    const reply = clusterMessageOf(msg, 'events', 'answer')
+    if (reply) this.#handle(reply)
+  }
 
   constructor() {
     if (!cluster.isWorker || !process.send) throw new LiveError('LIVE_CONFIG', 'ClusterWorkerTransport runs only in a cluster worker')
     this.nodeId = String(cluster.worker?.id ?? process.pid)
   }
 
-  #handle(msg: ToWorker): void {
-    if (msg.t === 'ev') {
+  #handle(msg: TransportReply): void {
+    if (msg.kind === 'events') {
       // Deliver first: a publisher answered 202 may tell a viewer, who must then find the event already sent.
       if (msg.events.length > 0) this.#sink?.(msg.events)
-      for (const item of msg.pubr ?? []) {
-        const p = this.#pending.get(item.rid)
-        this.#pending.delete(item.rid)
-        p?.resolve(item.ids)
+      for (const answer of msg.published ?? []) {
+        const p = this.#pending.get(answer.requestId)
+        this.#pending.delete(answer.requestId)
+        p?.resolve(answer.ids)
       }
       return
     }
-    const p = this.#pending.get(msg.rid)
+    const p = this.#pending.get(msg.requestId)
     if (!p) return
-    this.#pending.delete(msg.rid)
+    this.#pending.delete(msg.requestId)
     if (msg.ok) p.resolve(msg.value)
     else p.reject(new LiveError('LIVE_TRANSPORT', msg.message))
   }
 
-  #post(msg: ToPrimary): void {
+  #post(msg: TransportRequest): void {
     process.send?.(msg)
   }
 
-  #request<T>(build: (rid: number) => ToPrimary | undefined): Promise<T> {
-    const rid = ++this.#rid
+  #request<T>(build: (requestId: number) => TransportRequest | undefined): Promise<T> {
+    const requestId = ++this.#requestId
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.#pending.delete(rid)
-        reject(new LiveError('LIVE_TRANSPORT', 'cluster primary did not answer within 10s'))
-      }, 10_000)
-      this.#pending.set(rid, {
+        this.#pending.delete(requestId)
+        reject(new LiveError('LIVE_TRANSPORT', `cluster primary did not answer within ${LIVE_DEFAULTS.cluster.requestTimeoutMs} ms`))
+      }, LIVE_DEFAULTS.cluster.requestTimeoutMs)
+      this.#pending.set(requestId, {
         resolve: (v) => { clearTimeout(timer); resolve(v as T) },
         reject: (e) => { clearTimeout(timer); reject(e) },
       })
-      const msg = build(rid)
+      const msg = build(requestId)
       if (msg) this.#post(msg)
     })
   }
@@ -173,8 +161,8 @@ export class ClusterWorkerTransport implements LiveTransport {
   async publish(topic: string, inputs: PublishInput[]): Promise<LiveEvent[]> {
     const now = Date.now()
     for (const i of inputs) i.ts ??= now
-    const ids = await this.#request<(number | null)[]>((rid) => {
-      this.#outbox.push({ rid, topic, inputs })
+    const ids = await this.#request<(number | null)[]>((requestId) => {
+      this.#outbox.push({ requestId, topic, inputs })
       if (this.#outbox.length === 1) setImmediate(() => this.#flushPublishes())
       return undefined
     })
@@ -190,16 +178,16 @@ export class ClusterWorkerTransport implements LiveTransport {
   }
 
   #flushPublishes(): void {
-    const items = this.#outbox
+    const requests = this.#outbox
     this.#outbox = []
-    if (items.length > 0) this.#post({ live: 1, t: 'pubs', items })
+    if (requests.length > 0) this.#post({ live: 1, kind: 'publish', requests })
   }
 
-  async watch(topic: string): Promise<void> { await this.#request((rid) => ({ live: 1, t: 'watch', rid, topic })) }
-  unwatch(topic: string): void { this.#post({ live: 1, t: 'unwatch', topic }) }
-  reportViewers(counts: ReadonlyMap<string, number>): void { this.#post({ live: 1, t: 'counts', counts: [...counts] }) }
-  viewerCount(topic: string): Promise<number> { return this.#request((rid) => ({ live: 1, t: 'viewers', rid, topic })) }
-  replay(topic: string, afterId: number): Promise<ReplayResult> { return this.#request((rid) => ({ live: 1, t: 'replay', rid, topic, after: afterId })) }
+  async watch(topic: string): Promise<void> { await this.#request((requestId) => ({ live: 1, kind: 'watch', requestId, topic })) }
+  unwatch(topic: string): void { this.#post({ live: 1, kind: 'unwatch', topic }) }
+  reportViewers(counts: ReadonlyMap<string, number>): void { this.#post({ live: 1, kind: 'viewer-counts', counts: [...counts] }) }
+  viewerCount(topic: string): Promise<number> { return this.#request((requestId) => ({ live: 1, kind: 'viewer-count', requestId, topic })) }
+  replay(topic: string, afterId: number): Promise<ReplayResult> { return this.#request((requestId) => ({ live: 1, kind: 'replay', requestId, topic, afterId })) }
 
   async close(): Promise<void> {
     process.off('message', this.#onMessage)
