@@ -4,7 +4,7 @@ import type { HubOptions } from './core/hub.ts'
 import type { SequencerOptions } from './core/sequencer.ts'
 import type { LiveServerOptions } from './http/live-server.ts'
 import type { PeerForwarderOptions } from './transports/peer-forwarder.ts'
-import type { RedisTransportOptions } from './transports/redis-transport.ts'
+import type { RedisTransportOptions } from './transports/redis/redis-transport.ts'
 
 /** What each group must cover: the option types it is the default of, so a renamed option fails to compile. */
 type LiveDefaults = {

@@ -3,7 +3,7 @@ export { startLiveServer, type LiveServer, type LiveServerOptions } from './http
 export { serveLive, defaultWorkerCount, connectionsPerProcess, type ServeLiveOptions, type ServedLive } from './cluster/serve.ts'
 export { Hub, type HubOptions, type HubStats, type SlowConsumerPolicy } from './core/hub.ts'
 export { LocalTransport } from './transports/local-transport.ts'
-export { RedisTransport, type RedisTransportOptions } from './transports/redis-transport.ts'
+export { RedisTransport, type RedisTransportOptions } from './transports/redis/redis-transport.ts'
 export { ClusterRelay, ClusterWorkerTransport } from './transports/cluster-transport.ts'
 export { Sequencer, type SequencerOptions } from './core/sequencer.ts'
 export { TopicHistory } from './core/topic-history.ts'

@@ -74,7 +74,7 @@ function toServerOptions(o: ServeLiveOptions, logger: Logger): LiveServerOptions
 // Loaded on demand: a process that never talks to Redis does not pay ioredis' memory (multiplied by every worker).
 async function redisTransport(o: ServeLiveOptions, logger: Logger): Promise<LiveTransport | undefined> {
   if (!o.redis) return undefined
-  const { RedisTransport } = await import('../transports/redis-transport.ts')
+  const { RedisTransport } = await import('../transports/redis/redis-transport.ts')
   return new RedisTransport({ url: o.redis, prefix: o.redisPrefix, nodeTtlMs: o.nodeTtlMs, historySize: o.hub?.historySize, historyBytes: o.hub?.historyBytes, logger })
 }
 

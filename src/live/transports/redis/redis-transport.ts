@@ -1,10 +1,10 @@
 // Distributed mode: Redis holds per-topic sequence + history and the topic → node routing table (with expiry).
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
-import type { Logger } from '../../shared/logger.ts'
-import { LIVE_DEFAULTS } from '../defaults.ts'
-import { LiveError } from '../errors.ts'
-import type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from '../types.ts'
+import type { Logger } from '../../../shared/logger.ts'
+import { LIVE_DEFAULTS } from '../../defaults.ts'
+import { LiveError } from '../../errors.ts'
+import type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from '../../types.ts'
 
 /** Options of the Redis dispatcher adapter. */
 export type RedisTransportOptions = {
