@@ -5,6 +5,8 @@ import type { Logger } from '../../../shared/logger.ts'
 import { LIVE_DEFAULTS } from '../../defaults.ts'
 import { LiveError } from '../../errors.ts'
 import type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from '../../types.ts'
+import { decodeChannelMessage, decodeRedisEvent, nodeChannel, nodeChannelPrefix, seenKeyPrefix, topicKeys, type TopicKeys } from '../../wire/redis.ts'
+import { liveScripts, type LiveScripts } from './scripts.ts'
 
 /** Options of the Redis dispatcher adapter. */
 export type RedisTransportOptions = {
@@ -12,7 +14,7 @@ export type RedisTransportOptions = {
   url: string
   /** Key and channel prefix; lets several services share one Redis. @defaultValue LIVE_DEFAULTS.redis.prefix */
   prefix?: string
-  /** Id of this node in the routing table. @defaultValue hostname-pid-random */
+  /** Id of this node in the routing table. @defaultValue `<pid>-<8 random hex digits>` */
   nodeId?: string
   /** A node that stops refreshing drops out of routing after this long. @defaultValue LIVE_DEFAULTS.redis.nodeTtlMs */
   nodeTtlMs?: number
@@ -28,78 +30,10 @@ export type RedisTransportOptions = {
   logger?: Logger
 }
 
-// One atomic step per publish batch: dedupe, sequence, append to history, route to the live watchers.
-// Atomicity is what keeps ids gap-free and delivery in id order across any number of dispatchers.
-// KEYS[4] holds the byte total of the history list; a list without it (written before it existed) is summed once.
-const PUBLISH_LUA = `
-local now = tonumber(ARGV[1])
-local histMax = tonumber(ARGV[2])
-local histTtl = tonumber(ARGV[3])
-local dedupeTtl = tonumber(ARGV[4])
-local seenPrefix = ARGV[5]
-local chanPrefix = ARGV[6]
-local topic = ARGV[7]
-local n = tonumber(ARGV[8])
-local histBytes = tonumber(ARGV[9])
-if redis.call('EXISTS', KEYS[4]) == 0 then
-  local sum = 0
-  for _, old in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do sum = sum + #old end
-  redis.call('SET', KEYS[4], sum)
-end
-local added = 0
-local evs = {}
-for i = 0, n - 1 do
-  local b = 10 + i * 4
-  local origin = ARGV[b + 3]
-  local fresh = true
-  if origin ~= '' then
-    fresh = redis.call('SET', seenPrefix .. origin, '1', 'NX', 'PX', dedupeTtl)
-  end
-  if fresh then
-    local id = redis.call('INCR', KEYS[1])
-    local ev = { topic = topic, id = id, type = ARGV[b], data = ARGV[b + 1], ts = tonumber(ARGV[b + 2]) }
-    if origin ~= '' then ev.origin = origin end
-    local text = cjson.encode(ev)
-    redis.call('RPUSH', KEYS[2], text)
-    added = added + #text
-    evs[#evs + 1] = text
-  end
-end
-if #evs > 0 then
-  local total = redis.call('INCRBY', KEYS[4], added)
-  local len = redis.call('LLEN', KEYS[2])
-  while len > 1 and (len > histMax or total > histBytes) do
-    total = redis.call('DECRBY', KEYS[4], #redis.call('LPOP', KEYS[2]))
-    len = len - 1
-  end
-  redis.call('PEXPIRE', KEYS[2], histTtl)
-  redis.call('PEXPIRE', KEYS[4], histTtl)
-  redis.call('PEXPIRE', KEYS[1], histTtl)
-  local payload = '[' .. table.concat(evs, ',') .. ']'
-  local nodes = redis.call('ZRANGEBYSCORE', KEYS[3], now, '+inf')
-  for _, node in ipairs(nodes) do redis.call('PUBLISH', chanPrefix .. node, payload) end
-end
-return evs
-`
-
-const VIEWERS_LUA = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-local alive = redis.call('ZRANGE', KEYS[1], 0, -1)
-if #alive == 0 then return 0 end
-local counts = redis.call('HMGET', KEYS[2], unpack(alive))
-local sum = 0
-for _, c in ipairs(counts) do if c then sum = sum + tonumber(c) end end
-return sum
-`
-
-type LiveRedis = Redis & {
-  livePublish(seq: string, hist: string, nodes: string, histBytes: string, ...argv: (string | number)[]): Promise<string[]>
-  liveViewers(nodes: string, viewers: string, now: number): Promise<number>
-}
-
 export class RedisTransport implements LiveTransport {
   readonly nodeId: string
-  readonly #cmd: LiveRedis
+  readonly #cmd: Redis
+  readonly #scripts: LiveScripts
   readonly #sub: Redis
   readonly #p: string
   readonly #ttl: number
@@ -122,24 +56,21 @@ export class RedisTransport implements LiveTransport {
     this.#dedupeTtl = options.dedupeTtlMs ?? LIVE_DEFAULTS.sequencer.dedupeTtlMs
     this.#log = options.logger
     const common = { maxRetriesPerRequest: 2, enableAutoPipelining: true, lazyConnect: true }
-    this.#cmd = new Redis(options.url, common) as LiveRedis
+    this.#cmd = new Redis(options.url, common)
+    this.#scripts = liveScripts(this.#cmd)
     this.#sub = new Redis(options.url, { ...common, enableAutoPipelining: false })
-    this.#cmd.defineCommand('livePublish', { numberOfKeys: 4, lua: PUBLISH_LUA })
-    this.#cmd.defineCommand('liveViewers', { numberOfKeys: 2, lua: VIEWERS_LUA })
     for (const r of [this.#cmd, this.#sub]) r.on('error', (err: Error) => this.#log?.warn({ err: err.message }, 'live redis error'))
   }
 
-  #k(topic: string, kind: string): string { return `${this.#p}t:${topic}:${kind}` }
-  get #channel(): string { return `${this.#p}n:${this.nodeId}` }
+  #keys(topic: string): TopicKeys { return topicKeys(this.#p, topic) }
 
   async start(sink: (events: LiveEvent[]) => void): Promise<void> {
     await Promise.all([this.#cmd.connect(), this.#sub.connect()])
     this.#sub.on('message', (_channel: string, payload: string) => {
-      let events: LiveEvent[]
-      try { events = JSON.parse(payload) as LiveEvent[] } catch { return }
-      sink(events)
+      const events = decodeChannelMessage(payload)
+      if (events) sink(events)
     })
-    await this.#sub.subscribe(this.#channel)
+    await this.#sub.subscribe(nodeChannel(this.#p, this.nodeId))
     // Resubscription after a reconnect is ioredis' job; re-registering our topics is ours.
     this.#sub.on('ready', () => { void this.#refresh() })
     this.#refreshTimer = setInterval(() => { void this.#refresh() }, Math.max(250, Math.floor(this.#ttl / 3)))
@@ -148,26 +79,30 @@ export class RedisTransport implements LiveTransport {
 
   async publish(topic: string, inputs: PublishInput[]): Promise<LiveEvent[]> {
     const now = Date.now()
-    const argv: (string | number)[] = [now, this.#historySize, this.#historyTtl, this.#dedupeTtl, `${this.#p}seen:`, `${this.#p}n:`, topic, inputs.length, this.#historyBytes]
-    for (const i of inputs) argv.push(i.type, i.data, i.ts ?? now, i.origin ?? '')
     let texts: string[]
     try {
-      texts = await this.#cmd.livePublish(this.#k(topic, 'seq'), this.#k(topic, 'hist'), this.#k(topic, 'nodes'), this.#k(topic, 'histbytes'), ...argv)
+      texts = await this.#scripts.publishEvents({
+        keys: this.#keys(topic), topic, now,
+        events: inputs.map((i) => ({ type: i.type, data: i.data, ts: i.ts ?? now, origin: i.origin })),
+        historySize: this.#historySize, historyBytes: this.#historyBytes, historyTtlMs: this.#historyTtl, dedupeTtlMs: this.#dedupeTtl,
+        seenKeyPrefix: seenKeyPrefix(this.#p), channelPrefix: nodeChannelPrefix(this.#p),
+      })
     } catch (err) {
       throw new LiveError('LIVE_TRANSPORT', `redis publish failed: ${(err as Error).message}`, { cause: err })
     }
-    return texts.map((t) => JSON.parse(t) as LiveEvent)
+    return texts.map(decodeRedisEvent)
   }
 
   async watch(topic: string): Promise<void> {
     this.#watched.add(topic)
-    const key = this.#k(topic, 'nodes')
+    const key = this.#keys(topic).nodes
     await this.#cmd.multi().zadd(key, Date.now() + this.#ttl, this.nodeId).pexpire(key, this.#ttl * 3).exec()
   }
 
   unwatch(topic: string): void {
     this.#watched.delete(topic)
-    this.#cmd.multi().zrem(this.#k(topic, 'nodes'), this.nodeId).hdel(this.#k(topic, 'viewers'), this.nodeId).exec()
+    const keys = this.#keys(topic)
+    this.#cmd.multi().zrem(keys.nodes, this.nodeId).hdel(keys.viewers, this.nodeId).exec()
       .catch((err: unknown) => this.#log?.warn({ err: String(err), topic }, 'live unwatch failed'))
   }
 
@@ -180,7 +115,7 @@ export class RedisTransport implements LiveTransport {
     if (this.#counts.size === 0) return
     const m = this.#cmd.multi()
     for (const [topic, n] of this.#counts) {
-      const key = this.#k(topic, 'viewers')
+      const key = this.#keys(topic).viewers
       m.hset(key, this.nodeId, n).pexpire(key, this.#ttl * 3)
     }
     try { await m.exec() } catch (err) { this.#log?.warn({ err: String(err) }, 'live viewer count write failed') }
@@ -192,7 +127,7 @@ export class RedisTransport implements LiveTransport {
     const until = Date.now() + this.#ttl
     const m = this.#cmd.multi()
     for (const topic of this.#watched) {
-      const key = this.#k(topic, 'nodes')
+      const key = this.#keys(topic).nodes
       m.zadd(key, until, this.nodeId).pexpire(key, this.#ttl * 3)
     }
     try { await m.exec() } catch (err) { this.#log?.warn({ err: String(err) }, 'live routing refresh failed') }
@@ -200,16 +135,17 @@ export class RedisTransport implements LiveTransport {
   }
 
   async viewerCount(topic: string): Promise<number> {
-    return Number(await this.#cmd.liveViewers(this.#k(topic, 'nodes'), this.#k(topic, 'viewers'), Date.now()))
+    return this.#scripts.countViewers({ keys: this.#keys(topic), now: Date.now() })
   }
 
   async replay(topic: string, afterId: number): Promise<ReplayResult> {
-    const texts = await this.#cmd.lrange(this.#k(topic, 'hist'), 0, -1)
-    const events = texts.map((t) => JSON.parse(t) as LiveEvent)
+    const keys = this.#keys(topic)
+    const texts = await this.#cmd.lrange(keys.history, 0, -1)
+    const events = texts.map(decodeRedisEvent)
     const first = events[0]
     const last = events.at(-1)
     if (!first || !last) {
-      const seq = Number(await this.#cmd.get(this.#k(topic, 'seq')) ?? 0)
+      const seq = Number(await this.#cmd.get(keys.seq) ?? 0)
       return afterId === seq ? { kind: 'events', events: [] } : { kind: 'reset', latestId: seq }
     }
     if (afterId > last.id || afterId < first.id - 1) return { kind: 'reset', latestId: last.id }
@@ -220,7 +156,10 @@ export class RedisTransport implements LiveTransport {
     if (this.#refreshTimer) clearInterval(this.#refreshTimer)
     if (this.#watched.size > 0) {
       const m = this.#cmd.multi()
-      for (const topic of this.#watched) m.zrem(this.#k(topic, 'nodes'), this.nodeId).hdel(this.#k(topic, 'viewers'), this.nodeId)
+      for (const topic of this.#watched) {
+        const keys = this.#keys(topic)
+        m.zrem(keys.nodes, this.nodeId).hdel(keys.viewers, this.nodeId)
+      }
       await m.exec().catch(() => undefined)
     }
     this.#sub.disconnect()
