@@ -18,7 +18,7 @@ import { LocalTransport } from '../transports/local-transport.ts'
 import { renderLivePage } from './page.ts'
 import { createSseFront, writeRawError, type SseRequest } from './sse-front.ts'
 import type { RawPublishRequest, RawResponse } from './publish-front.ts'
-import { assertForwardable } from '../wire/peer-dc.ts'
+import { assertForwardable, DC_HEADER, originId } from '../wire/peer-dc.ts'
 import { PeerForwarder } from '../transports/peer-forwarder.ts'
 import { parsePublishBody, parseTopic } from '../core/publish-body.ts'
 import type { LiveEvent, LiveTransport } from '../types.ts'
@@ -210,7 +210,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     if (role === 'frontend') throw new LiveError('LIVE_NOT_FOUND', 'this node is a frontend only; publish to a dispatcher')
     const publisher = await authorizePublish(header('authorization'), topic, auth)
     const bytes = typeof body === 'function' ? await body() : body
-    const forwardedFrom = header('x-colony-dc')
+    const forwardedFrom = header(DC_HEADER)
     // A viewer token never speaks for a peer DC (it could forge origin ids).
     const forwarded = publisher.kind !== 'viewer' && typeof forwardedFrom === 'string' && forwardedFrom.length > 0
     const inputs = parsePublishBody(bytes, { maxEvents: options.maxBatch ?? LIVE_DEFAULTS.server.maxBatch, forwarded })
@@ -230,7 +230,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     }
     if (!forwarded && forwarders.length > 0) {
       const now = Date.now()
-      for (const i of inputs) i.origin = `${options.dc as string}:${originNonce}:${++originSeq}`
+      for (const i of inputs) i.origin = originId(options.dc as string, originNonce, ++originSeq)
       assertForwardable(inputs.map((i) => ({ type: i.type, data: i.data, ts: i.ts ?? now, origin: i.origin as string })), maxBodyBytes)
     }
     const events = await transport.publish(topic, inputs)

@@ -4,7 +4,7 @@
 import { computeBackoff, delay, parseRetryAfter } from '../../shared/backoff.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { LIVE_DEFAULTS, withDefaults } from '../defaults.ts'
-import { forwardedBody, forwardedBodyBytes, forwardedEventJson } from '../wire/peer-dc.ts'
+import { DC_HEADER, forwardedBody, forwardedBodyBytes, forwardedEventJson } from '../wire/peer-dc.ts'
 import type { LiveEvent } from '../types.ts'
 
 /** Options of one peer-DC forwarder. */
@@ -190,7 +190,7 @@ export class PeerForwarder {
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.timeoutMs)])
     const res = await fetch(`${this.#o.url}/v1/topics/${encodeURIComponent(topic)}/events`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.#o.token}`, 'x-colony-dc': this.#o.dc },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.#o.token}`, [DC_HEADER]: this.#o.dc },
       body: forwardedBody(items.map((it) => it.json)),
       signal,
     })

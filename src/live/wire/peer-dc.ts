@@ -1,6 +1,31 @@
-// The bytes an event takes on its way to a peer DC: one forwarded POST body is `{"events":[e1,e2,…]}`,
-// each `e` built here once, so the size of any batch is known exactly before it is sent.
+// What one DC sends another (transports/peer-forwarder.ts → the peer's publish API). Peer DCs may run different
+// versions, so this is a compatibility contract.
+//
+//   POST <peer>/v1/topics/<topic>/events
+//   authorization: Bearer <peer token>
+//   x-colony-dc: <name of the sending DC>        (marks the events as forwarded: the peer never forwards them on)
+//   content-type: application/json
+//
+//   {"events":[{"type":"comment","data":{…},"ts":1764000000000,"origin":"eu:Xy12ab:42"}, …]}
+//
+// | field  | meaning                                                                                   |
+// |--------|-------------------------------------------------------------------------------------------|
+// | type   | the event type                                                                            |
+// | data   | the event's JSON value, as published                                                      |
+// | ts     | publish time at the home DC (ms since epoch)                                              |
+// | origin | `<dc>:<node nonce>:<seq>`, unique per event; the peer drops an origin it has already seen |
+//
+// The peer answers 202 as to any publish; it stamps its own ids. Each `e` is built here once, so the size of
+// any batch is known exactly before it is sent.
 import { LiveError } from '../errors.ts'
+
+/** The request header that names the sending DC. */
+export const DC_HEADER = 'x-colony-dc'
+
+/** The origin id of the `seq`th event first published on a node of DC `dc` (`nonce`: random per node start). */
+export function originId(dc: string, nonce: string, seq: number): string {
+  return `${dc}:${nonce}:${seq}`
+}
 
 /** What a forwarded event carries (the peer stamps its own id). */
 export type ForwardedEvent = { type: string; data: string; ts: number; origin: string }
