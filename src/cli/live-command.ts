@@ -229,7 +229,8 @@ async function runPublish(argv: string[]): Promise<number> {
   let value: unknown
   try { value = JSON.parse(json) } catch { throw new UsageError('<json> is not valid JSON') }
   const type = str(p, 'type')
-  const { publishLive, parseTopic } = await import('../live/index.ts')
+  const { publishLive } = await import('../live/index.ts')
+  const { parseTopic } = await import('../live/core/publish-body.ts')
   parseTopic(encodeURIComponent(topic))
   let events: { type: string; data: unknown }[]
   if (type) events = [{ type, data: value }]
@@ -247,7 +248,8 @@ async function runSubscribe(argv: string[]): Promise<number> {
   if (p.help) { process.stdout.write(formatHelp(SUBSCRIBE)); return EXIT_OK }
   const [topic, ...extra] = p.positionals
   if (!topic || extra.length > 0) throw new UsageError('usage: colony live subscribe <topic> (see --help)')
-  const { subscribeLive, parseTopic } = await import('../live/index.ts')
+  const { subscribeLive } = await import('../live/index.ts')
+  const { parseTopic } = await import('../live/core/publish-body.ts')
   parseTopic(encodeURIComponent(topic))
   const max = num(p, 'count') ?? 0
   const durationText = str(p, 'duration')
