@@ -1,13 +1,13 @@
 // Embedded multi-process mode: the cluster primary is the dispatcher; workers (frontends) talk to it over IPC.
-import cluster, { type Worker } from 'node:cluster'
 import { LIVE_DEFAULTS } from '../defaults.ts'
 import { LiveError } from '../errors.ts'
 import { Sequencer, type SequencerOptions } from '../core/sequencer.ts'
 import type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from '../types.ts'
 import { clusterMessageOf, type PublishAnswer, type PublishRequest, type TransportReply, type TransportRequest } from '../wire/cluster-ipc.ts'
+import { nodeClusterPrimary, nodeClusterWorker, type PrimaryChannel, type WorkerChannel, type WorkerPort } from './cluster-channel.ts'
 
 /** What the relay sends one worker at the end of this event-loop turn. */
-type Outbox = { events: LiveEvent[]; published: PublishAnswer[] | undefined }
+type Outbox = { worker: WorkerPort; events: LiveEvent[]; published: PublishAnswer[] | undefined }
 
 /**
  * Runs in the cluster primary: sequences publishes and forwards each batch only to the workers watching
@@ -16,26 +16,31 @@ type Outbox = { events: LiveEvent[]; published: PublishAnswer[] | undefined }
  */
 export class ClusterRelay {
   readonly #seq: Sequencer
-  readonly #outbox = new Map<Worker, Outbox>()
+  readonly #channel: PrimaryChannel
+  /** By worker id. */
+  readonly #outbox = new Map<string, Outbox>()
   #scheduled = false
-  readonly #onMessage = (worker: Worker, msg: unknown): void => {
-    const request = clusterMessageOf(msg, 'publish', 'watch', 'unwatch', 'viewer-counts', 'viewer-count', 'replay')
-    if (request) this.#handle(worker, request)
-  }
-  readonly #onExit = (worker: Worker): void => { this.#seq.dropNode(String(worker.id)); this.#outbox.delete(worker) }
+  readonly #unsubscribe: (() => void)[]
 
-  constructor(options: SequencerOptions = {}) {
+  /** `channel` reaches the workers. @defaultValue node:cluster IPC (this process must be the primary) */
+  constructor(options: SequencerOptions = {}, channel: PrimaryChannel = nodeClusterPrimary()) {
     this.#seq = new Sequencer(options)
-    cluster.on('message', this.#onMessage)
-    cluster.on('exit', this.#onExit)
+    this.#channel = channel
+    this.#unsubscribe = [
+      channel.onMessage((worker, msg) => {
+        const request = clusterMessageOf(msg, 'publish', 'watch', 'unwatch', 'viewer-counts', 'viewer-count', 'replay')
+        if (request) this.#handle(worker, request)
+      }),
+      channel.onExit((id) => { this.#seq.dropNode(id); this.#outbox.delete(id) }),
+    ]
   }
 
-  #reply(worker: Worker, requestId: number, value: unknown): void {
-    send(worker, { live: 1, kind: 'answer', requestId, ok: true, value })
+  #reply(worker: WorkerPort, requestId: number, value: unknown): void {
+    worker.send({ live: 1, kind: 'answer', requestId, ok: true, value })
   }
 
-  #handle(worker: Worker, msg: TransportRequest): void {
-    const node = String(worker.id)
+  #handle(worker: WorkerPort, msg: TransportRequest): void {
+    const node = worker.id
     switch (msg.kind) {
       case 'publish': {
         const answers: PublishAnswer[] = []
@@ -61,9 +66,9 @@ export class ClusterRelay {
     }
   }
 
-  #box(w: Worker): Outbox {
-    let box = this.#outbox.get(w)
-    if (!box) { box = { events: [], published: undefined }; this.#outbox.set(w, box) }
+  #box(worker: WorkerPort): Outbox {
+    let box = this.#outbox.get(worker.id)
+    if (!box) { box = { worker, events: [], published: undefined }; this.#outbox.set(worker.id, box) }
     return box
   }
 
@@ -75,44 +80,39 @@ export class ClusterRelay {
 
   #route(topic: string, events: LiveEvent[]): void {
     for (const id of this.#seq.watchers(topic)) {
-      const w = cluster.workers?.[id]
-      if (w) this.#box(w).events.push(...events)
+      const worker = this.#outbox.get(id)?.worker ?? this.#channel.worker(id)
+      if (worker) this.#box(worker).events.push(...events)
     }
     this.#schedule()
   }
 
   #flush(): void {
     this.#scheduled = false
-    for (const [w, box] of this.#outbox) send(w, box.published ? { live: 1, kind: 'events', events: box.events, published: box.published } : { live: 1, kind: 'events', events: box.events })
+    for (const box of this.#outbox.values()) {
+      box.worker.send(box.published ? { live: 1, kind: 'events', events: box.events, published: box.published } : { live: 1, kind: 'events', events: box.events })
+    }
     this.#outbox.clear()
   }
 
   close(): void {
-    cluster.off('message', this.#onMessage)
-    cluster.off('exit', this.#onExit)
+    for (const unsubscribe of this.#unsubscribe) unsubscribe()
   }
-}
-
-function send(worker: Worker, msg: TransportReply): void {
-  if (!worker.isConnected()) return
-  try { worker.send(msg) } catch { /* the worker is exiting; its 'exit' drops it from routing */ }
 }
 
 /** Runs in a cluster worker: the LiveTransport whose dispatcher is the primary. */
 export class ClusterWorkerTransport implements LiveTransport {
   readonly nodeId: string
+  readonly #channel: WorkerChannel
+  #unsubscribe: (() => void) | undefined
   #requestId = 0
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
   #sink: ((events: LiveEvent[]) => void) | undefined
   #outbox: PublishRequest[] = []
-  readonly #onMessage = (msg: unknown): void => {
-    const reply = clusterMessageOf(msg, 'events', 'answer')
-    if (reply) this.#handle(reply)
-  }
 
-  constructor() {
-    if (!cluster.isWorker || !process.send) throw new LiveError('LIVE_CONFIG', 'ClusterWorkerTransport runs only in a cluster worker')
-    this.nodeId = String(cluster.worker?.id ?? process.pid)
+  /** `channel` reaches the primary. @defaultValue node:cluster IPC (refused outside a cluster worker) */
+  constructor(channel: WorkerChannel = nodeClusterWorker()) {
+    this.#channel = channel
+    this.nodeId = channel.id
   }
 
   #handle(msg: TransportReply): void {
@@ -134,7 +134,7 @@ export class ClusterWorkerTransport implements LiveTransport {
   }
 
   #post(msg: TransportRequest): void {
-    process.send?.(msg)
+    this.#channel.send(msg)
   }
 
   #request<T>(build: (requestId: number) => TransportRequest | undefined): Promise<T> {
@@ -155,7 +155,10 @@ export class ClusterWorkerTransport implements LiveTransport {
 
   async start(sink: (events: LiveEvent[]) => void): Promise<void> {
     this.#sink = sink
-    process.on('message', this.#onMessage)
+    this.#unsubscribe ??= this.#channel.onMessage((msg) => {
+      const reply = clusterMessageOf(msg, 'events', 'answer')
+      if (reply) this.#handle(reply)
+    })
   }
 
   async publish(topic: string, inputs: PublishInput[]): Promise<LiveEvent[]> {
@@ -190,7 +193,8 @@ export class ClusterWorkerTransport implements LiveTransport {
   replay(topic: string, afterId: number): Promise<ReplayResult> { return this.#request((requestId) => ({ live: 1, kind: 'replay', requestId, topic, afterId })) }
 
   async close(): Promise<void> {
-    process.off('message', this.#onMessage)
+    this.#unsubscribe?.()
+    this.#unsubscribe = undefined
     for (const p of this.#pending.values()) p.reject(new LiveError('LIVE_SHUTTING_DOWN', 'transport closed'))
     this.#pending.clear()
   }
