@@ -13,20 +13,42 @@ export type Schedulable = {
 /** A topic is held for batching only if that saves at least this many socket writes per second. */
 const MIN_SAVED_WRITES_PER_S = 100
 
+/** The time and timers the scheduler runs on; tests pass a manual one. */
+export type SchedulerClock = {
+  /** Monotonic milliseconds: the `due` times and the `now` given to schedule(). */
+  now(): number
+  /** Wall-clock milliseconds passed to the writer. */
+  wallNow(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+  /** Runs `fn` at the end of this event-loop turn. */
+  setImmediate(fn: () => void): void
+}
+
+export const SYSTEM_CLOCK: SchedulerClock = {
+  now: () => performance.now(),
+  wallNow: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  setImmediate: (fn) => { setImmediate(fn) },
+}
+
 export class FlushScheduler<T extends Schedulable> {
   /** Topics to write at the end of this event-loop turn. */
   readonly #soon = new Set<T>()
   /** Topics held for batching, in order of their `due` time (every hold is the same length). */
   readonly #holding = new Set<T>()
   #soonScheduled = false
-  #timer: NodeJS.Timeout | undefined
+  #timer: unknown
   readonly #windowMs: number
   readonly #write: (t: T, now: number) => void
+  readonly #clock: SchedulerClock
 
-  /** `write` writes a topic's queue and sets its `due` back to 0. */
-  constructor(windowMs: number, write: (t: T, now: number) => void) {
+  /** `write` writes a topic's queue and sets its `due` back to 0; it is given the wall-clock time. */
+  constructor(windowMs: number, write: (t: T, now: number) => void, clock: SchedulerClock = SYSTEM_CLOCK) {
     this.#windowMs = windowMs
     this.#write = write
+    this.#clock = clock
   }
 
   /**
@@ -49,7 +71,7 @@ export class FlushScheduler<T extends Schedulable> {
     if (hold) {
       t.due = now + w
       this.#holding.add(t)
-      if (!this.#timer) this.#armTimer(t.due, now)
+      if (this.#timer === undefined) this.#armTimer(t.due, now)
       return
     }
     t.due = now
@@ -60,17 +82,17 @@ export class FlushScheduler<T extends Schedulable> {
     this.#soon.add(t)
     if (!this.#soonScheduled) {
       this.#soonScheduled = true
-      setImmediate(() => this.#flushSoon())
+      this.#clock.setImmediate(() => this.#flushSoon())
     }
   }
 
   #armTimer(due: number, now: number): void {
-    this.#timer = setTimeout(() => this.#flushHeld(), Math.max(1, Math.ceil(due - now)))
+    this.#timer = this.#clock.setTimeout(() => this.#flushHeld(), Math.max(1, Math.ceil(due - now)))
   }
 
   #flushSoon(): void {
     this.#soonScheduled = false
-    const now = Date.now()
+    const now = this.#clock.wallNow()
     for (const t of this.#soon) this.#write(t, now)
     this.#soon.clear()
   }
@@ -78,8 +100,8 @@ export class FlushScheduler<T extends Schedulable> {
   /** Writes every held topic that is due (the set is in due order), then re-arms for the next one. */
   #flushHeld(): void {
     this.#timer = undefined
-    const at = performance.now()
-    const now = Date.now()
+    const at = this.#clock.now()
+    const now = this.#clock.wallNow()
     for (const t of this.#holding) {
       // setTimeout has 1 ms granularity: anything due within it goes now rather than in another timer.
       if (t.due > at + 1) { this.#armTimer(t.due, at); return }
@@ -90,8 +112,8 @@ export class FlushScheduler<T extends Schedulable> {
 
   /** Writes everything queued now (drain). */
   flushAll(): void {
-    if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined }
-    const now = Date.now()
+    if (this.#timer !== undefined) { this.#clock.clearTimeout(this.#timer); this.#timer = undefined }
+    const now = this.#clock.wallNow()
     for (const t of this.#holding) this.#write(t, now)
     this.#holding.clear()
     for (const t of this.#soon) this.#write(t, now)
@@ -105,7 +127,7 @@ export class FlushScheduler<T extends Schedulable> {
   }
 
   close(): void {
-    if (this.#timer) clearTimeout(this.#timer)
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer)
     this.#timer = undefined
   }
 }
