@@ -13,7 +13,7 @@ export type LiveMetrics = {
 
 /**
  * Node's default series, with the event-loop lag sampled every 100 ms instead of prom-client's 10 ms: that
- * timer wakes an otherwise idle worker 100 times a second (~1% of a core per process measured here).
+ * timer wakes an otherwise idle worker 100 times a second, about 1% of a core per process.
  */
 function createLiveRegistry(): Registry {
   const registry = createMetricsRegistry({ defaults: false })

@@ -1,7 +1,7 @@
 // The listening socket of a live node. SSE requests are recognised from their first bytes and kept as bare
 // sockets; publishes go to publish-front.ts (also bare); everything else is handed to a node:http server.
 // An http-owned socket keeps a parser, IncomingMessage and ServerResponse alive for the stream's lifetime
-// (~15 KB measured); a bare one ~3 KB.
+// (~15 KB per connection); a bare one ~3 KB.
 import type { Server as HttpServer } from 'node:http'
 import net from 'node:net'
 import { LIVE_DEFAULTS } from '../defaults.ts'
