@@ -1,5 +1,5 @@
 // The results of one bench/live run as Markdown tables (pasted into docs/benchmarks/live.md).
-import type { LiveBenchResult } from '../../src/live/bench/index.ts'
+import type { LiveBenchResult } from './generator/run-bench.ts'
 
 const n = (x: number | undefined, d = 0): string => (x !== undefined && Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a')
 

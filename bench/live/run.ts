@@ -1,23 +1,27 @@
 // colony live vs nginx+nchan, in ONE run on this machine: start both servers, drive the same load against each
 // (same connections, topics, publish rate, generator), print each result, the colony/nchan ratios and the
 // issue's targets. Quick run: node bench/live/run.ts --quick. Full run: node bench/live/run.ts (100k viewers).
+// `load` runs the generator once against one server (load.ts); --smoke runs the generator's self-check.
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec } from '../../src/shared/cli-options.ts'
+import { UsageError } from '../../src/shared/errors.ts'
 import { parseDuration } from '../../src/shared/units.ts'
-import {
-  colonyServeArgs, formatComparison, formatResult, runLiveBenchmark, startColonyServer, startNchanServer, stopServersOnSignal,
-  type LiveBenchOptions, type LiveBenchResult, type StartedServer,
-} from '../../src/live/bench/index.ts'
+import { formatComparison, formatResult } from './generator/report.ts'
+import { runLiveBenchmark, type LiveBenchOptions, type LiveBenchResult } from './generator/run-bench.ts'
+import { colonyServeArgs, startColonyServer, startNchanServer, stopServersOnSignal, type StartedServer } from './generator/servers.ts'
+import { runLoad } from './load.ts'
 import { formatMarkdown } from './markdown.ts'
 import { busyMicros, topFrames, type CpuProfile } from './profile.ts'
 
 const SPEC: CommandSpec = {
   name: 'node bench/live/run.ts',
-  usage: '[--quick] [--scenarios fanout,likes] [--connections N] [--duration 20s]',
-  summary: 'Benchmarks `colony live serve` against nginx + nchan with the same load in the same run.',
+  usage: '[--quick] [--scenarios fanout,likes] [--connections N] [--duration 20s] | --smoke | load [load options]',
+  summary: 'Benchmarks `colony live serve` against nginx + nchan with the same load in the same run. '
+    + '`load` runs the load generator once against one server, running (--url) or started for it (--spawn): see `load --help`.',
   options: {
+    smoke: { type: 'boolean', description: 'run the generator\'s self-check instead (frame scanner, small loads on both servers; ~20 s)' },
     quick: { type: 'boolean', description: 'small run: 2,000 viewers, 10 s per scenario' },
     scenarios: { type: 'list', description: 'fanout (comments, no coalescing; also measures holding), likes (coalesced likes + comment probes)', default: ['fanout', 'likes'] },
     connections: { type: 'number', description: 'fanout: viewers', default: 100_000 },
@@ -68,8 +72,12 @@ async function runOne(kind: 'colony' | 'nchan', bench: Omit<LiveBenchOptions, 't
 }
 
 async function main(): Promise<number> {
-  const p = parseCommand(SPEC, process.argv.slice(2))
+  const argv = process.argv.slice(2)
+  if (argv[0] === 'load') return runLoad(argv.slice(1))
+  const p = parseCommand(SPEC, argv)
   if (p.help) { process.stdout.write(formatHelp(SPEC)); return 0 }
+  // node:test runs the self-check's tests once this module has settled, and sets the exit code on a failure.
+  if (bool(p, 'smoke')) { await import('./self-check.ts'); return 0 }
   const quick = bool(p, 'quick')
   const pick = (name: string, quickValue: number): number => (quick && !process.argv.includes(`--${name}`) ? quickValue : num(p, name) ?? quickValue)
   const durationMs = parseDuration(quick && !process.argv.includes('--duration') ? '10s' : str(p, 'duration') ?? '20s')
@@ -159,4 +167,10 @@ function formatTargets(results: ScenarioResult[], windowMs: number): string {
   return lines.join('\n')
 }
 
-process.exitCode = await main()
+try {
+  process.exitCode = await main()
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err
+  process.stderr.write(`bench/live: ${err.message}\n`)
+  process.exitCode = 2
+}

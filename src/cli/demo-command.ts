@@ -36,7 +36,7 @@ export async function run(argv: string[]): Promise<number> {
       const { runSwarmDemo } = await import('../swarm/demo.ts')
       ok = (await runSwarmDemo({ log })).ok
     } else {
-      const { runLiveDemo } = await import('../live/demo.ts')
+      const { runLiveDemo } = await import('../demo/live.ts')
       ok = (await runLiveDemo({ log })).ok
     }
     results.push([part, ok])

@@ -1,14 +1,24 @@
-// `colony live serve | publish | subscribe | bench`.
+// `colony live serve | publish | subscribe | token`.
 import { randomBytes } from 'node:crypto'
 import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec, type ParsedCommand } from '../shared/cli-options.ts'
 import { UsageError } from '../shared/errors.ts'
 import { createLogger } from '../shared/logger.ts'
-import { LIVE_LIMIT_DEFAULTS as LIMITS } from '../live/limits.ts'
+import { LIVE_DEFAULTS } from '../live/defaults.ts'
 import { parseDuration, parseSize } from '../shared/units.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
 
-function seconds(ms: number): string {
-  return `${ms / 1000}s`
+const { server: SERVER, limits: LIMITS, hub: HUB, redis: REDIS, peers: PEERS, cluster: CLUSTER, cli: CLI } = LIVE_DEFAULTS
+
+/** A default duration as --help shows it and parseDuration reads it back: 250ms, 15s, 24h. */
+function durationText(ms: number): string {
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`
+  return `${ms}ms`
+}
+
+/** A default size as --help shows it and parseSize reads it back: 64MiB, 256KiB, 1000. */
+function sizeText(bytes: number): string {
+  for (const [unit, size] of [['MiB', 1_048_576], ['KiB', 1024]] as const) if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`
+  return String(bytes)
 }
 
 const SERVE: CommandSpec = {
@@ -17,46 +27,46 @@ const SERVE: CommandSpec = {
   summary: 'Server-Sent Events fan-out of likes and comments. One command uses every core: worker processes share the port '
     + '(SO_REUSEPORT) and, without --redis, relay publishes through the primary. With --redis any number of nodes form one service.',
   options: {
-    port: { type: 'number', description: 'TCP port', default: 8080 },
-    host: { type: 'string', description: 'address to bind', default: '127.0.0.1' },
+    port: { type: 'number', description: 'TCP port', default: CLI.port },
+    host: { type: 'string', description: 'address to bind', default: SERVER.host },
     workers: { type: 'number', description: 'worker processes (default: max(cores, ceil(capacity / open-files limit)))' },
-    capacity: { type: 'number', description: 'connections to plan for; sizes the default worker count', default: 100_000 },
-    role: { type: 'string', description: 'both | frontend (viewer streams only) | dispatcher (publishes only); split roles need --redis', default: 'both', placeholder: 'role' },
+    capacity: { type: 'number', description: 'connections to plan for; sizes the default worker count', default: CLUSTER.capacity },
+    role: { type: 'string', description: 'both | frontend (viewer streams only) | dispatcher (publishes only); split roles need --redis', default: SERVER.role, placeholder: 'role' },
     redis: { type: 'string', description: 'link nodes through this Redis (redis://host:port/db)', placeholder: 'url' },
-    'redis-prefix': { type: 'string', description: 'Redis key/channel prefix', default: 'colony:live:' },
-    'node-ttl': { type: 'string', description: 'a silent node leaves the Redis routing table after this', default: '10s', placeholder: 'duration' },
+    'redis-prefix': { type: 'string', description: 'Redis key/channel prefix', default: REDIS.prefix },
+    'node-ttl': { type: 'string', description: 'a silent node leaves the Redis routing table after this', default: durationText(REDIS.nodeTtlMs), placeholder: 'duration' },
     token: { type: 'string', description: 'publish token (Authorization: Bearer …); generated and printed when neither this nor --jwt-key is set', placeholder: 'secret' },
     'jwt-key': { type: 'string', description: 'HS256 key: accept publish JWTs signed with it (exp required; optional topics claim)', placeholder: 'key' },
     'viewer-key': { type: 'string', description: 'secret the viewer-token key is derived from (default: --token); colony live token needs the same', placeholder: 'secret' },
     'viewer-rate': { type: 'number', description: 'events per second one viewer token may publish, burst twice that (0 = unlimited)', default: LIMITS.viewerRate },
-    'viewer-max-ttl': { type: 'string', description: 'longest lifetime of a viewer token the node accepts or issues', default: `${LIMITS.viewerMaxTtlMs / 3_600_000}h`, placeholder: 'duration' },
+    'viewer-max-ttl': { type: 'string', description: 'longest lifetime of a viewer token the node accepts or issues', default: durationText(LIMITS.viewerMaxTtlMs), placeholder: 'duration' },
     dc: { type: 'string', description: 'name of this data center (needed with --peer-dc)', placeholder: 'name' },
     'peer-dc': { type: 'list', description: 'base URL of a peer DC; local publishes are forwarded to it exactly once (repeatable)', placeholder: 'url' },
     'peer-token': { type: 'string', description: 'token for the peer DCs\' publish API (default: --token)', placeholder: 'secret' },
     'peer-batch': { type: 'string', description: 'body bytes of one forwarded POST; keep it under the peers\' --max-body (default: three quarters of --max-body)', placeholder: 'size' },
-    'peer-queue': { type: 'string', description: 'bytes of events waiting for one peer DC before the oldest are dropped (counted)', default: '64MiB', placeholder: 'size' },
-    'cors-origin': { type: 'list', description: 'allowed CORS origin, * for any (repeatable)', default: ['*'], placeholder: 'origin' },
-    history: { type: 'number', description: 'events kept per topic for Last-Event-ID replay', default: 500 },
-    'history-bytes': { type: 'string', description: 'bytes of events kept per topic for Last-Event-ID replay (the newest event is kept even alone over it)', default: '1MiB', placeholder: 'size' },
-    coalesce: { type: 'list', description: 'aggregate an event type per window: type=window (e.g. like=250ms); "none" turns it off', default: ['like=250ms'], placeholder: 'type=ms' },
-    'batch-window': { type: 'string', description: 'longest a busy topic\'s events are held to share one write per connection (adaptive: only topics whose events arrive closer together than this)', default: '60ms', placeholder: 'duration' },
-    heartbeat: { type: 'string', description: 'comment sent to a connection idle this long', default: '15s', placeholder: 'duration' },
-    retry: { type: 'string', description: 'retry: sent to clients (reconnection delay)', default: '2s', placeholder: 'duration' },
-    'max-buffer': { type: 'string', description: 'unsent bytes per connection before it is a slow consumer', default: '256KB', placeholder: 'size' },
-    'slow-consumer': { type: 'string', description: 'resync (skip, then replay from history or reset) | disconnect', default: 'resync', placeholder: 'policy' },
-    'slow-timeout': { type: 'string', description: 'a slow consumer that has not drained after this is closed', default: '30s', placeholder: 'duration' },
+    'peer-queue': { type: 'string', description: 'bytes of events waiting for one peer DC before the oldest are dropped (counted)', default: sizeText(PEERS.maxQueuedBytes), placeholder: 'size' },
+    'cors-origin': { type: 'list', description: 'allowed CORS origin, * for any (repeatable)', default: [...SERVER.corsOrigins], placeholder: 'origin' },
+    history: { type: 'number', description: 'events kept per topic for Last-Event-ID replay', default: HUB.historySize },
+    'history-bytes': { type: 'string', description: 'bytes of events kept per topic for Last-Event-ID replay (the newest event is kept even alone over it)', default: sizeText(HUB.historyBytes), placeholder: 'size' },
+    coalesce: { type: 'list', description: 'aggregate an event type per window: type=window (e.g. like=250ms); "none" turns it off', default: HUB.coalesce.map(([type, ms]) => `${type}=${durationText(ms)}`), placeholder: 'type=ms' },
+    'batch-window': { type: 'string', description: 'longest a busy topic\'s events are held to share one write per connection (adaptive: only topics whose events arrive closer together than this)', default: durationText(HUB.batchWindowMs), placeholder: 'duration' },
+    heartbeat: { type: 'string', description: 'comment sent to a connection idle this long', default: durationText(HUB.heartbeatMs), placeholder: 'duration' },
+    retry: { type: 'string', description: 'retry: sent to clients (reconnection delay)', default: durationText(HUB.retryMs), placeholder: 'duration' },
+    'max-buffer': { type: 'string', description: 'unsent bytes per connection before it is a slow consumer', default: sizeText(HUB.maxBufferBytes), placeholder: 'size' },
+    'slow-consumer': { type: 'string', description: 'resync (skip, then replay from history or reset) | disconnect', default: HUB.slowConsumer, placeholder: 'policy' },
+    'slow-timeout': { type: 'string', description: 'a slow consumer that has not drained after this is closed', default: durationText(HUB.slowTimeoutMs), placeholder: 'duration' },
     'max-conns-per-ip': { type: 'number', description: 'open SSE streams per client address per worker (0 = unlimited; behind a proxy every viewer shares its address)', default: LIMITS.maxConnectionsPerIp },
     'max-pending-per-ip': { type: 'number', description: 'connections per client address per worker that are not streams: sending a request or idle between requests (0 = unlimited)', default: LIMITS.maxPendingPerIp },
     'conn-rate': { type: 'number', description: 'new connections per second per worker (0 = unlimited)', default: LIMITS.connectionRate },
     'publish-rate': { type: 'number', description: 'published events per second per client address per worker (0 = unlimited; peer-DC forwards excepted)', default: LIMITS.publishRate },
-    'headers-timeout': { type: 'string', description: 'a request head must be complete this long after the connection opened (or its first byte), however it trickles', default: seconds(LIMITS.headersTimeoutMs), placeholder: 'duration' },
-    'body-timeout': { type: 'string', description: 'a request body must be complete this long after its head', default: seconds(LIMITS.bodyTimeoutMs), placeholder: 'duration' },
-    'keep-alive': { type: 'string', description: 'idle time allowed between requests on a kept-alive connection', default: seconds(LIMITS.keepAliveMs), placeholder: 'duration' },
-    'max-body': { type: 'string', description: 'largest publish body', default: '256KB', placeholder: 'size' },
-    'max-batch': { type: 'number', description: 'events in one publish request', default: 1000 },
-    'max-header': { type: 'string', description: 'largest request head (request line + headers); larger ones are answered 431', default: '8KiB', placeholder: 'size' },
-    'semi-space': { type: 'number', description: 'V8 young-generation semi-space per worker in MB (0 = V8 default); small keeps RSS per connection down', default: 4 },
-    grace: { type: 'string', description: 'drain time on shutdown (viewers are told to reconnect)', default: '2s', placeholder: 'duration' },
+    'headers-timeout': { type: 'string', description: 'a request head must be complete this long after the connection opened (or its first byte), however it trickles', default: durationText(LIMITS.headersTimeoutMs), placeholder: 'duration' },
+    'body-timeout': { type: 'string', description: 'a request body must be complete this long after its head', default: durationText(LIMITS.bodyTimeoutMs), placeholder: 'duration' },
+    'keep-alive': { type: 'string', description: 'idle time allowed between requests on a kept-alive connection', default: durationText(LIMITS.keepAliveMs), placeholder: 'duration' },
+    'max-body': { type: 'string', description: 'largest publish body', default: sizeText(SERVER.maxBodyBytes), placeholder: 'size' },
+    'max-batch': { type: 'number', description: 'events in one publish request', default: SERVER.maxBatch },
+    'max-header': { type: 'string', description: 'largest request head (request line + headers); larger ones are answered 431', default: sizeText(SERVER.maxHeaderBytes), placeholder: 'size' },
+    'semi-space': { type: 'number', description: 'V8 young-generation semi-space per worker in MB (0 = V8 default); small keeps RSS per connection down', default: CLUSTER.semiSpaceMb },
+    grace: { type: 'string', description: 'drain time on shutdown (viewers are told to reconnect)', default: durationText(CLUSTER.graceMs), placeholder: 'duration' },
   },
   epilog: 'Endpoints: GET /v1/topics/:topic/events (SSE), POST /v1/topics/:topic/events (publish), POST /v1/tokens (viewer tokens, publish secret only), GET /v1/topics/:topic (viewers), GET / (page), /healthz, /metrics.\nSee docs/live.md.',
 }
@@ -69,11 +79,11 @@ const TOKEN: CommandSpec = {
     + 'Signed here with the key every node derives from the same secret; POST /v1/tokens issues the same over HTTP.',
   options: {
     topic: { type: 'list', description: 'topic name, or prefix* for every topic starting with prefix (repeatable or comma-separated)', placeholder: 'topic' },
-    types: { type: 'list', description: 'event types the token may publish (comma-separated)', default: ['like', 'comment'], placeholder: 'types' },
-    ttl: { type: 'string', description: 'lifetime of the token', default: '1h', placeholder: 'duration' },
+    types: { type: 'list', description: 'event types the token may publish (comma-separated)', default: [...CLI.tokenTypes], placeholder: 'types' },
+    ttl: { type: 'string', description: 'lifetime of the token', default: durationText(CLI.tokenTtlMs), placeholder: 'duration' },
     token: { type: 'string', description: 'the nodes\' publish secret (the key is derived from it unless --viewer-key is set)', placeholder: 'secret' },
     'viewer-key': { type: 'string', description: 'the nodes\' --viewer-key, when they have one', placeholder: 'secret' },
-    'viewer-max-ttl': { type: 'string', description: 'longest --ttl allowed (the nodes refuse longer-lived tokens)', default: `${LIMITS.viewerMaxTtlMs / 3_600_000}h`, placeholder: 'duration' },
+    'viewer-max-ttl': { type: 'string', description: 'longest --ttl allowed (the nodes refuse longer-lived tokens)', default: durationText(LIMITS.viewerMaxTtlMs), placeholder: 'duration' },
     page: { type: 'string', description: 'print the page link for the first topic at this node URL instead of the bare token', placeholder: 'url' },
     json: { type: 'boolean', description: 'print {"token","jti","exp","expiresAt","topics","types"}' },
   },
@@ -84,7 +94,7 @@ const PUBLISH: CommandSpec = {
   usage: '<topic> <json> [--url URL] [--token T]',
   summary: 'Publishes to a topic. <json> is {"type":…,"data":…}, {"events":[…]} or […]; with --type it is the data of one event of that type.',
   options: {
-    url: { type: 'string', description: 'any live node', default: 'http://127.0.0.1:8080' },
+    url: { type: 'string', description: 'any live node', default: CLI.nodeUrl },
     token: { type: 'string', description: 'publish token (or a JWT)', placeholder: 'secret' },
     type: { type: 'string', description: 'wrap <json> as the data of one event of this type', placeholder: 'type' },
   },
@@ -95,7 +105,7 @@ const SUBSCRIBE: CommandSpec = {
   usage: '<topic> [--url URL] [--last-event-id N] [--count N] [--duration 30s] [--json]',
   summary: 'Prints a topic\'s events, one line each ("<id> <event> <data>", or JSON lines with --json); reconnects with Last-Event-ID.',
   options: {
-    url: { type: 'string', description: 'any live node', default: 'http://127.0.0.1:8080' },
+    url: { type: 'string', description: 'any live node', default: CLI.nodeUrl },
     'last-event-id': { type: 'string', description: 'resume after this event id', placeholder: 'id' },
     count: { type: 'number', description: 'exit after this many events (0 = never)', default: 0 },
     duration: { type: 'string', description: 'exit after this long', placeholder: 'duration' },
@@ -120,6 +130,13 @@ function parseCoalesce(items: string[]): [string, number][] {
   })
 }
 
+/** The value of a flag whose spec has a default, so it is always set (flag, environment or default). */
+function given(p: ParsedCommand, name: string): string {
+  const text = str(p, name)
+  if (text === undefined) throw new UsageError(`--${name} is required`)
+  return text
+}
+
 function optionalSize(text: string | undefined): number | undefined {
   return text === undefined ? undefined : parseSize(text)
 }
@@ -140,21 +157,21 @@ async function runServe(argv: string[]): Promise<number> {
   const peers = list(p, 'peer-dc')
   if (peers.length > 0 && !str(p, 'dc')) throw new UsageError('--peer-dc needs --dc NAME')
   // serve.ts rather than the index: the cluster primary then loads only what it runs (it is one more process in RSS).
-  const { serveLive } = await import('../live/serve.ts')
+  const { serveLive } = await import('../live/cluster/serve.ts')
   const logger = createLogger({ name: 'colony-live' })
   const served = await serveLive({
     host: str(p, 'host'), port: num(p, 'port'), workers: num(p, 'workers'), capacity: num(p, 'capacity'),
-    redis: str(p, 'redis'), redisPrefix: str(p, 'redis-prefix'), nodeTtlMs: parseDuration(str(p, 'node-ttl') ?? '10s'),
+    redis: str(p, 'redis'), redisPrefix: str(p, 'redis-prefix'), nodeTtlMs: parseDuration(given(p, 'node-ttl')),
     role, token, jwtKey, viewerKey: str(p, 'viewer-key'), viewerRate: num(p, 'viewer-rate'), viewerMaxTtlMs: duration(p, 'viewer-max-ttl'), dc: str(p, 'dc'), peerDcs: peers, peerToken: str(p, 'peer-token'), corsOrigins: list(p, 'cors-origin'),
-    peerBatchBytes: optionalSize(str(p, 'peer-batch')), peerQueueBytes: parseSize(str(p, 'peer-queue') ?? '64MiB'),
+    peerBatchBytes: optionalSize(str(p, 'peer-batch')), peerQueueBytes: parseSize(given(p, 'peer-queue')),
     maxConnectionsPerIp: num(p, 'max-conns-per-ip'), maxPendingPerIp: num(p, 'max-pending-per-ip'), connectionRate: num(p, 'conn-rate'), publishRate: num(p, 'publish-rate'),
     headersTimeoutMs: duration(p, 'headers-timeout'), bodyTimeoutMs: duration(p, 'body-timeout'), keepAliveMs: duration(p, 'keep-alive'),
-    maxBodyBytes: parseSize(str(p, 'max-body') ?? '256KB'), maxBatch: num(p, 'max-batch'), maxHeaderBytes: parseSize(str(p, 'max-header') ?? '8KiB'), graceMs: parseDuration(str(p, 'grace') ?? '2s'), semiSpaceMb: num(p, 'semi-space'),
+    maxBodyBytes: parseSize(given(p, 'max-body')), maxBatch: num(p, 'max-batch'), maxHeaderBytes: parseSize(given(p, 'max-header')), graceMs: parseDuration(given(p, 'grace')), semiSpaceMb: num(p, 'semi-space'),
     hub: {
-      historySize: num(p, 'history'), historyBytes: parseSize(str(p, 'history-bytes') ?? '1MiB'), coalesce: parseCoalesce(list(p, 'coalesce')),
-      batchWindowMs: parseDuration(str(p, 'batch-window') ?? '60ms'), heartbeatMs: parseDuration(str(p, 'heartbeat') ?? '15s'),
-      retryMs: parseDuration(str(p, 'retry') ?? '2s'), maxBufferBytes: parseSize(str(p, 'max-buffer') ?? '256KB'),
-      slowConsumer: policy, slowTimeoutMs: parseDuration(str(p, 'slow-timeout') ?? '30s'),
+      historySize: num(p, 'history'), historyBytes: parseSize(given(p, 'history-bytes')), coalesce: parseCoalesce(list(p, 'coalesce')),
+      batchWindowMs: parseDuration(given(p, 'batch-window')), heartbeatMs: parseDuration(given(p, 'heartbeat')),
+      retryMs: parseDuration(given(p, 'retry')), maxBufferBytes: parseSize(given(p, 'max-buffer')),
+      slowConsumer: policy, slowTimeoutMs: parseDuration(given(p, 'slow-timeout')),
     },
   }, logger)
   const mode = str(p, 'redis') ? `redis ${str(p, 'redis') ?? ''}` : 'embedded'
@@ -163,10 +180,10 @@ async function runServe(argv: string[]): Promise<number> {
   const material = str(p, 'viewer-key') ?? token
   if (material) {
     // The page gets a viewer token (topic demo, like + comment, one hour), never the publish secret.
-    const { deriveViewerKey, signViewerToken } = await import('../live/viewer-tokens.ts')
-    const issued = await signViewerToken(deriveViewerKey(material), { topics: ['demo'], types: ['like', 'comment'], ttlMs: 3_600_000 })
-    process.stdout.write(`colony live: page ${pageLink(served.url, 'demo', issued.token)}\ncolony live: (viewer token for topic demo until ${issued.expiresAt}; more with colony live token)\n`)
-  } else process.stdout.write(`colony live: page ${served.url}/?topic=demo (read-only: viewer tokens need --token or --viewer-key)\n`)
+    const { deriveViewerKey, signViewerToken } = await import('../live/auth/viewer-tokens.ts')
+    const issued = await signViewerToken(deriveViewerKey(material), { topics: [CLI.pageTopic], types: [...CLI.tokenTypes], ttlMs: CLI.pageTokenTtlMs })
+    process.stdout.write(`colony live: page ${pageLink(served.url, CLI.pageTopic, issued.token)}\ncolony live: (viewer token for topic ${CLI.pageTopic} until ${issued.expiresAt}; more with colony live token)\n`)
+  } else process.stdout.write(`colony live: page ${served.url}/?topic=${CLI.pageTopic} (read-only: viewer tokens need --token or --viewer-key)\n`)
   await new Promise<void>((resolve) => {
     const stop = (): void => { resolve() }
     process.once('SIGINT', stop)
@@ -190,10 +207,10 @@ async function runToken(argv: string[]): Promise<number> {
   if (!material) throw new UsageError('colony live token needs the publish secret: --token (or COLONY_TOKEN), or --viewer-key')
   const topics = list(p, 'topic').flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean)
   if (topics.length === 0) throw new UsageError('colony live token needs --topic')
-  const { deriveViewerKey, parseViewerGrant, signViewerToken } = await import('../live/viewer-tokens.ts')
+  const { deriveViewerKey, parseViewerGrant, signViewerToken } = await import('../live/auth/viewer-tokens.ts')
   let grant
   try {
-    grant = parseViewerGrant({ topics, types: list(p, 'types').join(','), ttl: (duration(p, 'ttl') ?? 0) / 1000 }, duration(p, 'viewer-max-ttl') ?? LIMITS.viewerMaxTtlMs)
+    grant = parseViewerGrant({ topics, types: list(p, 'types').join(','), ttl: parseDuration(given(p, 'ttl')) / 1000 }, parseDuration(given(p, 'viewer-max-ttl')))
   } catch (err) { throw new UsageError((err as Error).message) }
   const issued = await signViewerToken(deriveViewerKey(material), grant)
   const page = str(p, 'page')
@@ -212,7 +229,8 @@ async function runPublish(argv: string[]): Promise<number> {
   let value: unknown
   try { value = JSON.parse(json) } catch { throw new UsageError('<json> is not valid JSON') }
   const type = str(p, 'type')
-  const { publishLive, parseTopic } = await import('../live/index.ts')
+  const { publishLive } = await import('../live/index.ts')
+  const { parseTopic } = await import('../live/core/publish-body.ts')
   parseTopic(encodeURIComponent(topic))
   let events: { type: string; data: unknown }[]
   if (type) events = [{ type, data: value }]
@@ -220,7 +238,7 @@ async function runPublish(argv: string[]): Promise<number> {
   else if (typeof value === 'object' && value !== null && Array.isArray((value as { events?: unknown }).events)) events = (value as { events: { type: string; data: unknown }[] }).events
   else if (typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string') events = [value as { type: string; data: unknown }]
   else throw new UsageError('<json> needs a "type" (or pass --type)')
-  const res = await publishLive({ url: str(p, 'url') ?? 'http://127.0.0.1:8080', topic, token, events })
+  const res = await publishLive({ url: given(p, 'url'), topic, token, events })
   process.stdout.write(`${JSON.stringify(res)}\n`)
   return EXIT_OK
 }
@@ -230,7 +248,8 @@ async function runSubscribe(argv: string[]): Promise<number> {
   if (p.help) { process.stdout.write(formatHelp(SUBSCRIBE)); return EXIT_OK }
   const [topic, ...extra] = p.positionals
   if (!topic || extra.length > 0) throw new UsageError('usage: colony live subscribe <topic> (see --help)')
-  const { subscribeLive, parseTopic } = await import('../live/index.ts')
+  const { subscribeLive } = await import('../live/index.ts')
+  const { parseTopic } = await import('../live/core/publish-body.ts')
   parseTopic(encodeURIComponent(topic))
   const max = num(p, 'count') ?? 0
   const durationText = str(p, 'duration')
@@ -243,7 +262,7 @@ async function runSubscribe(argv: string[]): Promise<number> {
   const json = bool(p, 'json')
   try {
     await subscribeLive({
-      url: str(p, 'url') ?? 'http://127.0.0.1:8080', topic, lastEventId: str(p, 'last-event-id'), signal: abort.signal,
+      url: given(p, 'url'), topic, lastEventId: str(p, 'last-event-id'), signal: abort.signal,
       onEvent: (msg) => {
         process.stdout.write(json ? `${JSON.stringify({ id: msg.id, event: msg.event, data: msg.data })}\n` : `${msg.id ?? '-'} ${msg.event} ${msg.data}\n`)
         if (max > 0 && ++n >= max) abort.abort()
@@ -257,11 +276,6 @@ async function runSubscribe(argv: string[]): Promise<number> {
   return max > 0 && n < max ? EXIT_FAILURE : EXIT_OK
 }
 
-async function runBench(argv: string[]): Promise<number> {
-  const { runLiveBench } = await import('../live/bench/index.ts')
-  return runLiveBench(argv)
-}
-
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv
   switch (sub) {
@@ -269,18 +283,17 @@ export async function run(argv: string[]): Promise<number> {
     case 'publish': return runPublish(rest)
     case 'token': return runToken(rest)
     case 'subscribe': return runSubscribe(rest)
-    case 'bench': return runBench(rest)
     case undefined: case '--help': case '-h': case 'help':
       process.stdout.write([
-        'Usage: colony live <serve|publish|subscribe|token|bench> [options]', '',
+        'Usage: colony live <serve|publish|subscribe|token> [options]', '',
         '  serve      run a live node / service (SSE fan-out, publish API, page at /)',
         '  publish    publish an event: colony live publish <topic> <json> --token T',
         '  subscribe  print a topic\'s events: colony live subscribe <topic>',
-        '  token      issue a viewer token for browsers: colony live token --topic T --types like,comment --ttl 1h --token T',
-        '  bench      load generator + nginx/nchan baseline (see colony live bench --help)', '',
+        '  token      issue a viewer token for browsers: colony live token --topic T --types like,comment --ttl 1h --token T', '',
+        'The load generator and the nginx/nchan comparison run from a repository checkout: npm run bench:live -- --help', '',
       ].join('\n'))
       return sub === undefined ? EXIT_USAGE : EXIT_OK
     default:
-      throw new UsageError(`unknown live command "${sub}" (serve, publish, subscribe, token, bench)`)
+      throw new UsageError(`unknown live command "${sub}" (serve, publish, subscribe, token)`)
   }
 }

@@ -9,7 +9,7 @@ type CommandModule = { run: (argv: string[]) => Promise<number> }
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   transfer: { summary: 'copy and keep in sync an HLS library (HTTP, S3, directory → S3, directory)', load: () => import('./transfer-command.ts') },
   swarm: { summary: 'agent, trackers and client that turn any HTTP object into a BitTorrent swarm', load: () => import('./swarm-command.ts') },
-  live: { summary: 'Server-Sent Events fan-out of likes and comments (serve, publish, subscribe, bench)', load: () => import('./live-command.ts') },
+  live: { summary: 'Server-Sent Events fan-out of likes and comments (serve, publish, subscribe, token)', load: () => import('./live-command.ts') },
   demo: { summary: 'run every subsystem on embedded defaults against local sample servers', load: () => import('./demo-command.ts') },
 }
 

@@ -1,22 +1,24 @@
-// Public entry of the live subsystem (colony/live).
-export { startLiveServer, type LiveServer, type LiveServerOptions } from './live-server.ts'
-export { serveLive, defaultWorkerCount, connectionsPerProcess, type ServeLiveOptions, type ServedLive } from './serve.ts'
-export { runLiveDemo, type LiveDemoOptions } from './demo.ts'
-export { Hub, type HubOptions, type HubStats, type SlowConsumerPolicy } from './hub.ts'
-export { LocalTransport } from './local-transport.ts'
-export { RedisTransport, type RedisTransportOptions } from './redis-transport.ts'
-export { ClusterRelay, ClusterWorkerTransport } from './cluster-transport.ts'
-export { Sequencer, type SequencerOptions } from './sequencer.ts'
-export { TopicHistory } from './topic-history.ts'
-export { PeerForwarder, type PeerForwarderOptions } from './peer-forwarder.ts'
-export { encodeSseEvent, encodeSseText, encodeSseComment, encodeSseRetry, type SseFields } from './sse-frame.ts'
-export { encodeReplay, encodeCoalesced, coalescedKey } from './event-frames.ts'
-export { SseParser, subscribeLive, publishLive, type SseMessage, type SubscribeOptions, type PublishOptions } from './sse-client.ts'
-export { signJwtHs256, verifyJwtHs256, type PublishAuthOptions } from './auth.ts'
-export { parsePublishBody, parseTopic } from './publish-body.ts'
+// colony/live — the public API of the live subsystem (docs/live.md, "API"). Everything else is internal and
+// imported by path inside the package.
+
+// Run a node or the multi-process service.
+export { startLiveServer, type LiveServer, type LiveServerOptions } from './http/live-server.ts'
+export { serveLive, defaultWorkerCount, type ServeLiveOptions, type ServedLive } from './cluster/serve.ts'
+export type { Hub, HubOptions, HubStats, SlowConsumerPolicy } from './core/hub.ts'
+export { LIVE_DEFAULTS } from './defaults.ts'
 export { LiveError, type LiveErrorCode } from './errors.ts'
+
+// The dispatcher port and its implementations.
 export type { LiveEvent, LiveTransport, PublishInput, ReplayResult } from './types.ts'
+export { LocalTransport } from './transports/local-transport.ts'
+export { ClusterRelay, ClusterWorkerTransport } from './transports/cluster-transport.ts'
+export { RedisTransport, type RedisTransportOptions } from './transports/redis/redis-transport.ts'
+export type { SequencerOptions } from './core/sequencer.ts'
+
+// Clients and credentials.
+export { SseParser, subscribeLive, publishLive, type SseMessage, type SubscribeOptions, type PublishOptions } from './client/sse-client.ts'
+export { signJwtHs256, verifyJwtHs256 } from './auth/publish-auth.ts'
 export {
   deriveViewerKey, parseViewerGrant, signViewerToken, verifyViewerToken, VIEWER_AUDIENCE,
-  type IssuedViewerToken, type ViewerClaims, type ViewerGrant,
-} from './viewer-tokens.ts'
+  type IssuedViewerToken, type ViewerClaims, type ViewerGrant, type ViewerVerifyOptions,
+} from './auth/viewer-tokens.ts'

@@ -78,7 +78,11 @@ test('an SSE stream outlives the headers deadline; normal publishes and requests
   const viewer = watchTopic(server.url, 'steady')
   try {
     await allOpen([viewer])
-    await new Promise((r) => setTimeout(r, HEAD_MS + BODY_MS))
+    // Connections opened after the stream and cut by their deadlines, one after the other: by then the stream has
+    // lived through a whole head deadline and a whole body deadline.
+    await cutWithin(await trickle(server.port, 'GET /v1/topics/steady/events HTTP/1.1\r\nhost: x\r\n', 'x-a: b\r\n'), HEAD_MS + 2_500, 'trickled head')
+    const slowBody = `POST /v1/topics/steady/events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\ncontent-length: 400\r\n\r\n{"type":"comment","data":"`
+    await cutWithin(await trickle(server.port, slowBody, 'x'), BODY_MS + 2_500, 'trickled body')
     assert.equal((await publish(server.url, 'steady', TOKEN, { type: 'comment', data: 'still here' })).status, 202)
     await waitFor(() => viewer.of('comment').length === 1, { message: 'the long-lived stream got the event' })
     assert.equal(viewer.opens.length, 1, 'the stream was never cut')

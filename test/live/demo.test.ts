@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { runLiveDemo } from '../../src/live/index.ts'
+import { runLiveDemo } from '../../src/demo/live.ts'
 
 test('runLiveDemo: embedded node, viewers, coalesced likes and ordered comments, then stops', { timeout: 30_000 }, async () => {
   const lines: string[] = []

@@ -25,8 +25,11 @@ test('events published in either DC reach both, exactly once, and never loop bac
       assert.deepEqual(ns.filter((n) => n < 100), [0, 1, 2, 3, 4], 'eu events once, in order')
       assert.deepEqual(ns.filter((n) => n >= 100), [100, 101, 102, 103, 104], 'us events once, in order')
     }
-    // Give a loop time to show itself: nothing more may arrive.
-    await new Promise((r) => setTimeout(r, 400))
+    // Each DC forwards in order through one queue per peer: a marker published on each after the comments
+    // arrives behind any copy a loop would have sent back, so once both markers are in, nothing more may come.
+    await publish(a.url, 'match', TOKEN, { type: 'marker', data: { from: 'eu' } })
+    await publish(b.url, 'match', TOKEN, { type: 'marker', data: { from: 'us' } })
+    for (const v of [va, vb]) await waitFor(() => v.of('marker').length === 2, { message: 'both markers delivered in both DCs' })
     assert.equal(va.of('comment').length, 10)
     assert.equal(vb.of('comment').length, 10)
     // A retried forward (same origin id) is dropped by the receiving DC.
@@ -36,7 +39,9 @@ test('events published in either DC reach both, exactly once, and never loop bac
     assert.equal(first.json.accepted, 1)
     assert.equal(again.json.accepted, 0, 'duplicate origin dropped')
     await waitFor(() => vb.of('comment').length === 11)
-    await new Promise((r) => setTimeout(r, 200))
+    // Anything us forwarded to eu before this marker has arrived once the marker has.
+    await publish(b.url, 'match', TOKEN, { type: 'marker', data: { from: 'us', after: 'dup' } })
+    await waitFor(() => va.of('marker').length === 3, { message: 'the second us marker reached eu' })
     assert.equal(va.of('comment').length, 10, 'a forwarded event is not forwarded again')
   } finally {
     await Promise.all([va.stop(), vb.stop()])

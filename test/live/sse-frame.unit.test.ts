@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { encodeCoalesced, encodeReplay } from '../../src/live/event-frames.ts'
-import { LiveError, Sequencer, SseParser, TopicHistory, encodeSseComment, encodeSseEvent, encodeSseRetry, parsePublishBody, parseTopic, signJwtHs256, verifyJwtHs256 } from '../../src/live/index.ts'
-import type { LiveEvent } from '../../src/live/index.ts'
+import { encodeCoalesced, encodeReplay } from '../../src/live/core/event-frames.ts'
+import { LiveError, SseParser, signJwtHs256, verifyJwtHs256, type LiveEvent } from '../../src/live/index.ts'
+import { parsePublishBody, parseTopic } from '../../src/live/core/publish-body.ts'
+import { Sequencer } from '../../src/live/core/sequencer.ts'
+import { encodeSseComment, encodeSseEvent, encodeSseRetry } from '../../src/live/core/sse-frame.ts'
+import { TopicHistory } from '../../src/live/core/topic-history.ts'
 
 test('encodeSseEvent frames fields in order, one data line per input line, blank line last', () => {
   assert.equal(encodeSseEvent({ data: 'hello' }).toString('utf8'), 'data: hello\n\n')
