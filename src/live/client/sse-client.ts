@@ -1,4 +1,6 @@
 // A small spec-following SSE client for the CLI, the demo and tests (EventSource semantics, Node fetch).
+// undici's fetch, not the one bundled in Node: a server that closes while a body is held must not crash the client.
+import { fetch } from 'undici'
 import { delay } from '../../shared/backoff.ts'
 import { LIVE_DEFAULTS } from '../defaults.ts'
 import { LiveError } from '../errors.ts'

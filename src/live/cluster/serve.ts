@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { computeBackoff } from '../../shared/backoff.ts'
 import { createSilentLogger, type Logger } from '../../shared/logger.ts'
 import type { Registry } from '../../shared/metrics.ts'
+import { siblingModule } from '../../shared/module-url.ts'
 import { relayClusterMetrics } from './cluster-metrics.ts'
 import { ClusterRelay } from '../transports/cluster-transport.ts'
 import { LIVE_DEFAULTS } from '../defaults.ts'
@@ -117,7 +118,7 @@ export async function serveLive(o: ServeLiveOptions, logger: Logger = createSile
   if (!cluster.isPrimary) throw new LiveError('LIVE_CONFIG', 'serveLive with workers > 1 must run in a primary process')
   const semi = o.semiSpaceMb ?? LIVE_DEFAULTS.cluster.semiSpaceMb
   const execArgv = semi > 0 && !process.execArgv.some((a) => a.startsWith('--max-semi-space-size')) ? [...process.execArgv, `--max-semi-space-size=${semi}`] : process.execArgv
-  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.ts', import.meta.url)), args: [], execArgv, silent: false })
+  cluster.setupPrimary({ exec: fileURLToPath(siblingModule(import.meta.url, 'worker-main')), args: [], execArgv, silent: false })
   const relay = o.redis ? undefined : new ClusterRelay({ historySize: o.hub?.historySize, historyBytes: o.hub?.historyBytes })
   const stopMetrics = relayClusterMetrics()
   let port = o.port ?? LIVE_DEFAULTS.server.port

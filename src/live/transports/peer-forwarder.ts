@@ -1,6 +1,8 @@
 // Multi-DC: locally published events are POSTed to each peer DC from a bounded queue that never blocks publishing.
 // Batches are capped by events and by bytes (under the peer's body limit); a batch the peer refuses as a whole
 // (413 too large, 400 invalid) is split in halves and resent, so an event is refused only for what it is itself.
+// undici's fetch, not the one bundled in Node: a peer that closes while a body is held must not crash the node.
+import { fetch } from 'undici'
 import { computeBackoff, delay, parseRetryAfter } from '../../shared/backoff.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { LIVE_DEFAULTS, withDefaults } from '../defaults.ts'
