@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
-import { freePort, makeTempDir, startProcess, stopProcess } from '../../test/helpers/services.ts'
+import { freePort, makeTempDir, startProcess, stopProcess } from '../../support/services.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const { values: args } = parseArgs({ options: {

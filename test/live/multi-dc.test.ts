@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import { test } from 'node:test'
 import { startLiveServer, type LiveServer } from '../../src/live/index.ts'
-import { freePort } from '../helpers/services.ts'
+import { freePort } from '../../support/services.ts'
 import { allOpen, comments, publish, waitFor, watchTopic } from './live-helpers.ts'
 
 const TOKEN = 'dc-secret'

@@ -58,7 +58,7 @@ test('deque: retries pushed to the front come out before older work', async () =
 })
 
 test('journal: a key is owned once across classes; states survive reopening; verified files are not offered again', async (t) => {
-  const { makeTempDir } = await import('../helpers/services.ts')
+  const { makeTempDir } = await import('../../support/services.ts')
   const { rm } = await import('node:fs/promises')
   const dir = await makeTempDir()
   t.after(() => rm(dir, { recursive: true, force: true }))

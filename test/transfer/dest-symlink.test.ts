@@ -7,7 +7,7 @@ import { lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { DirDestination, runTransfer, TRANSFER_CODES, type Destination } from '../../src/transfer/index.ts'
-import { makeTempDir } from '../helpers/services.ts'
+import { makeTempDir } from '../../support/services.ts'
 import { buildLibrary, startFixtureOrigin } from './origin-fixture.ts'
 
 const OUTSIDE_TEXT = 'outside the destination: must stay exactly this'

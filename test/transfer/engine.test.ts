@@ -7,7 +7,7 @@ import { readFile, rm, readdir, writeFile } from 'node:fs/promises'
 import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { makeTempDir, startS3rver } from '../helpers/services.ts'
+import { makeTempDir, startS3rver } from '../../support/services.ts'
 import { runTransfer, Journal, journalPath, TRANSFER_CODES, type RunReport, type TransferEvents, type TransferOptions } from '../../src/transfer/index.ts'
 import { buildLibrary, startFixtureOrigin, type FixtureOrigin } from './origin-fixture.ts'
 

@@ -10,7 +10,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { copyFile, DirDestination, S3Destination, TRANSFER_CODES, type Source, type SourceObject } from '../../src/transfer/index.ts'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { encodeS3Path, signPut } from '../../src/transfer/adapters/s3-put.ts'
-import { makeTempDir, startS3rver } from '../helpers/services.ts'
+import { makeTempDir, startS3rver } from '../../support/services.ts'
 
 /** A body that yields `chunks` then, optionally, fails or just ends (short of what was announced). */
 function body(chunks: Buffer[], fail?: Error): Readable {

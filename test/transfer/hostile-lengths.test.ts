@@ -9,7 +9,7 @@ import net from 'node:net'
 import { readdir, rm } from 'node:fs/promises'
 import { copyFile, crawlPrefix, DirDestination, SourceRouter, TRANSFER_CODES } from '../../src/transfer/index.ts'
 import { HttpSource } from '../../src/transfer/adapters/http-source.ts'
-import { makeTempDir } from '../helpers/services.ts'
+import { makeTempDir } from '../../support/services.ts'
 
 /** Answers every request with `Content-Length: <the request path without its slash>` and a 12-byte body. */
 async function rawOrigin(): Promise<{ url: string; close: () => Promise<void> }> {

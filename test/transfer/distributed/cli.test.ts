@@ -5,7 +5,7 @@ import { execFile, spawn } from 'node:child_process'
 import { readFile, rm, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, makeTempDir, startNginx, startRedis, stopProcess, waitFor, type Service } from '../../helpers/services.ts'
+import { freePort, makeTempDir, startNginx, startRedis, stopProcess, waitFor, type Service } from '../../../support/services.ts'
 import type { RunReport } from '../../../src/transfer/types.ts'
 import { compareTrees, writeLibrary, type LibraryFile } from './fixtures.ts'
 

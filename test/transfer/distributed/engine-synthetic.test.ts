@@ -1,7 +1,7 @@
 // The Redis machinery end to end on a synthetic library (no origin): submit, four roles, report.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startRedis, waitFor, type Service } from '../../helpers/services.ts'
+import { startRedis, waitFor, type Service } from '../../../support/services.ts'
 import { createSilentLogger } from '../../../src/shared/logger.ts'
 import { createKeys } from '../../../src/transfer/distributed/keys.ts'
 import { closeRedis, createRedis } from '../../../src/transfer/distributed/redis-client.ts'

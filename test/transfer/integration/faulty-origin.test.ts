@@ -6,7 +6,7 @@ import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { generateSampleLibrary, startSampleOrigin, type SampleOrigin } from '../../../src/transfer/sample/index.ts'
-import { makeTempDir } from '../../helpers/services.ts'
+import { makeTempDir } from '../../../support/services.ts'
 import { listTree, readReport, runCli } from './run-cli.ts'
 
 const lib = generateSampleLibrary({ classes: 5, varied: true, seed: 11, defaults: { segments: 8, segmentSeconds: 2 } })

@@ -18,7 +18,7 @@ import { closeRedis, createRedis } from '../../../src/transfer/distributed/redis
 import { readRunStatus } from '../../../src/transfer/distributed/status.ts'
 import { submitRun } from '../../../src/transfer/distributed/submit.ts'
 import { startWorker, WORKER_ROLES } from '../../../src/transfer/distributed/worker.ts'
-import { makeTempDir, startRedis, startS3rver, waitFor, type Service } from '../../helpers/services.ts'
+import { makeTempDir, startRedis, startS3rver, waitFor, type Service } from '../../../support/services.ts'
 import { listTree, readReport, runCli, s3Client, S3_ENV } from './run-cli.ts'
 
 const SECRET = 'TOP-SECRET-7f3a: this must never leave the machine'

@@ -1,4 +1,4 @@
-// Real servers for integration tests: each on a free loopback port in its own temp dir, stopped after.
+// Real servers for integration tests and benchmarks: each on a free loopback port in its own temp dir, stopped after.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
