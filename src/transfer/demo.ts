@@ -7,9 +7,9 @@ import path from 'node:path'
 import { Writable } from 'node:stream'
 import { formatBytes, formatDuration } from '../shared/units.ts'
 import { runTransfer } from './engine.ts'
-import type { TransferEvents } from './events.ts'
+import type { TransferEvents } from './core/events.ts'
 import { attachJsonLines, describeProgress, trackProgress } from './progress.ts'
-import { formatSummary } from './report.ts'
+import { formatSummary } from './core/report.ts'
 import { generateSampleLibrary, startSampleOrigin, type SampleOriginFaults } from './sample/index.ts'
 
 export type TransferDemoOptions = {

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { HostAllowList } from '../../src/shared/allow-host.ts'
 import { crawlClass, parsePlaylist, keyForUrl, keyForPath, TRANSFER_CODES, type FetchText } from '../../src/transfer/index.ts'
-import { checkLength, parseLength } from '../../src/transfer/lengths.ts'
+import { checkLength, parseLength } from '../../src/transfer/core/lengths.ts'
 
 /** An in-memory origin: url → text, with optional redirects (url → final url). */
 function memoryFetch(pages: Record<string, string>, redirects: Record<string, string> = {}): FetchText & { calls: string[] } {

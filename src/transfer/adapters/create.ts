@@ -1,6 +1,6 @@
 // Locator → adapter. One HTTP agent and one S3 client per router, so keep-alive pools are shared by every
 // class and file of a run (and each worker thread builds its own router).
-import type { Destination, FileRef, Source, SourceObject } from '../types.ts'
+import type { Destination, FileRef, Source, SourceObject } from '../core/types.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
 import { DirDestination, type DirDestinationOptions } from './dir-destination.ts'
 import { DirSource } from './dir-source.ts'

@@ -1,4 +1,4 @@
-import type { SkipReason } from '../types.ts'
+import type { SkipReason } from '../core/types.ts'
 
 /** Where a class is in a distributed run. */
 export type ClassState = 'queued' | 'copying' | 'verified' | 'incomplete' | 'skipped' | 'failed'

@@ -3,7 +3,7 @@
 // bounded however far crawlers run ahead of copiers.
 import { delay } from '../../shared/backoff.ts'
 import { describeError, isColonyError } from '../../shared/errors.ts'
-import type { CrawlResult, FileRef, SkipReason } from '../types.ts'
+import type { CrawlResult, FileRef, SkipReason } from '../core/types.ts'
 import type { ClassRecord } from './class-record.ts'
 import type { CopyJob, CrawlJob } from './jobs.ts'
 import type { RoleContext } from './role-context.ts'

@@ -1,6 +1,6 @@
 // Where a copy batch runs: in this process (local) or in AWS Lambda. Both return one CopyOutcome per
 // file; the copier settles them the same way, so retries and accounting do not depend on the executor.
-import type { CopyOutcome, FileRef } from '../types.ts'
+import type { CopyOutcome, FileRef } from '../core/types.ts'
 import type { DistributedCore } from './core-port.ts'
 import type { RunConfig } from './run-config.ts'
 import { Limiter } from './limiter.ts'

@@ -2,7 +2,7 @@
 // finishes; then the report.
 import { formatBytes, formatDuration } from '../../shared/units.ts'
 import { delay } from '../../shared/backoff.ts'
-import type { RunReport } from '../types.ts'
+import type { RunReport } from '../core/types.ts'
 import type { Keys } from './keys.ts'
 import type { ScriptedRedis } from './scripts.ts'
 import { readRunStatus, type RunStatus } from './status.ts'

@@ -1,4 +1,4 @@
-import type { CopyOutcome, FileRef } from '../types.ts'
+import type { CopyOutcome, FileRef } from '../core/types.ts'
 import type { RunConfig } from './run-config.ts'
 
 /** What a copier sends to the Lambda function for one batch (no credentials: Lambda uses its role). */

@@ -1,6 +1,6 @@
 // What `status`, the submit command's follow loop and the dashboard show: run meta, per-class progress,
 // queue depths, live workers, and the report once written.
-import type { RunReport } from '../types.ts'
+import type { RunReport } from '../core/types.ts'
 import type { Keys, QueueName } from './keys.ts'
 import type { RunConfig } from './run-config.ts'
 import type { ScriptedRedis } from './scripts.ts'

@@ -2,7 +2,7 @@
 // expands to C classes of F files, crawled without I/O; the copy goes through the real core copy path
 // with a Source that produces `size` bytes and (with --to null:) a Destination that discards them.
 import { Readable } from 'node:stream'
-import type { ClassEntry, CrawlResult, Destination, FileRef, Source, SourceObject, StoredObject } from '../types.ts'
+import type { ClassEntry, CrawlResult, Destination, FileRef, Source, SourceObject, StoredObject } from '../core/types.ts'
 import type { ScanItem } from './core-port.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
 

@@ -5,7 +5,7 @@ import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { test } from 'node:test'
 import { runTransferDemo } from '../../../src/transfer/demo.ts'
-import type { RunReport } from '../../../src/transfer/types.ts'
+import type { RunReport } from '../../../src/transfer/core/types.ts'
 import { makeTempDir } from '../../../support/services.ts'
 import { listTree } from './run-cli.ts'
 

@@ -2,7 +2,7 @@
 // for transfer failures; it returns a CopyOutcome saying whether a retry can help.
 import { createHash } from 'node:crypto'
 import type { CopyOutcome, Destination, FileRef, Source, StoredObject } from './types.ts'
-import { TransferError, TRANSFER_CODES, toTransferError } from './errors.ts'
+import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { contentTypeForKey } from './keys.ts'
 import { MeasureStream } from './measure-stream.ts'
 

@@ -3,7 +3,7 @@
 // body. Hashing here is free of a second read; the multipart ETag is computed the way S3 computes it.
 import { createHash, type Hash } from 'node:crypto'
 import { Transform, type TransformCallback } from 'node:stream'
-import { TransferError, TRANSFER_CODES } from './errors.ts'
+import { TransferError, TRANSFER_CODES } from '../errors.ts'
 
 export type MeasureOptions = {
   /** Bytes the source announced (Content-Length); a mismatch is TRANSFER_TRUNCATED (retryable). @defaultValue unknown */

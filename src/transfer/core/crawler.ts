@@ -1,10 +1,10 @@
 // Walks one class (a master or media playlist) and returns every file it references, deduplicated by key.
 // Knows no transport: it is given a text fetcher. Hostile input (escapes, foreign hosts, loops, huge or
 // non-playlist bodies) becomes a problem of this class, never an exception that stops other classes.
-import type { HostAllowList } from '../shared/allow-host.ts'
-import { computeBackoff, delay } from '../shared/backoff.ts'
+import type { HostAllowList } from '../../shared/allow-host.ts'
+import { computeBackoff, delay } from '../../shared/backoff.ts'
 import type { ClassEntry, CrawlResult, FileKind, FileRef, SkipReason } from './types.ts'
-import { TransferError, TRANSFER_CODES, toTransferError } from './errors.ts'
+import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { dirOfPath, keyForUrl } from './keys.ts'
 import { parsePlaylist } from './playlist-uris.ts'
 

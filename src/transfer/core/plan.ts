@@ -4,13 +4,13 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { HostAllowList } from '../shared/allow-host.ts'
+import { HostAllowList } from '../../shared/allow-host.ts'
 import type { ClassEntry, CrawlResult, FileRef } from './types.ts'
-import { TransferError, TRANSFER_CODES, toTransferError } from './errors.ts'
+import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { parseCatalogText, scanCatalog, type SkippedClass } from './catalog.ts'
 import { crawlClass, type CrawlOptions } from './crawler.ts'
 import { keyForPath, keyForUrl } from './keys.ts'
-import { locatorKind, type SourceRouter } from './adapters/create.ts'
+import { locatorKind, type SourceRouter } from '../adapters/create.ts'
 
 export type PlannedSources = { classes: ClassEntry[]; skipped: SkippedClass[]; hosts: string[] }
 

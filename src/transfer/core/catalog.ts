@@ -1,9 +1,9 @@
 // Reads a catalog of classes (JSON array, {"classes": [...]}, or NDJSON; from a file or a URL), validates
 // each entry and sets aside, with a reason, the ones that must not be transferred. A catalog read from a
 // remote store is untrusted input: its masters must be http(s) on a host the user named.
-import type { HostAllowList } from '../shared/allow-host.ts'
+import type { HostAllowList } from '../../shared/allow-host.ts'
 import type { ClassEntry, SkipReason } from './types.ts'
-import { TransferError, TRANSFER_CODES } from './errors.ts'
+import { TransferError, TRANSFER_CODES } from '../errors.ts'
 
 export type SkippedClass = { id: string; source: string; reason: SkipReason; message: string }
 

@@ -1,7 +1,7 @@
 // Sizes, lengths and offsets read from the network (Content-Length, S3 object sizes, HLS byte ranges) are checked
 // before anything uses them: a non-negative integer no larger than Number.MAX_SAFE_INTEGER (2^53 − 1, the largest
 // byte count a JS number holds exactly), else TRANSFER_BAD_LENGTH. Not retried: the same answer would come back.
-import { TransferError, TRANSFER_CODES } from './errors.ts'
+import { TransferError, TRANSFER_CODES } from '../errors.ts'
 
 /** The largest length or offset accepted. */
 export const MAX_LENGTH = Number.MAX_SAFE_INTEGER

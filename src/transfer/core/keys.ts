@@ -1,4 +1,4 @@
-import { toSafeKey } from '../shared/safe-path.ts'
+import { toSafeKey } from '../../shared/safe-path.ts'
 
 /** Normalises a --strip-prefix value: no leading/trailing slashes; '' means nothing to strip. */
 export function normalizePrefix(prefix: string | undefined): string {

@@ -4,7 +4,7 @@
 // returned, so a quirk in either reader cannot drop a file.
 import * as HLS from 'hls-parser'
 import type { FileKind } from './types.ts'
-import { TransferError, TRANSFER_CODES } from './errors.ts'
+import { TransferError, TRANSFER_CODES } from '../errors.ts'
 import { parseByteRange, parseLength } from './lengths.ts'
 
 HLS.setOptions({ silent: true, strictMode: false })

@@ -1,6 +1,6 @@
 // Turns per-file states into the per-class report (JSON for --report, a few lines for the terminal).
 // Journal-free, so the distributed engine builds the same report from its own store.
-import { formatBytes, formatDuration } from '../shared/units.ts'
+import { formatBytes, formatDuration } from '../../shared/units.ts'
 import type { ClassReport, FileState, RunReport, SkipReason } from './types.ts'
 
 export type ReportFile = {
