@@ -131,7 +131,7 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseTransferArgs(argv)
   if (parsed.help) { process.stdout.write(formatHelp(TRANSFER_SPEC)); return EXIT_OK }
   const [{ runTransfer }, { formatSummary }, { attachJsonLines, attachProgressBar }] = await Promise.all([
-    import('../transfer/engine.ts'), import('../transfer/core/report.ts'), import('../transfer/progress.ts'),
+    import('../transfer/embedded/engine.ts'), import('../transfer/core/report.ts'), import('../transfer/embedded/progress.ts'),
   ])
   const { options, json } = parsed
   const events = new EventEmitter<TransferEvents>()

@@ -1,8 +1,8 @@
 // Renders a run's events: a cli-progress bar on a TTY (files, bytes, rate, ETA, retries, failures), or
 // NDJSON lines for machines (--json). Both just listen to the engine's emitter.
 import type { EventEmitter } from 'node:events'
-import { formatBytes, formatDuration } from '../shared/units.ts'
-import type { TransferEvents } from './core/events.ts'
+import { formatBytes, formatDuration } from '../../shared/units.ts'
+import type { TransferEvents } from '../core/events.ts'
 
 type Bar = { start(total: number, value: number, payload?: Record<string, unknown>): void; update(value: number, payload?: Record<string, unknown>): void; setTotal(total: number): void; stop(): void }
 type CliProgress = { SingleBar: new (opts: Record<string, unknown>, preset: unknown) => Bar; Presets: { shades_classic: unknown } }

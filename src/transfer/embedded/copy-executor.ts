@@ -4,12 +4,12 @@
 import module from 'node:module'
 import os from 'node:os'
 import { isMainThread, Worker } from 'node:worker_threads'
-import { HostAllowList } from '../shared/allow-host.ts'
-import type { CopyOutcome, Destination, FileRef } from './core/types.ts'
-import { copyFile } from './core/copy-file.ts'
-import { TRANSFER_CODES } from './errors.ts'
-import { createDestination, SourceRouter } from './adapters/create.ts'
-import type { S3Options } from './adapters/s3-client.ts'
+import { HostAllowList } from '../../shared/allow-host.ts'
+import type { CopyOutcome, Destination, FileRef } from '../core/types.ts'
+import { copyFile } from '../core/copy-file.ts'
+import { TRANSFER_CODES } from '../errors.ts'
+import { createDestination, SourceRouter } from '../adapters/create.ts'
+import type { S3Options } from '../adapters/s3-client.ts'
 
 /** Everything a copier needs, as plain data so it can cross to a worker thread. */
 export type CopyConfig = {

@@ -1,7 +1,7 @@
 // Worker-thread entry (loaded by WorkerExecutor's bootstrap): copies the jobs the coordinator sends and answers
 // with outcomes, batched per tick.
 import { parentPort } from 'node:worker_threads'
-import type { CopyOutcome } from './core/types.ts'
+import type { CopyOutcome } from '../core/types.ts'
 import { createCopier, type CopyConfig, type CopyJob } from './copy-executor.ts'
 
 const port = parentPort

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
-import type { FileKind, FileRef, FileState, SkipReason } from './core/types.ts'
+import type { FileKind, FileRef, FileState, SkipReason } from '../core/types.ts'
 
 export type JournalFile = {
   key: string; classId: string; source: string; kind: FileKind; state: FileState; size: number | null
