@@ -100,8 +100,8 @@ async function benchColony(url: string, r: Redis, copy: 'core' | 'none', redisPi
   try {
     // Let the workers load (module graph, connections) before the clock starts.
     for (;;) { if ((await r.hlen(`${prefix}:workers`)) >= procs.length) break; await new Promise((res) => setTimeout(res, 200)) }
-    const { createKeys } = await import('../../src/transfer/distributed/keys.ts')
-    const { createRedis, closeRedis } = await import('../../src/transfer/distributed/redis-client.ts')
+    const { createKeys } = await import('../../src/transfer/distributed/redis/keys.ts')
+    const { createRedis, closeRedis } = await import('../../src/transfer/distributed/redis/client.ts')
     const { submitRun } = await import('../../src/transfer/distributed/submit.ts')
     const keys = createKeys(prefix)
     const client = createRedis(url)

@@ -3,8 +3,8 @@
 import { formatBytes, formatDuration } from '../../shared/units.ts'
 import { delay } from '../../shared/backoff.ts'
 import type { RunReport } from '../core/types.ts'
-import type { Keys } from './keys.ts'
-import type { ScriptedRedis } from './scripts.ts'
+import type { Keys } from './redis/keys.ts'
+import type { ScriptedRedis } from './redis/scripts.ts'
 import { readRunStatus, type RunStatus } from './status.ts'
 
 export type FollowOptions = {

@@ -2,8 +2,8 @@
 // sources, destination and policies from it. Credentials never go in here — each worker (or Lambda)
 // gets them from its own AWS chain.
 import { createHash } from 'node:crypto'
-import type { Keys } from './keys.ts'
-import type { ScriptedRedis } from './scripts.ts'
+import type { Keys } from './redis/keys.ts'
+import type { ScriptedRedis } from './redis/scripts.ts'
 
 /** Run settings every worker must agree on. */
 export type RunConfig = {

@@ -1,9 +1,9 @@
 // Submitting a run: the config and the first scan jobs go into Redis in one atomic step; submitting the
 // same sources → destination again finds the run and resumes following it (a no-op for Redis).
 import { readFile, stat } from 'node:fs/promises'
-import type { Keys } from './keys.ts'
+import type { Keys } from './redis/keys.ts'
 import type { RunConfig } from './run-config.ts'
-import type { ScriptedRedis } from './scripts.ts'
+import type { ScriptedRedis } from './redis/scripts.ts'
 import type { ScanJob } from './jobs.ts'
 import { DistributedTransferError } from './errors.ts'
 import { configIdentity, deriveRunName } from './run-config.ts'

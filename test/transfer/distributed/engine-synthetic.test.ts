@@ -3,8 +3,8 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { startRedis, waitFor, type Service } from '../../../support/services.ts'
 import { createSilentLogger } from '../../../src/shared/logger.ts'
-import { createKeys } from '../../../src/transfer/distributed/keys.ts'
-import { closeRedis, createRedis } from '../../../src/transfer/distributed/redis-client.ts'
+import { createKeys } from '../../../src/transfer/distributed/redis/keys.ts'
+import { closeRedis, createRedis } from '../../../src/transfer/distributed/redis/client.ts'
 import { submitRun } from '../../../src/transfer/distributed/submit.ts'
 import { readRunStatus } from '../../../src/transfer/distributed/status.ts'
 import { startWorker, WORKER_ROLES } from '../../../src/transfer/distributed/worker.ts'
@@ -45,7 +45,7 @@ test('a synthetic run goes through scanner, crawler, copier, aggregator and repo
 })
 
 test('retries are taken before new work, and a dead consumer\'s entry is reclaimed after the idle time', { timeout: 30_000 }, async () => {
-  const { StreamConsumer } = await import('../../../src/transfer/distributed/stream-queue.ts')
+  const { StreamConsumer } = await import('../../../src/transfer/distributed/redis/stream-queue.ts')
   const redis = createRedis(redisSvc.url)
   const blocking = createRedis(redisSvc.url)
   const stream = (q: string): string => `prio${Date.now()}:${q}`
@@ -73,7 +73,7 @@ test('retries are taken before new work, and a dead consumer\'s entry is reclaim
 })
 
 test('housekeeping removes consumers and heartbeats of long-gone workers, never ones holding jobs', async () => {
-  const { housekeep } = await import('../../../src/transfer/distributed/aggregator.ts')
+  const { housekeep } = await import('../../../src/transfer/distributed/roles/aggregator.ts')
   type Ctx = Parameters<typeof housekeep>[0]
   const prefix = `house${Date.now()}`
   const keys = createKeys(prefix)
@@ -96,7 +96,7 @@ test('housekeeping removes consumers and heartbeats of long-gone workers, never 
 })
 
 test('the settle script ORs a batch\'s done bits in one step and counts only bits that flip (a batch settled twice)', async () => {
-  const { doneArgs } = await import('../../../src/transfer/distributed/copier.ts')
+  const { doneArgs } = await import('../../../src/transfer/distributed/roles/copier.ts')
   const prefix = `settle${Date.now()}`
   const keys = createKeys(prefix)
   const redis = createRedis(redisSvc.url)

@@ -1,5 +1,5 @@
-import type { CopyOutcome, FileRef } from '../core/types.ts'
-import type { RunConfig } from './run-config.ts'
+import type { CopyOutcome, FileRef } from '../../core/types.ts'
+import type { RunConfig } from '../run-config.ts'
 
 /** What a copier sends to the Lambda function for one batch (no credentials: Lambda uses its role). */
 export type LambdaBatchEvent = {

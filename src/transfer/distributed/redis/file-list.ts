@@ -3,8 +3,8 @@
 // (long URLs differing in a few digits) down to a few bytes per file — this is most of the per-file
 // Redis memory, so the encoding matters.
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
-import type { FileKind, FileRef } from '../core/types.ts'
-import { DistributedTransferError } from './errors.ts'
+import type { FileKind, FileRef } from '../../core/types.ts'
+import { DistributedTransferError } from '../errors.ts'
 
 const KIND_CODES: Record<FileKind, string> = {
   master: 'M', media: 'm', segment: 's', init: 'i', key: 'k', part: 'p', 'session-data': 'd', object: 'o',

@@ -2,8 +2,8 @@
 // consumer and keeps it in the group's pending list until it is settled (XACK+XDEL, in the role's
 // settle script). A consumer keeps its in-flight entries fresh (XCLAIM JUSTID resets idle time);
 // anything idle longer than `claimIdleMs` belongs to a dead worker and is taken over with XAUTOCLAIM.
-import type { Logger } from '../../shared/logger.ts'
-import { delay } from '../../shared/backoff.ts'
+import type { Logger } from '../../../shared/logger.ts'
+import { delay } from '../../../shared/backoff.ts'
 import type { ScriptedRedis } from './scripts.ts'
 
 /** One queue entry: a JSON job under field "j". */

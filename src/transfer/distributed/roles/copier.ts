@@ -1,17 +1,17 @@
 // Copier role: takes copy batches (retries first), runs them on an executor, settles each batch in one
 // atomic script. A batch reclaimed from a dead copier skips files whose done bit is already set.
-import { computeBackoff, delay } from '../../shared/backoff.ts'
+import { computeBackoff, delay } from '../../../shared/backoff.ts'
 import type { BatchExecutor, BatchFile, BatchResult } from './executor.ts'
-import type { CopyJob } from './jobs.ts'
+import type { CopyJob } from '../jobs.ts'
 import type { RoleContext } from './role-context.ts'
-import type { RunConfig } from './run-config.ts'
-import type { StreamEntry } from './stream-queue.ts'
-import { FileListCache } from './file-list-cache.ts'
-import { fingerprintOf } from './file-list.ts'
-import { indicesOf } from './jobs.ts'
-import { groupOf } from './keys.ts'
+import type { RunConfig } from '../run-config.ts'
+import type { StreamEntry } from '../redis/stream-queue.ts'
+import { FileListCache } from '../redis/file-list-cache.ts'
+import { fingerprintOf } from '../redis/file-list.ts'
+import { indicesOf } from '../jobs.ts'
+import { groupOf } from '../redis/keys.ts'
 import { runRoleLoop } from './role-runner.ts'
-import { ackEntry } from './stream-queue.ts'
+import { ackEntry } from '../redis/stream-queue.ts'
 
 export type CopierOptions = {
   /** Batches held at once. @defaultValue 2 */

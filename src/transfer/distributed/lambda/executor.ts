@@ -2,10 +2,10 @@
 // network, function error) fails every file of the batch as retryable, so retries, their priority and
 // the accounting are exactly those of a local copier.
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda'
-import type { BatchExecutor, BatchFile, BatchResult } from './executor.ts'
-import type { LambdaBatchEvent, LambdaBatchResult } from './lambda-payload.ts'
-import type { RunConfig } from './run-config.ts'
-import { Limiter } from './limiter.ts'
+import type { BatchExecutor, BatchFile, BatchResult } from '../roles/executor.ts'
+import type { LambdaBatchEvent, LambdaBatchResult } from './payload.ts'
+import type { RunConfig } from '../run-config.ts'
+import { Limiter } from '../limiter.ts'
 
 export type LambdaExecutorOptions = {
   /** Function name or ARN (a run's --function overrides it). */

@@ -2,15 +2,15 @@
 // bitmaps against the last copy and pushes the changed byte span as hex over SSE to every page.
 // A page gets one snapshot on connect (finished classes as a single number, not a bitmap), then diffs.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { createMetricsRegistry, Gauge } from '../../shared/metrics.ts'
-import { handleOpsRequest, listen, sendJson } from '../../shared/http-ops.ts'
-import { delay } from '../../shared/backoff.ts'
-import type { ClassRecord } from './class-record.ts'
-import { FINISHED_STATES } from './class-record.ts'
-import { createKeys } from './keys.ts'
-import { closeRedis, createRedis } from './redis-client.ts'
-import { listWorkers, readQueues } from './status.ts'
-import { DASHBOARD_PAGE } from './dashboard-page.ts'
+import { createMetricsRegistry, Gauge } from '../../../shared/metrics.ts'
+import { handleOpsRequest, listen, sendJson } from '../../../shared/http-ops.ts'
+import { delay } from '../../../shared/backoff.ts'
+import type { ClassRecord } from '../class-record.ts'
+import { FINISHED_STATES } from '../class-record.ts'
+import { createKeys } from '../redis/keys.ts'
+import { closeRedis, createRedis } from '../redis/client.ts'
+import { listWorkers, readQueues } from '../status.ts'
+import { DASHBOARD_PAGE } from './page.ts'
 
 export type DashboardOptions = {
   redisUrl: string

@@ -1,7 +1,7 @@
 // A minimal ZIP writer on node:zlib (deflate + crc32): enough for a Lambda deployment package, with no
 // dependency on an external `zip` tool. No ZIP64: refuses more than 65,535 entries or 4 GiB.
 import { crc32, deflateRawSync } from 'node:zlib'
-import { DistributedTransferError } from './errors.ts'
+import { DistributedTransferError } from '../errors.ts'
 
 export type ZipEntry = { name: string; data: Buffer; mode?: number }
 

@@ -1,18 +1,18 @@
 // Crawler role: expands a class into its file list (stored once, compressed, append-only) and queues
 // copy batches from a resumable cursor, throttled by the copy queue's length so Redis memory stays
 // bounded however far crawlers run ahead of copiers.
-import { delay } from '../../shared/backoff.ts'
-import { describeError, isColonyError } from '../../shared/errors.ts'
-import type { CrawlResult, FileRef, SkipReason } from '../core/types.ts'
-import type { ClassRecord } from './class-record.ts'
-import type { CopyJob, CrawlJob } from './jobs.ts'
+import { delay } from '../../../shared/backoff.ts'
+import { describeError, isColonyError } from '../../../shared/errors.ts'
+import type { CrawlResult, FileRef, SkipReason } from '../../core/types.ts'
+import type { ClassRecord } from '../class-record.ts'
+import type { CopyJob, CrawlJob } from '../jobs.ts'
 import type { RoleContext } from './role-context.ts'
-import type { RunConfig } from './run-config.ts'
-import type { StreamEntry } from './stream-queue.ts'
-import { FileList, encodeFileChunk, fingerprintOf, sortForList } from './file-list.ts'
-import { groupOf } from './keys.ts'
+import type { RunConfig } from '../run-config.ts'
+import type { StreamEntry } from '../redis/stream-queue.ts'
+import { FileList, encodeFileChunk, fingerprintOf, sortForList } from '../redis/file-list.ts'
+import { groupOf } from '../redis/keys.ts'
 import { runRoleLoop } from './role-runner.ts'
-import { ackEntry } from './stream-queue.ts'
+import { ackEntry } from '../redis/stream-queue.ts'
 
 export type CrawlerOptions = {
   /** Classes crawled at once. @defaultValue 4 */

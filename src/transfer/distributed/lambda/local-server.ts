@@ -2,10 +2,10 @@
 // the invoke path is tested — and can be tried — without AWS. Function errors answer 200 with
 // X-Amz-Function-Error, as Lambda does.
 import { createServer, type Server } from 'node:http'
-import { createMetricsRegistry } from '../../shared/metrics.ts'
-import { handleOpsRequest, listen, readBody, sendError, sendJson } from '../../shared/http-ops.ts'
-import type { LambdaBatchEvent } from './lambda-payload.ts'
-import { handler as colonyHandler } from './lambda-handler.ts'
+import { createMetricsRegistry } from '../../../shared/metrics.ts'
+import { handleOpsRequest, listen, readBody, sendError, sendJson } from '../../../shared/http-ops.ts'
+import type { LambdaBatchEvent } from './payload.ts'
+import { handler as colonyHandler } from './handler.ts'
 
 export type LocalLambdaOptions = {
   /** Function names served. @defaultValue any name */

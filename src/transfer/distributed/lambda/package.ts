@@ -4,7 +4,7 @@
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { DistributedTransferError } from './errors.ts'
+import { DistributedTransferError } from '../errors.ts'
 import { createZip, type ZipEntry } from './zip-writer.ts'
 
 export type LambdaPackageOptions = {
@@ -15,7 +15,7 @@ export type LambdaPackageOptions = {
 }
 
 const ENTRY = `// colony transfer Lambda entry: handler = index.handler
-export { handler } from './src/transfer/distributed/lambda-handler.ts'
+export { handler } from './src/transfer/distributed/lambda/handler.ts'
 `
 
 async function walk(dir: string, skip: (rel: string) => boolean, base = dir): Promise<string[]> {
@@ -62,7 +62,7 @@ async function dependencyClosure(root: string, roots: string[]): Promise<string[
 }
 
 export async function buildLambdaPackage(options: LambdaPackageOptions): Promise<{ out: string; files: number; bytes: number; packages: string[] }> {
-  const root = options.root ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
+  const root = options.root ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..')
   const srcFiles: string[] = []
   for (const sub of ['src/shared', 'src/transfer']) {
     srcFiles.push(...await walk(path.join(root, sub), (rel) => rel.startsWith('sample') || /\.test\.ts$/.test(rel)))
@@ -83,7 +83,7 @@ export async function buildLambdaPackage(options: LambdaPackageOptions): Promise
       entries.push({ name: path.relative(root, f).split(path.sep).join('/'), data: await readFile(f), mode: 0o100000 | (st.mode & 0o777) })
     }
   }
-  if (!entries.some((e) => e.name === 'src/transfer/distributed/lambda-handler.ts')) {
+  if (!entries.some((e) => e.name === 'src/transfer/distributed/lambda/handler.ts')) {
     throw new DistributedTransferError('TRANSFER_DIST_PACKAGE', `lambda handler not found under ${root}`)
   }
   const zip = createZip(entries)

@@ -1,9 +1,9 @@
 // The loop every consuming role shares: keep up to `slots` entries in flight, reclaim from dead
 // consumers, heartbeat what we hold, never throw (Redis down → log, back off, keep going).
-import type { Logger } from '../../shared/logger.ts'
-import { delay } from '../../shared/backoff.ts'
-import type { ScriptedRedis } from './scripts.ts'
-import { StreamConsumer, type StreamEntry } from './stream-queue.ts'
+import type { Logger } from '../../../shared/logger.ts'
+import { delay } from '../../../shared/backoff.ts'
+import type { ScriptedRedis } from '../redis/scripts.ts'
+import { StreamConsumer, type StreamEntry } from '../redis/stream-queue.ts'
 
 export type RoleLoopOptions<T> = {
   redis: ScriptedRedis

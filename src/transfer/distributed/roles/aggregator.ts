@@ -2,13 +2,13 @@
 // finishes a run — report written, run deactivated — once its scan is done and every class finished.
 // Several aggregators may run: a short per-run lock makes one of them do each pass.
 import { randomUUID } from 'node:crypto'
-import { delay } from '../../shared/backoff.ts'
-import type { ClassRecord } from './class-record.ts'
+import { delay } from '../../../shared/backoff.ts'
+import type { ClassRecord } from '../class-record.ts'
 import type { RoleContext } from './role-context.ts'
-import { ActiveRuns } from './active-runs.ts'
-import { FINISHED_STATES } from './class-record.ts'
-import { groupOf, type QueueName } from './keys.ts'
-import { buildDistributedReport } from './report.ts'
+import { ActiveRuns } from '../redis/active-runs.ts'
+import { FINISHED_STATES } from '../class-record.ts'
+import { groupOf, type QueueName } from '../redis/keys.ts'
+import { buildDistributedReport } from '../report.ts'
 
 export type AggregatorOptions = {
   /** Pause between passes. @defaultValue 500 */

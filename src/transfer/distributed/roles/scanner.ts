@@ -3,16 +3,16 @@
 // per interval (a Redis lock) queues a new scan generation; classes still recording, and finished
 // classes whose source lists ETag/size, are crawled again.
 import { randomUUID } from 'node:crypto'
-import { describeError, isColonyError } from '../../shared/errors.ts'
-import type { ClassRecord } from './class-record.ts'
-import type { ScanItem } from './core-port.ts'
-import type { CrawlJob, ScanJob } from './jobs.ts'
+import { describeError, isColonyError } from '../../../shared/errors.ts'
+import type { ClassRecord } from '../class-record.ts'
+import type { ScanItem } from '../core-port.ts'
+import type { CrawlJob, ScanJob } from '../jobs.ts'
 import type { RoleContext } from './role-context.ts'
-import type { StreamEntry } from './stream-queue.ts'
-import { ActiveRuns } from './active-runs.ts'
-import { groupOf } from './keys.ts'
+import type { StreamEntry } from '../redis/stream-queue.ts'
+import { ActiveRuns } from '../redis/active-runs.ts'
+import { groupOf } from '../redis/keys.ts'
 import { runRoleLoop } from './role-runner.ts'
-import { scriptedPipeline } from './scripts.ts'
+import { scriptedPipeline } from '../redis/scripts.ts'
 
 export async function runScanner(ctx: RoleContext): Promise<void> {
   const blocking = ctx.redis.duplicate() as typeof ctx.redis
