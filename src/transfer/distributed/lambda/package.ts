@@ -65,7 +65,7 @@ export async function buildLambdaPackage(options: LambdaPackageOptions): Promise
   const root = options.root ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..')
   const srcFiles: string[] = []
   for (const sub of ['src/shared', 'src/transfer']) {
-    srcFiles.push(...await walk(path.join(root, sub), (rel) => rel.startsWith('sample') || /\.test\.ts$/.test(rel)))
+    srcFiles.push(...await walk(path.join(root, sub), (rel) => /\.test\.ts$/.test(rel)))
   }
   const code = (await Promise.all(srcFiles.filter((f) => f.endsWith('.ts')).map((f) => readFile(f, 'utf8')))).join('\n')
   // Redis, the dashboard and metrics never run inside the function; prom-client/ioredis stay out when unused there.

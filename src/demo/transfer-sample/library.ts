@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { FileKind } from '../core/types.ts'
+import type { FileKind } from '../../transfer/core/types.ts'
 import { MAX_SAMPLE_FILE_BYTES, createRandom, hashString, sliceParts, streamParts, syntheticParts } from './content.ts'
 import { renderMasterPlaylist, renderMediaPlaylist, type PlaylistSegment, type SampleVariantSpec } from './playlists.ts'
 

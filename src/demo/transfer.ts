@@ -6,11 +6,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { formatBytes, formatDuration } from '../shared/units.ts'
-import { runTransfer } from './embedded/engine.ts'
-import type { TransferEvents } from './core/events.ts'
-import { attachJsonLines, describeProgress, trackProgress } from './embedded/progress.ts'
-import { formatSummary } from './core/report.ts'
-import { generateSampleLibrary, startSampleOrigin, type SampleOriginFaults } from './sample/index.ts'
+import { runTransfer } from '../transfer/embedded/engine.ts'
+import type { TransferEvents } from '../transfer/core/events.ts'
+import { attachJsonLines, describeProgress, trackProgress } from '../transfer/embedded/progress.ts'
+import { formatSummary } from '../transfer/core/report.ts'
+import { generateSampleLibrary, startSampleOrigin, type SampleOriginFaults } from './transfer-sample/index.ts'
 
 export type TransferDemoOptions = {
   /** Where the copy goes. @defaultValue './colony-demo' */
