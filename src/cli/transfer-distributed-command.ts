@@ -8,6 +8,8 @@ import { parseHostPort } from '../shared/http-ops.ts'
 import { formatBytes, parseDuration } from '../shared/units.ts'
 import { formatSummary } from '../transfer/core/report.ts'
 import { createTransferCore, type CoreRunOptions } from '../transfer/distributed/core-adapter.ts'
+import type { DistributedCore } from '../transfer/distributed/core-port.ts'
+import type { RunConfig } from '../transfer/distributed/run-config.ts'
 import { startDashboard } from '../transfer/distributed/dashboard/server.ts'
 import { followRun } from '../transfer/distributed/follow.ts'
 import { createKeys } from '../transfer/distributed/redis/keys.ts'
@@ -29,7 +31,7 @@ const SUBMIT: CommandSpec = {
   summary: 'Submits a distributed run to Redis and follows it until every file is verified. Submitting the same run again resumes following it. Workers (`colony transfer worker`) do the work, on any machines.',
   options: {
     ...COMMON,
-    to: { type: 'string', description: 'destination: directory or s3://bucket/prefix (null: discards, for benchmarks)', placeholder: 'dest' },
+    to: { type: 'string', description: 'destination: directory or s3://bucket/prefix', placeholder: 'dest' },
     catalog: { type: 'list', description: 'catalog file or URL (JSON array or NDJSON of {id, master, status})', placeholder: 'file|url' },
     run: { type: 'string', description: 'run name (default: derived from sources + destination)' },
     retries: { type: 'number', description: 'attempts after the first before a file is reported failed', default: 3 },
@@ -95,6 +97,21 @@ const LAMBDA: CommandSpec = {
   },
 }
 
+/** How a process builds the core of each run it serves. */
+type CoreFactory = (config: RunConfig) => DistributedCore
+
+export type DistributedCommandOptions = {
+  /** Wraps the standard core factory (benchmark workers add their synthetic runs). @defaultValue the standard factory */
+  wrapCore?: (standard: CoreFactory) => CoreFactory
+}
+
+function coreFactory(options: DistributedCommandOptions, s3Endpoint?: string): CoreFactory {
+  const standard: CoreFactory = (config) => createTransferCore(s3Endpoint
+    ? { ...config, core: { ...config.core, s3: { ...(config.core as CoreRunOptions).s3, endpoint: s3Endpoint } } }
+    : config)
+  return options.wrapCore?.(standard) ?? standard
+}
+
 function help(spec: CommandSpec): number {
   process.stdout.write(formatHelp(spec))
   return EXIT_OK
@@ -130,13 +147,13 @@ function onSignals(stop: () => void): () => void {
   return () => { process.off('SIGINT', handler); process.off('SIGTERM', handler) }
 }
 
-async function runWorkerCommand(argv: string[]): Promise<number> {
+async function runWorkerCommand(argv: string[], options: DistributedCommandOptions): Promise<number> {
   const p = parseCommand(WORKER, argv)
   if (p.help) return help(WORKER)
   const roles = parseRoles(list(p, 'role'))
   const metrics = str(p, 'metrics')
   const log = createLogger({ name: 'transfer-worker' })
-  const s3Endpoint = str(p, 's3-endpoint')
+  const build = coreFactory(options, str(p, 's3-endpoint'))
   const worker = await startWorker({
     redisUrl: str(p, 'redis') as string, prefix: str(p, 'prefix') as string, roles, log,
     concurrency: num(p, 'concurrency') ?? 64,
@@ -145,7 +162,7 @@ async function runWorkerCommand(argv: string[]): Promise<number> {
     maxQueuedBatches: num(p, 'max-queued') ?? 2000,
     ...(metrics && metrics !== 'off' ? { metrics: parseHostPort(metrics) } : {}),
     ...(str(p, 'lambda-endpoint') ? { lambda: { endpoint: str(p, 'lambda-endpoint') as string } } : {}),
-    createCore: (config) => Promise.resolve(createTransferCore(s3Endpoint ? { ...config, core: { ...config.core, s3: { ...(config.core as CoreRunOptions).s3, endpoint: s3Endpoint } } } : config)),
+    createCore: (config) => Promise.resolve(build(config)),
   })
   if (worker.metricsUrl) process.stderr.write(`worker ${worker.id}: roles ${roles.join(',')} · metrics ${worker.metricsUrl}/metrics\n`)
   const off = onSignals(() => { void worker.stop() })
@@ -219,7 +236,7 @@ async function runLambdaCommand(argv: string[]): Promise<number> {
   throw new UsageError(`colony transfer lambda: unknown subcommand "${sub}" (package, serve)`)
 }
 
-async function runSubmitCommand(argv: string[]): Promise<number> {
+async function runSubmitCommand(argv: string[], options: DistributedCommandOptions): Promise<number> {
   const p = parseCommand(SUBMIT, fillOptionalValues(argv))
   if (p.help) return help(SUBMIT)
   const to = str(p, 'to')
@@ -263,7 +280,8 @@ async function runSubmitCommand(argv: string[]): Promise<number> {
     }
     if (bool(p, 'detach')) { process.stdout.write(`${run}\n`); return EXIT_OK }
     if (bool(p, 'local-worker')) {
-      worker = await startWorker({ redisUrl, prefix, roles: [...WORKER_ROLES], concurrency: num(p, 'concurrency') ?? 64, log: createLogger({ name: 'transfer-worker', level: 'warn' }), createCore: (config) => Promise.resolve(createTransferCore(config)) })
+      const build = coreFactory(options)
+      worker = await startWorker({ redisUrl, prefix, roles: [...WORKER_ROLES], concurrency: num(p, 'concurrency') ?? 64, log: createLogger({ name: 'transfer-worker', level: 'warn' }), createCore: (config) => Promise.resolve(build(config)) })
     }
     const dashboard = str(p, 'dashboard')
     if (dashboard) {
@@ -287,11 +305,11 @@ async function runSubmitCommand(argv: string[]): Promise<number> {
 }
 
 /** Entry from transfer-command.ts. */
-export async function runDistributed(argv: string[]): Promise<number> {
+export async function runDistributed(argv: string[], options: DistributedCommandOptions = {}): Promise<number> {
   const [first, ...rest] = argv
-  if (first === 'worker') return runWorkerCommand(rest)
+  if (first === 'worker') return runWorkerCommand(rest, options)
   if (first === 'status') return runStatusCommand(rest)
   if (first === 'dashboard') return runDashboardCommand(rest)
   if (first === 'lambda') return runLambdaCommand(rest)
-  return runSubmitCommand(argv)
+  return runSubmitCommand(argv, options)
 }

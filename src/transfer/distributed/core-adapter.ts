@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import path from 'node:path'
 import { HostAllowList } from '../../shared/allow-host.ts'
-import type { ClassEntry, CopyOutcome, CrawlResult, Destination, FileRef, Source } from '../core/types.ts'
+import type { ClassEntry, CopyOutcome, CrawlResult, FileRef, Source } from '../core/types.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
 import type { DistributedCore, ScanItem } from './core-port.ts'
 import type { RunConfig } from './run-config.ts'
@@ -15,7 +15,6 @@ import { copyFile } from '../core/copy-file.ts'
 import { verifyFile } from '../core/verify.ts'
 import { crawlPrefix, isPlaylistLocator, keyFunctionFor, namedHosts, planSources } from '../core/plan.ts'
 import { createDestination, locatorKind, SourceRouter } from '../adapters/create.ts'
-import { isSynthetic, NullDestination, parseSynthetic, scanSynthetic, crawlSynthetic, SyntheticSource } from './synthetic.ts'
 
 /** The core options a run carries (plain JSON; no credentials — each worker uses its own AWS chain). */
 export type CoreRunOptions = {
@@ -37,11 +36,6 @@ export type TransferCoreOptions = {
   s3Credentials?: S3Options['credentials']
 }
 
-function destinationFor(config: RunConfig, s3: S3Options | undefined, core: CoreRunOptions): Destination {
-  if (config.to === 'null:' || config.to.startsWith('null:')) return new NullDestination()
-  return createDestination(config.to, { s3: { ...s3, ...(core.multipartThreshold ? { multipartThreshold: core.multipartThreshold } : {}) } })
-}
-
 /** Builds the core for one run. */
 export function createTransferCore(config: RunConfig, options: TransferCoreOptions = {}): DistributedCore {
   const core = config.core as CoreRunOptions
@@ -55,15 +49,11 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
     ...(s3 ? { s3 } : {}),
     ...(core.stripPrefix ? { stripPrefix: core.stripPrefix } : {}),
   })
-  const synthetic = config.sources.every(isSynthetic)
-  const syn = synthetic ? parseSynthetic(config.sources[0] ?? 'synthetic:') : undefined
-  const synSource = syn ? new SyntheticSource({ size: syn.size, failRate: syn.failRate, delayMs: syn.delayMs }) : undefined
-  const destination = destinationFor(config, s3, core)
-  const checksum = core.checksum ?? (!synthetic && locatorKind(config.to.startsWith('null:') ? '/dev/null' : config.to) === 's3')
+  const destination = createDestination(config.to, { s3: { ...s3, ...(core.multipartThreshold ? { multipartThreshold: core.multipartThreshold } : {}) } })
+  const checksum = core.checksum ?? locatorKind(config.to) === 's3'
   const watch = Boolean(config.watchMs)
 
   const scan = async (source: string, inline: string | undefined, opts: { watch: boolean; signal: AbortSignal }): Promise<ScanItem[]> => {
-    if (isSynthetic(source)) return scanSynthetic(source)
     let classes: ClassEntry[]
     let skipped: SkippedClass[]
     if (inline !== undefined) {
@@ -90,7 +80,6 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
   }
 
   const crawl = async (entry: ClassEntry, opts: { signal: AbortSignal; trustHost?: boolean }): Promise<CrawlResult> => {
-    if (isSynthetic(entry.source)) return crawlSynthetic(entry)
     // Another process scanned this class; it recorded whether its host was vouched for. A class whose host nobody
     // vouched for is never fetched.
     if (/^https?:/.test(entry.source)) {
@@ -129,10 +118,8 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
   }
 
   const copy = async (ref: FileRef, opts: { signal: AbortSignal }): Promise<CopyOutcome> => {
-    if (syn?.nullCopy) return { ok: true, key: ref.key, bytes: syn.size, skipped: false }
-    const source = synSource ?? router
-    const outcome = await copyFile(ref, { source, destination, checksum, checkExisting: !(destination instanceof NullDestination), signal: opts.signal })
-    if (!outcome.ok || outcome.skipped || destination instanceof NullDestination) return outcome
+    const outcome = await copyFile(ref, { source: router, destination, checksum, signal: opts.signal })
+    if (!outcome.ok || outcome.skipped) return outcome
     // The done bit means "verified at the destination": check now, with the store's answer, before setting it.
     const o = outcome as CopyOutcome & { md5?: string }
     const v = await verifyFile(destination, { key: ref.key, size: outcome.bytes, ...(outcome.etag ? { etag: outcome.etag } : {}), ...(o.md5 ? { md5: o.md5 } : {}) }, { checksum })
@@ -141,7 +128,7 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
 
   return {
     scan, crawl, copy,
-    listable: (entry) => !isSynthetic(entry.source),
+    listable: () => true,
     close: async () => { await router.close().catch(() => undefined); await destination.close?.().catch(() => undefined) },
   }
 }

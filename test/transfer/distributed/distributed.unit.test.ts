@@ -11,7 +11,7 @@ import { decodeFileChunk, encodeFileChunk, fingerprintOf, FileList, sortForList 
 import { createZip } from '../../../src/transfer/distributed/lambda/zip-writer.ts'
 import { importedPackages } from '../../../src/transfer/distributed/lambda/package.ts'
 import { deriveRunName } from '../../../src/transfer/distributed/run-config.ts'
-import { crawlSynthetic } from '../../../src/transfer/distributed/synthetic.ts'
+import { crawlSynthetic } from '../../../support/transfer-synthetic.ts'
 import { indicesOf } from '../../../src/transfer/distributed/jobs.ts'
 
 test('file-list chunks round-trip every field, escapes included', () => {

@@ -8,7 +8,7 @@ import { closeRedis, createRedis } from '../../../src/transfer/distributed/redis
 import { submitRun } from '../../../src/transfer/distributed/submit.ts'
 import { readRunStatus } from '../../../src/transfer/distributed/status.ts'
 import { startWorker, WORKER_ROLES } from '../../../src/transfer/distributed/worker.ts'
-import { createTransferCore } from '../../../src/transfer/distributed/core-adapter.ts'
+import { createSyntheticCore } from '../../../support/transfer-synthetic.ts'
 
 let redisSvc: Service
 before(async () => { redisSvc = await startRedis() })
@@ -24,7 +24,7 @@ test('a synthetic run goes through scanner, crawler, copier, aggregator and repo
     const again = await submitRun(redis, keys, { sources: ['synthetic:?classes=7&files=333&size=10&fail=0.05'], to: 'null:' })
     assert.equal(again.created, false)
     assert.equal(again.run, run)
-    const worker = await startWorker({ redisUrl: redisSvc.url, prefix, roles: [...WORKER_ROLES], concurrency: 32, createCore: (c) => Promise.resolve(createTransferCore(c)), log: createSilentLogger(), claimIdleMs: 2000 })
+    const worker = await startWorker({ redisUrl: redisSvc.url, prefix, roles: [...WORKER_ROLES], concurrency: 32, createCore: (c) => Promise.resolve(createSyntheticCore(c)), log: createSilentLogger(), claimIdleMs: 2000 })
     try {
       const status = await waitFor(async () => { const s = await readRunStatus(redis, keys, run); return s.state === 'finished' ? s : undefined }, { timeoutMs: 45_000, message: 'run finished' })
       assert.ok(status.report)

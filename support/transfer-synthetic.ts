@@ -1,10 +1,13 @@
-// A synthetic library for benchmarks and tests of the coordination itself: `synthetic:?classes=C&files=F`
-// expands to C classes of F files, crawled without I/O; the copy goes through the real core copy path
-// with a Source that produces `size` bytes and (with --to null:) a Destination that discards them.
+// A synthetic library for benchmarks and tests of the distributed coordination itself:
+// `synthetic:?classes=C&files=F` expands to C classes of F files, crawled without I/O; the copy goes through the
+// core's real copyFile with a Source that produces `size` bytes and a Destination that discards them.
+// createSyntheticCore is the DistributedCore of such a run (tests and benchmark workers pass it to startWorker).
 import { Readable } from 'node:stream'
-import type { ClassEntry, CrawlResult, Destination, FileRef, Source, SourceObject, StoredObject } from '../core/types.ts'
-import type { ScanItem } from './core-port.ts'
-import { TransferError, TRANSFER_CODES } from '../errors.ts'
+import type { ClassEntry, CrawlResult, Destination, FileRef, Source, SourceObject, StoredObject } from '../src/transfer/core/types.ts'
+import type { DistributedCore, ScanItem } from '../src/transfer/distributed/core-port.ts'
+import type { RunConfig } from '../src/transfer/distributed/run-config.ts'
+import { copyFile } from '../src/transfer/core/copy-file.ts'
+import { TransferError, TRANSFER_CODES } from '../src/transfer/errors.ts'
 
 export type SyntheticParams = {
   classes: number; files: number; size: number; failRate: number; variants: number; delayMs: number
@@ -95,37 +98,49 @@ export class SyntheticSource implements Source {
   }
 }
 
-/** Discards bytes; remembers sizes so stat/verification still has something to check. */
+/** Discards bytes: nothing is ever stored, so nothing is found already present or left to verify. */
 export class NullDestination implements Destination {
-  readonly #sizes = new Map<string, number>()
-  readonly #remember: boolean
-
-  constructor(options: { remember?: boolean } = {}) {
-    this.#remember = options.remember ?? false
-  }
-
-  put(key: string, body: Readable): Promise<StoredObject> {
+  put(_key: string, body: Readable): Promise<StoredObject> {
     return new Promise((resolve, reject) => {
       let size = 0
       body.on('data', (chunk: Buffer) => { size += chunk.length })
       body.once('error', reject)
-      body.once('end', () => {
-        if (this.#remember) this.#sizes.set(key, size)
-        resolve({ size })
-      })
+      body.once('end', () => resolve({ size }))
     })
   }
 
-  /** The core's small-body path (the one directory and S3 destinations take for small bodies): nothing stored. */
-  putBuffer(key: string, body: Buffer): Promise<StoredObject> {
-    if (this.#remember) this.#sizes.set(key, body.length)
+  /** The core's small-body path (the one directory and S3 destinations take for small bodies). */
+  putBuffer(_key: string, body: Buffer): Promise<StoredObject> {
     return Promise.resolve({ size: body.length })
   }
 
-  stat(key: string): Promise<StoredObject | undefined> {
-    const size = this.#sizes.get(key)
-    return Promise.resolve(size === undefined ? undefined : { size })
+  stat(): Promise<StoredObject | undefined> {
+    return Promise.resolve(undefined)
   }
 
   describe(): string { return 'null:' }
+}
+
+/**
+ * The core of a run whose sources are all `synthetic:` (its destination is ignored: bytes are discarded). Copies go
+ * through copyFile with the synthetic source; `copy=none` settles every file without streaming a byte.
+ */
+export function createSyntheticCore(config: Pick<RunConfig, 'sources'>): DistributedCore {
+  const params = parseSynthetic(config.sources[0] ?? 'synthetic:')
+  const source = new SyntheticSource({ size: params.size, failRate: params.failRate, delayMs: params.delayMs })
+  const destination = new NullDestination()
+  return {
+    scan: (s) => Promise.resolve(scanSynthetic(s)),
+    crawl: (entry) => Promise.resolve(crawlSynthetic(entry)),
+    copy: (ref, options) => params.nullCopy
+      ? Promise.resolve({ ok: true, key: ref.key, bytes: params.size, skipped: false })
+      : copyFile(ref, { source, destination, checksum: false, checkExisting: false, signal: options.signal }),
+    listable: () => false,
+    close: () => Promise.resolve(),
+  }
+}
+
+/** `standard` for real runs, the synthetic core for runs whose sources are all `synthetic:`. */
+export function withSyntheticRuns(standard: (config: RunConfig) => DistributedCore): (config: RunConfig) => DistributedCore {
+  return (config) => config.sources.length > 0 && config.sources.every(isSynthetic) ? createSyntheticCore(config) : standard(config)
 }
