@@ -3,7 +3,8 @@
 // core's real copyFile with a Source that produces `size` bytes and a Destination that discards them.
 // createSyntheticCore is the DistributedCore of such a run (tests and benchmark workers pass it to startWorker).
 import { Readable } from 'node:stream'
-import type { ClassEntry, CrawlResult, Destination, FileRef, Source, SourceObject, StoredObject } from '../src/transfer/core/types.ts'
+import type { ClassEntry, CrawlResult, FileRef } from '../src/transfer/core/types.ts'
+import type { Destination, Source, SourceObject, StoredObject } from '../src/transfer/core/ports.ts'
 import type { DistributedCore, ScanItem } from '../src/transfer/distributed/core-port.ts'
 import type { RunConfig } from '../src/transfer/distributed/run-config.ts'
 import { copyFile } from '../src/transfer/core/copy-file.ts'

@@ -9,7 +9,7 @@ import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { resolveInside } from '../../shared/safe-path.ts'
-import type { Destination, PutInfo, StoredObject } from '../core/types.ts'
+import type { Destination, PutInfo, StoredObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { assertNotSymlink, CREATE_NEW, READ_NO_FOLLOW, symlinkError, walkDirs } from './no-follow.ts'
 

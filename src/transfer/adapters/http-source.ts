@@ -2,7 +2,7 @@
 // redirects followed by hand so every hop is checked against the allow-list, errors classified for retry.
 import { Agent, type Dispatcher } from 'undici'
 import { parseRetryAfter } from '../../shared/backoff.ts'
-import type { Source, SourceObject } from '../core/types.ts'
+import type { Source, SourceObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { parseLength } from '../core/lengths.ts'
 import { readPlaylistBody } from './read-playlist-body.ts'

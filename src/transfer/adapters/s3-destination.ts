@@ -3,7 +3,7 @@
 import type { Readable } from 'node:stream'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { toSafeKey } from '../../shared/safe-path.ts'
-import type { Destination, PutInfo, StoredObject } from '../core/types.ts'
+import type { Destination, PutInfo, StoredObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { createS3Client, loadS3Sdk, parseS3Url, toS3Error, type S3Options } from './s3-client.ts'
 import { S3Putter, type PutResponse } from './s3-put.ts'

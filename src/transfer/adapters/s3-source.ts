@@ -1,7 +1,8 @@
 // S3 (or compatible) origin: GetObject streams, ListObjectsV2 pages for prefix sources.
 import type { Readable } from 'node:stream'
 import type { S3Client } from '@aws-sdk/client-s3'
-import type { FileRef, Source, SourceObject } from '../core/types.ts'
+import type { FileRef } from '../core/types.ts'
+import type { Source, SourceObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
 import { checkLength } from '../core/lengths.ts'
 import { readPlaylistBody } from './read-playlist-body.ts'

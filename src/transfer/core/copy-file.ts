@@ -1,7 +1,8 @@
 // One attempt at one file: the unit both engines (in-process workers, Redis workers) call. It never throws
 // for transfer failures; it returns a CopyOutcome saying whether a retry can help.
 import { createHash } from 'node:crypto'
-import type { CopyOutcome, Destination, FileRef, Source, StoredObject } from './types.ts'
+import type { CopyOutcome, FileRef } from './types.ts'
+import type { Destination, Source, StoredObject } from './ports.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { contentTypeForKey } from './keys.ts'
 import { MeasureStream } from './measure-stream.ts'

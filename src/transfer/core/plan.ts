@@ -6,34 +6,14 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { HostAllowList } from '../../shared/allow-host.ts'
 import type { ClassEntry, CrawlResult, FileRef } from './types.ts'
+import type { ListingSource } from './ports.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { parseCatalogText, scanCatalog, type SkippedClass } from './catalog.ts'
 import { crawlClass, type CrawlOptions } from './crawler.ts'
 import { keyForPath, keyForUrl } from './keys.ts'
-import { locatorKind, type SourceRouter } from '../adapters/create.ts'
+import { classIdFor, isCatalogLocator, isPlaylistLocator, locatorKind, normalizeLocator } from './locators.ts'
 
 export type PlannedSources = { classes: ClassEntry[]; skipped: SkippedClass[]; hosts: string[] }
-
-/** True for a locator naming a playlist (crawled) rather than a prefix/directory (listed). */
-export function isPlaylistLocator(locator: string): boolean {
-  return /\.m3u8?(\?.*)?$/i.test(locator) || locatorKind(locator) === 'http'
-}
-
-export function isCatalogLocator(locator: string): boolean {
-  return /\.(json|jsonl|ndjson)(\?.*)?$/i.test(locator)
-}
-
-/** Normalises a user-typed locator: directories and files become absolute file:// URLs. */
-export function normalizeLocator(locator: string): string {
-  return locatorKind(locator) === 'dir' && !locator.startsWith('file:') ? pathToFileURL(path.resolve(locator)).href : locator
-}
-
-/** Class id for a locator: the URL path (host dropped) for playlists, the locator itself for prefixes. */
-export function classIdFor(locator: string): string {
-  if (locatorKind(locator) === 'http') return keyForUrl(locator)
-  if (locator.startsWith('file:')) return fileURLToPath(locator)
-  return locator
-}
 
 /** The hosts the user named on the command line: typed http(s) sources, catalogs given by URL, --allow-host patterns. */
 export function namedHosts(sources: string[], catalogs: string[], allowHosts: string[] = []): HostAllowList {
@@ -54,7 +34,7 @@ export type PlanOptions = {
  * other catalog (a URL, an S3 object) is remote input: its masters must be http(s) on a host the user named (the
  * catalog's own host, a typed source's, --allow-host); other entries are skipped as forbidden-host.
  */
-export async function planSources(sources: string[], catalogs: string[], router: SourceRouter, options: PlanOptions = {}): Promise<PlannedSources> {
+export async function planSources(sources: string[], catalogs: string[], router: ListingSource, options: PlanOptions = {}): Promise<PlannedSources> {
   const classes: ClassEntry[] = []
   const skipped: SkippedClass[] = []
   const hosts = new Set<string>()
@@ -102,7 +82,7 @@ export function keyFunctionFor(entry: ClassEntry, stripPrefix: string | undefine
 }
 
 /** Crawls a prefix (s3:// or directory) class: the listing, plus a check of every playlist in it. */
-export async function crawlPrefix(entry: ClassEntry, router: SourceRouter, options: Omit<CrawlOptions, 'fetchText'>): Promise<CrawlResult> {
+export async function crawlPrefix(entry: ClassEntry, router: ListingSource, options: Omit<CrawlOptions, 'fetchText'>): Promise<CrawlResult> {
   const files: FileRef[] = []
   const listed = new Set<string>()
   const problems: CrawlResult['problems'] = []

@@ -1,6 +1,6 @@
 // The end-of-run check that a file is really at the destination: size always, checksum where both sides
 // have one (S3 ETag vs the MD5 computed while copying; a directory's file re-hashed when asked).
-import type { Destination, StoredObject } from './types.ts'
+import type { Destination, StoredObject } from './ports.ts'
 import { TRANSFER_CODES } from '../errors.ts'
 
 /** What the journal remembers of a copied file. */

@@ -4,7 +4,8 @@ import { stat } from 'node:fs/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import path from 'node:path'
 import { HostAllowList } from '../../shared/allow-host.ts'
-import type { ClassEntry, CopyOutcome, CrawlResult, FileRef, Source } from '../core/types.ts'
+import type { ClassEntry, CopyOutcome, CrawlResult, FileRef } from '../core/types.ts'
+import type { Source } from '../core/ports.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
 import type { DistributedCore, ScanItem } from './core-port.ts'
 import type { RunConfig } from './run-config.ts'
@@ -13,8 +14,9 @@ import { parseCatalogText, scanCatalog, type SkippedClass } from '../core/catalo
 import { crawlClass } from '../core/crawler.ts'
 import { copyFile } from '../core/copy-file.ts'
 import { verifyFile } from '../core/verify.ts'
-import { crawlPrefix, isPlaylistLocator, keyFunctionFor, namedHosts, planSources } from '../core/plan.ts'
-import { createDestination, locatorKind, SourceRouter } from '../adapters/create.ts'
+import { crawlPrefix, keyFunctionFor, namedHosts, planSources } from '../core/plan.ts'
+import { isPlaylistLocator, locatorKind } from '../core/locators.ts'
+import { createDestination, SourceRouter } from '../adapters/create.ts'
 
 /** The core options a run carries (plain JSON; no credentials — each worker uses its own AWS chain). */
 export type CoreRunOptions = {

@@ -1,4 +1,4 @@
-import type { JobQueue } from '../core/types.ts'
+import type { JobQueue } from '../core/ports.ts'
 
 /**
  * The embedded JobQueue: a deque. Retries go to the front so a class that hit a transient error finishes
