@@ -6,9 +6,9 @@ import { Readable } from 'node:stream'
 import type { ClassEntry, CrawlResult, FileRef } from '../src/transfer/core/types.ts'
 import type { Destination, Source, SourceObject, StoredObject } from '../src/transfer/core/ports.ts'
 import type { DistributedCore, ScanItem } from '../src/transfer/distributed/core-port.ts'
-import type { RunConfig } from '../src/transfer/distributed/run-config.ts'
 import { copyFile } from '../src/transfer/core/copy-file.ts'
 import { TransferError, TRANSFER_CODES } from '../src/transfer/errors.ts'
+import type { RunConfig } from '../src/transfer/wire-format.ts'
 
 export type SyntheticParams = {
   classes: number; files: number; size: number; failRate: number; variants: number; delayMs: number

@@ -7,9 +7,8 @@ import { createLogger } from '../shared/logger.ts'
 import { parseHostPort } from '../shared/http-ops.ts'
 import { formatBytes, parseDuration } from '../shared/units.ts'
 import { formatSummary } from '../transfer/core/report.ts'
-import { createTransferCore, type CoreRunOptions } from '../transfer/distributed/core-adapter.ts'
+import { createTransferCore } from '../transfer/distributed/core-adapter.ts'
 import type { DistributedCore } from '../transfer/distributed/core-port.ts'
-import type { RunConfig } from '../transfer/distributed/run-config.ts'
 import { startDashboard } from '../transfer/distributed/dashboard/server.ts'
 import { followRun } from '../transfer/distributed/follow.ts'
 import { createKeys } from '../transfer/distributed/redis/keys.ts'
@@ -19,6 +18,7 @@ import { closeRedis, createRedis } from '../transfer/distributed/redis/client.ts
 import { listRuns, listWorkers, readRunStatus } from '../transfer/distributed/status.ts'
 import { inlineLocalFiles, storeInline, submitRun } from '../transfer/distributed/submit.ts'
 import { startWorker, WORKER_ROLES, type Worker, type WorkerRole } from '../transfer/distributed/worker.ts'
+import type { CoreRunOptions, RunConfig } from '../transfer/wire-format.ts'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
 
 const COMMON: Record<string, OptionSpec> = {
@@ -107,7 +107,7 @@ export type DistributedCommandOptions = {
 
 function coreFactory(options: DistributedCommandOptions, s3Endpoint?: string): CoreFactory {
   const standard: CoreFactory = (config) => createTransferCore(s3Endpoint
-    ? { ...config, core: { ...config.core, s3: { ...(config.core as CoreRunOptions).s3, endpoint: s3Endpoint } } }
+    ? { ...config, core: { ...config.core, s3: { ...config.core.s3, endpoint: s3Endpoint } } }
     : config)
   return options.wrapCore?.(standard) ?? standard
 }

@@ -8,7 +8,6 @@ import type { ClassEntry, CopyOutcome, CrawlResult, FileRef } from '../core/type
 import type { Source } from '../core/ports.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
 import type { DistributedCore, ScanItem } from './core-port.ts'
-import type { RunConfig } from './run-config.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
 import { parseCatalogText, scanCatalog, type SkippedClass } from '../core/catalog.ts'
 import { crawlClass } from '../core/crawler.ts'
@@ -17,21 +16,7 @@ import { verifyFile } from '../core/verify.ts'
 import { crawlPrefix, keyFunctionFor, namedHosts, planSources } from '../core/plan.ts'
 import { isPlaylistLocator, locatorKind } from '../core/locators.ts'
 import { createDestination, SourceRouter } from '../adapters/create.ts'
-
-/** The core options a run carries (plain JSON; no credentials — each worker uses its own AWS chain). */
-export type CoreRunOptions = {
-  allowHosts?: string[]
-  stripPrefix?: string
-  /** S3 endpoint/region/path-style for sources and destinations. */
-  s3?: Pick<S3Options, 'endpoint' | 'region' | 'forcePathStyle'>
-  checksum?: boolean
-  multipartThreshold?: number
-  maxPlaylistBytes?: number
-  maxFilesPerClass?: number
-  maxDepth?: number
-  /** HTTP connections per origin per worker. @defaultValue 64 */
-  connections?: number
-}
+import type { RunConfig } from '../wire-format.ts'
 
 export type TransferCoreOptions = {
   /** S3 credentials for tests against s3rver (never stored in Redis). @defaultValue the AWS default chain */
@@ -40,7 +25,7 @@ export type TransferCoreOptions = {
 
 /** Builds the core for one run. */
 export function createTransferCore(config: RunConfig, options: TransferCoreOptions = {}): DistributedCore {
-  const core = config.core as CoreRunOptions
+  const core = config.core
   const s3: S3Options | undefined = core.s3 || options.s3Credentials ? { ...core.s3, ...(options.s3Credentials ? { credentials: options.s3Credentials } : {}) } : undefined
   // The hosts the user named (typed sources, catalogs given by URL, --allow-host): what a remote catalog may name.
   const named = namedHosts(config.sources, [], core.allowHosts)

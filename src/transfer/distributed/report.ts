@@ -1,12 +1,11 @@
 // The run report, assembled from Redis into the same RunReport shape the embedded engine writes.
 // Only failed files are named (their indices resolve through the stored file list).
 import type { ClassReport, RunReport } from '../core/types.ts'
-import type { ClassRecord } from './class-record.ts'
 import type { Keys } from './redis/keys.ts'
-import type { RunConfig } from './run-config.ts'
 import type { ScriptedRedis } from './redis/scripts.ts'
 import { classPassed } from '../core/report.ts'
 import { FileList } from './redis/file-list.ts'
+import type { ClassRecord, RunConfig } from '../wire-format.ts'
 
 export type ClassProgress = { record: ClassRecord; files: number; verified: number; failed: number; bytes: number; retries: number; skippedPresent: number }
 

@@ -2,14 +2,12 @@
 // queue depths, live workers, and the report once written.
 import type { RunReport } from '../core/types.ts'
 import type { Keys, QueueName } from './redis/keys.ts'
-import type { RunConfig } from './run-config.ts'
 import type { ScriptedRedis } from './redis/scripts.ts'
 import type { ClassProgress } from './report.ts'
 import { DistributedTransferError } from './errors.ts'
 import { groupOf } from './redis/keys.ts'
 import { readClassProgress } from './report.ts'
-
-export type WorkerInfo = { id: string; roles: string[]; host: string; pid: number; metrics?: string; seen: number }
+import type { RunConfig, WorkerInfo } from '../wire-format.ts'
 
 export type RunStatus = {
   run: string

@@ -1,11 +1,10 @@
 // Submitting a run: the config and the first scan jobs go into Redis in one atomic step; submitting the
 // same sources → destination again finds the run and resumes following it (a no-op for Redis).
 import { readFile, stat } from 'node:fs/promises'
-import type { Keys } from './redis/keys.ts'
-import type { RunConfig } from './run-config.ts'
-import type { ScriptedRedis } from './redis/scripts.ts'
-import type { ScanJob } from './jobs.ts'
+import { scanJob, type RunConfig } from '../wire-format.ts'
 import { DistributedTransferError } from './errors.ts'
+import type { Keys } from './redis/keys.ts'
+import { createRun, type ScriptedRedis } from './redis/scripts.ts'
 import { configIdentity, deriveRunName } from './run-config.ts'
 
 export type SubmitOptions = {
@@ -63,10 +62,8 @@ export async function submitRun(redis: ScriptedRedis, keys: Keys, options: Submi
   }
   // Inlined before the scan jobs exist, so no scanner can see the run without its catalogs.
   if (Object.keys(inline).length) await storeInline(redis, keys, run, inline)
-  const jobs = config.sources.map((_s, src) => JSON.stringify({ r: run, src, g: 1 } satisfies ScanJob))
-  const created = await redis.submitRun(keys.meta(run), keys.queue('scan'), keys.runs, keys.active,
-    JSON.stringify(config), config.createdAt, config.sources.length, run, ...jobs)
-  if (created === 1) {
+  const scans = config.sources.map((_s, source) => scanJob({ run, source, generation: 1 }))
+  if (await createRun(redis, { keys, config, scans })) {
     if (config.watchMs) await redis.set(keys.lock(run, 'watch'), 'submit', 'PX', config.watchMs)
     return { run, created: true, config }
   }

@@ -12,7 +12,7 @@ import { createZip } from '../../../src/transfer/distributed/lambda/zip-writer.t
 import { importedPackages } from '../../../src/transfer/distributed/lambda/package.ts'
 import { deriveRunName } from '../../../src/transfer/distributed/run-config.ts'
 import { crawlSynthetic } from '../../../support/transfer-synthetic.ts'
-import { indicesOf } from '../../../src/transfer/distributed/jobs.ts'
+import { indicesOf } from '../../../src/transfer/wire-format.ts'
 
 test('file-list chunks round-trip every field, escapes included', () => {
   const files: FileRef[] = [

@@ -96,15 +96,14 @@ test('housekeeping removes consumers and heartbeats of long-gone workers, never 
 })
 
 test('the settle script ORs a batch\'s done bits in one step and counts only bits that flip (a batch settled twice)', async () => {
-  const { doneArgs } = await import('../../../src/transfer/distributed/roles/copier.ts')
+  const { settleBatch } = await import('../../../src/transfer/distributed/redis/scripts.ts')
   const prefix = `settle${Date.now()}`
   const keys = createKeys(prefix)
   const redis = createRedis(redisSvc.url)
   const stream = keys.queue('copy')
-  const settle = async (id: string, done: Parameters<typeof doneArgs>[0]): Promise<[number, number, number]> => {
-    const d = doneArgs(done)
-    return redis.settleBatch(stream, keys.done('r', 'c1'), keys.failed('r', 'c1'), keys.bytes('r'), keys.retries('r'), keys.skipped('r'), keys.version('r'), keys.stats('r'),
-      keys.problems('r', 'c1'), keys.queue('retry'), keys.fingerprint('r', 'c1'), 'copiers', id, 'c1', d.b0, d.mask, done.length, d.bytes, d.skipped, d.sizes, d.skipMask, d.fps, 0, 0, '')
+  const settle = async (id: string, done: Parameters<typeof settleBatch>[1]['done']): Promise<[number, number, number]> => {
+    const res = await settleBatch(redis, { keys, run: 'r', classId: 'c1', stream, entryId: id, done, failures: [] })
+    return [res.acked ? 1 : 0, res.files, res.failures]
   }
   try {
     await redis.xgroup('CREATE', stream, 'copiers', '0', 'MKSTREAM')

@@ -14,13 +14,13 @@ import { createTransferCore } from '../../../src/transfer/distributed/core-adapt
 import { handler } from '../../../src/transfer/distributed/lambda/handler.ts'
 import { startLocalLambda } from '../../../src/transfer/distributed/lambda/local-server.ts'
 import { buildLambdaPackage } from '../../../src/transfer/distributed/lambda/package.ts'
-import type { LambdaBatchEvent } from '../../../src/transfer/distributed/lambda/payload.ts'
 import { createKeys } from '../../../src/transfer/distributed/redis/keys.ts'
 import { closeRedis, createRedis } from '../../../src/transfer/distributed/redis/client.ts'
 import { submitRun } from '../../../src/transfer/distributed/submit.ts'
 import { readRunStatus } from '../../../src/transfer/distributed/status.ts'
 import { startWorker, WORKER_ROLES } from '../../../src/transfer/distributed/worker.ts'
 import { compareTrees, writeLibrary, type LibraryFile } from './fixtures.ts'
+import type { LambdaBatchEvent } from '../../../src/transfer/wire-format.ts'
 
 const run = promisify(execFile)
 let work: string

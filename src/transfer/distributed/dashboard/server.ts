@@ -5,12 +5,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createMetricsRegistry, Gauge } from '../../../shared/metrics.ts'
 import { handleOpsRequest, listen, sendJson } from '../../../shared/http-ops.ts'
 import { delay } from '../../../shared/backoff.ts'
-import type { ClassRecord } from '../class-record.ts'
-import { FINISHED_STATES } from '../class-record.ts'
 import { createKeys } from '../redis/keys.ts'
 import { closeRedis, createRedis } from '../redis/client.ts'
 import { listWorkers, readQueues } from '../status.ts'
 import { DASHBOARD_PAGE } from './page.ts'
+import type { ClassRecord } from '../../wire-format.ts'
+import { FINISHED_STATES } from '../../wire-format.ts'
 
 export type DashboardOptions = {
   redisUrl: string

@@ -3,9 +3,8 @@
 // the accounting are exactly those of a local copier.
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda'
 import type { BatchExecutor, BatchFile, BatchResult } from '../roles/executor.ts'
-import type { LambdaBatchEvent, LambdaBatchResult } from './payload.ts'
-import type { RunConfig } from '../run-config.ts'
 import { Limiter } from '../limiter.ts'
+import type { LambdaBatchEvent, LambdaBatchResult, RunConfig } from '../../wire-format.ts'
 
 export type LambdaExecutorOptions = {
   /** Function name or ARN (a run's --function overrides it). */

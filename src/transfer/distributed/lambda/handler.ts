@@ -1,11 +1,10 @@
 // colony's own Lambda handler: one copier batch per invocation, with the same core copy + verification
 // a local copier uses. Redis is never reached from the function; the invoking copier settles the batch.
 import type { DistributedCore } from '../core-port.ts'
-import type { LambdaBatchEvent, LambdaBatchResult } from './payload.ts'
-import type { RunConfig } from '../run-config.ts'
 import { createTransferCore } from '../core-adapter.ts'
 import { DistributedTransferError } from '../errors.ts'
 import { Limiter, mapLimited } from '../limiter.ts'
+import type { LambdaBatchEvent, LambdaBatchResult, RunConfig } from '../../wire-format.ts'
 
 // Warm invocations reuse connection pools: one core per run per container.
 const cores = new Map<string, DistributedCore>()

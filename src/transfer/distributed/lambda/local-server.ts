@@ -4,8 +4,8 @@
 import { createServer, type Server } from 'node:http'
 import { createMetricsRegistry } from '../../../shared/metrics.ts'
 import { handleOpsRequest, listen, readBody, sendError, sendJson } from '../../../shared/http-ops.ts'
-import type { LambdaBatchEvent } from './payload.ts'
 import { handler as colonyHandler } from './handler.ts'
+import type { LambdaBatchEvent } from '../../wire-format.ts'
 
 export type LocalLambdaOptions = {
   /** Function names served. @defaultValue any name */

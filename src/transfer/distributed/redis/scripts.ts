@@ -1,242 +1,213 @@
-// Lua scripts: each makes one state transition atomic, so a worker killed between two Redis calls
-// can never leave a batch half-settled (bits set but the queue entry still pending is harmless;
-// the reverse would drop files — these scripts make the reverse impossible).
+// The distributed engine's Redis Lua scripts (lua/*.lua, read once at module load), each wrapped by a typed function
+// that takes named fields and builds the KEYS and ARGV itself. Each script makes one state transition atomic, so a
+// worker killed between two Redis calls can never leave a batch half-settled (bits set but the queue entry still
+// pending is harmless; the reverse would drop files, and the scripts make the reverse impossible).
+import { readFileSync } from 'node:fs'
 import type { ChainableCommander, Redis } from 'ioredis'
+import type { ClassRecord, ClassState, CopyBatchJob, CrawlJob, RunConfig, ScanJob } from '../../wire-format.ts'
+import { groupOf, type Keys } from './keys.ts'
 
-/**
- * Settles a copy batch: ack+delete its queue entry, set done bits (bytes counted only for bits that
- * flip 0→1, so a batch settled twice after a reclaim is never counted twice), record permanent
- * failures, and queue retries — the last two only by the worker whose XACK actually acked it.
- *
- * Done files arrive as a bitmap slice, not one argument per file: ARGV[5] is the done bitmap's bytes
- * from byte ARGV[4] on (same bit order as SETBIT), OR-ed into the class bitmap with one GETRANGE +
- * SETRANGE. When no bit was already set (the normal case) the totals ARGV[6..8] are taken as given;
- * otherwise (a reclaimed batch settled twice) the script walks the bits, with ARGV[9] = the done files'
- * byte counts in index order (comma list) and ARGV[10] = their "skipped, already present" bits.
- * ARGV[11] = 4-byte origin fingerprints of the done files in index order (--watch runs only).
- */
-const SETTLE_BATCH = `
-local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-local c = ARGV[3]
-local b0 = tonumber(ARGV[4]); local mask = ARGV[5]; local nd = tonumber(ARGV[6])
-local sizes = ARGV[9]; local skipMask = ARGV[10]; local fps = ARGV[11]
-local files, bytes, skipped = 0, 0, 0
-local n = #mask
-if nd > 0 and n > 0 then
-  local old = redis.call('GETRANGE', KEYS[2], b0, b0 + n - 1)
-  local out = {}
-  local again = false
-  for k = 1, n do
-    local m = string.byte(mask, k); local o = string.byte(old, k) or 0
-    if bit.band(m, o) ~= 0 then again = true end
-    out[k] = string.char(bit.bor(m, o))
-  end
-  redis.call('SETRANGE', KEYS[2], b0, table.concat(out))
-  if not again then
-    files = nd; bytes = tonumber(ARGV[7]); skipped = tonumber(ARGV[8])
-  else
-    local sz = {}
-    for v in string.gmatch(sizes, '[^,]+') do sz[#sz + 1] = tonumber(v) end
-    local j = 0
-    for k = 1, n do
-      local m = string.byte(mask, k)
-      if m ~= 0 then
-        local o = string.byte(old, k) or 0; local sk = string.byte(skipMask, k) or 0
-        for b = 7, 0, -1 do
-          local v = bit.lshift(1, b)
-          if bit.band(m, v) ~= 0 then
-            j = j + 1
-            if bit.band(o, v) == 0 then
-              files = files + 1; bytes = bytes + (sz[j] or 0)
-              if bit.band(sk, v) ~= 0 then skipped = skipped + 1 end
-            end
-          end
-        end
-      end
-    end
-  end
-  if redis.call('EXISTS', KEYS[3]) == 1 then
-    local fo = redis.call('GETRANGE', KEYS[3], b0, b0 + n - 1)
-    local fout = {}; local cleared = false
-    for k = 1, #fo do
-      local f = string.byte(fo, k); local both = bit.band(f, string.byte(mask, k))
-      if both ~= 0 then
-        cleared = true
-        for b = 7, 0, -1 do
-          if bit.band(both, bit.lshift(1, b)) ~= 0 then redis.call('HDEL', KEYS[9], tostring((b0 + k - 1) * 8 + 7 - b)) end
-        end
-      end
-      fout[k] = string.char(bit.band(f, bit.bnot(both)))
-    end
-    if cleared then redis.call('SETRANGE', KEYS[3], b0, table.concat(fout)) end
-  end
-  if #fps > 0 then
-    local j = 0
-    for k = 1, n do
-      local m = string.byte(mask, k)
-      for b = 7, 0, -1 do
-        if bit.band(m, bit.lshift(1, b)) ~= 0 then
-          j = j + 1
-          redis.call('SETRANGE', KEYS[11], ((b0 + k - 1) * 8 + 7 - b) * 4, string.sub(fps, 4 * j - 3, 4 * j))
-        end
-      end
-    end
-  end
-end
-local p = 12
-local nf = tonumber(ARGV[p]); p = p + 1
-local failures = 0
-for i = 1, nf do
-  local idx = tonumber(ARGV[p]); local pj = ARGV[p + 1]
-  p = p + 2
-  if acked == 1 and redis.call('GETBIT', KEYS[2], idx) == 0 then
-    if redis.call('SETBIT', KEYS[3], idx, 1) == 0 then failures = failures + 1 end
-    redis.call('HSET', KEYS[9], tostring(idx), pj)
-  end
-end
-local nr = tonumber(ARGV[p]); local rj = ARGV[p + 1]
-if acked == 1 and nr > 0 then
-  redis.call('XADD', KEYS[10], '*', 'j', rj)
-  redis.call('HINCRBY', KEYS[5], c, nr)
-  redis.call('HINCRBY', KEYS[8], 'retries', nr)
-end
-if files > 0 then
-  redis.call('HINCRBY', KEYS[4], c, bytes)
-  redis.call('HINCRBY', KEYS[8], 'files', files)
-  redis.call('HINCRBY', KEYS[8], 'bytes', bytes)
-end
-if skipped > 0 then redis.call('HINCRBY', KEYS[6], c, skipped) end
-if failures > 0 then redis.call('HINCRBY', KEYS[8], 'failed', failures) end
-redis.call('HINCRBY', KEYS[7], c, 1)
-return { acked, files, failures }
-`
+const lua = (name: string): string => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8')
 
-/** Appends a file-list chunk only if the list still has the expected length (a re-run crawl is a no-op). */
-const APPEND_FILES = `
-if redis.call('LLEN', KEYS[1]) ~= tonumber(ARGV[2]) then return -1 end
-redis.call('RPUSH', KEYS[1], ARGV[3])
-return redis.call('HINCRBY', KEYS[2], ARGV[1], tonumber(ARGV[4]))
-`
-
-/** Queues copy batches and advances the class cursor together, only from the expected cursor. */
-const ENQUEUE_BATCHES = `
-local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-if cur ~= tonumber(ARGV[2]) then return 0 end
-for i = 4, #ARGV do redis.call('XADD', KEYS[2], '*', 'j', ARGV[i]) end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return 1
-`
-
-/** Registers a class once; queues its crawl job in the same step (or none for a skipped class). */
-const REGISTER_CLASS = `
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-if ARGV[3] ~= '' then redis.call('XADD', KEYS[2], '*', 'j', ARGV[3]) end
-redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
-return 1
-`
-
-/**
- * Merges a JSON patch into a class record if its state is one of ARGV[2] (comma list; '' = any).
- * When ARGV[4] is a job, it is queued on KEYS[3] in the same step (a re-crawl in --watch).
- */
-const PATCH_CLASS = `
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw then return 0 end
-local rec = cjson.decode(raw)
-if ARGV[2] ~= '' then
-  local ok = false
-  for s in string.gmatch(ARGV[2], '[^,]+') do if rec.state == s then ok = true end end
-  if not ok then return 0 end
-end
-local patch = cjson.decode(ARGV[3])
-for k, v in pairs(patch) do
-  if v == cjson.null then rec[k] = nil else rec[k] = v end
-end
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
-redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
-if ARGV[4] and ARGV[4] ~= '' then redis.call('XADD', KEYS[3], '*', 'j', ARGV[4]) end
-return 1
-`
-
-/** Acks+deletes an entry and, only if this call acked it, bumps a counter (exactly-once accounting). */
-const ACK_AND_COUNT = `
-local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-if acked == 1 and ARGV[3] ~= '' then redis.call('HINCRBY', KEYS[2], ARGV[3], tonumber(ARGV[4])) end
-return acked
-`
-
-/** Creates a run with its first scan jobs in one step; 0 when the run already exists. */
-const SUBMIT_RUN = `
-if redis.call('HSETNX', KEYS[1], 'config', ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'createdAt', ARGV[2], 'state', 'running', 'gen', 1, 'scanPending', ARGV[3])
-for i = 5, #ARGV do redis.call('XADD', KEYS[2], '*', 'j', ARGV[i]) end
-redis.call('SADD', KEYS[3], ARGV[4])
-redis.call('SADD', KEYS[4], ARGV[4])
-return 1
-`
-
-/**
- * Reads up to ARGV[3] new entries for consumer ARGV[2] of group ARGV[1] from the streams KEYS in priority
- * order (an earlier stream is drained first), in one round trip; never blocks. Same reply shape as
- * XREADGROUP over several streams.
- */
-const TAKE_ENTRIES = `
-local left = tonumber(ARGV[3])
-local out = {}
-for _, s in ipairs(KEYS) do
-  if left <= 0 then break end
-  local res = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', left, 'STREAMS', s, '>')
-  if res and res[1] then
-    out[#out + 1] = res[1]
-    left = left - #res[1][2]
-  end
-end
-return out
-`
-
-/** Deletes a lock only if we still hold it. */
-const RELEASE_LOCK = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`
+/** ioredis command name → script and its number of keys (takeEntries: every key it is given). */
+const SCRIPTS = {
+  settleBatch: { lua: lua('settle-batch'), numberOfKeys: 11 },
+  appendFiles: { lua: lua('append-files'), numberOfKeys: 2 },
+  enqueueBatches: { lua: lua('enqueue-batches'), numberOfKeys: 2 },
+  registerClass: { lua: lua('register-class'), numberOfKeys: 3 },
+  patchClass: { lua: lua('patch-class'), numberOfKeys: 3 },
+  ackAndCount: { lua: lua('ack-and-count'), numberOfKeys: 2 },
+  submitRun: { lua: lua('submit-run'), numberOfKeys: 4 },
+  takeEntries: { lua: lua('take-entries') },
+  releaseLock: { lua: lua('release-lock'), numberOfKeys: 1 },
+} as const
 
 type Arg = string | number | Buffer
-
-export interface ScriptedCommands {
-  settleBatch(...args: Arg[]): Promise<[number, number, number]>
-  appendFiles(...args: Arg[]): Promise<number>
-  enqueueBatches(...args: Arg[]): Promise<number>
-  registerClass(...args: Arg[]): Promise<number>
-  patchClass(...args: Arg[]): Promise<number>
-  releaseLock(...args: Arg[]): Promise<number>
-  ackAndCount(...args: Arg[]): Promise<number>
-  submitRun(...args: Arg[]): Promise<number>
-  takeEntries(...args: Arg[]): Promise<Array<[string, Array<[string, string[] | null]>]>>
+type Call<R> = (...args: Arg[]) => Promise<R>
+type ScriptedCommands = {
+  settleBatch: Call<[number, number, number]>
+  appendFiles: Call<number>
+  enqueueBatches: Call<number>
+  registerClass: Call<number>
+  patchClass: Call<number>
+  ackAndCount: Call<number>
+  submitRun: Call<number>
+  takeEntries: Call<Array<[string, Array<[string, string[] | null]>]>>
+  releaseLock: Call<number>
 }
 
-export type ScriptedRedis = Redis & ScriptedCommands
+/** A connection with the scripts defined (createRedis gives one). */
+export type ScriptedRedis = Redis & { readonly scripted: true }
 
-/** A pipeline that can queue the scripts too. */
-export type ScriptedPipeline = ChainableCommander & {
-  registerClass(...args: Arg[]): ScriptedPipeline
-  patchClass(...args: Arg[]): ScriptedPipeline
+/** A pipeline that can queue registerClass and patchClass. */
+export type ScriptedPipeline = ChainableCommander & { readonly scripted: true }
+
+export function defineScripts(redis: Redis): ScriptedRedis {
+  for (const [name, script] of Object.entries(SCRIPTS)) redis.defineCommand(name, script)
+  return redis as ScriptedRedis
 }
 
 export function scriptedPipeline(redis: ScriptedRedis): ScriptedPipeline {
   return redis.pipeline() as ScriptedPipeline
 }
 
-export function defineScripts(redis: Redis): ScriptedRedis {
-  redis.defineCommand('settleBatch', { numberOfKeys: 11, lua: SETTLE_BATCH })
-  redis.defineCommand('appendFiles', { numberOfKeys: 2, lua: APPEND_FILES })
-  redis.defineCommand('enqueueBatches', { numberOfKeys: 2, lua: ENQUEUE_BATCHES })
-  redis.defineCommand('registerClass', { numberOfKeys: 3, lua: REGISTER_CLASS })
-  redis.defineCommand('patchClass', { numberOfKeys: 3, lua: PATCH_CLASS })
-  redis.defineCommand('releaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK })
-  redis.defineCommand('ackAndCount', { numberOfKeys: 2, lua: ACK_AND_COUNT })
-  redis.defineCommand('submitRun', { numberOfKeys: 4, lua: SUBMIT_RUN })
-  redis.defineCommand('takeEntries', { lua: TAKE_ENTRIES })
-  return redis as ScriptedRedis
+const commands = (target: ScriptedRedis): ScriptedCommands => target as unknown as ScriptedCommands
+const queued = (target: ScriptedPipeline): { [K in keyof ScriptedCommands]: (...args: Arg[]) => unknown } => target as unknown as { [K in keyof ScriptedCommands]: (...args: Arg[]) => unknown }
+
+// ---- settle a copy batch ------------------------------------------------------------------------------------------
+
+/** A file of a batch copied and verified (or found present): index, bytes, skipped as present, origin fingerprint. */
+export type DoneFile = { i: number; bytes: number; skipped: boolean; fp?: number }
+
+/** The done files as the settle script takes them: one bitmap slice, totals, and per-file detail it reads only when needed. */
+export function doneSlice(done: DoneFile[]): { b0: number; mask: Buffer; bytes: number; skipped: number; sizes: string; skipMask: Buffer; fps: Buffer } {
+  if (done.length === 0) return { b0: 0, mask: Buffer.alloc(0), bytes: 0, skipped: 0, sizes: '', skipMask: Buffer.alloc(0), fps: Buffer.alloc(0) }
+  let sorted = true
+  for (let k = 1; k < done.length; k++) if ((done[k] as DoneFile).i < (done[k - 1] as DoneFile).i) { sorted = false; break }
+  if (!sorted) done.sort((a, b) => a.i - b.i)
+  const b0 = Math.floor((done[0] as DoneFile).i / 8)
+  const n = Math.floor((done[done.length - 1] as DoneFile).i / 8) - b0 + 1
+  const mask = Buffer.alloc(n)
+  const skipMask = Buffer.alloc(n)
+  const fps = done[0]?.fp === undefined ? Buffer.alloc(0) : Buffer.alloc(4 * done.length)
+  const sizes: number[] = []
+  let bytes = 0
+  let skipped = 0
+  let anySkipped = false
+  for (let k = 0; k < done.length; k++) {
+    const d = done[k] as DoneFile
+    const byte = (d.i >> 3) - b0
+    const bit = 0x80 >> (d.i & 7)
+    mask[byte] = (mask[byte] as number) | bit
+    if (d.skipped) { skipMask[byte] = (skipMask[byte] as number) | bit; skipped++; anySkipped = true }
+    bytes += d.bytes
+    sizes.push(d.bytes)
+    if (fps.length) fps.writeUInt32BE(d.fp ?? 0, 4 * k)
+  }
+  return { b0, mask, bytes, skipped, sizes: sizes.join(','), skipMask: anySkipped ? skipMask : Buffer.alloc(0), fps }
+}
+
+export type SettleBatchInput = {
+  keys: Keys
+  run: string
+  classId: string
+  /** The copy or retry stream holding the batch's entry, and the entry's id. */
+  stream: string
+  entryId: string
+  /** Files copied and verified, or found already present. */
+  done: DoneFile[]
+  /** Files failed for good, with their problem JSON (FileProblem). */
+  failures: Array<{ index: number; problem: string }>
+  /** Files to copy again, and the retry job that names them (none when empty). */
+  retry?: { files: number; job: CopyBatchJob }
+}
+
+/** What settling did: whether this call acked the entry, files newly done, failures newly recorded. */
+export type SettleResult = { acked: boolean; files: number; failures: number }
+
+/** Settles a copy batch in one step (lua/settle-batch.lua); a batch settled twice counts nothing twice. */
+export async function settleBatch(redis: ScriptedRedis, input: SettleBatchInput): Promise<SettleResult> {
+  const { keys, run: r, classId: c } = input
+  const d = doneSlice(input.done)
+  const [acked, files, failures] = await commands(redis).settleBatch(
+    input.stream, keys.done(r, c), keys.failed(r, c), keys.bytes(r), keys.retries(r), keys.skipped(r), keys.version(r), keys.stats(r),
+    keys.problems(r, c), keys.queue('retry'), keys.fingerprint(r, c),
+    groupOf('copy'), input.entryId, c, d.b0, d.mask, input.done.length, d.bytes, d.skipped, d.sizes, d.skipMask, d.fps,
+    input.failures.length, ...input.failures.flatMap((f) => [f.index, f.problem]),
+    input.retry?.files ?? 0, input.retry ? JSON.stringify(input.retry.job) : '',
+  )
+  return { acked: acked === 1, files, failures }
+}
+
+// ---- class file lists and copy batches ----------------------------------------------------------------------------
+
+/** Appends a file-list chunk unless the list no longer has `expectedChunks` chunks; false when it changed underneath. */
+export async function appendFiles(redis: ScriptedRedis, input: { keys: Keys; run: string; classId: string; expectedChunks: number; chunk: Buffer; files: number }): Promise<boolean> {
+  const { keys, run: r, classId: c } = input
+  return await commands(redis).appendFiles(keys.files(r, c), keys.count(r), c, input.expectedChunks, input.chunk, input.files) !== -1
+}
+
+/** Queues copy batches and moves the class cursor from `fromCursor` to `toCursor`; false when the cursor had moved. */
+export async function enqueueBatches(redis: ScriptedRedis, input: { keys: Keys; run: string; classId: string; fromCursor: number; toCursor: number; jobs: CopyBatchJob[] }): Promise<boolean> {
+  const { keys, run: r, classId: c } = input
+  return await commands(redis).enqueueBatches(keys.cursor(r), keys.queue('copy'), c, input.fromCursor, input.toCursor, ...input.jobs.map((j) => JSON.stringify(j))) === 1
+}
+
+// ---- class records ------------------------------------------------------------------------------------------------
+
+export type RegisterClassInput = {
+  keys: Keys
+  run: string
+  record: ClassRecord
+  /** Queued with the registration; none for a skipped class. */
+  crawl?: CrawlJob
+}
+
+const registerArgs = (i: RegisterClassInput): Arg[] =>
+  [i.keys.classes(i.run), i.keys.queue('crawl'), i.keys.version(i.run), i.record.id, JSON.stringify(i.record), i.crawl ? JSON.stringify(i.crawl) : '']
+
+/** Registers a class once, with its crawl job; false when the class was known already. */
+export async function registerClass(redis: ScriptedRedis, input: RegisterClassInput): Promise<boolean> {
+  return await commands(redis).registerClass(...registerArgs(input)) === 1
+}
+
+/** registerClass queued on a pipeline (the reply, 1 or 0, comes with the pipeline's). */
+export function queueRegisterClass(pipe: ScriptedPipeline, input: RegisterClassInput): void {
+  queued(pipe).registerClass(...registerArgs(input))
+}
+
+export type PatchClassInput = {
+  keys: Keys
+  run: string
+  classId: string
+  /** Patch only a class in one of these states. @defaultValue any state */
+  ifStateIn?: ClassState[]
+  /** Fields to set; a null value deletes the field. */
+  patch: { [K in keyof ClassRecord]?: ClassRecord[K] | null }
+  /** Queued with the patch (a re-crawl in --watch). @defaultValue none */
+  crawl?: CrawlJob
+}
+
+const patchArgs = (i: PatchClassInput): Arg[] =>
+  [i.keys.classes(i.run), i.keys.version(i.run), i.keys.queue('crawl'), i.classId, (i.ifStateIn ?? []).join(','), JSON.stringify(i.patch), i.crawl ? JSON.stringify(i.crawl) : '']
+
+/** Merges a patch into a class record; false when the class is unknown or in another state. */
+export async function patchClass(redis: ScriptedRedis, input: PatchClassInput): Promise<boolean> {
+  return await commands(redis).patchClass(...patchArgs(input)) === 1
+}
+
+/** patchClass queued on a pipeline. */
+export function queuePatchClass(pipe: ScriptedPipeline, input: PatchClassInput): void {
+  queued(pipe).patchClass(...patchArgs(input))
+}
+
+// ---- runs, queues, locks ------------------------------------------------------------------------------------------
+
+/** Creates a run with its first scan jobs in one step; false when the run already exists. */
+export async function createRun(redis: ScriptedRedis, input: { keys: Keys; config: RunConfig; scans: ScanJob[] }): Promise<boolean> {
+  const { keys, config } = input
+  return await commands(redis).submitRun(keys.meta(config.run), keys.queue('scan'), keys.runs, keys.active,
+    JSON.stringify(config), config.createdAt, config.sources.length, config.run, ...input.scans.map((j) => JSON.stringify(j))) === 1
+}
+
+/**
+ * Acks and deletes a stream entry and, only if this call acked it, adds `counter.by` to a hash field (exactly-once
+ * accounting); true when this call acked it.
+ */
+export async function ackAndCount(redis: ScriptedRedis, input: { stream: string; group: string; entryId: string; counter?: { key: string; field: string; by: number } }): Promise<boolean> {
+  const c = input.counter
+  return await commands(redis).ackAndCount(input.stream, c?.key ?? input.stream, input.group, input.entryId, c?.field ?? '', c?.by ?? 0) === 1
+}
+
+/** Raw XREADGROUP-shaped reply: per stream, its entries as [id, fields]. */
+export type StreamEntries = Array<[string, Array<[string, string[] | null]>]>
+
+/** Up to `count` new entries from `streams` in priority order (an earlier stream drained first), without blocking. */
+export function takeEntries(redis: ScriptedRedis, input: { streams: string[]; group: string; consumer: string; count: number }): Promise<StreamEntries> {
+  return commands(redis).takeEntries(input.streams.length, ...input.streams, input.group, input.consumer, input.count)
+}
+
+/** Deletes a lock only if `token` still holds it. */
+export async function releaseLock(redis: ScriptedRedis, input: { key: string; token: string }): Promise<boolean> {
+  return await commands(redis).releaseLock(input.key, input.token) === 1
 }

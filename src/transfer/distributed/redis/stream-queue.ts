@@ -4,7 +4,7 @@
 // anything idle longer than `claimIdleMs` belongs to a dead worker and is taken over with XAUTOCLAIM.
 import type { Logger } from '../../../shared/logger.ts'
 import { delay } from '../../../shared/backoff.ts'
-import type { ScriptedRedis } from './scripts.ts'
+import { takeEntries, type ScriptedRedis, type StreamEntries } from './scripts.ts'
 
 /** One queue entry: a JSON job under field "j". */
 export type StreamEntry<T> = { stream: string; id: string; job: T; claimed: boolean }
@@ -84,9 +84,9 @@ export class StreamConsumer<T> {
     if (out.length < max) {
       // Every stream in priority order in one non-blocking round trip; block (on the lowest-priority
       // stream, as before) only when there was nothing at all.
-      let res: Array<[string, RawEntries]> | null = null
+      let res: StreamEntries | null = null
       try {
-        res = await redis.takeEntries(streams.length, ...streams, group, consumer, max - out.length)
+        res = await takeEntries(redis, { streams, group, consumer, count: max - out.length })
       } catch (err) {
         if (!/NOGROUP/.test((err as Error).message)) throw err
         for (const s of streams) await ensureGroup(redis, s, group)
@@ -95,7 +95,7 @@ export class StreamConsumer<T> {
       if (out.length === 0) {
         const s = streams[streams.length - 1] as string
         try {
-          res = await (blocking.xreadgroup as (...a: unknown[]) => Promise<Array<[string, RawEntries]> | null>)('GROUP', group, consumer, 'COUNT', max, 'BLOCK', this.options.blockMs ?? 1000, 'STREAMS', s, '>')
+          res = await (blocking.xreadgroup as (...a: unknown[]) => Promise<StreamEntries | null>)('GROUP', group, consumer, 'COUNT', max, 'BLOCK', this.options.blockMs ?? 1000, 'STREAMS', s, '>')
           for (const [, entries] of res ?? []) out.push(...parseEntries<T>(s, entries, false, log))
         } catch (err) {
           if (!/NOGROUP/.test((err as Error).message)) throw err

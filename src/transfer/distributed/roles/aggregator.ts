@@ -3,12 +3,12 @@
 // Several aggregators may run: a short per-run lock makes one of them do each pass.
 import { randomUUID } from 'node:crypto'
 import { delay } from '../../../shared/backoff.ts'
-import type { ClassRecord } from '../class-record.ts'
-import type { RoleContext } from './role-context.ts'
+import { FINISHED_STATES, type ClassRecord } from '../../wire-format.ts'
 import { ActiveRuns } from '../redis/active-runs.ts'
-import { FINISHED_STATES } from '../class-record.ts'
 import { groupOf, type QueueName } from '../redis/keys.ts'
+import { patchClass, releaseLock } from '../redis/scripts.ts'
 import { buildDistributedReport } from '../report.ts'
+import type { RoleContext } from './role-context.ts'
 
 export type AggregatorOptions = {
   /** Pause between passes. @defaultValue 500 */
@@ -106,7 +106,7 @@ export async function aggregateRun(ctx: RoleContext, r: string, seen = new Map<s
         const [count, cursor, done, failed] = [0, 1, 2, 3].map((j) => Number(res[4 * n + j]?.[1] ?? 0)) as [number, number, number, number]
         if (cursor < count || done + failed < count) continue
         const state = failed > 0 || (rec.problems ?? 0) > 0 ? 'incomplete' : 'verified'
-        const changed = await redis.patchClass(keys.classes(r), keys.version(r), '', rec.id, 'copying', JSON.stringify({ state }), '')
+        const changed = await patchClass(redis, { keys, run: r, classId: rec.id, ifStateIn: ['copying'], patch: { state } })
         if (changed) { unfinished--; lastSeen.delete(rec.id); ctx.log.info({ run: r, class: rec.id, state, files: count }, 'class finished') }
       }
     }
@@ -122,6 +122,6 @@ export async function aggregateRun(ctx: RoleContext, r: string, seen = new Map<s
     parsedByRun.delete(r)
     ctx.log.info({ run: r, ok: report.ok, files: report.totals.files, verified: report.totals.verified }, 'run finished')
   } finally {
-    await redis.releaseLock(keys.lock(r, 'aggregate'), token)
+    await releaseLock(redis, { key: keys.lock(r, 'aggregate'), token })
   }
 }

@@ -1,17 +1,15 @@
 // Copier role: takes copy batches (retries first), runs them on an executor, settles each batch in one
 // atomic script. A batch reclaimed from a dead copier skips files whose done bit is already set.
 import { computeBackoff, delay } from '../../../shared/backoff.ts'
-import type { BatchExecutor, BatchFile, BatchResult } from './executor.ts'
-import type { CopyJob } from '../jobs.ts'
-import type { RoleContext } from './role-context.ts'
-import type { RunConfig } from '../run-config.ts'
-import type { StreamEntry } from '../redis/stream-queue.ts'
+import { copyListJob, indicesOf, type CopyBatchJob, type FileProblem, type RunConfig } from '../../wire-format.ts'
 import { FileListCache } from '../redis/file-list-cache.ts'
 import { fingerprintOf } from '../redis/file-list.ts'
-import { indicesOf } from '../jobs.ts'
 import { groupOf } from '../redis/keys.ts'
+import { settleBatch, type DoneFile, type SettleBatchInput } from '../redis/scripts.ts'
+import { ackEntry, type StreamEntry } from '../redis/stream-queue.ts'
+import type { BatchExecutor, BatchFile, BatchResult } from './executor.ts'
+import type { RoleContext } from './role-context.ts'
 import { runRoleLoop } from './role-runner.ts'
-import { ackEntry } from '../redis/stream-queue.ts'
 
 export type CopierOptions = {
   /** Batches held at once. @defaultValue 2 */
@@ -31,7 +29,7 @@ export async function runCopier(ctx: RoleContext, options: CopierOptions): Promi
   const blocking = redis.duplicate() as typeof redis
   blocking.on('error', () => {})
   try {
-    await runRoleLoop<CopyJob>({
+    await runRoleLoop<CopyBatchJob>({
       redis, blocking, streams: [keys.queue('retry'), keys.queue('copy')], group: groupOf('copy'),
       consumer: ctx.consumer, log: ctx.log, slots: options.slots ?? 2, claimIdleMs: ctx.claimIdleMs, signal: ctx.signal,
       handle: (entry) => handleBatch(ctx, lists, options.executorFor, entry),
@@ -41,7 +39,7 @@ export async function runCopier(ctx: RoleContext, options: CopierOptions): Promi
   }
 }
 
-async function handleBatch(ctx: RoleContext, lists: FileListCache, executorFor: (config: RunConfig) => BatchExecutor, entry: StreamEntry<CopyJob>): Promise<void> {
+async function handleBatch(ctx: RoleContext, lists: FileListCache, executorFor: (config: RunConfig) => BatchExecutor, entry: StreamEntry<CopyBatchJob>): Promise<void> {
   const { redis, keys, metrics } = ctx
   const job = entry.job
   if (entry.claimed) metrics.reclaimed.inc({ role: 'copier' })
@@ -85,39 +83,11 @@ async function handleBatch(ctx: RoleContext, lists: FileListCache, executorFor: 
   await settle(ctx, entry, config, files, results, job.a, changed)
 }
 
-/** The done files of a batch as the settle script takes them: one bitmap slice, totals, and per-file detail it reads only when needed. */
-export function doneArgs(done: Array<{ i: number; bytes: number; skipped: boolean; fp?: number }>): { b0: number; mask: Buffer; bytes: number; skipped: number; sizes: string; skipMask: Buffer; fps: Buffer } {
-  if (done.length === 0) return { b0: 0, mask: Buffer.alloc(0), bytes: 0, skipped: 0, sizes: '', skipMask: Buffer.alloc(0), fps: Buffer.alloc(0) }
-  let sorted = true
-  for (let k = 1; k < done.length; k++) if ((done[k] as { i: number }).i < (done[k - 1] as { i: number }).i) { sorted = false; break }
-  if (!sorted) done.sort((a, b) => a.i - b.i)
-  const b0 = Math.floor((done[0] as { i: number }).i / 8)
-  const n = Math.floor((done[done.length - 1] as { i: number }).i / 8) - b0 + 1
-  const mask = Buffer.alloc(n)
-  const skipMask = Buffer.alloc(n)
-  const fps = done[0]?.fp === undefined ? Buffer.alloc(0) : Buffer.alloc(4 * done.length)
-  const sizes: number[] = []
-  let bytes = 0
-  let skipped = 0
-  let anySkipped = false
-  for (let k = 0; k < done.length; k++) {
-    const d = done[k] as { i: number; bytes: number; skipped: boolean; fp?: number }
-    const byte = (d.i >> 3) - b0
-    const bit = 0x80 >> (d.i & 7)
-    mask[byte] = (mask[byte] as number) | bit
-    if (d.skipped) { skipMask[byte] = (skipMask[byte] as number) | bit; skipped++; anySkipped = true }
-    bytes += d.bytes
-    sizes.push(d.bytes)
-    if (fps.length) fps.writeUInt32BE(d.fp ?? 0, 4 * k)
-  }
-  return { b0, mask, bytes, skipped, sizes: sizes.join(','), skipMask: anySkipped ? skipMask : Buffer.alloc(0), fps }
-}
-
-async function settle(ctx: RoleContext, entry: StreamEntry<CopyJob>, config: RunConfig, files: BatchFile[], results: BatchResult[], attempt: number, changed = new Map<number, number>()): Promise<void> {
+async function settle(ctx: RoleContext, entry: StreamEntry<CopyBatchJob>, config: RunConfig, files: BatchFile[], results: BatchResult[], attempt: number, changed = new Map<number, number>()): Promise<void> {
   const { redis, keys, metrics } = ctx
   const { r, c } = entry.job
-  const done: Array<{ i: number; bytes: number; skipped: boolean; fp?: number }> = []
-  const failed: Array<string | number> = []
+  const done: DoneFile[] = []
+  const failures: SettleBatchInput['failures'] = []
   const retry: number[] = []
   let retryAfter = 0
   let copiedBytes = 0
@@ -140,28 +110,29 @@ async function settle(ctx: RoleContext, entry: StreamEntry<CopyJob>, config: Run
       retry.push(i)
       retryAfter = Math.max(retryAfter, outcome.retryAfterMs ?? 0)
     } else {
-      failed.push(i, JSON.stringify({ code: outcome.code, message: outcome.message.slice(0, 300), attempts: attempt + 1 }))
+      const problem: FileProblem = { code: outcome.code, message: outcome.message.slice(0, 300), attempts: attempt + 1 }
+      failures.push({ index: i, problem: JSON.stringify(problem) })
     }
   }
   // One increment per batch, not per file: label lookups add up at tens of thousands of files a second.
   if (copied) metrics.files.inc({ result: 'copied' }, copied)
   if (present) metrics.files.inc({ result: 'skipped-present' }, present)
-  if (failed.length) metrics.files.inc({ result: 'failed' }, failed.length / 2)
+  if (failures.length) metrics.files.inc({ result: 'failed' }, failures.length)
   if (copiedBytes) metrics.bytes.inc(copiedBytes)
-  let retryJob = ''
+  let retryJob: SettleBatchInput['retry']
   if (retry.length) {
     const wait = Math.max(computeBackoff(attempt), retryAfter)
-    const x = retry.map((i) => changed.get(i))
-    retryJob = JSON.stringify({ r, c, i: retry, a: attempt + 1, nb: Date.now() + wait, ...(x.every((v) => v !== undefined) && changed.size ? { x } : {}) })
+    const fingerprints = retry.map((i) => changed.get(i))
+    retryJob = {
+      files: retry.length,
+      job: copyListJob({
+        run: r, classId: c, indices: retry, attempt: attempt + 1, notBefore: Date.now() + wait,
+        ...(changed.size && fingerprints.every((v) => v !== undefined) ? { fingerprints: fingerprints as number[] } : {}),
+      }),
+    }
     metrics.retries.inc(retry.length)
     metrics.files.inc({ result: 'retried' }, retry.length)
   }
-  const d = doneArgs(done)
-  const [acked] = await redis.settleBatch(
-    entry.stream, keys.done(r, c), keys.failed(r, c), keys.bytes(r), keys.retries(r), keys.skipped(r), keys.version(r), keys.stats(r),
-    keys.problems(r, c), keys.queue('retry'), keys.fingerprint(r, c),
-    groupOf('copy'), entry.id, c, d.b0, d.mask, done.length, d.bytes, d.skipped, d.sizes, d.skipMask, d.fps,
-    failed.length / 2, ...failed, retry.length, retryJob,
-  )
-  metrics.jobs.inc({ role: 'copier', outcome: acked === 1 ? 'settled' : 'already-settled' })
+  const { acked } = await settleBatch(redis, { keys, run: r, classId: c, stream: entry.stream, entryId: entry.id, done, failures, ...(retryJob ? { retry: retryJob } : {}) })
+  metrics.jobs.inc({ role: 'copier', outcome: acked ? 'settled' : 'already-settled' })
 }

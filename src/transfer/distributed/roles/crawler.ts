@@ -4,15 +4,13 @@
 import { delay } from '../../../shared/backoff.ts'
 import { describeError, isColonyError } from '../../../shared/errors.ts'
 import type { CrawlResult, FileRef, SkipReason } from '../../core/types.ts'
-import type { ClassRecord } from '../class-record.ts'
-import type { CopyJob, CrawlJob } from '../jobs.ts'
-import type { RoleContext } from './role-context.ts'
-import type { RunConfig } from '../run-config.ts'
-import type { StreamEntry } from '../redis/stream-queue.ts'
+import { copyListJob, copyRangeJob, type ClassRecord, type CopyBatchJob, type CrawlJob, type RunConfig } from '../../wire-format.ts'
 import { FileList, encodeFileChunk, fingerprintOf, sortForList } from '../redis/file-list.ts'
 import { groupOf } from '../redis/keys.ts'
+import { appendFiles, enqueueBatches, patchClass } from '../redis/scripts.ts'
+import { ackEntry, type StreamEntry } from '../redis/stream-queue.ts'
+import type { RoleContext } from './role-context.ts'
 import { runRoleLoop } from './role-runner.ts'
-import { ackEntry } from '../redis/stream-queue.ts'
 
 export type CrawlerOptions = {
   /** Classes crawled at once. @defaultValue 4 */
@@ -58,10 +56,10 @@ async function handleCrawl(ctx: RoleContext, entry: StreamEntry<CrawlJob>, maxQu
     log.warn({ class: c, err: describeError(err) }, 'class could not be crawled')
     // A live class keeps its state: the next --watch cycle tries again.
     if (!rec.live) {
-      const patch = typeof reason === 'string' && SKIP_REASONS.has(reason)
+      const patch: Partial<ClassRecord> = typeof reason === 'string' && SKIP_REASONS.has(reason)
         ? { state: 'skipped', skipReason: reason as SkipReason, code, message: describeError(err) }
         : { state: 'failed', code, message: describeError(err) }
-      await redis.patchClass(keys.classes(r), keys.version(r), '', c, 'queued,copying', JSON.stringify(patch), '')
+      await patchClass(redis, { keys, run: r, classId: c, ifStateIn: ['queued', 'copying'], patch })
     }
     ctx.metrics.jobs.inc({ role: 'crawler', outcome: 'class-failed' })
     await ack()
@@ -79,7 +77,7 @@ async function handleCrawl(ctx: RoleContext, entry: StreamEntry<CrawlJob>, maxQu
   const changed = added > 0 || requeue.length > 0 || live !== Boolean(rec.live) || rec.state === 'queued'
   if (changed) {
     const patch: Partial<ClassRecord> & { live: boolean } = { state: 'copying', live, problems: result.problems.length }
-    await redis.patchClass(keys.classes(r), keys.version(r), '', c, 'queued,copying,verified,incomplete', JSON.stringify(patch), '')
+    await patchClass(redis, { keys, run: r, classId: c, ifStateIn: ['queued', 'copying', 'verified', 'incomplete'], patch })
   }
   ctx.metrics.jobs.inc({ role: 'crawler', outcome: 'crawled' })
   log.debug({ run: r, class: c, files: result.files.length, added, requeue: requeue.length, live }, 'class crawled')
@@ -111,8 +109,7 @@ async function storeFiles(ctx: RoleContext, config: RunConfig, rec: ClassRecord,
       }
     }
     if (fresh.length === 0) return { added: 0, requeue }
-    const res = await redis.appendFiles(keys.files(r, c), keys.count(r), c, chunks.length, encodeFileChunk(sortForList(fresh)), fresh.length)
-    if (res !== -1) return { added: fresh.length, requeue }
+    if (await appendFiles(redis, { keys, run: r, classId: c, expectedChunks: chunks.length, chunk: encodeFileChunk(sortForList(fresh)), files: fresh.length })) return { added: fresh.length, requeue }
     if (attempt > 5) throw new Error(`file list of class ${c} keeps changing under this crawler`)
   }
 }
@@ -128,15 +125,14 @@ async function queueBatches(ctx: RoleContext, config: RunConfig, c: string, maxQ
     const cur = Number(cursor ?? 0)
     if (cur >= total) return
     while (await redis.xlen(keys.queue('copy')) > maxQueued) await delay(100, ctx.workSignal)
-    const jobs: string[] = []
+    const jobs: CopyBatchJob[] = []
     let next = cur
     while (next < total && jobs.length < 20) {
       const e = Math.min(total, next + size)
-      const job: CopyJob = { r, c, s: next, e, a: 0 }
-      jobs.push(JSON.stringify(job))
+      jobs.push(copyRangeJob({ run: r, classId: c, from: next, to: e }))
       next = e
     }
-    await redis.enqueueBatches(keys.cursor(r), keys.queue('copy'), c, cur, next, ...jobs)
+    await enqueueBatches(redis, { keys, run: r, classId: c, fromCursor: cur, toCursor: next, jobs })
   }
 }
 
@@ -150,8 +146,8 @@ async function queueChanged(ctx: RoleContext, config: RunConfig, c: string, file
     const slice = files.slice(k, k + config.batchSize)
     const fresh = slice.filter((f) => f.fp !== undefined)
     const stale = slice.filter((f) => f.fp === undefined)
-    if (fresh.length) pipe.xadd(keys.queue('copy'), '*', 'j', JSON.stringify({ r, c, i: fresh.map((f) => f.i), x: fresh.map((f) => f.fp as number), a: 0 } satisfies CopyJob))
-    if (stale.length) pipe.xadd(keys.queue('copy'), '*', 'j', JSON.stringify({ r, c, i: stale.map((f) => f.i), a: 0 } satisfies CopyJob))
+    if (fresh.length) pipe.xadd(keys.queue('copy'), '*', 'j', JSON.stringify(copyListJob({ run: r, classId: c, indices: fresh.map((f) => f.i), attempt: 0, fingerprints: fresh.map((f) => f.fp as number) })))
+    if (stale.length) pipe.xadd(keys.queue('copy'), '*', 'j', JSON.stringify(copyListJob({ run: r, classId: c, indices: stale.map((f) => f.i), attempt: 0 })))
   }
   pipe.hincrby(keys.version(r), c, 1)
   await pipe.exec()

@@ -2,8 +2,8 @@
 // file; the copier settles them the same way, so retries and accounting do not depend on the executor.
 import type { CopyOutcome, FileRef } from '../../core/types.ts'
 import type { DistributedCore } from '../core-port.ts'
-import type { RunConfig } from '../run-config.ts'
 import { Limiter } from '../limiter.ts'
+import type { RunConfig } from '../../wire-format.ts'
 
 export type BatchFile = { i: number; ref: FileRef }
 export type BatchResult = { i: number; outcome: CopyOutcome }

@@ -1,9 +1,10 @@
 import type { Logger } from '../../../shared/logger.ts'
 import type { DistributedCore } from '../core-port.ts'
 import type { Keys } from '../redis/keys.ts'
-import type { RunConfig, RunConfigCache } from '../run-config.ts'
+import type { RunConfigCache } from '../run-config.ts'
 import type { ScriptedRedis } from '../redis/scripts.ts'
 import type { WorkerMetrics } from '../worker-metrics.ts'
+import type { RunConfig } from '../../wire-format.ts'
 
 /** What every role of a worker process shares. */
 export type RoleContext = {

@@ -4,15 +4,14 @@
 // classes whose source lists ETag/size, are crawled again.
 import { randomUUID } from 'node:crypto'
 import { describeError, isColonyError } from '../../../shared/errors.ts'
-import type { ClassRecord } from '../class-record.ts'
+import { crawlJob, scanJob, type ClassRecord, type ScanJob } from '../../wire-format.ts'
 import type { ScanItem } from '../core-port.ts'
-import type { CrawlJob, ScanJob } from '../jobs.ts'
-import type { RoleContext } from './role-context.ts'
-import type { StreamEntry } from '../redis/stream-queue.ts'
 import { ActiveRuns } from '../redis/active-runs.ts'
 import { groupOf } from '../redis/keys.ts'
+import { ackAndCount, queuePatchClass, queueRegisterClass, registerClass, scriptedPipeline } from '../redis/scripts.ts'
+import type { StreamEntry } from '../redis/stream-queue.ts'
+import type { RoleContext } from './role-context.ts'
 import { runRoleLoop } from './role-runner.ts'
-import { scriptedPipeline } from '../redis/scripts.ts'
 
 export async function runScanner(ctx: RoleContext): Promise<void> {
   const blocking = ctx.redis.duplicate() as typeof ctx.redis
@@ -40,7 +39,7 @@ async function queueWatchScans(ctx: RoleContext, active: ActiveRuns): Promise<vo
     if (got !== 'OK') continue
     const g = await redis.hincrby(keys.meta(r), 'gen', 1)
     const pipe = redis.multi().hincrby(keys.meta(r), 'scanPending', config.sources.length)
-    config.sources.forEach((_s, src) => pipe.xadd(keys.queue('scan'), '*', 'j', JSON.stringify({ r, src, g } satisfies ScanJob)))
+    config.sources.forEach((_s, src) => pipe.xadd(keys.queue('scan'), '*', 'j', JSON.stringify(scanJob({ run: r, source: src, generation: g }))))
     await pipe.exec()
     ctx.log.info({ run: r, gen: g }, 'watch: re-scanning sources')
   }
@@ -50,7 +49,9 @@ async function handleScan(ctx: RoleContext, entry: StreamEntry<ScanJob>): Promis
   const { redis, keys, log } = ctx
   const { r, src, g } = entry.job
   const config = await ctx.configs.get(r)
-  const done = async (): Promise<void> => { await redis.ackAndCount(entry.stream, keys.meta(r), groupOf('scan'), entry.id, config ? 'scanPending' : '', -1) }
+  const done = async (): Promise<void> => {
+    await ackAndCount(redis, { stream: entry.stream, group: groupOf('scan'), entryId: entry.id, ...(config ? { counter: { key: keys.meta(r), field: 'scanPending', by: -1 } } : {}) })
+  }
   if (!config) { await done(); return }
   const source = config.sources[src]
   if (source === undefined) { await done(); return }
@@ -64,7 +65,7 @@ async function handleScan(ctx: RoleContext, entry: StreamEntry<ScanJob>): Promis
     log.warn({ run: r, source, err: describeError(err) }, 'source could not be scanned')
     // The source becomes a failed pseudo-class so the report says why nothing came from it.
     const rec: ClassRecord = { id: `source:${source}`, source, state: 'failed', code: isColonyError(err) ? err.code : 'TRANSFER_SCAN_FAILED', message: describeError(err), g }
-    if (g === 1) await redis.registerClass(keys.classes(r), keys.queue('crawl'), keys.version(r), rec.id, JSON.stringify(rec), '')
+    if (g === 1) await registerClass(redis, { keys, run: r, record: rec })
     await done()
     return
   }
@@ -78,8 +79,7 @@ async function handleScan(ctx: RoleContext, entry: StreamEntry<ScanJob>): Promis
         ...(e.status ? { status: e.status } : {}),
         ...(skip ? { skipReason: skip.reason, message: skip.message } : {}),
       }
-      const job = skip ? '' : JSON.stringify({ r, c: e.id, g } satisfies CrawlJob)
-      pipe.registerClass(keys.classes(r), keys.queue('crawl'), keys.version(r), e.id, JSON.stringify(rec), job)
+      queueRegisterClass(pipe, { keys, run: r, record: rec, ...(skip ? {} : { crawl: crawlJob({ run: r, classId: e.id, generation: g }) }) })
     }
     const res = await pipe.exec()
     res?.forEach(([, v], n) => { const it = slice[n]; if (v === 0 && it && !it.skip) existing.push(it) })
@@ -106,8 +106,7 @@ async function recrawl(ctx: RoleContext, r: string, g: number, items: ScanItem[]
     const again = (rec.state === 'copying' && rec.live) || rec.state === 'queued' ||
       ((rec.state === 'verified' || rec.state === 'incomplete') && core.listable(item.entry))
     if (!again) return
-    const job = JSON.stringify({ r, c: rec.id, g } satisfies CrawlJob)
-    pipe.patchClass(keys.classes(r), keys.version(r), keys.queue('crawl'), rec.id, '', JSON.stringify({ g }), job)
+    queuePatchClass(pipe, { keys, run: r, classId: rec.id, patch: { g }, crawl: crawlJob({ run: r, classId: rec.id, generation: g }) })
   })
   await pipe.exec()
 }
