@@ -5,7 +5,7 @@ import type { Keys } from './redis/keys.ts'
 import type { ScriptedRedis } from './redis/scripts.ts'
 import { classPassed } from '../core/report.ts'
 import { FileList } from './redis/file-list.ts'
-import type { ClassRecord, RunConfig } from '../wire-format.ts'
+import type { ClassRecord, CrawlProblem, FileProblem, RunConfig } from '../wire-format.ts'
 
 export type ClassProgress = { record: ClassRecord; files: number; verified: number; failed: number; bytes: number; retries: number; skippedPresent: number }
 
@@ -39,7 +39,7 @@ async function missingOf(redis: ScriptedRedis, keys: Keys, r: string, p: ClassPr
   if (p.record.state === 'failed' && p.record.message) out.push({ key: '', source: p.record.source, code: p.record.code ?? 'TRANSFER_CLASS_FAILED', message: p.record.message })
   let list: FileList | undefined
   for (const [field, raw] of Object.entries(problems)) {
-    const problem = JSON.parse(raw) as { code: string; message: string; source?: string; key?: string }
+    const problem = JSON.parse(raw) as Partial<CrawlProblem> & FileProblem
     if (field.startsWith('crawl:')) {
       out.push({ key: problem.key ?? '', source: problem.source ?? '', code: problem.code, message: problem.message })
       continue

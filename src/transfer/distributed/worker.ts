@@ -18,7 +18,7 @@ import { closeRedis, createRedis } from './redis/client.ts'
 import { RunConfigCache } from './run-config.ts'
 import { runScanner } from './roles/scanner.ts'
 import { createWorkerMetrics } from './worker-metrics.ts'
-import type { RunConfig } from '../wire-format.ts'
+import type { RunConfig, WorkerInfo } from '../wire-format.ts'
 
 export type WorkerRole = 'scanner' | 'crawler' | 'copier' | 'aggregator'
 export const WORKER_ROLES: readonly WorkerRole[] = ['scanner', 'crawler', 'copier', 'aggregator']
@@ -95,7 +95,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     metricsUrl = await listen(server, options.metrics)
   }
   const beat = async (): Promise<void> => {
-    const info = { id, roles: options.roles, host: os.hostname(), pid: process.pid, metrics: metricsUrl, seen: Date.now() }
+    const info: WorkerInfo = { id, roles: options.roles, host: os.hostname(), pid: process.pid, ...(metricsUrl ? { metrics: metricsUrl } : {}), seen: Date.now() }
     try { await redis.hset(keys.workers, id, JSON.stringify(info)) } catch { /* Redis down: next beat */ }
   }
   await beat()

@@ -11,6 +11,7 @@ import { copyFile } from '../core/copy-file.ts'
 import { TRANSFER_CODES } from '../errors.ts'
 import { createDestination, SourceRouter } from '../adapters/create.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
+import type { CopyWorkerReply, CopyWorkerRequest } from '../wire-format.ts'
 
 /** Everything a copier needs, as plain data so it can cross to a worker thread. */
 export type CopyConfig = {
@@ -91,7 +92,8 @@ if (workerData.compileCacheDir) require('node:module').enableCompileCache(worker
 import(workerData.entry).catch((err) => { process.nextTick(() => { throw err }) })
 `
 
-type WorkerMessage = { type: 'results'; results: Array<[number, CopyOutcome]> } | { type: 'fatal'; message: string }
+/** Every message to a copy worker goes through here, so it is one of the CopyWorkerRequest shapes. */
+const post = (worker: Worker, msg: CopyWorkerRequest): void => worker.postMessage(msg)
 
 type Slot = { worker: Worker; load: number; batch: CopyJob[]; jobs: Map<number, CopyJob> }
 
@@ -122,16 +124,16 @@ export class WorkerExecutor implements CopyExecutor {
   /** Sends the copy settings to every worker; jobs may be run from then on. */
   configure(config: CopyConfig): void {
     this.#config = { ...config, connections: Math.max(4, Math.ceil(config.connections / this.#count)) }
-    for (const slot of this.#slots) slot.worker.postMessage({ type: 'config', config: this.#config })
+    for (const slot of this.#slots) post(slot.worker, { type: 'config', config: this.#config })
   }
 
   #spawn(): Slot {
     const entry = new URL('./copy-worker.ts', import.meta.url).href
     const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: { entry, compileCacheDir: module.getCompileCacheDir?.() } })
     // A replacement for a dead worker gets the settings the others have.
-    if (this.#config) worker.postMessage({ type: 'config', config: this.#config })
+    if (this.#config) post(worker, { type: 'config', config: this.#config })
     const slot: Slot = { worker, load: 0, batch: [], jobs: new Map() }
-    worker.on('message', (msg: WorkerMessage) => {
+    worker.on('message', (msg: CopyWorkerReply) => {
       if (msg.type === 'fatal') { this.#fatal?.(new Error(msg.message)); return }
       for (const [id, outcome] of msg.results) {
         if (!slot.jobs.delete(id)) continue
@@ -172,7 +174,7 @@ export class WorkerExecutor implements CopyExecutor {
       if (w.batch.length === 0) continue
       w.load += w.batch.length
       for (const job of w.batch) w.jobs.set(job.id, job)
-      w.worker.postMessage({ type: 'jobs', jobs: w.batch })
+      post(w.worker, { type: 'jobs', jobs: w.batch })
       w.batch = []
     }
   }
@@ -183,7 +185,7 @@ export class WorkerExecutor implements CopyExecutor {
     await Promise.all(this.#slots.map(async ({ worker }) => {
       if (worker.threadId < 0) return
       const exited = new Promise<void>((r) => worker.once('exit', () => r()))
-      worker.postMessage({ type: 'close' })
+      post(worker, { type: 'close' })
       const t = setTimeout(() => void worker.terminate(), 5000)
       await exited
       clearTimeout(t)

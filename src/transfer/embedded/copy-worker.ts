@@ -2,7 +2,8 @@
 // with outcomes, batched per tick.
 import { parentPort } from 'node:worker_threads'
 import type { CopyOutcome } from '../core/types.ts'
-import { createCopier, type CopyConfig, type CopyJob } from './copy-executor.ts'
+import type { CopyWorkerReply, CopyWorkerRequest } from '../wire-format.ts'
+import { createCopier } from './copy-executor.ts'
 
 const port = parentPort
 if (!port) throw new Error('copy-worker must run as a worker thread')
@@ -17,7 +18,8 @@ let closing = false
 function send(): void {
   scheduled = false
   if (pending.length === 0) return
-  port?.postMessage({ type: 'results', results: pending })
+  const reply: CopyWorkerReply = { type: 'results', results: pending }
+  port?.postMessage(reply)
   pending = []
 }
 
@@ -26,7 +28,7 @@ async function finish(): Promise<void> {
   port?.close()
 }
 
-port.on('message', (msg: { type: 'config'; config: CopyConfig } | { type: 'jobs'; jobs: CopyJob[] } | { type: 'close' }) => {
+port.on('message', (msg: CopyWorkerRequest) => {
   if (msg.type === 'config') {
     copier ??= createCopier(msg.config)
     return

@@ -9,8 +9,7 @@ import { createKeys } from '../redis/keys.ts'
 import { closeRedis, createRedis } from '../redis/client.ts'
 import { listWorkers, readQueues } from '../status.ts'
 import { DASHBOARD_PAGE } from './page.ts'
-import type { ClassRecord } from '../../wire-format.ts'
-import { FINISHED_STATES } from '../../wire-format.ts'
+import { FINISHED_STATES, type ClassRecord, type DashboardClass, type DashboardSummary } from '../../wire-format.ts'
 
 export type DashboardOptions = {
   redisUrl: string
@@ -27,7 +26,6 @@ export type DashboardOptions = {
 }
 
 type ClassView = { id: string; n: number; state: string; live: boolean; done: Buffer; fail: Buffer; version: string }
-type ClassDiff = { id: string; n: number; state: string; live: boolean; o?: number; h?: string; fo?: number; fh?: string; full?: boolean }
 
 /** The smallest byte span where `a` and `b` differ (b may be longer), or undefined when equal. */
 export function diffSpan(a: Buffer, b: Buffer): { offset: number; bytes: Buffer } | undefined {
@@ -50,13 +48,13 @@ export async function startDashboard(options: DashboardOptions): Promise<{ url: 
   const clients = new Set<ServerResponse>()
   const views = new Map<string, ClassView>()
   let run: string | undefined = options.run
-  let summary: Record<string, unknown> = {}
+  let summary: DashboardSummary = { run: null }
   let lastRate: { at: number; files: number; rate: number } | undefined
   const abort = new AbortController()
 
   const send = (res: ServerResponse, event: string, data: unknown): void => { res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) }
   const broadcast = (event: string, data: unknown): void => { for (const c of clients) send(c, event, data) }
-  const viewJson = (v: ClassView): ClassDiff => {
+  const viewJson = (v: ClassView): DashboardClass => {
     // A verified or skipped class is one line on the page: its bitmap is not worth sending.
     const collapsed = (v.state === 'verified' || v.state === 'skipped') && !v.live
     return { id: v.id, n: v.n, state: v.state, live: v.live, full: true, ...(collapsed ? {} : { o: 0, h: v.done.toString('hex'), fo: 0, fh: v.fail.toString('hex') }) }
@@ -80,7 +78,7 @@ export async function startDashboard(options: DashboardOptions): Promise<{ url: 
     if (!run) { summary = { run: null }; broadcast('summary', summary); return }
     const [versions, counts, stats, meta] = await Promise.all([redis.hgetall(keys.version(run)), redis.hgetall(keys.count(run)), redis.hgetall(keys.stats(run)), redis.hgetall(keys.meta(run))])
     const moved = Object.entries(versions).filter(([id, v]) => views.get(id)?.version !== v).map(([id]) => id)
-    const diffs: ClassDiff[] = []
+    const diffs: DashboardClass[] = []
     for (let k = 0; k < moved.length; k += 200) {
       const ids = moved.slice(k, k + 200)
       const recs = await redis.hmget(keys.classes(run), ...ids)
@@ -97,7 +95,7 @@ export async function startDashboard(options: DashboardOptions): Promise<{ url: 
         const view: ClassView = { id, n: Number(counts[id] ?? 0), state: rec.state, live: rec.live === true, done, fail, version: versions[id] ?? '0' }
         views.set(id, view)
         if (!prev) { diffs.push(viewJson(view)); return }
-        const d: ClassDiff = { id, n: view.n, state: view.state, live: view.live }
+        const d: DashboardClass = { id, n: view.n, state: view.state, live: view.live }
         const dd = diffSpan(prev.done, done)
         const fd = diffSpan(prev.fail, fail)
         if (dd) { d.o = dd.offset; d.h = dd.bytes.toString('hex') }
