@@ -6,6 +6,7 @@ import type { Destination, Source, StoredObject } from './ports.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { contentTypeForKey } from './keys.ts'
 import { MeasureStream } from './measure-stream.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 export type CopyFileOptions = {
   source: Source
@@ -20,7 +21,7 @@ export type CopyFileOptions = {
   /**
    * Bodies up to this size are read into memory and written in one call (less per-file overhead); bigger ones
    * stream. @defaultValue the destination's `bufferLimit` when it has one (a directory written from a worker
-   * thread: 64 KiB), else 4 MiB
+   * thread: TRANSFER_DEFAULTS.copy.syncBufferLimit), else TRANSFER_DEFAULTS.copy.bufferLimit
    */
   bufferLimit?: number
   signal?: AbortSignal
@@ -109,7 +110,7 @@ export async function copyFile(ref: FileRef, options: CopyFileOptions): Promise<
       const stored = await dest.putFromFile(ref.key, obj.path, info)
       return { ok: true, key: ref.key, bytes: stored.size, skipped: false, contentType }
     }
-    const bufferLimit = options.bufferLimit ?? (dest as { bufferLimit?: number }).bufferLimit ?? 4 * 1024 * 1024
+    const bufferLimit = options.bufferLimit ?? (dest as { bufferLimit?: number }).bufferLimit ?? TRANSFER_DEFAULTS.copy.bufferLimit
     if (obj.size !== undefined && obj.size <= bufferLimit && dest.putBuffer) {
       const buf = await readBody(obj.body, obj.size, ref.source)
       const md5 = options.checksum ? createHash('md5').update(buf).digest('hex') : undefined

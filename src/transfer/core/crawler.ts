@@ -7,6 +7,7 @@ import type { ClassEntry, CrawlResult, FileKind, FileRef, SkipReason } from './t
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { dirOfPath, keyForUrl } from './keys.ts'
 import { parsePlaylist } from './playlist-uris.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 /** Fetches a playlist's text; `url` in the answer is the final URL after redirects (the base for relative URIs). */
 export type FetchText = (locator: string, options: { maxBytes: number; signal?: AbortSignal }) => Promise<{ text: string; url: string; contentType?: string }>
@@ -25,17 +26,17 @@ export type CrawlOptions = {
    * other content. @defaultValue the directory of the entry playlist
    */
   root?: string
-  /** Bigger playlists are refused (TRANSFER_PLAYLIST_TOO_LARGE). @defaultValue 16 MiB */
+  /** Bigger playlists are refused (TRANSFER_PLAYLIST_TOO_LARGE). @defaultValue TRANSFER_DEFAULTS.crawl.maxPlaylistBytes */
   maxPlaylistBytes?: number
-  /** A class referencing more files is cut off (TRANSFER_TOO_MANY_FILES). @defaultValue 1_000_000 */
+  /** A class referencing more files is cut off (TRANSFER_TOO_MANY_FILES). @defaultValue TRANSFER_DEFAULTS.crawl.maxFilesPerClass */
   maxFiles?: number
-  /** Playlist nesting depth (master → media = 1). @defaultValue 4 */
+  /** Playlist nesting depth (master → media = 1). @defaultValue TRANSFER_DEFAULTS.crawl.maxDepth */
   maxDepth?: number
-  /** Playlists fetched in parallel within the class. @defaultValue 8 */
+  /** Playlists fetched in parallel within the class. @defaultValue TRANSFER_DEFAULTS.crawl.concurrency */
   concurrency?: number
-  /** Attempts after the first for retryable playlist fetch errors. @defaultValue 3 */
+  /** Attempts after the first for retryable playlist fetch errors. @defaultValue TRANSFER_DEFAULTS.crawl.retries */
   retries?: number
-  /** Backoff base for those retries. @defaultValue 200 */
+  /** Backoff base for those retries. @defaultValue TRANSFER_DEFAULTS.crawl.retryBaseMs */
   retryBaseMs?: number
   /** Fetch and read referenced playlists (off: record them as files only, for listings that read each one). @defaultValue true */
   followPlaylists?: boolean
@@ -57,9 +58,9 @@ const SKIP_FOR_CODE: Record<string, SkipReason> = {
 
 /** Crawls one class. Never throws for content problems; only an abort rejects. */
 export async function crawlClass(entry: ClassEntry, options: CrawlOptions): Promise<CrawlResult & { skipReason?: SkipReason }> {
-  const maxFiles = options.maxFiles ?? 1_000_000
-  const maxDepth = options.maxDepth ?? 4
-  const maxBytes = options.maxPlaylistBytes ?? 16 * 1024 * 1024
+  const maxFiles = options.maxFiles ?? TRANSFER_DEFAULTS.crawl.maxFilesPerClass
+  const maxDepth = options.maxDepth ?? TRANSFER_DEFAULTS.crawl.maxDepth
+  const maxBytes = options.maxPlaylistBytes ?? TRANSFER_DEFAULTS.crawl.maxPlaylistBytes
   const files = new Map<string, FileRef>()
   const problems: Problem[] = []
   const problemKeys = new Set<string>()
@@ -116,7 +117,7 @@ export async function crawlClass(entry: ClassEntry, options: CrawlOptions): Prom
   }
 
   const fetchWithRetry = async (locator: string): Promise<{ text: string; url: string }> => {
-    const retries = options.retries ?? 3
+    const retries = options.retries ?? TRANSFER_DEFAULTS.crawl.retries
     for (let attempt = 0; ; attempt++) {
       try {
         return await options.fetchText(locator, { maxBytes, ...(options.signal ? { signal: options.signal } : {}) })
@@ -124,7 +125,7 @@ export async function crawlClass(entry: ClassEntry, options: CrawlOptions): Prom
         const e = toTransferError(err, locator)
         if (e.code === TRANSFER_CODES.ABORTED || options.signal?.aborted) throw e
         if (!e.retryable || attempt >= retries) throw e
-        await delay(Math.max(e.retryAfterMs ?? 0, computeBackoff(attempt, { baseMs: options.retryBaseMs ?? 200 })), options.signal)
+        await delay(Math.max(e.retryAfterMs ?? 0, computeBackoff(attempt, { baseMs: options.retryBaseMs ?? TRANSFER_DEFAULTS.crawl.retryBaseMs })), options.signal)
       }
     }
   }
@@ -195,7 +196,7 @@ export async function crawlClass(entry: ClassEntry, options: CrawlOptions): Prom
   }
 
   addFile(entryUrl, entryKey, 'master')
-  const limit = Math.max(1, options.concurrency ?? 8)
+  const limit = Math.max(1, options.concurrency ?? TRANSFER_DEFAULTS.crawl.concurrency)
   const running = new Set<Promise<void>>()
   let aborted: unknown
   while ((queue.length > 0 && aborted === undefined) || running.size > 0) {

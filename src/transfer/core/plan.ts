@@ -12,6 +12,7 @@ import { parseCatalogText, scanCatalog, type SkippedClass } from './catalog.ts'
 import { crawlClass, type CrawlOptions } from './crawler.ts'
 import { keyForPath, keyForUrl } from './keys.ts'
 import { classIdFor, isCatalogLocator, isPlaylistLocator, locatorKind, normalizeLocator } from './locators.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 export type PlannedSources = { classes: ClassEntry[]; skipped: SkippedClass[]; hosts: string[] }
 
@@ -57,7 +58,7 @@ export async function planSources(sources: string[], catalogs: string[], router:
     let text: string
     try {
       text = kind === 'dir' ? await readFile(cat.startsWith('file:') ? fileURLToPath(cat) : cat, 'utf8')
-        : (await router.getText(cat, { maxBytes: 256 * 1024 * 1024, ...(options.signal ? { signal: options.signal } : {}) })).text
+        : (await router.getText(cat, { maxBytes: TRANSFER_DEFAULTS.crawl.maxCatalogBytes, ...(options.signal ? { signal: options.signal } : {}) })).text
     } catch (err) {
       throw new TransferError(TRANSFER_CODES.BAD_CATALOG, `cannot read catalog ${cat}: ${toTransferError(err, cat).message}`, { status: 400, cause: err })
     }

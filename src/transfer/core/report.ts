@@ -2,6 +2,7 @@
 // Journal-free, so the distributed engine builds the same report from its own store.
 import { formatBytes, formatDuration } from '../../shared/units.ts'
 import type { ClassReport, FileState, RunReport, SkipReason } from './types.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 export type ReportFile = {
   key: string; source: string; state: FileState; size: number | null; attempts: number
@@ -107,7 +108,7 @@ export function formatSummary(report: RunReport, options: { maxMissing?: number 
     `${report.dryRun ? 'DRY RUN' : report.ok ? 'OK' : 'INCOMPLETE'} — run ${report.run} → ${report.destination}`,
     `  classes ${t.classes} (${t.skippedClasses} skipped) · files ${t.verified}/${t.files} verified (${t.skippedPresent} already present) · ${formatBytes(t.bytes)} · ${t.retries} retries · ${t.missing} missing · ${formatDuration(ms)}`,
   ]
-  const max = options.maxMissing ?? 20
+  const max = options.maxMissing ?? TRANSFER_DEFAULTS.report.maxMissingShown
   let shown = 0
   for (const c of report.classes) {
     if (c.state === 'verified' || c.state === 'planned') continue

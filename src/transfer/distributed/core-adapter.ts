@@ -17,6 +17,7 @@ import { crawlPrefix, keyFunctionFor, namedHosts, planSources } from '../core/pl
 import { isPlaylistLocator, locatorKind } from '../core/locators.ts'
 import { createDestination, SourceRouter } from '../adapters/create.ts'
 import type { RunConfig } from '../wire-format.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 export type TransferCoreOptions = {
   /** S3 credentials for tests against s3rver (never stored in Redis). @defaultValue the AWS default chain */
@@ -32,7 +33,7 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
   // What crawls and redirects may reach: the named hosts plus the hosts of classes a local catalog names.
   const allow = new HostAllowList(named.list())
   const router = new SourceRouter({
-    http: { connections: core.connections ?? 64, allowRedirect: (u) => allow.allows(u) },
+    http: { connections: core.connections ?? TRANSFER_DEFAULTS.distributed.connections, allowRedirect: (u) => allow.allows(u) },
     ...(s3 ? { s3 } : {}),
     ...(core.stripPrefix ? { stripPrefix: core.stripPrefix } : {}),
   })
@@ -120,7 +121,7 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
   }
 }
 
-/** Fills size and ETag from a HEAD of each file, 16 at a time; a failed HEAD leaves the file as it was. */
+/** Fills size and ETag from a HEAD of each file, TRANSFER_DEFAULTS.crawl.headConcurrency at a time; a failed HEAD leaves the file as it was. */
 async function headEach(files: FileRef[], source: Pick<Source, 'head'>, signal: AbortSignal): Promise<void> {
   let next = 0
   const lane = async (): Promise<void> => {
@@ -132,5 +133,5 @@ async function headEach(files: FileRef[], source: Pick<Source, 'head'>, signal: 
       } catch { /* the copy itself reports a file that is gone */ }
     }
   }
-  await Promise.all(Array.from({ length: 16 }, lane))
+  await Promise.all(Array.from({ length: TRANSFER_DEFAULTS.crawl.headConcurrency }, lane))
 }

@@ -8,6 +8,7 @@ import { DistributedTransferError } from './errors.ts'
 import { groupOf } from './redis/keys.ts'
 import { readClassProgress } from './report.ts'
 import type { RunConfig, WorkerInfo } from '../wire-format.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 export type RunStatus = {
   run: string
@@ -28,10 +29,10 @@ export async function listRuns(redis: ScriptedRedis, keys: Keys): Promise<string
   return (await redis.smembers(keys.runs)).sort()
 }
 
-/** Workers that sent a heartbeat in the last 30 s. */
+/** Workers whose last heartbeat is recent (TRANSFER_DEFAULTS.distributed.workerAliveMs). */
 export async function listWorkers(redis: ScriptedRedis, keys: Keys): Promise<WorkerInfo[]> {
   const all = await redis.hgetall(keys.workers)
-  return Object.values(all).map((raw) => JSON.parse(raw) as WorkerInfo).filter((w) => Date.now() - w.seen < 30_000).sort((a, b) => a.id.localeCompare(b.id))
+  return Object.values(all).map((raw) => JSON.parse(raw) as WorkerInfo).filter((w) => Date.now() - w.seen < TRANSFER_DEFAULTS.distributed.workerAliveMs).sort((a, b) => a.id.localeCompare(b.id))
 }
 
 export async function readQueues(redis: ScriptedRedis, keys: Keys): Promise<RunStatus['queues']> {

@@ -12,6 +12,7 @@ import { TRANSFER_CODES } from '../errors.ts'
 import { createDestination, SourceRouter } from '../adapters/create.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
 import type { CopyWorkerReply, CopyWorkerRequest } from '../wire-format.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 /** Everything a copier needs, as plain data so it can cross to a worker thread. */
 export type CopyConfig = {
@@ -123,7 +124,7 @@ export class WorkerExecutor implements CopyExecutor {
 
   /** Sends the copy settings to every worker; jobs may be run from then on. */
   configure(config: CopyConfig): void {
-    this.#config = { ...config, connections: Math.max(4, Math.ceil(config.connections / this.#count)) }
+    this.#config = { ...config, connections: Math.max(TRANSFER_DEFAULTS.embedded.minWorkerConnections, Math.ceil(config.connections / this.#count)) }
     for (const slot of this.#slots) post(slot.worker, { type: 'config', config: this.#config })
   }
 
@@ -186,7 +187,7 @@ export class WorkerExecutor implements CopyExecutor {
       if (worker.threadId < 0) return
       const exited = new Promise<void>((r) => worker.once('exit', () => r()))
       post(worker, { type: 'close' })
-      const t = setTimeout(() => void worker.terminate(), 5000)
+      const t = setTimeout(() => void worker.terminate(), TRANSFER_DEFAULTS.embedded.workerExitMs)
       await exited
       clearTimeout(t)
     }))

@@ -19,6 +19,7 @@ import { checkStored, verifyFile, type ExpectedObject } from '../core/verify.ts'
 import { createDestination, SourceRouter } from '../adapters/create.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
 import { defaultWorkers, InlineExecutor, WorkerExecutor, type CopyConfig, type CopyExecutor } from './copy-executor.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 export type TransferOptions = {
   /** Playlist URLs, s3:// prefixes, directories, or catalog files/URLs (.json/.jsonl/.ndjson). */
@@ -31,13 +32,13 @@ export type TransferOptions = {
   allowHosts?: string[]
   /** Leading key part to drop. @defaultValue '' */
   stripPrefix?: string
-  /** Attempts after the first for retryable failures. @defaultValue 3 */
+  /** Attempts after the first for retryable failures. @defaultValue TRANSFER_DEFAULTS.embedded.retries */
   retries?: number
-  /** Copies in flight across all workers. @defaultValue 64 */
+  /** Copies in flight across all workers. @defaultValue TRANSFER_DEFAULTS.embedded.concurrency */
   concurrency?: number
   /** Copy worker threads; 0 copies on the main thread. @defaultValue one per core */
   workers?: number
-  /** Where journals live. @defaultValue '.colony' */
+  /** Where journals live. @defaultValue TRANSFER_DEFAULTS.embedded.stateDir */
   stateDir?: string
   /** Journal name; the same name resumes. @defaultValue derived from sources + destination */
   run?: string
@@ -47,21 +48,21 @@ export type TransferOptions = {
   checksum?: boolean
   /** S3 client settings for sources and destinations (endpoint, region, credentials). @defaultValue AWS defaults */
   s3?: S3Options
-  /** Multipart threshold for S3 destinations. @defaultValue 16 MiB */
+  /** Multipart threshold for S3 destinations. @defaultValue TRANSFER_DEFAULTS.s3.multipartThreshold */
   multipartThreshold?: number
-  /** Playlist size limit. @defaultValue 16 MiB */
+  /** Playlist size limit. @defaultValue TRANSFER_DEFAULTS.crawl.maxPlaylistBytes */
   maxPlaylistBytes?: number
-  /** File limit per class. @defaultValue 1_000_000 */
+  /** File limit per class. @defaultValue TRANSFER_DEFAULTS.crawl.maxFilesPerClass */
   maxFilesPerClass?: number
-  /** Playlist nesting limit. @defaultValue 4 */
+  /** Playlist nesting limit. @defaultValue TRANSFER_DEFAULTS.crawl.maxDepth */
   maxDepth?: number
   /** Copy classes without EXT-X-ENDLIST instead of skipping them as recording. @defaultValue false */
   allowIncomplete?: boolean
-  /** Backoff base for retries. @defaultValue 250 */
+  /** Backoff base for retries. @defaultValue TRANSFER_DEFAULTS.embedded.retryBaseMs */
   retryBaseMs?: number
-  /** Backoff ceiling. @defaultValue 30_000 */
+  /** Backoff ceiling. @defaultValue TRANSFER_DEFAULTS.embedded.retryMaxMs */
   retryMaxMs?: number
-  /** Queue high-water mark: crawling pauses above it. @defaultValue 50_000 */
+  /** Queue high-water mark: crawling pauses above it. @defaultValue TRANSFER_DEFAULTS.embedded.maxQueued */
   maxQueued?: number
   /** Progress events. @defaultValue none */
   events?: EventEmitter<TransferEvents>
@@ -76,7 +77,7 @@ type Item = { ref: FileRef; classId: string; attempts: number }
 export function journalPath(options: Pick<TransferOptions, 'sources' | 'catalogs' | 'to' | 'stateDir' | 'run' | 'stripPrefix'>): { run: string; file: string } {
   const run = options.run ?? deriveRunName([...options.sources, ...(options.catalogs ?? [])], options.to, [options.stripPrefix ?? ''])
   if (!/^[\w.-]+$/.test(run)) throw new TransferError(TRANSFER_CODES.BAD_LOCATOR, `run name "${run}" may only hold letters, digits, '.', '_' and '-'`, { status: 400 })
-  return { run, file: path.resolve(options.stateDir ?? '.colony', `transfer-${run}.db`) }
+  return { run, file: path.resolve(options.stateDir ?? TRANSFER_DEFAULTS.embedded.stateDir, `transfer-${run}.db`) }
 }
 
 /** Copies everything the sources reference to the destination, verifies it, and reports per class. */
@@ -86,8 +87,8 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
   const { run, file } = journalPath(options)
   const dryRun = options.dryRun ?? false
   const journal = new Journal(dryRun ? ':memory:' : file)
-  const retries = options.retries ?? 3
-  const concurrency = Math.max(1, options.concurrency ?? 64)
+  const retries = options.retries ?? TRANSFER_DEFAULTS.embedded.retries
+  const concurrency = Math.max(1, options.concurrency ?? TRANSFER_DEFAULTS.embedded.concurrency)
   const destination = createDestination(options.to, { s3: { ...options.s3 } })
   const checksum = options.checksum ?? locatorKind(options.to) === 's3'
   // Every redirect obeys the allow-list: while catalogs are read, the hosts named on the command line; once sources
@@ -95,7 +96,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
   let allow = namedHosts(options.sources, options.catalogs ?? [], options.allowHosts)
   const router = new SourceRouter({
     ...(options.s3 ? { s3: options.s3 } : {}), ...(options.stripPrefix ? { stripPrefix: options.stripPrefix } : {}),
-    http: { connections: 16, allowRedirect: (u) => allow.allows(u) },
+    http: { connections: TRANSFER_DEFAULTS.embedded.crawlConnections, allowRedirect: (u) => allow.allows(u) },
   })
   const signal = options.signal
   let executor: CopyExecutor | undefined
@@ -130,7 +131,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     let finish: () => void = () => {}
     const finished = new Promise<void>((r) => { finish = r })
     let drained: Array<() => void> = []
-    const maxQueued = options.maxQueued ?? 50_000
+    const maxQueued = options.maxQueued ?? TRANSFER_DEFAULTS.embedded.maxQueued
     // Copy workers are handed up to twice `concurrency` files: each keeps `concurrency / workers` connections busy
     // and the rest waiting in its pool's queue, so it never idles while a result travels to this thread and the next
     // job back (a few ms, more while this thread is crawling). Connections stay at `concurrency`.
@@ -166,7 +167,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
           ...(outcome.etag ? { etag: outcome.etag } : {}), ...(outcome.md5 ? { md5: outcome.md5 } : {}) })
         events.emit('copied', { classId: item.classId, key: item.ref.key, bytes: outcome.bytes, skipped: outcome.skipped, kind: item.ref.kind })
       } else if (outcome.retryable && item.attempts <= retries && !signal?.aborted) {
-        const wait = Math.max(outcome.retryAfterMs ?? 0, computeBackoff(item.attempts - 1, { baseMs: options.retryBaseMs ?? 250, maxMs: options.retryMaxMs ?? 30_000 }))
+        const wait = Math.max(outcome.retryAfterMs ?? 0, computeBackoff(item.attempts - 1, { baseMs: options.retryBaseMs ?? TRANSFER_DEFAULTS.embedded.retryBaseMs, maxMs: options.retryMaxMs ?? TRANSFER_DEFAULTS.embedded.retryMaxMs }))
         events.emit('retry', { classId: item.classId, key: item.ref.key, attempt: item.attempts, code: outcome.code, message: outcome.message, delayMs: wait })
         waitingRetry++
         // After the backoff the file goes to the FRONT: its class should not wait behind newer work.
@@ -235,7 +236,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     const known = new Map(journal.classes().map((c) => [c.id, c]))
     const skippedIds = new Set(plan.skipped.map((s) => s.id))
     const toCrawl = plan.classes.filter((c) => !skippedIds.has(c.id))
-    const crawlers = Math.min(4, Math.max(1, toCrawl.length))
+    const crawlers = Math.min(TRANSFER_DEFAULTS.embedded.crawlers, Math.max(1, toCrawl.length))
     let next = 0
     await Promise.all(Array.from({ length: crawlers }, async () => {
       while (next < toCrawl.length && !signal?.aborted) {
@@ -331,7 +332,7 @@ async function verifyAll(journal: Journal, destination: ReturnType<typeof create
       else { failed++; journal.record({ key: row.key, state: 'unverified', code: res.code, message: res.message }) }
     }
   }
-  await Promise.all(Array.from({ length: Math.min(32, slow.length) }, worker))
+  await Promise.all(Array.from({ length: Math.min(TRANSFER_DEFAULTS.embedded.verifyConcurrency, slow.length) }, worker))
   // Interrupted: what was not checked stays copied and is verified by the next run.
   if (options.signal?.aborted) journal.flush()
   else journal.markRemainingVerified()

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import type { FileKind, FileRef, FileState, SkipReason } from '../core/types.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 export type JournalFile = {
   key: string; classId: string; source: string; kind: FileKind; state: FileState; size: number | null
@@ -80,8 +81,8 @@ export class Journal {
 
   #enqueue(op: Op): void {
     this.#ops.push(op)
-    if (this.#ops.length >= 2000) this.flush()
-    else this.#timer ??= setTimeout(() => this.flush(), 250)
+    if (this.#ops.length >= TRANSFER_DEFAULTS.embedded.journalFlushRows) this.flush()
+    else this.#timer ??= setTimeout(() => this.flush(), TRANSFER_DEFAULTS.embedded.journalFlushMs)
   }
 
   /** Writes every buffered change in one transaction. */

@@ -10,18 +10,19 @@ import { closeRedis, createRedis } from '../redis/client.ts'
 import { listWorkers, readQueues } from '../status.ts'
 import { DASHBOARD_PAGE } from './page.ts'
 import { FINISHED_STATES, type ClassRecord, type DashboardClass, type DashboardSummary } from '../../wire-format.ts'
+import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 
 export type DashboardOptions = {
   redisUrl: string
-  /** @defaultValue 'colony:transfer' */
+  /** Key prefix. @defaultValue TRANSFER_DEFAULTS.distributed.prefix */
   prefix?: string
   /** Run shown. @defaultValue the most recently created active run (else the most recent run) */
   run?: string
-  /** @defaultValue '127.0.0.1' */
+  /** Bind address. @defaultValue TRANSFER_DEFAULTS.dashboard.host */
   host?: string
-  /** @defaultValue 7070 (0 = any free port) */
+  /** Port (0 = any free port). @defaultValue TRANSFER_DEFAULTS.dashboard.port */
   port?: number
-  /** Poll period. @defaultValue 500 */
+  /** Poll period. @defaultValue TRANSFER_DEFAULTS.dashboard.intervalMs */
   intervalMs?: number
 }
 
@@ -42,7 +43,7 @@ export function diffSpan(a: Buffer, b: Buffer): { offset: number; bytes: Buffer 
 
 export async function startDashboard(options: DashboardOptions): Promise<{ url: string; close: () => Promise<void> }> {
   const redis = createRedis(options.redisUrl, { name: 'colony-transfer-dashboard' })
-  const keys = createKeys(options.prefix ?? 'colony:transfer')
+  const keys = createKeys(options.prefix ?? TRANSFER_DEFAULTS.distributed.prefix)
   const registry = createMetricsRegistry()
   const clientsGauge = new Gauge({ name: 'colony_transfer_dashboard_clients', help: 'Open dashboard event streams', registers: [registry] })
   const clients = new Set<ServerResponse>()
@@ -131,7 +132,7 @@ export async function startDashboard(options: DashboardOptions): Promise<{ url: 
   const loop = (async () => {
     while (!abort.signal.aborted) {
       try { await poll() } catch { /* Redis restarting: next tick */ }
-      try { await delay(options.intervalMs ?? 500, abort.signal) } catch { break }
+      try { await delay(options.intervalMs ?? TRANSFER_DEFAULTS.dashboard.intervalMs, abort.signal) } catch { break }
     }
   })()
 
@@ -163,7 +164,7 @@ export async function startDashboard(options: DashboardOptions): Promise<{ url: 
       }
     })().catch(() => { if (!res.headersSent) sendJson(res, 500, { error: { code: 'COLONY_INTERNAL', message: 'internal error' } }) })
   })
-  const url = await listen(server, { host: options.host ?? '127.0.0.1', port: options.port ?? 7070 })
+  const url = await listen(server, { host: options.host ?? TRANSFER_DEFAULTS.dashboard.host, port: options.port ?? TRANSFER_DEFAULTS.dashboard.port })
   return {
     url,
     close: async () => {

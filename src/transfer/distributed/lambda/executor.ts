@@ -5,17 +5,18 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda'
 import type { BatchExecutor, BatchFile, BatchResult } from '../roles/executor.ts'
 import { Limiter } from '../limiter.ts'
 import type { LambdaBatchEvent, LambdaBatchResult, RunConfig } from '../../wire-format.ts'
+import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 
 export type LambdaExecutorOptions = {
   /** Function name or ARN (a run's --function overrides it). */
   functionName?: string
   /** Invoke API endpoint (a local endpoint in tests). @defaultValue the AWS regional endpoint */
   endpoint?: string
-  /** @defaultValue AWS_REGION or us-east-1 */
+  /** @defaultValue AWS_REGION or TRANSFER_DEFAULTS.lambda.region */
   region?: string
-  /** Invocations in flight from this worker. @defaultValue 16 */
+  /** Invocations in flight from this worker. @defaultValue TRANSFER_DEFAULTS.lambda.concurrency */
   concurrency?: number
-  /** Copies at once inside one invocation. @defaultValue 16 */
+  /** Copies at once inside one invocation. @defaultValue TRANSFER_DEFAULTS.lambda.filesPerInvocation */
   filesPerInvocation?: number
   /** Client (tests inject one with static credentials). @defaultValue a new LambdaClient */
   client?: LambdaClient
@@ -30,11 +31,11 @@ export class LambdaExecutor implements BatchExecutor {
   constructor(options: LambdaExecutorOptions = {}) {
     this.#options = options
     this.#client = options.client ?? new LambdaClient({
-      region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
+      region: options.region ?? process.env.AWS_REGION ?? TRANSFER_DEFAULTS.lambda.region,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       maxAttempts: 1,
     })
-    this.#limiter = new Limiter(options.concurrency ?? 16)
+    this.#limiter = new Limiter(options.concurrency ?? TRANSFER_DEFAULTS.lambda.concurrency)
   }
 
   async run(config: RunConfig, classId: string, files: BatchFile[], attempt: number, signal: AbortSignal): Promise<BatchResult[]> {
@@ -42,7 +43,7 @@ export class LambdaExecutor implements BatchExecutor {
     const event: LambdaBatchEvent = {
       kind: 'colony-transfer-batch',
       config: { run: config.run, sources: config.sources, to: config.to, retries: config.retries, core: config.core, createdAt: config.createdAt, batchSize: config.batchSize, executor: 'local' },
-      classId, attempt, files, concurrency: this.#options.filesPerInvocation ?? 16,
+      classId, attempt, files, concurrency: this.#options.filesPerInvocation ?? TRANSFER_DEFAULTS.lambda.filesPerInvocation,
     }
     const failAll = (code: string, message: string): BatchResult[] =>
       files.map((f) => ({ i: f.i, outcome: { ok: false, key: f.ref.key, code, message, retryable: true } }))

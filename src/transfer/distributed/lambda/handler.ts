@@ -5,6 +5,9 @@ import { createTransferCore } from '../core-adapter.ts'
 import { DistributedTransferError } from '../errors.ts'
 import { Limiter, mapLimited } from '../limiter.ts'
 import type { LambdaBatchEvent, LambdaBatchResult, RunConfig } from '../../wire-format.ts'
+import { TRANSFER_DEFAULTS } from '../../defaults.ts'
+
+const LAMBDA = TRANSFER_DEFAULTS.lambda
 
 // Warm invocations reuse connection pools: one core per run per container.
 const cores = new Map<string, DistributedCore>()
@@ -24,7 +27,7 @@ export async function handler(event: LambdaBatchEvent): Promise<LambdaBatchResul
     throw new DistributedTransferError('TRANSFER_DIST_BAD_JOB', 'not a colony transfer batch event', { status: 400 })
   }
   const core = coreFor({ ...event.config, executor: 'local' })
-  const limiter = new Limiter(Math.min(64, Math.max(1, event.concurrency || 16)))
+  const limiter = new Limiter(Math.min(LAMBDA.maxFilesPerInvocation, Math.max(1, event.concurrency || LAMBDA.filesPerInvocation)))
   const signal = new AbortController().signal
   const results = await mapLimited(event.files, limiter, async (f) => ({ i: f.i, outcome: await core.copy(f.ref, { signal }) }))
   return { results }

@@ -6,6 +6,7 @@ import { createMetricsRegistry } from '../../../shared/metrics.ts'
 import { handleOpsRequest, listen, readBody, sendError, sendJson } from '../../../shared/http-ops.ts'
 import { handler as colonyHandler } from './handler.ts'
 import type { LambdaBatchEvent } from '../../wire-format.ts'
+import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 
 export type LocalLambdaOptions = {
   /** Function names served. @defaultValue any name */
@@ -32,7 +33,7 @@ export async function startLocalLambda(options: LocalLambdaOptions = {}): Promis
           res.end(JSON.stringify({ Type: 'User', message: `Function not found: ${name}` }))
           return
         }
-        const body = await readBody(req, 6 * 1024 * 1024)
+        const body = await readBody(req, TRANSFER_DEFAULTS.lambda.maxEventBytes)
         count++
         try {
           const out = await handle(JSON.parse(body.toString('utf8')) as LambdaBatchEvent)

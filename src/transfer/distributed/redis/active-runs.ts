@@ -1,5 +1,6 @@
 import type { Keys } from './keys.ts'
 import type { ScriptedRedis } from './scripts.ts'
+import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 
 /** The runs workers serve, re-read at most every `ttlMs`. */
 export class ActiveRuns {
@@ -9,7 +10,7 @@ export class ActiveRuns {
   #at = 0
   #runs: string[] = []
 
-  constructor(redis: ScriptedRedis, keys: Keys, ttlMs = 1000) {
+  constructor(redis: ScriptedRedis, keys: Keys, ttlMs: number = TRANSFER_DEFAULTS.distributed.activeRunsTtlMs) {
     this.#redis = redis
     this.#keys = keys
     this.#ttlMs = ttlMs

@@ -3,6 +3,7 @@
 import type { Keys } from './keys.ts'
 import type { ScriptedRedis } from './scripts.ts'
 import { FileList, decodeFileChunk } from './file-list.ts'
+import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 
 export class FileListCache {
   readonly #redis: ScriptedRedis
@@ -10,7 +11,7 @@ export class FileListCache {
   readonly #max: number
   readonly #lists = new Map<string, { chunks: number; list: FileList }>()
 
-  constructor(redis: ScriptedRedis, keys: Keys, max = 64) {
+  constructor(redis: ScriptedRedis, keys: Keys, max: number = TRANSFER_DEFAULTS.distributed.fileListCacheSize) {
     this.#redis = redis
     this.#keys = keys
     this.#max = max

@@ -5,6 +5,7 @@
 import type { Logger } from '../../../shared/logger.ts'
 import { delay } from '../../../shared/backoff.ts'
 import { takeEntries, type ScriptedRedis, type StreamEntries } from './scripts.ts'
+import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 
 /** One queue entry: a JSON job under field "j". */
 export type StreamEntry<T> = { stream: string; id: string; job: T; claimed: boolean }
@@ -42,9 +43,9 @@ export type StreamConsumerOptions = {
   group: string
   consumer: string
   log: Logger
-  /** Idle time after which a pending entry is taken from its (presumed dead) owner. @defaultValue 5000 */
+  /** Idle time after which a pending entry is taken from its (presumed dead) owner. @defaultValue TRANSFER_DEFAULTS.distributed.claimIdleMs */
   claimIdleMs?: number
-  /** How long one blocking read waits. @defaultValue 1000 */
+  /** How long one blocking read waits. @defaultValue TRANSFER_DEFAULTS.distributed.queueBlockMs */
   blockMs?: number
 }
 
@@ -60,7 +61,7 @@ export class StreamConsumer<T> {
     for (const s of options.streams) this.inFlight.set(s, new Set())
   }
 
-  get claimIdleMs(): number { return this.options.claimIdleMs ?? 5000 }
+  get claimIdleMs(): number { return this.options.claimIdleMs ?? TRANSFER_DEFAULTS.distributed.claimIdleMs }
 
   async init(): Promise<void> {
     for (const s of this.options.streams) await ensureGroup(this.options.redis, s, this.options.group)
@@ -95,7 +96,7 @@ export class StreamConsumer<T> {
       if (out.length === 0) {
         const s = streams[streams.length - 1] as string
         try {
-          res = await (blocking.xreadgroup as (...a: unknown[]) => Promise<StreamEntries | null>)('GROUP', group, consumer, 'COUNT', max, 'BLOCK', this.options.blockMs ?? 1000, 'STREAMS', s, '>')
+          res = await (blocking.xreadgroup as (...a: unknown[]) => Promise<StreamEntries | null>)('GROUP', group, consumer, 'COUNT', max, 'BLOCK', this.options.blockMs ?? TRANSFER_DEFAULTS.distributed.queueBlockMs, 'STREAMS', s, '>')
           for (const [, entries] of res ?? []) out.push(...parseEntries<T>(s, entries, false, log))
         } catch (err) {
           if (!/NOGROUP/.test((err as Error).message)) throw err

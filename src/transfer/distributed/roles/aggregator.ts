@@ -9,9 +9,10 @@ import { groupOf, type QueueName } from '../redis/keys.ts'
 import { patchClass, releaseLock } from '../redis/scripts.ts'
 import { buildDistributedReport } from '../report.ts'
 import type { RoleContext } from './role-context.ts'
+import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 
 export type AggregatorOptions = {
-  /** Pause between passes. @defaultValue 500 */
+  /** Pause between passes. @defaultValue TRANSFER_DEFAULTS.distributed.aggregateIntervalMs */
   intervalMs?: number
 }
 
@@ -25,7 +26,7 @@ export async function runAggregator(ctx: RoleContext, options: AggregatorOptions
     } catch (err) {
       ctx.log.warn({ err: (err as Error).message }, 'aggregation pass failed; retrying')
     }
-    try { await delay(options.intervalMs ?? 500, ctx.signal) } catch { break }
+    try { await delay(options.intervalMs ?? TRANSFER_DEFAULTS.distributed.aggregateIntervalMs, ctx.signal) } catch { break }
   }
 }
 
@@ -37,8 +38,8 @@ const QUEUES: QueueName[] = ['scan', 'crawl', 'copy', 'retry']
  */
 export async function housekeep(ctx: RoleContext, options: { idleMs?: number; everyMs?: number } = {}): Promise<number> {
   const { redis, keys } = ctx
-  const idleMs = options.idleMs ?? 3_600_000
-  if (await redis.set(keys.housekeeping, ctx.consumer, 'PX', options.everyMs ?? 60_000, 'NX') !== 'OK') return 0
+  const idleMs = options.idleMs ?? TRANSFER_DEFAULTS.distributed.housekeepingIdleMs
+  if (await redis.set(keys.housekeeping, ctx.consumer, 'PX', options.everyMs ?? TRANSFER_DEFAULTS.distributed.housekeepingEveryMs, 'NX') !== 'OK') return 0
   let removed = 0
   for (const q of QUEUES) {
     let consumers: unknown[]

@@ -10,9 +10,10 @@ import { ackEntry, type StreamEntry } from '../redis/stream-queue.ts'
 import type { BatchExecutor, BatchFile, BatchResult } from './executor.ts'
 import type { RoleContext } from './role-context.ts'
 import { runRoleLoop } from './role-runner.ts'
+import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 
 export type CopierOptions = {
-  /** Batches held at once. @defaultValue 2 */
+  /** Batches held at once. @defaultValue TRANSFER_DEFAULTS.distributed.minCopySlots */
   slots?: number
   /** The executor for a run: local copies, or AWS Lambda when the run was submitted with --executor lambda. */
   executorFor: (config: RunConfig) => BatchExecutor
@@ -31,7 +32,7 @@ export async function runCopier(ctx: RoleContext, options: CopierOptions): Promi
   try {
     await runRoleLoop<CopyBatchJob>({
       redis, blocking, streams: [keys.queue('retry'), keys.queue('copy')], group: groupOf('copy'),
-      consumer: ctx.consumer, log: ctx.log, slots: options.slots ?? 2, claimIdleMs: ctx.claimIdleMs, signal: ctx.signal,
+      consumer: ctx.consumer, log: ctx.log, slots: options.slots ?? TRANSFER_DEFAULTS.distributed.minCopySlots, claimIdleMs: ctx.claimIdleMs, signal: ctx.signal,
       handle: (entry) => handleBatch(ctx, lists, options.executorFor, entry),
     })
   } finally {

@@ -11,11 +11,12 @@ import { appendFiles, enqueueBatches, patchClass } from '../redis/scripts.ts'
 import { ackEntry, type StreamEntry } from '../redis/stream-queue.ts'
 import type { RoleContext } from './role-context.ts'
 import { runRoleLoop } from './role-runner.ts'
+import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 
 export type CrawlerOptions = {
-  /** Classes crawled at once. @defaultValue 4 */
+  /** Classes crawled at once. @defaultValue TRANSFER_DEFAULTS.distributed.crawlerSlots */
   slots?: number
-  /** Copy-queue length (batches) above which crawlers wait. @defaultValue 2000 */
+  /** Copy-queue length (batches) above which crawlers wait. @defaultValue TRANSFER_DEFAULTS.distributed.maxQueuedBatches */
   maxQueuedBatches?: number
 }
 
@@ -27,8 +28,8 @@ export async function runCrawler(ctx: RoleContext, options: CrawlerOptions = {})
   try {
     await runRoleLoop<CrawlJob>({
       redis: ctx.redis, blocking, streams: [ctx.keys.queue('crawl')], group: groupOf('crawl'),
-      consumer: ctx.consumer, log: ctx.log, slots: options.slots ?? 4, claimIdleMs: ctx.claimIdleMs, signal: ctx.signal,
-      handle: (entry) => handleCrawl(ctx, entry, options.maxQueuedBatches ?? 2000),
+      consumer: ctx.consumer, log: ctx.log, slots: options.slots ?? TRANSFER_DEFAULTS.distributed.crawlerSlots, claimIdleMs: ctx.claimIdleMs, signal: ctx.signal,
+      handle: (entry) => handleCrawl(ctx, entry, options.maxQueuedBatches ?? TRANSFER_DEFAULTS.distributed.maxQueuedBatches),
     })
   } finally {
     blocking.disconnect()

@@ -4,6 +4,7 @@ import type { Logger } from '../../../shared/logger.ts'
 import { delay } from '../../../shared/backoff.ts'
 import type { ScriptedRedis } from '../redis/scripts.ts'
 import { StreamConsumer, type StreamEntry } from '../redis/stream-queue.ts'
+import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 
 export type RoleLoopOptions<T> = {
   redis: ScriptedRedis
@@ -26,7 +27,7 @@ export async function runRoleLoop<T>(options: RoleLoopOptions<T>): Promise<void>
   const { log, signal } = options
   const consumer = new StreamConsumer<T>({
     redis: options.redis, blocking: options.blocking, streams: options.streams, group: options.group,
-    consumer: options.consumer, log, claimIdleMs: options.claimIdleMs, blockMs: 500,
+    consumer: options.consumer, log, claimIdleMs: options.claimIdleMs, blockMs: TRANSFER_DEFAULTS.distributed.queueBlockMs,
   })
   const running = new Set<Promise<void>>()
   const beat = new AbortController()
