@@ -10,8 +10,9 @@ import { UsageError, describeError } from '../shared/errors.ts'
 import { parseSize } from '../shared/units.ts'
 import { TRANSFER_DEFAULTS } from '../transfer/defaults.ts'
 import { TransferError, TRANSFER_CODES } from '../transfer/errors.ts'
-import type { TransferEvents, TransferOptions } from '../transfer/index.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
+import type { TransferEvents } from '../transfer/core/events.ts'
+import type { TransferOptions } from '../transfer/embedded/engine.ts'
 
 // bin/colony.js enables Node's compile cache before anything is imported; enabling it here again is a no-op
 // there and keeps programmatic callers of this module (tests, the demo) on the cache too. Copy workers get it too.

@@ -6,9 +6,12 @@ import assert from 'node:assert/strict'
 import { lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
-import { DirDestination, runTransfer, TRANSFER_CODES, type Destination } from '../../src/transfer/index.ts'
 import { makeTempDir } from '../../support/services.ts'
 import { buildLibrary, startFixtureOrigin } from './origin-fixture.ts'
+import { DirDestination } from '../../src/transfer/adapters/dir-destination.ts'
+import { runTransfer } from '../../src/transfer/embedded/engine.ts'
+import { TRANSFER_CODES } from '../../src/transfer/errors.ts'
+import { type Destination } from '../../src/transfer/core/ports.ts'
 
 const OUTSIDE_TEXT = 'outside the destination: must stay exactly this'
 

@@ -7,10 +7,14 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { copyFile, DirDestination, S3Destination, TRANSFER_CODES, type Source, type SourceObject } from '../../src/transfer/index.ts'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { encodeS3Path, signPut } from '../../src/transfer/adapters/s3-put.ts'
 import { makeTempDir, startS3rver } from '../../support/services.ts'
+import { copyFile } from '../../src/transfer/core/copy-file.ts'
+import { DirDestination } from '../../src/transfer/adapters/dir-destination.ts'
+import { S3Destination } from '../../src/transfer/adapters/s3-destination.ts'
+import { TRANSFER_CODES } from '../../src/transfer/errors.ts'
+import { type Source, type SourceObject } from '../../src/transfer/core/ports.ts'
 
 /** A body that yields `chunks` then, optionally, fails or just ends (short of what was announced). */
 function body(chunks: Buffer[], fail?: Error): Readable {
