@@ -137,7 +137,7 @@ export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = proce
 
 export async function run(argv: string[]): Promise<number> {
   // libuv's io_uring path runs open/rename/close inline on the calling thread; with thousands of small files that
-  // costs more CPU than the thread pool (measured: ~30% more CPU time per run). libuv reads this once, at the
+  // costs more CPU than the thread pool (about 30% more CPU time per run). libuv reads this once, at the
   // first asynchronous fs call, which has not happened yet when a command starts. The user's setting wins.
   process.env.UV_USE_IO_URING ??= '0'
   if (wantsDistributed(argv)) {

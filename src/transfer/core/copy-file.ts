@@ -47,7 +47,7 @@ function partSizeFor(dest: Destination, size: number | undefined): number | unde
 /**
  * Reads a whole (small) body, failing with TRANSFER_TRUNCATED when it is not exactly `size` bytes.
  * Plain 'data'/'end' listeners rather than `for await`: the async iterator costs more than the copy of a
- * small file (measured ~1.5 µs a body), and small bodies are most files of an HLS library.
+ * small file (about 1.5 µs a body), and small bodies are most files of an HLS library.
  */
 function readBody(body: NodeJS.ReadableStream & { destroy(): void }, size: number, label: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {

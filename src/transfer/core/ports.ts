@@ -78,7 +78,8 @@ export interface Destination {
 }
 
 /**
- * Work queue port. Embedded: in-process deque (retries to the FRONT). Distributed: Redis.
+ * Work queue port, implemented by the embedded engine's in-process deque (MemoryJobQueue: retries to the FRONT).
+ * The distributed engine queues on Redis streams with its own consumer (distributed/redis/stream-queue.ts).
  * Items are opaque to the queue.
  */
 export interface JobQueue<T> {

@@ -2,7 +2,7 @@ import type { JobQueue } from '../core/ports.ts'
 
 /**
  * The embedded JobQueue: a deque. Retries go to the front so a class that hit a transient error finishes
- * with its siblings instead of behind every newer class (the lesson of the system this replaces).
+ * with its siblings instead of behind every newer class.
  */
 export class MemoryJobQueue<T> implements JobQueue<T> {
   // Two stacks make a deque with O(1) push/pushFront/shift without a ring buffer.

@@ -83,8 +83,8 @@ export class StreamConsumer<T> {
       }
     }
     if (out.length < max) {
-      // Every stream in priority order in one non-blocking round trip; block (on the lowest-priority
-      // stream, as before) only when there was nothing at all.
+      // Every stream in priority order in one non-blocking round trip; only when there was nothing at all, block on
+      // the lowest-priority stream (an entry arriving meanwhile on another is read at the next turn, blockMs later).
       let res: StreamEntries | null = null
       try {
         res = await takeEntries(redis, { streams, group, consumer, count: max - out.length })
