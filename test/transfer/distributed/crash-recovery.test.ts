@@ -10,6 +10,7 @@ import { closeRedis, createRedis } from '../../../src/transfer/distributed/redis
 import { submitRun } from '../../../src/transfer/distributed/submit.ts'
 import { readRunStatus, type RunStatus } from '../../../src/transfer/distributed/status.ts'
 import { compareTrees, killHard, spawnWorker, stopGracefully, writeLibrary, type LibraryFile, type WorkerProc } from './fixtures.ts'
+import { createRandom } from '../../../src/demo/transfer-sample/content.ts'
 
 let work: string
 let nginx: Service
@@ -33,6 +34,7 @@ after(async () => {
 })
 
 test('kill -9 of random workers and a Redis restart lose nothing and count nothing twice', { timeout: 240_000 }, async () => {
+  const seed = Number(process.env.COLONY_TEST_SEED) || Date.now() % 2 ** 31
   const redisDir = path.join(work, 'redis')
   const port = await freePort()
   await import('node:fs/promises').then((fs) => fs.mkdir(redisDir))
@@ -55,7 +57,8 @@ test('kill -9 of random workers and a Redis restart lose nothing and count nothi
     // Chaos: kill -9 a random live worker every ~1.5 s and replace it; restart Redis once in the middle.
     let kills = 0
     let restarted = false
-    const rnd = (n: number): number => Math.floor(Math.random() * n)
+    const random = createRandom(seed)
+    const rnd = (n: number): number => Math.floor(random() * n)
     for (let round = 0; round < 12; round++) {
       const s = await status().catch(() => undefined)
       if (s?.state === 'finished') break
@@ -89,6 +92,7 @@ test('kill -9 of random workers and a Redis restart lose nothing and count nothi
     assert.deepEqual(await compareTrees(path.join(work, 'origin'), dest, files), [])
     assert.deepEqual(final.queues.copy, { length: 0, pending: 0 })
   } catch (err) {
+    process.stderr.write(`chaos seed ${seed} (run again with COLONY_TEST_SEED=${seed})\n`)
     for (const w of workers) if (w.output()) process.stderr.write(`--- ${w.role} ---\n${w.output().slice(-3000)}\n`)
     process.stderr.write(`${JSON.stringify(await readRunStatus(redis, keys, (await redis.smembers(keys.runs))[0] ?? '').catch((e: unknown) => String(e)), null, 1).slice(0, 3000)}\n`)
     throw err
