@@ -6,6 +6,7 @@ import type { ScriptedRedis } from './redis/scripts.ts'
 import { classPassed } from '../core/report.ts'
 import { FileList } from './redis/file-list.ts'
 import type { ClassRecord, CrawlProblem, FileProblem, RunConfig } from '../wire-format.ts'
+import { readRunMeta } from './redis/run-state.ts'
 
 export type ClassProgress = { record: ClassRecord; files: number; verified: number; failed: number; bytes: number; retries: number; skippedPresent: number }
 
@@ -59,7 +60,7 @@ function reportState(p: ClassProgress): ClassReport['state'] {
 
 /** Builds the RunReport of a run from its current Redis state (final once the run has finished). */
 export async function buildDistributedReport(redis: ScriptedRedis, keys: Keys, r: string, config: RunConfig): Promise<RunReport> {
-  const meta = await redis.hgetall(keys.meta(r))
+  const meta = await readRunMeta(redis, keys, r)
   const progress = await readClassProgress(redis, keys, r)
   const classes: ClassReport[] = []
   for (const p of progress) {

@@ -9,6 +9,7 @@ import { groupOf } from './redis/keys.ts'
 import { readClassProgress } from './report.ts'
 import type { RunConfig, WorkerInfo } from '../wire-format.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
+import { readRunMeta, readRunStats } from './redis/run-state.ts'
 
 export type RunStatus = {
   run: string
@@ -48,12 +49,12 @@ export async function readQueues(redis: ScriptedRedis, keys: Keys): Promise<RunS
 }
 
 export async function readRunStatus(redis: ScriptedRedis, keys: Keys, run: string, options: { classes?: boolean } = {}): Promise<RunStatus> {
-  const meta = await redis.hgetall(keys.meta(run))
+  const meta = await readRunMeta(redis, keys, run)
   if (!meta.config) throw new DistributedTransferError('TRANSFER_DIST_RUN_NOT_FOUND', `no run "${run}" in this Redis (see colony transfer status)`, { status: 404, details: { run } })
   const config = JSON.parse(meta.config) as RunConfig
   const [classes, stats, queues, workers, report] = await Promise.all([
     options.classes === false ? Promise.resolve([]) : readClassProgress(redis, keys, run),
-    redis.hgetall(keys.stats(run)), readQueues(redis, keys), listWorkers(redis, keys), redis.get(keys.report(run)),
+    readRunStats(redis, keys, run), readQueues(redis, keys), listWorkers(redis, keys), redis.get(keys.report(run)),
   ])
   const totals = { classes: classes.length, finishedClasses: 0, files: 0, verified: 0, failed: 0, bytes: Number(stats.bytes ?? 0), retries: Number(stats.retries ?? 0) }
   for (const c of classes) {

@@ -11,6 +11,7 @@ import { listWorkers, readQueues } from '../status.ts'
 import { DASHBOARD_PAGE } from './page.ts'
 import { FINISHED_STATES, type ClassRecord, type DashboardClass, type DashboardSummary } from '../../wire-format.ts'
 import { TRANSFER_DEFAULTS } from '../../defaults.ts'
+import { readRunMeta, readRunStats } from '../redis/run-state.ts'
 
 export type DashboardOptions = {
   redisUrl: string
@@ -77,7 +78,7 @@ export async function startDashboard(options: DashboardOptions): Promise<{ url: 
     const r = await pickRun()
     if (r !== run) { run = r; views.clear(); if (r) broadcast('reset', { run: r }) }
     if (!run) { summary = { run: null }; broadcast('summary', summary); return }
-    const [versions, counts, stats, meta] = await Promise.all([redis.hgetall(keys.version(run)), redis.hgetall(keys.count(run)), redis.hgetall(keys.stats(run)), redis.hgetall(keys.meta(run))])
+    const [versions, counts, stats, meta] = await Promise.all([redis.hgetall(keys.version(run)), redis.hgetall(keys.count(run)), readRunStats(redis, keys, run), readRunMeta(redis, keys, run)])
     const moved = Object.entries(versions).filter(([id, v]) => views.get(id)?.version !== v).map(([id]) => id)
     const diffs: DashboardClass[] = []
     for (let k = 0; k < moved.length; k += 200) {

@@ -36,7 +36,7 @@ type ScriptedCommands = {
   releaseLock: Call<number>
 }
 
-/** A connection with the scripts defined (createRedis gives one). */
+/** A connection with the scripts defined (createRedis gives one); `scripted` is a type brand, absent at run time. */
 export type ScriptedRedis = Redis & { readonly scripted: true }
 
 /** A pipeline that can queue registerClass and patchClass. */

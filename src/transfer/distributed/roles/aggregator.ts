@@ -10,6 +10,7 @@ import { patchClass, releaseLock } from '../redis/scripts.ts'
 import { buildDistributedReport } from '../report.ts'
 import type { RoleContext } from './role-context.ts'
 import { TRANSFER_DEFAULTS } from '../../defaults.ts'
+import { readRunMeta } from '../redis/run-state.ts'
 
 export type AggregatorOptions = {
   /** Pause between passes. @defaultValue TRANSFER_DEFAULTS.distributed.aggregateIntervalMs */
@@ -79,7 +80,7 @@ export async function aggregateRun(ctx: RoleContext, r: string, seen = new Map<s
   try {
     const config = await ctx.configs.get(r)
     if (!config) return
-    const [classes, versions, meta] = await Promise.all([redis.hgetall(keys.classes(r)), redis.hgetall(keys.version(r)), redis.hgetall(keys.meta(r))])
+    const [classes, versions, meta] = await Promise.all([redis.hgetall(keys.classes(r)), redis.hgetall(keys.version(r)), readRunMeta(redis, keys, r)])
     if (meta.state === 'finished') return
     const lastSeen = seen.get(r) ?? new Map<string, string>()
     seen.set(r, lastSeen)
