@@ -3,7 +3,7 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { chmod, mkdir, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { freePort, stopProcess, waitFor } from '../../test/helpers/services.ts'
+import { freePort, stopProcess, waitFor } from '../../support/services.ts'
 import { track } from './children.ts'
 import { CpuMeter } from './proc-stats.ts'
 

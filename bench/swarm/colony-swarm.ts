@@ -4,7 +4,7 @@ import { appendFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { getDownload, requestDownload, type DownloadInfo } from '../../src/swarm/index.ts'
-import { stopProcess, waitFor } from '../../test/helpers/services.ts'
+import { stopProcess, waitFor } from '../../support/services.ts'
 import { track } from './children.ts'
 import { CpuMeter, readCpuSeconds, readMachineCpu, withDescendants } from './proc-stats.ts'
 

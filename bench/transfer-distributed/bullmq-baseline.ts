@@ -1,8 +1,8 @@
 // The baseline: one BullMQ job per file, processed by BullMQ workers doing the same core copy
 // (synthetic source → null destination). Run as a child process: `node bullmq-baseline.ts worker <redis> <queue> <concurrency>`.
 import { Worker } from 'bullmq'
-import { copyFile } from '../../src/transfer/copy-file.ts'
-import { NullDestination, SyntheticSource } from '../../src/transfer/distributed/synthetic.ts'
+import { copyFile } from '../../src/transfer/core/copy-file.ts'
+import { NullDestination, SyntheticSource } from '../../support/transfer-synthetic.ts'
 
 export type BaselineJob = { c: string; source: string; key: string }
 

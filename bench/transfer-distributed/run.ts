@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
-import { freePort, makeTempDir, startProcess, stopProcess } from '../../test/helpers/services.ts'
+import { freePort, makeTempDir, startProcess, stopProcess } from '../../support/services.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const { values: args } = parseArgs({ options: {
@@ -100,8 +100,8 @@ async function benchColony(url: string, r: Redis, copy: 'core' | 'none', redisPi
   try {
     // Let the workers load (module graph, connections) before the clock starts.
     for (;;) { if ((await r.hlen(`${prefix}:workers`)) >= procs.length) break; await new Promise((res) => setTimeout(res, 200)) }
-    const { createKeys } = await import('../../src/transfer/distributed/keys.ts')
-    const { createRedis, closeRedis } = await import('../../src/transfer/distributed/redis-client.ts')
+    const { createKeys } = await import('../../src/transfer/distributed/redis/keys.ts')
+    const { createRedis, closeRedis } = await import('../../src/transfer/distributed/redis/client.ts')
     const { submitRun } = await import('../../src/transfer/distributed/submit.ts')
     const keys = createKeys(prefix)
     const client = createRedis(url)

@@ -1,6 +1,6 @@
 // The bench's library: many small-to-medium HLS classes (per-file overhead dominates) plus a few classes of
 // ~2 MB segments (throughput dominates), sized from a file count and a byte budget.
-import { generateSampleLibrary, type SampleClassSpec, type SampleLibrary, type SampleVariantSpec } from '../../src/transfer/sample/index.ts'
+import { generateSampleLibrary, type SampleClassSpec, type SampleLibrary, type SampleVariantSpec } from '../../src/demo/transfer-sample/index.ts'
 
 export type BenchLibraryOptions = {
   /** Total files wanted (playlists included). */

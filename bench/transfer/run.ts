@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ListObjectsCommand, S3Client } from '@aws-sdk/client-s3'
 import { formatBytes, formatDuration, parseSize } from '../../src/shared/units.ts'
-import { startNginx, type Service } from '../../test/helpers/services.ts'
+import { startNginx, type Service } from '../../support/services.ts'
 import { buildBenchLibrary } from './library.ts'
 import { isMainThreadProfile, summariseProfiles } from './profile.ts'
 

@@ -4,7 +4,7 @@
 // Prints `S3RVER_READY <url>` once listening; stops on SIGTERM/SIGINT or when its parent goes away.
 // s3rver encrypts ListObjectsV2 continuation tokens with DES, which Node's OpenSSL 3 only offers in its legacy
 // provider: without the flag any listing over 1000 keys (colony's verification, rclone's checks) gets a 500.
-import { freePort } from '../../test/helpers/services.ts'
+import { freePort } from '../../support/services.ts'
 
 const [dir, bucket = 'bench'] = process.argv.slice(2)
 if (!dir) throw new Error('usage: s3rver-process.ts <dir> [bucket]')

@@ -30,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
     log(`\n=== colony demo: ${part} ===`)
     let ok = false
     if (part === 'transfer') {
-      const { runTransferDemo } = await import('../transfer/demo.ts')
+      const { runTransferDemo } = await import('../demo/transfer.ts')
       ok = (await runTransferDemo({ outDir: path.resolve(str(parsed, 'out') ?? 'colony-demo'), log, json: bool(parsed, 'json') })).ok
     } else if (part === 'swarm') {
       const { runSwarmDemo } = await import('../swarm/demo.ts')

@@ -8,9 +8,11 @@ import os from 'node:os'
 import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec } from '../shared/cli-options.ts'
 import { UsageError, describeError } from '../shared/errors.ts'
 import { parseSize } from '../shared/units.ts'
+import { TRANSFER_DEFAULTS } from '../transfer/defaults.ts'
 import { TransferError, TRANSFER_CODES } from '../transfer/errors.ts'
-import type { TransferEvents, TransferOptions } from '../transfer/index.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
+import type { TransferEvents } from '../transfer/core/events.ts'
+import type { TransferOptions } from '../transfer/embedded/engine.ts'
 
 // bin/colony.js enables Node's compile cache before anything is imported; enabling it here again is a no-op
 // there and keeps programmatic callers of this module (tests, the demo) on the cache too. Copy workers get it too.
@@ -18,6 +20,20 @@ module.enableCompileCache?.()
 
 /** One copy worker per core (copy-executor's defaultWorkers, without loading the engine for --help). */
 const defaultWorkers = (): number => Math.max(1, os.availableParallelism())
+
+/** A byte count as a --help default that parseSize reads back: 16777216 → "16MiB". */
+export function sizeText(bytes: number): string {
+  for (const [unit, n] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) if (bytes >= n && bytes % n === 0) return `${bytes / n}${unit}`
+  return String(bytes)
+}
+
+/** Milliseconds as a --help default that parseDuration reads back: 5000 → "5s". */
+export function durationText(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
+}
+
+const E = TRANSFER_DEFAULTS.embedded
+const CRAWL = TRANSFER_DEFAULTS.crawl
 
 /** Ctrl-C: the journal keeps what is done; the same command continues. */
 export const EXIT_INTERRUPTED = 130
@@ -35,21 +51,21 @@ export const TRANSFER_SPEC: CommandSpec = {
     catalog: { type: 'list', short: 'c', description: 'catalog file or URL: JSON array or NDJSON of {id, master, status} (repeatable)', placeholder: 'file|url' },
     'allow-host': { type: 'list', description: 'extra host playlists, redirects and remote catalogs may reference: host, host:port or *.domain (repeatable)', placeholder: 'host' },
     'strip-prefix': { type: 'string', description: 'leading path part dropped from every destination key', placeholder: 'path' },
-    retries: { type: 'number', description: 'retries per file after the first attempt (to the front of the queue, with backoff)', default: 3 },
-    concurrency: { type: 'number', description: 'copies in flight', default: 64 },
+    retries: { type: 'number', description: 'retries per file after the first attempt (to the front of the queue, with backoff)', default: E.retries },
+    concurrency: { type: 'number', description: 'copies in flight', default: E.concurrency },
     workers: { type: 'number', description: 'copy worker threads (0 = copy on the main thread)', default: defaultWorkers() },
-    state: { type: 'string', description: 'directory for journals', default: '.colony', placeholder: 'dir' },
+    state: { type: 'string', description: 'directory for journals', default: E.stateDir, placeholder: 'dir' },
     run: { type: 'string', description: 'journal name (default: derived from sources + destination); the same name resumes', placeholder: 'name' },
     report: { type: 'string', description: 'write the JSON report to this file', placeholder: 'file' },
     json: { type: 'boolean', description: 'NDJSON progress events on stdout (last line: {"type":"done","report":…})' },
     'dry-run': { type: 'boolean', short: 'n', description: 'crawl and list what would be copied; copy nothing' },
     checksum: { type: 'boolean', description: 'MD5 every body (on by default for S3 destinations; directories re-hash at verification)' },
     's3-endpoint': { type: 'string', description: 'S3-compatible endpoint (MinIO, R2, s3rver…); AWS_ENDPOINT_URL also works', placeholder: 'url' },
-    's3-region': { type: 'string', description: 'S3 region (default: AWS_REGION or us-east-1)', placeholder: 'region' },
-    'multipart-threshold': { type: 'string', description: 'S3 uploads at least this big go multipart', default: '16MiB', placeholder: 'size' },
-    'max-playlist-size': { type: 'string', description: 'bigger playlists are refused', default: '16MiB', placeholder: 'size' },
-    'max-files-per-class': { type: 'number', description: 'a class referencing more files is cut off and reported', default: 1_000_000 },
-    'max-depth': { type: 'number', description: 'playlist nesting limit (master → media = 1)', default: 4 },
+    's3-region': { type: 'string', description: `S3 region (default: AWS_REGION or ${TRANSFER_DEFAULTS.s3.region})`, placeholder: 'region' },
+    'multipart-threshold': { type: 'string', description: 'S3 uploads at least this big go multipart', default: sizeText(TRANSFER_DEFAULTS.s3.multipartThreshold), placeholder: 'size' },
+    'max-playlist-size': { type: 'string', description: 'bigger playlists are refused', default: sizeText(CRAWL.maxPlaylistBytes), placeholder: 'size' },
+    'max-files-per-class': { type: 'number', description: 'a class referencing more files is cut off and reported', default: CRAWL.maxFilesPerClass },
+    'max-depth': { type: 'number', description: 'playlist nesting limit (master → media = 1)', default: CRAWL.maxDepth },
     'allow-incomplete': { type: 'boolean', description: 'copy classes without EXT-X-ENDLIST instead of skipping them as recording' },
     progress: { type: 'boolean', description: 'progress bar (default: on when stderr is a TTY and --json is off)' },
   },
@@ -99,18 +115,18 @@ export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     sources: p.positionals, catalogs, to,
     allowHosts: list(p, 'allow-host'),
     ...(str(p, 'strip-prefix') ? { stripPrefix: str(p, 'strip-prefix') as string } : {}),
-    retries: positiveInt(num(p, 'retries'), 'retries', 0) ?? 3,
-    concurrency: positiveInt(num(p, 'concurrency'), 'concurrency', 1) ?? 64,
+    retries: positiveInt(num(p, 'retries'), 'retries', 0) ?? E.retries,
+    concurrency: positiveInt(num(p, 'concurrency'), 'concurrency', 1) ?? E.concurrency,
     workers: positiveInt(num(p, 'workers'), 'workers', 0) ?? defaultWorkers(),
-    stateDir: str(p, 'state') ?? '.colony',
+    stateDir: str(p, 'state') ?? E.stateDir,
     ...(str(p, 'run') ? { run: str(p, 'run') as string } : {}),
     dryRun: bool(p, 'dry-run'),
     ...(typeof checksum === 'boolean' ? { checksum } : {}),
     s3: { ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}) },
     ...(sizeOption(str(p, 'multipart-threshold'), 'multipart-threshold') !== undefined ? { multipartThreshold: sizeOption(str(p, 'multipart-threshold'), 'multipart-threshold') as number } : {}),
     ...(sizeOption(str(p, 'max-playlist-size'), 'max-playlist-size') !== undefined ? { maxPlaylistBytes: sizeOption(str(p, 'max-playlist-size'), 'max-playlist-size') as number } : {}),
-    maxFilesPerClass: positiveInt(num(p, 'max-files-per-class'), 'max-files-per-class', 1) ?? 1_000_000,
-    maxDepth: positiveInt(num(p, 'max-depth'), 'max-depth', 0) ?? 4,
+    maxFilesPerClass: positiveInt(num(p, 'max-files-per-class'), 'max-files-per-class', 1) ?? CRAWL.maxFilesPerClass,
+    maxDepth: positiveInt(num(p, 'max-depth'), 'max-depth', 0) ?? CRAWL.maxDepth,
     allowIncomplete: bool(p, 'allow-incomplete'),
   }
   if (options.run !== undefined && !/^[\w.-]+$/.test(options.run)) throw new UsageError(`--run "${options.run}" may only hold letters, digits, '.', '_' and '-'`)
@@ -121,7 +137,7 @@ export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = proce
 
 export async function run(argv: string[]): Promise<number> {
   // libuv's io_uring path runs open/rename/close inline on the calling thread; with thousands of small files that
-  // costs more CPU than the thread pool (measured: ~30% more CPU time per run). libuv reads this once, at the
+  // costs more CPU than the thread pool (about 30% more CPU time per run). libuv reads this once, at the
   // first asynchronous fs call, which has not happened yet when a command starts. The user's setting wins.
   process.env.UV_USE_IO_URING ??= '0'
   if (wantsDistributed(argv)) {
@@ -131,7 +147,7 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseTransferArgs(argv)
   if (parsed.help) { process.stdout.write(formatHelp(TRANSFER_SPEC)); return EXIT_OK }
   const [{ runTransfer }, { formatSummary }, { attachJsonLines, attachProgressBar }] = await Promise.all([
-    import('../transfer/engine.ts'), import('../transfer/report.ts'), import('../transfer/progress.ts'),
+    import('../transfer/embedded/engine.ts'), import('../transfer/core/report.ts'), import('../transfer/embedded/progress.ts'),
   ])
   const { options, json } = parsed
   const events = new EventEmitter<TransferEvents>()

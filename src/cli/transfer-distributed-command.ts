@@ -6,22 +6,30 @@ import { UsageError } from '../shared/errors.ts'
 import { createLogger } from '../shared/logger.ts'
 import { parseHostPort } from '../shared/http-ops.ts'
 import { formatBytes, parseDuration } from '../shared/units.ts'
-import { formatSummary } from '../transfer/report.ts'
-import { createTransferCore, type CoreRunOptions } from '../transfer/distributed/core-adapter.ts'
-import { startDashboard } from '../transfer/distributed/dashboard-server.ts'
+import { formatSummary } from '../transfer/core/report.ts'
+import { createTransferCore } from '../transfer/distributed/core-adapter.ts'
+import type { DistributedCore } from '../transfer/distributed/core-port.ts'
+import { startDashboard } from '../transfer/distributed/dashboard/server.ts'
 import { followRun } from '../transfer/distributed/follow.ts'
-import { createKeys } from '../transfer/distributed/keys.ts'
-import { buildLambdaPackage } from '../transfer/distributed/lambda-package.ts'
-import { startLocalLambda } from '../transfer/distributed/lambda-local-server.ts'
-import { closeRedis, createRedis } from '../transfer/distributed/redis-client.ts'
+import { createKeys } from '../transfer/distributed/redis/keys.ts'
+import { buildLambdaPackage } from '../transfer/distributed/lambda/package.ts'
+import { startLocalLambda } from '../transfer/distributed/lambda/local-server.ts'
+import { closeRedis, createRedis } from '../transfer/distributed/redis/client.ts'
 import { listRuns, listWorkers, readRunStatus } from '../transfer/distributed/status.ts'
 import { inlineLocalFiles, storeInline, submitRun } from '../transfer/distributed/submit.ts'
 import { startWorker, WORKER_ROLES, type Worker, type WorkerRole } from '../transfer/distributed/worker.ts'
+import type { CoreRunOptions, RunConfig } from '../transfer/wire-format.ts'
+import { TRANSFER_DEFAULTS } from '../transfer/defaults.ts'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
+import { durationText } from './transfer-command.ts'
+
+const D = TRANSFER_DEFAULTS.distributed
+const DASH = TRANSFER_DEFAULTS.dashboard
+const BARE_DASHBOARD = `${DASH.host}:${DASH.port}`
 
 const COMMON: Record<string, OptionSpec> = {
-  redis: { type: 'string', description: 'Redis URL shared by the submitter and every worker', default: 'redis://127.0.0.1:6379', placeholder: 'url' },
-  prefix: { type: 'string', description: 'key prefix in Redis (separate colonies on one Redis)', default: 'colony:transfer' },
+  redis: { type: 'string', description: 'Redis URL shared by the submitter and every worker', default: D.redisUrl, placeholder: 'url' },
+  prefix: { type: 'string', description: 'key prefix in Redis (separate colonies on one Redis)', default: D.prefix },
 }
 
 const SUBMIT: CommandSpec = {
@@ -29,13 +37,13 @@ const SUBMIT: CommandSpec = {
   summary: 'Submits a distributed run to Redis and follows it until every file is verified. Submitting the same run again resumes following it. Workers (`colony transfer worker`) do the work, on any machines.',
   options: {
     ...COMMON,
-    to: { type: 'string', description: 'destination: directory or s3://bucket/prefix (null: discards, for benchmarks)', placeholder: 'dest' },
+    to: { type: 'string', description: 'destination: directory or s3://bucket/prefix', placeholder: 'dest' },
     catalog: { type: 'list', description: 'catalog file or URL (JSON array or NDJSON of {id, master, status})', placeholder: 'file|url' },
     run: { type: 'string', description: 'run name (default: derived from sources + destination)' },
-    retries: { type: 'number', description: 'attempts after the first before a file is reported failed', default: 3 },
-    'batch-size': { type: 'number', description: 'files per copy job (1–100)', default: 100 },
-    watch: { type: 'string', description: 'continuous sync: re-scan sources every interval (bare --watch = 60s)', placeholder: 'interval' },
-    dashboard: { type: 'string', description: 'serve the live dashboard while following (bare --dashboard = 127.0.0.1:7070)', placeholder: 'host:port' },
+    retries: { type: 'number', description: 'attempts after the first before a file is reported failed', default: D.retries },
+    'batch-size': { type: 'number', description: `files per copy job (1–${D.batchSize})`, default: D.batchSize },
+    watch: { type: 'string', description: `continuous sync: re-scan sources every interval (bare --watch = ${durationText(D.watchIntervalMs)})`, placeholder: 'interval' },
+    dashboard: { type: 'string', description: `serve the live dashboard while following (bare --dashboard = ${BARE_DASHBOARD})`, placeholder: 'host:port' },
     executor: { type: 'string', description: 'where copy batches run: local or lambda', default: 'local' },
     function: { type: 'string', description: 'AWS Lambda function name/ARN for --executor lambda', placeholder: 'name' },
     'allow-host': { type: 'list', description: 'extra hosts playlists, redirects and remote catalogs may reference', placeholder: 'host' },
@@ -48,7 +56,7 @@ const SUBMIT: CommandSpec = {
     json: { type: 'boolean', description: 'NDJSON progress on stdout and the report as JSON' },
     detach: { type: 'boolean', description: 'submit and exit without following' },
     'local-worker': { type: 'boolean', description: 'also run an all-roles worker in this process' },
-    concurrency: { type: 'number', description: 'copies at once of the --local-worker', default: 64 },
+    concurrency: { type: 'number', description: 'copies at once of the --local-worker', default: D.concurrency },
   },
   epilog: 'Exit codes: 0 every file verified, 1 something missing or failed (see the report), 2 usage error.\nSee docs/transfer-distributed.md.',
 }
@@ -59,11 +67,11 @@ const WORKER: CommandSpec = {
   options: {
     ...COMMON,
     role: { type: 'list', description: 'scanner, crawler, copier, aggregator or all (repeatable / comma list)', default: ['all'] },
-    concurrency: { type: 'number', description: 'files copied at once (local) / Lambda invocations in flight', default: 64 },
-    batches: { type: 'number', description: 'copy batches held at once (default: concurrency/50 + 1, at least 2)' },
-    metrics: { type: 'string', description: '/metrics and /healthz listen address (off to disable)', default: '127.0.0.1:0', placeholder: 'host:port' },
-    'claim-idle': { type: 'string', description: 'idle time after which a job of a dead worker is taken over', default: '5s', placeholder: 'duration' },
-    'max-queued': { type: 'number', description: 'copy batches queued above which crawlers pause', default: 2000 },
+    concurrency: { type: 'number', description: 'files copied at once (local) / Lambda invocations in flight', default: D.concurrency },
+    batches: { type: 'number', description: `copy batches held at once (default: concurrency/${D.filesPerCopySlot} + 1, at least ${D.minCopySlots})` },
+    metrics: { type: 'string', description: '/metrics and /healthz listen address (off to disable)', default: D.metricsAddress, placeholder: 'host:port' },
+    'claim-idle': { type: 'string', description: 'idle time after which a job of a dead worker is taken over', default: durationText(D.claimIdleMs), placeholder: 'duration' },
+    'max-queued': { type: 'number', description: 'copy batches queued above which crawlers pause', default: D.maxQueuedBatches },
     'lambda-endpoint': { type: 'string', description: 'Lambda Invoke API endpoint (local testing)', env: 'AWS_ENDPOINT_URL_LAMBDA', placeholder: 'url' },
     's3-endpoint': { type: 'string', description: 'S3-compatible endpoint (overrides the run\'s)', env: 'AWS_ENDPOINT_URL', placeholder: 'url' },
   },
@@ -81,8 +89,8 @@ const DASHBOARD: CommandSpec = {
   options: {
     ...COMMON,
     run: { type: 'string', description: 'run to show (default: the most recent active run)' },
-    port: { type: 'number', description: 'port', default: 7070 },
-    host: { type: 'string', description: 'bind address', default: '127.0.0.1' },
+    port: { type: 'number', description: 'port', default: DASH.port },
+    host: { type: 'string', description: 'bind address', default: DASH.host },
   },
 }
 
@@ -91,8 +99,23 @@ const LAMBDA: CommandSpec = {
   summary: 'package: builds the deployable zip of colony\'s copier handler (runtime nodejs22.x ≥ 22.19 or nodejs24.x, handler index.handler). serve: runs Lambda\'s Invoke API around the same handler on loopback, for trying --executor lambda without AWS.',
   options: {
     out: { type: 'string', description: 'zip file to write', default: 'colony-transfer-lambda.zip', placeholder: 'file' },
-    port: { type: 'number', description: 'serve: port', default: 9001 },
+    port: { type: 'number', description: 'serve: port', default: TRANSFER_DEFAULTS.lambda.localPort },
   },
+}
+
+/** How a process builds the core of each run it serves. */
+type CoreFactory = (config: RunConfig) => DistributedCore
+
+export type DistributedCommandOptions = {
+  /** Wraps the standard core factory (benchmark workers add their synthetic runs). @defaultValue the standard factory */
+  wrapCore?: (standard: CoreFactory) => CoreFactory
+}
+
+function coreFactory(options: DistributedCommandOptions, s3Endpoint?: string): CoreFactory {
+  const standard: CoreFactory = (config) => createTransferCore(s3Endpoint
+    ? { ...config, core: { ...config.core, s3: { ...config.core.s3, endpoint: s3Endpoint } } }
+    : config)
+  return options.wrapCore?.(standard) ?? standard
 }
 
 function help(spec: CommandSpec): number {
@@ -107,8 +130,8 @@ function fillOptionalValues(argv: string[]): string[] {
     const a = argv[i] as string
     out.push(a)
     const next = argv[i + 1]
-    if (a === '--watch' && (next === undefined || next.startsWith('-') || !/^\d/.test(next))) out.push('60s')
-    if (a === '--dashboard' && (next === undefined || next.startsWith('-') || !/^[\d[:.a-z]/i.test(next) || /^[a-z]+:\/\//i.test(next))) out.push('127.0.0.1:7070')
+    if (a === '--watch' && (next === undefined || next.startsWith('-') || !/^\d/.test(next))) out.push(durationText(D.watchIntervalMs))
+    if (a === '--dashboard' && (next === undefined || next.startsWith('-') || !/^[\d[:.a-z]/i.test(next) || /^[a-z]+:\/\//i.test(next))) out.push(BARE_DASHBOARD)
   }
   return out
 }
@@ -130,22 +153,22 @@ function onSignals(stop: () => void): () => void {
   return () => { process.off('SIGINT', handler); process.off('SIGTERM', handler) }
 }
 
-async function runWorkerCommand(argv: string[]): Promise<number> {
+async function runWorkerCommand(argv: string[], options: DistributedCommandOptions): Promise<number> {
   const p = parseCommand(WORKER, argv)
   if (p.help) return help(WORKER)
   const roles = parseRoles(list(p, 'role'))
   const metrics = str(p, 'metrics')
   const log = createLogger({ name: 'transfer-worker' })
-  const s3Endpoint = str(p, 's3-endpoint')
+  const build = coreFactory(options, str(p, 's3-endpoint'))
   const worker = await startWorker({
     redisUrl: str(p, 'redis') as string, prefix: str(p, 'prefix') as string, roles, log,
-    concurrency: num(p, 'concurrency') ?? 64,
+    concurrency: num(p, 'concurrency') ?? D.concurrency,
     ...(num(p, 'batches') ? { copyBatches: num(p, 'batches') as number } : {}),
-    claimIdleMs: parseDuration(str(p, 'claim-idle') ?? '5s'),
-    maxQueuedBatches: num(p, 'max-queued') ?? 2000,
+    claimIdleMs: str(p, 'claim-idle') ? parseDuration(str(p, 'claim-idle') as string) : D.claimIdleMs,
+    maxQueuedBatches: num(p, 'max-queued') ?? D.maxQueuedBatches,
     ...(metrics && metrics !== 'off' ? { metrics: parseHostPort(metrics) } : {}),
     ...(str(p, 'lambda-endpoint') ? { lambda: { endpoint: str(p, 'lambda-endpoint') as string } } : {}),
-    createCore: (config) => Promise.resolve(createTransferCore(s3Endpoint ? { ...config, core: { ...config.core, s3: { ...(config.core as CoreRunOptions).s3, endpoint: s3Endpoint } } } : config)),
+    createCore: (config) => Promise.resolve(build(config)),
   })
   if (worker.metricsUrl) process.stderr.write(`worker ${worker.id}: roles ${roles.join(',')} · metrics ${worker.metricsUrl}/metrics\n`)
   const off = onSignals(() => { void worker.stop() })
@@ -193,7 +216,7 @@ async function runStatusCommand(argv: string[]): Promise<number> {
 async function runDashboardCommand(argv: string[]): Promise<number> {
   const p = parseCommand(DASHBOARD, argv)
   if (p.help) return help(DASHBOARD)
-  const dash = await startDashboard({ redisUrl: str(p, 'redis') as string, prefix: str(p, 'prefix') as string, host: str(p, 'host') as string, port: num(p, 'port') ?? 7070, ...(str(p, 'run') ? { run: str(p, 'run') as string } : {}) })
+  const dash = await startDashboard({ redisUrl: str(p, 'redis') as string, prefix: str(p, 'prefix') as string, host: str(p, 'host') as string, port: num(p, 'port') ?? DASH.port, ...(str(p, 'run') ? { run: str(p, 'run') as string } : {}) })
   process.stderr.write(`dashboard: ${dash.url}/\n`)
   await new Promise<void>((resolve) => onSignals(resolve))
   await dash.close()
@@ -210,7 +233,7 @@ async function runLambdaCommand(argv: string[]): Promise<number> {
     return EXIT_OK
   }
   if (sub === 'serve') {
-    const srv = await startLocalLambda({ port: num(p, 'port') ?? 9001 })
+    const srv = await startLocalLambda({ port: num(p, 'port') ?? TRANSFER_DEFAULTS.lambda.localPort })
     process.stderr.write(`local Lambda Invoke API at ${srv.url} (workers: --lambda-endpoint ${srv.url})\n`)
     await new Promise<void>((resolve) => onSignals(resolve))
     await srv.close()
@@ -219,7 +242,7 @@ async function runLambdaCommand(argv: string[]): Promise<number> {
   throw new UsageError(`colony transfer lambda: unknown subcommand "${sub}" (package, serve)`)
 }
 
-async function runSubmitCommand(argv: string[]): Promise<number> {
+async function runSubmitCommand(argv: string[], options: DistributedCommandOptions): Promise<number> {
   const p = parseCommand(SUBMIT, fillOptionalValues(argv))
   if (p.help) return help(SUBMIT)
   const to = str(p, 'to')
@@ -250,7 +273,7 @@ async function runSubmitCommand(argv: string[]): Promise<number> {
   const off = onSignals(() => abort.abort())
   try {
     const { run, created } = await submitRun(redis, keys, {
-      sources, to, core, retries: num(p, 'retries') ?? 3, batchSize: num(p, 'batch-size') ?? 100,
+      sources, to, core, retries: num(p, 'retries') ?? D.retries, batchSize: num(p, 'batch-size') ?? D.batchSize,
       executor, ...(str(p, 'run') ? { run: str(p, 'run') as string } : {}),
       ...(watch ? { watchMs: parseDuration(watch) } : {}),
       ...(str(p, 'function') ? { lambdaFunction: str(p, 'function') as string } : {}),
@@ -263,7 +286,8 @@ async function runSubmitCommand(argv: string[]): Promise<number> {
     }
     if (bool(p, 'detach')) { process.stdout.write(`${run}\n`); return EXIT_OK }
     if (bool(p, 'local-worker')) {
-      worker = await startWorker({ redisUrl, prefix, roles: [...WORKER_ROLES], concurrency: num(p, 'concurrency') ?? 64, log: createLogger({ name: 'transfer-worker', level: 'warn' }), createCore: (config) => Promise.resolve(createTransferCore(config)) })
+      const build = coreFactory(options)
+      worker = await startWorker({ redisUrl, prefix, roles: [...WORKER_ROLES], concurrency: num(p, 'concurrency') ?? D.concurrency, log: createLogger({ name: 'transfer-worker', level: 'warn' }), createCore: (config) => Promise.resolve(build(config)) })
     }
     const dashboard = str(p, 'dashboard')
     if (dashboard) {
@@ -287,11 +311,11 @@ async function runSubmitCommand(argv: string[]): Promise<number> {
 }
 
 /** Entry from transfer-command.ts. */
-export async function runDistributed(argv: string[]): Promise<number> {
+export async function runDistributed(argv: string[], options: DistributedCommandOptions = {}): Promise<number> {
   const [first, ...rest] = argv
-  if (first === 'worker') return runWorkerCommand(rest)
+  if (first === 'worker') return runWorkerCommand(rest, options)
   if (first === 'status') return runStatusCommand(rest)
   if (first === 'dashboard') return runDashboardCommand(rest)
   if (first === 'lambda') return runLambdaCommand(rest)
-  return runSubmitCommand(argv)
+  return runSubmitCommand(argv, options)
 }

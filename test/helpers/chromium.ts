@@ -3,7 +3,7 @@
 // (so a plain rm fails with ENOTEMPTY) and keep the test process alive. So: own process group, kill the group.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { rm } from 'node:fs/promises'
-import { freePort, makeTempDir, waitFor } from './services.ts'
+import { freePort, makeTempDir, waitFor } from '../../support/services.ts'
 
 export type ChromiumInstance = { webSocketDebuggerUrl: string; port: number; close: () => Promise<void> }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import http from 'node:http'
 import { after, before, test } from 'node:test'
-import { freePort, stopProcess } from '../helpers/services.ts'
+import { freePort, stopProcess } from '../../support/services.ts'
 import { allOpen, comments, publish, startColony, waitFor, watchTopic, type Viewer } from './live-helpers.ts'
 
 const TOKEN = 'cluster-secret'

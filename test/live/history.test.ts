@@ -5,7 +5,7 @@ import { Redis } from 'ioredis'
 import { RedisTransport, startLiveServer } from '../../src/live/index.ts'
 import { historyBytesOf, TopicHistory } from '../../src/live/core/topic-history.ts'
 import type { LiveEvent } from '../../src/live/types.ts'
-import { startRedis } from '../helpers/services.ts'
+import { startRedis } from '../../support/services.ts'
 import { publish, rawSubscriber, waitFor, watchTopic } from './live-helpers.ts'
 
 const TOKEN = 'history-secret'

@@ -1,7 +1,7 @@
 // Shared bits of the live tests: a viewer that records what it receives, and a raw TCP SSE client.
 import { spawn, type ChildProcess } from 'node:child_process'
 import net from 'node:net'
-import { waitFor } from '../helpers/services.ts'
+import { waitFor } from '../../support/services.ts'
 import { subscribeLive, type SseMessage } from '../../src/live/index.ts'
 
 export type Viewer = {

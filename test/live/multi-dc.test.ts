@@ -4,7 +4,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { test } from 'node:test'
 import { startLiveServer, type LiveServer } from '../../src/live/index.ts'
-import { freePort } from '../helpers/services.ts'
+import { freePort } from '../../support/services.ts'
 import { allOpen, comments, publish, waitFor, watchTopic } from './live-helpers.ts'
 
 const TOKEN = 'dc-secret'

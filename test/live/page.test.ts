@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { startLiveServer, type LiveServer } from '../../src/live/index.ts'
 import { Cdp, startChromium, type ChromiumInstance } from '../helpers/chromium.ts'
-import { waitFor } from '../helpers/services.ts'
+import { waitFor } from '../../support/services.ts'
 
 const TOKEN = 'page-secret'
 let server: LiveServer

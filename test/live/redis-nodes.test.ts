@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process'
 import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { RedisTransport, startLiveServer } from '../../src/live/index.ts'
-import { freePort, startRedis, stopProcess, type Service } from '../helpers/services.ts'
+import { freePort, startRedis, stopProcess, type Service } from '../../support/services.ts'
 import { allOpen, comments, publish, startColony, waitFor, watchTopic } from './live-helpers.ts'
 
 const TOKEN = 'redis-secret'

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { after, before } from 'node:test'
 import { LocalTransport, RedisTransport, type LiveTransport } from '../../src/live/index.ts'
 import { ClusterRelay, ClusterWorkerTransport } from '../../src/live/transports/cluster-transport.ts'
-import { startRedis, type Service } from '../helpers/services.ts'
+import { startRedis, type Service } from '../../support/services.ts'
 import { memoryCluster } from './contracts/memory-cluster.ts'
 import { transportContract } from './contracts/transport.contract.ts'
 

@@ -7,7 +7,7 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { makeTempDir } from '../helpers/services.ts'
+import { makeTempDir } from '../../support/services.ts'
 
 const run = promisify(execFile)
 const REPO = fileURLToPath(new URL('../../', import.meta.url))

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import { after, before, describe, test } from 'node:test'
-import { makeTempDir } from '../helpers/services.ts'
+import { makeTempDir } from '../../support/services.ts'
 import { createMemoryIndex, listDownloads, requestDownload, startAgent, type Agent, type AgentOptions } from '../../src/swarm/index.ts'
 import { apiCall, postDownload } from './api-fixtures.ts'
 import { startOrigin, type Origin } from './swarm-fixtures.ts'

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto'
 import { readdir, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { makeTempDir, waitFor } from '../helpers/services.ts'
+import { makeTempDir, waitFor } from '../../support/services.ts'
 import {
   createMemoryIndex, fetchObject, fetchTorrent, getDownload, listDownloads, parseTorrentFile, requestDownload,
   startAgent, waitForDownload, type Agent,

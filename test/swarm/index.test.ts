@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { Etcd3 } from 'etcd3'
-import { startEtcd, type Service } from '../helpers/services.ts'
+import { startEtcd, type Service } from '../../support/services.ts'
 import { createEtcdIndex, createMemoryIndex, type Claim, type SwarmIndex } from '../../src/swarm/index.ts'
 
 function contract(name: string, make: () => SwarmIndex): void {

@@ -7,7 +7,7 @@ import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { createMemoryIndex, fetchTorrent, parseTorrentFile, requestDownload, startAgent, startDemoOrigin, startTracker, waitForDownload, type Agent, type DemoOrigin, type SwarmIndex, type Tracker } from '../../src/swarm/index.ts'
-import { freePort, makeTempDir, stopProcess, waitFor } from '../helpers/services.ts'
+import { freePort, makeTempDir, stopProcess, waitFor } from '../../support/services.ts'
 
 const SIZE = 3 * 1024 * 1024 + 4321
 

@@ -12,7 +12,7 @@ import { startNativeEngine, uploadBurst } from '../../src/swarm/native-engine.ts
 import { buildTorrentFile, PieceHasher } from '../../src/swarm/torrent-file.ts'
 import { END_GAME_AFTER_MS, END_GAME_PIECES, pickEndGame } from '../../src/swarm/piece-picker.ts'
 import { TokenBucket } from '../../src/swarm/token-bucket.ts'
-import { makeTempDir } from '../helpers/services.ts'
+import { makeTempDir } from '../../support/services.ts'
 import { startTracker, type Tracker } from './swarm-fixtures.ts'
 
 const PIECE = 64 * 1024

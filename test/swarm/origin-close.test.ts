@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process'
 import { rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
-import { freePort, makeTempDir, startProcess, stopProcess } from '../helpers/services.ts'
+import { freePort, makeTempDir, startProcess, stopProcess } from '../../support/services.ts'
 import { startCloseOrigin, type CloseOrigin } from '../helpers/close-origin.ts'
 import { requestDownload, waitForDownload, type DownloadInfo } from '../../src/swarm/index.ts'
 

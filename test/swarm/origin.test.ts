@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { after, before, describe, test } from 'node:test'
 import { HostAllowList } from '../../src/shared/allow-host.ts'
-import { makeTempDir } from '../helpers/services.ts'
+import { makeTempDir } from '../../support/services.ts'
 import { PieceHasher, probeOrigin, SwarmError } from '../../src/swarm/index.ts'
 import { downloadFromOrigin } from '../../src/swarm/origin.ts'
 

@@ -12,7 +12,7 @@ import type { EngineOptions, SwarmEngine } from '../../src/swarm/engine.ts'
 import { startNativeEngine } from '../../src/swarm/native-engine.ts'
 import { PEER_LIMIT_DEFAULTS, type PeerDropReason } from '../../src/swarm/peer-limits.ts'
 import type { ProtocolErrorReason } from '../../src/swarm/wire-guard.ts'
-import { makeTempDir, waitFor } from '../helpers/services.ts'
+import { makeTempDir, waitFor } from '../../support/services.ts'
 import { startTracker, type Tracker } from './swarm-fixtures.ts'
 import { closedWithin, engineOptions, handshake, makeObject, message, rawPeer, sha256, startSeed, whenDone, type RawPeer, type TestObject } from './wire-fixtures.ts'
 

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test'
 import { runSwarmDemo } from '../../src/swarm/demo.ts'
 import { startTracker, type Tracker } from '../../src/swarm/tracker/index.ts'
 import { createTorrentFile, startAria2Peer, writeCompletionHook, type Aria2Peer } from '../../bench/swarm/aria2-swarm.ts'
-import { makeTempDir, stopProcess, waitFor } from '../helpers/services.ts'
+import { makeTempDir, stopProcess, waitFor } from '../../support/services.ts'
 
 type AnnounceClient = EventEmitter & { start(): void; update(): void; stop(): void; destroy(cb?: () => void): void }
 type AnnounceClientConstructor = new (opts: { infoHash: string; peerId: string; announce: string[]; port: number }) => AnnounceClient

@@ -10,7 +10,7 @@ import type { Counter } from 'prom-client'
 import {
   createMemoryIndex, fetchTorrent, parseTorrentFile, requestDownload, startAgent, waitForDownload, type Agent,
 } from '../../src/swarm/index.ts'
-import { makeTempDir } from '../helpers/services.ts'
+import { makeTempDir } from '../../support/services.ts'
 import { startOrigin, startTracker, type Origin, type Tracker } from './swarm-fixtures.ts'
 import { extended, handshake, message, rawPeer, u32 } from './wire-fixtures.ts'
 

@@ -8,7 +8,7 @@ import type { SwarmEngine } from '../../src/swarm/engine.ts'
 import { checkExtendedHandshake } from '../../src/swarm/bencode-check.ts'
 import type { PeerDropReason } from '../../src/swarm/peer-limits.ts'
 import type { ProtocolErrorReason } from '../../src/swarm/wire-guard.ts'
-import { makeTempDir } from '../helpers/services.ts'
+import { makeTempDir } from '../../support/services.ts'
 import { closedWithin, extended, handshake, makeObject, message, msePeer, rawPeer, startSeed, u32, type RawPeer, type TestObject } from './wire-fixtures.ts'
 
 const HANDSHAKE_BYTES = 68

@@ -3,7 +3,14 @@ import assert from 'node:assert/strict'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createHash } from 'node:crypto'
-import { Journal, MemoryJobQueue, MeasureStream, namedHosts, parseCatalogText, scanCatalog, buildReport, deriveRunName, isUnchanged, TRANSFER_CODES } from '../../src/transfer/index.ts'
+import { Journal, deriveRunName } from '../../src/transfer/embedded/journal.ts'
+import { MemoryJobQueue } from '../../src/transfer/embedded/memory-queue.ts'
+import { MeasureStream } from '../../src/transfer/core/measure-stream.ts'
+import { namedHosts } from '../../src/transfer/core/plan.ts'
+import { parseCatalogText, scanCatalog } from '../../src/transfer/core/catalog.ts'
+import { buildReport } from '../../src/transfer/core/report.ts'
+import { isUnchanged } from '../../src/transfer/core/copy-file.ts'
+import { TRANSFER_CODES } from '../../src/transfer/errors.ts'
 
 test('catalog: JSON array, {classes}, NDJSON; invalid and non-transferable entries are skipped with a reason', () => {
   const ndjson = [
@@ -58,7 +65,7 @@ test('deque: retries pushed to the front come out before older work', async () =
 })
 
 test('journal: a key is owned once across classes; states survive reopening; verified files are not offered again', async (t) => {
-  const { makeTempDir } = await import('../helpers/services.ts')
+  const { makeTempDir } = await import('../../support/services.ts')
   const { rm } = await import('node:fs/promises')
   const dir = await makeTempDir()
   t.after(() => rm(dir, { recursive: true, force: true }))

@@ -1,8 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { HostAllowList } from '../../src/shared/allow-host.ts'
-import { crawlClass, parsePlaylist, keyForUrl, keyForPath, TRANSFER_CODES, type FetchText } from '../../src/transfer/index.ts'
-import { checkLength, parseLength } from '../../src/transfer/lengths.ts'
+import { checkLength, parseLength } from '../../src/transfer/core/lengths.ts'
+import { crawlClass, type FetchText } from '../../src/transfer/core/crawler.ts'
+import { parsePlaylist } from '../../src/transfer/core/playlist-uris.ts'
+import { keyForUrl, keyForPath } from '../../src/transfer/core/keys.ts'
+import { TRANSFER_CODES } from '../../src/transfer/errors.ts'
 
 /** An in-memory origin: url → text, with optional redirects (url → final url). */
 function memoryFetch(pages: Record<string, string>, redirects: Record<string, string> = {}): FetchText & { calls: string[] } {
@@ -13,7 +16,7 @@ function memoryFetch(pages: Record<string, string>, redirects: Record<string, st
     const text = pages[final]
     if (text === undefined) throw Object.assign(new Error(`404 ${final}`), { code: 'ENOENT' })
     if (text.length > o.maxBytes) {
-      const { TransferError } = await import('../../src/transfer/index.ts')
+      const { TransferError } = await import('../../src/transfer/errors.ts')
       throw new TransferError(TRANSFER_CODES.PLAYLIST_TOO_LARGE, `${final} too large`)
     }
     return { text, url: final }

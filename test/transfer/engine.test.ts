@@ -7,9 +7,13 @@ import { readFile, rm, readdir, writeFile } from 'node:fs/promises'
 import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { makeTempDir, startS3rver } from '../helpers/services.ts'
-import { runTransfer, Journal, journalPath, TRANSFER_CODES, type RunReport, type TransferEvents, type TransferOptions } from '../../src/transfer/index.ts'
+import { makeTempDir, startS3rver } from '../../support/services.ts'
 import { buildLibrary, startFixtureOrigin, type FixtureOrigin } from './origin-fixture.ts'
+import { runTransfer, journalPath, type TransferOptions } from '../../src/transfer/embedded/engine.ts'
+import { Journal } from '../../src/transfer/embedded/journal.ts'
+import { TRANSFER_CODES } from '../../src/transfer/errors.ts'
+import { type RunReport } from '../../src/transfer/core/types.ts'
+import { type TransferEvents } from '../../src/transfer/core/events.ts'
 
 let origin: FixtureOrigin
 let tmp: string

@@ -7,9 +7,13 @@ import assert from 'node:assert/strict'
 import http from 'node:http'
 import net from 'node:net'
 import { readdir, rm } from 'node:fs/promises'
-import { copyFile, crawlPrefix, DirDestination, SourceRouter, TRANSFER_CODES } from '../../src/transfer/index.ts'
 import { HttpSource } from '../../src/transfer/adapters/http-source.ts'
-import { makeTempDir } from '../helpers/services.ts'
+import { makeTempDir } from '../../support/services.ts'
+import { copyFile } from '../../src/transfer/core/copy-file.ts'
+import { crawlPrefix } from '../../src/transfer/core/plan.ts'
+import { DirDestination } from '../../src/transfer/adapters/dir-destination.ts'
+import { SourceRouter } from '../../src/transfer/adapters/create.ts'
+import { TRANSFER_CODES } from '../../src/transfer/errors.ts'
 
 /** Answers every request with `Content-Length: <the request path without its slash>` and a 12-byte body. */
 async function rawOrigin(): Promise<{ url: string; close: () => Promise<void> }> {

@@ -1,25 +1,15 @@
 // Locator → adapter. One HTTP agent and one S3 client per router, so keep-alive pools are shared by every
 // class and file of a run (and each worker thread builds its own router).
-import type { Destination, FileRef, Source, SourceObject } from '../types.ts'
+import type { FileRef } from '../core/types.ts'
+import type { Destination, Source, SourceObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
+import { locatorKind } from '../core/locators.ts'
 import { DirDestination, type DirDestinationOptions } from './dir-destination.ts'
 import { DirSource } from './dir-source.ts'
 import { HttpSource, type HttpSourceOptions } from './http-source.ts'
 import type { S3Options } from './s3-client.ts'
 import { S3Destination, type S3DestinationOptions } from './s3-destination.ts'
 import { S3Source } from './s3-source.ts'
-
-export type LocatorKind = 'http' | 's3' | 'dir'
-
-/** http(s)://… → http, s3://… → s3, file://… or a path → dir. */
-export function locatorKind(locator: string): LocatorKind {
-  if (/^https?:\/\//i.test(locator)) return 'http'
-  if (/^s3:\/\//i.test(locator)) return 's3'
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(locator) && !/^file:/i.test(locator)) {
-    throw new TransferError(TRANSFER_CODES.BAD_LOCATOR, `unsupported locator scheme: ${locator} (use http(s)://, s3:// or a directory)`, { status: 400 })
-  }
-  return 'dir'
-}
 
 export type SourceOptions = {
   http?: HttpSourceOptions

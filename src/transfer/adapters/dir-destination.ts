@@ -9,9 +9,10 @@ import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { resolveInside } from '../../shared/safe-path.ts'
-import type { Destination, PutInfo, StoredObject } from '../types.ts'
+import type { Destination, PutInfo, StoredObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { assertNotSymlink, CREATE_NEW, READ_NO_FOLLOW, symlinkError, walkDirs } from './no-follow.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 // Temp names are unique per process and thread (a random tag beside the pid, as pids repeat across restarts in
 // containers) and are created with O_EXCL, so a stale temp file or a planted link at the name is never reused.
@@ -102,7 +103,7 @@ export class DirDestination implements Destination {
    * writes a streamed chunk goes straight to the file (no Buffer.concat, memory bounded by the socket's chunks).
    */
   get bufferLimit(): number | undefined {
-    return this.#sync ? 64 * 1024 : undefined
+    return this.#sync ? TRANSFER_DEFAULTS.copy.syncBufferLimit : undefined
   }
 
   async put(key: string, body: Readable, info: PutInfo = {}): Promise<StoredObject> {

@@ -3,9 +3,10 @@ import { createReadStream } from 'node:fs'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import type { FileRef, Source, SourceObject } from '../types.ts'
+import type { FileRef } from '../core/types.ts'
+import type { Source, SourceObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
-import { keyForPath } from '../keys.ts'
+import { keyForPath } from '../core/keys.ts'
 
 export type DirSourceOptions = {
   /** Dropped from listed keys (after they are made relative to the listed directory). @defaultValue '' */

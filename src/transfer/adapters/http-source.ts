@@ -2,25 +2,28 @@
 // redirects followed by hand so every hop is checked against the allow-list, errors classified for retry.
 import { Agent, type Dispatcher } from 'undici'
 import { parseRetryAfter } from '../../shared/backoff.ts'
-import type { Source, SourceObject } from '../types.ts'
+import type { Source, SourceObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
-import { parseLength } from '../lengths.ts'
+import { parseLength } from '../core/lengths.ts'
 import { readPlaylistBody } from './read-playlist-body.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 export type HttpSourceOptions = {
-  /** Connections per origin. @defaultValue 64 */
+  /** Connections per origin. @defaultValue TRANSFER_DEFAULTS.http.connections */
   connections?: number
-  /** Time to response headers. @defaultValue 30_000 */
+  /** Time to response headers. @defaultValue TRANSFER_DEFAULTS.http.headersTimeoutMs */
   headersTimeoutMs?: number
-  /** Max idle time between body chunks. @defaultValue 30_000 */
+  /** Max idle time between body chunks. @defaultValue TRANSFER_DEFAULTS.http.bodyTimeoutMs */
   bodyTimeoutMs?: number
-  /** Redirect hops followed. @defaultValue 5 */
+  /** Redirect hops followed. @defaultValue TRANSFER_DEFAULTS.http.maxRedirects */
   maxRedirects?: number
   /** Whether a redirect target may be fetched; a refused hop is TRANSFER_FORBIDDEN_HOST. @defaultValue allow all */
   allowRedirect?: (url: URL) => boolean
-  /** Sent as User-Agent. @defaultValue 'colony-transfer' */
+  /** Sent as User-Agent. @defaultValue TRANSFER_DEFAULTS.http.userAgent */
   userAgent?: string
 }
+
+const HTTP = TRANSFER_DEFAULTS.http
 
 type Response = Dispatcher.ResponseData
 
@@ -50,11 +53,11 @@ export class HttpSource implements Source {
     // HTTP/1.1 only (undici would otherwise negotiate HTTP/2 over TLS): `connections` is then the parallelism per origin.
     this.#agent = new Agent({
       allowH2: false,
-      connections: options.connections ?? 64,
-      keepAliveTimeout: 30_000,
-      headersTimeout: options.headersTimeoutMs ?? 30_000,
-      bodyTimeout: options.bodyTimeoutMs ?? 30_000,
-      connect: { timeout: 10_000 },
+      connections: options.connections ?? HTTP.connections,
+      keepAliveTimeout: HTTP.keepAliveMs,
+      headersTimeout: options.headersTimeoutMs ?? HTTP.headersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs ?? HTTP.bodyTimeoutMs,
+      connect: { timeout: HTTP.connectTimeoutMs },
     })
   }
 
@@ -62,13 +65,13 @@ export class HttpSource implements Source {
   async #request(locator: string, signal: AbortSignal | undefined, method: 'GET' | 'HEAD' = 'GET'): Promise<{ res: Response; url: URL }> {
     let url: URL
     try { url = new URL(locator) } catch { throw new TransferError(TRANSFER_CODES.BAD_URI, `not a URL: ${locator}`) }
-    const max = this.#options.maxRedirects ?? 5
+    const max = this.#options.maxRedirects ?? HTTP.maxRedirects
     for (let hop = 0; ; hop++) {
       let res: Response
       try {
         res = await this.#agent.request({
           origin: url.origin, path: `${url.pathname}${url.search}`, method,
-          headers: { 'user-agent': this.#options.userAgent ?? 'colony-transfer', accept: '*/*' },
+          headers: { 'user-agent': this.#options.userAgent ?? HTTP.userAgent, accept: '*/*' },
           ...(signal ? { signal } : {}),
         })
       } catch (err) {

@@ -3,17 +3,18 @@
 import type * as S3SdkModule from '@aws-sdk/client-s3'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 export type S3Options = {
   /** Custom endpoint for S3-compatible stores (MinIO, s3rver, R2…); AWS_ENDPOINT_URL also works. @defaultValue AWS */
   endpoint?: string
-  /** Region. @defaultValue AWS_REGION, AWS_DEFAULT_REGION or 'us-east-1' */
+  /** Region. @defaultValue AWS_REGION, AWS_DEFAULT_REGION or TRANSFER_DEFAULTS.s3.region */
   region?: string
   /** Path-style addressing; forced on whenever an endpoint is given. @defaultValue endpoint !== undefined */
   forcePathStyle?: boolean
   /** Static credentials (tests); otherwise the standard AWS provider chain. @defaultValue the chain */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
-  /** Sockets per client. @defaultValue 64 */
+  /** Sockets per client. @defaultValue TRANSFER_DEFAULTS.s3.maxSockets */
   maxSockets?: number
 }
 
@@ -44,9 +45,9 @@ export async function createS3Client(options: S3Options = {}): Promise<S3Client>
   const http = process.getBuiltinModule('node:http')
   const https = process.getBuiltinModule('node:https')
   const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL
-  const maxSockets = options.maxSockets ?? 64
+  const maxSockets = options.maxSockets ?? TRANSFER_DEFAULTS.s3.maxSockets
   return new S3Client({
-    region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? TRANSFER_DEFAULTS.s3.region,
     ...(endpoint ? { endpoint } : {}),
     forcePathStyle: options.forcePathStyle ?? endpoint !== undefined,
     ...(options.credentials ? { credentials: options.credentials } : {}),
@@ -60,8 +61,8 @@ export async function createS3Client(options: S3Options = {}): Promise<S3Client>
     requestHandler: {
       httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets }),
-      connectionTimeout: 10_000,
-      requestTimeout: 120_000,
+      connectionTimeout: TRANSFER_DEFAULTS.s3.connectTimeoutMs,
+      requestTimeout: TRANSFER_DEFAULTS.s3.requestTimeoutMs,
     },
   })
 }

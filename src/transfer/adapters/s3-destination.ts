@@ -3,20 +3,21 @@
 import type { Readable } from 'node:stream'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { toSafeKey } from '../../shared/safe-path.ts'
-import type { Destination, PutInfo, StoredObject } from '../types.ts'
+import type { Destination, PutInfo, StoredObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { createS3Client, loadS3Sdk, parseS3Url, toS3Error, type S3Options } from './s3-client.ts'
 import { S3Putter, type PutResponse } from './s3-put.ts'
 import { unquoteEtag } from './s3-source.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 export type S3DestinationOptions = S3Options & {
   /** Reuse a client. @defaultValue a new client from the options */
   client?: S3Client
-  /** Bodies at least this big (or of unknown size) go multipart. @defaultValue 16 MiB */
+  /** Bodies at least this big (or of unknown size) go multipart. @defaultValue TRANSFER_DEFAULTS.s3.multipartThreshold */
   multipartThreshold?: number
-  /** Multipart part size. @defaultValue 8 MiB */
+  /** Multipart part size. @defaultValue TRANSFER_DEFAULTS.s3.partSize */
   partSize?: number
-  /** Parts uploaded in parallel per object. @defaultValue 4 */
+  /** Parts uploaded in parallel per object. @defaultValue TRANSFER_DEFAULTS.s3.partConcurrency */
   partConcurrency?: number
   /**
    * Small in-memory bodies (putBuffer) go out as one hand-signed request instead of through the SDK's middleware
@@ -46,13 +47,13 @@ export class S3Destination implements Destination {
     this.#client.catch(() => undefined)
     this.#own = !options.client
     this.#options = options
-    this.partSize = options.partSize ?? 8 * 1024 * 1024
-    this.multipartThreshold = options.multipartThreshold ?? 16 * 1024 * 1024
+    this.partSize = options.partSize ?? TRANSFER_DEFAULTS.s3.partSize
+    this.multipartThreshold = options.multipartThreshold ?? TRANSFER_DEFAULTS.s3.multipartThreshold
     const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL
     if (endpoint && (options.leanPut ?? true) && (options.forcePathStyle ?? true)) {
       const client = this.#client
       this.#putter = new S3Putter({
-        endpoint, connections: options.maxSockets ?? 64,
+        endpoint, connections: options.maxSockets ?? TRANSFER_DEFAULTS.s3.maxSockets,
         region: async () => { const r = (await client).config.region; return typeof r === 'function' ? await r() : r },
         credentials: async () => (await client).config.credentials(),
       })
@@ -94,7 +95,7 @@ export class S3Destination implements Destination {
       const { Upload } = await import('@aws-sdk/lib-storage')
       const upload = new Upload({
         client, params: { ...common, Body: body },
-        partSize: this.partSize, queueSize: this.#options.partConcurrency ?? 4, leavePartsOnError: false,
+        partSize: this.partSize, queueSize: this.#options.partConcurrency ?? TRANSFER_DEFAULTS.s3.partConcurrency, leavePartsOnError: false,
       })
       const onAbort = (): void => { void upload.abort() }
       info.signal?.addEventListener('abort', onAbort, { once: true })

@@ -5,6 +5,9 @@
 // Credentials and region still come from the SDK client (the standard provider chain, refreshed by it).
 import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto'
 import { Pool } from 'undici'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
+
+const S3 = TRANSFER_DEFAULTS.s3
 
 export type PutCredentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
 
@@ -13,9 +16,9 @@ export type S3PutterOptions = {
   endpoint: string
   region: () => Promise<string>
   credentials: () => Promise<PutCredentials>
-  /** Connections to the endpoint. @defaultValue 64 */
+  /** Connections to the endpoint. @defaultValue TRANSFER_DEFAULTS.s3.maxSockets */
   connections?: number
-  /** Time to response headers. @defaultValue 120_000 */
+  /** Time to response headers, and longest idle time in a body. @defaultValue TRANSFER_DEFAULTS.s3.requestTimeoutMs */
   timeoutMs?: number
 }
 
@@ -80,8 +83,9 @@ export class S3Putter {
     this.#basePath = url.pathname.replace(/\/+$/, '')
     // HTTP/1.1 only (undici would otherwise negotiate HTTP/2 over TLS): `connections` is then the PUTs in flight.
     this.#pool = new Pool(url.origin, {
-      allowH2: false, connections: options.connections ?? 64, keepAliveTimeout: 30_000,
-      headersTimeout: options.timeoutMs ?? 120_000, bodyTimeout: options.timeoutMs ?? 120_000, connect: { timeout: 10_000 },
+      allowH2: false,
+      connections: options.connections ?? S3.maxSockets, keepAliveTimeout: S3.keepAliveMs,
+      headersTimeout: options.timeoutMs ?? S3.requestTimeoutMs, bodyTimeout: options.timeoutMs ?? S3.requestTimeoutMs, connect: { timeout: S3.connectTimeoutMs },
     })
   }
 

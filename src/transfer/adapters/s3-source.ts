@@ -1,11 +1,12 @@
 // S3 (or compatible) origin: GetObject streams, ListObjectsV2 pages for prefix sources.
 import type { Readable } from 'node:stream'
 import type { S3Client } from '@aws-sdk/client-s3'
-import type { FileRef, Source, SourceObject } from '../types.ts'
+import type { FileRef } from '../core/types.ts'
+import type { Source, SourceObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
-import { checkLength } from '../lengths.ts'
+import { checkLength } from '../core/lengths.ts'
 import { readPlaylistBody } from './read-playlist-body.ts'
-import { keyForPath } from '../keys.ts'
+import { keyForPath } from '../core/keys.ts'
 import { createS3Client, loadS3Sdk, parseS3Url, toS3Error, type S3Options } from './s3-client.ts'
 
 export type S3SourceOptions = S3Options & {

@@ -4,66 +4,44 @@ import { stat } from 'node:fs/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import path from 'node:path'
 import { HostAllowList } from '../../shared/allow-host.ts'
-import type { ClassEntry, CopyOutcome, CrawlResult, Destination, FileRef, Source } from '../types.ts'
+import type { ClassEntry, CopyOutcome, CrawlResult, FileRef } from '../core/types.ts'
+import type { Source } from '../core/ports.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
 import type { DistributedCore, ScanItem } from './core-port.ts'
-import type { RunConfig } from './run-config.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
-import { parseCatalogText, scanCatalog, type SkippedClass } from '../catalog.ts'
-import { crawlClass } from '../crawler.ts'
-import { copyFile } from '../copy-file.ts'
-import { verifyFile } from '../verify.ts'
-import { crawlPrefix, isPlaylistLocator, keyFunctionFor, namedHosts, planSources } from '../plan.ts'
-import { createDestination, locatorKind, SourceRouter } from '../adapters/create.ts'
-import { isSynthetic, NullDestination, parseSynthetic, scanSynthetic, crawlSynthetic, SyntheticSource } from './synthetic.ts'
-
-/** The core options a run carries (plain JSON; no credentials — each worker uses its own AWS chain). */
-export type CoreRunOptions = {
-  allowHosts?: string[]
-  stripPrefix?: string
-  /** S3 endpoint/region/path-style for sources and destinations. */
-  s3?: Pick<S3Options, 'endpoint' | 'region' | 'forcePathStyle'>
-  checksum?: boolean
-  multipartThreshold?: number
-  maxPlaylistBytes?: number
-  maxFilesPerClass?: number
-  maxDepth?: number
-  /** HTTP connections per origin per worker. @defaultValue 64 */
-  connections?: number
-}
+import { parseCatalogText, scanCatalog, type SkippedClass } from '../core/catalog.ts'
+import { crawlClass } from '../core/crawler.ts'
+import { copyFile } from '../core/copy-file.ts'
+import { verifyFile } from '../core/verify.ts'
+import { crawlPrefix, keyFunctionFor, namedHosts, planSources } from '../core/plan.ts'
+import { isPlaylistLocator, locatorKind } from '../core/locators.ts'
+import { createDestination, SourceRouter } from '../adapters/create.ts'
+import type { RunConfig } from '../wire-format.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 export type TransferCoreOptions = {
   /** S3 credentials for tests against s3rver (never stored in Redis). @defaultValue the AWS default chain */
   s3Credentials?: S3Options['credentials']
 }
 
-function destinationFor(config: RunConfig, s3: S3Options | undefined, core: CoreRunOptions): Destination {
-  if (config.to === 'null:' || config.to.startsWith('null:')) return new NullDestination()
-  return createDestination(config.to, { s3: { ...s3, ...(core.multipartThreshold ? { multipartThreshold: core.multipartThreshold } : {}) } })
-}
-
 /** Builds the core for one run. */
 export function createTransferCore(config: RunConfig, options: TransferCoreOptions = {}): DistributedCore {
-  const core = config.core as CoreRunOptions
+  const core = config.core
   const s3: S3Options | undefined = core.s3 || options.s3Credentials ? { ...core.s3, ...(options.s3Credentials ? { credentials: options.s3Credentials } : {}) } : undefined
   // The hosts the user named (typed sources, catalogs given by URL, --allow-host): what a remote catalog may name.
   const named = namedHosts(config.sources, [], core.allowHosts)
   // What crawls and redirects may reach: the named hosts plus the hosts of classes a local catalog names.
   const allow = new HostAllowList(named.list())
   const router = new SourceRouter({
-    http: { connections: core.connections ?? 64, allowRedirect: (u) => allow.allows(u) },
+    http: { connections: core.connections ?? TRANSFER_DEFAULTS.distributed.connections, allowRedirect: (u) => allow.allows(u) },
     ...(s3 ? { s3 } : {}),
     ...(core.stripPrefix ? { stripPrefix: core.stripPrefix } : {}),
   })
-  const synthetic = config.sources.every(isSynthetic)
-  const syn = synthetic ? parseSynthetic(config.sources[0] ?? 'synthetic:') : undefined
-  const synSource = syn ? new SyntheticSource({ size: syn.size, failRate: syn.failRate, delayMs: syn.delayMs }) : undefined
-  const destination = destinationFor(config, s3, core)
-  const checksum = core.checksum ?? (!synthetic && locatorKind(config.to.startsWith('null:') ? '/dev/null' : config.to) === 's3')
+  const destination = createDestination(config.to, { s3: { ...s3, ...(core.multipartThreshold ? { multipartThreshold: core.multipartThreshold } : {}) } })
+  const checksum = core.checksum ?? locatorKind(config.to) === 's3'
   const watch = Boolean(config.watchMs)
 
   const scan = async (source: string, inline: string | undefined, opts: { watch: boolean; signal: AbortSignal }): Promise<ScanItem[]> => {
-    if (isSynthetic(source)) return scanSynthetic(source)
     let classes: ClassEntry[]
     let skipped: SkippedClass[]
     if (inline !== undefined) {
@@ -90,7 +68,6 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
   }
 
   const crawl = async (entry: ClassEntry, opts: { signal: AbortSignal; trustHost?: boolean }): Promise<CrawlResult> => {
-    if (isSynthetic(entry.source)) return crawlSynthetic(entry)
     // Another process scanned this class; it recorded whether its host was vouched for. A class whose host nobody
     // vouched for is never fetched.
     if (/^https?:/.test(entry.source)) {
@@ -129,10 +106,8 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
   }
 
   const copy = async (ref: FileRef, opts: { signal: AbortSignal }): Promise<CopyOutcome> => {
-    if (syn?.nullCopy) return { ok: true, key: ref.key, bytes: syn.size, skipped: false }
-    const source = synSource ?? router
-    const outcome = await copyFile(ref, { source, destination, checksum, checkExisting: !(destination instanceof NullDestination), signal: opts.signal })
-    if (!outcome.ok || outcome.skipped || destination instanceof NullDestination) return outcome
+    const outcome = await copyFile(ref, { source: router, destination, checksum, signal: opts.signal })
+    if (!outcome.ok || outcome.skipped) return outcome
     // The done bit means "verified at the destination": check now, with the store's answer, before setting it.
     const o = outcome as CopyOutcome & { md5?: string }
     const v = await verifyFile(destination, { key: ref.key, size: outcome.bytes, ...(outcome.etag ? { etag: outcome.etag } : {}), ...(o.md5 ? { md5: o.md5 } : {}) }, { checksum })
@@ -141,12 +116,12 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
 
   return {
     scan, crawl, copy,
-    listable: (entry) => !isSynthetic(entry.source),
+    listable: () => true,
     close: async () => { await router.close().catch(() => undefined); await destination.close?.().catch(() => undefined) },
   }
 }
 
-/** Fills size and ETag from a HEAD of each file, 16 at a time; a failed HEAD leaves the file as it was. */
+/** Fills size and ETag from a HEAD of each file, TRANSFER_DEFAULTS.crawl.headConcurrency at a time; a failed HEAD leaves the file as it was. */
 async function headEach(files: FileRef[], source: Pick<Source, 'head'>, signal: AbortSignal): Promise<void> {
   let next = 0
   const lane = async (): Promise<void> => {
@@ -158,5 +133,5 @@ async function headEach(files: FileRef[], source: Pick<Source, 'head'>, signal: 
       } catch { /* the copy itself reports a file that is gone */ }
     }
   }
-  await Promise.all(Array.from({ length: 16 }, lane))
+  await Promise.all(Array.from({ length: TRANSFER_DEFAULTS.crawl.headConcurrency }, lane))
 }

@@ -1,6 +1,6 @@
 // The slice of transfer's core the distributed roles call. Implemented by core-adapter.ts over the
-// shared crawler/copy/verify (and by synthetic.ts for benchmarks), so the roles stay transport-only.
-import type { ClassEntry, CopyOutcome, CrawlResult, FileRef, SkipReason } from '../types.ts'
+// shared crawler/copy/verify (and by support/transfer-synthetic.ts for tests and benchmarks), so the roles stay transport-only.
+import type { ClassEntry, CopyOutcome, CrawlResult, FileRef, SkipReason } from '../core/types.ts'
 
 /** A class found by scanning a source, with the scanner's verdict. */
 export type ScanItem = {

@@ -2,10 +2,11 @@
 // finishes; then the report.
 import { formatBytes, formatDuration } from '../../shared/units.ts'
 import { delay } from '../../shared/backoff.ts'
-import type { RunReport } from '../types.ts'
-import type { Keys } from './keys.ts'
-import type { ScriptedRedis } from './scripts.ts'
+import type { RunReport } from '../core/types.ts'
+import type { Keys } from './redis/keys.ts'
+import type { ScriptedRedis } from './redis/scripts.ts'
 import { readRunStatus, type RunStatus } from './status.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 export type FollowOptions = {
   json: boolean
@@ -48,7 +49,7 @@ export async function followRun(redis: ScriptedRedis, keys: Keys, run: string, o
       if (tty && !options.json) out.write('\n')
       return s.report
     }
-    try { await delay(options.intervalMs ?? (tty ? 500 : 2000), options.signal) } catch { break }
+    try { await delay(options.intervalMs ?? (tty ? TRANSFER_DEFAULTS.distributed.followTtyMs : TRANSFER_DEFAULTS.distributed.followLogMs), options.signal) } catch { break }
   }
   return undefined
 }

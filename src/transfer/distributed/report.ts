@@ -1,12 +1,12 @@
 // The run report, assembled from Redis into the same RunReport shape the embedded engine writes.
 // Only failed files are named (their indices resolve through the stored file list).
-import type { ClassReport, RunReport } from '../types.ts'
-import type { ClassRecord } from './class-record.ts'
-import type { Keys } from './keys.ts'
-import type { RunConfig } from './run-config.ts'
-import type { ScriptedRedis } from './scripts.ts'
-import { classPassed } from '../report.ts'
-import { FileList } from './file-list.ts'
+import type { ClassReport, RunReport } from '../core/types.ts'
+import type { Keys } from './redis/keys.ts'
+import type { ScriptedRedis } from './redis/scripts.ts'
+import { classPassed } from '../core/report.ts'
+import { FileList } from './redis/file-list.ts'
+import type { ClassRecord, CrawlProblem, FileProblem, RunConfig } from '../wire-format.ts'
+import { readRunMeta } from './redis/run-state.ts'
 
 export type ClassProgress = { record: ClassRecord; files: number; verified: number; failed: number; bytes: number; retries: number; skippedPresent: number }
 
@@ -40,7 +40,7 @@ async function missingOf(redis: ScriptedRedis, keys: Keys, r: string, p: ClassPr
   if (p.record.state === 'failed' && p.record.message) out.push({ key: '', source: p.record.source, code: p.record.code ?? 'TRANSFER_CLASS_FAILED', message: p.record.message })
   let list: FileList | undefined
   for (const [field, raw] of Object.entries(problems)) {
-    const problem = JSON.parse(raw) as { code: string; message: string; source?: string; key?: string }
+    const problem = JSON.parse(raw) as Partial<CrawlProblem> & FileProblem
     if (field.startsWith('crawl:')) {
       out.push({ key: problem.key ?? '', source: problem.source ?? '', code: problem.code, message: problem.message })
       continue
@@ -60,7 +60,7 @@ function reportState(p: ClassProgress): ClassReport['state'] {
 
 /** Builds the RunReport of a run from its current Redis state (final once the run has finished). */
 export async function buildDistributedReport(redis: ScriptedRedis, keys: Keys, r: string, config: RunConfig): Promise<RunReport> {
-  const meta = await redis.hgetall(keys.meta(r))
+  const meta = await readRunMeta(redis, keys, r)
   const progress = await readClassProgress(redis, keys, r)
   const classes: ClassReport[] = []
   for (const p of progress) {

@@ -1,31 +1,10 @@
-// What a submitted run is: stored once in Redis (meta.config) so any worker on any machine builds the same
-// sources, destination and policies from it. Credentials never go in here — each worker (or Lambda)
-// gets them from its own AWS chain.
+// A submitted run's identity and settings: RunConfig (wire-format.ts) is stored once in Redis (meta.config) so any
+// worker on any machine builds the same sources, destination and policies from it. Credentials never go in there —
+// each worker (or Lambda) gets them from its own AWS chain.
 import { createHash } from 'node:crypto'
-import type { Keys } from './keys.ts'
-import type { ScriptedRedis } from './scripts.ts'
-
-/** Run settings every worker must agree on. */
-export type RunConfig = {
-  run: string
-  /** Sources as the user typed them (local catalog files are also inlined in the run meta as `inline:<index>`). */
-  sources: string[]
-  /** Destination (directory or s3://bucket/prefix; "null:" discards, for benchmarks). */
-  to: string
-  /** Attempts after the first before a file is reported failed. */
-  retries: number
-  /** Files per copy job. */
-  batchSize: number
-  /** Re-scan interval in ms for continuous sync; absent = one-shot run. */
-  watchMs?: number
-  /** Where copier batches run. */
-  executor: 'local' | 'lambda'
-  /** Lambda function name or ARN when executor is lambda. */
-  lambdaFunction?: string
-  /** Options for the core's sources/destinations (strip-prefix, allow-host, s3 endpoint…), as plain JSON. */
-  core: Record<string, unknown>
-  createdAt: string
-}
+import type { RunConfig } from '../wire-format.ts'
+import type { Keys } from './redis/keys.ts'
+import type { ScriptedRedis } from './redis/scripts.ts'
 
 /** The part of a config that decides whether a second submit is "the same run". */
 export function configIdentity(c: Pick<RunConfig, 'sources' | 'to'>): string {

@@ -1,15 +1,15 @@
 // What `status`, the submit command's follow loop and the dashboard show: run meta, per-class progress,
 // queue depths, live workers, and the report once written.
-import type { RunReport } from '../types.ts'
-import type { Keys, QueueName } from './keys.ts'
-import type { RunConfig } from './run-config.ts'
-import type { ScriptedRedis } from './scripts.ts'
+import type { RunReport } from '../core/types.ts'
+import type { Keys, QueueName } from './redis/keys.ts'
+import type { ScriptedRedis } from './redis/scripts.ts'
 import type { ClassProgress } from './report.ts'
 import { DistributedTransferError } from './errors.ts'
-import { groupOf } from './keys.ts'
+import { groupOf } from './redis/keys.ts'
 import { readClassProgress } from './report.ts'
-
-export type WorkerInfo = { id: string; roles: string[]; host: string; pid: number; metrics?: string; seen: number }
+import type { RunConfig, WorkerInfo } from '../wire-format.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
+import { readRunMeta, readRunStats } from './redis/run-state.ts'
 
 export type RunStatus = {
   run: string
@@ -30,10 +30,10 @@ export async function listRuns(redis: ScriptedRedis, keys: Keys): Promise<string
   return (await redis.smembers(keys.runs)).sort()
 }
 
-/** Workers that sent a heartbeat in the last 30 s. */
+/** Workers whose last heartbeat is recent (TRANSFER_DEFAULTS.distributed.workerAliveMs). */
 export async function listWorkers(redis: ScriptedRedis, keys: Keys): Promise<WorkerInfo[]> {
   const all = await redis.hgetall(keys.workers)
-  return Object.values(all).map((raw) => JSON.parse(raw) as WorkerInfo).filter((w) => Date.now() - w.seen < 30_000).sort((a, b) => a.id.localeCompare(b.id))
+  return Object.values(all).map((raw) => JSON.parse(raw) as WorkerInfo).filter((w) => Date.now() - w.seen < TRANSFER_DEFAULTS.distributed.workerAliveMs).sort((a, b) => a.id.localeCompare(b.id))
 }
 
 export async function readQueues(redis: ScriptedRedis, keys: Keys): Promise<RunStatus['queues']> {
@@ -49,12 +49,12 @@ export async function readQueues(redis: ScriptedRedis, keys: Keys): Promise<RunS
 }
 
 export async function readRunStatus(redis: ScriptedRedis, keys: Keys, run: string, options: { classes?: boolean } = {}): Promise<RunStatus> {
-  const meta = await redis.hgetall(keys.meta(run))
+  const meta = await readRunMeta(redis, keys, run)
   if (!meta.config) throw new DistributedTransferError('TRANSFER_DIST_RUN_NOT_FOUND', `no run "${run}" in this Redis (see colony transfer status)`, { status: 404, details: { run } })
   const config = JSON.parse(meta.config) as RunConfig
   const [classes, stats, queues, workers, report] = await Promise.all([
     options.classes === false ? Promise.resolve([]) : readClassProgress(redis, keys, run),
-    redis.hgetall(keys.stats(run)), readQueues(redis, keys), listWorkers(redis, keys), redis.get(keys.report(run)),
+    readRunStats(redis, keys, run), readQueues(redis, keys), listWorkers(redis, keys), redis.get(keys.report(run)),
   ])
   const totals = { classes: classes.length, finishedClasses: 0, files: 0, verified: 0, failed: 0, bytes: Number(stats.bytes ?? 0), retries: Number(stats.retries ?? 0) }
   for (const c of classes) {

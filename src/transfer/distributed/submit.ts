@@ -1,21 +1,23 @@
 // Submitting a run: the config and the first scan jobs go into Redis in one atomic step; submitting the
 // same sources → destination again finds the run and resumes following it (a no-op for Redis).
 import { readFile, stat } from 'node:fs/promises'
-import type { Keys } from './keys.ts'
-import type { RunConfig } from './run-config.ts'
-import type { ScriptedRedis } from './scripts.ts'
-import type { ScanJob } from './jobs.ts'
+import { scanJob, type RunConfig } from '../wire-format.ts'
 import { DistributedTransferError } from './errors.ts'
+import type { Keys } from './redis/keys.ts'
+import { createRun, type ScriptedRedis } from './redis/scripts.ts'
 import { configIdentity, deriveRunName } from './run-config.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
+
+const DISTRIBUTED = TRANSFER_DEFAULTS.distributed
 
 export type SubmitOptions = {
   sources: string[]
   to: string
   /** Run name. @defaultValue derived from sources + destination */
   run?: string
-  /** @defaultValue 3 */
+  /** Attempts after the first before a file is reported failed. @defaultValue TRANSFER_DEFAULTS.distributed.retries */
   retries?: number
-  /** Files per copy job (1–100). @defaultValue 100 */
+  /** Files per copy job, 1 to TRANSFER_DEFAULTS.distributed.batchSize. @defaultValue TRANSFER_DEFAULTS.distributed.batchSize */
   batchSize?: number
   /** Continuous sync: re-scan every this many ms. @defaultValue undefined (one-shot) */
   watchMs?: number
@@ -34,7 +36,7 @@ export async function inlineLocalFiles(sources: string[]): Promise<Record<string
     const path = s.startsWith('file:') ? new URL(s).pathname : s
     try {
       const st = await stat(path)
-      if (st.isFile() && st.size <= 64 * 1024 * 1024) out[String(i)] = await readFile(path, 'utf8')
+      if (st.isFile() && st.size <= DISTRIBUTED.maxInlineCatalogBytes) out[String(i)] = await readFile(path, 'utf8')
     } catch { /* not a local file: the core will say what it is */ }
   }
   return out
@@ -51,8 +53,8 @@ export async function submitRun(redis: ScriptedRedis, keys: Keys, options: Submi
   if (!/^[\w.@-]{1,128}$/.test(run)) throw new DistributedTransferError('TRANSFER_DIST_BAD_JOB', `run names are letters, digits and . _ @ - (got "${run}")`, { status: 400 })
   const inline = await inlineLocalFiles(options.sources)
   const config: RunConfig = {
-    run, sources: options.sources, to: options.to, retries: options.retries ?? 3,
-    batchSize: Math.min(100, Math.max(1, options.batchSize ?? 100)),
+    run, sources: options.sources, to: options.to, retries: options.retries ?? DISTRIBUTED.retries,
+    batchSize: Math.min(DISTRIBUTED.batchSize, Math.max(1, options.batchSize ?? DISTRIBUTED.batchSize)),
     executor: options.executor ?? 'local', core: options.core ?? {}, createdAt: new Date().toISOString(),
     ...(options.watchMs ? { watchMs: options.watchMs } : {}),
     ...(options.lambdaFunction ? { lambdaFunction: options.lambdaFunction } : {}),
@@ -63,10 +65,8 @@ export async function submitRun(redis: ScriptedRedis, keys: Keys, options: Submi
   }
   // Inlined before the scan jobs exist, so no scanner can see the run without its catalogs.
   if (Object.keys(inline).length) await storeInline(redis, keys, run, inline)
-  const jobs = config.sources.map((_s, src) => JSON.stringify({ r: run, src, g: 1 } satisfies ScanJob))
-  const created = await redis.submitRun(keys.meta(run), keys.queue('scan'), keys.runs, keys.active,
-    JSON.stringify(config), config.createdAt, config.sources.length, run, ...jobs)
-  if (created === 1) {
+  const scans = config.sources.map((_s, source) => scanJob({ run, source, generation: 1 }))
+  if (await createRun(redis, { keys, config, scans })) {
     if (config.watchMs) await redis.set(keys.lock(run, 'watch'), 'submit', 'PX', config.watchMs)
     return { run, created: true, config }
   }

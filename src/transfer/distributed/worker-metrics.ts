@@ -1,8 +1,8 @@
 // Prometheus series of a worker. Rates per role come from rate(colony_transfer_jobs_total[1m]) etc.
 import { Counter, Gauge, Histogram, createMetricsRegistry, type Registry } from '../../shared/metrics.ts'
-import type { Keys, QueueName } from './keys.ts'
-import type { ScriptedRedis } from './scripts.ts'
-import { groupOf } from './keys.ts'
+import type { Keys, QueueName } from './redis/keys.ts'
+import type { ScriptedRedis } from './redis/scripts.ts'
+import { groupOf } from './redis/keys.ts'
 
 export type WorkerMetrics = {
   registry: Registry

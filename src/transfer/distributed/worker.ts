@@ -6,39 +6,42 @@ import { randomBytes } from 'node:crypto'
 import type { Logger } from '../../shared/logger.ts'
 import { handleOpsRequest, listen, sendJson } from '../../shared/http-ops.ts'
 import type { DistributedCore } from './core-port.ts'
-import type { BatchExecutor } from './executor.ts'
-import type { RoleContext } from './role-context.ts'
-import type { RunConfig } from './run-config.ts'
-import { runAggregator } from './aggregator.ts'
-import { runCopier } from './copier.ts'
-import { runCrawler } from './crawler.ts'
-import { LocalExecutor } from './executor.ts'
-import { LambdaExecutor, type LambdaExecutorOptions } from './lambda-executor.ts'
-import { createKeys } from './keys.ts'
-import { closeRedis, createRedis } from './redis-client.ts'
+import type { BatchExecutor } from './roles/executor.ts'
+import type { RoleContext } from './roles/role-context.ts'
+import { runAggregator } from './roles/aggregator.ts'
+import { runCopier } from './roles/copier.ts'
+import { runCrawler } from './roles/crawler.ts'
+import { LocalExecutor } from './roles/executor.ts'
+import { LambdaExecutor, type LambdaExecutorOptions } from './lambda/executor.ts'
+import { createKeys } from './redis/keys.ts'
+import { closeRedis, createRedis } from './redis/client.ts'
 import { RunConfigCache } from './run-config.ts'
-import { runScanner } from './scanner.ts'
+import { runScanner } from './roles/scanner.ts'
 import { createWorkerMetrics } from './worker-metrics.ts'
+import type { RunConfig, WorkerInfo } from '../wire-format.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
+
+const DISTRIBUTED = TRANSFER_DEFAULTS.distributed
 
 export type WorkerRole = 'scanner' | 'crawler' | 'copier' | 'aggregator'
 export const WORKER_ROLES: readonly WorkerRole[] = ['scanner', 'crawler', 'copier', 'aggregator']
 
 export type WorkerOptions = {
   redisUrl: string
-  /** Key prefix shared by the submitter and all workers. @defaultValue 'colony:transfer' */
+  /** Key prefix shared by the submitter and all workers. @defaultValue TRANSFER_DEFAULTS.distributed.prefix */
   prefix?: string
   roles: WorkerRole[]
-  /** Files copied at once by this worker (local executor) or batches in flight (lambda). @defaultValue 64 */
+  /** Files copied at once by this worker (local executor) or batches in flight (lambda). @defaultValue TRANSFER_DEFAULTS.distributed.concurrency */
   concurrency?: number
   /** Builds the core for a run (tests and benchmarks inject theirs). */
   createCore: (config: RunConfig) => Promise<DistributedCore>
   /** Lambda settings for runs submitted with --executor lambda (endpoint, region). @defaultValue AWS defaults */
   lambda?: LambdaExecutorOptions
-  /** Copy batches held at once. @defaultValue max(2, ceil(concurrency / 50) + 1) */
+  /** Copy batches held at once. @defaultValue max(minCopySlots, ceil(concurrency / filesPerCopySlot) + 1) of TRANSFER_DEFAULTS.distributed */
   copyBatches?: number
-  /** Idle ms after which another worker takes over a job. @defaultValue 5000 */
+  /** Idle ms after which another worker takes over a job. @defaultValue TRANSFER_DEFAULTS.distributed.claimIdleMs */
   claimIdleMs?: number
-  /** Copy-queue length (batches) above which crawlers pause. @defaultValue 2000 */
+  /** Copy-queue length (batches) above which crawlers pause. @defaultValue TRANSFER_DEFAULTS.distributed.maxQueuedBatches */
   maxQueuedBatches?: number
   /** host:port for /metrics and /healthz; undefined = no server. @defaultValue undefined */
   metrics?: { host: string; port: number }
@@ -50,12 +53,12 @@ export type Worker = {
   metricsUrl?: string
   /** Resolves when every role loop has stopped. */
   done: Promise<void>
-  /** Stops taking work, finishes what is in flight (up to `graceMs`, default 10 s), closes connections. */
+  /** Stops taking work, finishes what is in flight (up to `graceMs`, default TRANSFER_DEFAULTS.distributed.stopGraceMs), closes connections. */
   stop(graceMs?: number): Promise<void>
 }
 
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
-  const keys = createKeys(options.prefix ?? 'colony:transfer')
+  const keys = createKeys(options.prefix ?? DISTRIBUTED.prefix)
   const redis = createRedis(options.redisUrl, { name: 'colony-transfer-worker' })
   const id = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
   const log = options.log.child({ worker: id })
@@ -74,9 +77,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   }
   const ctx: RoleContext = {
     redis, keys, log, metrics, configs: new RunConfigCache(redis, keys), coreFor, consumer: id,
-    claimIdleMs: options.claimIdleMs ?? 5000, signal: abort.signal, workSignal: hardAbort.signal,
+    claimIdleMs: options.claimIdleMs ?? DISTRIBUTED.claimIdleMs, signal: abort.signal, workSignal: hardAbort.signal,
   }
-  const concurrency = options.concurrency ?? 64
+  const concurrency = options.concurrency ?? DISTRIBUTED.concurrency
   const local = new LocalExecutor({ concurrency, coreFor })
   let lambda: LambdaExecutor | undefined
   const executorFor = (config: RunConfig): BatchExecutor => {
@@ -95,21 +98,21 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     metricsUrl = await listen(server, options.metrics)
   }
   const beat = async (): Promise<void> => {
-    const info = { id, roles: options.roles, host: os.hostname(), pid: process.pid, metrics: metricsUrl, seen: Date.now() }
+    const info: WorkerInfo = { id, roles: options.roles, host: os.hostname(), pid: process.pid, ...(metricsUrl ? { metrics: metricsUrl } : {}), seen: Date.now() }
     try { await redis.hset(keys.workers, id, JSON.stringify(info)) } catch { /* Redis down: next beat */ }
   }
   await beat()
-  const timer = setInterval(() => { void beat() }, 5000)
+  const timer = setInterval(() => { void beat() }, DISTRIBUTED.heartbeatMs)
   const loops: Array<Promise<void>> = []
   const guard = (role: string, p: Promise<void>): Promise<void> => p.catch((err: unknown) => { log.error({ err, role }, 'role loop crashed') })
   if (options.roles.includes('scanner')) loops.push(guard('scanner', runScanner(ctx)))
   if (options.roles.includes('crawler')) loops.push(guard('crawler', runCrawler(ctx, { ...(options.maxQueuedBatches ? { maxQueuedBatches: options.maxQueuedBatches } : {}) })))
-  if (options.roles.includes('copier')) loops.push(guard('copier', runCopier(ctx, { executorFor, slots: options.copyBatches ?? Math.max(2, Math.ceil(concurrency / 50) + 1) })))
+  if (options.roles.includes('copier')) loops.push(guard('copier', runCopier(ctx, { executorFor, slots: options.copyBatches ?? Math.max(DISTRIBUTED.minCopySlots, Math.ceil(concurrency / DISTRIBUTED.filesPerCopySlot) + 1) })))
   if (options.roles.includes('aggregator')) loops.push(guard('aggregator', runAggregator(ctx)))
   log.info({ roles: options.roles, concurrency, metrics: metricsUrl }, 'worker started')
   const done = Promise.all(loops).then(() => undefined)
   let stopping: Promise<void> | undefined
-  const stop = (graceMs = 10_000): Promise<void> => {
+  const stop = (graceMs: number = DISTRIBUTED.stopGraceMs): Promise<void> => {
     stopping ??= (async () => {
       abort.abort()
       const grace = setTimeout(() => hardAbort.abort(), graceMs)

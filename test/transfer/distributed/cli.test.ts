@@ -5,8 +5,8 @@ import { execFile, spawn } from 'node:child_process'
 import { readFile, rm, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, makeTempDir, startNginx, startRedis, stopProcess, waitFor, type Service } from '../../helpers/services.ts'
-import type { RunReport } from '../../../src/transfer/types.ts'
+import { freePort, makeTempDir, startNginx, startRedis, stopProcess, waitFor, type Service } from '../../../support/services.ts'
+import type { RunReport } from '../../../src/transfer/core/types.ts'
 import { compareTrees, writeLibrary, type LibraryFile } from './fixtures.ts'
 
 const BIN = fileURLToPath(new URL('../../../bin/colony.js', import.meta.url))

@@ -4,12 +4,13 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFile, rm } from 'node:fs/promises'
 import path from 'node:path'
-import { freePort, makeTempDir, startNginx, startRedis, waitFor, type Service } from '../../helpers/services.ts'
-import { createKeys } from '../../../src/transfer/distributed/keys.ts'
-import { closeRedis, createRedis } from '../../../src/transfer/distributed/redis-client.ts'
+import { freePort, makeTempDir, startNginx, startRedis, waitFor, type Service } from '../../../support/services.ts'
+import { createKeys } from '../../../src/transfer/distributed/redis/keys.ts'
+import { closeRedis, createRedis } from '../../../src/transfer/distributed/redis/client.ts'
 import { submitRun } from '../../../src/transfer/distributed/submit.ts'
 import { readRunStatus, type RunStatus } from '../../../src/transfer/distributed/status.ts'
 import { compareTrees, killHard, spawnWorker, stopGracefully, writeLibrary, type LibraryFile, type WorkerProc } from './fixtures.ts'
+import { createRandom } from '../../../src/demo/transfer-sample/content.ts'
 
 let work: string
 let nginx: Service
@@ -32,21 +33,8 @@ after(async () => {
   await rm(work, { recursive: true, force: true })
 })
 
-/** mulberry32: a small seeded generator, so a failing schedule of kills can be replayed with CHAOS_SEED. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
-
-const seed = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31))
-const random = seededRandom(seed)
-
 test('kill -9 of random workers and a Redis restart lose nothing and count nothing twice', { timeout: 240_000 }, async () => {
+  const seed = Number(process.env.COLONY_TEST_SEED) || Date.now() % 2 ** 31
   const redisDir = path.join(work, 'redis')
   const port = await freePort()
   await import('node:fs/promises').then((fs) => fs.mkdir(redisDir))
@@ -69,6 +57,7 @@ test('kill -9 of random workers and a Redis restart lose nothing and count nothi
     // Chaos: kill -9 a random live worker every ~1.5 s and replace it; restart Redis once in the middle.
     let kills = 0
     let restarted = false
+    const random = createRandom(seed)
     const rnd = (n: number): number => Math.floor(random() * n)
     for (let round = 0; round < 12; round++) {
       const s = await status().catch(() => undefined)
@@ -103,7 +92,7 @@ test('kill -9 of random workers and a Redis restart lose nothing and count nothi
     assert.deepEqual(await compareTrees(path.join(work, 'origin'), dest, files), [])
     assert.deepEqual(final.queues.copy, { length: 0, pending: 0 })
   } catch (err) {
-    process.stderr.write(`chaos seed ${seed} (replay: CHAOS_SEED=${seed})\n`)
+    process.stderr.write(`chaos seed ${seed} (run again with COLONY_TEST_SEED=${seed})\n`)
     for (const w of workers) if (w.output()) process.stderr.write(`--- ${w.role} ---\n${w.output().slice(-3000)}\n`)
     process.stderr.write(`${JSON.stringify(await readRunStatus(redis, keys, (await redis.smembers(keys.runs))[0] ?? '').catch((e: unknown) => String(e)), null, 1).slice(0, 3000)}\n`)
     throw err

@@ -5,12 +5,12 @@ import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startRedis, waitFor, type Service } from '../../helpers/services.ts'
+import { startRedis, waitFor, type Service } from '../../../support/services.ts'
 import { createSilentLogger } from '../../../src/shared/logger.ts'
-import { createTransferCore } from '../../../src/transfer/distributed/core-adapter.ts'
-import { startDashboard, diffSpan } from '../../../src/transfer/distributed/dashboard-server.ts'
-import { createKeys } from '../../../src/transfer/distributed/keys.ts'
-import { closeRedis, createRedis } from '../../../src/transfer/distributed/redis-client.ts'
+import { createSyntheticCore } from '../../../support/transfer-synthetic.ts'
+import { startDashboard, diffSpan } from '../../../src/transfer/distributed/dashboard/server.ts'
+import { createKeys } from '../../../src/transfer/distributed/redis/keys.ts'
+import { closeRedis, createRedis } from '../../../src/transfer/distributed/redis/client.ts'
 import { submitRun } from '../../../src/transfer/distributed/submit.ts'
 import { startWorker } from '../../../src/transfer/distributed/worker.ts'
 import { launchChromium, type Browser } from './cdp.ts'
@@ -40,7 +40,7 @@ test('the page shows every class and its counts during a run, and collapses fini
   const keys = createKeys(prefix)
   const redis = createRedis(redisSvc.url)
   const dash = await startDashboard({ redisUrl: redisSvc.url, prefix, port: 0, intervalMs: 200 })
-  const opts = { redisUrl: redisSvc.url, prefix, log: createSilentLogger(), createCore: (c: Parameters<typeof createTransferCore>[0]) => Promise.resolve(createTransferCore(c)), claimIdleMs: 2000 }
+  const opts = { redisUrl: redisSvc.url, prefix, log: createSilentLogger(), createCore: (c: Parameters<typeof createSyntheticCore>[0]) => Promise.resolve(createSyntheticCore(c)), claimIdleMs: 2000 }
   // First only scan + crawl: every file is listed and pending.
   const lister = await startWorker({ ...opts, roles: ['scanner', 'crawler'] })
   let copier: Awaited<ReturnType<typeof startWorker>> | undefined

@@ -1,14 +1,14 @@
 // The Redis machinery end to end on a synthetic library (no origin): submit, four roles, report.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startRedis, waitFor, type Service } from '../../helpers/services.ts'
+import { startRedis, waitFor, type Service } from '../../../support/services.ts'
 import { createSilentLogger } from '../../../src/shared/logger.ts'
-import { createKeys } from '../../../src/transfer/distributed/keys.ts'
-import { closeRedis, createRedis } from '../../../src/transfer/distributed/redis-client.ts'
+import { createKeys } from '../../../src/transfer/distributed/redis/keys.ts'
+import { closeRedis, createRedis } from '../../../src/transfer/distributed/redis/client.ts'
 import { submitRun } from '../../../src/transfer/distributed/submit.ts'
 import { readRunStatus } from '../../../src/transfer/distributed/status.ts'
 import { startWorker, WORKER_ROLES } from '../../../src/transfer/distributed/worker.ts'
-import { createTransferCore } from '../../../src/transfer/distributed/core-adapter.ts'
+import { createSyntheticCore } from '../../../support/transfer-synthetic.ts'
 
 let redisSvc: Service
 before(async () => { redisSvc = await startRedis() })
@@ -24,7 +24,7 @@ test('a synthetic run goes through scanner, crawler, copier, aggregator and repo
     const again = await submitRun(redis, keys, { sources: ['synthetic:?classes=7&files=333&size=10&fail=0.05'], to: 'null:' })
     assert.equal(again.created, false)
     assert.equal(again.run, run)
-    const worker = await startWorker({ redisUrl: redisSvc.url, prefix, roles: [...WORKER_ROLES], concurrency: 32, createCore: (c) => Promise.resolve(createTransferCore(c)), log: createSilentLogger(), claimIdleMs: 2000 })
+    const worker = await startWorker({ redisUrl: redisSvc.url, prefix, roles: [...WORKER_ROLES], concurrency: 32, createCore: (c) => Promise.resolve(createSyntheticCore(c)), log: createSilentLogger(), claimIdleMs: 2000 })
     try {
       const status = await waitFor(async () => { const s = await readRunStatus(redis, keys, run); return s.state === 'finished' ? s : undefined }, { timeoutMs: 45_000, message: 'run finished' })
       assert.ok(status.report)
@@ -45,7 +45,7 @@ test('a synthetic run goes through scanner, crawler, copier, aggregator and repo
 })
 
 test('retries are taken before new work, and a dead consumer\'s entry is reclaimed after the idle time', { timeout: 30_000 }, async () => {
-  const { StreamConsumer } = await import('../../../src/transfer/distributed/stream-queue.ts')
+  const { StreamConsumer } = await import('../../../src/transfer/distributed/redis/stream-queue.ts')
   const redis = createRedis(redisSvc.url)
   const blocking = createRedis(redisSvc.url)
   const stream = (q: string): string => `prio${Date.now()}:${q}`
@@ -73,7 +73,7 @@ test('retries are taken before new work, and a dead consumer\'s entry is reclaim
 })
 
 test('housekeeping removes consumers and heartbeats of long-gone workers, never ones holding jobs', async () => {
-  const { housekeep } = await import('../../../src/transfer/distributed/aggregator.ts')
+  const { housekeep } = await import('../../../src/transfer/distributed/roles/aggregator.ts')
   type Ctx = Parameters<typeof housekeep>[0]
   const prefix = `house${Date.now()}`
   const keys = createKeys(prefix)
@@ -96,15 +96,14 @@ test('housekeeping removes consumers and heartbeats of long-gone workers, never 
 })
 
 test('the settle script ORs a batch\'s done bits in one step and counts only bits that flip (a batch settled twice)', async () => {
-  const { doneArgs } = await import('../../../src/transfer/distributed/copier.ts')
+  const { settleBatch } = await import('../../../src/transfer/distributed/redis/scripts.ts')
   const prefix = `settle${Date.now()}`
   const keys = createKeys(prefix)
   const redis = createRedis(redisSvc.url)
   const stream = keys.queue('copy')
-  const settle = async (id: string, done: Parameters<typeof doneArgs>[0]): Promise<[number, number, number]> => {
-    const d = doneArgs(done)
-    return redis.settleBatch(stream, keys.done('r', 'c1'), keys.failed('r', 'c1'), keys.bytes('r'), keys.retries('r'), keys.skipped('r'), keys.version('r'), keys.stats('r'),
-      keys.problems('r', 'c1'), keys.queue('retry'), keys.fingerprint('r', 'c1'), 'copiers', id, 'c1', d.b0, d.mask, done.length, d.bytes, d.skipped, d.sizes, d.skipMask, d.fps, 0, 0, '')
+  const settle = async (id: string, done: Parameters<typeof settleBatch>[1]['done']): Promise<[number, number, number]> => {
+    const res = await settleBatch(redis, { keys, run: 'r', classId: 'c1', stream, entryId: id, done, failures: [] })
+    return [res.acked ? 1 : 0, res.files, res.failures]
   }
   try {
     await redis.xgroup('CREATE', stream, 'copiers', '0', 'MKSTREAM')

@@ -1,16 +1,19 @@
 // Shared by the distributed tests: a small HLS library on disk (served by nginx), worker processes, checks.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createRandom } from '../../../src/demo/transfer-sample/content.ts'
 
 export const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url))
 
 export type LibraryFile = { key: string; size: number }
 
 /** Writes `classes` classes (master, `variants` media playlists, `segments` segments each) under root/lib. */
-export async function writeLibrary(root: string, options: { classes: number; variants: number; segments: number; endlist?: boolean; segmentBytes?: [number, number] }): Promise<{ files: LibraryFile[]; catalog: Array<{ id: string; path: string }> }> {
+/** Bytes and sizes come from a PRNG seeded with `seed` (default 1): the same options write the same library. */
+export async function writeLibrary(root: string, options: { classes: number; variants: number; segments: number; endlist?: boolean; segmentBytes?: [number, number]; seed?: number }): Promise<{ files: LibraryFile[]; catalog: Array<{ id: string; path: string }> }> {
+  const random = createRandom(options.seed ?? 1)
+  const bytes = (n: number): Buffer => { const b = Buffer.alloc(n); for (let k = 0; k < n; k++) b[k] = Math.floor(random() * 256); return b }
   const files: LibraryFile[] = []
   const catalog: Array<{ id: string; path: string }> = []
   for (let c = 0; c < options.classes; c++) {
@@ -30,7 +33,7 @@ export async function writeLibrary(root: string, options: { classes: number; var
         const name = `seg${String(s).padStart(4, '0')}.ts`
         media.push('#EXTINF:4.0,', name)
         const [min, max] = options.segmentBytes ?? [100, 6100]
-        await put(`v${v}/${name}`, randomBytes(min + Math.floor(Math.random() * (max - min))))
+        await put(`v${v}/${name}`, bytes(min + Math.floor(random() * (max - min))))
       }
       if (options.endlist ?? true) media.push('#EXT-X-ENDLIST')
       await put(`v${v}/index.m3u8`, `${media.join('\n')}\n`)

@@ -7,20 +7,21 @@ import { readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { LambdaClient } from '@aws-sdk/client-lambda'
-import { makeTempDir, startNginx, startRedis, waitFor, type Service } from '../../helpers/services.ts'
+import { makeTempDir, startNginx, startRedis, waitFor, type Service } from '../../../support/services.ts'
 import { createSilentLogger } from '../../../src/shared/logger.ts'
-import type { FileRef } from '../../../src/transfer/types.ts'
+import type { FileRef } from '../../../src/transfer/core/types.ts'
 import { createTransferCore } from '../../../src/transfer/distributed/core-adapter.ts'
-import { handler } from '../../../src/transfer/distributed/lambda-handler.ts'
-import { startLocalLambda } from '../../../src/transfer/distributed/lambda-local-server.ts'
-import { buildLambdaPackage } from '../../../src/transfer/distributed/lambda-package.ts'
-import type { LambdaBatchEvent } from '../../../src/transfer/distributed/lambda-payload.ts'
-import { createKeys } from '../../../src/transfer/distributed/keys.ts'
-import { closeRedis, createRedis } from '../../../src/transfer/distributed/redis-client.ts'
+import { handler } from '../../../src/transfer/distributed/lambda/handler.ts'
+import { startLocalLambda } from '../../../src/transfer/distributed/lambda/local-server.ts'
+import { buildLambdaPackage } from '../../../src/transfer/distributed/lambda/package.ts'
+import { createKeys, type Keys } from '../../../src/transfer/distributed/redis/keys.ts'
+import { closeRedis, createRedis } from '../../../src/transfer/distributed/redis/client.ts'
+import type { ScriptedRedis } from '../../../src/transfer/distributed/redis/scripts.ts'
 import { submitRun } from '../../../src/transfer/distributed/submit.ts'
 import { readRunStatus } from '../../../src/transfer/distributed/status.ts'
 import { startWorker, WORKER_ROLES } from '../../../src/transfer/distributed/worker.ts'
 import { compareTrees, writeLibrary, type LibraryFile } from './fixtures.ts'
+import type { LambdaBatchEvent } from '../../../src/transfer/wire-format.ts'
 
 const run = promisify(execFile)
 let work: string
@@ -59,42 +60,46 @@ test('the handler copies a batch and reports one outcome per file, a missing one
   await assert.rejects(handler({ kind: 'nope' } as unknown as LambdaBatchEvent), { code: 'TRANSFER_DIST_BAD_JOB' })
 })
 
-test('a run with --executor lambda copies every batch through the Invoke API', { timeout: 120_000 }, async () => {
+/** Redis, the local Invoke API and an all-roles worker whose copier invokes it; `close` stops them all. */
+async function lambdaRig(prefix: string, concurrency: number): Promise<{ redis: ScriptedRedis; keys: Keys; invocations: () => number; close: () => Promise<void> }> {
   const redisSvc = await startRedis()
   const lambda = await startLocalLambda({ functions: ['colony-copier'] })
-  const prefix = `lambda${Date.now()}`
   const keys = createKeys(prefix)
   const redis = createRedis(redisSvc.url)
-  const dest = path.join(work, 'via-lambda')
   const client = new LambdaClient({ endpoint: lambda.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 })
   const worker = await startWorker({
-    redisUrl: redisSvc.url, prefix, roles: [...WORKER_ROLES], concurrency: 8, log: createSilentLogger(),
+    redisUrl: redisSvc.url, prefix, roles: [...WORKER_ROLES], concurrency, log: createSilentLogger(),
     createCore: (c) => Promise.resolve(createTransferCore(c)), lambda: { client },
   })
+  return {
+    redis, keys, invocations: lambda.invocations,
+    close: async () => {
+      await worker.stop()
+      await closeRedis(redis)
+      client.destroy()
+      await lambda.close()
+      await redisSvc.stop()
+    },
+  }
+}
+
+test('a run with --executor lambda copies every batch through the Invoke API', { timeout: 120_000 }, async () => {
+  const { redis, keys, invocations, close } = await lambdaRig(`lambda${Date.now()}`, 8)
+  const dest = path.join(work, 'via-lambda')
   try {
     const { run: name } = await submitRun(redis, keys, { sources: [0, 1, 2].map((c) => `${nginx.url}/lib/class00${c}/master.m3u8`), to: dest, executor: 'lambda', lambdaFunction: 'colony-copier', batchSize: 10 })
     const s = await waitFor(async () => { const st = await readRunStatus(redis, keys, name); return st.state === 'finished' ? st : undefined }, { timeoutMs: 100_000, intervalMs: 200, message: 'lambda run finished' })
     assert.equal(s.report?.ok, true)
     assert.equal(s.report?.totals.verified, files.length)
-    assert.ok(lambda.invocations() >= Math.ceil(files.length / 10), `${lambda.invocations()} invocations for ${files.length} files in batches of 10`)
+    assert.ok(invocations() >= Math.ceil(files.length / 10), `${invocations()} invocations for ${files.length} files in batches of 10`)
     assert.deepEqual(await compareTrees(path.join(work, 'origin'), dest, files), [])
   } finally {
-    await worker.stop()
-    await closeRedis(redis)
-    client.destroy()
-    await lambda.close()
-    await redisSvc.stop()
+    await close()
   }
 })
 
 test('a batch whose function is missing is retried, then reported failed with the Lambda error', { timeout: 60_000 }, async () => {
-  const redisSvc = await startRedis()
-  const lambda = await startLocalLambda({ functions: ['colony-copier'] })
-  const prefix = `lambdafail${Date.now()}`
-  const keys = createKeys(prefix)
-  const redis = createRedis(redisSvc.url)
-  const client = new LambdaClient({ endpoint: lambda.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 })
-  const worker = await startWorker({ redisUrl: redisSvc.url, prefix, roles: [...WORKER_ROLES], concurrency: 4, log: createSilentLogger(), createCore: (c) => Promise.resolve(createTransferCore(c)), lambda: { client } })
+  const { redis, keys, close } = await lambdaRig(`lambdafail${Date.now()}`, 4)
   try {
     const { run: name } = await submitRun(redis, keys, { sources: [`${nginx.url}/lib/class001/master.m3u8`], to: path.join(work, 'nofn'), executor: 'lambda', lambdaFunction: 'not-deployed', retries: 1 })
     const s = await waitFor(async () => { const st = await readRunStatus(redis, keys, name); return st.state === 'finished' ? st : undefined }, { timeoutMs: 50_000, intervalMs: 200, message: 'run finished' })
@@ -105,11 +110,7 @@ test('a batch whose function is missing is retried, then reported failed with th
     assert.equal(c?.missing[0]?.code, 'TRANSFER_DIST_LAMBDA_INVOKE')
     assert.equal(c?.retries, c?.files, 'every file was retried once (--retries 1) before being reported')
   } finally {
-    await worker.stop()
-    await closeRedis(redis)
-    client.destroy()
-    await lambda.close()
-    await redisSvc.stop()
+    await close()
   }
 })
 

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict'
 import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { test } from 'node:test'
-import { runTransferDemo } from '../../../src/transfer/demo.ts'
-import type { RunReport } from '../../../src/transfer/types.ts'
-import { makeTempDir } from '../../helpers/services.ts'
+import { runTransferDemo } from '../../../src/demo/transfer.ts'
+import type { RunReport } from '../../../src/transfer/core/types.ts'
+import { makeTempDir } from '../../../support/services.ts'
 import { listTree } from './run-cli.ts'
 
 test('runTransferDemo copies and verifies the sample library and says where to look', { timeout: 90_000 }, async () => {

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict'
 import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
-import { generateSampleLibrary, startSampleOrigin, type SampleOrigin } from '../../../src/transfer/sample/index.ts'
-import { makeTempDir } from '../../helpers/services.ts'
+import { generateSampleLibrary, startSampleOrigin, type SampleOrigin } from '../../../src/demo/transfer-sample/index.ts'
+import { makeTempDir } from '../../../support/services.ts'
 import { listTree, readReport, runCli } from './run-cli.ts'
 
 const lib = generateSampleLibrary({ classes: 5, varied: true, seed: 11, defaults: { segments: 8, segmentSeconds: 2 } })

@@ -6,7 +6,7 @@ import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { generateFfmpegLibrary, probeHls, type FfmpegLibrary } from '../../helpers/hls-ffmpeg.ts'
-import { makeTempDir, startNginx, startS3rver, type Service } from '../../helpers/services.ts'
+import { makeTempDir, startNginx, startS3rver, type Service } from '../../../support/services.ts'
 import { getS3, listS3, listTree, readReport, runCli, s3Client, S3_ENV } from './run-cli.ts'
 
 let work: string

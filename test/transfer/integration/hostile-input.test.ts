@@ -5,8 +5,8 @@ import assert from 'node:assert/strict'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
-import { generateSampleLibrary, startSampleOrigin, type SampleOrigin } from '../../../src/transfer/sample/index.ts'
-import { makeTempDir } from '../../helpers/services.ts'
+import { generateSampleLibrary, startSampleOrigin, type SampleOrigin } from '../../../src/demo/transfer-sample/index.ts'
+import { makeTempDir } from '../../../support/services.ts'
 import { listTree, readReport, runCli } from './run-cli.ts'
 
 const lib = generateSampleLibrary({ classes: 2, seed: 41, nonTransferable: false, defaults: { segments: 4 } })

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict'
 import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
-import { generateSampleLibrary, startSampleOrigin, type SampleOrigin } from '../../../src/transfer/sample/index.ts'
-import { makeTempDir } from '../../helpers/services.ts'
+import { generateSampleLibrary, startSampleOrigin, type SampleOrigin } from '../../../src/demo/transfer-sample/index.ts'
+import { makeTempDir } from '../../../support/services.ts'
 import { readReport, runCli, spawnCli } from './run-cli.ts'
 
 const lib = generateSampleLibrary({ classes: 3, varied: true, seed: 21, nonTransferable: false, defaults: { segments: 6 } })

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict'
 import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
-import { generateSampleLibrary, startSampleOrigin, type SampleOrigin } from '../../../src/transfer/sample/index.ts'
-import { makeTempDir, waitFor } from '../../helpers/services.ts'
+import { generateSampleLibrary, startSampleOrigin, type SampleOrigin } from '../../../src/demo/transfer-sample/index.ts'
+import { makeTempDir, waitFor } from '../../../support/services.ts'
 import { readReport, runCli, spawnCli } from './run-cli.ts'
 
 const lib = generateSampleLibrary({ classes: 4, varied: true, seed: 31, nonTransferable: false, defaults: { segments: 12, segmentSeconds: 2 } })

@@ -4,7 +4,7 @@ import { readFile, readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { GetObjectCommand, ListObjectsCommand, S3Client } from '@aws-sdk/client-s3'
-import type { RunReport } from '../../../src/transfer/types.ts'
+import type { RunReport } from '../../../src/transfer/core/types.ts'
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url))
 export const COLONY_BIN = path.join(REPO, 'bin/colony.js')

@@ -6,8 +6,8 @@ import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import HLS from 'hls-parser'
-import { generateSampleLibrary, startSampleOrigin, type SampleLibrary, type SampleOrigin } from '../../../src/transfer/sample/index.ts'
-import { makeTempDir } from '../../helpers/services.ts'
+import { generateSampleLibrary, startSampleOrigin, type SampleLibrary, type SampleOrigin } from '../../../src/demo/transfer-sample/index.ts'
+import { makeTempDir } from '../../../support/services.ts'
 
 /** Every URI a playlist references, resolved against the playlist URL (what a crawler must find). */
 function referencedUris(text: string, url: string): string[] {

@@ -1,0 +1,186 @@
+// Every default of the transfer subsystem, in one typed object: what the CLI's --help prints and what the code
+// falls back to when an option is not given. Sizes are in bytes, durations in milliseconds. The number of copy
+// worker threads is not here: it is one per core of the machine the run is on (defaultWorkers()).
+
+const MiB = 1024 * 1024
+
+type Value = number | string
+type Section = Readonly<Record<string, Value | Readonly<Record<string, Value>>>>
+
+export const TRANSFER_DEFAULTS = {
+  /** Reading playlists and catalogs (both engines). */
+  crawl: {
+    /** Bigger playlists are refused (TRANSFER_PLAYLIST_TOO_LARGE); --max-playlist-size. */
+    maxPlaylistBytes: 16 * MiB,
+    /** A class referencing more files is cut off (TRANSFER_TOO_MANY_FILES); --max-files-per-class. */
+    maxFilesPerClass: 1_000_000,
+    /** Playlist nesting limit, master → media = 1; --max-depth. */
+    maxDepth: 4,
+    /** Playlists of one class fetched at once. */
+    concurrency: 8,
+    /** Attempts after the first for a playlist fetch that failed in a retryable way. */
+    retries: 3,
+    /** Backoff base between those attempts. */
+    retryBaseMs: 200,
+    /** A catalog read from a URL or S3 is refused past this size. */
+    maxCatalogBytes: 256 * MiB,
+    /** Files HEAD-checked at once when a --watch cycle re-crawls an HTTP class. */
+    headConcurrency: 16,
+  },
+  /** Copying one file (both engines). */
+  copy: {
+    /** Bodies up to this size are read whole and written in one call; bigger ones stream. */
+    bufferLimit: 4 * MiB,
+    /** The same limit for a directory written with blocking calls (a copy worker thread). */
+    syncBufferLimit: 64 * 1024,
+  },
+  /** HTTP(S) origins. */
+  http: {
+    /** Connections per origin (a run splits --concurrency across its copy workers). */
+    connections: 64,
+    /** Time to connect. */
+    connectTimeoutMs: 10_000,
+    /** Time to response headers. */
+    headersTimeoutMs: 30_000,
+    /** Longest idle time between two chunks of a body. */
+    bodyTimeoutMs: 30_000,
+    /** How long an idle keep-alive connection is kept. */
+    keepAliveMs: 30_000,
+    /** Redirect hops followed. */
+    maxRedirects: 5,
+    /** Sent as User-Agent. */
+    userAgent: 'colony-transfer',
+  },
+  /** S3 and S3-compatible stores (sources and destinations). */
+  s3: {
+    /** Region when neither the option nor AWS_REGION / AWS_DEFAULT_REGION gives one. */
+    region: 'us-east-1',
+    /** Sockets per client. */
+    maxSockets: 64,
+    /** Time to connect. */
+    connectTimeoutMs: 10_000,
+    /** Time for one request (headers of a GET, a whole PUT). */
+    requestTimeoutMs: 120_000,
+    /** How long an idle keep-alive connection of the lean PUT path is kept. */
+    keepAliveMs: 30_000,
+    /** Bodies at least this big (or of unknown size) are uploaded multipart; --multipart-threshold. */
+    multipartThreshold: 16 * MiB,
+    /** Part size of multipart uploads. */
+    partSize: 8 * MiB,
+    /** Parts uploaded at once per object. */
+    partConcurrency: 4,
+  },
+  /** Run reports. */
+  report: {
+    /** Missing files a terminal summary names (the JSON report names them all). */
+    maxMissingShown: 20,
+  },
+  /** The embedded engine: one process, a sqlite journal (`colony transfer <source…> --to <dest>`). */
+  embedded: {
+    /** Attempts after the first for a file that failed in a retryable way; --retries. */
+    retries: 3,
+    /** Copies in flight across all copy workers; --concurrency. */
+    concurrency: 64,
+    /** Where journals live; --state. */
+    stateDir: '.colony',
+    /** Backoff base between a file's attempts. */
+    retryBaseMs: 250,
+    /** Backoff ceiling. */
+    retryMaxMs: 30_000,
+    /** Files queued above which crawling pauses. */
+    maxQueued: 50_000,
+    /** Classes crawled at once. */
+    crawlers: 4,
+    /** HTTP connections per origin of the planning and crawling thread (copy workers have their own). */
+    crawlConnections: 16,
+    /** Files verified at once when each needs its own stat or re-hash. */
+    verifyConcurrency: 32,
+    /** Each copy worker keeps at least this many connections per origin. */
+    minWorkerConnections: 4,
+    /** A copy worker that does not exit this long after it is asked to is terminated. */
+    workerExitMs: 5000,
+    /** The journal writes its buffered changes after this many… */
+    journalFlushRows: 2000,
+    /** …or this long after the first one, whichever comes first. */
+    journalFlushMs: 250,
+  },
+  /** The distributed engine: Redis-coordinated workers (`colony transfer … --redis`, `colony transfer worker`). */
+  distributed: {
+    /** Redis shared by the submitter and every worker; --redis. */
+    redisUrl: 'redis://127.0.0.1:6379',
+    /** Key prefix, separating colonies on one Redis; --prefix. */
+    prefix: 'colony:transfer',
+    /** Attempts after the first before a file is reported failed; --retries. */
+    retries: 3,
+    /** Files per copy job, and the most a job may hold; --batch-size. */
+    batchSize: 100,
+    /** Files a worker copies at once (local executor) or Lambda invocations in flight; --concurrency. */
+    concurrency: 64,
+    /** HTTP connections per origin per worker. */
+    connections: 64,
+    /** A job held this long without a heartbeat belongs to a dead worker and is taken over; --claim-idle. */
+    claimIdleMs: 5000,
+    /** Copy batches queued above which crawlers pause; --max-queued. */
+    maxQueuedBatches: 2000,
+    /** Classes a crawler crawls at once. */
+    crawlerSlots: 4,
+    /** Files per copy batch a copier settles in the time it takes one batch: copy batches held = concurrency / this + 1. */
+    filesPerCopySlot: 50,
+    /** Copy batches a copier holds at least. */
+    minCopySlots: 2,
+    /** Pause between two aggregation passes. */
+    aggregateIntervalMs: 500,
+    /** A consumer idle this long with nothing pending, or a worker silent this long, is removed. */
+    housekeepingIdleMs: 3_600_000,
+    /** How often one aggregator does that clean-up. */
+    housekeepingEveryMs: 60_000,
+    /** The run list a worker serves is re-read at most this often. */
+    activeRunsTtlMs: 1000,
+    /** Decoded class file lists a copier keeps in memory. */
+    fileListCacheSize: 64,
+    /** How long one blocking queue read waits. */
+    queueBlockMs: 500,
+    /** Worker heartbeat period. */
+    heartbeatMs: 5000,
+    /** A worker whose last heartbeat is older is not listed as alive. */
+    workerAliveMs: 30_000,
+    /** Time a stopping worker gives in-flight work before abandoning it to a reclaim. */
+    stopGraceMs: 10_000,
+    /** Re-scan interval of a bare --watch. */
+    watchIntervalMs: 60_000,
+    /** Local catalog files up to this size are inlined in the run at submit. */
+    maxInlineCatalogBytes: 64 * MiB,
+    /** /metrics and /healthz listen address of a worker; --metrics. */
+    metricsAddress: '127.0.0.1:0',
+    /** Progress refresh of the submit command's follow loop on a terminal. */
+    followTtyMs: 500,
+    /** The same when its output is not a terminal (one line each time). */
+    followLogMs: 2000,
+  },
+  /** The live dashboard (`colony transfer dashboard`, submit --dashboard). */
+  dashboard: {
+    /** Bind address; --host. */
+    host: '127.0.0.1',
+    /** Port (0 = any free port); --port. */
+    port: 7070,
+    /** Redis poll period. */
+    intervalMs: 500,
+  },
+  /** Copier batches in AWS Lambda (--executor lambda). */
+  lambda: {
+    /** Region when neither the option nor AWS_REGION gives one. */
+    region: 'us-east-1',
+    /** Invocations in flight per worker. */
+    concurrency: 16,
+    /** Files copied at once inside one invocation. */
+    filesPerInvocation: 16,
+    /** The most files the handler copies at once, whatever the event asks. */
+    maxFilesPerInvocation: 64,
+    /** Port of `colony transfer lambda serve`, the local Invoke API. */
+    localPort: 9001,
+    /** Largest event the local Invoke API accepts (Lambda's own synchronous payload limit). */
+    maxEventBytes: 6 * MiB,
+  },
+} as const satisfies Readonly<Record<string, Section>>
+
+export type TransferDefaults = typeof TRANSFER_DEFAULTS

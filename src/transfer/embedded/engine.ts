@@ -1,0 +1,340 @@
+// The embedded engine: crawl → in-process deque → copiers (worker threads) → journal → verify → report.
+// One process, no services. Crawling feeds the queue with backpressure so memory stays bounded.
+import { EventEmitter } from 'node:events'
+import path from 'node:path'
+import { HostAllowList } from '../../shared/allow-host.ts'
+import { computeBackoff } from '../../shared/backoff.ts'
+import type { Logger } from '../../shared/logger.ts'
+import type { ClassEntry, CopyOutcome, CrawlResult, FileRef, RunReport, SkipReason } from '../core/types.ts'
+import type { StoredObject } from '../core/ports.ts'
+import type { TransferEvents } from '../core/events.ts'
+import { TransferError, TRANSFER_CODES } from '../errors.ts'
+import { crawlClass } from '../core/crawler.ts'
+import { crawlPrefix, keyFunctionFor, namedHosts, planSources } from '../core/plan.ts'
+import { isPlaylistLocator, locatorKind } from '../core/locators.ts'
+import { Journal, deriveRunName } from './journal.ts'
+import { MemoryJobQueue } from './memory-queue.ts'
+import { buildReport } from '../core/report.ts'
+import { checkStored, verifyFile, type ExpectedObject } from '../core/verify.ts'
+import { createDestination, SourceRouter } from '../adapters/create.ts'
+import type { S3Options } from '../adapters/s3-client.ts'
+import { defaultWorkers, InlineExecutor, WorkerExecutor, type CopyConfig, type CopyExecutor } from './copy-executor.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
+
+export type TransferOptions = {
+  /** Playlist URLs, s3:// prefixes, directories, or catalog files/URLs (.json/.jsonl/.ndjson). */
+  sources: string[]
+  /** Catalogs (JSON array or NDJSON of {id, master, status}), file or URL. @defaultValue [] */
+  catalogs?: string[]
+  /** Destination: a directory or s3://bucket/prefix. */
+  to: string
+  /** Extra hosts playlists may reference ("cdn.example.com", "*.example.com"). @defaultValue [] */
+  allowHosts?: string[]
+  /** Leading key part to drop. @defaultValue '' */
+  stripPrefix?: string
+  /** Attempts after the first for retryable failures. @defaultValue TRANSFER_DEFAULTS.embedded.retries */
+  retries?: number
+  /** Copies in flight across all workers. @defaultValue TRANSFER_DEFAULTS.embedded.concurrency */
+  concurrency?: number
+  /** Copy worker threads; 0 copies on the main thread. @defaultValue one per core */
+  workers?: number
+  /** Where journals live. @defaultValue TRANSFER_DEFAULTS.embedded.stateDir */
+  stateDir?: string
+  /** Journal name; the same name resumes. @defaultValue derived from sources + destination */
+  run?: string
+  /** Crawl and list only; copy nothing and touch no journal. @defaultValue false */
+  dryRun?: boolean
+  /** MD5 every body; S3 destinations compare it with the ETag, directories re-hash at verification. @defaultValue true for S3 destinations */
+  checksum?: boolean
+  /** S3 client settings for sources and destinations (endpoint, region, credentials). @defaultValue AWS defaults */
+  s3?: S3Options
+  /** Multipart threshold for S3 destinations. @defaultValue TRANSFER_DEFAULTS.s3.multipartThreshold */
+  multipartThreshold?: number
+  /** Playlist size limit. @defaultValue TRANSFER_DEFAULTS.crawl.maxPlaylistBytes */
+  maxPlaylistBytes?: number
+  /** File limit per class. @defaultValue TRANSFER_DEFAULTS.crawl.maxFilesPerClass */
+  maxFilesPerClass?: number
+  /** Playlist nesting limit. @defaultValue TRANSFER_DEFAULTS.crawl.maxDepth */
+  maxDepth?: number
+  /** Copy classes without EXT-X-ENDLIST instead of skipping them as recording. @defaultValue false */
+  allowIncomplete?: boolean
+  /** Backoff base for retries. @defaultValue TRANSFER_DEFAULTS.embedded.retryBaseMs */
+  retryBaseMs?: number
+  /** Backoff ceiling. @defaultValue TRANSFER_DEFAULTS.embedded.retryMaxMs */
+  retryMaxMs?: number
+  /** Queue high-water mark: crawling pauses above it. @defaultValue TRANSFER_DEFAULTS.embedded.maxQueued */
+  maxQueued?: number
+  /** Progress events. @defaultValue none */
+  events?: EventEmitter<TransferEvents>
+  logger?: Logger
+  /** Stops the run (Ctrl-C); the journal keeps what is done and the next run continues. */
+  signal?: AbortSignal
+}
+
+type Item = { ref: FileRef; classId: string; attempts: number }
+
+/** The journal path a run uses. */
+export function journalPath(options: Pick<TransferOptions, 'sources' | 'catalogs' | 'to' | 'stateDir' | 'run' | 'stripPrefix'>): { run: string; file: string } {
+  const run = options.run ?? deriveRunName([...options.sources, ...(options.catalogs ?? [])], options.to, [options.stripPrefix ?? ''])
+  if (!/^[\w.-]+$/.test(run)) throw new TransferError(TRANSFER_CODES.BAD_LOCATOR, `run name "${run}" may only hold letters, digits, '.', '_' and '-'`, { status: 400 })
+  return { run, file: path.resolve(options.stateDir ?? TRANSFER_DEFAULTS.embedded.stateDir, `transfer-${run}.db`) }
+}
+
+/** Copies everything the sources reference to the destination, verifies it, and reports per class. */
+export async function runTransfer(options: TransferOptions): Promise<RunReport> {
+  const events = options.events ?? new EventEmitter<TransferEvents>()
+  const startedAt = new Date().toISOString()
+  const { run, file } = journalPath(options)
+  const dryRun = options.dryRun ?? false
+  const journal = new Journal(dryRun ? ':memory:' : file)
+  const retries = options.retries ?? TRANSFER_DEFAULTS.embedded.retries
+  const concurrency = Math.max(1, options.concurrency ?? TRANSFER_DEFAULTS.embedded.concurrency)
+  const destination = createDestination(options.to, { s3: { ...options.s3 } })
+  const checksum = options.checksum ?? locatorKind(options.to) === 's3'
+  // Every redirect obeys the allow-list: while catalogs are read, the hosts named on the command line; once sources
+  // are planned, those plus the hosts of the classes a local catalog names.
+  let allow = namedHosts(options.sources, options.catalogs ?? [], options.allowHosts)
+  const router = new SourceRouter({
+    ...(options.s3 ? { s3: options.s3 } : {}), ...(options.stripPrefix ? { stripPrefix: options.stripPrefix } : {}),
+    http: { connections: TRANSFER_DEFAULTS.embedded.crawlConnections, allowRedirect: (u) => allow.allows(u) },
+  })
+  const signal = options.signal
+  let executor: CopyExecutor | undefined
+  let journalClosed = false
+  // Copy workers start now: their module load overlaps planning and crawling. They get their settings (hosts
+  // allowed, whether to look for files already there) once the plan is known.
+  let handleResult: (id: number, outcome: CopyOutcome) => void = () => {}
+  const workers = dryRun ? 0 : options.workers ?? defaultWorkers()
+  const pool = workers > 0 ? new WorkerExecutor(undefined, workers, (id, o) => handleResult(id, o), (err) => options.logger?.error({ err }, 'copy worker failed')) : undefined
+  executor = pool
+  try {
+    // --- plan ------------------------------------------------------------------------------------
+    const plan = await planSources(options.sources, options.catalogs ?? [], router, { ...(signal ? { signal } : {}), ...(options.allowHosts ? { allowHosts: options.allowHosts } : {}) })
+    // Every planned http(s) class is on a host named here: typed, a catalog's, --allow-host, or from a local catalog.
+    allow = new HostAllowList([...plan.hosts, ...(options.allowHosts ?? [])])
+    journal.addClasses(plan.classes)
+    for (const s of plan.skipped) {
+      journal.addClasses([{ id: s.id, source: s.source }])
+      journal.recordCrawl(s.id, [], [], { reason: s.reason, message: s.message })
+      events.emit('class-skipped', { classId: s.id, source: s.source, reason: s.reason, message: s.message })
+    }
+    const first = journal.getMeta('started') === undefined
+    if (first) journal.setMeta('started', startedAt)
+    const destEmpty = first && (await destination.isEmpty?.().catch(() => false)) === true
+
+    // --- copy machinery ----------------------------------------------------------------------------
+    const queue = new MemoryJobQueue<Item>()
+    const inFlight = new Map<number, Item>()
+    let nextId = 1
+    let waitingRetry = 0
+    let crawlDone = false
+    let finish: () => void = () => {}
+    const finished = new Promise<void>((r) => { finish = r })
+    let drained: Array<() => void> = []
+    const maxQueued = options.maxQueued ?? TRANSFER_DEFAULTS.embedded.maxQueued
+    // Copy workers are handed up to twice `concurrency` files: each keeps `concurrency / workers` connections busy
+    // and the rest waiting in its pool's queue, so it never idles while a result travels to this thread and the next
+    // job back (a few ms, more while this thread is crawling). Connections stay at `concurrency`.
+    const maxInFlight = pool ? concurrency * 2 : concurrency
+
+    const config: CopyConfig = {
+      to: options.to, allowHosts: allow.list(), connections: concurrency, checksum, checkExisting: !destEmpty,
+      ...(options.s3 ? { s3: options.s3 } : {}), ...(options.stripPrefix ? { stripPrefix: options.stripPrefix } : {}),
+      ...(options.multipartThreshold ? { multipartThreshold: options.multipartThreshold } : {}),
+    }
+    const checkDone = (): void => {
+      if (crawlDone && queue.length === 0 && inFlight.size === 0 && waitingRetry === 0) finish()
+    }
+    const pump = (): void => {
+      if (signal?.aborted || !executor) return
+      while (inFlight.size < maxInFlight) {
+        const [item] = queue.takeNow(1)
+        if (!item) break
+        const id = nextId++
+        inFlight.set(id, item)
+        item.attempts++
+        executor.run({ id, ref: item.ref })
+      }
+      if (drained.length > 0 && queue.length < maxQueued / 2) { const w = drained; drained = []; for (const f of w) f() }
+      checkDone()
+    }
+    const onResult = (id: number, outcome: CopyOutcome): void => {
+      const item = inFlight.get(id)
+      if (!item || journalClosed) return
+      inFlight.delete(id)
+      if (outcome.ok) {
+        journal.record({ key: item.ref.key, state: outcome.skipped ? 'skipped-present' : 'copied', size: outcome.bytes, attempts: item.attempts,
+          ...(outcome.etag ? { etag: outcome.etag } : {}), ...(outcome.md5 ? { md5: outcome.md5 } : {}) })
+        events.emit('copied', { classId: item.classId, key: item.ref.key, bytes: outcome.bytes, skipped: outcome.skipped, kind: item.ref.kind })
+      } else if (outcome.retryable && item.attempts <= retries && !signal?.aborted) {
+        const wait = Math.max(outcome.retryAfterMs ?? 0, computeBackoff(item.attempts - 1, { baseMs: options.retryBaseMs ?? TRANSFER_DEFAULTS.embedded.retryBaseMs, maxMs: options.retryMaxMs ?? TRANSFER_DEFAULTS.embedded.retryMaxMs }))
+        events.emit('retry', { classId: item.classId, key: item.ref.key, attempt: item.attempts, code: outcome.code, message: outcome.message, delayMs: wait })
+        waitingRetry++
+        // After the backoff the file goes to the FRONT: its class should not wait behind newer work.
+        const t = setTimeout(() => { waitingRetry--; void queue.pushFront([item]).then(pump) }, wait)
+        signal?.addEventListener('abort', () => { clearTimeout(t); waitingRetry--; checkDone() }, { once: true })
+      } else {
+        const state = outcome.code === TRANSFER_CODES.NOT_FOUND ? 'missing' : 'failed'
+        journal.record({ key: item.ref.key, state, code: outcome.code, message: outcome.message, attempts: item.attempts })
+        events.emit('failed', { classId: item.classId, key: item.ref.key, code: outcome.code, message: outcome.message })
+      }
+      pump()
+    }
+    handleResult = onResult
+    if (pool) pool.configure(config)
+    else if (!dryRun) executor = new InlineExecutor(config, onResult)
+    const onAbort = (): void => { const w = drained; drained = []; for (const f of w) f(); finish() }
+    signal?.addEventListener('abort', onAbort, { once: true })
+
+    // --- crawl (feeds the queue) -------------------------------------------------------------------
+    events.emit('phase', { phase: 'crawl' })
+    const enqueue = async (classId: string, refs: Iterable<FileRef>): Promise<number> => {
+      let n = 0
+      let batch: Item[] = []
+      for (const ref of refs) {
+        batch.push({ ref, classId, attempts: 0 })
+        n++
+        if (batch.length >= 1000) { await queue.push(batch); batch = []; pump() }
+      }
+      await queue.push(batch)
+      pump()
+      if (!dryRun && queue.length > maxQueued) await new Promise<void>((r) => { drained.push(r) })
+      return n
+    }
+    const crawlOne = async (entry: ClassEntry, known: { crawled: number; skipReason: string | null } | undefined): Promise<void> => {
+      if (known?.crawled && !known.skipReason) {
+        const todo = [...journal.filesToCopy(entry.id)].map((f) => ({ source: f.source, key: f.key, kind: f.kind, ...(f.size !== null && f.state === 'pending' ? { size: f.size } : {}), ...(f.etag ? { etag: f.etag } : {}) }))
+        await enqueue(entry.id, todo)
+        return
+      }
+      events.emit('class-start', { classId: entry.id, source: entry.source })
+      const common = {
+        allowHosts: allow, retries, ...(options.stripPrefix ? { stripPrefix: options.stripPrefix } : {}), keyFor: keyFunctionFor(entry, options.stripPrefix),
+        ...(options.maxPlaylistBytes ? { maxPlaylistBytes: options.maxPlaylistBytes } : {}), ...(options.maxFilesPerClass ? { maxFiles: options.maxFilesPerClass } : {}),
+        ...(options.maxDepth !== undefined ? { maxDepth: options.maxDepth } : {}), ...(options.allowIncomplete ? { allowIncomplete: true } : {}),
+        ...(signal ? { signal } : {}),
+      }
+      let crawl: CrawlResult
+      try {
+        crawl = isPlaylistLocator(entry.source)
+          ? await crawlClass(entry, { ...common, fetchText: (l, o) => router.getText(l, o) })
+          : await crawlPrefix(entry, router, common)
+      } catch (err) {
+        if (signal?.aborted) return
+        crawl = { classId: entry.id, files: [], problems: [{ source: entry.source, code: (err as { code?: string }).code ?? TRANSFER_CODES.INTERNAL, message: (err as Error).message }], complete: false, skipReason: 'invalid-entry' }
+      }
+      if (crawl.skipReason) {
+        const message = crawl.problems[0]?.message ?? (crawl.skipReason === 'recording' ? `class ${entry.id} has media playlists without EXT-X-ENDLIST (still recording)` : crawl.skipReason)
+        journal.recordCrawl(entry.id, [], crawl.problems, { reason: crawl.skipReason, message })
+        events.emit('class-skipped', { classId: entry.id, source: entry.source, reason: crawl.skipReason, message })
+        return
+      }
+      const fresh = journal.recordCrawl(entry.id, crawl.files, crawl.problems)
+      events.emit('discovered', { classId: entry.id, files: crawl.files.length, bytes: crawl.files.reduce((a, f) => a + (f.size ?? 0), 0), problems: crawl.problems.length })
+      await enqueue(entry.id, fresh)
+    }
+    const known = new Map(journal.classes().map((c) => [c.id, c]))
+    const skippedIds = new Set(plan.skipped.map((s) => s.id))
+    const toCrawl = plan.classes.filter((c) => !skippedIds.has(c.id))
+    const crawlers = Math.min(TRANSFER_DEFAULTS.embedded.crawlers, Math.max(1, toCrawl.length))
+    let next = 0
+    await Promise.all(Array.from({ length: crawlers }, async () => {
+      while (next < toCrawl.length && !signal?.aborted) {
+        const entry = toCrawl[next++] as ClassEntry
+        await crawlOne(entry, known.get(entry.id))
+      }
+    }))
+    crawlDone = true
+    events.emit('phase', { phase: 'copy' })
+    if (dryRun) {
+      for (const item of queue.takeNow(Number.MAX_SAFE_INTEGER)) {
+        events.emit('planned', { classId: item.classId, key: item.ref.key, source: item.ref.source, kind: item.ref.kind, ...(item.ref.size !== undefined ? { size: item.ref.size } : {}) })
+      }
+    } else {
+      pump()
+      checkDone()
+      await finished
+    }
+    signal?.removeEventListener('abort', onAbort)
+    await executor?.close()
+    executor = undefined
+    journal.flush()
+    if (signal?.aborted) throw new TransferError(TRANSFER_CODES.ABORTED, `run ${run} interrupted; run the same command again to continue`)
+
+    // --- verify ------------------------------------------------------------------------------------
+    if (!dryRun) {
+      events.emit('phase', { phase: 'verify' })
+      await verifyAll(journal, destination, { checksum, ...(signal ? { signal } : {}) }, events)
+    }
+
+    // --- report ------------------------------------------------------------------------------------
+    events.emit('phase', { phase: 'report' })
+    const report = buildReport({
+      dryRun, run, destination: destination.describe(), startedAt,
+      classes: journal.classes().map((c) => ({
+        id: c.id, source: c.source, skipReason: c.skipReason as SkipReason | null, skipMessage: c.message,
+        files: journal.classFiles(c.id),
+        problems: journal.classProblems(c.id),
+      })),
+    })
+    for (const c of report.classes) events.emit('class-done', c)
+    events.emit('done', report)
+    return report
+  } finally {
+    await executor?.close().catch(() => undefined)
+    journalClosed = true
+    journal.close()
+    await router.close().catch(() => undefined)
+    await destination.close?.().catch(() => undefined)
+  }
+}
+
+/** Checks every copied/present file at the destination; a listing replaces per-file stats where the store has one. */
+async function verifyAll(journal: Journal, destination: ReturnType<typeof createDestination>, options: { checksum: boolean; signal?: AbortSignal }, events: EventEmitter<TransferEvents>): Promise<void> {
+  const rows = journal.filesToVerify()
+  if (rows.length === 0) { events.emit('verified', { files: 0, failed: 0 }); return }
+  let listed: Map<string, StoredObject> | undefined
+  if (destination.list) {
+    listed = new Map()
+    const want = new Set(rows.map((r) => r.key))
+    for await (const o of destination.list()) if (want.has(o.key)) listed.set(o.key, o)
+  }
+  // Directories answer stats in batches without a thread-pool round trip per file; a listing does the same for S3.
+  if (!listed && destination.statMany) {
+    listed = new Map()
+    for (let b = 0; b < rows.length; b += 2000) {
+      const keys = rows.slice(b, b + 2000).map((r) => r.key)
+      destination.statMany(keys).forEach((st, j) => { if (st) listed?.set(keys[j] as string, st) })
+      await new Promise<void>((r) => setImmediate(r))
+    }
+  }
+  let failed = 0
+  const expected = (row: (typeof rows)[number]): ExpectedObject => ({ key: row.key, size: row.size ?? -1, ...(row.etag ? { etag: row.etag } : {}), ...(row.md5 ? { md5: row.md5 } : {}) })
+  // With a listing (or batched stats) every file is checked here without I/O: failures are journaled one by one,
+  // and the files that passed are marked verified in one statement at the end. Only files to re-hash (--checksum
+  // on a store without checksums) or to stat one by one take the async path, each journaled as it completes.
+  let slow: typeof rows = rows
+  if (listed) {
+    slow = []
+    for (const row of rows) {
+      const res = checkStored(expected(row), listed.get(row.key), { checksum: options.checksum, canRehash: destination.checksum !== undefined })
+      if (res === 'rehash') slow.push(row)
+      else if (!res.ok) { failed++; journal.record({ key: row.key, state: 'unverified', code: res.code, message: res.message }) }
+    }
+  }
+  let i = 0
+  const worker = async (): Promise<void> => {
+    while (i < slow.length && !options.signal?.aborted) {
+      const row = slow[i++]
+      if (!row) break
+      const res = await verifyFile(destination, expected(row), { checksum: options.checksum, ...(listed ? { stored: listed.get(row.key) ?? null } : {}) })
+      if (res.ok) journal.record({ key: row.key, state: 'verified' })
+      else { failed++; journal.record({ key: row.key, state: 'unverified', code: res.code, message: res.message }) }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(TRANSFER_DEFAULTS.embedded.verifyConcurrency, slow.length) }, worker))
+  // Interrupted: what was not checked stays copied and is verified by the next run.
+  if (options.signal?.aborted) journal.flush()
+  else journal.markRemainingVerified()
+  events.emit('verified', { files: rows.length, failed })
+}

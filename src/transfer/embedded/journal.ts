@@ -1,0 +1,193 @@
+// The run's memory on disk (node:sqlite, WAL). Writes are buffered and flushed in one transaction every
+// few hundred ms or thousand rows: per-file autocommit would cost more than the copy of a small file.
+// A crash loses at most the last unflushed batch, and those files are found already present on resume.
+import { createHash } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import { DatabaseSync, type StatementSync } from 'node:sqlite'
+import type { FileKind, FileRef, FileState, SkipReason } from '../core/types.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
+
+export type JournalFile = {
+  key: string; classId: string; source: string; kind: FileKind; state: FileState; size: number | null
+  etag: string | null; md5: string | null; attempts: number; code: string | null; message: string | null; present: number
+}
+
+export type JournalClass = { id: string; source: string; status: string | null; crawled: number; skipReason: SkipReason | null; message: string | null }
+
+export type FileResult =
+  | { key: string; state: 'copied' | 'skipped-present'; size: number; etag?: string; md5?: string; attempts: number }
+  | { key: string; state: 'failed' | 'missing'; code: string; message: string; attempts: number }
+  | { key: string; state: 'verified' }
+  | { key: string; state: 'unverified'; code: string; message: string }
+
+/** "run-" + a short hash of what defines the job, so the same command finds the same journal. */
+export function deriveRunName(sources: string[], destination: string, extra: string[] = []): string {
+  const h = createHash('sha256').update(JSON.stringify([[...sources].sort(), destination, ...extra])).digest('hex')
+  return `run-${h.slice(0, 12)}`
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
+CREATE TABLE IF NOT EXISTS classes (id TEXT PRIMARY KEY, source TEXT NOT NULL, status TEXT, crawled INTEGER NOT NULL DEFAULT 0,
+  skip_reason TEXT, message TEXT, ord INTEGER);
+CREATE TABLE IF NOT EXISTS files (key TEXT PRIMARY KEY, class_id TEXT NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending', size INTEGER, etag TEXT, md5 TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+  code TEXT, message TEXT, present INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS files_class ON files (class_id, state);
+CREATE INDEX IF NOT EXISTS files_state ON files (state);
+CREATE TABLE IF NOT EXISTS shared (class_id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (class_id, key));
+CREATE TABLE IF NOT EXISTS problems (class_id TEXT NOT NULL, source TEXT NOT NULL, key TEXT, code TEXT NOT NULL, message TEXT NOT NULL);
+`
+
+type Op = () => void
+
+export class Journal {
+  readonly file: string
+  readonly #db: DatabaseSync
+  #ops: Op[] = []
+  #timer: NodeJS.Timeout | undefined
+  readonly #st: Record<string, StatementSync>
+
+  /** `file` ':memory:' gives a throwaway journal (dry runs, tests). */
+  constructor(file: string) {
+    this.file = file
+    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true })
+    this.#db = new DatabaseSync(file)
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;')
+    this.#db.exec(SCHEMA)
+    const p = (sql: string): StatementSync => this.#db.prepare(sql)
+    this.#st = {
+      addClass: p('INSERT INTO classes (id, source, status, ord) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING'),
+      crawled: p('UPDATE classes SET crawled = 1, skip_reason = ?, message = ? WHERE id = ?'),
+      insertFile: p('INSERT INTO files (key, class_id, source, kind, size, etag) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING'),
+      share: p('INSERT INTO shared (class_id, key) SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM files WHERE key = ? AND class_id = ?) ON CONFLICT DO NOTHING'),
+      problem: p('INSERT INTO problems (class_id, source, key, code, message) VALUES (?, ?, ?, ?, ?)'),
+      done: p('UPDATE files SET state = ?, size = ?, etag = ?, md5 = ?, attempts = attempts + ?, code = NULL, message = NULL, present = ? WHERE key = ?'),
+      fail: p('UPDATE files SET state = ?, code = ?, message = ?, attempts = attempts + ? WHERE key = ?'),
+      verified: p("UPDATE files SET state = 'verified' WHERE key = ?"),
+      unverified: p("UPDATE files SET state = 'failed', code = ?, message = ? WHERE key = ?"),
+      getFile: p('SELECT * FROM files WHERE key = ?'),
+      setMeta: p('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v'),
+      getMeta: p('SELECT v FROM meta WHERE k = ?'),
+    }
+  }
+
+  /** Runs `fn` inside one transaction. */
+  #tx(fn: () => void): void {
+    this.#db.exec('BEGIN')
+    try { fn(); this.#db.exec('COMMIT') } catch (err) { this.#db.exec('ROLLBACK'); throw err }
+  }
+
+  #enqueue(op: Op): void {
+    this.#ops.push(op)
+    if (this.#ops.length >= TRANSFER_DEFAULTS.embedded.journalFlushRows) this.flush()
+    else this.#timer ??= setTimeout(() => this.flush(), TRANSFER_DEFAULTS.embedded.journalFlushMs)
+  }
+
+  /** Writes every buffered change in one transaction. */
+  flush(): void {
+    if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined }
+    if (this.#ops.length === 0) return
+    const ops = this.#ops
+    this.#ops = []
+    this.#tx(() => { for (const op of ops) op() })
+  }
+
+  setMeta(k: string, v: string): void { this.#st.setMeta?.run(k, v) }
+  getMeta(k: string): string | undefined { return (this.#st.getMeta?.get(k) as { v: string } | undefined)?.v }
+
+  addClasses(classes: Array<{ id: string; source: string; status?: string }>): void {
+    const base = Number((this.#db.prepare('SELECT COALESCE(MAX(ord), 0) AS m FROM classes').get() as { m: number }).m)
+    this.#tx(() => classes.forEach((c, i) => this.#st.addClass?.run(c.id, c.source, c.status ?? null, base + i + 1)))
+  }
+
+  classes(): JournalClass[] {
+    return (this.#db.prepare('SELECT id, source, status, crawled, skip_reason AS skipReason, message FROM classes ORDER BY ord').all() as JournalClass[])
+  }
+
+  /**
+   * Records a crawled class and its files. Returns the refs that were new to the journal; a key another
+   * class already owns is only linked (copied once however many classes reference it).
+   */
+  recordCrawl(classId: string, files: FileRef[], problems: Array<{ source: string; key?: string; code: string; message: string }>, skip?: { reason: SkipReason; message: string }): FileRef[] {
+    const fresh: FileRef[] = []
+    this.flush()
+    this.#tx(() => {
+      this.#db.prepare('DELETE FROM problems WHERE class_id = ?').run(classId)
+      for (const f of files) {
+        const r = this.#st.insertFile?.run(f.key, classId, f.source, f.kind, f.size ?? null, f.etag ?? null)
+        if (r && Number(r.changes) > 0) fresh.push(f)
+        else this.#st.share?.run(classId, f.key, f.key, classId)
+      }
+      for (const p of problems) this.#st.problem?.run(classId, p.source, p.key ?? null, p.code, p.message)
+      this.#st.crawled?.run(skip?.reason ?? null, skip?.message ?? null, classId)
+    })
+    return fresh
+  }
+
+  /** Buffers one file outcome. */
+  record(result: FileResult): void {
+    this.#enqueue(() => {
+      switch (result.state) {
+        case 'copied': case 'skipped-present':
+          this.#st.done?.run(result.state, result.size, result.etag ?? null, result.md5 ?? null, result.attempts, result.state === 'skipped-present' ? 1 : 0, result.key)
+          break
+        case 'failed': case 'missing':
+          this.#st.fail?.run(result.state, result.code, result.message, result.attempts, result.key)
+          break
+        case 'verified': this.#st.verified?.run(result.key); break
+        case 'unverified': this.#st.unverified?.run(result.code, result.message, result.key); break
+      }
+    })
+  }
+
+  getFile(key: string): JournalFile | undefined {
+    return this.#st.getFile?.get(key) as JournalFile | undefined
+  }
+
+  /** Files still to copy (pending or failed in an earlier run), in class order. */
+  *filesToCopy(classId?: string): Iterable<JournalFile> {
+    this.flush()
+    const sql = `SELECT * FROM files WHERE state IN ('pending', 'failed', 'missing')${classId ? ' AND class_id = ?' : ''}`
+    const st = this.#db.prepare(sql)
+    yield* (classId ? st.iterate(classId) : st.iterate()) as Iterable<JournalFile>
+  }
+
+  /** Files copied (or found present) but not yet verified. */
+  filesToVerify(): JournalFile[] {
+    this.flush()
+    return this.#db.prepare("SELECT * FROM files WHERE state IN ('copied', 'skipped-present')").all() as JournalFile[]
+  }
+
+  /**
+   * Marks every file still copied/skipped-present as verified, in one statement. Verification calls it only once it
+   * has checked each of those files and recorded the ones that failed (they are no longer in those states).
+   */
+  markRemainingVerified(): number {
+    this.flush()
+    return Number(this.#db.prepare("UPDATE files SET state = 'verified' WHERE state IN ('copied', 'skipped-present')").run().changes)
+  }
+
+  /** Every file a class references (own and shared), with its state. */
+  classFiles(classId: string): JournalFile[] {
+    this.flush()
+    return this.#db.prepare('SELECT * FROM files WHERE class_id = ? UNION ALL SELECT f.* FROM shared s JOIN files f ON f.key = s.key WHERE s.class_id = ?')
+      .all(classId, classId) as JournalFile[]
+  }
+
+  classProblems(classId: string): Array<{ source: string; key: string | null; code: string; message: string }> {
+    return this.#db.prepare('SELECT source, key, code, message FROM problems WHERE class_id = ?').all(classId) as Array<{ source: string; key: string | null; code: string; message: string }>
+  }
+
+  counts(): Record<string, number> {
+    this.flush()
+    const rows = this.#db.prepare('SELECT state, COUNT(*) AS n FROM files GROUP BY state').all() as Array<{ state: string; n: number }>
+    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]))
+  }
+
+  close(): void {
+    this.flush()
+    this.#db.close()
+  }
+}
