@@ -5,6 +5,7 @@ import module from 'node:module'
 import os from 'node:os'
 import { isMainThread, Worker } from 'node:worker_threads'
 import { HostAllowList } from '../../shared/allow-host.ts'
+import { siblingModule } from '../../shared/module-url.ts'
 import type { CopyOutcome, FileRef } from '../core/types.ts'
 import type { Destination } from '../core/ports.ts'
 import { copyFile } from '../core/copy-file.ts'
@@ -129,7 +130,7 @@ export class WorkerExecutor implements CopyExecutor {
   }
 
   #spawn(): Slot {
-    const entry = new URL('./copy-worker.ts', import.meta.url).href
+    const entry = siblingModule(import.meta.url, 'copy-worker').href
     const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: { entry, compileCacheDir: module.getCompileCacheDir?.() } })
     // A replacement for a dead worker gets the settings the others have.
     if (this.#config) post(worker, { type: 'config', config: this.#config })

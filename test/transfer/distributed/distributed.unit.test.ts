@@ -9,7 +9,7 @@ import { promisify } from 'node:util'
 import type { FileRef } from '../../../src/transfer/core/types.ts'
 import { decodeFileChunk, encodeFileChunk, fingerprintOf, FileList, sortForList } from '../../../src/transfer/distributed/redis/file-list.ts'
 import { createZip } from '../../../src/transfer/distributed/lambda/zip-writer.ts'
-import { importedPackages } from '../../../src/transfer/distributed/lambda/package.ts'
+import { packageOf } from '../../../src/transfer/distributed/lambda/package.ts'
 import { deriveRunName } from '../../../src/transfer/distributed/run-config.ts'
 import { crawlSynthetic } from '../../../support/transfer-synthetic.ts'
 import { indicesOf } from '../../../src/transfer/wire-format.ts'
@@ -66,9 +66,11 @@ test('the zip writer makes archives unzip accepts, stored and deflated, with mod
   }
 })
 
-test('lambda packaging finds bare imports, not relative or node: ones', () => {
-  const code = `import { a } from './x.ts'\nimport type { B } from '@aws-sdk/client-s3'\nimport { Agent } from 'undici'\nimport fs from 'node:fs'\nconst m = await import('hls-parser/lib/x.js')`
-  assert.deepEqual(importedPackages(code).sort(), ['@aws-sdk/client-s3', 'hls-parser', 'undici'])
+test('lambda packaging names the package of each bundled input file', () => {
+  assert.equal(packageOf('node_modules/undici/lib/dispatcher/client-h1.js'), 'undici')
+  assert.equal(packageOf('node_modules/@aws-sdk/client-s3/dist-es/index.js'), '@aws-sdk/client-s3')
+  assert.equal(packageOf('node_modules/@smithy/util/node_modules/tslib/tslib.es6.mjs'), 'tslib')
+  assert.equal(packageOf('src/transfer/distributed/lambda/handler.ts'), undefined)
 })
 
 test('run names are stable per sources+destination and differ otherwise', () => {
