@@ -165,6 +165,14 @@ export const TRANSFER_DEFAULTS = {
     port: 7070,
     /** Redis poll period. */
     intervalMs: 500,
+    /** Event streams one client address may hold open (more get 429). */
+    maxStreamsPerIp: 8,
+    /** Event streams open at once, all clients. */
+    maxStreams: 256,
+    /** Bytes a stream may leave unread before it is closed (a reader that stopped reading). */
+    maxUnsentBytes: 4 * 1024 * 1024,
+    /** Time to receive a request's head (headersTimeout) and whole request (requestTimeout). */
+    requestTimeoutMs: 10_000,
   },
   /** Copier batches in AWS Lambda (--executor lambda). */
   lambda: {

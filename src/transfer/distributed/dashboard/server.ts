@@ -25,6 +25,10 @@ export type DashboardOptions = {
   port?: number
   /** Poll period. @defaultValue TRANSFER_DEFAULTS.dashboard.intervalMs */
   intervalMs?: number
+  /** Event streams per client address. @defaultValue TRANSFER_DEFAULTS.dashboard.maxStreamsPerIp */
+  maxStreamsPerIp?: number
+  /** Event streams in all. @defaultValue TRANSFER_DEFAULTS.dashboard.maxStreams */
+  maxStreams?: number
 }
 
 type ClassView = { id: string; n: number; state: string; live: boolean; done: Buffer; fail: Buffer; version: string }
@@ -55,7 +59,10 @@ export async function startDashboard(options: DashboardOptions): Promise<{ url: 
   const abort = new AbortController()
 
   const send = (res: ServerResponse, event: string, data: unknown): void => { res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) }
-  const broadcast = (event: string, data: unknown): void => { for (const c of clients) send(c, event, data) }
+  const limits = TRANSFER_DEFAULTS.dashboard
+  const streamsPerIp = new Map<string, number>()
+  const dropSlow = (res: ServerResponse): void => { if (res.writableLength > limits.maxUnsentBytes) res.destroy() }
+  const broadcast = (event: string, data: unknown): void => { for (const c of clients) { send(c, event, data); dropSlow(c) } }
   const viewJson = (v: ClassView): DashboardClass => {
     // A verified or skipped class is one line on the page: its bitmap is not worth sending.
     const collapsed = (v.state === 'verified' || v.state === 'skipped') && !v.live
@@ -138,6 +145,15 @@ export async function startDashboard(options: DashboardOptions): Promise<{ url: 
   })()
 
   const onEvents = (req: IncomingMessage, res: ServerResponse): void => {
+    const ip = req.socket.remoteAddress ?? '?'
+    const mine = streamsPerIp.get(ip) ?? 0
+    if (mine >= (options.maxStreamsPerIp ?? limits.maxStreamsPerIp) || clients.size >= (options.maxStreams ?? limits.maxStreams)) {
+      res.setHeader('retry-after', '5')
+      sendJson(res, 429, { error: { code: 'TRANSFER_DIST_TOO_MANY_STREAMS', message: 'too many open event streams' } })
+      return
+    }
+    streamsPerIp.set(ip, mine + 1)
+    req.on('close', () => { const n = (streamsPerIp.get(ip) ?? 1) - 1; if (n > 0) streamsPerIp.set(ip, n); else streamsPerIp.delete(ip) })
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' })
     res.write('retry: 2000\n\n')
     send(res, 'reset', { run: run ?? null })
@@ -149,7 +165,8 @@ export async function startDashboard(options: DashboardOptions): Promise<{ url: 
     req.on('close', () => { clients.delete(res); clientsGauge.set(clients.size) })
   }
 
-  const server = createServer((req, res) => {
+  // Node checks the head and request deadlines every connectionsCheckingInterval: once a second keeps them close.
+  const server = createServer({ headersTimeout: limits.requestTimeoutMs, requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: 1_000 }, (req, res) => {
     void (async () => {
       if (await handleOpsRequest(req, res, { registry, health: () => ({ redis: redis.status, run: run ?? null }) })) return
       const path = (req.url ?? '/').split('?')[0]
