@@ -58,11 +58,10 @@ export const AGENT_SPEC: CommandSpec = swarmEnv({
     'peer-max-per-torrent': { type: 'number', description: 'peer connections per torrent', default: PEER_LIMIT_DEFAULTS.maxPeersPerTorrent },
     'peer-encrypted-rate': { type: 'number', description: 'encrypted (MSE/PE) handshakes accepted per second, all peers together (0 = refuse them)', default: PEER_LIMIT_DEFAULTS.encryptedPerSecond },
     'peer-handshake-timeout': { type: 'string', description: 'time a peer has to complete its BitTorrent handshake', default: `${PEER_LIMIT_DEFAULTS.handshakeTimeoutMs / 1000}s`, placeholder: 'duration' },
-    'segment-size': { type: 'string', description: 'objects larger than this are fetched and published in segments of this size, so peers start before the origin fetch ends (default: 16MiB with the native engine, 32MiB otherwise)', placeholder: 'size' },
+    'segment-size': { type: 'string', description: 'objects larger than this are fetched and published in segments of this size, so peers start before the origin fetch ends (default: 16MiB with the native engine, 32MiB with aria2)', placeholder: 'size' },
     'seed-time': { type: 'string', description: 'how long a finished object keeps seeding', default: '1h', placeholder: 'duration' },
     'seed-ratio': { type: 'number', description: 'stop seeding earlier once uploaded ≥ ratio × size (0 = time only)', default: 0 },
-    engine: { type: 'string', description: 'BitTorrent engine: native (in-process, colony\'s piece scheduling), aria2 (an aria2c child over JSON-RPC) or webtorrent (in-process)', default: 'native' },
-    strategy: { type: 'string', description: 'webtorrent piece selection: sequential, spread (sequential from a random piece) or rarest', default: 'sequential' },
+    engine: { type: 'string', description: 'BitTorrent engine: native (in-process, colony\'s piece scheduling) or aria2 (an aria2c child over JSON-RPC)', default: 'native' },
     token: { type: 'string', description: 'bearer token required for POST/DELETE (and GET /v1/objects that starts a download)', env: 'COLONY_SWARM_TOKEN' },
     'agent-id': { type: 'string', description: 'identity in elections and logs (default: host-pid-random)' },
   },
@@ -165,13 +164,11 @@ async function runAgent(argv: string[]): Promise<number> {
   const index = etcd.length
     ? createEtcdIndex({ hosts: etcd, prefix: str(p, 'etcd-prefix') ?? 'colony/swarm/', leaseTtlSeconds: Math.max(1, Math.round(parseDuration(str(p, 'lease-ttl') ?? '5s') / 1000)) })
     : undefined
-  const strategy = str(p, 'strategy') ?? 'sequential'
-  if (strategy !== 'sequential' && strategy !== 'rarest' && strategy !== 'spread') throw new UsageError('--strategy is sequential, spread or rarest')
   const segmentArg = str(p, 'segment-size')
   const segmentSize = segmentArg === undefined ? undefined : parseSize(segmentArg)
   if (segmentSize !== undefined && !(segmentSize > 0)) throw new UsageError('--segment-size must be > 0')
   const engine = str(p, 'engine') ?? 'native'
-  if (engine !== 'aria2' && engine !== 'webtorrent' && engine !== 'native') throw new UsageError('--engine is native, aria2 or webtorrent')
+  if (engine !== 'aria2' && engine !== 'native') throw new UsageError('--engine is native or aria2')
   const agentId = str(p, 'agent-id')
   const token = str(p, 'token')
   const [apiMaxActive, apiStartRate, apiStartBurst] = (['api-max-active', 'api-start-rate', 'api-start-burst'] as const).map((f) => {
@@ -186,7 +183,7 @@ async function runAgent(argv: string[]): Promise<number> {
   const agent = await startAgent({
     ...peers,
     dataDir: str(p, 'data') ?? '.colony/swarm',
-    allowHosts, trackers, listenPort, seedRatio, strategy, engine, ...(segmentSize === undefined ? {} : { segmentSize }), logger: log,
+    allowHosts, trackers, listenPort, seedRatio, engine, ...(segmentSize === undefined ? {} : { segmentSize }), logger: log,
     apiHost: api.host, apiPort: api.port, apiAllowedHosts: list(p, 'api-allowed-host'), apiMaxActive, apiStartRate, apiStartBurst,
     uploadLimit: rateFlag(p, 'upload-limit'), downloadLimit: rateFlag(p, 'download-limit'),
     seedTimeMs: parseDuration(str(p, 'seed-time') ?? '1h'),

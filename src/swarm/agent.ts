@@ -19,7 +19,6 @@ import { probeOrigin, warmUpOriginClient } from './origin.ts'
 import type { PeerLimits } from './peer-limits.ts'
 import type { SwarmIndex } from './swarm-index.ts'
 import { startNativeEngine } from './native-engine.ts'
-import { startWebTorrentEngine } from './webtorrent-engine.ts'
 
 export type AgentOptions = {
   /** Directory for objects, torrents and download records; survives restarts (resume). */
@@ -49,7 +48,7 @@ export type AgentOptions = {
   /**
    * BitTorrent engine: 'native' is colony's own in the agent's process (super-seeding leader, no choking; the
    * fastest in docs/benchmarks/swarm.md, and nothing to install); 'aria2' drives one aria2c child process over
-   * JSON-RPC (fails with SWARM_ENGINE_MISSING without aria2c); 'webtorrent' runs in the agent's process.
+   * JSON-RPC (fails with SWARM_ENGINE_MISSING without aria2c).
    * @defaultValue 'native'
    */
   engine?: EngineKind
@@ -71,21 +70,13 @@ export type AgentOptions = {
    * torrent is published as soon as it is hashed so peers start before the origin fetch ends. The native engine
    * starts a torrent at once, so smaller segments cut the lag behind the leader until their CPU per torrent
    * catches up (16 MiB beat 32 MiB by ~1 s at 16 agents × 128 MB; 8 MiB lost); aria2 needs 2–3 s per new
-   * torrent. @defaultValue 16 MiB with the native engine, 32 MiB with the others
+   * torrent. @defaultValue 16 MiB with the native engine, 32 MiB with aria2
    */
   segmentSize?: number
   /** How long a finished object keeps seeding. @defaultValue 3_600_000 (1 h) */
   seedTimeMs?: number
   /** Stop seeding earlier once uploaded ≥ ratio × size; 0 = time only. @defaultValue 0 */
   seedRatio?: number
-  /**
-   * Piece selection of the webtorrent engine (aria2 always picks rarest-first). webtorrent's "rarest" re-scans every piece for every request slot (quadratic in the piece
-   * count) and measured 5× slower than "sequential" for 5 agents × 6 MB on this machine; see docs/swarm.md.
-   * @defaultValue 'sequential'
-   */
-  strategy?: 'sequential' | 'rarest' | 'spread'
-  /** No byte from any peer for this long while interested → reconnect the wires that choke us or sit on requests. @defaultValue 8000 */
-  stallTimeoutMs?: number
   /** Bearer token required for mutating calls (POST, DELETE, and GET /v1/objects that starts a download). @defaultValue none */
   token?: string
   /** Consecutive origin failures before the leader gives up. @defaultValue 5 */
@@ -147,12 +138,12 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   const peerDrops = new Counter({ name: 'colony_swarm_peer_dropped_total', help: 'peer connections refused or closed by the per-peer limits (native engine)', labelNames: ['reason'], registers: [registry] })
   const engineOptions: EngineOptions = {
     listenPort: options.listenPort ?? 0, uploadLimit: options.uploadLimit ?? 0, downloadLimit: options.downloadLimit ?? 0,
-    dataDir, strategy: options.strategy ?? 'sequential', stallTimeoutMs: options.stallTimeoutMs ?? 8000, log,
+    dataDir, log,
     ...(options.peerHost === undefined ? {} : { peerHost: options.peerHost }),
     ...(options.peerLimits ? { peerLimits: options.peerLimits } : {}),
     peerEvents: { protocolError: (reason) => protocolErrors.inc({ reason }), dropped: (reason) => peerDrops.inc({ reason }) },
   }
-  const engine: SwarmEngine = kind === 'aria2' ? await startAria2Engine(engineOptions) : kind === 'native' ? await startNativeEngine(engineOptions) : await startWebTorrentEngine(engineOptions)
+  const engine: SwarmEngine = kind === 'aria2' ? await startAria2Engine(engineOptions) : await startNativeEngine(engineOptions)
   const torrentPort = engine.port
 
   const downloads = new Map<string, Download>()

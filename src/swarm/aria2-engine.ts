@@ -156,7 +156,7 @@ export async function startAria2Engine(options: EngineOptions): Promise<SwarmEng
     proc.once('error', (err: NodeJS.ErrnoException) => {
       exited = err.message
       reject(err.code === 'ENOENT'
-        ? new SwarmError('SWARM_ENGINE_MISSING', `aria2c not found (${aria2Binary()}); install the aria2 package or run the agent with --engine webtorrent`, { cause: err })
+        ? new SwarmError('SWARM_ENGINE_MISSING', `aria2c not found (${aria2Binary()}); install the aria2 package or run the agent with --engine native`, { cause: err })
         : new SwarmError('SWARM_ENGINE_FAILED', `cannot start aria2c: ${err.message}`, { cause: err }))
     })
   })

@@ -1,18 +1,18 @@
 // The BitTorrent engine behind an agent: add a torrent (to download or to seed), watch it, stop it.
-// Three implementations: colony's own in the agent's process ('native'), one aria2c child process driven over
-// JSON-RPC, and webtorrent in the agent's process.
+// Two implementations: colony's own in the agent's process ('native') and one aria2c child process driven over
+// JSON-RPC ('aria2').
 import type { EventEmitter } from 'node:events'
 import type { Logger } from '../shared/logger.ts'
 import type { PeerEvents, PeerLimits } from './peer-limits.ts'
 
-export type EngineKind = 'native' | 'webtorrent' | 'aria2'
+export type EngineKind = 'native' | 'aria2'
 
-export const ENGINE_KINDS: readonly EngineKind[] = ['native', 'aria2', 'webtorrent']
+export const ENGINE_KINDS: readonly EngineKind[] = ['native', 'aria2']
 
 export type EngineTorrentStatus = {
   /** Verified bytes on disk. */
   done: number
-  /** Bytes received from peers in this run (webtorrent: raw, including bad pieces; aria2: verified). */
+  /** Bytes received from peers in this run (native: raw, including bad pieces; aria2: verified). */
   received: number
   uploaded: number
   /** Bytes per second. */
@@ -44,7 +44,7 @@ export interface EngineTorrent extends EventEmitter<EngineTorrentEvents> {
   readonly bannedCount: number
   status(): EngineTorrentStatus
   hasPiece(index: number): boolean
-  /** Best effort: fetch these pieces first (webtorrent only; aria2 picks rarest-first). */
+  /** Best effort: fetch these pieces first (native only; aria2 picks rarest-first). */
   prioritize(first: number, last: number): void
   /**
    * Stops uploading and downloading; the data stays on disk. `wait`: resolve only once the engine has let go
@@ -75,7 +75,7 @@ export type EngineAddOptions = {
   complete: boolean
   /** Announce URLs added to the torrent's own. */
   trackers: string[]
-  /** Most peers this torrent connects to (aria2 only; webtorrent ignores it). @defaultValue the engine's (55) */
+  /** Most peers this torrent connects to (aria2 only). @defaultValue the engine's (55) */
   maxPeers?: number
   /**
    * This agent is the data's only source (it fetched it from the origin): announce pieces to each peer so that
@@ -119,10 +119,6 @@ export type EngineOptions = {
   downloadLimit: number
   /** Where the engine may keep its own files (aria2: session, log). */
   dataDir: string
-  /** Piece picking (webtorrent). */
-  strategy: 'sequential' | 'rarest' | 'spread'
-  /** webtorrent: no byte from any peer for this long while interested → reconnect stuck wires. */
-  stallTimeoutMs: number
   log: Logger
   /** Address the BitTorrent listener binds (native engine). @defaultValue all interfaces */
   peerHost?: string

@@ -34,7 +34,7 @@ export type FileRange = { file: string; offset: number; length?: number }
 const HEAD_FRACTION = 4
 /**
  * Halvings of the last segment's worth of bytes (16 MiB → 8, 4, 4 MiB) when the caller does not say: none. The
- * agent asks for two with the aria2 and webtorrent engines: aria2 gained from them (32 MiB segments: 29.7 s against
+ * agent asks for two with the aria2 engine: aria2 gained from them (32 MiB segments: 29.7 s against
  * 31.1 s on average). The native engine does not: its leader's upload (at the origin's rate) is the critical path,
  * the fleet ends about one largest segment of that upload after the origin fetch, which halving the last one does
  * not shorten, and each extra segment costs every agent a round of connections. Interleaved runs, 16 × 128 MB:

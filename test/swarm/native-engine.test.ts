@@ -30,7 +30,7 @@ describe('native engine', { timeout: 60_000 }, () => {
   let tracker: Tracker
   const engines: SwarmEngine[] = []
   const engine = async (uploadLimit = 0): Promise<SwarmEngine> => {
-    const e = await startNativeEngine({ listenPort: 0, uploadLimit, downloadLimit: 0, dataDir: dir, strategy: 'sequential', stallTimeoutMs: 8000, log: createSilentLogger() })
+    const e = await startNativeEngine({ listenPort: 0, uploadLimit, downloadLimit: 0, dataDir: dir, log: createSilentLogger() })
     engines.push(e)
     return e
   }

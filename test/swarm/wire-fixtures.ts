@@ -103,7 +103,7 @@ export async function makeObject(size: number, pieceLength = 64 * 1024, announce
 }
 
 export function engineOptions(dataDir: string, extra: Partial<EngineOptions> = {}): EngineOptions {
-  return { listenPort: 0, uploadLimit: 0, downloadLimit: 0, dataDir, strategy: 'sequential', stallTimeoutMs: 8000, log: createSilentLogger(), ...extra }
+  return { listenPort: 0, uploadLimit: 0, downloadLimit: 0, dataDir, log: createSilentLogger(), ...extra }
 }
 
 /** An engine seeding `obj` from `dir`/seed/obj.bin. */
