@@ -2,6 +2,7 @@
 import { rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
+import cliProgress, { type Bar } from 'cli-progress'
 import { formatHelp, list, num, parseCommand, str, bool, type CommandSpec } from '../shared/cli-options.ts'
 import { ColonyError, UsageError } from '../shared/errors.ts'
 import { parseHostPort } from '../shared/http-ops.ts'
@@ -201,16 +202,6 @@ async function runAgent(argv: string[]): Promise<number> {
   return EXIT_OK
 }
 
-type Bar = { start(total: number, value: number, payload?: Record<string, unknown>): void; update(value: number, payload?: Record<string, unknown>): void; setTotal(total: number): void; stop(): void }
-type CliProgress = { SingleBar: new (opts: Record<string, unknown>, preset: unknown) => Bar; Presets: { shades_classic: unknown } }
-
-async function loadProgress(): Promise<CliProgress> {
-  // cli-progress ships no types; a non-literal specifier keeps this narrow local description.
-  const specifier = 'cli-progress'
-  const mod = (await import(specifier)) as { default: CliProgress }
-  return mod.default
-}
-
 async function runGet(argv: string[]): Promise<number> {
   const p = parseCommand(GET_SPEC, argv)
   if (p.help) { process.stdout.write(formatHelp(GET_SPEC)); return EXIT_OK }
@@ -230,7 +221,7 @@ async function runGet(argv: string[]): Promise<number> {
   try {
     const started = await requestDownload(u.href, { ...opts, ...(sha256 ? { sha256 } : {}) })
     if (!quiet) {
-      const { SingleBar, Presets } = await loadProgress()
+      const { SingleBar, Presets } = cliProgress
       bar = new SingleBar({ stream: process.stderr, format: ' {bar} {percentage}% | {done}/{size} | {state} {role} | {speed}/s | {peers} peers', hideCursor: true }, Presets.shades_classic)
       bar.start(started.length ?? 1, 0, payload(started))
     }

@@ -5,11 +5,12 @@
 import { createHash, randomBytes } from 'node:crypto'
 import net from 'node:net'
 import path from 'node:path'
-import { loadParseTorrent } from './engine-types.ts'
+import Wire from 'bittorrent-protocol'
+import TrackerClient from 'bittorrent-tracker'
 import type { EngineAddOptions, EngineOptions, EngineTorrent, SwarmEngine } from './engine.ts'
 import { SwarmError } from './errors.ts'
 import { adoptWithOnread, wireUp, type ByteSink, type ConnectionContext } from './native-connection.ts'
-import { isColonyPeer, loadWire, NativePeer, PEER_ID_PREFIX, type PeerWire, type WireConstructor } from './native-peer.ts'
+import { isColonyPeer, NativePeer, PEER_ID_PREFIX, type PeerWire } from './native-peer.ts'
 import { NativeTorrent } from './native-torrent.ts'
 import type { NativeTorrentContext } from './native-torrent-types.ts'
 import { ParkedConnections } from './parked-connections.ts'
@@ -19,26 +20,6 @@ import { PieceCache } from './piece-cache.ts'
 import { TokenBucket } from './token-bucket.ts'
 import { isSafeSingleFile, parseTorrentFile } from './torrent-file.ts'
 import type { WireGuard } from './wire-guard.ts'
-
-/** bittorrent-tracker's Client (untyped): the slice the engine uses. */
-type TrackerClient = {
-  on(event: 'peer', fn: (addr: string) => void): void
-  on(event: 'error' | 'warning', fn: (err: Error) => void): void
-  start(): void
-  update(): void
-  complete(): void
-  stop(): void
-  destroy(cb?: () => void): void
-}
-type TrackerClientConstructor = new (opts: {
-  infoHash: string; peerId: string; announce: string[]; port: number
-  getAnnounceOpts: () => { uploaded: number; downloaded: number; left: number }
-}) => TrackerClient
-
-async function loadTrackerClient(): Promise<TrackerClientConstructor> {
-  const specifier = 'bittorrent-tracker'
-  return ((await import(specifier)) as { default: TrackerClientConstructor }).default
-}
 
 const noop = (): void => undefined
 /** No peer with a missing piece for this long while downloading → announce again (a new seeder, a successor). */
@@ -74,10 +55,6 @@ const PEER_TURN_BYTES = 256 * 1024
 const READ_BUFFER = 1024 * 1024
 
 export async function startNativeEngine(options: EngineOptions): Promise<SwarmEngine> {
-  const Wire: WireConstructor = await loadWire()
-  const Tracker = await loadTrackerClient()
-  // Loaded now, not when the first torrent arrives (with every agent of a fleet at the same moment).
-  await loadParseTorrent()
   const peerId = PEER_ID_PREFIX + randomBytes(12).toString('hex')
   const limits = resolvePeerLimits(options.peerLimits)
   const admission = new PeerAdmission(limits)
@@ -323,7 +300,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       throw err instanceof SwarmError ? err : new SwarmError('SWARM_ENGINE_FAILED', `cannot open ${parsed.name}: ${(err as Error).message}`, { cause: err })
     }
     torrents.set(infoHash, t)
-    const tc = new Tracker({
+    const tc = new TrackerClient({
       infoHash, peerId, port, announce: [...new Set([...opts.trackers, ...parsed.announce])],
       getAnnounceOpts: () => ({ uploaded: t.uploaded, downloaded: t.received, left: t.left }),
     })

@@ -1,55 +1,13 @@
 // One BitTorrent connection of the in-process engine: bittorrent-protocol's Wire over a TCP socket, plus what
 // the engine keeps per peer (its upload queue, the pieces revealed to it while super-seeding).
-import type { EventEmitter } from 'node:events'
 import type net from 'node:net'
+import type Wire from 'bittorrent-protocol'
 
-/** bittorrent-protocol's Wire (untyped package): the slice this engine drives. */
-export interface PeerWire extends EventEmitter {
-  peerId: string | null
-  amInterested: boolean
-  peerChoking: boolean
-  /** The peer said it wants pieces from us (and has not said otherwise since). */
-  peerInterested: boolean
-  peerPieces: { get(index: number): boolean }
-  _bufferSize: number
-  /** Bytes the parser waits for before its next step, and that step (bittorrent-protocol's framing state). */
-  _parserSize: number
-  _parser: (buf: Uint8Array) => void
-  /** Names the next parser step and how many bytes it takes. */
-  _parse(size: number, parser: (buf: Uint8Array) => unknown): void
-  _onMessageLength: (buf: Uint8Array) => void
-  _onMessage: (buf: Uint8Array) => void
-  _onHandshakeBuffer: (buf: Uint8Array) => void
-  /** bittorrent-protocol formats a debug line per message even when debugging is off: the engine silences it. */
-  _debug: (...args: unknown[]) => void
-  _cryptoSyncPattern: Uint8Array | null
-  _write(chunk: Uint8Array, cb: (err?: Error | null) => void): void
-  end(): void
-  handshake(infoHash: string, peerId: string, extensions?: Record<string, boolean>): void
-  bitfield(bits: Uint8Array): void
-  have(index: number): void
-  choke(): void
-  unchoke(): void
-  interested(): void
-  uninterested(): void
-  request(index: number, offset: number, length: number, cb: (err: Error | null, block?: Uint8Array) => void): void
-  cancel(index: number, offset: number, length: number): void
-  setTimeout(ms: number, unref?: boolean): void
-  setKeepAlive(enable: boolean): void
-  destroy(): void
-  sendPe2(): void
-  sendPe4(infoHash: string): void
-  /** The Wire's outgoing side (a stream push); the engine replaces it with a direct socket write. */
-  push(chunk: Uint8Array | null): boolean
-}
+/** bittorrent-protocol's Wire: the slice this engine drives is described in src/types/bittorrent-protocol.d.ts. */
+export type PeerWire = Wire
 
 /** `peEnabled`: accept the MSE/PE handshake as well as the plain one (incoming connections). */
-export type WireConstructor = new (type?: string, retries?: number, peEnabled?: boolean) => PeerWire
-
-export async function loadWire(): Promise<WireConstructor> {
-  const specifier = 'bittorrent-protocol'
-  return ((await import(specifier)) as { default: WireConstructor }).default
-}
+export type WireConstructor = typeof Wire
 
 /** A request from the remote for a block we have; `respond` sends it (or refuses it with an error). */
 export type UploadJob = {

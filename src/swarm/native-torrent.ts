@@ -11,7 +11,6 @@ import { constants, writeSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { RateMeter } from '../shared/rate-meter.ts'
 import type { EngineTorrent, EngineTorrentEvents, EngineTorrentStatus } from './engine.ts'
-import type { ParsedTorrent } from './engine-types.ts'
 import { SwarmError } from './errors.ts'
 import { isColonyPeer, keepsNewConnection, MAX_QUEUED_REQUESTS, type NativePeer } from './native-peer.ts'
 import { BLOCK, BYTES_PER_PEER, HAVE_MAX_DELAY_MS, JOIN_GRACE_MS, MAX_REQUEST, REVEAL_BYTES, type Assembly, type NativeTorrentContext, type NativeTorrentOptions } from './native-torrent-types.ts'
@@ -19,6 +18,7 @@ import { idlePeers, idlestPeer } from './idle-peers.ts'
 import { PieceAvailability } from './piece-availability.ts'
 import { pickEndGame, pickRarest } from './piece-picker.ts'
 import { RevealPlan } from './super-seed.ts'
+import type { ParsedTorrent } from './torrent-file.ts'
 
 export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements EngineTorrent {
   readonly infoHash: string

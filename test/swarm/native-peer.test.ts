@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
-import { loadWire, MAX_MESSAGE, WireFeeder, type PeerWire } from '../../src/swarm/native-peer.ts'
+import Wire from 'bittorrent-protocol'
+import { MAX_MESSAGE, WireFeeder, type PeerWire } from '../../src/swarm/native-peer.ts'
 
 function message(id: number, ...parts: Uint8Array[]): Buffer {
   const body = Buffer.concat([Buffer.from([id]), ...parts])
@@ -30,7 +31,6 @@ function feed(feeder: WireFeeder, stream: Uint8Array, size: number, scratch: Uin
 describe('WireFeeder', () => {
   for (const size of [1, 7, 13, 64, 4096]) {
     test(`messages split into ${size}-byte reads of a reused buffer parse as sent, and what the Wire keeps is a copy`, async () => {
-      const Wire = await loadWire()
       const wire: PeerWire = new Wire('tcpOutgoing', 0, false)
       wire.push = () => true
       const infoHash = randomBytes(20)
@@ -57,7 +57,6 @@ describe('WireFeeder', () => {
   }
 
   test('a message length beyond MAX_MESSAGE drops the connection before anything is allocated', async () => {
-    const Wire = await loadWire()
     const wire: PeerWire = new Wire('tcpOutgoing', 0, false)
     wire.push = () => true
     let dropped = 0

@@ -7,7 +7,8 @@ import path from 'node:path'
 import { createSilentLogger } from '../../src/shared/logger.ts'
 import type { EngineOptions, EngineTorrent, SwarmEngine } from '../../src/swarm/engine.ts'
 import { startNativeEngine } from '../../src/swarm/native-engine.ts'
-import { loadWire, type PeerWire } from '../../src/swarm/native-peer.ts'
+import Wire from 'bittorrent-protocol'
+import type { PeerWire } from '../../src/swarm/native-peer.ts'
 import { encryptedFeed } from '../../src/swarm/mse-wire.ts'
 import { buildTorrentFile, PieceHasher } from '../../src/swarm/torrent-file.ts'
 
@@ -145,8 +146,8 @@ type MseWire = PeerWire & {
  * fixture sends step 3 itself (no padding) and feeds the Wire the way the engine does.
  */
 export async function msePeer(port: number, infoHash: string): Promise<{ wire: PeerWire; socket: net.Socket }> {
-  const Wire = (await loadWire()) as unknown as new (type: string, retries: number, pe: boolean) => MseWire
-  const wire = new Wire('tcpOutgoing', 0, true)
+  const MseClient = Wire as unknown as new (type: string, retries: number, pe: boolean) => MseWire
+  const wire = new MseClient('tcpOutgoing', 0, true)
   wire._debug = () => undefined
   const socket = net.connect({ port, host: '127.0.0.1' })
   socket.on('error', () => undefined)

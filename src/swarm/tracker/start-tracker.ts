@@ -2,12 +2,12 @@
 import dgram from 'node:dgram'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import net from 'node:net'
+import { Server as TrackerServer, type AnnounceParams } from 'bittorrent-tracker'
 import { ColonyError } from '../../shared/errors.ts'
 import { handleOpsRequest, listen, sendJson } from '../../shared/http-ops.ts'
 import { createSilentLogger, type Logger } from '../../shared/logger.ts'
 import { Counter, Gauge, createMetricsRegistry, type Registry } from '../../shared/metrics.ts'
 import { useLeechersForSeeders } from './peer-selection.ts'
-import { loadTrackerServer, type AnnounceParams, type TrackerServer } from './tracker-server-types.ts'
 
 export type TrackerOptions = {
   /** Address both the HTTP and the UDP tracker bind to. @defaultValue '127.0.0.1' */
@@ -86,8 +86,7 @@ export async function startTracker(options: TrackerOptions = {}): Promise<Tracke
   const host = options.host ?? '127.0.0.1'
   const logger = options.logger ?? createSilentLogger()
   const intervalMs = options.intervalMs ?? 30_000
-  const Server = await loadTrackerServer()
-  const server = new Server({
+  const server = new TrackerServer({
     interval: intervalMs, http: false, udp: false, ws: false, stats: false, trustProxy: false,
     // A peer that misses three announces is gone; the library's 20 min default would hand out dead peers.
     peersCacheTtl: Math.max(3 * intervalMs, 60_000),
