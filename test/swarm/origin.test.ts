@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test'
 import { HostAllowList } from '../../src/shared/allow-host.ts'
 import { makeTempDir } from '../helpers/services.ts'
 import { PieceHasher, probeOrigin, SwarmError } from '../../src/swarm/index.ts'
-import { downloadFromOrigin } from '../../src/swarm/origin.ts'
+import { downloadFromOrigin } from '../../src/swarm/origin/origin.ts'
 
 describe('origin fetch', { timeout: 30_000 }, () => {
   const body = randomBytes(700_000)
