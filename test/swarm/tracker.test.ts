@@ -9,7 +9,7 @@ import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { runSwarmDemo } from '../../src/demo/swarm.ts'
 import { startTracker, type Tracker } from '../../src/swarm/tracker/index.ts'
-import { createTorrentFile, startAria2Peer, writeCompletionHook, type Aria2Peer } from '../../bench/swarm/aria2-swarm.ts'
+import { createTorrentFile, startAria2Peer, writeCompletionHook, type Aria2Peer } from '../../support/aria2-peer.ts'
 import { makeTempDir, stopProcess, waitFor } from '../helpers/services.ts'
 
 type AnnounceClient = EventEmitter & { start(): void; update(): void; stop(): void; destroy(cb?: () => void): void }
