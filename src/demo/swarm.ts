@@ -12,7 +12,7 @@ import { getDownload, requestDownload } from '../swarm/api/client.ts'
 import type { DownloadInfo } from '../swarm/agent/download.ts'
 import { SwarmError } from '../swarm/errors.ts'
 import { createMemoryIndex } from '../swarm/index-store/memory-index.ts'
-import { startTracker, type Tracker } from '../swarm/tracker/index.ts'
+import { startTracker, type Tracker } from '../swarm/tracker/start-tracker.ts'
 
 export type DemoOriginOptions = {
   /** Object size in bytes; the content is random so nothing downstream can compress or dedupe it. */

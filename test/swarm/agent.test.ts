@@ -6,9 +6,9 @@ import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { makeTempDir, waitFor } from '../helpers/services.ts'
 import {
-  createMemoryIndex, fetchObject, fetchTorrent, getDownload, listDownloads, parseTorrentFile, requestDownload,
-  startAgent, waitForDownload, type Agent,
+  createMemoryIndex, fetchObject, fetchTorrent, getDownload, listDownloads, requestDownload, startAgent, waitForDownload, type Agent,
 } from '../../src/swarm/index.ts'
+import { parseTorrentFile } from '../../src/swarm/torrent-file.ts'
 import { startRoguePeer } from './rogue-peer.ts'
 import { startOrigin, startTracker, type Origin, type Tracker } from './swarm-fixtures.ts'
 

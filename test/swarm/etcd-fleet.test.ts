@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
 import { freePort, makeTempDir, startEtcd, startProcess, stopProcess, waitFor, type Service } from '../helpers/services.ts'
 import { getDownload, requestDownload, waitForDownload, type DownloadInfo } from '../../src/swarm/index.ts'
-import { startTracker, type Tracker } from '../../src/swarm/tracker/index.ts'
+import { startTracker, type Tracker } from '../../src/swarm/tracker/start-tracker.ts'
 import { startOrigin, type Origin } from './swarm-fixtures.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/colony.js', import.meta.url))

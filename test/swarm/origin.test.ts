@@ -7,7 +7,9 @@ import { readFile, rm, writeFile } from 'node:fs/promises'
 import { after, before, describe, test } from 'node:test'
 import { HostAllowList } from '../../src/shared/allow-host.ts'
 import { makeTempDir } from '../helpers/services.ts'
-import { PieceHasher, probeOrigin, SwarmError } from '../../src/swarm/index.ts'
+import { SwarmError } from '../../src/swarm/index.ts'
+import { probeOrigin } from '../../src/swarm/origin/origin.ts'
+import { PieceHasher } from '../../src/swarm/torrent-file.ts'
 import { downloadFromOrigin } from '../../src/swarm/origin/origin.ts'
 
 describe('origin fetch', { timeout: 30_000 }, () => {

@@ -10,7 +10,8 @@ import { AGENT_SPEC, peerOptionsFrom } from '../../src/cli/swarm-command.ts'
 import { parseCommand } from '../../src/shared/cli-options.ts'
 import type { EngineOptions, SwarmEngine } from '../../src/swarm/engines/engine.ts'
 import { startNativeEngine } from '../../src/swarm/engines/native/engine.ts'
-import { PEER_LIMIT_DEFAULTS, type PeerDropReason } from '../../src/swarm/engines/native/peer-limits.ts'
+import { SWARM_DEFAULTS } from '../../src/swarm/defaults.ts'
+import type { PeerDropReason } from '../../src/swarm/engines/native/peer-limits.ts'
 import type { ProtocolErrorReason } from '../../src/swarm/engines/native/wire-guard.ts'
 import { makeTempDir, waitFor } from '../helpers/services.ts'
 import { startTracker, type Tracker } from './swarm-fixtures.ts'
@@ -153,7 +154,7 @@ describe('native engine: peer limits', { timeout: 60_000 }, () => {
       try { await again.waitBytes(HANDSHAKE_BYTES, 1000); return true } catch { return false }
     }, { timeoutMs: 3000, message: 'a connection accepted once one closed' })
     // Loopback is exempt by default: a fleet of agents on one host shares 127.0.0.1.
-    assert.deepEqual(PEER_LIMIT_DEFAULTS.perIpExempt, ['127.0.0.1', '::1'])
+    assert.deepEqual(SWARM_DEFAULTS.peerLimits.perIpExempt, ['127.0.0.1', '::1'])
   })
 
   test('encrypted handshakes beyond the rate are refused before any Diffie-Hellman work', async () => {
@@ -196,7 +197,7 @@ describe('colony swarm agent --peer-* flags', () => {
     })
     const d = peerOptionsFrom(parseCommand(AGENT_SPEC, [], {}))
     assert.equal(d.peerHost, undefined)
-    assert.deepEqual(d.peerLimits, { ...PEER_LIMIT_DEFAULTS })
+    assert.deepEqual(d.peerLimits, { ...SWARM_DEFAULTS.peerLimits })
     assert.throws(() => peerOptionsFrom(parseCommand(AGENT_SPEC, ['--peer-max-per-ip', '0'], {})), { code: 'COLONY_USAGE' })
     assert.throws(() => peerOptionsFrom(parseCommand(AGENT_SPEC, ['--peer-encrypted-rate', '1.5'], {})), { code: 'COLONY_USAGE' })
   })

@@ -8,7 +8,7 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { runSwarmDemo } from '../../src/demo/swarm.ts'
-import { startTracker, type Tracker } from '../../src/swarm/tracker/index.ts'
+import { startTracker, type Tracker } from '../../src/swarm/tracker/start-tracker.ts'
 import { createTorrentFile, startAria2Peer, writeCompletionHook, type Aria2Peer } from '../../support/aria2-peer.ts'
 import { makeTempDir, stopProcess, waitFor } from '../helpers/services.ts'
 

@@ -15,6 +15,7 @@ import { scheduleSeedStop } from './seed-policy.ts'
 import { assembleParts, sha256Parts } from './segments.ts'
 import type { LeaderClaim } from '../index-store/swarm-index.ts'
 import { buildTorrentFile, nameFromUrl, objectTorrentProblem, parseTorrentFile } from '../torrent-file.ts'
+import { DATA_LAYOUT, torrentSource, type CompleteMark } from '../wire-format.ts'
 
 export type { DownloadContext, DownloadInfo, DownloadState } from './download-types.ts'
 
@@ -61,7 +62,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     this.#name = nameFromUrl(new URL(url))
   }
 
-  get dir(): string | undefined { return this.probe ? path.join(this.#ctx.dataDir, 'objects', this.probe.key) : undefined }
+  get dir(): string | undefined { return this.probe ? path.join(this.#ctx.dataDir, DATA_LAYOUT.objectsDir, this.probe.key) : undefined }
   get file(): string | undefined { const d = this.dir; return d ? path.join(d, this.#name) : undefined }
   get length(): number | undefined { return this.probe?.length }
   get terminal(): boolean { return TERMINAL.has(this.state) }
@@ -191,13 +192,13 @@ export class Download extends EventEmitter<DownloadEvents> {
     this.probe = await probeOrigin(this.url, this.#ctx.allow, signal)
     const dir = this.dir as string
     await mkdir(dir, { recursive: true })
-    const torrentPath = path.join(dir, 'object.torrent')
+    const torrentPath = path.join(dir, DATA_LAYOUT.torrentFile)
     const local = await readIfExists(torrentPath)
-    const complete = await readIfExists(path.join(dir, 'complete.json'))
+    const complete = await readIfExists(path.join(dir, DATA_LAYOUT.completeFile))
     signal.throwIfAborted()
     if (local) {
       // Restart: the torrent is known locally, the engine re-verifies whatever pieces are on disk.
-      const mark = complete ? JSON.parse(complete.toString()) as { sha256?: string; role?: 'leader' | 'peer' } : undefined
+      const mark = complete ? JSON.parse(complete.toString()) as CompleteMark : undefined
       this.role = mark?.role ?? 'peer'
       this.#actualSha256 = mark?.sha256
       await this.#joinSwarm(local, !!mark)
@@ -217,11 +218,11 @@ export class Download extends EventEmitter<DownloadEvents> {
     const probe = this.probe as OriginProbe
     const signal = this.#abort.signal
     this.#setState('waiting')
-    const parts = new PartSet({ engine: this.#ctx.engine, dir: path.join(this.dir as string, 'parts'), objectFile: this.file as string, trackers: this.#ctx.trackers, length: probe.length, log: this.#ctx.log })
+    const parts = new PartSet({ engine: this.#ctx.engine, dir: path.join(this.dir as string, DATA_LAYOUT.partsDir), objectFile: this.file as string, trackers: this.#ctx.trackers, length: probe.length, log: this.#ctx.log })
     this.#parts = parts
     parts.on('progress', () => this.emit('progress'))
     parts.on('ban', (p) => { this.#ctx.log.warn({ id: this.id, peer: p }, 'banned peer for bad data'); this.#ctx.onBan(p) })
-    await mkdir(path.join(this.dir as string, 'parts'), { recursive: true })
+    await mkdir(path.join(this.dir as string, DATA_LAYOUT.partsDir), { recursive: true })
     const watching = new AbortController()
     const stopWatching = (): void => watching.abort()
     signal.addEventListener('abort', stopWatching, { once: true })
@@ -306,7 +307,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     const assemble = !parts.inPlace || placedIn !== this.file
     const { torrent, parsed } = await buildTorrentFile({
       name: this.#name, length: probe.length, pieceLength: parts.pieceLength, pieces: parts.pieces(), announce: this.#ctx.trackers,
-      comment: probe.url, source: `colony:${probe.key.slice(0, 16)}`,
+      comment: probe.url, source: torrentSource(probe.key),
     })
     if (!claim) {
       // A follower completes once every segment is verified and the object's SHA-256 is known (GET /v1/objects
@@ -388,7 +389,8 @@ export class Download extends EventEmitter<DownloadEvents> {
   }
 
   async #writeCompleteMark(): Promise<void> {
-    await writeFile(path.join(this.dir as string, 'complete.json'), JSON.stringify({ sha256: this.#actualSha256, role: this.role, url: this.url }))
+    const mark: CompleteMark = { sha256: this.#actualSha256, role: this.role, url: this.url }
+    await writeFile(path.join(this.dir as string, DATA_LAYOUT.completeFile), JSON.stringify(mark))
   }
 
   #scheduleSeedStop(): void {

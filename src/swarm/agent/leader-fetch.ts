@@ -3,9 +3,10 @@
 import type { DownloadContext } from './download-types.ts'
 import { downloadFromOrigin, type OriginProbe } from '../origin/origin.ts'
 import type { PartSet } from './part-set.ts'
-import { partName, SegmentSink, segmentLayout, segmentLength, segmentStart, type SegmentLayout } from './segments.ts'
+import { SegmentSink, segmentLayout, segmentLength, segmentStart, type SegmentLayout } from './segments.ts'
 import type { LeaderClaim } from '../index-store/swarm-index.ts'
 import { buildTorrentFile, choosePieceLength, PieceHasher } from '../torrent-file.ts'
+import { partName, torrentSource } from '../wire-format.ts'
 
 type Progress = (have: number, fromOrigin: number) => void
 
@@ -23,7 +24,7 @@ export async function fetchWholeFromOrigin(o: {
   const { pieces, sha256 } = hasher.finish()
   const { torrent } = await buildTorrentFile({
     name: o.name, length: probe.length, pieceLength, pieces, announce: ctx.trackers,
-    comment: probe.url, source: `colony:${probe.key.slice(0, 16)}`,
+    comment: probe.url, source: torrentSource(probe.key),
   })
   return { torrent, sha256, resumedBytes: got.resumedBytes }
 }
@@ -38,7 +39,6 @@ export async function fetchSegmentsFromOrigin(o: {
   signal: AbortSignal; onStart: () => void; onProgress: Progress
 }): Promise<{ resumedBytes: number }> {
   const { ctx, probe, parts, claim } = o
-  const key16 = probe.key.slice(0, 16)
   for (const [k, t] of await ctx.index.lookupParts(probe.key)) if (!parts.has(k)) await parts.join(k, t)
   const pieceLength = parts.pieceLength || choosePieceLength(probe.length)
   const layout: SegmentLayout = parts.layout ?? segmentLayout(probe.length, pieceLength, ctx.segmentSize, ctx.segmentTaper)
@@ -56,7 +56,7 @@ export async function fetchSegmentsFromOrigin(o: {
     onSegment: async (k, pieces) => {
       const { torrent } = await buildTorrentFile({
         name: partName(parts.base as string, k, layout), length: segmentLength(layout, k), pieceLength, pieces,
-        announce: ctx.trackers, comment: probe.url, source: `colony:${key16}:part`,
+        announce: ctx.trackers, comment: probe.url, source: torrentSource(probe.key, true),
       })
       // Seed first, publish second, as for the whole torrent.
       await parts.join(k, torrent, true)

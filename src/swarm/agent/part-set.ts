@@ -7,8 +7,10 @@ import type { Logger } from '../../shared/logger.ts'
 import type { EngineTorrent, SwarmEngine } from '../engines/engine.ts'
 import { SwarmError } from '../errors.ts'
 import { SegmentDigest } from './segment-digest.ts'
-import { layoutFromPart, parsePartName, partName, segmentAt, segmentLength, segmentStart, type FileRange, type SegmentLayout } from './segments.ts'
+import { layoutFromPart, segmentAt, segmentLength, segmentStart, type FileRange, type SegmentLayout } from './segments.ts'
+import { SWARM_DEFAULTS } from '../defaults.ts'
 import { isSafeSingleFile, parseTorrentFile } from '../torrent-file.ts'
+import { DATA_LAYOUT, parsePartName, partName } from '../wire-format.ts'
 
 /**
  * Peers the leader serves each segment it fetched to. Its upload is the only source of a fresh segment and, at
@@ -35,7 +37,7 @@ export type PartSetOptions = {
    * else each in its own file under `dir`. @defaultValue none (own files)
    */
   objectFile?: string
-  /** No verified byte for this long while segments are missing → re-add them. @defaultValue 6000 */
+  /** No verified byte for this long while segments are missing → re-add them. @defaultValue SWARM_DEFAULTS.agent.partStallMs */
   stallMs?: number
 }
 
@@ -75,7 +77,7 @@ export class PartSet extends EventEmitter<PartSetEvents> {
    * waits for its next tracker interval). What is on disk is re-checked, not fetched again.
    */
   #watch(): void {
-    const stallMs = this.#opts.stallMs ?? 6000
+    const stallMs = this.#opts.stallMs ?? SWARM_DEFAULTS.agent.partStallMs
     let last = -1
     let since = Date.now()
     this.#watchdog = setInterval(() => {
@@ -127,7 +129,7 @@ export class PartSet extends EventEmitter<PartSetEvents> {
     this.pieceLength ||= parsed.pieceLength
     this.#pieces.set(part, Buffer.from(parsed.pieces.join(''), 'hex'))
     this.#torrents.set(part, torrent)
-    await writeFile(path.join(this.#opts.dir, `part-${part}.torrent`), torrent)
+    await writeFile(path.join(this.#opts.dir, DATA_LAYOUT.partTorrent(part)), torrent)
     return { infoHash: parsed.infoHash }
   }
 

@@ -6,6 +6,7 @@ import { constants, writeSync } from 'node:fs'
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import type { OriginSink } from '../origin/origin.ts'
+import type { PartNameFields } from '../wire-format.ts'
 import { PieceHasher } from '../torrent-file.ts'
 
 export type SegmentLayout = {
@@ -99,26 +100,10 @@ export function segmentAt(layout: SegmentLayout, pos: number): number {
 }
 
 /**
- * "<name>.part-<k>-of-<n>-<head>-<size>[-<taper>]": the file name inside segment k's torrent; it carries the
- * layout, so a follower can place any segment it sees first.
- */
-export function partName(name: string, part: number, layout: SegmentLayout): string {
-  return `${name}.part-${part}-of-${layout.count}-${layout.head}-${layout.size}${layout.taper ? `-${layout.taper}` : ''}`
-}
-
-export function parsePartName(name: string): { base: string; part: number; count: number; head: number; size: number; taper: number } | undefined {
-  const m = /^(.+)\.part-(\d+)-of-(\d+)-(\d+)-(\d+)(?:-(\d{1,2}))?$/.exec(name)
-  if (!m) return undefined
-  const [part, count, head, size, taper] = [m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number]
-  if (!(part < count) || count < 2 || !(head > 0) || !(size > 0) || head > size || !Number.isInteger(size / 2 ** taper)) return undefined
-  return { base: m[1] as string, part, count, head, size, taper }
-}
-
-/**
  * The layout a segment torrent names, if it is consistent with the object's length, the segment's own and its
  * piece length (every boundary but the object's end on a whole piece).
  */
-export function layoutFromPart(length: number, named: { part: number; count: number; head: number; size: number; taper: number }, partLength: number, pieceLength: number): SegmentLayout | undefined {
+export function layoutFromPart(length: number, named: Omit<PartNameFields, 'base'>, partLength: number, pieceLength: number): SegmentLayout | undefined {
   if (length <= named.head || length - named.head <= (named.taper ? 2 * named.size : 0)) return undefined
   if ((named.size / 2 ** named.taper) % pieceLength !== 0 || named.head % pieceLength !== 0) return undefined
   // Checked before the layout is built, which costs a step per segment: a name from the index (hostile, say)

@@ -13,16 +13,8 @@ import { StartQuota, type StartQuotaOptions } from './quota.ts'
 import type { Download } from '../agent/download.ts'
 import { SwarmError } from '../errors.ts'
 import { streamObject } from './object-stream.ts'
-
-/** Per-client limits of the API (flags --api-max-active, --api-start-rate, --api-start-burst). */
-export const AGENT_API_DEFAULTS = {
-  /** Downloads one client address may have running that it started. */
-  maxActivePerClient: 32,
-  /** Download starts per second per client address, on average. */
-  startRate: 5,
-  /** Download starts one client address may make at once. */
-  startBurst: 20,
-} as const
+import { SWARM_DEFAULTS } from '../defaults.ts'
+import { DATA_LAYOUT, parseDownloadRequest, type AgentHealth, type DownloadList, type DownloadRemoved, type DownloadStarted } from '../wire-format.ts'
 
 export type AgentApiOptions = {
   /** Bearer token for mutating calls; undefined = open (the API binds loopback by default). */
@@ -101,7 +93,7 @@ type Start = (req: IncomingMessage, url: string, sha256: string | undefined) => 
 async function route(req: IncomingMessage, res: ServerResponse, agent: Agent, options: AgentApiOptions, start: Start): Promise<void> {
   if (await handleOpsRequest(req, res, {
     registry: agent.registry,
-    health: () => ({ agentId: agent.agentId, torrentPort: agent.torrentPort, engine: agent.engine, index: agent.index.kind, downloads: agent.listDownloads().length }),
+    health: (): AgentHealth => ({ agentId: agent.agentId, torrentPort: agent.torrentPort, engine: agent.engine, index: agent.index.kind, downloads: agent.listDownloads().length }),
   })) return
   const u = new URL(req.url ?? '/', 'http://agent')
   const parts = u.pathname.split('/').filter(Boolean)
@@ -110,17 +102,12 @@ async function route(req: IncomingMessage, res: ServerResponse, agent: Agent, op
   if (parts[0] !== 'v1') throw new SwarmError('SWARM_NOT_FOUND', `no route ${method} ${u.pathname}`)
 
   if (parts[1] === 'downloads' && parts.length === 2) {
-    if (method === 'GET') { sendJson(res, 200, { downloads: agent.listDownloads() }); return }
+    if (method === 'GET') { sendJson(res, 200, { downloads: agent.listDownloads() } satisfies DownloadList); return }
     if (method === 'POST') {
       requireToken(req, options)
-      let body: { url?: unknown; sha256?: unknown }
-      try { body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8') || '{}') as typeof body } catch {
-        throw new SwarmError('SWARM_BAD_REQUEST', 'body must be JSON {"url": "...", "sha256"?: "..."}')
-      }
-      if (typeof body.url !== 'string') throw new SwarmError('SWARM_BAD_REQUEST', 'body must be JSON {"url": "...", "sha256"?: "..."}')
-      if (body.sha256 !== undefined && typeof body.sha256 !== 'string') throw new SwarmError('SWARM_BAD_REQUEST', 'sha256 must be a string')
-      const d = await start(req, body.url, body.sha256 as string | undefined)
-      sendJson(res, 202, { id: d.id, download: d.info() })
+      const body = parseDownloadRequest((await readBody(req, SWARM_DEFAULTS.api.maxBodyBytes)).toString('utf8'))
+      const d = await start(req, body.url, body.sha256)
+      sendJson(res, 202, { id: d.id, download: d.info() } satisfies DownloadStarted)
       return
     }
   }
@@ -135,7 +122,7 @@ async function route(req: IncomingMessage, res: ServerResponse, agent: Agent, op
     if (method === 'DELETE') {
       requireToken(req, options)
       if (!(await agent.removeDownload(id))) throw new SwarmError('SWARM_NOT_FOUND', `no download ${id}`)
-      sendJson(res, 200, { id, removed: true })
+      sendJson(res, 200, { id, removed: true } satisfies DownloadRemoved)
       return
     }
   }
@@ -155,7 +142,7 @@ async function route(req: IncomingMessage, res: ServerResponse, agent: Agent, op
     const d = agent.findByUrl(urlParam(u))
     if (!d?.dir) throw new SwarmError('SWARM_NOT_FOUND', 'no torrent for that URL on this agent (POST /v1/downloads first)')
     let torrent: Buffer
-    try { torrent = await readFile(path.join(d.dir, 'object.torrent')) } catch {
+    try { torrent = await readFile(path.join(d.dir, DATA_LAYOUT.torrentFile)) } catch {
       throw new SwarmError('SWARM_NOT_FOUND', `the torrent for that URL is not known yet (state ${d.state})`)
     }
     res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length, 'content-disposition': `attachment; filename="${d.info().name ?? 'object'}.torrent"` })

@@ -1,20 +1,19 @@
 // REST client helpers for an agent's API (used by `colony swarm get/status`, the demo and the bench).
 import { ColonyError } from '../../shared/errors.ts'
-import type { DownloadInfo } from '../agent/download.ts'
+import { SWARM_DEFAULTS } from '../defaults.ts'
 import { SwarmError, type SwarmErrorCode } from '../errors.ts'
+import type { DownloadInfo, DownloadList, DownloadStarted, ErrorBody } from '../wire-format.ts'
 
 export type AgentClientOptions = {
-  /** Agent API base URL. @defaultValue 'http://127.0.0.1:7480' */
+  /** Agent API base URL. @defaultValue SWARM_DEFAULTS.client.agentUrl ('http://127.0.0.1:7480') */
   agent?: string
   /** Bearer token for mutating calls. @defaultValue none */
   token?: string
   signal?: AbortSignal
 }
 
-export const DEFAULT_AGENT_URL = 'http://127.0.0.1:7480'
-
 async function call(path: string, init: RequestInit, options: AgentClientOptions): Promise<Response> {
-  const base = (options.agent ?? DEFAULT_AGENT_URL).replace(/\/+$/, '')
+  const base = (options.agent ?? SWARM_DEFAULTS.client.agentUrl).replace(/\/+$/, '')
   const headers = new Headers(init.headers)
   if (options.token) headers.set('authorization', `Bearer ${options.token}`)
   let res: Response
@@ -34,7 +33,7 @@ async function call(path: string, init: RequestInit, options: AgentClientOptions
   }
   if (!res.ok) {
     const text = await res.text()
-    let body: { error?: { code?: string; message?: string; details?: Record<string, unknown> } } = {}
+    let body: Partial<ErrorBody> = {}
     try { body = JSON.parse(text) as typeof body } catch { /* not JSON */ }
     const code = body.error?.code
     const message = body.error?.message ?? `agent answered ${res.status}: ${text.slice(0, 200)}`
@@ -48,7 +47,7 @@ async function call(path: string, init: RequestInit, options: AgentClientOptions
 export async function requestDownload(url: string, options: AgentClientOptions & { sha256?: string } = {}): Promise<DownloadInfo> {
   const body = JSON.stringify(options.sha256 ? { url, sha256: options.sha256 } : { url })
   const res = await call('/v1/downloads', { method: 'POST', headers: { 'content-type': 'application/json' }, body }, options)
-  return ((await res.json()) as { download: DownloadInfo }).download
+  return ((await res.json()) as DownloadStarted).download
 }
 
 export async function getDownload(id: string, options: AgentClientOptions = {}): Promise<DownloadInfo> {
@@ -56,7 +55,7 @@ export async function getDownload(id: string, options: AgentClientOptions = {}):
 }
 
 export async function listDownloads(options: AgentClientOptions = {}): Promise<DownloadInfo[]> {
-  return ((await (await call('/v1/downloads', {}, options)).json()) as { downloads: DownloadInfo[] }).downloads
+  return ((await (await call('/v1/downloads', {}, options)).json()) as DownloadList).downloads
 }
 
 export async function deleteDownload(id: string, options: AgentClientOptions = {}): Promise<void> {
@@ -90,6 +89,6 @@ export async function waitForDownload(id: string, options: AgentClientOptions & 
       throw new ColonyError(code, message, { details: { id, url: d.url } })
     }
     if (Date.now() > deadline) throw new SwarmError('SWARM_AGENT_UNREACHABLE', `download ${id} did not finish in ${options.timeoutMs} ms (state ${d.state})`)
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 250))
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? SWARM_DEFAULTS.client.pollIntervalMs))
   }
 }

@@ -1,20 +1,22 @@
 // The distributed index: torrents under <prefix>torrents/<key>, one etcd election per key for the origin fetch.
 import { randomBytes } from 'node:crypto'
 import { Etcd3, type Campaign, type Namespace, type Watcher } from 'etcd3'
+import { SWARM_DEFAULTS } from '../defaults.ts'
 import { SwarmError } from '../errors.ts'
+import { INDEX_KEYS } from '../wire-format.ts'
 import type { Claim, ClaimOptions, SwarmIndex } from './swarm-index.ts'
 
 export type EtcdIndexOptions = {
   /** etcd client URLs. */
   hosts: string[]
-  /** Key prefix shared by all agents of one fleet. @defaultValue 'colony/swarm/' */
+  /** Key prefix shared by all agents of one fleet. @defaultValue SWARM_DEFAULTS.etcd.prefix ('colony/swarm/') */
   prefix?: string
   /**
    * Lease TTL of a campaign in seconds: how long a dead leader blocks its key before the next
-   * candidate takes over. @defaultValue 5
+   * candidate takes over. @defaultValue SWARM_DEFAULTS.etcd.leaseTtlSeconds (5)
    */
   leaseTtlSeconds?: number
-  /** Per-call gRPC deadline in ms. @defaultValue 5000 */
+  /** Per-call gRPC deadline in ms. @defaultValue SWARM_DEFAULTS.etcd.timeoutMs (5000) */
   timeoutMs?: number
 }
 
@@ -26,13 +28,11 @@ const WARM_UP_MS = 3000
 
 /** Connects to etcd (in the background); an unreachable etcd surfaces on the first claim. */
 export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
-  const client = new Etcd3({ hosts: options.hosts, dialTimeout: options.timeoutMs ?? 5000 })
-  const ns: Namespace = client.namespace(options.prefix ?? 'colony/swarm/')
-  const ttl = options.leaseTtlSeconds ?? 5
-  const torrentKey = (key: string): string => `torrents/${key}`
-  const partPrefix = (key: string): string => `parts/${key}/`
-  const partKey = (key: string, part: number): string => `${partPrefix(key)}${String(part).padStart(6, '0')}`
-  const partOf = (k: string): number => Number(k.slice(k.lastIndexOf('/') + 1))
+  const timeoutMs = options.timeoutMs ?? SWARM_DEFAULTS.etcd.timeoutMs
+  const client = new Etcd3({ hosts: options.hosts, dialTimeout: timeoutMs })
+  const ns: Namespace = client.namespace(options.prefix ?? SWARM_DEFAULTS.etcd.prefix)
+  const ttl = options.leaseTtlSeconds ?? SWARM_DEFAULTS.etcd.leaseTtlSeconds
+  const { torrent: torrentKey, partPrefix, part: partKey, partOf } = INDEX_KEYS
   const live = new Set<() => void>()
   // Opens the gRPC channel (and loads its code) now, not on the first request: a fleet asked for one object at
   // once otherwise spends its first second or two connecting, every agent at the same moment. Errors here are
@@ -120,9 +120,9 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
     // longer than a failing one can (lease TTL + the dial timeout) was healthy: a later lapse starts a new streak.
     let failingSince = 0
     let lastError = 0
-    const healthyAfterMs = ttl * 1000 + (options.timeoutMs ?? 5000) + CAMPAIGN_RETRY_MS
+    const healthyAfterMs = ttl * 1000 + timeoutMs + CAMPAIGN_RETRY_MS
     const runCampaign = (): void => {
-      const c = ns.election(`elect/${key}`, ttl).campaign(options2.candidate)
+      const c = ns.election(INDEX_KEYS.election(key), ttl).campaign(options2.candidate)
       campaign = c
       c.on('elected', () => { void onElected() })
       c.on('error', (err) => {
@@ -165,7 +165,7 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
       // The gRPC client builds each message type's decoder on first use (protobufjs codegen): at the first claim
       // that was ~0.2–0.4 s of CPU per agent, every agent of a fleet at the same moment. A private election and a
       // watch on a private key build them now; their keys are gone (resigned, deleted) when this returns.
-      const name = `warmup/${candidate}-${randomBytes(4).toString('hex')}`
+      const name = INDEX_KEYS.warmUp(candidate, randomBytes(4).toString('hex'))
       const work = async (): Promise<void> => {
         // A plain read first: an etcd that is not there fails it at once, before a watch or a campaign would wait.
         await ns.get(name).string()

@@ -4,6 +4,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises'
 import { request } from 'undici'
 import type { HostAllowList } from '../../shared/allow-host.ts'
 import { computeBackoff, delay, parseRetryAfter } from '../../shared/backoff.ts'
+import { SWARM_DEFAULTS } from '../defaults.ts'
 import { SwarmError } from '../errors.ts'
 import type { PieceHasher } from '../torrent-file.ts'
 
@@ -20,8 +21,6 @@ export type OriginProbe = {
   /** sha256(url, validator, length), hex: the index key and the on-disk directory name. */
   key: string
 }
-
-const MAX_REDIRECTS = 5
 
 /** An origin response: status, headers and a body that is read once or discarded. */
 export type OriginResponse = {
@@ -51,7 +50,7 @@ export async function requestAllowed(url: string, init: { method?: 'GET' | 'HEAD
     const loc = header('location')
     if (res.status >= 300 && res.status < 400 && loc) {
       await res.discard()
-      if (hop >= MAX_REDIRECTS) throw new SwarmError('SWARM_ORIGIN_FAILED', `too many redirects from ${url}`, { details: { url } })
+      if (hop >= SWARM_DEFAULTS.origin.maxRedirects) throw new SwarmError('SWARM_ORIGIN_FAILED', `too many redirects from ${url}`, { details: { url } })
       current = new URL(loc, current).href
       continue
     }
@@ -150,14 +149,14 @@ export type OriginDownloadOptions = {
   sink?: OriginSink
   /** First byte of the object to fetch (a successor leader continues after the published segments). @defaultValue 0 */
   offset?: number
-  /** Consecutive failed attempts (no byte gained) before giving up. @defaultValue 5 */
+  /** Consecutive failed attempts (no byte gained) before giving up. @defaultValue SWARM_DEFAULTS.origin.retries (5) */
   retries?: number
   /** Bytes per second from the origin; 0 = no cap. @defaultValue 0 */
   rateLimit?: number
   /** Called with the contiguous byte count on disk after every write. @defaultValue none */
   onProgress?: (bytesOnDisk: number, fromOrigin: number) => void
   signal?: AbortSignal
-  /** Backoff base in ms (tests shorten it). @defaultValue 200 */
+  /** Backoff base in ms (tests shorten it). @defaultValue SWARM_DEFAULTS.origin.backoffBaseMs (200) */
   backoffBaseMs?: number
 }
 
@@ -178,7 +177,7 @@ export async function downloadFromOrigin(options: OriginDownloadOptions): Promis
     resumedBytes = have
     options.onProgress?.(have, 0)
     let failures = 0
-    const retries = options.retries ?? 5
+    const retries = options.retries ?? SWARM_DEFAULTS.origin.retries
     const pace = { start: Date.now(), bytes: 0 }
     while (have < total) {
       signal?.throwIfAborted()
@@ -235,7 +234,7 @@ export async function downloadFromOrigin(options: OriginDownloadOptions): Promis
         if ((err as { fatal?: boolean }).fatal || ++failures > retries) {
           throw new SwarmError('SWARM_ORIGIN_FAILED', `origin download of ${probe.url} failed at ${offset + have}/${probe.length}: ${(err as Error).message}`, { cause: err, details: { url: probe.url, bytes: offset + have } })
         }
-        const wait = (err as { waitMs?: number }).waitMs ?? computeBackoff(failures, { baseMs: options.backoffBaseMs ?? 200, maxMs: 10_000 })
+        const wait = (err as { waitMs?: number }).waitMs ?? computeBackoff(failures, { baseMs: options.backoffBaseMs ?? SWARM_DEFAULTS.origin.backoffBaseMs, maxMs: SWARM_DEFAULTS.origin.backoffMaxMs })
         await delay(wait, signal)
       }
     }

@@ -131,6 +131,7 @@ class Aria2Torrent extends EventEmitter<EngineTorrentEvents> implements EngineTo
  * and `--stop-with-process` so it never outlives the agent. Fails with SWARM_ENGINE_MISSING without aria2c.
  */
 export async function startAria2Engine(options: EngineOptions): Promise<SwarmEngine> {
+  if (options.peerHost !== undefined) throw new SwarmError('SWARM_BAD_REQUEST', 'peerHost needs the native engine (this agent runs aria2)')
   const dir = path.join(options.dataDir, 'aria2')
   await mkdir(dir, { recursive: true })
   const secret = randomBytes(16).toString('hex')

@@ -10,7 +10,7 @@ import TrackerClient from 'bittorrent-tracker'
 import type { EngineAddOptions, EngineOptions, EngineTorrent, SwarmEngine } from '../engine.ts'
 import { SwarmError } from '../../errors.ts'
 import { adoptWithOnread, wireUp, type ByteSink, type ConnectionContext } from './connection.ts'
-import { isColonyPeer, NativePeer, PEER_ID_PREFIX, type PeerWire } from './peer.ts'
+import { isColonyPeer, NativePeer, type PeerWire } from './peer.ts'
 import { NativeTorrent } from './torrent.ts'
 import type { NativeTorrentContext } from './torrent-types.ts'
 import { ParkedConnections } from './parked-connections.ts'
@@ -20,6 +20,7 @@ import { PieceCache } from './piece-cache.ts'
 import { TokenBucket } from '../../token-bucket.ts'
 import { isSafeSingleFile, parseTorrentFile } from '../../torrent-file.ts'
 import type { WireGuard } from './wire-guard.ts'
+import { PEER_ID_PREFIX } from '../../wire-format.ts'
 
 const noop = (): void => undefined
 /** No peer with a missing piece for this long while downloading → announce again (a new seeder, a successor). */

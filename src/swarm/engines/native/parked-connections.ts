@@ -2,16 +2,17 @@
 // before another (the index tells the fleet one agent at a time) dials a peer that does not have the torrent yet;
 // refused, that connection was wasted and the peer had to dial back. It waits here for its torrent instead.
 import type net from 'node:net'
+import { SWARM_DEFAULTS } from '../../defaults.ts'
 
 /** What waits: at least its socket (closed when the wait ends without a torrent). */
 export type ParkedConnection = { socket: net.Socket }
 
 export type ParkedConnectionsOptions = {
-  /** How long a connection waits for its torrent. @defaultValue 3000 */
+  /** How long a connection waits for its torrent. @defaultValue SWARM_DEFAULTS.parked.waitMs */
   waitMs?: number
-  /** Connections waiting at most, in all (each holds a socket). @defaultValue 256 */
+  /** Connections waiting at most, in all (each holds a socket). @defaultValue SWARM_DEFAULTS.parked.max */
   max?: number
-  /** Connections waiting for one torrent at most. @defaultValue 64 */
+  /** Connections waiting for one torrent at most. @defaultValue SWARM_DEFAULTS.parked.maxPerTorrent */
   maxPerTorrent?: number
 }
 
@@ -23,9 +24,9 @@ export class ParkedConnections<C extends ParkedConnection> {
   #count = 0
 
   constructor(options: ParkedConnectionsOptions = {}) {
-    this.#waitMs = options.waitMs ?? 3000
-    this.#max = options.max ?? 256
-    this.#maxPerTorrent = options.maxPerTorrent ?? 64
+    this.#waitMs = options.waitMs ?? SWARM_DEFAULTS.parked.waitMs
+    this.#max = options.max ?? SWARM_DEFAULTS.parked.max
+    this.#maxPerTorrent = options.maxPerTorrent ?? SWARM_DEFAULTS.parked.maxPerTorrent
   }
 
   /** Connections waiting now. */

@@ -3,42 +3,36 @@
 // only while the connection is of use. Without them, 70 handshakes that never send anything else hold all 64 slots
 // of a torrent.
 import type net from 'node:net'
+import { SWARM_DEFAULTS } from '../../defaults.ts'
 import { SwarmError } from '../../errors.ts'
 import { TokenBucket } from '../../token-bucket.ts'
 import type { ProtocolErrorReason } from './wire-guard.ts'
 
+/** Defaults: SWARM_DEFAULTS.peerLimits. */
 export type PeerLimits = {
   /**
    * A peer connection of no use for this long is closed: neither side interested, no block in flight or queued.
-   * A peer that wants pieces, or has pieces this agent wants, stays. @defaultValue 20_000
+   * A peer that wants pieces, or has pieces this agent wants, stays.
    */
   idleMs: number
-  /** Connections per torrent; a new one takes the slot of a peer idle for a while, if any. @defaultValue 64 */
+  /** Connections per torrent; a new one takes the slot of a peer idle for a while, if any. */
   maxPeersPerTorrent: number
-  /** Open incoming connections from one IP address, in any state, all torrents together. @defaultValue 32 */
+  /** Open incoming connections from one IP address, in any state, all torrents together. */
   maxPerIp: number
   /**
    * Addresses the per-IP cap does not count: loopback, because a fleet of agents on one host (tests, the bench)
-   * shares 127.0.0.1, and only local processes can connect from it. @defaultValue ['127.0.0.1', '::1']
+   * shares 127.0.0.1, and only local processes can connect from it.
    */
   perIpExempt: string[]
-  /** Encrypted (MSE/PE) handshakes accepted per second, all peers together; 0 refuses them all. @defaultValue 20 */
+  /** Encrypted (MSE/PE) handshakes accepted per second, all peers together; 0 refuses them all. */
   encryptedPerSecond: number
-  /** Time a connection has to complete its BitTorrent handshake. @defaultValue 10_000 */
+  /** Time a connection has to complete its BitTorrent handshake. */
   handshakeTimeoutMs: number
 }
 
-export const PEER_LIMIT_DEFAULTS: Readonly<PeerLimits> = Object.freeze({
-  idleMs: 20_000,
-  maxPeersPerTorrent: 64,
-  maxPerIp: 32,
-  perIpExempt: ['127.0.0.1', '::1'],
-  encryptedPerSecond: 20,
-  handshakeTimeoutMs: 10_000,
-})
-
 export function resolvePeerLimits(partial: Partial<PeerLimits> = {}): PeerLimits {
-  const limits: PeerLimits = { ...PEER_LIMIT_DEFAULTS, ...partial, perIpExempt: [...(partial.perIpExempt ?? PEER_LIMIT_DEFAULTS.perIpExempt)] }
+  const defaults = SWARM_DEFAULTS.peerLimits
+  const limits: PeerLimits = { ...defaults, ...partial, perIpExempt: [...(partial.perIpExempt ?? defaults.perIpExempt)] }
   for (const key of ['idleMs', 'maxPeersPerTorrent', 'maxPerIp', 'handshakeTimeoutMs'] as const) {
     if (!(Number.isFinite(limits[key]) && limits[key] > 0)) throw new SwarmError('SWARM_BAD_REQUEST', `peer limit ${key} must be > 0, got ${limits[key]}`)
   }

@@ -2,6 +2,7 @@
 // the engine keeps per peer (its upload queue, the pieces revealed to it while super-seeding).
 import type net from 'node:net'
 import type Wire from 'bittorrent-protocol'
+import { PEER_ID_PREFIX } from '../../wire-format.ts'
 
 /** bittorrent-protocol's Wire: the slice this engine drives is described in src/types/bittorrent-protocol.d.ts. */
 export type PeerWire = Wire
@@ -164,9 +165,6 @@ export class WireFeeder {
     return w._parser === w._onMessageLength || (w._parser === w._onMessage && KEEPS_NOTHING.has(view[0] ?? -1))
   }
 }
-
-/** Peer id prefix of this engine, '-CY0100-' (hex): both ends of a connection between agents know the rule below. */
-export const PEER_ID_PREFIX = Buffer.from('-CY0100-').toString('hex')
 
 /** The peer id is another colony agent's ('-CY', any version). */
 export function isColonyPeer(peerId: string): boolean {

@@ -4,9 +4,10 @@
 // the free list only when nothing can still read it: its owner released it (the cache evicted it, its piece failed)
 // and no socket write or upload read holds it — a buffer reused while a socket still sends it would send another
 // piece's bytes.
+import { SWARM_DEFAULTS } from '../../defaults.ts'
 
 export type PieceBufferPoolOptions = {
-  /** Free buffers kept at most, in bytes; beyond that a released buffer is left to the garbage collector. @defaultValue 16 MiB */
+  /** Free buffers kept at most, in bytes; beyond that a released buffer is left to the garbage collector. @defaultValue SWARM_DEFAULTS.pieceBuffers.maxFreeBytes (16 MiB) */
   maxFreeBytes?: number
 }
 
@@ -20,7 +21,7 @@ export class PieceBufferPool {
   readonly #released = new WeakSet<ArrayBufferLike>()
 
   constructor(options: PieceBufferPoolOptions = {}) {
-    this.#maxFreeBytes = options.maxFreeBytes ?? 16 * 1024 * 1024
+    this.#maxFreeBytes = options.maxFreeBytes ?? SWARM_DEFAULTS.pieceBuffers.maxFreeBytes
   }
 
   /** Free bytes waiting to be taken. */
