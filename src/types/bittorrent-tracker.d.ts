@@ -3,7 +3,7 @@
 declare module 'bittorrent-tracker' {
   import type { RemoteInfo, Socket } from 'node:dgram'
   import type { EventEmitter } from 'node:events'
-  import type { IncomingMessage, ServerResponse } from 'node:http'
+  import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 
   export type ClientOptions = {
     infoHash: string
@@ -44,7 +44,7 @@ declare module 'bittorrent-tracker' {
     udp: boolean
     ws: boolean
     stats: boolean
-    trustProxy: boolean
+    trustProxy?: boolean
     peersCacheTtl?: number
   }
 
@@ -57,5 +57,8 @@ declare module 'bittorrent-tracker' {
     onHttpRequest(req: IncomingMessage, res: ServerResponse): void
     onUdpRequest(msg: Buffer, rinfo: RemoteInfo): void
     close(cb?: () => void): void
+    /** The Server's own listeners (tests run the stock tracker with `http: true`). */
+    http: HttpServer | null
+    listen(port: number, host: string, cb: () => void): void
   }
 }
