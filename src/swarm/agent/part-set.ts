@@ -14,11 +14,10 @@ import { DATA_LAYOUT, parsePartName, partName } from '../wire-format.ts'
 
 /**
  * Peers the leader serves each segment it fetched to. Its upload is the only source of a fresh segment and, at
- * worst, no faster than the origin: serving every follower at once, it sent each segment 1.6–1.8 times (pieces
- * the followers then had from each other) while the next segment waited. Two peers cut that to 1.1–1.5 × F
- * (16 agents × 128 MB, 32 MiB segments: all done 38–41 s → 33–36 s). Once the tracker stopped handing seeders
- * to seeders, one peer beat two in interleaved runs (31.2–33.8 s vs 33.2–36.2 s, five each; leader upload
- * 1.15–1.35 × F vs 1.55–1.6 × F), see docs/benchmarks/swarm.md.
+ * worst, no faster than the origin: serving every follower at once, it sends each segment 1.6–1.8 times (pieces
+ * the followers could have from each other) while the next segment waits. One peer does best: in interleaved runs
+ * (16 agents × 128 MB, 32 MiB segments) one peer finished in 31.2–33.8 s against 33.2–36.2 s for two, the leader
+ * uploading 1.15–1.35 × F against 1.55–1.6 × F (docs/benchmarks/swarm.md).
  */
 const LEADER_SEGMENT_PEERS = 1
 

@@ -1,6 +1,6 @@
 // The object's SHA-256 from its segment files, fed in order as the segments complete: at the end only the last
-// segment is left to hash. Hashing all of F once every segment was in cost 16 agents on 2 cores 1–2 s between
-// their last verified piece and their completion (docs/benchmarks/swarm.md, *Session 9*).
+// segment is left to hash. Hashing all of F once every segment is in costs each of 16 agents on 2 cores 1–2 s
+// between its last verified piece and its completion (docs/benchmarks/swarm.md).
 import { createHash } from 'node:crypto'
 import { hashRangesInto, sha256Parts, type FileRange } from './segments.ts'
 

@@ -31,16 +31,15 @@ export type SegmentLayout = {
 /** Bytes [offset, offset + length) of a file; no length: to its end. */
 export type FileRange = { file: string; offset: number; length?: number }
 
-/** The first segment is a quarter of the others (8 MiB of 32 MiB): measured in docs/benchmarks/swarm.md. */
+/** The first segment is a quarter of the others (8 MiB of 32 MiB): the best head size in docs/benchmarks/swarm.md. */
 const HEAD_FRACTION = 4
 /**
  * Halvings of the last segment's worth of bytes (16 MiB → 8, 4, 4 MiB) when the caller does not say: none. The
- * agent asks for two with the aria2 engine: aria2 gained from them (32 MiB segments: 29.7 s against
- * 31.1 s on average). The native engine does not: its leader's upload (at the origin's rate) is the critical path,
- * the fleet ends about one largest segment of that upload after the origin fetch, which halving the last one does
- * not shorten, and each extra segment costs every agent a round of connections. Interleaved runs, 16 × 128 MB:
- * none 21.89–22.29 s (37.3 CPU-s on average), one 22.10–22.51 s (38.9), two 22.39–22.75 s (39.7);
- * docs/benchmarks/swarm.md, *Session 11*.
+ * agent asks for two with the aria2 engine, which gains from them (32 MiB segments: 29.7 s against 31.1 s on
+ * average). The native engine does not: its leader's upload (at the origin's rate) is the critical path, the
+ * fleet ends about one largest segment of that upload after the origin fetch, which halving the last one does not
+ * shorten, and each extra segment costs every agent a round of connections (16 × 128 MB: none 21.89–22.29 s,
+ * one 22.10–22.51 s, two 22.39–22.75 s; docs/benchmarks/swarm.md).
  */
 const TAPER = 0
 
@@ -176,7 +175,7 @@ export class SegmentSink implements OriginSink {
       const take = Math.min(room, chunk.length - off)
       const piece = chunk.subarray(off, off + take)
       // Synchronous: a page-cache write costs microseconds; the promise API's round trip through the thread pool
-      // woke the leader's event loop once more per origin chunk, on a machine where the leader is short of CPU.
+      // wakes the leader's event loop once more per origin chunk, on a machine where the leader is short of CPU.
       for (let w = 0; w < piece.length;) w += writeSync((this.#fh as FileHandle).fd, piece, w, piece.length - w, this.#base + this.#inPart + w)
       this.#hasher.update(piece)
       this.#inPart += take
@@ -209,8 +208,8 @@ const READ_CHUNK = 4 * 1024 * 1024
 
 /**
  * Reads each range in order into one reused buffer (no per-chunk allocation, nothing for the GC). The buffer is
- * kept for the next call: a follower hashes each segment as it completes, and a fresh 4 MiB each time was memory
- * outside V8's heap that counted towards its next full garbage collection.
+ * kept for the next call: a follower hashes each segment as it completes, and a fresh 4 MiB each time would be memory
+ * outside V8's heap that counts towards its next full garbage collection.
  */
 async function eachChunk(ranges: FileRange[], use: (chunk: Buffer) => Promise<void> | void): Promise<void> {
   const buf = spareReadBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK)

@@ -114,10 +114,10 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
       if (settled) return
       runCampaign()
     }
-    // A campaign ends in an error when its lease lapses: a process short of CPU missed its keep-alives (seen with 16
-    // agents on 2 cores, a follower at 95 %). Waiting is not over then — the watch still stands — so campaign again;
+    // A campaign ends in an error when its lease lapses: a process short of CPU misses its keep-alives (16 agents
+    // on 2 cores, a follower at 95 %). Waiting is not over then — the watch still stands — so campaign again;
     // only errors that persist for CAMPAIGN_GIVE_UP_MS (etcd gone) fail the claim. A retried campaign that lived
-    // longer than a failing one can (lease TTL + the dial timeout) was healthy: a later lapse starts a new streak.
+    // longer than a failing one can (lease TTL + the dial timeout) is healthy: a later lapse starts a new streak.
     let failingSince = 0
     let lastError = 0
     const healthyAfterMs = ttl * 1000 + timeoutMs + CAMPAIGN_RETRY_MS
@@ -163,7 +163,7 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
     },
     warmUp: async (candidate) => {
       // The gRPC client builds each message type's decoder on first use (protobufjs codegen): at the first claim
-      // that was ~0.2–0.4 s of CPU per agent, every agent of a fleet at the same moment. A private election and a
+      // that is ~0.2–0.4 s of CPU per agent, every agent of a fleet at the same moment. A private election and a
       // watch on a private key build them now; their keys are gone (resigned, deleted) when this returns.
       const name = INDEX_KEYS.warmUp(candidate, randomBytes(4).toString('hex'))
       const work = async (): Promise<void> => {

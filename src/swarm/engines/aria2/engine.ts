@@ -1,4 +1,4 @@
-// The native engine: one aria2c child per agent, driven over its JSON-RPC on loopback with a random secret.
+// The aria2 engine: one aria2c child per agent, driven over its JSON-RPC on loopback with a random secret.
 // aria2 verifies every piece and bans (by IP, 2–10 min) a peer whose piece fails its hash; the agent counts
 // those events from aria2's log ("we got wrong piece").
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -315,8 +315,8 @@ export async function startAria2Engine(options: EngineOptions): Promise<SwarmEng
     const parsed = await parseTorrentFile(torrent)
     await mkdir(opts.dir, { recursive: true })
     // aria2 trusts its control file over `bt-seed-unverified`: one left by an earlier, partial download of the
-    // same torrent (a follower that became the leader and fetched the segment itself) made it seed only the
-    // pieces it had had, and followers missing the others waited forever.
+    // same torrent (a follower that became the leader and fetched the segment itself) would make it seed only the
+    // pieces it had held, and followers missing the others would wait forever.
     if (opts.complete) await rm(path.join(opts.dir, `${parsed.name}.aria2`), { force: true })
     const existing = await stat(path.join(opts.dir, parsed.name)).then((st) => st.size, () => -1)
     const onDisk = existing > 0

@@ -1,7 +1,7 @@
 // A BitTorrent listen port for aria2. aria2 binds it only when its first torrent starts, which can be minutes
 // after the agent started. A port found free by bind(0) comes from the kernel's ephemeral range, which every
-// outgoing connection on the host draws from in the meantime: a bench of 16 agents lost one agent to
-// "Errors occurred while binding port". Ports below that range are never handed out implicitly.
+// outgoing connection on the host draws from in the meantime, so aria2 may fail with "Errors occurred while binding
+// port" (one agent in a bench of 16). Ports below that range are never handed out implicitly.
 // For the same reason two agents started together can both find one port free: each reserves its pick.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'

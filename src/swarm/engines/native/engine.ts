@@ -1,7 +1,7 @@
 // The in-process BitTorrent engine ('native'): bittorrent-protocol for the wire, bittorrent-tracker's client for
-// announces, and colony's own piece scheduling (native-torrent.ts). It exists because a fleet fed from one origin
-// fetch is a broadcast, and the stock engines schedule for strangers: aria2 chokes and rate-shapes per peer, and
-// left ~40 % of the fleet's upload idle (docs/benchmarks/swarm.md); webtorrent's JS pipeline cost 10× aria2's CPU.
+// announces, and colony's own piece scheduling (torrent.ts). It exists because a fleet fed from one origin fetch is
+// a broadcast, and stock engines schedule for strangers: aria2 chokes and rate-shapes per peer, which leaves ~40 %
+// of the fleet's upload idle (docs/benchmarks/swarm.md).
 import { createHash, randomBytes } from 'node:crypto'
 import net from 'node:net'
 import path from 'node:path'
@@ -76,9 +76,9 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   const dialing = new Set<string>()
   const sockets = new Set<net.Socket>()
   const log = options.log
-  // Peer addresses heard of per group (an object's segments), and which group each torrent is in. A follower
-  // joining a new segment waited for a tracker round trip first: 0.1–0.45 s under load before its first dial
-  // (0.45–0.76 s for the first segment, every agent announcing at once), while it already knew the whole fleet.
+  // Peer addresses heard of per group (an object's segments), and which group each torrent is in: a follower joining
+  // a new segment dials the fleet it already knows at once, rather than after a tracker round trip (0.1–0.45 s
+  // under load, 0.45–0.76 s for the first segment with every agent announcing at once).
   const groups = new Map<string, PeerGroup>()
   const groupOf = new Map<NativeTorrent, string>()
   const groupFor = (t: NativeTorrent): PeerGroup | undefined => groups.get(groupOf.get(t) ?? '')
@@ -234,7 +234,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   /**
    * Dials `address` for `t`, unless that peer is connected already. Between two agents that both dial (followers),
    * the one with the higher peer id waits WAIT_FOR_DIAL_MS for the other's connection first: both dialling at
-   * once made every fifth connection a duplicate to close (16 agents × 128 MB: 540 of 2 490).
+   * once makes every fifth connection a duplicate to close (16 agents × 128 MB: 540 of 2 490).
    */
   const connect = (t: NativeTorrent, address: string, waited = false): void => {
     const key = `${t.infoHash}|${address}`

@@ -1,6 +1,6 @@
 // Incoming connections for a torrent this agent has not added yet. A follower that learns of a new segment a moment
 // before another (the index tells the fleet one agent at a time) dials a peer that does not have the torrent yet;
-// refused, that connection was wasted and the peer had to dial back. It waits here for its torrent instead.
+// refused, that connection would be wasted and the peer would have to dial back. It waits here for its torrent instead.
 import type net from 'node:net'
 import { SWARM_DEFAULTS } from '../../defaults.ts'
 

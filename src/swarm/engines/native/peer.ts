@@ -93,8 +93,8 @@ export const PARSER_STOPPED = Number.MAX_SAFE_INTEGER
  * Feeds a plain (unencrypted) connection's bytes to the Wire's parser. The bytes are a view of the engine's one
  * reused read buffer, valid only until `push` returns: a message inside one read goes to the parser as a view of
  * it (a bitfield or an extension message, which the Wire keeps, as a copy), and a message that straddles reads is
- * copied once into a buffer of its exact size as its bytes arrive. The Wire's own `_write` concatenated all it held
- * whenever a read left a message incomplete — a 128 KiB block over 64 KiB reads became 320 KiB of fresh copies.
+ * copied once into a buffer of its exact size as its bytes arrive. The Wire's own `_write` concatenates all it holds
+ * whenever a read leaves a message incomplete — a 128 KiB block over 64 KiB reads becomes 320 KiB of fresh copies.
  * A throw out of the parser ends the connection, never reaches the socket's read callback.
  */
 export class WireFeeder {

@@ -1,6 +1,6 @@
 // How many connected peers hold each piece, counted from what each peer announced — exactly once per peer and
 // piece whatever the order of its messages. A second BITFIELD (BEP 3 allows one, first; a buggy or hostile client
-// sends more) used to be added on top of the first, so those pieces looked common and were fetched last.
+// sends more) replaces the first rather than adding to it, which would make those pieces look common and come last.
 
 /** What the torrent tracks per connection; the counts live in PieceAvailability. */
 export type AnnouncingPeer = {

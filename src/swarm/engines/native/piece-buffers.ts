@@ -1,5 +1,5 @@
-// Piece-sized buffers of the in-process engine, used again instead of allocated per piece. Every verified piece was
-// a fresh 256 KiB buffer outside V8's heap, and that outside memory is what set off the followers' full garbage
+// Piece-sized buffers of the in-process engine, used again instead of allocated per piece. A fresh 256 KiB buffer per
+// verified piece is memory outside V8's heap, and that outside memory sets off a follower's full garbage
 // collections (7 mark-compacts in a 128 MB download, 12 % of a follower's CPU in profiles). A buffer goes back to
 // the free list only when nothing can still read it: its owner released it (the cache evicted it, its piece failed)
 // and no socket write or upload read holds it — a buffer reused while a socket still sends it would send another

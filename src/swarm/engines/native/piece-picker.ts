@@ -36,8 +36,8 @@ export const END_GAME_AFTER_MS = 1500
 /**
  * End game: every missing piece is on its way; `peer` may also be asked for one that exactly one other peer is
  * sending (`wanted`: this peer has it and we still need it) — one of the last END_GAME_PIECES, or one on its way
- * END_GAME_AFTER_MS. Earlier, with a fleet's 15 peers × 4 pieces in flight, the end game covered a quarter of a
- * segment and duplicates were 7–16 % of all bytes uploaded. -1 if none.
+ * END_GAME_AFTER_MS. Without that bound, with a fleet's 15 peers × 4 pieces in flight, the end game covers a quarter
+ * of a segment and duplicates are 7–16 % of all bytes uploaded. -1 if none.
  */
 export function pickEndGame<P>(active: ReadonlyMap<number, ReadonlyMap<P, { at: number }>>, peer: P, wanted: (index: number) => boolean, now = performance.now()): number {
   let inFlight = 0

@@ -25,13 +25,13 @@ export class RevealPlan {
   /**
    * Shows `peer` the pieces that went out least (then those fewest peers hold, `avail`) until it has its share of
    * the budget unreported (`peers`: how many share it). A piece shown waits in the leader's upload queue until it
-   * goes, and nobody else can have it meanwhile: with 8 pieces per peer, 15 followers had 15 MiB shown (2 s of
-   * the leader's upload) and sat idle waiting for first copies (docs/benchmarks/swarm.md, *Session 9*).
+   * goes, and nobody else can have it meanwhile: with 8 pieces per peer, 15 followers would have 15 MiB shown (2 s
+   * of the leader's upload) and sit idle waiting for first copies (docs/benchmarks/swarm.md).
    * `freshElsewhere`: another segment has pieces shown to nobody, or more are still coming from the origin — then
    * no piece is shown a second time: the leader's upload is the fleet's scarcest, and second copies of old
-   * segments (even one per peer at a time, re-offered whenever the peer had fetched the last) took it to 1.8 × the
-   * object and delayed the first copies of new ones. Second copies shown while the next segment was being fetched
-   * sat in the leader's queue ahead of its first copies (16 × 128 MB, 16 MiB segments: median 24.4 s → 23.6 s).
+   * segments (even one per peer at a time, re-offered whenever the peer has fetched the last) take it to 1.8 × the
+   * object and delay the first copies of new ones; shown while the next segment is being fetched, they sit in the
+   * leader's queue ahead of its first copies (16 × 128 MB, 16 MiB segments: median 23.6 s without, 24.4 s with).
    */
   reveal(peer: NativePeer, avail: Uint16Array, freshElsewhere: () => boolean, peers: number): void {
     const has = peer.wire.peerPieces

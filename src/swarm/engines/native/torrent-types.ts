@@ -9,8 +9,8 @@ import type { TokenBucket } from '../../token-bucket.ts'
 /**
  * New pieces are announced (HAVE) to a peer with the next request or block we send it anyway, and to the peer that
  * sent the piece; other peers get them at most this late. Each message that wakes a process costs ~0.1 ms of CPU
- * here: in a mesh of 16 agents a HAVE per piece per peer was 15 wake-ups per piece, batches every 100 ms ~150 a
- * second per agent.
+ * here: in a mesh of 16 agents a HAVE per piece per peer would be 15 wake-ups per piece, and batches every 100 ms
+ * ~150 a second per agent.
  */
 export const HAVE_MAX_DELAY_MS = 250
 /** Block size asked of other clients (what every client serves). */

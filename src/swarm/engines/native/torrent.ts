@@ -76,8 +76,8 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   get uploaded(): number { return this.#uploaded }
   /**
    * Super-seeding: pieces no agent was shown yet — counted while agents are connected, and in the first
-   * JOIN_GRACE_MS after the torrent was added, before they are (a segment just published: had it counted 0 then,
-   * the leader filled that second or two with second copies of older segments, twice the object in slow runs).
+   * JOIN_GRACE_MS after the torrent was added, before they are (a segment just published: counted 0 then, the
+   * leader would fill that second or two with second copies of older segments, up to twice the object).
    * 0 for a torrent no agent joins at all.
    */
   get unrevealed(): number {
@@ -235,7 +235,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     if (index >= 0 && !this.#needs(index)) return
     peer.wire.interested()
     // A HAVE names one piece: fetch that one if nobody is, without scanning every piece for the rarest (a scan per
-    // HAVE was most of a follower's JS time: 15 peers × every piece). A peer busy with others waits its refill.
+    // HAVE would be most of a follower's JS time: 15 peers × every piece). A peer busy with others waits its refill.
     if (index >= 0 && !this.#priority && !this.#isFree(peer, index) && peer.fetching.size > 0) return
     this.#fill(peer, index)
   }
@@ -360,7 +360,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     if (peer.fetching.size <= this.#perPeer / 2) this.#fill(peer)
     try {
       // Synchronous: a page-cache write of one piece costs microseconds, while the promise API's round trip
-      // through the thread pool cost ~2 ms of this thread per piece in profiles (16 agents on 2 cores).
+      // through the thread pool costs ~2 ms of this thread per piece in profiles (16 agents on 2 cores).
       writeSync((this.fh as FileHandle).fd, a.buf, 0, a.buf.length, this.offset + index * this.pieceLength)
     } catch (err) {
       this.#ctx.buffers.release(a.buf)
