@@ -15,7 +15,7 @@ import type { PeerDropReason } from '../../src/swarm/engines/native/peer-limits.
 import type { ProtocolErrorReason } from '../../src/swarm/engines/native/wire-guard.ts'
 import { makeTempDir, waitFor } from '../helpers/services.ts'
 import { startTracker, type Tracker } from './swarm-fixtures.ts'
-import { closedWithin, engineOptions, handshake, makeObject, message, rawPeer, sha256, startSeed, whenDone, type RawPeer, type TestObject } from './wire-fixtures.ts'
+import { closedWithin, engineOptions, handshake, makeObject, message, rawPeer, sha256, startSeed, u32, whenDone, type RawPeer, type TestObject } from './wire-fixtures.ts'
 
 const HANDSHAKE_BYTES = 68
 
@@ -92,10 +92,17 @@ describe('native engine: peer limits', { timeout: 60_000 }, () => {
     sockets.push(idle)
     idle.send(handshake(obj.infoHash))
     await closedWithin(idle, 3000, 'the idle peer')
-    // The interested peer was unchoked, and is still there well past three idle limits.
-    await new Promise((resolve) => setTimeout(resolve, 600))
+    // A second squatter is closed an idle limit later: the interested peer has outlived two eviction passes.
+    const idle2 = await rawPeer(engine.port)
+    sockets.push(idle2)
+    idle2.send(handshake(obj.infoHash))
+    await closedWithin(idle2, 3000, 'the second idle peer')
+    // And it is still served: a block it asks for comes back.
+    const had = p.received().length
+    p.send(message(6, u32(0, 0, 16 * 1024)))
+    await p.waitBytes(had + 13 + 16 * 1024)
     assert.equal(p.isClosed(), false)
-    assert.equal(r.count('idle'), 1)
+    assert.equal(r.count('idle'), 2)
   })
 
   test('a real download completes while 70 squatters take every slot they can, again and again', async () => {
