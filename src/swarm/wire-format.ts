@@ -17,7 +17,7 @@ import { SwarmError } from './errors.ts'
 // | election/elect/<key>/<lease id>                  | a candidate's agent id (etcd3's Election: one per campaign)  |
 // | warmup/<agent id>-<8 hex>                        | 'warm'; start-up only, deleted before the warm-up returns    |
 //
-// <key> is sha256(url ⏎ validator ⏎ length) in hex (origin/origin.ts keyOf). A torrent under torrents/<key> is
+// <key> is sha256(url ⏎ validator ⏎ length) in hex (origin/probe.ts keyOf). A torrent under torrents/<key> is
 // published once, by the elected leader, after it started seeding it.
 
 /** The etcd keys of the index, relative to the fleet's prefix. */

@@ -8,9 +8,9 @@ import { after, before, describe, test } from 'node:test'
 import { HostAllowList } from '../../src/shared/allow-host.ts'
 import { makeTempDir } from '../helpers/services.ts'
 import { SwarmError } from '../../src/swarm/index.ts'
-import { probeOrigin } from '../../src/swarm/origin/origin.ts'
+import { probeOrigin } from '../../src/swarm/origin/probe.ts'
 import { PieceHasher } from '../../src/swarm/torrent-file.ts'
-import { downloadFromOrigin } from '../../src/swarm/origin/origin.ts'
+import { downloadFromOrigin } from '../../src/swarm/origin/fetch.ts'
 
 describe('origin fetch', { timeout: 30_000 }, () => {
   const body = randomBytes(700_000)

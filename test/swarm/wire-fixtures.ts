@@ -94,9 +94,8 @@ export async function closedWithin(peer: RawPeer, timeoutMs: number, what = 'con
 
 export type TestObject = { data: Buffer; torrent: Buffer; infoHash: string; pieces: number; pieceLength: number }
 
-/** A random object and its torrent (no tracker: peers are dialled by hand). */
-export async function makeObject(size: number, pieceLength = 64 * 1024, announce: string[] = []): Promise<TestObject> {
-  const data = randomBytes(size)
+/** An object (random bytes unless given) and its torrent (no tracker unless given: peers are dialled by hand). */
+export async function makeObject(size: number, pieceLength = 64 * 1024, announce: string[] = [], data: Buffer = randomBytes(size)): Promise<TestObject> {
   const h = new PieceHasher(pieceLength)
   h.update(data)
   const { torrent, parsed } = await buildTorrentFile({ name: 'obj.bin', length: size, pieceLength, pieces: h.finish().pieces, announce })

@@ -9,7 +9,7 @@ import type { DownloadContext, DownloadInfo, DownloadState } from './download-ty
 import { whenComplete, type EngineTorrent } from '../engines/engine.ts'
 import { SwarmError } from '../errors.ts'
 import { fetchSegmentsFromOrigin, fetchWholeFromOrigin } from './leader-fetch.ts'
-import { probeOrigin, type OriginProbe } from '../origin/origin.ts'
+import { probeOrigin, type OriginProbe } from '../origin/probe.ts'
 import { PartSet } from './part-set.ts'
 import { scheduleSeedStop } from './seed-policy.ts'
 import { assembleParts, sha256Parts } from './segments.ts'

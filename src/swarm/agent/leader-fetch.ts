@@ -1,7 +1,8 @@
 // The leader's side of a download: the one fetch from the origin, hashed on the way, and the torrents built from it
 // — one for an object published whole, one per segment (seeded, then published) for a larger one.
 import type { DownloadContext } from './download-types.ts'
-import { downloadFromOrigin, type OriginProbe } from '../origin/origin.ts'
+import { downloadFromOrigin } from '../origin/fetch.ts'
+import type { OriginProbe } from '../origin/probe.ts'
 import type { PartSet } from './part-set.ts'
 import { SegmentSink, segmentLayout, segmentLength, segmentStart, type SegmentLayout } from './segments.ts'
 import type { LeaderClaim } from '../index-store/swarm-index.ts'

@@ -5,7 +5,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { constants, writeSync } from 'node:fs'
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
-import type { OriginSink } from '../origin/origin.ts'
+import type { OriginSink } from '../origin/fetch.ts'
 import type { PartNameFields } from '../wire-format.ts'
 import { PieceHasher } from '../torrent-file.ts'
 

@@ -7,9 +7,9 @@ import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { createSilentLogger } from '../../../src/shared/logger.ts'
 import { whenComplete, type EngineOptions, type EngineTorrent, type SwarmEngine } from '../../../src/swarm/engines/engine.ts'
-import { buildTorrentFile, PieceHasher } from '../../../src/swarm/torrent-file.ts'
 import { makeTempDir } from '../../helpers/services.ts'
 import { startTracker, type Tracker } from '../swarm-fixtures.ts'
+import { makeObject, type TestObject } from '../wire-fixtures.ts'
 
 const PIECE = 64 * 1024
 /** Not a whole number of pieces: the last piece is short. */
@@ -22,15 +22,7 @@ function seededBytes(seed: string, size: number): Buffer {
   return out
 }
 
-type TestObject = { data: Buffer; torrent: Buffer; infoHash: string; pieces: number }
-
-async function makeObject(seed: string, announce: string[]): Promise<TestObject> {
-  const data = seededBytes(seed, SIZE)
-  const h = new PieceHasher(PIECE)
-  h.update(data)
-  const { torrent, parsed } = await buildTorrentFile({ name: 'obj.bin', length: SIZE, pieceLength: PIECE, pieces: h.finish().pieces, announce })
-  return { data, torrent, infoHash: parsed.infoHash, pieces: parsed.pieces.length }
-}
+const makeSeededObject = (seed: string, announce: string[]): Promise<TestObject> => makeObject(SIZE, PIECE, announce, seededBytes(seed, SIZE))
 
 const done = (t: EngineTorrent, ms = 30_000): Promise<void> => whenComplete(t, AbortSignal.timeout(ms))
 
@@ -69,7 +61,7 @@ export function swarmEngineContract(kind: string, start: (options: EngineOptions
     })
 
     test('a complete torrent seeds; another engine downloads it through the tracker, verified, every piece', async () => {
-      const obj = await makeObject(`${kind}-download`, [tracker.announce])
+      const obj = await makeSeededObject(`${kind}-download`, [tracker.announce])
       const [seeder, leecher] = [await engine(), await engine()]
       const seed = await seeder.add(obj.torrent, obj.infoHash, { dir: await folder('dl-seed', obj.data), complete: true, trackers: [] })
       assert.equal(seed.infoHash, obj.infoHash)
@@ -90,7 +82,7 @@ export function swarmEngineContract(kind: string, start: (options: EngineOptions
     })
 
     test('data already on disk is re-checked when added and counts as resumed', async () => {
-      const obj = await makeObject(`${kind}-resume`, [])
+      const obj = await makeSeededObject(`${kind}-resume`, [])
       const e = await engine()
       const t = await e.add(obj.torrent, obj.infoHash, { dir: await folder('resume', obj.data), complete: false, trackers: [] })
       await done(t)
@@ -100,7 +92,7 @@ export function swarmEngineContract(kind: string, start: (options: EngineOptions
     })
 
     test('stop keeps the counters, waits for the file with wait: true, and the torrent can be added again', async () => {
-      const obj = await makeObject(`${kind}-stop`, [])
+      const obj = await makeSeededObject(`${kind}-stop`, [])
       const e = await engine()
       const at = await folder('stop', obj.data)
       const t = await e.add(obj.torrent, obj.infoHash, { dir: at, complete: true, trackers: [] })
