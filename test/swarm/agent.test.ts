@@ -15,7 +15,7 @@ import { startOrigin, startTracker, type Origin, type Tracker } from './swarm-fi
 const JSON_TYPE = { 'content-type': 'application/json' }
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
-// Every scenario runs on both engines an agent can use by default: aria2c (the default) and colony's own.
+// Every scenario runs on both engines: colony's own (native, the default) and an aria2c child (aria2).
 for (const engine of ['aria2', 'native'] as const) {
   describe(`swarm agents in one process (memory index, ${engine} engine)`, { timeout: 60_000 }, () => {
     let origin: Origin
