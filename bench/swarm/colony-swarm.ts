@@ -18,8 +18,6 @@ export type AgentProcessOptions = {
   /** bytes/s, 0 = none. */
   uploadLimit: number
   agentId: string
-  /** Piece picking passed to the agent (--strategy). @defaultValue the agent's default */
-  strategy?: string
   /** BitTorrent engine passed to the agent (--engine). @defaultValue the agent's default */
   engine?: string
   /** Segment size passed to the agent (--segment-size). @defaultValue the agent's default */
@@ -35,7 +33,6 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<A
     '--etcd', options.etcd, '--etcd-prefix', `bench/${process.pid}/`, '--allow-host', options.allowHost,
     '--upload-limit', String(options.uploadLimit), '--seed-time', '1h', '--agent-id', options.agentId,
     ...options.trackers.flatMap((t) => ['--tracker', t]),
-    ...(options.strategy ? ['--strategy', options.strategy] : []),
     ...(options.engine ? ['--engine', options.engine] : []),
     ...(options.segmentSize ? ['--segment-size', options.segmentSize] : []),
   ]

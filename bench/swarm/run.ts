@@ -8,7 +8,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { formatHelp, num, parseCommand, str, bool, type CommandSpec } from '../../src/shared/cli-options.ts'
 import { parseDuration, parseRate, parseSize } from '../../src/shared/units.ts'
-import { choosePieceLength, fetchTorrent, parseTorrentFile, startDemoOrigin, startTracker, type DemoOrigin, type Tracker } from '../../src/swarm/index.ts'
+import { startDemoOrigin, type DemoOrigin } from '../../src/demo/swarm-origin.ts'
+import { fetchTorrent, startTracker, type Tracker } from '../../src/swarm/index.ts'
+import { choosePieceLength, parseTorrentFile } from '../../src/swarm/torrent-file.ts'
 import { startEtcd, type Service } from '../../support/services.ts'
 import { createTorrentFile, runAria2Swarm, type SwarmRunResult } from './aria2-swarm.ts'
 import { runColonyDownloads, startAgentFleet, type AgentFleet } from './colony-swarm.ts'
@@ -36,8 +38,7 @@ const SPEC: CommandSpec = {
     'cpu-upload': { type: 'string', description: 'cpu mode: cap every peer\'s upload (an aria2c-only reference for caps mode: how fast stock aria2c spreads an already-seeded file under the same caps; default none)', placeholder: 'rate' },
     'skip-aria2': { type: 'boolean', description: 'cpu mode: skip the aria2c swarm' },
     'skip-colony': { type: 'boolean', description: 'cpu mode: skip colony (aria2c only; its torrent comes from transmission-create)' },
-    strategy: { type: 'string', description: "agents' piece picking with the webtorrent engine, sequential, spread or rarest (default: the agent's)" },
-    engine: { type: 'string', description: "agents' BitTorrent engine, aria2, native or webtorrent (default: the agent's)" },
+    engine: { type: 'string', description: "agents' BitTorrent engine, native or aria2 (default: the agent's)" },
     'segment-size': { type: 'string', description: "agents' --segment-size (default: the agent's)", placeholder: 'size' },
     trackers: { type: 'number', description: 'trackers every peer announces to', default: 2 },
     timeout: { type: 'string', description: 'limit per phase', default: '10m', placeholder: 'duration' },
@@ -64,11 +65,10 @@ async function startTrackers(count: number): Promise<Tracker[]> {
   return out
 }
 
-function strategyOf(p: ReturnType<typeof parseCommand>): { strategy?: string; engine?: string; segmentSize?: string } {
-  const s = str(p, 'strategy')
+function agentFlagsOf(p: ReturnType<typeof parseCommand>): { engine?: string; segmentSize?: string } {
   const e = str(p, 'engine')
   const g = str(p, 'segment-size')
-  return { ...(s ? { strategy: s } : {}), ...(e ? { engine: e } : {}), ...(g ? { segmentSize: g } : {}) }
+  return { ...(e ? { engine: e } : {}), ...(g ? { segmentSize: g } : {}) }
 }
 
 type CapsResult = Record<string, number | string | boolean>
@@ -89,7 +89,7 @@ async function runCaps(p: ReturnType<typeof parseCommand>, workDir: string, etcd
   let colonyAll = Number.NaN
   try {
     try {
-      fleet = await startAgentFleet(N, { workDir: path.join(workDir, 'caps'), etcd: etcd.url, trackers: trackers.map((t) => t.httpAnnounceUrl), allowHost: origin.hostPort, uploadLimit: u, ...strategyOf(p) })
+      fleet = await startAgentFleet(N, { workDir: path.join(workDir, 'caps'), etcd: etcd.url, trackers: trackers.map((t) => t.httpAnnounceUrl), allowHost: origin.hostPort, uploadLimit: u, ...agentFlagsOf(p) })
       log(`colony: ${N} agent processes up; every agent asks at once`)
       const r = await runColonyDownloads(fleet.agents, { url: origin.url, sha256: origin.sha256, timeoutMs, meterPids: fleet.agents.map((a) => a.pid) })
       const egress = origin.stats().egressBytes
@@ -163,7 +163,7 @@ async function runCpu(p: ReturnType<typeof parseCommand>, workDir: string, etcd:
       const trackers = await startTrackers(num(p, 'trackers') ?? 2)
       let fleet: AgentFleet | undefined
       try {
-        fleet = await startAgentFleet(N + 1, { workDir: path.join(dir, 'colony'), etcd: etcd.url, trackers: trackers.map((t) => t.httpAnnounceUrl), allowHost: origin.hostPort, uploadLimit: 0, ...strategyOf(p) })
+        fleet = await startAgentFleet(N + 1, { workDir: path.join(dir, 'colony'), etcd: etcd.url, trackers: trackers.map((t) => t.httpAnnounceUrl), allowHost: origin.hostPort, uploadLimit: 0, ...agentFlagsOf(p) })
         const [seeder, ...leechers] = fleet.agents
         if (!seeder) throw new Error('no seeder agent')
         // The seeder takes the object from the origin first, outside the measured window.

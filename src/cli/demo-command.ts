@@ -33,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
       const { runTransferDemo } = await import('../demo/transfer.ts')
       ok = (await runTransferDemo({ outDir: path.resolve(str(parsed, 'out') ?? 'colony-demo'), log, json: bool(parsed, 'json') })).ok
     } else if (part === 'swarm') {
-      const { runSwarmDemo } = await import('../swarm/demo.ts')
+      const { runSwarmDemo } = await import('../demo/swarm.ts')
       ok = (await runSwarmDemo({ log })).ok
     } else {
       const { runLiveDemo } = await import('../demo/live.ts')

@@ -2,14 +2,16 @@
 import { rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
+import cliProgress, { type Bar } from 'cli-progress'
 import { formatHelp, list, num, parseCommand, str, bool, type CommandSpec } from '../shared/cli-options.ts'
 import { ColonyError, UsageError } from '../shared/errors.ts'
 import { parseHostPort } from '../shared/http-ops.ts'
 import { createLogger } from '../shared/logger.ts'
 import { formatBytes, parseDuration, parseRate, parseSize } from '../shared/units.ts'
+import { createHashingFileSink } from '../swarm/api/hashing-sink.ts'
 import {
-  AGENT_API_DEFAULTS, createEtcdIndex, createHashingFileSink, DEFAULT_AGENT_URL, fetchObject, listDownloads, PEER_LIMIT_DEFAULTS, requestDownload,
-  startAgent, SwarmError, waitForDownload, type DownloadInfo, type PeerLimits,
+  createEtcdIndex, fetchObject, listDownloads, requestDownload, startAgent, SWARM_DEFAULTS, SwarmError, waitForDownload,
+  type DownloadInfo, type EngineKind, type PeerLimits,
 } from '../swarm/index.ts'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
 
@@ -22,6 +24,19 @@ const USAGE = `Usage: colony swarm <agent|get|status|tracker> [options]
 
 Run \`colony swarm <sub> --help\` for its options.
 `
+
+const { agent: AGENT, api: API, client: CLIENT, etcd: ETCD, peerLimits: PEER } = SWARM_DEFAULTS
+
+/** A duration in the largest unit that writes it whole ("1h", "20s", "250ms"), as --help shows defaults. */
+export function durationText(ms: number): string {
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`
+  return `${ms}ms`
+}
+
+/** A size in whole MiB when it is one ("16MiB"), else bytes. */
+function sizeText(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)}MiB` : String(bytes)
+}
 
 /** COLONY_SWARM_<FLAG> for every option, so swarm settings never collide with another subsystem's COLONY_<FLAG>. */
 function swarmEnv(spec: CommandSpec): CommandSpec {
@@ -37,32 +52,31 @@ export const AGENT_SPEC: CommandSpec = swarmEnv({
     + 'object; without it the index is in-memory (a single host). Only http(s) URLs on --allow-host hosts are fetched. '
     + 'Prints the API URL on stdout and runs until SIGINT/SIGTERM.',
   options: {
-    api: { type: 'string', description: 'REST API address (loopback unless you say otherwise)', default: '127.0.0.1:7480', placeholder: 'host:port' },
+    api: { type: 'string', description: 'REST API address (loopback unless you say otherwise)', default: `${AGENT.apiHost}:${AGENT.cliApiPort}`, placeholder: 'host:port' },
     'api-allowed-host': { type: 'list', description: 'Host header the API answers to besides its bind address: name, name:port, *.domain, or * for any (repeatable)', placeholder: 'name' },
-    'api-max-active': { type: 'number', description: 'downloads one client address may have running that it started (0 = no limit)', default: AGENT_API_DEFAULTS.maxActivePerClient, placeholder: 'n' },
-    'api-start-rate': { type: 'number', description: 'download starts per second per client address (0 = no limit)', default: AGENT_API_DEFAULTS.startRate, placeholder: 'n' },
-    'api-start-burst': { type: 'number', description: 'download starts one client address may make at once (≥ 1)', default: AGENT_API_DEFAULTS.startBurst, placeholder: 'n' },
+    'api-max-active': { type: 'number', description: 'downloads one client address may have running that it started (0 = no limit)', default: API.maxActivePerClient, placeholder: 'n' },
+    'api-start-rate': { type: 'number', description: 'download starts per second per client address (0 = no limit)', default: API.startRate, placeholder: 'n' },
+    'api-start-burst': { type: 'number', description: 'download starts one client address may make at once (≥ 1)', default: API.startBurst, placeholder: 'n' },
     etcd: { type: 'list', description: 'etcd endpoint for the shared index (repeatable)', placeholder: 'url' },
-    'etcd-prefix': { type: 'string', description: 'etcd key prefix of this fleet', default: 'colony/swarm/' },
-    'lease-ttl': { type: 'string', description: 'election lease TTL: how long a dead leader blocks a key', default: '5s', placeholder: 'duration' },
+    'etcd-prefix': { type: 'string', description: 'etcd key prefix of this fleet', default: ETCD.prefix },
+    'lease-ttl': { type: 'string', description: 'election lease TTL: how long a dead leader blocks a key', default: durationText(ETCD.leaseTtlSeconds * 1000), placeholder: 'duration' },
     tracker: { type: 'list', description: 'tracker announce URL (repeatable; agents announce to all)', placeholder: 'url' },
-    data: { type: 'string', description: 'data directory (objects, torrents, download records)', default: '.colony/swarm', placeholder: 'dir' },
+    data: { type: 'string', description: 'data directory (objects, torrents, download records)', default: AGENT.dataDir, placeholder: 'dir' },
     'allow-host': { type: 'list', description: 'origin host allowed to be fetched: host, host:port or *.domain (repeatable)', placeholder: 'host' },
-    'upload-limit': { type: 'string', description: 'upload cap for all torrents (0 = none)', default: '0', placeholder: 'rate' },
-    'download-limit': { type: 'string', description: 'download cap, peers and origin (0 = none)', default: '0', placeholder: 'rate' },
-    listen: { type: 'number', description: 'BitTorrent TCP port (0 = any free port)', default: 6881, placeholder: 'port' },
+    'upload-limit': { type: 'string', description: 'upload cap for all torrents (0 = none)', default: String(AGENT.uploadLimit), placeholder: 'rate' },
+    'download-limit': { type: 'string', description: 'download cap, peers and origin (0 = none)', default: String(AGENT.downloadLimit), placeholder: 'rate' },
+    listen: { type: 'number', description: 'BitTorrent TCP port (0 = any free port)', default: AGENT.cliListenPort, placeholder: 'port' },
     'peer-host': { type: 'string', description: 'address the BitTorrent listener binds, e.g. the cluster interface (native engine; default: all interfaces, which peers elsewhere need)', placeholder: 'address' },
-    'peer-idle-timeout': { type: 'string', description: 'close a peer connection of no use for this long (neither side interested, nothing in flight)', default: `${PEER_LIMIT_DEFAULTS.idleMs / 1000}s`, placeholder: 'duration' },
-    'peer-max-per-ip': { type: 'number', description: 'open incoming BitTorrent connections from one IP address', default: PEER_LIMIT_DEFAULTS.maxPerIp },
-    'peer-ip-cap-exempt': { type: 'list', description: 'addresses the per-IP cap does not count (repeatable; "none" for none; loopback by default: a fleet on one host shares it)', default: [...PEER_LIMIT_DEFAULTS.perIpExempt], placeholder: 'ip' },
-    'peer-max-per-torrent': { type: 'number', description: 'peer connections per torrent', default: PEER_LIMIT_DEFAULTS.maxPeersPerTorrent },
-    'peer-encrypted-rate': { type: 'number', description: 'encrypted (MSE/PE) handshakes accepted per second, all peers together (0 = refuse them)', default: PEER_LIMIT_DEFAULTS.encryptedPerSecond },
-    'peer-handshake-timeout': { type: 'string', description: 'time a peer has to complete its BitTorrent handshake', default: `${PEER_LIMIT_DEFAULTS.handshakeTimeoutMs / 1000}s`, placeholder: 'duration' },
-    'segment-size': { type: 'string', description: 'objects larger than this are fetched and published in segments of this size, so peers start before the origin fetch ends (default: 16MiB with the native engine, 32MiB otherwise)', placeholder: 'size' },
-    'seed-time': { type: 'string', description: 'how long a finished object keeps seeding', default: '1h', placeholder: 'duration' },
-    'seed-ratio': { type: 'number', description: 'stop seeding earlier once uploaded ≥ ratio × size (0 = time only)', default: 0 },
-    engine: { type: 'string', description: 'BitTorrent engine: native (in-process, colony\'s piece scheduling), aria2 (an aria2c child over JSON-RPC) or webtorrent (in-process)', default: 'native' },
-    strategy: { type: 'string', description: 'webtorrent piece selection: sequential, spread (sequential from a random piece) or rarest', default: 'sequential' },
+    'peer-idle-timeout': { type: 'string', description: 'close a peer connection of no use for this long (neither side interested, nothing in flight)', default: durationText(PEER.idleMs), placeholder: 'duration' },
+    'peer-max-per-ip': { type: 'number', description: 'open incoming BitTorrent connections from one IP address', default: PEER.maxPerIp },
+    'peer-ip-cap-exempt': { type: 'list', description: 'addresses the per-IP cap does not count (repeatable; "none" for none; loopback by default: a fleet on one host shares it)', default: [...PEER.perIpExempt], placeholder: 'ip' },
+    'peer-max-per-torrent': { type: 'number', description: 'peer connections per torrent', default: PEER.maxPeersPerTorrent },
+    'peer-encrypted-rate': { type: 'number', description: 'encrypted (MSE/PE) handshakes accepted per second, all peers together (0 = refuse them)', default: PEER.encryptedPerSecond },
+    'peer-handshake-timeout': { type: 'string', description: 'time a peer has to complete its BitTorrent handshake', default: durationText(PEER.handshakeTimeoutMs), placeholder: 'duration' },
+    'segment-size': { type: 'string', description: `objects larger than this are fetched and published in segments of this size, so peers start before the origin fetch ends (default: ${sizeText(AGENT.segmentSize.native)} with the native engine, ${sizeText(AGENT.segmentSize.aria2)} with aria2)`, placeholder: 'size' },
+    'seed-time': { type: 'string', description: 'how long a finished object keeps seeding', default: durationText(AGENT.seedTimeMs), placeholder: 'duration' },
+    'seed-ratio': { type: 'number', description: 'stop seeding earlier once uploaded ≥ ratio × size (0 = time only)', default: AGENT.seedRatio },
+    engine: { type: 'string', description: 'BitTorrent engine: native (in-process, colony\'s piece scheduling) or aria2 (an aria2c child over JSON-RPC)', default: AGENT.engine },
     token: { type: 'string', description: 'bearer token required for POST/DELETE (and GET /v1/objects that starts a download)', env: 'COLONY_SWARM_TOKEN' },
     'agent-id': { type: 'string', description: 'identity in elections and logs (default: host-pid-random)' },
   },
@@ -77,7 +91,7 @@ export const GET_SPEC: CommandSpec = swarmEnv({
     + 'complete and verified). Exit 0 when the file is written and matches, 1 when the download failed.',
   options: {
     output: { type: 'string', short: 'o', description: 'output file (default: the URL\'s last path segment)', placeholder: 'file' },
-    agent: { type: 'string', description: 'agent API URL', default: DEFAULT_AGENT_URL, placeholder: 'url' },
+    agent: { type: 'string', description: 'agent API URL', default: CLIENT.agentUrl, placeholder: 'url' },
     sha256: { type: 'string', description: 'expected SHA-256 of the object (hex)', placeholder: 'hex' },
     token: { type: 'string', description: 'agent bearer token', env: 'COLONY_SWARM_TOKEN' },
     timeout: { type: 'string', description: 'give up after this long (0 = never)', default: '0', placeholder: 'duration' },
@@ -90,7 +104,7 @@ export const STATUS_SPEC: CommandSpec = swarmEnv({
   usage: '[--agent URL] [--json]',
   summary: 'Lists the agent\'s downloads and seeds: state, role (leader fetched from the origin, peer from the swarm), progress, peers, rates.',
   options: {
-    agent: { type: 'string', description: 'agent API URL', default: DEFAULT_AGENT_URL, placeholder: 'url' },
+    agent: { type: 'string', description: 'agent API URL', default: CLIENT.agentUrl, placeholder: 'url' },
     json: { type: 'boolean', description: 'print the raw JSON list' },
   },
 })
@@ -151,10 +165,10 @@ async function runAgent(argv: string[]): Promise<number> {
   const p = parseCommand(AGENT_SPEC, argv)
   if (p.help) { process.stdout.write(formatHelp(AGENT_SPEC)); return EXIT_OK }
   if (p.positionals.length) throw new UsageError(`unexpected argument "${p.positionals[0]}" (see ${AGENT_SPEC.name} --help)`)
-  const api = parseHostPort(str(p, 'api') ?? '127.0.0.1:7480')
-  const listenPort = num(p, 'listen') ?? 6881
+  const api = parseHostPort(str(p, 'api') ?? `${AGENT.apiHost}:${AGENT.cliApiPort}`)
+  const listenPort = num(p, 'listen') ?? AGENT.cliListenPort
   if (!Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535) throw new UsageError('--listen wants a port 0-65535')
-  const seedRatio = num(p, 'seed-ratio') ?? 0
+  const seedRatio = num(p, 'seed-ratio') ?? AGENT.seedRatio
   if (seedRatio < 0) throw new UsageError('--seed-ratio must be ≥ 0')
   const trackers = list(p, 'tracker')
   for (const t of trackers) if (!/^(https?|udp):\/\//.test(t)) throw new UsageError(`--tracker wants an announce URL, got "${t}"`)
@@ -163,15 +177,13 @@ async function runAgent(argv: string[]): Promise<number> {
   const allowHosts = list(p, 'allow-host')
   if (allowHosts.length === 0) log.warn('no --allow-host given: every download will be refused')
   const index = etcd.length
-    ? createEtcdIndex({ hosts: etcd, prefix: str(p, 'etcd-prefix') ?? 'colony/swarm/', leaseTtlSeconds: Math.max(1, Math.round(parseDuration(str(p, 'lease-ttl') ?? '5s') / 1000)) })
+    ? createEtcdIndex({ hosts: etcd, prefix: str(p, 'etcd-prefix') ?? ETCD.prefix, leaseTtlSeconds: Math.max(1, Math.round(parseDuration(str(p, 'lease-ttl') ?? durationText(ETCD.leaseTtlSeconds * 1000)) / 1000)) })
     : undefined
-  const strategy = str(p, 'strategy') ?? 'sequential'
-  if (strategy !== 'sequential' && strategy !== 'rarest' && strategy !== 'spread') throw new UsageError('--strategy is sequential, spread or rarest')
   const segmentArg = str(p, 'segment-size')
   const segmentSize = segmentArg === undefined ? undefined : parseSize(segmentArg)
   if (segmentSize !== undefined && !(segmentSize > 0)) throw new UsageError('--segment-size must be > 0')
-  const engine = str(p, 'engine') ?? 'native'
-  if (engine !== 'aria2' && engine !== 'webtorrent' && engine !== 'native') throw new UsageError('--engine is native, aria2 or webtorrent')
+  const engine = (str(p, 'engine') ?? AGENT.engine) as EngineKind
+  if (engine !== 'aria2' && engine !== 'native') throw new UsageError('--engine is native or aria2')
   const agentId = str(p, 'agent-id')
   const token = str(p, 'token')
   const [apiMaxActive, apiStartRate, apiStartBurst] = (['api-max-active', 'api-start-rate', 'api-start-burst'] as const).map((f) => {
@@ -185,11 +197,11 @@ async function runAgent(argv: string[]): Promise<number> {
   if (peers.peerHost !== undefined && engine !== 'native') throw new UsageError('--peer-host needs --engine native')
   const agent = await startAgent({
     ...peers,
-    dataDir: str(p, 'data') ?? '.colony/swarm',
-    allowHosts, trackers, listenPort, seedRatio, strategy, engine, ...(segmentSize === undefined ? {} : { segmentSize }), logger: log,
+    dataDir: str(p, 'data') ?? AGENT.dataDir,
+    allowHosts, trackers, listenPort, seedRatio, engine, ...(segmentSize === undefined ? {} : { segmentSize }), logger: log,
     apiHost: api.host, apiPort: api.port, apiAllowedHosts: list(p, 'api-allowed-host'), apiMaxActive, apiStartRate, apiStartBurst,
     uploadLimit: rateFlag(p, 'upload-limit'), downloadLimit: rateFlag(p, 'download-limit'),
-    seedTimeMs: parseDuration(str(p, 'seed-time') ?? '1h'),
+    seedTimeMs: parseDuration(str(p, 'seed-time') ?? durationText(AGENT.seedTimeMs)),
     ...(index ? { index } : {}), ...(agentId ? { agentId } : {}), ...(token ? { token } : {}),
   })
   process.stdout.write(`${agent.url}\n`)
@@ -204,16 +216,6 @@ async function runAgent(argv: string[]): Promise<number> {
   return EXIT_OK
 }
 
-type Bar = { start(total: number, value: number, payload?: Record<string, unknown>): void; update(value: number, payload?: Record<string, unknown>): void; setTotal(total: number): void; stop(): void }
-type CliProgress = { SingleBar: new (opts: Record<string, unknown>, preset: unknown) => Bar; Presets: { shades_classic: unknown } }
-
-async function loadProgress(): Promise<CliProgress> {
-  // cli-progress ships no types; a non-literal specifier keeps this narrow local description.
-  const specifier = 'cli-progress'
-  const mod = (await import(specifier)) as { default: CliProgress }
-  return mod.default
-}
-
 async function runGet(argv: string[]): Promise<number> {
   const p = parseCommand(GET_SPEC, argv)
   if (p.help) { process.stdout.write(formatHelp(GET_SPEC)); return EXIT_OK }
@@ -226,19 +228,19 @@ async function runGet(argv: string[]): Promise<number> {
   const out = path.resolve(str(p, 'output') ?? (u.pathname.split('/').filter(Boolean).pop() || 'object'))
   const token = str(p, 'token')
   const timeoutMs = parseDuration(str(p, 'timeout') ?? '0')
-  const opts = { agent: str(p, 'agent') ?? DEFAULT_AGENT_URL, ...(token ? { token } : {}) }
+  const opts = { agent: str(p, 'agent') ?? CLIENT.agentUrl, ...(token ? { token } : {}) }
   const quiet = bool(p, 'quiet') || !process.stderr.isTTY && process.env.COLONY_PROGRESS !== '1'
 
   let bar: Bar | undefined
   try {
     const started = await requestDownload(u.href, { ...opts, ...(sha256 ? { sha256 } : {}) })
     if (!quiet) {
-      const { SingleBar, Presets } = await loadProgress()
+      const { SingleBar, Presets } = cliProgress
       bar = new SingleBar({ stream: process.stderr, format: ' {bar} {percentage}% | {done}/{size} | {state} {role} | {speed}/s | {peers} peers', hideCursor: true }, Presets.shades_classic)
       bar.start(started.length ?? 1, 0, payload(started))
     }
     const done = await waitForDownload(started.id, {
-      ...opts, intervalMs: 300, ...(timeoutMs ? { timeoutMs } : {}),
+      ...opts, intervalMs: CLIENT.cliPollIntervalMs, ...(timeoutMs ? { timeoutMs } : {}),
       onProgress: (d) => { if (bar) { if (d.length) bar.setTotal(d.length); bar.update(d.bytes.done, payload(d)) } },
     })
     bar?.update(done.length ?? done.bytes.done, payload(done))
@@ -276,7 +278,7 @@ function payload(d: DownloadInfo): Record<string, unknown> {
 async function runStatus(argv: string[]): Promise<number> {
   const p = parseCommand(STATUS_SPEC, argv)
   if (p.help) { process.stdout.write(formatHelp(STATUS_SPEC)); return EXIT_OK }
-  const downloads = await listDownloads({ agent: str(p, 'agent') ?? DEFAULT_AGENT_URL })
+  const downloads = await listDownloads({ agent: str(p, 'agent') ?? CLIENT.agentUrl })
   if (bool(p, 'json')) { process.stdout.write(`${JSON.stringify(downloads, null, 2)}\n`); return EXIT_OK }
   if (downloads.length === 0) { process.stdout.write('no downloads\n'); return EXIT_OK }
   const rows = downloads.map((d) => [

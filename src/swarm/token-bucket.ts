@@ -1,11 +1,14 @@
-// The agent's --upload-limit / --download-limit for the in-process engine: one bucket per direction, shared by
-// every connection and torrent, so the cap holds for the agent as a whole (what aria2's overall limits do).
+// A token bucket of bytes (or starts): the native engine's --upload-limit / --download-limit, one bucket per
+// direction shared by every connection and torrent so the cap holds for the agent as a whole (what aria2's overall
+// limits do), and the REST API's per-client start rate.
 
 export type TokenBucketOptions = {
   /** Bytes per second; 0 = no limit. */
   rate: number
   /** Most bytes that may go at once after an idle spell. @defaultValue max(64 KiB, rate / 20) */
   burst?: number
+  /** The clock, in milliseconds (tests pass their own). @defaultValue performance.now */
+  now?: () => number
 }
 
 export class TokenBucket {
@@ -13,16 +16,18 @@ export class TokenBucket {
   readonly #burst: number
   #tokens: number
   #at: number
+  readonly #now: () => number
 
   constructor(options: TokenBucketOptions) {
     this.rate = options.rate
     this.#burst = options.burst ?? Math.max(64 * 1024, options.rate / 20)
     this.#tokens = this.#burst
-    this.#at = performance.now()
+    this.#now = options.now ?? (() => performance.now())
+    this.#at = this.#now()
   }
 
   #refill(): void {
-    const now = performance.now()
+    const now = this.#now()
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#at) * this.rate) / 1000)
     this.#at = now
   }

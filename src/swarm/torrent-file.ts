@@ -1,7 +1,9 @@
 // Builds the .torrent for an origin object from hashes computed while the bytes streamed in.
 import { createHash, type Hash } from 'node:crypto'
-import { loadParseTorrent, type ParsedTorrent } from './engine-types.ts'
+import parseTorrent, { toTorrentFile, type ParsedTorrent } from 'parse-torrent'
 import { SwarmError } from './errors.ts'
+
+export type { ParsedTorrent } from 'parse-torrent'
 
 const MIN_PIECE = 16 * 1024
 const MAX_PIECE = 4 * 1024 * 1024
@@ -89,7 +91,6 @@ export type BuildTorrentOptions = {
 
 /** A single-file v1 torrent; private so clients use only the trackers (no DHT/PEX leakage of internal objects). */
 export async function buildTorrentFile(options: BuildTorrentOptions): Promise<{ torrent: Buffer; parsed: ParsedTorrent }> {
-  const pt = await loadParseTorrent()
   const info: Record<string, unknown> = {
     length: options.length,
     name: Buffer.from(options.name),
@@ -98,7 +99,7 @@ export async function buildTorrentFile(options: BuildTorrentOptions): Promise<{ 
     private: 1,
   }
   if (options.source) info.source = Buffer.from(options.source)
-  const torrent = Buffer.from(pt.toTorrentFile({
+  const torrent = Buffer.from(toTorrentFile({
     info,
     announce: options.announce ?? [],
     urlList: [],
@@ -109,9 +110,8 @@ export async function buildTorrentFile(options: BuildTorrentOptions): Promise<{ 
 }
 
 export async function parseTorrentFile(torrent: Uint8Array): Promise<ParsedTorrent> {
-  const pt = await loadParseTorrent()
   try {
-    return await pt.default(torrent)
+    return await parseTorrent(torrent)
   } catch (err) {
     throw new SwarmError('SWARM_TORRENT_INVALID', `not a valid torrent: ${(err as Error).message}`, { cause: err })
   }

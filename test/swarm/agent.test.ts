@@ -6,16 +6,16 @@ import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { makeTempDir, waitFor } from '../../support/services.ts'
 import {
-  createMemoryIndex, fetchObject, fetchTorrent, getDownload, listDownloads, parseTorrentFile, requestDownload,
-  startAgent, waitForDownload, type Agent,
+  createMemoryIndex, fetchObject, fetchTorrent, getDownload, listDownloads, requestDownload, startAgent, waitForDownload, type Agent,
 } from '../../src/swarm/index.ts'
+import { parseTorrentFile } from '../../src/swarm/torrent-file.ts'
 import { startRoguePeer } from './rogue-peer.ts'
 import { startOrigin, startTracker, type Origin, type Tracker } from './swarm-fixtures.ts'
 
 const JSON_TYPE = { 'content-type': 'application/json' }
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
-// Every scenario runs on both engines an agent can use by default: aria2c (the default) and colony's own.
+// Every scenario runs on both engines: colony's own (native, the default) and an aria2c child (aria2).
 for (const engine of ['aria2', 'native'] as const) {
   describe(`swarm agents in one process (memory index, ${engine} engine)`, { timeout: 60_000 }, () => {
     let origin: Origin

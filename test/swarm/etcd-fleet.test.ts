@@ -5,10 +5,12 @@ import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'
 import { readFile, rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
+import { Etcd3 } from 'etcd3'
 import { after, before, describe, test } from 'node:test'
 import { freePort, makeTempDir, startEtcd, startProcess, stopProcess, waitFor, type Service } from '../../support/services.ts'
 import { getDownload, requestDownload, waitForDownload, type DownloadInfo } from '../../src/swarm/index.ts'
-import { startTracker, type Tracker } from '../../src/swarm/tracker/index.ts'
+import { startTracker, type Tracker } from '../../src/swarm/tracker/start-tracker.ts'
+import { INDEX_KEYS } from '../../src/swarm/wire-format.ts'
 import { startOrigin, type Origin } from './swarm-fixtures.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/colony.js', import.meta.url))
@@ -134,10 +136,20 @@ describe('swarm fleet on etcd (agent processes)', { timeout: 150_000 }, () => {
     const first = await requestDownload(o.url, { agent: leader.url, sha256: o.sha256 })
     await waitFor(async () => (await getDownload(first.id, { agent: leader.url })).role === 'leader', { timeoutMs: 15_000, message: 'a leader' })
     const second = await requestDownload(o.url, { agent: follower.url, sha256: o.sha256 })
-    await waitFor(async () => (await getDownload(second.id, { agent: follower.url })).state !== 'probing', { timeoutMs: 15_000, message: 'the follower waits' })
-    follower.proc.kill('SIGSTOP')
-    await new Promise((r) => setTimeout(r, 4000))
-    follower.proc.kill('SIGCONT')
+    const { agentId } = await (await fetch(`${follower.url}/healthz`)).json() as { agentId: string }
+    const key = await waitFor(async () => (await getDownload(second.id, { agent: follower.url })).key, { timeoutMs: 15_000, message: 'the follower probed' })
+    // The candidates of the key's election, by agent id (etcd3's Election: one key per campaign, valued its id).
+    const etcdClient = new Etcd3({ hosts: etcd.url })
+    const candidates = async (): Promise<string[]> => Object.values(await etcdClient.getAll().prefix(`test-${process.pid}/election/${INDEX_KEYS.election(key)}/`).strings())
+    try {
+      await waitFor(async () => (await candidates()).includes(agentId), { timeoutMs: 15_000, message: 'the follower campaigns' })
+      follower.proc.kill('SIGSTOP')
+      // Frozen, it misses its keep-alives: etcd drops its campaign once the lease (2 s) expires.
+      await waitFor(async () => !(await candidates()).includes(agentId), { timeoutMs: 15_000, message: 'the frozen follower\'s lease expires' })
+    } finally {
+      follower.proc.kill('SIGCONT')
+      etcdClient.close()
+    }
     const [a, b] = await Promise.all([
       waitForDownload(first.id, { agent: leader.url, timeoutMs: 60_000 }),
       waitForDownload(second.id, { agent: follower.url, timeoutMs: 60_000 }),

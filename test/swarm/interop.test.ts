@@ -6,7 +6,9 @@ import { createHash } from 'node:crypto'
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { createMemoryIndex, fetchTorrent, parseTorrentFile, requestDownload, startAgent, startDemoOrigin, startTracker, waitForDownload, type Agent, type DemoOrigin, type SwarmIndex, type Tracker } from '../../src/swarm/index.ts'
+import { startDemoOrigin, type DemoOrigin } from '../../src/demo/swarm-origin.ts'
+import { createMemoryIndex, fetchTorrent, requestDownload, startAgent, startTracker, waitForDownload, type Agent, type SwarmIndex, type Tracker } from '../../src/swarm/index.ts'
+import { parseTorrentFile } from '../../src/swarm/torrent-file.ts'
 import { freePort, makeTempDir, stopProcess, waitFor } from '../../support/services.ts'
 
 const SIZE = 3 * 1024 * 1024 + 4321

@@ -6,12 +6,12 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { createSilentLogger } from '../../src/shared/logger.ts'
-import type { EngineTorrent, SwarmEngine } from '../../src/swarm/engine.ts'
-import { keepsNewConnection, PEER_ID_PREFIX } from '../../src/swarm/native-peer.ts'
-import { startNativeEngine, uploadBurst } from '../../src/swarm/native-engine.ts'
+import type { EngineTorrent, SwarmEngine } from '../../src/swarm/engines/engine.ts'
+import { keepsNewConnection } from '../../src/swarm/engines/native/peer.ts'
+import { PEER_ID_PREFIX } from '../../src/swarm/wire-format.ts'
+import { startNativeEngine, uploadBurst } from '../../src/swarm/engines/native/engine.ts'
 import { buildTorrentFile, PieceHasher } from '../../src/swarm/torrent-file.ts'
-import { END_GAME_AFTER_MS, END_GAME_PIECES, pickEndGame } from '../../src/swarm/piece-picker.ts'
-import { TokenBucket } from '../../src/swarm/token-bucket.ts'
+import { END_GAME_AFTER_MS, END_GAME_PIECES, pickEndGame } from '../../src/swarm/engines/native/piece-picker.ts'
 import { makeTempDir } from '../../support/services.ts'
 import { startTracker, type Tracker } from './swarm-fixtures.ts'
 
@@ -30,7 +30,7 @@ describe('native engine', { timeout: 60_000 }, () => {
   let tracker: Tracker
   const engines: SwarmEngine[] = []
   const engine = async (uploadLimit = 0): Promise<SwarmEngine> => {
-    const e = await startNativeEngine({ listenPort: 0, uploadLimit, downloadLimit: 0, dataDir: dir, strategy: 'sequential', stallTimeoutMs: 8000, log: createSilentLogger() })
+    const e = await startNativeEngine({ listenPort: 0, uploadLimit, downloadLimit: 0, dataDir: dir, log: createSilentLogger() })
     engines.push(e)
     return e
   }
@@ -108,14 +108,6 @@ describe('native engine', { timeout: 60_000 }, () => {
     const last = active([[7, new Map([['me', fresh]])], [8, new Map([['a', fresh], ['b', fresh]])], [9, new Map([['c', fresh]])], [10, new Map([['d', fresh]])]])
     assert.equal(last.size, END_GAME_PIECES)
     assert.equal(pickEndGame(last, me, (i) => i !== 9, now), 10)
-  })
-
-  test('token bucket: nothing beyond the rate after the burst; 0 = no limit', () => {
-    const b = new TokenBucket({ rate: 1000, burst: 100 })
-    assert.equal(b.tryTake(100), true)
-    assert.equal(b.tryTake(50), false)
-    assert.ok(b.waitMs(50) >= 40, `wait ${b.waitMs(50)} ms`)
-    assert.equal(new TokenBucket({ rate: 0 }).tryTake(1e12), true)
   })
 
   test('two agents dialing each other keep the same connection; another client keeps the first one', () => {

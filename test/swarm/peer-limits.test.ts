@@ -8,13 +8,14 @@ import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { AGENT_SPEC, peerOptionsFrom } from '../../src/cli/swarm-command.ts'
 import { parseCommand } from '../../src/shared/cli-options.ts'
-import type { EngineOptions, SwarmEngine } from '../../src/swarm/engine.ts'
-import { startNativeEngine } from '../../src/swarm/native-engine.ts'
-import { PEER_LIMIT_DEFAULTS, type PeerDropReason } from '../../src/swarm/peer-limits.ts'
-import type { ProtocolErrorReason } from '../../src/swarm/wire-guard.ts'
+import type { EngineOptions, SwarmEngine } from '../../src/swarm/engines/engine.ts'
+import { startNativeEngine } from '../../src/swarm/engines/native/engine.ts'
+import { SWARM_DEFAULTS } from '../../src/swarm/defaults.ts'
+import type { PeerDropReason } from '../../src/swarm/engines/native/peer-limits.ts'
+import type { ProtocolErrorReason } from '../../src/swarm/engines/native/wire-guard.ts'
 import { makeTempDir, waitFor } from '../../support/services.ts'
 import { startTracker, type Tracker } from './swarm-fixtures.ts'
-import { closedWithin, engineOptions, handshake, makeObject, message, rawPeer, sha256, startSeed, whenDone, type RawPeer, type TestObject } from './wire-fixtures.ts'
+import { closedWithin, engineOptions, handshake, makeObject, message, rawPeer, sha256, startSeed, u32, whenDone, type RawPeer, type TestObject } from './wire-fixtures.ts'
 
 const HANDSHAKE_BYTES = 68
 
@@ -91,10 +92,17 @@ describe('native engine: peer limits', { timeout: 60_000 }, () => {
     sockets.push(idle)
     idle.send(handshake(obj.infoHash))
     await closedWithin(idle, 3000, 'the idle peer')
-    // The interested peer was unchoked, and is still there well past three idle limits.
-    await new Promise((resolve) => setTimeout(resolve, 600))
+    // A second squatter is closed an idle limit later: the interested peer has outlived two eviction passes.
+    const idle2 = await rawPeer(engine.port)
+    sockets.push(idle2)
+    idle2.send(handshake(obj.infoHash))
+    await closedWithin(idle2, 3000, 'the second idle peer')
+    // And it is still served: a block it asks for comes back.
+    const had = p.received().length
+    p.send(message(6, u32(0, 0, 16 * 1024)))
+    await p.waitBytes(had + 13 + 16 * 1024)
     assert.equal(p.isClosed(), false)
-    assert.equal(r.count('idle'), 1)
+    assert.equal(r.count('idle'), 2)
   })
 
   test('a real download completes while 70 squatters take every slot they can, again and again', async () => {
@@ -153,7 +161,7 @@ describe('native engine: peer limits', { timeout: 60_000 }, () => {
       try { await again.waitBytes(HANDSHAKE_BYTES, 1000); return true } catch { return false }
     }, { timeoutMs: 3000, message: 'a connection accepted once one closed' })
     // Loopback is exempt by default: a fleet of agents on one host shares 127.0.0.1.
-    assert.deepEqual(PEER_LIMIT_DEFAULTS.perIpExempt, ['127.0.0.1', '::1'])
+    assert.deepEqual(SWARM_DEFAULTS.peerLimits.perIpExempt, ['127.0.0.1', '::1'])
   })
 
   test('encrypted handshakes beyond the rate are refused before any Diffie-Hellman work', async () => {
@@ -196,7 +204,7 @@ describe('colony swarm agent --peer-* flags', () => {
     })
     const d = peerOptionsFrom(parseCommand(AGENT_SPEC, [], {}))
     assert.equal(d.peerHost, undefined)
-    assert.deepEqual(d.peerLimits, { ...PEER_LIMIT_DEFAULTS })
+    assert.deepEqual(d.peerLimits, { ...SWARM_DEFAULTS.peerLimits })
     assert.throws(() => peerOptionsFrom(parseCommand(AGENT_SPEC, ['--peer-max-per-ip', '0'], {})), { code: 'COLONY_USAGE' })
     assert.throws(() => peerOptionsFrom(parseCommand(AGENT_SPEC, ['--peer-encrypted-rate', '1.5'], {})), { code: 'COLONY_USAGE' })
   })

@@ -1,17 +1,10 @@
 // A peer that claims every piece and answers every request with random bytes, announced to a tracker.
 import { randomBytes } from 'node:crypto'
-import type { EventEmitter } from 'node:events'
 import net from 'node:net'
 import type { AddressInfo } from 'node:net'
+import Wire from 'bittorrent-protocol'
+import { Client } from 'bittorrent-tracker'
 
-type WireLike = EventEmitter & {
-  pipe<T>(dest: T): T
-  handshake(infoHash: string, peerId: string): void
-  bitfield(bits: Uint8Array): void
-  unchoke(): void
-  destroy(): void
-}
-type TrackerClient = EventEmitter & { start(): void; update(): void; destroy(cb?: () => void): void }
 
 export type RoguePeer = {
   port: number
@@ -23,11 +16,6 @@ export type RoguePeer = {
 }
 
 export async function startRoguePeer(options: { infoHash: string; pieces: number; announce: string[] }): Promise<RoguePeer> {
-  // Both are transitive dependencies of webtorrent (protocol and tracker client), loaded without types.
-  const wireSpec = 'bittorrent-protocol'
-  const trackerSpec = 'bittorrent-tracker'
-  const Wire = ((await import(wireSpec)) as { default: new (type: string) => WireLike }).default
-  const { Client } = (await import(trackerSpec)) as { Client: new (o: Record<string, unknown>) => TrackerClient }
   const peerId = randomBytes(20).toString('hex')
   const sockets = new Set<net.Socket>()
   const state = { port: 0, requests: 0, connections: 0, close: async () => undefined as void }

@@ -2,6 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { Server as TrackerServer } from 'bittorrent-tracker'
 
 export type Origin = {
   url: string
@@ -80,20 +81,11 @@ export async function startOrigin(options: OriginOptions = {}): Promise<Origin> 
   return state
 }
 
-type TrackerServer = {
-  listen(port: number, host: string, cb: () => void): void
-  close(cb?: () => void): void
-  http: Server | null
-  on(event: string, fn: (...args: unknown[]) => void): void
-}
-
 export type Tracker = { announce: string; close: () => Promise<void> }
 
 /** bittorrent-tracker's Server, HTTP only, on a free loopback port. */
 export async function startTracker(): Promise<Tracker> {
-  const specifier = 'bittorrent-tracker'
-  const { Server: TrackerServerCtor } = (await import(specifier)) as { Server: new (o: Record<string, unknown>) => TrackerServer }
-  const server = new TrackerServerCtor({ udp: false, http: true, ws: false, stats: false, interval: 2000 })
+  const server = new TrackerServer({ udp: false, http: true, ws: false, stats: false, interval: 2000 })
   server.on('error', () => undefined)
   server.on('warning', () => undefined)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

@@ -1,24 +1,16 @@
-// The tracker against real clients: bittorrent-tracker's client (what webtorrent announces with) over HTTP
+// The tracker against real clients: bittorrent-tracker's client (what the native engine announces with) over HTTP
 // and UDP, stock aria2c peers that can only meet through it, and the `colony swarm tracker` command.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { randomBytes, createHash } from 'node:crypto'
-import type { EventEmitter } from 'node:events'
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { runSwarmDemo } from '../../src/swarm/demo.ts'
-import { startTracker, type Tracker } from '../../src/swarm/tracker/index.ts'
-import { createTorrentFile, startAria2Peer, writeCompletionHook, type Aria2Peer } from '../../bench/swarm/aria2-swarm.ts'
+import { Client as AnnounceClient } from 'bittorrent-tracker'
+import { runSwarmDemo } from '../../src/demo/swarm.ts'
+import { startTracker, type Tracker } from '../../src/swarm/tracker/start-tracker.ts'
+import { createTorrentFile, startAria2Peer, writeCompletionHook, type Aria2Peer } from '../../support/aria2-peer.ts'
 import { makeTempDir, stopProcess, waitFor } from '../../support/services.ts'
-
-type AnnounceClient = EventEmitter & { start(): void; update(): void; stop(): void; destroy(cb?: () => void): void }
-type AnnounceClientConstructor = new (opts: { infoHash: string; peerId: string; announce: string[]; port: number }) => AnnounceClient
-
-async function loadClient(): Promise<AnnounceClientConstructor> {
-  const specifier = 'bittorrent-tracker'
-  return ((await import(specifier)) as { Client: AnnounceClientConstructor }).Client
-}
 
 function destroy(client: AnnounceClient): Promise<void> {
   return new Promise((resolve) => client.destroy(() => resolve()))
@@ -49,10 +41,9 @@ describe('swarm tracker', { timeout: 120_000 }, () => {
   })
 
   test('peers announcing over HTTP and over UDP are handed to each other', async () => {
-    const Client = await loadClient()
     const infoHash = randomBytes(20).toString('hex')
-    const a = new Client({ infoHash, peerId: randomBytes(20).toString('hex'), announce: [tracker.httpAnnounceUrl], port: 40001 })
-    const b = new Client({ infoHash, peerId: randomBytes(20).toString('hex'), announce: [tracker.udpAnnounceUrl ?? ''], port: 40002 })
+    const a = new AnnounceClient({ infoHash, peerId: randomBytes(20).toString('hex'), announce: [tracker.httpAnnounceUrl], port: 40001 })
+    const b = new AnnounceClient({ infoHash, peerId: randomBytes(20).toString('hex'), announce: [tracker.udpAnnounceUrl ?? ''], port: 40002 })
     const errors: string[] = []
     for (const c of [a, b]) { c.on('error', (e: Error) => errors.push(e.message)); c.on('warning', (e: Error) => errors.push(e.message)) }
     const aPeers = new Set<string>()

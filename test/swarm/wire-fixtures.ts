@@ -5,10 +5,11 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { createSilentLogger } from '../../src/shared/logger.ts'
-import type { EngineOptions, EngineTorrent, SwarmEngine } from '../../src/swarm/engine.ts'
-import { startNativeEngine } from '../../src/swarm/native-engine.ts'
-import { loadWire, type PeerWire } from '../../src/swarm/native-peer.ts'
-import { encryptedFeed } from '../../src/swarm/mse-wire.ts'
+import type { EngineOptions, EngineTorrent, SwarmEngine } from '../../src/swarm/engines/engine.ts'
+import { startNativeEngine } from '../../src/swarm/engines/native/engine.ts'
+import Wire from 'bittorrent-protocol'
+import type { PeerWire } from '../../src/swarm/engines/native/peer.ts'
+import { encryptedFeed } from '../../src/swarm/engines/native/mse-wire.ts'
 import { buildTorrentFile, PieceHasher } from '../../src/swarm/torrent-file.ts'
 
 /** Big-endian 32-bit words. */
@@ -93,9 +94,8 @@ export async function closedWithin(peer: RawPeer, timeoutMs: number, what = 'con
 
 export type TestObject = { data: Buffer; torrent: Buffer; infoHash: string; pieces: number; pieceLength: number }
 
-/** A random object and its torrent (no tracker: peers are dialled by hand). */
-export async function makeObject(size: number, pieceLength = 64 * 1024, announce: string[] = []): Promise<TestObject> {
-  const data = randomBytes(size)
+/** An object (random bytes unless given) and its torrent (no tracker unless given: peers are dialled by hand). */
+export async function makeObject(size: number, pieceLength = 64 * 1024, announce: string[] = [], data: Buffer = randomBytes(size)): Promise<TestObject> {
   const h = new PieceHasher(pieceLength)
   h.update(data)
   const { torrent, parsed } = await buildTorrentFile({ name: 'obj.bin', length: size, pieceLength, pieces: h.finish().pieces, announce })
@@ -103,7 +103,7 @@ export async function makeObject(size: number, pieceLength = 64 * 1024, announce
 }
 
 export function engineOptions(dataDir: string, extra: Partial<EngineOptions> = {}): EngineOptions {
-  return { listenPort: 0, uploadLimit: 0, downloadLimit: 0, dataDir, strategy: 'sequential', stallTimeoutMs: 8000, log: createSilentLogger(), ...extra }
+  return { listenPort: 0, uploadLimit: 0, downloadLimit: 0, dataDir, log: createSilentLogger(), ...extra }
 }
 
 /** An engine seeding `obj` from `dir`/seed/obj.bin. */
@@ -145,8 +145,8 @@ type MseWire = PeerWire & {
  * fixture sends step 3 itself (no padding) and feeds the Wire the way the engine does.
  */
 export async function msePeer(port: number, infoHash: string): Promise<{ wire: PeerWire; socket: net.Socket }> {
-  const Wire = (await loadWire()) as unknown as new (type: string, retries: number, pe: boolean) => MseWire
-  const wire = new Wire('tcpOutgoing', 0, true)
+  const MseClient = Wire as unknown as new (type: string, retries: number, pe: boolean) => MseWire
+  const wire = new MseClient('tcpOutgoing', 0, true)
   wire._debug = () => undefined
   const socket = net.connect({ port, host: '127.0.0.1' })
   socket.on('error', () => undefined)

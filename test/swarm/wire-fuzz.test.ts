@@ -7,9 +7,8 @@ import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { Counter } from 'prom-client'
-import {
-  createMemoryIndex, fetchTorrent, parseTorrentFile, requestDownload, startAgent, waitForDownload, type Agent,
-} from '../../src/swarm/index.ts'
+import { createMemoryIndex, fetchTorrent, requestDownload, startAgent, waitForDownload, type Agent } from '../../src/swarm/index.ts'
+import { parseTorrentFile } from '../../src/swarm/torrent-file.ts'
 import { makeTempDir } from '../../support/services.ts'
 import { startOrigin, startTracker, type Origin, type Tracker } from './swarm-fixtures.ts'
 import { extended, handshake, message, rawPeer, u32 } from './wire-fixtures.ts'

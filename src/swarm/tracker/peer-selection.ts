@@ -1,10 +1,10 @@
 // Which peers an announce gets back. bittorrent-tracker answers with random peers of the swarm, the asker
 // itself and, for a seeder, every other seeder included. A datacenter agent seeds hundreds of torrents at a
-// short interval: each announce round then made every agent connect to every other seeder of every torrent
-// (and to itself), handshake, see "have all" on both sides and hang up. On a fleet with a dead tracker the
-// storm grew enough to delay real connections by ~10 s (the TCP connect of a follower to its segment's leader).
+// short interval: each announce round would make every agent connect to every other seeder of every torrent
+// (and to itself), handshake, see "have all" on both sides and hang up. On a fleet with a dead tracker that
+// storm delays real connections by ~10 s (the TCP connect of a follower to its segment's leader).
 // Trackers such as opentracker give seeders only leechers; so does this one.
-import type { TrackerServer } from './tracker-server-types.ts'
+import type { Server as TrackerServer } from 'bittorrent-tracker'
 
 type SwarmPeer = { type?: string; complete?: boolean; peerId?: string }
 type AnnounceRequest = { peer_id?: string; left?: number; socket?: unknown }

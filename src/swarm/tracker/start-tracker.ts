@@ -2,21 +2,22 @@
 import dgram from 'node:dgram'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import net from 'node:net'
+import { Server as TrackerServer, type AnnounceParams } from 'bittorrent-tracker'
 import { ColonyError } from '../../shared/errors.ts'
 import { handleOpsRequest, listen, sendJson } from '../../shared/http-ops.ts'
 import { createSilentLogger, type Logger } from '../../shared/logger.ts'
 import { Counter, Gauge, createMetricsRegistry, type Registry } from '../../shared/metrics.ts'
+import { SWARM_DEFAULTS } from '../defaults.ts'
 import { useLeechersForSeeders } from './peer-selection.ts'
-import { loadTrackerServer, type AnnounceParams, type TrackerServer } from './tracker-server-types.ts'
 
 export type TrackerOptions = {
-  /** Address both the HTTP and the UDP tracker bind to. @defaultValue '127.0.0.1' */
+  /** Address both the HTTP and the UDP tracker bind to. @defaultValue SWARM_DEFAULTS.tracker.host ('127.0.0.1') */
   host?: string
-  /** HTTP port (announce, scrape, /healthz, /metrics); 0 picks a free one. @defaultValue 0 */
+  /** HTTP port (announce, scrape, /healthz, /metrics); 0 picks a free one. @defaultValue SWARM_DEFAULTS.tracker.port (0) */
   port?: number
   /** UDP port; `undefined` tries the HTTP port's number and falls back to a free one, `false` turns UDP off. @defaultValue undefined */
   udpPort?: number | false
-  /** Re-announce interval told to clients, ms. Short, because a datacenter swarm lives minutes, not days. @defaultValue 30_000 */
+  /** Re-announce interval told to clients, ms. Short, because a datacenter swarm lives minutes, not days. @defaultValue SWARM_DEFAULTS.tracker.intervalMs (30 s) */
   intervalMs?: number
   /** Pino logger. @defaultValue a silent logger */
   logger?: Logger
@@ -83,11 +84,10 @@ async function bindUdp(host: string, port: number, onMessage: (msg: Buffer, rinf
  * and UDP binds exactly the host asked for (the library always opens a udp6 socket too).
  */
 export async function startTracker(options: TrackerOptions = {}): Promise<Tracker> {
-  const host = options.host ?? '127.0.0.1'
+  const host = options.host ?? SWARM_DEFAULTS.tracker.host
   const logger = options.logger ?? createSilentLogger()
-  const intervalMs = options.intervalMs ?? 30_000
-  const Server = await loadTrackerServer()
-  const server = new Server({
+  const intervalMs = options.intervalMs ?? SWARM_DEFAULTS.tracker.intervalMs
+  const server = new TrackerServer({
     interval: intervalMs, http: false, udp: false, ws: false, stats: false, trustProxy: false,
     // A peer that misses three announces is gone; the library's 20 min default would hand out dead peers.
     peersCacheTtl: Math.max(3 * intervalMs, 60_000),
@@ -144,12 +144,13 @@ export async function startTracker(options: TrackerOptions = {}): Promise<Tracke
   })
   http.keepAliveTimeout = 5_000
 
+  const wantedPort = options.port ?? SWARM_DEFAULTS.tracker.port
   let url: string
   try {
-    url = await listen(http, { host, port: options.port ?? 0 })
+    url = await listen(http, { host, port: wantedPort })
   } catch (err) {
     server.close()
-    throw new ColonyError('SWARM_TRACKER_LISTEN', `tracker cannot listen on ${formatHost(host)}:${options.port ?? 0}: ${(err as Error).message}`, { cause: err, details: { host, port: options.port } })
+    throw new ColonyError('SWARM_TRACKER_LISTEN', `tracker cannot listen on ${formatHost(host)}:${wantedPort}: ${(err as Error).message}`, { cause: err, details: { host, port: options.port } })
   }
   const port = Number(new URL(url).port)
 

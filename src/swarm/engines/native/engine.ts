@@ -1,0 +1,341 @@
+// The in-process BitTorrent engine ('native'): bittorrent-protocol for the wire, bittorrent-tracker's client for
+// announces, and colony's own piece scheduling (torrent.ts). It exists because a fleet fed from one origin fetch is
+// a broadcast, and stock engines schedule for strangers: aria2 chokes and rate-shapes per peer, which leaves ~40 %
+// of the fleet's upload idle (docs/benchmarks/swarm.md).
+import { createHash, randomBytes } from 'node:crypto'
+import net from 'node:net'
+import path from 'node:path'
+import Wire from 'bittorrent-protocol'
+import TrackerClient from 'bittorrent-tracker'
+import type { EngineAddOptions, EngineOptions, EngineTorrent, SwarmEngine } from '../engine.ts'
+import { SwarmError } from '../../errors.ts'
+import { adoptWithOnread, wireUp, type ByteSink, type ConnectionContext } from './connection.ts'
+import { isColonyPeer, NativePeer, type PeerWire } from './peer.ts'
+import { NativeTorrent } from './torrent.ts'
+import type { NativeTorrentContext } from './torrent-types.ts'
+import { ParkedConnections } from './parked-connections.ts'
+import { PeerAdmission, plainIp, resolvePeerLimits, type PeerDropReason } from './peer-limits.ts'
+import { PieceBufferPool } from './piece-buffers.ts'
+import { PieceCache } from './piece-cache.ts'
+import { TokenBucket } from '../../token-bucket.ts'
+import { isSafeSingleFile, parseTorrentFile } from '../../torrent-file.ts'
+import type { WireGuard } from './wire-guard.ts'
+import { PEER_ID_PREFIX } from '../../wire-format.ts'
+
+const noop = (): void => undefined
+/** No peer with a missing piece for this long while downloading → announce again (a new seeder, a successor). */
+const REANNOUNCE_IDLE_MS = 2_000
+/** A full torrent gives a new connection the slot of a peer of no use for this long (or the idle limit, if shorter). */
+const REPLACE_IDLE_MS = 2_000
+/** How long an agent waits for a connection from a peer with a lower id before it dials that peer itself. */
+const WAIT_FOR_DIAL_MS = 1000
+
+/** The peers known for one object's segments (a group): where they listen, and who they are. */
+type PeerGroup = {
+  addresses: Set<string>
+  torrents: number
+  /** Peer id at each address we dialled. */
+  idAt: Map<string, string>
+  /** Agents that dialled us: they dial for the next segment too. */
+  dialers: Set<string>
+}
+
+/** An incoming connection whose handshake came in. */
+type Parked = { wire: PeerWire; guard: WireGuard; socket: net.Socket; address: string; id: string }
+/** Recently written or read pieces kept in memory: what peers ask for next is mostly what just arrived. */
+const CACHE_BYTES = 32 * 1024 * 1024
+/** Most bytes the capped uploader sends at once after an idle spell: two ticks' worth, and a peer's turn at least. */
+export function uploadBurst(rate: number): number {
+  return Math.max(PEER_TURN_BYTES, rate / 5)
+}
+/** Shortest wait of the capped uploader for tokens. */
+const UPLOAD_TICK_MS = 100
+/** Bytes sent to one peer before the uploader moves to the next: two whole-piece blocks between agents. */
+const PEER_TURN_BYTES = 256 * 1024
+/** Bytes one socket read may take (the engine has one such buffer, shared by every connection). */
+const READ_BUFFER = 1024 * 1024
+
+export async function startNativeEngine(options: EngineOptions): Promise<SwarmEngine> {
+  const peerId = PEER_ID_PREFIX + randomBytes(12).toString('hex')
+  const limits = resolvePeerLimits(options.peerLimits)
+  const admission = new PeerAdmission(limits)
+  const dropped = (reason: PeerDropReason, peer: string): void => {
+    options.peerEvents?.dropped(reason)
+    log.debug({ peer, reason }, 'dropped a peer connection')
+  }
+  // The cap is paced in slices of at least UPLOAD_TICK_MS: a capped agent wakes ~10 times a second and sends a few
+  // blocks each time, rather than once per block (a wake-up of a process costs ~0.1 ms of CPU here, far more than
+  // the write).
+  const upload = new TokenBucket({ rate: options.uploadLimit, burst: uploadBurst(options.uploadLimit) })
+  const torrents = new Map<string, NativeTorrent>()
+  const trackers = new Map<NativeTorrent, TrackerClient>()
+  const lastAnnounce = new Map<NativeTorrent, number>()
+  const buffers = new PieceBufferPool()
+  const cache = new PieceCache(CACHE_BYTES, buffers)
+  const banned = new Set<string>()
+  const dialing = new Set<string>()
+  const sockets = new Set<net.Socket>()
+  const log = options.log
+  // Peer addresses heard of per group (an object's segments), and which group each torrent is in: a follower joining
+  // a new segment dials the fleet it already knows at once, rather than after a tracker round trip (0.1–0.45 s
+  // under load, 0.45–0.76 s for the first segment with every agent announcing at once).
+  const groups = new Map<string, PeerGroup>()
+  const groupOf = new Map<NativeTorrent, string>()
+  const groupFor = (t: NativeTorrent): PeerGroup | undefined => groups.get(groupOf.get(t) ?? '')
+
+  // Uploads: one queue per peer, served round-robin under the agent's cap.
+  const ready = new Set<NativePeer>()
+  let pumpTimer: NodeJS.Timeout | undefined
+  const pump = (): void => {
+    if (pumpTimer) return
+    for (;;) {
+      const peer = ready.values().next().value as NativePeer | undefined
+      if (!peer) return
+      ready.delete(peer)
+      if (peer.closed || !peer.queue.length) continue
+      if (peer.congested) {
+        // One listener per congestion, however many requests arrive meanwhile.
+        if (!peer.awaitingDrain) {
+          peer.awaitingDrain = true
+          peer.socket.once('drain', () => { peer.awaitingDrain = false; if (peer.queue.length) { ready.add(peer); pump() } })
+        }
+        continue
+      }
+      // A turn is up to PEER_TURN_BYTES: blocks for one peer leave together and wake it once.
+      for (let turn = 0; turn < PEER_TURN_BYTES;) {
+        const job = peer.queue[0]
+        if (!job) break
+        if (!upload.tryTake(job.length)) {
+          ready.add(peer)
+          pumpTimer = setTimeout(() => { pumpTimer = undefined; pump() }, Math.max(UPLOAD_TICK_MS, upload.waitMs(job.length)))
+          return
+        }
+        peer.queue.shift()
+        turn += job.length
+        // The read's hold ends once respond has handed the block to the socket, whose write holds it from there.
+        job.read().then(({ block, release }) => { try { job.respond(null, block) } finally { release() } }, (err: unknown) => job.respond(err as Error))
+      }
+      if (peer.queue.length) ready.add(peer)
+    }
+  }
+
+  const ctx: NativeTorrentContext = {
+    peerId, log, banned,
+    download: new TokenBucket({ rate: options.downloadLimit }),
+    buffers,
+    readPiece: (t, index) => cache.get(t.infoHash, index, async () => {
+      const buf = buffers.take(t.pieceSize(index))
+      const { bytesRead } = await (t.fh as NonNullable<typeof t.fh>).read(buf, 0, buf.length, t.offset + index * t.pieceLength)
+      if (bytesRead !== buf.length) throw new Error(`short read of piece ${index}`)
+      return buf
+    }),
+    keepPiece: (t, index, data) => cache.put(t.infoHash, index, data),
+    freshElsewhere: (t) => {
+      for (const o of torrents.values()) if (o !== t && o.unrevealed > 0 && !o.stopped) return true
+      return false
+    },
+    wantsUpload: (peer) => { ready.add(peer); pump() },
+    detached: (t) => {
+      lastAnnounce.delete(t)
+      const g = groupOf.get(t)
+      groupOf.delete(t)
+      const entry = g === undefined ? undefined : groups.get(g)
+      if (entry && --entry.torrents <= 0) groups.delete(g as string)
+      if (torrents.get(t.infoHash) === t) torrents.delete(t.infoHash)
+      cache.drop(t.infoHash)
+      const tc = trackers.get(t)
+      trackers.delete(t)
+      if (tc) {
+        tc.stop()
+        setTimeout(() => tc.destroy(), 500).unref()
+      }
+    },
+  }
+
+  // Every connection reads into this one buffer and hands each read to its parser before the next read: no
+  // allocation, 'data' event or stream bookkeeping per read, and a read takes all that is queued (up to 1 MiB)
+  // instead of 64 KiB. The parser copies what it keeps (WireFeeder).
+  const readBuf = Buffer.allocUnsafe(READ_BUFFER)
+  const readInto = (sink: ByteSink): net.OnReadOpts => ({ buffer: readBuf, callback: (n: number, buf: Uint8Array) => { sink.feed(buf.subarray(0, n)); return true } })
+
+  const conn: ConnectionContext = {
+    Wire, buffers, sockets, handshakeTimeoutMs: limits.handshakeTimeoutMs,
+    protocolError: (reason, peer, err) => {
+      options.peerEvents?.protocolError(reason)
+      log.debug({ peer, reason, err: err === undefined ? undefined : String(err) }, 'closing a peer connection: protocol error')
+    },
+  }
+
+  const refused = (id: string): boolean => id === peerId || banned.has(`id:${id}`)
+
+  // Incoming connections may open with the MSE/PE obfuscation handshake (transmission and libtorrent prefer it):
+  // the SKEY names the torrent as SHA-1('req2' + info hash).
+  const byKeyHash = (keyHash: string): NativeTorrent | undefined => {
+    for (const t of torrents.values()) if (createHash('sha1').update('req2').update(Buffer.from(t.infoHash, 'hex')).digest('hex') === keyHash) return t
+    return undefined
+  }
+  const accept = (socket: net.Socket, sink: ByteSink): void => {
+    const address = `${plainIp(socket.remoteAddress)}:${socket.remotePort ?? 0}`
+    socket.on('error', () => socket.destroy())
+    if (!admission.admit(socket)) { dropped('per_ip', address); socket.destroy(); return }
+    log.debug({ peer: address }, 'incoming BitTorrent connection')
+    socket.setTimeout(limits.handshakeTimeoutMs, () => { if (!sockets.has(socket)) socket.destroy() })
+    // A plain handshake starts with 19; anything else is MSE. The Wire computes Diffie-Hellman keys up front when
+    // MSE is on (~2 ms of CPU), so it is on only for connections that need it, at most limits.encryptedPerSecond.
+    sink.feed = (first) => {
+      const pe = first[0] !== 19
+      if (pe && !admission.allowEncrypted()) { dropped('encrypted_rate', address); socket.destroy(); return }
+      const { wire, guard } = wireUp(conn, socket, sink, 'tcpIncoming', address, pe)
+      socket.setTimeout(0)
+      if (pe) {
+        wire.once('pe1', () => wire.sendPe2())
+        wire.once('pe3', (keyHash: string) => {
+          const t = byKeyHash(keyHash)
+          if (t) void Promise.resolve(wire.sendPe4(t.infoHash)).catch(() => socket.destroy())
+          else socket.destroy()
+        })
+      }
+      wire.once('handshake', (infoHash: string, id: string) => {
+        const t = torrents.get(infoHash)
+        if (refused(id)) { socket.destroy(); return }
+        if (!t) { parked.park(infoHash, { wire, guard, socket, address, id }); return }
+        answer(t, { wire, guard, socket, address, id })
+      })
+      sink.feed(first)
+    }
+  }
+  /** An incoming connection whose handshake named `t`: answer it and hand it over (a full torrent: see takeIdleSlot). */
+  const answer = (t: NativeTorrent, c: Parked): void => {
+    if (t.stopped) { c.socket.destroy(); return }
+    if (t.peers.size >= limits.maxPeersPerTorrent) {
+      const idle = t.takeIdleSlot(Math.min(limits.idleMs, REPLACE_IDLE_MS))
+      if (!idle) { dropped('torrent_full', c.address); c.socket.destroy(); return }
+      dropped('idle', idle.address)
+    }
+    if (isColonyPeer(c.id)) groupFor(t)?.dialers.add(c.id)
+    c.guard.setBounds({ pieces: t.count, pieceLength: t.pieceLength })
+    c.wire.handshake(t.infoHash, peerId, { dht: false, fast: false })
+    t.attach(new NativePeer(c.wire, c.socket, c.address, false))
+  }
+  const parked = new ParkedConnections<Parked>({ maxPerTorrent: limits.maxPeersPerTorrent })
+  const unparkFor = (t: NativeTorrent): void => { for (const c of parked.take(t.infoHash)) answer(t, c) }
+
+  const server = net.createServer({ pauseOnConnect: true }, (accepted) => {
+    const sink: ByteSink = { feed: noop }
+    accept(adoptWithOnread(server, accepted, readInto(sink)), sink)
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new SwarmError('SWARM_ENGINE_FAILED', `cannot listen on BitTorrent port ${options.listenPort}: ${err.message}`, { cause: err })))
+    server.listen(options.listenPort, options.peerHost, () => resolve())
+  })
+  server.on('error', (err) => log.error({ err: err.message }, 'BitTorrent listener error'))
+  const port = (server.address() as net.AddressInfo).port
+
+  /**
+   * Dials `address` for `t`, unless that peer is connected already. Between two agents that both dial (followers),
+   * the one with the higher peer id waits WAIT_FOR_DIAL_MS for the other's connection first: both dialling at
+   * once makes every fifth connection a duplicate to close (16 agents × 128 MB: 540 of 2 490).
+   */
+  const connect = (t: NativeTorrent, address: string, waited = false): void => {
+    const key = `${t.infoHash}|${address}`
+    if (t.stopped || dialing.has(key) || banned.has(address) || t.peers.size >= limits.maxPeersPerTorrent) return
+    for (const p of t.peers.values()) if (p.address === address) return
+    const g = groupFor(t)
+    const known = g?.idAt.get(address)
+    if (known !== undefined && t.peers.has(known)) return
+    if (!waited && known !== undefined && g?.dialers.has(known) && known < peerId) {
+      setTimeout(() => connect(t, address, true), WAIT_FOR_DIAL_MS).unref()
+      return
+    }
+    const at = address.lastIndexOf(':')
+    const host = address.slice(0, at)
+    const p = Number(address.slice(at + 1))
+    if (!host || !(p > 0 && p < 65536)) return
+    dialing.add(key)
+    log.debug({ infoHash: t.infoHash, peer: address }, 'dialing peer')
+    const sink: ByteSink = { feed: noop }
+    const socket = net.connect({ host, port: p, onread: readInto(sink) })
+    socket.setTimeout(limits.handshakeTimeoutMs, () => socket.destroy())
+    socket.once('close', (hadError) => { dialing.delete(key); log.debug({ peer: address, hadError, handshake: !!wire.peerId }, 'peer connection closed') })
+    const { wire, guard } = wireUp(conn, socket, sink, 'tcpOutgoing', address)
+    guard.setBounds({ pieces: t.count, pieceLength: t.pieceLength })
+    wire.once('handshake', (infoHash: string, id: string) => {
+      dialing.delete(key)
+      socket.setTimeout(0)
+      if (infoHash !== t.infoHash || refused(id) || t.stopped) { socket.destroy(); return }
+      groupFor(t)?.idAt.set(address, id)
+      t.attach(new NativePeer(wire, socket, address, true))
+    })
+    wire.handshake(t.infoHash, peerId, { dht: false, fast: false })
+  }
+
+  const idleTimer = setInterval(() => {
+    const now = Date.now()
+    for (const [t, tc] of trackers) {
+      if (t.complete || t.stopped) continue
+      const useful = [...t.peers.values()].some((p) => !p.wire.peerChoking || p.fetching.size > 0)
+      const last = lastAnnounce.get(t) ?? 0
+      if (!useful && now - last >= REANNOUNCE_IDLE_MS) { lastAnnounce.set(t, now); tc.update() }
+    }
+  }, 1000)
+  idleTimer.unref()
+  // Peers of no use for limits.idleMs give their slot back (squatters: a handshake, then nothing).
+  const evictTimer = setInterval(() => {
+    for (const t of torrents.values()) for (const p of t.evictIdle(limits.idleMs)) dropped('idle', p.address)
+  }, Math.min(1000, Math.max(50, limits.idleMs / 2)))
+  evictTimer.unref()
+
+  const add = async (torrentBuf: Buffer, infoHash: string, opts: EngineAddOptions): Promise<EngineTorrent> => {
+    await torrents.get(infoHash)?.stop()
+    const parsed = await parseTorrentFile(torrentBuf)
+    if (!isSafeSingleFile(parsed)) {
+      throw new SwarmError('SWARM_TORRENT_INVALID', `torrent ${infoHash} names an unsafe or multi-file payload ${JSON.stringify(parsed.name)}`)
+    }
+    const file = opts.placement?.file ?? path.join(opts.dir, parsed.name)
+    const t = new NativeTorrent(ctx, parsed, infoHash, {
+      file, offset: opts.placement?.offset ?? 0, complete: opts.complete, superSeed: opts.superSeed ?? false,
+      ...(opts.moreComing ? { moreComing: opts.moreComing } : {}),
+    })
+    try { await t.open() } catch (err) {
+      await t.stop()
+      throw err instanceof SwarmError ? err : new SwarmError('SWARM_ENGINE_FAILED', `cannot open ${parsed.name}: ${(err as Error).message}`, { cause: err })
+    }
+    torrents.set(infoHash, t)
+    const tc = new TrackerClient({
+      infoHash, peerId, port, announce: [...new Set([...opts.trackers, ...parsed.announce])],
+      getAnnounceOpts: () => ({ uploaded: t.uploaded, downloaded: t.received, left: t.left }),
+    })
+    const group = opts.group === undefined ? undefined : groups.get(opts.group) ?? { addresses: new Set<string>(), torrents: 0, idAt: new Map<string, string>(), dialers: new Set<string>() }
+    if (group && opts.group !== undefined) {
+      groups.set(opts.group, group)
+      groupOf.set(t, opts.group)
+      group.torrents++
+    }
+    unparkFor(t)
+    // Seeders wait to be dialled: a follower may not have joined this segment yet.
+    if (group && !t.complete) for (const addr of group.addresses) connect(t, addr)
+    tc.on('peer', (addr) => { group?.addresses.add(addr); connect(t, addr) })
+    tc.on('error', (err) => log.debug({ infoHash, err: err.message }, 'tracker error'))
+    tc.on('warning', (err) => log.debug({ infoHash, err: err.message }, 'tracker warning'))
+    trackers.set(t, tc)
+    lastAnnounce.set(t, Date.now())
+    tc.start()
+    if (!t.complete) t.once('done', () => { if (!t.stopped) tc.complete() })
+    return t
+  }
+
+  return {
+    kind: 'native',
+    port,
+    inPlace: true,
+    add,
+    close: async () => {
+      clearInterval(idleTimer)
+      clearInterval(evictTimer)
+      clearTimeout(pumpTimer)
+      await Promise.all([...torrents.values()].map((t) => t.stop()))
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}

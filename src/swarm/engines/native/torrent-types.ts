@@ -1,0 +1,61 @@
+// The in-process engine's torrent: what the engine lends it, its options, and the constants its scheduling uses.
+import type { Logger } from '../../../shared/logger.ts'
+import type { NativePeer } from './peer.ts'
+import type { NativeTorrent } from './torrent.ts'
+import type { PieceBufferPool } from './piece-buffers.ts'
+import type { HeldPiece } from './piece-cache.ts'
+import type { TokenBucket } from '../../token-bucket.ts'
+
+/**
+ * New pieces are announced (HAVE) to a peer with the next request or block we send it anyway, and to the peer that
+ * sent the piece; other peers get them at most this late. Each message that wakes a process costs ~0.1 ms of CPU
+ * here: in a mesh of 16 agents a HAVE per piece per peer would be 15 wake-ups per piece, and batches every 100 ms
+ * ~150 a second per agent.
+ */
+export const HAVE_MAX_DELAY_MS = 250
+/** Block size asked of other clients (what every client serves). */
+export const BLOCK = 16 * 1024
+/**
+ * Largest block a peer may ask for, and what agents ask each other for (up to a whole piece): one request, one
+ * header and one write per 128 KiB instead of per 16 KiB.
+ */
+export const MAX_REQUEST = 128 * 1024
+/** Bytes fetched from one peer at once (whole pieces, at least two): enough to keep a capped uploader busy, few enough to end quickly. */
+export const BYTES_PER_PEER = 512 * 1024
+/** A super-seeding torrent's unshown pieces count this long before any agent has joined it (ms). */
+export const JOIN_GRACE_MS = 10_000
+/** Super-seeding: bytes announced to the peers and not yet reported back as held (at least a piece per peer). */
+export const REVEAL_BYTES = 1024 * 1024
+
+/** What the engine lends every torrent. */
+export type NativeTorrentContext = {
+  peerId: string
+  log: Logger
+  download: TokenBucket
+  /** ip:port and id:<peer id> of peers that sent bad data. */
+  banned: Set<string>
+  /** A verified piece, held (its buffer is not reused) until `release`. */
+  readPiece: (t: NativeTorrent, index: number) => Promise<HeldPiece>
+  /** Piece buffers: taken for a piece being assembled, released when it is not kept. */
+  buffers: PieceBufferPool
+  /** Another super-seeding torrent of this agent has pieces nobody was shown yet. */
+  freshElsewhere: (t: NativeTorrent) => boolean
+  keepPiece: (t: NativeTorrent, index: number, data: Buffer) => void
+  /** The peer has requests queued: the engine's uploader serves them under the upload cap. */
+  wantsUpload: (peer: NativePeer) => void
+  detached: (t: NativeTorrent) => void
+}
+
+export type NativeTorrentOptions = {
+  file: string
+  /** Where the torrent's bytes start in `file` (a segment written in place in its object's file). */
+  offset: number
+  /** The file is whole and verified by this agent. */
+  complete: boolean
+  /** Announce each piece to one peer before any piece to a second (this agent is the only source). */
+  superSeed: boolean
+  /** Super-seeding: later segments are still being fetched (no second copies meanwhile). */
+  moreComing?: () => boolean
+}
+
+export type Assembly = { buf: Buffer; got: number; blocks: number; block: number; at: number }
