@@ -21,19 +21,21 @@ describe('origin fetch', { timeout: 30_000 }, () => {
   const seen: string[] = []
   let cutNext = 0
   let noValidator = false
+  /** Ignore Range (answer 200 with the whole object) and cut every body after 100 kB. */
+  let ignoreRangeAndCut = false
   const server = createServer((req: IncomingMessage, res) => {
     const h: Record<string, string | number> = { 'accept-ranges': 'bytes' }
     if (!noValidator) h.etag = etag
     let start = 0
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '')
-    const rangeOk = m && (req.headers['if-range'] === undefined || req.headers['if-range'] === etag)
+    const rangeOk = !ignoreRangeAndCut && m && (req.headers['if-range'] === undefined || req.headers['if-range'] === etag)
     if (rangeOk && m) { start = Number(m[1]); h['content-range'] = `bytes ${start}-${body.length - 1}/${body.length}` }
     h['content-length'] = body.length - start
     res.writeHead(rangeOk ? 206 : 200, h)
     if (req.method === 'HEAD') { res.end(); return }
     seen.push(req.headers.range ?? 'full')
-    if (cutNext > 0) {
-      cutNext--
+    if (cutNext > 0 || ignoreRangeAndCut) {
+      if (cutNext > 0) cutNext--
       res.write(body.subarray(start, start + 100_000), () => res.destroy())
       return
     }
@@ -73,6 +75,20 @@ describe('origin fetch', { timeout: 30_000 }, () => {
     const { sha256, pieces } = hasher.finish()
     assert.equal(sha256, sha(body))
     assert.equal(pieces.length, Math.ceil(body.length / 16384) * 20)
+  })
+
+  test('an origin that ignores Range and always cuts the body short is given up on after the retries', async () => {
+    seen.length = 0
+    ignoreRangeAndCut = true
+    try {
+      const probe = await probeOrigin(url, allow())
+      const hasher = new PieceHasher(16384)
+      await assert.rejects(downloadFromOrigin({ probe, allow: allow(), file: `${dir}/never.bin`, hasher, backoffBaseMs: 1, retries: 2 }), { code: 'SWARM_ORIGIN_FAILED' })
+      // The first attempt gains bytes; each later one sends the same start again and gains nothing new.
+      assert.ok(seen.length <= 4, `${seen.length} requests`)
+    } finally {
+      ignoreRangeAndCut = false
+    }
   })
 
   test('a restarted leader re-hashes its partial file and fetches only the rest', async () => {

@@ -48,7 +48,7 @@ export type OriginDownloadOptions = {
   sink?: OriginSink
   /** First byte of the object to fetch (a successor leader continues after the published segments). @defaultValue 0 */
   offset?: number
-  /** Consecutive failed attempts (no byte gained) before giving up. @defaultValue SWARM_DEFAULTS.origin.retries (5) */
+  /** Consecutive failed attempts (no byte gained past the furthest point reached) before giving up. @defaultValue SWARM_DEFAULTS.origin.retries (5) */
   retries?: number
   /** Bytes per second from the origin; 0 = no cap. @defaultValue 0 */
   rateLimit?: number
@@ -76,6 +76,10 @@ export async function downloadFromOrigin(options: OriginDownloadOptions): Promis
     resumedBytes = have
     options.onProgress?.(have, 0)
     let failures = 0
+    // The furthest point reached: only bytes past it count as progress. An origin that ignores Range sends the
+    // object from its start again, and one that also cuts it short at the same place would otherwise reset the
+    // failure count on every attempt and never be given up on.
+    let furthest = have
     const retries = options.retries ?? SWARM_DEFAULTS.origin.retries
     const pace = { start: Date.now(), bytes: 0 }
     while (have < total) {
@@ -118,7 +122,7 @@ export async function downloadFromOrigin(options: OriginDownloadOptions): Promis
           await sink.write(part, have)
           have += part.length
           fromOrigin += part.length
-          failures = 0
+          if (have > furthest) { furthest = have; failures = 0 }
           options.onProgress?.(have, fromOrigin)
           if (options.rateLimit) {
             pace.bytes += part.length
