@@ -1,4 +1,4 @@
-// cli-progress ships no types: the single bar `colony swarm get` draws on stderr.
+// cli-progress ships no types: the single bar `colony swarm get` and `colony transfer` draw on stderr.
 declare module 'cli-progress' {
   export interface Bar {
     start(total: number, value: number, payload?: Record<string, unknown>): void

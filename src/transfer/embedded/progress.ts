@@ -1,17 +1,9 @@
 // Renders a run's events: a cli-progress bar on a TTY (files, bytes, rate, ETA, retries, failures), or
 // NDJSON lines for machines (--json). Both just listen to the engine's emitter.
 import type { EventEmitter } from 'node:events'
+import cliProgress from 'cli-progress'
 import { formatBytes, formatDuration } from '../../shared/units.ts'
 import type { TransferEvents } from '../core/events.ts'
-
-type Bar = { start(total: number, value: number, payload?: Record<string, unknown>): void; update(value: number, payload?: Record<string, unknown>): void; setTotal(total: number): void; stop(): void }
-type CliProgress = { SingleBar: new (opts: Record<string, unknown>, preset: unknown) => Bar; Presets: { shades_classic: unknown } }
-
-async function loadProgress(): Promise<CliProgress> {
-  // cli-progress ships no types; a non-literal specifier keeps this narrow local description.
-  const specifier = 'cli-progress'
-  return ((await import(specifier)) as { default: CliProgress }).default
-}
 
 export type ProgressStats = { discovered: number; done: number; bytes: number; retries: number; failed: number; skipped: number; classes: number }
 
@@ -27,7 +19,7 @@ export function trackProgress(events: EventEmitter<TransferEvents>): ProgressSta
 
 /** A progress bar on `stream` until `stop()` is called. */
 export async function attachProgressBar(events: EventEmitter<TransferEvents>, stream: NodeJS.WriteStream = process.stderr): Promise<{ stop: () => void }> {
-  const { SingleBar, Presets } = await loadProgress()
+  const { SingleBar, Presets } = cliProgress
   const stats = trackProgress(events)
   const started = Date.now()
   const bar = new SingleBar({
