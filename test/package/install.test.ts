@@ -33,7 +33,9 @@ test('npm pack installs into an empty project and globally; the CLI and the subs
   const project = path.join(work, 'project')
   await mkdir(project)
   await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', type: 'module', private: true }))
-  await sh('npm', ['install', tarball], project)
+  // colony runs no install script; a transitive dependency of bittorrent-tracker (node-datachannel, which colony
+  // never loads) downloads a binary from GitHub in its own, which this machine cannot reach.
+  await sh('npm', ['install', '--ignore-scripts', tarball], project)
 
   const help = await sh(path.join(project, 'node_modules/.bin/colony'), ['--help'], project)
   assert.match(help.stdout, /colony <command>/)
@@ -63,7 +65,7 @@ test('npm pack installs into an empty project and globally; the CLI and the subs
   assert.equal(probe.error, 'function')
 
   const prefix = path.join(work, 'global')
-  await sh('npm', ['install', '--global', '--prefix', prefix, tarball], work)
+  await sh('npm', ['install', '--ignore-scripts', '--global', '--prefix', prefix, tarball], work)
   const globalHelp = await sh(path.join(prefix, 'bin/colony'), ['transfer', '--help'], work)
   assert.match(globalHelp.stdout, /colony transfer/)
 })
