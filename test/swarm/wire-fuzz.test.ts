@@ -2,6 +2,7 @@
 // __proto__/toString/constructor keys, huge and negative indexes, 2–4 GB length prefixes, oversize bitfields,
 // random bytes, truncated messages, broken MSE handshakes), then a second agent downloads the object from it and
 // gets the right bytes. FUZZ_SEED=<n> replays a run; the seed is printed with every failure.
+import { createRandom } from '../../src/shared/seeded-random.ts'
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
@@ -19,17 +20,6 @@ const PARALLEL = 16
 /** How long a case waits for the agent to close the connection before closing it itself. */
 const CASE_MS = 250
 
-/** mulberry32: a small seeded generator, enough to replay a run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 type Torrent = { infoHash: string; pieces: number; pieceLength: number }
 
@@ -121,7 +111,7 @@ describe(`BitTorrent wire fuzzing of a running agent (FUZZ_SEED=${SEED})`, { tim
     const parsed = await parseTorrentFile(await fetchTorrent(origin.url, { agent: target.url }))
     const torrent: Torrent = { infoHash: parsed.infoHash, pieces: parsed.pieces.length, pieceLength: parsed.pieceLength }
 
-    const rnd = prng(SEED)
+    const rnd = createRandom(SEED)
     const gens = generators(rnd, torrent)
     const cases = Array.from({ length: CASES }, () => (gens[Math.floor(rnd() * gens.length)] as () => Buffer[])())
     for (let i = 0; i < cases.length; i += PARALLEL) {

@@ -15,7 +15,7 @@ import { DirDestination } from '../../src/transfer/adapters/dir-destination.ts'
 import { S3Destination } from '../../src/transfer/adapters/s3-destination.ts'
 import { TRANSFER_CODES } from '../../src/transfer/errors.ts'
 import { type Source, type SourceObject } from '../../src/transfer/core/ports.ts'
-import { createRandom } from '../../src/demo/transfer-sample/content.ts'
+import { createRandom } from '../../src/shared/seeded-random.ts'
 
 /** Body bytes from a fixed-seed PRNG: every run writes the same bodies. */
 const random = createRandom(17)

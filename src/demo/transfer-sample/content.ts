@@ -1,5 +1,6 @@
 // Deterministic bytes for synthetic media files. A library of a million files must not cost a million
 // random buffers: every file is a unique header followed by a zero-copy window into one seeded block.
+import { createRandom } from '../../shared/seeded-random.ts'
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 
@@ -7,18 +8,6 @@ import { Readable } from 'node:stream'
 export const MAX_SAMPLE_FILE_BYTES = 2 * 1024 * 1024
 
 const BLOCK_BYTES = MAX_SAMPLE_FILE_BYTES * 2
-
-/** mulberry32: a tiny seeded PRNG, good enough for sizes and filler bytes (not for anything secret). */
-export function createRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** A stable 32-bit number for a string (seeds, offsets). */
 export function hashString(text: string): number {

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream/promises'
 import { handleOpsRequest, listen } from '../../shared/http-ops.ts'
 import { Counter, createMetricsRegistry } from '../../shared/metrics.ts'
-import { createRandom } from './content.ts'
+import { createRandom } from '../../shared/seeded-random.ts'
 import type { SampleLibrary } from './library.ts'
 
 export type FaultKind = 'error' | 'throttle' | 'reset' | 'truncate' | 'slow'

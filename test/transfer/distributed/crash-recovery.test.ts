@@ -10,7 +10,7 @@ import { closeRedis, createRedis } from '../../../src/transfer/distributed/redis
 import { submitRun } from '../../../src/transfer/distributed/submit.ts'
 import { readRunStatus, type RunStatus } from '../../../src/transfer/distributed/status.ts'
 import { compareTrees, killHard, spawnWorker, stopGracefully, writeLibrary, type LibraryFile, type WorkerProc } from './fixtures.ts'
-import { createRandom } from '../../../src/demo/transfer-sample/content.ts'
+import { createRandom } from '../../../src/shared/seeded-random.ts'
 
 let work: string
 let nginx: Service

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createRandom } from '../../../src/demo/transfer-sample/content.ts'
+import { createRandom } from '../../../src/shared/seeded-random.ts'
 
 export const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url))
 
