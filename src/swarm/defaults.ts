@@ -110,6 +110,27 @@ export const SWARM_DEFAULTS = deepFreeze({
     /** Per-call gRPC deadline. */
     timeoutMs: 5000,
   },
+  /** The native engine's announces to trackers (announce-client.ts). */
+  announce: {
+    /** Shortest re-announce interval accepted from a tracker. */
+    minIntervalMs: 5_000,
+    /** Longest re-announce interval accepted from a tracker. */
+    maxIntervalMs: 3_600_000,
+    /** Interval used until a tracker names one. */
+    defaultIntervalMs: 120_000,
+    /** Deadline of one announce, HTTP or UDP (connect, retransmissions and answer). */
+    timeoutMs: 10_000,
+    /** Deadline of the best-effort "stopped" announce. */
+    stopTimeoutMs: 2_000,
+    /** First UDP retransmission after this long; doubles up to the deadline. */
+    udpRetransmitMs: 1_000,
+    /** Largest HTTP announce answer read; a longer one is dropped with a warning. */
+    maxResponseBytes: 1 * MiB,
+    /** Peers asked for per announce. */
+    numwant: 50,
+    /** Peers taken from one answer at most: a tracker cannot make the engine dial thousands of addresses. */
+    maxPeersPerAnswer: 200,
+  },
   /** The tracker (startTracker, `colony swarm tracker`). */
   tracker: {
     /** Address the HTTP and UDP trackers bind (--host). */

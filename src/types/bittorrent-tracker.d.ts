@@ -1,5 +1,6 @@
-// bittorrent-tracker ships no types: the slice of its announce client (native engine, tests) and of its Server
-// (colony's tracker wrapper, which owns the sockets and feeds the Server requests) that colony uses.
+// bittorrent-tracker ships no types: the slice of its Server (colony's tracker wrapper, which owns the sockets and
+// feeds the Server requests) that colony uses, and of its announce client, which only the tests use (the native
+// engine announces with its own client, announce-client.ts: the package's client imports WebRTC code).
 declare module 'bittorrent-tracker' {
   import type { RemoteInfo, Socket } from 'node:dgram'
   import type { EventEmitter } from 'node:events'
@@ -61,4 +62,11 @@ declare module 'bittorrent-tracker' {
     http: HttpServer | null
     listen(port: number, host: string, cb: () => void): void
   }
+}
+
+// The Server alone: the package's main module loads its announce client too, and with it WebRTC code.
+declare module 'bittorrent-tracker/server' {
+  import { Server } from 'bittorrent-tracker'
+  export default Server
+  export type { AnnounceParams, ServerOptions, TrackerSwarm } from 'bittorrent-tracker'
 }

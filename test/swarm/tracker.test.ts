@@ -1,4 +1,4 @@
-// The tracker against real clients: bittorrent-tracker's client (what the native engine announces with) over HTTP
+// The tracker against real clients: bittorrent-tracker's stock client over HTTP
 // and UDP, stock aria2c peers that can only meet through it, and the `colony swarm tracker` command.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'

@@ -4,7 +4,7 @@
 // (and to itself), handshake, see "have all" on both sides and hang up. On a fleet with a dead tracker that
 // storm delays real connections by ~10 s (the TCP connect of a follower to its segment's leader).
 // Trackers such as opentracker give seeders only leechers; so does this one.
-import type { Server as TrackerServer } from 'bittorrent-tracker'
+import type TrackerServer from 'bittorrent-tracker/server'
 
 type SwarmPeer = { type?: string; complete?: boolean; peerId?: string }
 type AnnounceRequest = { peer_id?: string; left?: number; socket?: unknown }

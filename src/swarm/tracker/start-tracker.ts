@@ -2,7 +2,7 @@
 import dgram from 'node:dgram'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import net from 'node:net'
-import { Server as TrackerServer, type AnnounceParams } from 'bittorrent-tracker'
+import TrackerServer, { type AnnounceParams } from 'bittorrent-tracker/server'
 import { ColonyError } from '../../shared/errors.ts'
 import { handleOpsRequest, listen, sendJson } from '../../shared/http-ops.ts'
 import { createSilentLogger, type Logger } from '../../shared/logger.ts'

@@ -1,14 +1,14 @@
-// The in-process BitTorrent engine ('native'): bittorrent-protocol for the wire, bittorrent-tracker's client for
-// announces, and colony's own piece scheduling (torrent.ts). It exists because a fleet fed from one origin fetch is
-// a broadcast, and stock engines schedule for strangers: aria2 chokes and rate-shapes per peer, which leaves ~40 %
-// of the fleet's upload idle (docs/benchmarks/swarm.md).
+// The in-process BitTorrent engine ('native'): bittorrent-protocol for the wire, colony's own announce client
+// (announce-client.ts: HTTP and UDP trackers, no WebRTC code), and colony's own piece scheduling (torrent.ts). It
+// exists because a fleet fed from one origin fetch is a broadcast, and stock engines schedule for strangers: aria2
+// chokes and rate-shapes per peer, which leaves ~40 % of the fleet's upload idle (docs/benchmarks/swarm.md).
 import { createHash, randomBytes } from 'node:crypto'
 import net from 'node:net'
 import path from 'node:path'
 import Wire from 'bittorrent-protocol'
-import TrackerClient from 'bittorrent-tracker'
 import type { EngineAddOptions, EngineOptions, EngineTorrent, SwarmEngine } from '../engine.ts'
 import { SwarmError } from '../../errors.ts'
+import { AnnounceClient } from './announce-client.ts'
 import { adoptWithOnread, wireUp, type ByteSink, type ConnectionContext } from './connection.ts'
 import { isColonyPeer, NativePeer, type PeerWire } from './peer.ts'
 import { NativeTorrent } from './torrent.ts'
@@ -68,7 +68,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   // the write).
   const upload = new TokenBucket({ rate: options.uploadLimit, burst: uploadBurst(options.uploadLimit) })
   const torrents = new Map<string, NativeTorrent>()
-  const trackers = new Map<NativeTorrent, TrackerClient>()
+  const trackers = new Map<NativeTorrent, AnnounceClient>()
   const lastAnnounce = new Map<NativeTorrent, number>()
   const buffers = new PieceBufferPool()
   const cache = new PieceCache(CACHE_BYTES, buffers)
@@ -145,10 +145,8 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       cache.drop(t.infoHash)
       const tc = trackers.get(t)
       trackers.delete(t)
-      if (tc) {
-        tc.stop()
-        setTimeout(() => tc.destroy(), 500).unref()
-      }
+      // 'stopped' to each tracker, best effort within SWARM_DEFAULTS.announce.stopTimeoutMs.
+      tc?.stop()
     },
   }
 
@@ -248,7 +246,8 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       return
     }
     const at = address.lastIndexOf(':')
-    const host = address.slice(0, at)
+    // "[v6]:port" as the tracker's peers6 give it; net.connect takes the address without brackets.
+    const host = address.slice(0, at).replace(/^\[(.*)\]$/, '$1')
     const p = Number(address.slice(at + 1))
     if (!host || !(p > 0 && p < 65536)) return
     dialing.add(key)
@@ -301,7 +300,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       throw err instanceof SwarmError ? err : new SwarmError('SWARM_ENGINE_FAILED', `cannot open ${parsed.name}: ${(err as Error).message}`, { cause: err })
     }
     torrents.set(infoHash, t)
-    const tc = new TrackerClient({
+    const tc = new AnnounceClient({
       infoHash, peerId, port, announce: [...new Set([...opts.trackers, ...parsed.announce])],
       getAnnounceOpts: () => ({ uploaded: t.uploaded, downloaded: t.received, left: t.left }),
     })
