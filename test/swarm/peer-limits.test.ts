@@ -132,7 +132,7 @@ describe('native engine: peer limits', { timeout: 60_000 }, () => {
       const leecher = await startNativeEngine(engineOptions(dir))
       engines.push(leecher)
       const t = await leecher.add(own.torrent, own.infoHash, { dir: leecherDir, complete: false, trackers: [] })
-      const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('no download within 20 s while squatters hold the slots')), 20_000) })
+      const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('no download within 45 s while squatters hold the slots')), 45_000) })
       await Promise.race([whenDone(t), deadline])
     } finally {
       clearTimeout(timer)
