@@ -1,18 +1,11 @@
 // The loop every consuming role shares: keep up to `slots` entries in flight, reclaim from dead
 // consumers, heartbeat what we hold, never throw (Redis down → log, back off, keep going).
-import type { Logger } from '../../../shared/logger.ts'
 import { delay } from '../../../shared/backoff.ts'
-import type { ScriptedRedis } from '../redis/scripts.ts'
-import { StreamConsumer, type StreamEntry } from '../redis/stream-queue.ts'
+import { StreamConsumer, type StreamConsumerOptions, type StreamEntry } from '../redis/stream-queue.ts'
 import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 
-export type RoleLoopOptions<T> = {
-  redis: ScriptedRedis
-  blocking: ScriptedRedis
-  streams: string[]
-  group: string
-  consumer: string
-  log: Logger
+/** The stream consumer's connections and names, plus what the loop itself needs. */
+export type RoleLoopOptions<T> = Pick<StreamConsumerOptions, 'redis' | 'blocking' | 'streams' | 'group' | 'consumer' | 'log'> & {
   /** Entries handled at once. */
   slots: number
   claimIdleMs: number
