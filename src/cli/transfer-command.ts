@@ -7,7 +7,8 @@ import module from 'node:module'
 import os from 'node:os'
 import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec } from '../shared/cli-options.ts'
 import { UsageError, describeError } from '../shared/errors.ts'
-import { parseSize } from '../shared/units.ts'
+import { parseDuration, parseSize } from '../shared/units.ts'
+import { compileGlob, type ClassFilterSpec } from '../transfer/core/class-filter.ts'
 import { TRANSFER_DEFAULTS } from '../transfer/defaults.ts'
 import { TransferError, TRANSFER_CODES } from '../transfer/errors.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
@@ -68,6 +69,9 @@ export const TRANSFER_SPEC: CommandSpec = {
     'max-depth': { type: 'number', description: 'playlist nesting limit (master → media = 1)', default: CRAWL.maxDepth },
     'allow-incomplete': { type: 'boolean', description: 'copy classes without EXT-X-ENDLIST instead of skipping them as recording' },
     progress: { type: 'boolean', description: 'progress bar (default: on when stderr is a TTY and --json is off)' },
+    'include-class': { type: 'list', description: 'take only classes whose id matches this glob (repeatable; * stays within a /-segment, ** crosses /)', placeholder: 'glob' },
+    'exclude-class': { type: 'list', description: 'leave out classes whose id matches this glob (repeatable; beats --include-class)', placeholder: 'glob' },
+    watch: { type: 'string', description: `continuous sync: after each pass wait this long, re-read sources and copy new classes, new segments of recording playlists and changed playlists; runs until Ctrl-C (bare --watch = ${durationText(E.watchIntervalMs)})`, placeholder: 'interval' },
   },
   epilog: [
     'Distributed mode: `colony transfer … --redis <url>` and `colony transfer worker|status|dashboard|lambda` (see their --help).',
@@ -76,9 +80,14 @@ export const TRANSFER_SPEC: CommandSpec = {
     '  colony transfer https://cdn.example.com/v/123/master.m3u8 --to ./copy',
     '  colony transfer --catalog classes.ndjson --to s3://new-bucket/hls --strip-prefix vod',
     '  colony transfer s3://old-bucket/hls --to s3://new-bucket/hls --s3-endpoint http://127.0.0.1:9000',
+    "  colony transfer --catalog classes.ndjson --to ./copy --include-class '2024/**' --exclude-class '*/test-*'",
+    '  colony transfer --catalog classes.ndjson --to ./copy --watch 30s',
+    '',
+    'Class filters are part of the derived journal name: each wave resumes its own journal.',
     '',
     'Exit codes: 0 every referenced file verified at the destination; 1 something missing, failed or unverified',
-    '(see the report); 2 usage error; 130 interrupted (run the same command again to continue).',
+    '(see the report); 2 usage error; 130 interrupted (run the same command again to continue). A --watch stopped',
+    'between two cycles exits with the last cycle\'s 0 or 1.',
   ].join('\n'),
 }
 
@@ -100,9 +109,23 @@ function positiveInt(value: number | undefined, flag: string, min: number): numb
   return value
 }
 
+/** --include-class / --exclude-class, each glob checked so a typo is a usage error before anything runs. */
+export function classFilterOption(include: string[], exclude: string[]): ClassFilterSpec | undefined {
+  if (include.length === 0 && exclude.length === 0) return undefined
+  for (const [flag, globs] of [['include-class', include], ['exclude-class', exclude]] as const) {
+    for (const g of globs) { try { compileGlob(g) } catch (err) { throw new UsageError(`--${flag}: ${(err as Error).message}`) } }
+  }
+  return { include, exclude }
+}
+
+/** A bare --watch (no value, or a flag or source after it) gets the default interval. */
+function fillBareWatch(argv: string[]): string[] {
+  return argv.flatMap((a, i) => a === '--watch' && !/^\d/.test(argv[i + 1] ?? '') ? [a, durationText(E.watchIntervalMs)] : [a])
+}
+
 /** Parses argv into runTransfer options (UsageError → exit 2). Exported for tests and the demo. */
-export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { options: TransferOptions; json: boolean; report?: string; progress?: boolean; help: boolean } {
-  const p = parseCommand(TRANSFER_SPEC, argv, env)
+export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { options: TransferOptions; json: boolean; report?: string; progress?: boolean; help: boolean; watchMs?: number } {
+  const p = parseCommand(TRANSFER_SPEC, fillBareWatch(argv), env)
   if (p.help) return { options: { sources: [], to: '' }, json: false, help: true }
   const to = str(p, 'to')
   const catalogs = list(p, 'catalog')
@@ -111,6 +134,7 @@ export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = proce
   const endpoint = str(p, 's3-endpoint')
   const region = str(p, 's3-region')
   const checksum = p.values.checksum
+  const classFilter = classFilterOption(list(p, 'include-class'), list(p, 'exclude-class'))
   const options: TransferOptions = {
     sources: p.positionals, catalogs, to,
     allowHosts: list(p, 'allow-host'),
@@ -128,11 +152,16 @@ export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     maxFilesPerClass: positiveInt(num(p, 'max-files-per-class'), 'max-files-per-class', 1) ?? CRAWL.maxFilesPerClass,
     maxDepth: positiveInt(num(p, 'max-depth'), 'max-depth', 0) ?? CRAWL.maxDepth,
     allowIncomplete: bool(p, 'allow-incomplete'),
+    ...(classFilter ? { classFilter } : {}),
   }
+  const watch = str(p, 'watch')
+  const watchMs = watch === undefined ? undefined : parseDuration(watch)
+  if (watchMs !== undefined && watchMs <= 0) throw new UsageError(`--watch wants an interval above 0, got "${watch}"`)
+  if (watchMs !== undefined && options.dryRun) throw new UsageError('--watch and --dry-run do not go together')
   if (options.run !== undefined && !/^[\w.-]+$/.test(options.run)) throw new UsageError(`--run "${options.run}" may only hold letters, digits, '.', '_' and '-'`)
   const report = str(p, 'report')
   const progress = p.values.progress
-  return { options, json: bool(p, 'json'), ...(report ? { report } : {}), ...(typeof progress === 'boolean' ? { progress } : {}), help: false }
+  return { options, json: bool(p, 'json'), ...(report ? { report } : {}), ...(typeof progress === 'boolean' ? { progress } : {}), help: false, ...(watchMs !== undefined ? { watchMs } : {}) }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -146,8 +175,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const parsed = parseTransferArgs(argv)
   if (parsed.help) { process.stdout.write(formatHelp(TRANSFER_SPEC)); return EXIT_OK }
-  const [{ runTransfer }, { formatSummary }, { attachJsonLines, attachProgressBar }] = await Promise.all([
-    import('../transfer/embedded/engine.ts'), import('../transfer/core/report.ts'), import('../transfer/embedded/progress.ts'),
+  const [{ runTransfer }, { formatSummary }, { attachJsonLines, attachProgressBar }, { formatCycle, watchTransfer }] = await Promise.all([
+    import('../transfer/embedded/engine.ts'), import('../transfer/core/report.ts'), import('../transfer/embedded/progress.ts'), import('../transfer/embedded/watch.ts'),
   ])
   const { options, json } = parsed
   const events = new EventEmitter<TransferEvents>()
@@ -167,11 +196,20 @@ export async function run(argv: string[]): Promise<number> {
   if (options.dryRun && !json) {
     events.on('planned', (e) => process.stdout.write(`${e.key}\t${e.source}\n`))
   }
+  // --watch repeats each skip every cycle: it is said once.
+  const said = new Set<string>()
   if (!json) {
-    events.on('class-skipped', (e) => { if (!bar) process.stderr.write(`skipped ${e.classId} (${e.reason}): ${e.message}\n`) })
+    events.on('class-skipped', (e) => { if (!bar && !said.has(`${e.classId}\0${e.reason}`)) { said.add(`${e.classId}\0${e.reason}`); process.stderr.write(`skipped ${e.classId} (${e.reason}): ${e.message}\n`) } })
+  }
+  if (parsed.watchMs !== undefined) {
+    if (!json) events.on('cycle', (e) => process.stdout.write(formatCycle(e)))
+    // The report file follows the watch: rewritten after every cycle.
+    if (parsed.report) events.on('done', (r) => { void writeFile(parsed.report as string, `${JSON.stringify(r, null, 2)}\n`).catch(() => undefined) })
   }
   try {
-    const report = await runTransfer({ ...options, events, signal: controller.signal })
+    const report = parsed.watchMs === undefined ? await runTransfer({ ...options, events, signal: controller.signal })
+      : await watchTransfer({ ...options, events, signal: controller.signal, intervalMs: parsed.watchMs })
+    if (!report) throw new TransferError(TRANSFER_CODES.ABORTED, 'interrupted')
     bar?.stop()
     if (parsed.report) await writeFile(parsed.report, `${JSON.stringify(report, null, 2)}\n`)
     if (!json) process.stdout.write(formatSummary(report))

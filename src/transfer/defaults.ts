@@ -103,6 +103,8 @@ export const TRANSFER_DEFAULTS = {
     journalFlushRows: 2000,
     /** …or this long after the first one, whichever comes first. */
     journalFlushMs: 250,
+    /** Pause between two cycles of a bare --watch. */
+    watchIntervalMs: 60_000,
   },
   /** The distributed engine: Redis-coordinated workers (`colony transfer … --redis`, `colony transfer worker`). */
   distributed: {

@@ -1,5 +1,20 @@
 import type { ClassReport, FileKind, RunReport, SkipReason } from './types.ts'
 
+/** The end of one --watch cycle of the embedded engine: what it copied, and the run's totals after it. */
+export type WatchCycleEvent = {
+  cycle: number; ok: boolean
+  /** Files copied in this cycle (not counting files found already there), and their bytes. */
+  copied: number; bytes: number
+  /** Playlists copied again because their text changed. */
+  changedPlaylists: number
+  /** Classes with media playlists still without EXT-X-ENDLIST. */
+  recording: number
+  classes: number; files: number; verified: number; missing: number
+  /** Classes left out by --include-class / --exclude-class. */
+  filtered?: number
+  ms: number
+}
+
 /** Progress events of a run; the CLI renders them (bar or NDJSON), the distributed engine forwards them. */
 export type TransferEvents = {
   'class-start': [{ classId: string; source: string }]
@@ -15,4 +30,6 @@ export type TransferEvents = {
   phase: [{ phase: 'crawl' | 'copy' | 'verify' | 'report' }]
   done: [RunReport]
   warning: [{ message: string; code?: string }]
+  /** --watch (embedded): a cycle ended. */
+  cycle: [WatchCycleEvent]
 }

@@ -23,7 +23,9 @@ export type ReportClassInput = {
 export type BuildReportInput = {
   /** A --dry-run: pending files are planned, not missing. */
   dryRun?: boolean
-  run: string; destination: string; startedAt: string; finishedAt?: string; classes: ReportClassInput[] }
+  run: string; destination: string; startedAt: string; finishedAt?: string; classes: ReportClassInput[]
+  /** Classes the class filter left out, and its globs. */
+  filtered?: RunReport['filtered'] }
 
 /**
  * Skip reasons that refuse hostile input (a host or scheme not allowed, a playlist escaping its root or with
@@ -97,7 +99,7 @@ export function buildReport(input: BuildReportInput): RunReport {
   })
   totals.missing = missing.size
   const ok = classes.every(classPassed)
-  return { ...(input.dryRun ? { dryRun: true } : {}), run: input.run, destination: input.destination, startedAt: input.startedAt, finishedAt: input.finishedAt ?? new Date().toISOString(), ok, totals, classes }
+  return { ...(input.dryRun ? { dryRun: true } : {}), run: input.run, destination: input.destination, startedAt: input.startedAt, finishedAt: input.finishedAt ?? new Date().toISOString(), ok, totals, ...(input.filtered ? { filtered: input.filtered } : {}), classes }
 }
 
 /** A terminal summary: totals, then one line per class that is not fully verified, then the missing files. */
@@ -106,7 +108,7 @@ export function formatSummary(report: RunReport, options: { maxMissing?: number 
   const ms = Date.parse(report.finishedAt) - Date.parse(report.startedAt)
   const lines = [
     `${report.dryRun ? 'DRY RUN' : report.ok ? 'OK' : 'INCOMPLETE'} — run ${report.run} → ${report.destination}`,
-    `  classes ${t.classes} (${t.skippedClasses} skipped) · files ${t.verified}/${t.files} verified (${t.skippedPresent} already present) · ${formatBytes(t.bytes)} · ${t.retries} retries · ${t.missing} missing · ${formatDuration(ms)}`,
+    `  classes ${t.classes} (${t.skippedClasses} skipped${report.filtered ? `, ${report.filtered.classes} filtered out` : ''}) · files ${t.verified}/${t.files} verified (${t.skippedPresent} already present) · ${formatBytes(t.bytes)} · ${t.retries} retries · ${t.missing} missing · ${formatDuration(ms)}`,
   ]
   const max = options.maxMissing ?? TRANSFER_DEFAULTS.report.maxMissingShown
   let shown = 0

@@ -74,5 +74,7 @@ export type RunReport = {
   finishedAt: string
   ok: boolean
   totals: { classes: number; files: number; verified: number; skippedPresent: number; bytes: number; retries: number; missing: number; skippedClasses: number }
+  /** Present when --include-class / --exclude-class were given: classes they left out (not in `classes`) and the globs. */
+  filtered?: { classes: number; include: string[]; exclude: string[] }
   classes: ClassReport[]
 }

@@ -20,6 +20,8 @@ import { createDestination, SourceRouter } from '../adapters/create.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
 import { defaultWorkers, InlineExecutor, WorkerExecutor, type CopyConfig, type CopyExecutor } from './copy-executor.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
+import { ClassFilter, filterPlan, type ClassFilterSpec } from '../core/class-filter.ts'
+import type { WatchCycle } from './watch-cycle.ts'
 
 export type TransferOptions = {
   /** Playlist URLs, s3:// prefixes, directories, or catalog files/URLs (.json/.jsonl/.ndjson). */
@@ -69,13 +71,18 @@ export type TransferOptions = {
   logger?: Logger
   /** Stops the run (Ctrl-C); the journal keeps what is done and the next run continues. */
   signal?: AbortSignal
+  /** Class id globs (class-filter.ts); non-empty filters are part of the derived run name. @defaultValue every class */
+  classFilter?: ClassFilterSpec
+  /** Set by the --watch loop (watch.ts) for each cycle. @defaultValue none: a one-shot run */
+  watch?: WatchCycle
 }
 
 type Item = { ref: FileRef; classId: string; attempts: number }
 
 /** The journal path a run uses. */
-export function journalPath(options: Pick<TransferOptions, 'sources' | 'catalogs' | 'to' | 'stateDir' | 'run' | 'stripPrefix'>): { run: string; file: string } {
-  const run = options.run ?? deriveRunName([...options.sources, ...(options.catalogs ?? [])], options.to, [options.stripPrefix ?? ''])
+export function journalPath(options: Pick<TransferOptions, 'sources' | 'catalogs' | 'to' | 'stateDir' | 'run' | 'stripPrefix' | 'classFilter'>): { run: string; file: string } {
+  const filter = new ClassFilter(options.classFilter).identity()
+  const run = options.run ?? deriveRunName([...options.sources, ...(options.catalogs ?? [])], options.to, [options.stripPrefix ?? '', ...(filter ? [filter] : [])])
   if (!/^[\w.-]+$/.test(run)) throw new TransferError(TRANSFER_CODES.BAD_LOCATOR, `run name "${run}" may only hold letters, digits, '.', '_' and '-'`, { status: 400 })
   return { run, file: path.resolve(options.stateDir ?? TRANSFER_DEFAULTS.embedded.stateDir, `transfer-${run}.db`) }
 }
@@ -109,7 +116,9 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
   executor = pool
   try {
     // --- plan ------------------------------------------------------------------------------------
-    const plan = await planSources(options.sources, options.catalogs ?? [], router, { ...(signal ? { signal } : {}), ...(options.allowHosts ? { allowHosts: options.allowHosts } : {}) })
+    const planned = await planSources(options.sources, options.catalogs ?? [], router, { ...(signal ? { signal } : {}), ...(options.allowHosts ? { allowHosts: options.allowHosts } : {}) })
+    const filter = new ClassFilter(options.classFilter)
+    const plan = filterPlan(options.watch?.adoptRecording(planned) ?? planned, filter)
     // Every planned http(s) class is on a host named here: typed, a catalog's, --allow-host, or from a local catalog.
     allow = new HostAllowList([...plan.hosts, ...(options.allowHosts ?? [])])
     journal.addClasses(plan.classes)
@@ -202,7 +211,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
       return n
     }
     const crawlOne = async (entry: ClassEntry, known: { crawled: number; skipReason: string | null } | undefined): Promise<void> => {
-      if (known?.crawled && !known.skipReason) {
+      if (known?.crawled && !known.skipReason && !options.watch?.recrawl(journal, entry)) {
         const todo = [...journal.filesToCopy(entry.id)].map((f) => ({ source: f.source, key: f.key, kind: f.kind, ...(f.size !== null && f.state === 'pending' ? { size: f.size } : {}), ...(f.etag ? { etag: f.etag } : {}) }))
         await enqueue(entry.id, todo)
         return
@@ -215,10 +224,11 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
         ...(signal ? { signal } : {}),
       }
       let crawl: CrawlResult
+      const texts = options.watch?.tap(router) ?? router
       try {
         crawl = isPlaylistLocator(entry.source)
-          ? await crawlClass(entry, { ...common, fetchText: (l, o) => router.getText(l, o) })
-          : await crawlPrefix(entry, router, common)
+          ? await crawlClass(entry, { ...common, fetchText: (l, o) => texts.getText(l, o) })
+          : await crawlPrefix(entry, texts, common)
       } catch (err) {
         if (signal?.aborted) return
         crawl = { classId: entry.id, files: [], problems: [{ source: entry.source, code: (err as { code?: string }).code ?? TRANSFER_CODES.INTERNAL, message: (err as Error).message }], complete: false, skipReason: 'invalid-entry' }
@@ -231,7 +241,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
       }
       const fresh = journal.recordCrawl(entry.id, crawl.files, crawl.problems)
       events.emit('discovered', { classId: entry.id, files: crawl.files.length, bytes: crawl.files.reduce((a, f) => a + (f.size ?? 0), 0), problems: crawl.problems.length })
-      await enqueue(entry.id, fresh)
+      await enqueue(entry.id, options.watch?.toCopy(journal, entry.id, crawl) ?? fresh)
     }
     const known = new Map(journal.classes().map((c) => [c.id, c]))
     const skippedIds = new Set(plan.skipped.map((s) => s.id))
@@ -270,7 +280,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     // --- report ------------------------------------------------------------------------------------
     events.emit('phase', { phase: 'report' })
     const report = buildReport({
-      dryRun, run, destination: destination.describe(), startedAt,
+      dryRun, run, destination: destination.describe(), startedAt, ...(filter.empty ? {} : { filtered: filter.summary(plan.filtered) }),
       classes: journal.classes().map((c) => ({
         id: c.id, source: c.source, skipReason: c.skipReason as SkipReason | null, skipMessage: c.message,
         files: journal.classFiles(c.id),

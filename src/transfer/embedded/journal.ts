@@ -38,6 +38,8 @@ CREATE INDEX IF NOT EXISTS files_class ON files (class_id, state);
 CREATE INDEX IF NOT EXISTS files_state ON files (state);
 CREATE TABLE IF NOT EXISTS shared (class_id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (class_id, key));
 CREATE TABLE IF NOT EXISTS problems (class_id TEXT NOT NULL, source TEXT NOT NULL, key TEXT, code TEXT NOT NULL, message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS live (class_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS playlist_digests (key TEXT PRIMARY KEY, digest TEXT NOT NULL);
 `
 
 type Op = () => void
@@ -184,6 +186,36 @@ export class Journal {
     this.flush()
     const rows = this.#db.prepare('SELECT state, COUNT(*) AS n FROM files GROUP BY state').all() as Array<{ state: string; n: number }>
     return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]))
+  }
+
+  /** --watch: whether a class had media playlists without EXT-X-ENDLIST when last crawled. */
+  isLive(classId: string): boolean {
+    return this.#db.prepare('SELECT 1 FROM live WHERE class_id = ?').get(classId) !== undefined
+  }
+
+  setLive(classId: string, live: boolean): void {
+    this.#db.prepare(live ? 'INSERT INTO live (class_id) VALUES (?) ON CONFLICT DO NOTHING' : 'DELETE FROM live WHERE class_id = ?').run(classId)
+  }
+
+  /**
+   * --watch: stores the digest of each playlist's text as crawled, and puts back to pending (size and validators
+   * forgotten) every playlist already copied whose digest differs from the one stored: the crawl alone would not
+   * queue it again, since the journal knows its key. Returns how many were put back.
+   */
+  requeueChanged(digests: Map<string, string>): number {
+    this.flush()
+    const get = this.#db.prepare('SELECT digest FROM playlist_digests WHERE key = ?')
+    const put = this.#db.prepare('INSERT INTO playlist_digests (key, digest) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET digest = excluded.digest')
+    const reset = this.#db.prepare("UPDATE files SET state = 'pending', size = NULL, etag = NULL, md5 = NULL, present = 0 WHERE key = ? AND state IN ('copied', 'verified', 'skipped-present')")
+    let n = 0
+    this.#tx(() => {
+      for (const [key, digest] of digests) {
+        if ((get.get(key) as { digest: string } | undefined)?.digest === digest) continue
+        put.run(key, digest)
+        n += Number(reset.run(key).changes)
+      }
+    })
+    return n
   }
 
   close(): void {
