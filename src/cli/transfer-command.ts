@@ -39,6 +39,12 @@ const CRAWL = TRANSFER_DEFAULTS.crawl
 /** Ctrl-C: the journal keeps what is done; the same command continues. */
 export const EXIT_INTERRUPTED = 130
 
+/** --include-class / --exclude-class, shared with the distributed submit. */
+export const CLASS_FILTER_OPTIONS: CommandSpec['options'] = {
+  'include-class': { type: 'list', description: 'take only classes whose id matches this glob (repeatable; * stays within a /-segment, ** crosses /)', placeholder: 'glob' },
+  'exclude-class': { type: 'list', description: 'leave out classes whose id matches this glob (repeatable; beats --include-class)', placeholder: 'glob' },
+}
+
 export const TRANSFER_SPEC: CommandSpec = {
   name: 'colony transfer',
   usage: '<source…> --to <dest> [options]',
@@ -69,8 +75,7 @@ export const TRANSFER_SPEC: CommandSpec = {
     'max-depth': { type: 'number', description: 'playlist nesting limit (master → media = 1)', default: CRAWL.maxDepth },
     'allow-incomplete': { type: 'boolean', description: 'copy classes without EXT-X-ENDLIST instead of skipping them as recording' },
     progress: { type: 'boolean', description: 'progress bar (default: on when stderr is a TTY and --json is off)' },
-    'include-class': { type: 'list', description: 'take only classes whose id matches this glob (repeatable; * stays within a /-segment, ** crosses /)', placeholder: 'glob' },
-    'exclude-class': { type: 'list', description: 'leave out classes whose id matches this glob (repeatable; beats --include-class)', placeholder: 'glob' },
+    ...CLASS_FILTER_OPTIONS,
     watch: { type: 'string', description: `continuous sync: after each pass wait this long, re-read sources and copy new classes, new segments of recording playlists and changed playlists; runs until Ctrl-C (bare --watch = ${durationText(E.watchIntervalMs)})`, placeholder: 'interval' },
   },
   epilog: [

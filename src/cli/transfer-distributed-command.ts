@@ -21,7 +21,7 @@ import { startWorker, WORKER_ROLES, type Worker, type WorkerRole } from '../tran
 import type { CoreRunOptions, RunConfig } from '../transfer/wire-format.ts'
 import { TRANSFER_DEFAULTS } from '../transfer/defaults.ts'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
-import { durationText } from './transfer-command.ts'
+import { CLASS_FILTER_OPTIONS, classFilterOption, durationText } from './transfer-command.ts'
 
 const D = TRANSFER_DEFAULTS.distributed
 const DASH = TRANSFER_DEFAULTS.dashboard
@@ -57,6 +57,7 @@ const SUBMIT: CommandSpec = {
     detach: { type: 'boolean', description: 'submit and exit without following' },
     'local-worker': { type: 'boolean', description: 'also run an all-roles worker in this process' },
     concurrency: { type: 'number', description: 'copies at once of the --local-worker', default: D.concurrency },
+    ...CLASS_FILTER_OPTIONS,
   },
   epilog: 'Exit codes: 0 every file verified, 1 something missing or failed (see the report), 2 usage error.\nSee docs/transfer-distributed.md.',
 }
@@ -262,6 +263,7 @@ async function runSubmitCommand(argv: string[], options: DistributedCommandOptio
     } } : {}),
     ...(p.values.checksum !== undefined ? { checksum: bool(p, 'checksum') } : {}),
   }
+  const classFilter = classFilterOption(list(p, 'include-class'), list(p, 'exclude-class'))
   const redisUrl = str(p, 'redis') as string
   const prefix = str(p, 'prefix') as string
   const redis = createRedis(redisUrl)
@@ -274,7 +276,7 @@ async function runSubmitCommand(argv: string[], options: DistributedCommandOptio
   try {
     const { run, created } = await submitRun(redis, keys, {
       sources, to, core, retries: num(p, 'retries') ?? D.retries, batchSize: num(p, 'batch-size') ?? D.batchSize,
-      executor, ...(str(p, 'run') ? { run: str(p, 'run') as string } : {}),
+      executor, ...(str(p, 'run') ? { run: str(p, 'run') as string } : {}), ...(classFilter ? { classFilter } : {}),
       ...(watch ? { watchMs: parseDuration(watch) } : {}),
       ...(str(p, 'function') ? { lambdaFunction: str(p, 'function') as string } : {}),
     })

@@ -71,15 +71,18 @@ export type RunConfig = {
   lambdaFunction?: string
   /** Options for the core's sources and destinations. */
   core: CoreRunOptions
+  /** --include-class / --exclude-class globs (core/class-filter.ts); scanners leave other classes out. @defaultValue every class */
+  classFilter?: { include?: string[]; exclude?: string[] }
   createdAt: string
 }
 
 /**
  * Fields of P:run:R:meta, all strings: `config` (RunConfig JSON), `createdAt`, `state` ('running' | 'finished'),
  * `gen` (scan generation, 1 at submit, +1 per --watch re-scan), `scanPending` (scan jobs not yet done),
- * `finishedAt`, `ok` ('1' | '0', once finished), `inline:<source index>` (text of a catalog file read at submit).
+ * `finishedAt`, `ok` ('1' | '0', once finished), `inline:<source index>` (text of a catalog file read at submit),
+ * `filtered:<source index>` (classes of that source the class filter left out, at its latest scan).
  */
-export type RunMeta = Partial<Record<'config' | 'createdAt' | 'state' | 'gen' | 'scanPending' | 'finishedAt' | 'ok', string>> & Record<`inline:${number}`, string>
+export type RunMeta = Partial<Record<'config' | 'createdAt' | 'state' | 'gen' | 'scanPending' | 'finishedAt' | 'ok', string>> & Record<`inline:${number}` | `filtered:${number}`, string>
 
 /** Fields of P:run:R:stats (decimal strings): files verified, bytes copied, retries queued, files failed for good. */
 export type RunStats = Partial<Record<'files' | 'bytes' | 'retries' | 'failed', string>>

@@ -78,9 +78,11 @@ export async function buildDistributedReport(redis: ScriptedRedis, keys: Keys, r
     totals.missing += c.missing.length; totals.skippedPresent += progress[n]?.skippedPresent ?? 0
     if (c.state === 'skipped') totals.skippedClasses++
   }
+  const filter = config.classFilter
+  const filtered = filter ? config.sources.reduce((n, _s, src) => n + Number(meta[`filtered:${src}`] ?? 0), 0) : 0
   return {
     run: r, destination: config.to, startedAt: meta.createdAt ?? config.createdAt, finishedAt: meta.finishedAt ?? new Date().toISOString(),
     ok: classes.every(classPassed) && totals.verified === totals.files,
-    totals, classes,
+    totals, ...(filter ? { filtered: { classes: filtered, include: filter.include ?? [], exclude: filter.exclude ?? [] } } : {}), classes,
   }
 }

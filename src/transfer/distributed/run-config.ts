@@ -3,17 +3,19 @@
 // each worker (or Lambda) gets them from its own AWS chain.
 import { createHash } from 'node:crypto'
 import type { RunConfig } from '../wire-format.ts'
+import { ClassFilter } from '../core/class-filter.ts'
 import type { Keys } from './redis/keys.ts'
 import type { ScriptedRedis } from './redis/scripts.ts'
 
-/** The part of a config that decides whether a second submit is "the same run". */
-export function configIdentity(c: Pick<RunConfig, 'sources' | 'to'>): string {
-  return JSON.stringify({ sources: c.sources, to: c.to })
+/** The part of a config that decides whether a second submit is "the same run": sources, destination, class filter. */
+export function configIdentity(c: Pick<RunConfig, 'sources' | 'to' | 'classFilter'>): string {
+  const filter = new ClassFilter(c.classFilter).identity()
+  return JSON.stringify({ sources: c.sources, to: c.to, ...(filter ? { filter } : {}) })
 }
 
-/** A stable run name from what is copied where: submitting the same command again resumes it. */
-export function deriveRunName(sources: string[], to: string): string {
-  const h = createHash('sha256').update(configIdentity({ sources, to })).digest('hex').slice(0, 12)
+/** A stable run name from what is copied where (and which classes): submitting the same command again resumes it. */
+export function deriveRunName(sources: string[], to: string, classFilter?: RunConfig['classFilter']): string {
+  const h = createHash('sha256').update(configIdentity({ sources, to, ...(classFilter ? { classFilter } : {}) })).digest('hex').slice(0, 12)
   const first = sources[0] ?? 'run'
   const slug = first.replace(/^[a-z0-9+]+:\/\//i, '').replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').slice(-24)
   return `${slug || 'run'}-${h}`

@@ -7,6 +7,7 @@ import type { Keys } from './redis/keys.ts'
 import { createRun, type ScriptedRedis } from './redis/scripts.ts'
 import { configIdentity, deriveRunName } from './run-config.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
+import { ClassFilter, type ClassFilterSpec } from '../core/class-filter.ts'
 
 const DISTRIBUTED = TRANSFER_DEFAULTS.distributed
 
@@ -26,6 +27,8 @@ export type SubmitOptions = {
   lambdaFunction?: string
   /** Options the core needs to build sources/destinations (plain JSON). @defaultValue {} */
   core?: Record<string, unknown>
+  /** Class id globs; non-empty filters are part of the derived run name and of the run's identity. @defaultValue every class */
+  classFilter?: ClassFilterSpec
 }
 
 /** Catalog files on the submitting machine are inlined so scanners elsewhere can read them. */
@@ -49,7 +52,8 @@ export async function storeInline(redis: ScriptedRedis, keys: Keys, run: string,
 }
 
 export async function submitRun(redis: ScriptedRedis, keys: Keys, options: SubmitOptions): Promise<{ run: string; created: boolean; config: RunConfig }> {
-  const run = options.run ?? deriveRunName(options.sources, options.to)
+  const filter = new ClassFilter(options.classFilter)
+  const run = options.run ?? deriveRunName(options.sources, options.to, filter.empty ? undefined : options.classFilter)
   if (!/^[\w.@-]{1,128}$/.test(run)) throw new DistributedTransferError('TRANSFER_DIST_BAD_JOB', `run names are letters, digits and . _ @ - (got "${run}")`, { status: 400 })
   const inline = await inlineLocalFiles(options.sources)
   const config: RunConfig = {
@@ -57,11 +61,12 @@ export async function submitRun(redis: ScriptedRedis, keys: Keys, options: Submi
     batchSize: Math.min(DISTRIBUTED.batchSize, Math.max(1, options.batchSize ?? DISTRIBUTED.batchSize)),
     executor: options.executor ?? 'local', core: options.core ?? {}, createdAt: new Date().toISOString(),
     ...(options.watchMs ? { watchMs: options.watchMs } : {}),
+    ...(filter.empty ? {} : { classFilter: { include: [...filter.include], exclude: [...filter.exclude] } }),
     ...(options.lambdaFunction ? { lambdaFunction: options.lambdaFunction } : {}),
   }
   const prior = await redis.hget(keys.meta(run), 'config')
   if (prior && configIdentity(JSON.parse(prior) as RunConfig) !== configIdentity(config)) {
-    throw new DistributedTransferError('TRANSFER_DIST_RUN_CONFLICT', `run "${run}" already exists with other sources or destination (pick another --run)`, { status: 409, details: { run } })
+    throw new DistributedTransferError('TRANSFER_DIST_RUN_CONFLICT', `run "${run}" already exists with other sources, destination or class filter (pick another --run)`, { status: 409, details: { run } })
   }
   // Inlined before the scan jobs exist, so no scanner can see the run without its catalogs.
   if (Object.keys(inline).length) await storeInline(redis, keys, run, inline)
@@ -72,7 +77,7 @@ export async function submitRun(redis: ScriptedRedis, keys: Keys, options: Submi
   }
   const existing = JSON.parse(await redis.hget(keys.meta(run), 'config') ?? '{}') as RunConfig
   if (configIdentity(existing) !== configIdentity(config)) {
-    throw new DistributedTransferError('TRANSFER_DIST_RUN_CONFLICT', `run "${run}" already exists with other sources or destination (pick another --run)`, { status: 409, details: { run } })
+    throw new DistributedTransferError('TRANSFER_DIST_RUN_CONFLICT', `run "${run}" already exists with other sources, destination or class filter (pick another --run)`, { status: 409, details: { run } })
   }
   const state = await redis.hget(keys.meta(run), 'state')
   if (state !== 'finished') await redis.sadd(keys.active, run)

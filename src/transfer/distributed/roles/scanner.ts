@@ -12,6 +12,7 @@ import { ackAndCount, queuePatchClass, queueRegisterClass, registerClass, script
 import type { StreamEntry } from '../redis/stream-queue.ts'
 import type { RoleContext } from './role-context.ts'
 import { runRoleLoop } from './role-runner.ts'
+import { ClassFilter } from '../../core/class-filter.ts'
 
 export async function runScanner(ctx: RoleContext): Promise<void> {
   const blocking = ctx.redis.duplicate() as typeof ctx.redis
@@ -60,6 +61,14 @@ async function handleScan(ctx: RoleContext, entry: StreamEntry<ScanJob>): Promis
   try {
     const inline = await redis.hget(keys.meta(r), `inline:${src}`)
     items = await core.scan(source, inline ?? undefined, { watch: Boolean(config.watchMs), signal: ctx.workSignal })
+    // --include-class / --exclude-class: classes left out are never registered, only counted (per source, so a
+    // --watch re-scan overwrites rather than adds).
+    if (config.classFilter) {
+      const filter = new ClassFilter(config.classFilter)
+      const taken = items.filter((it) => filter.selects(it.entry.id))
+      await redis.hset(keys.meta(r), `filtered:${src}`, String(items.length - taken.length))
+      items = taken
+    }
   } catch (err) {
     if (ctx.workSignal.aborted) throw err
     log.warn({ run: r, source, err: describeError(err) }, 'source could not be scanned')
