@@ -4,7 +4,7 @@
 import { test, after, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
-import { appendFile, readFile, rm, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { makeTempDir, waitFor } from '../../support/services.ts'
 import { buildLibrary, startFixtureOrigin, type FixtureOrigin } from './origin-fixture.ts'
@@ -119,4 +119,33 @@ test('watch (CLI): `--watch 200ms` prints a line per cycle, copies a class added
   assert.ok(res.code === 0 || res.code === 130, `exit ${res.code}: ${res.stderr}`)
   assert.match(res.stderr, /stopping/)
   assert.match(stdout, /watch cycle \d+ .*\+\d+ files .*· files \d+\/\d+ verified/)
+})
+
+test('watch (API) on a directory source: each cycle re-lists it; a grown playlist and its new segment are copied, nothing else', { timeout: 30_000 }, async () => {
+  const lib = path.join(tmp, 'dir-lib')
+  await mkdir(path.join(lib, 'v0'), { recursive: true })
+  let playlist = '#EXTM3U\n#EXT-X-TARGETDURATION:4\n'
+  const addSegment = async (s: number): Promise<void> => {
+    await writeFile(path.join(lib, 'v0', `s${s}.ts`), Buffer.alloc(500 + s, s))
+    playlist += `#EXTINF:4,\ns${s}.ts\n`
+    await writeFile(path.join(lib, 'v0', 'index.m3u8'), playlist)
+  }
+  await addSegment(0)
+  await addSegment(1)
+  const to = path.join(tmp, 'dir-dest')
+  const events = new EventEmitter<TransferEvents>()
+  const copied: string[] = []
+  events.on('copied', (e) => { if (!e.skipped) copied.push(e.key) })
+  const options = { sources: [lib], to, stateDir: path.join(tmp, 'dir-state'), workers: 0, intervalMs: 10, maxCycles: 1, events }
+  assert.equal((await watchTransfer(options))?.ok, true)
+  assert.deepEqual(copied.sort(), ['v0/index.m3u8', 'v0/s0.ts', 'v0/s1.ts'])
+  copied.length = 0
+  assert.equal((await watchTransfer(options))?.ok, true)
+  assert.deepEqual(copied, [], 'nothing changed, nothing copied')
+  await addSegment(2)
+  const report = await watchTransfer(options)
+  assert.equal(report?.ok, true)
+  assert.deepEqual(copied.sort(), ['v0/index.m3u8', 'v0/s2.ts'], 'the new segment and the grown playlist only')
+  assert.equal(await readFile(path.join(to, 'v0', 'index.m3u8'), 'utf8'), playlist)
+  assert.equal(report?.totals.verified, 4)
 })
