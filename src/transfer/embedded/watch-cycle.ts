@@ -59,10 +59,13 @@ export class WatchCycle {
       this.#digests.delete(f.source)
     }
     this.changedPlaylists += journal.requeueChanged(digests)
+    // Playlists go last: queued after the segments they name, they reach the destination after them more often.
     const refs: FileRef[] = []
+    const playlists: FileRef[] = []
     for (const f of journal.filesToCopy(classId)) {
-      refs.push({ source: f.source, key: f.key, kind: f.kind, ...(f.size !== null && f.state === 'pending' ? { size: f.size } : {}), ...(f.etag ? { etag: f.etag } : {}) })
+      const ref = { source: f.source, key: f.key, kind: f.kind, ...(f.size !== null && f.state === 'pending' ? { size: f.size } : {}), ...(f.etag ? { etag: f.etag } : {}) }
+      ;(f.kind === 'master' || f.kind === 'media' ? playlists : refs).push(ref)
     }
-    return refs
+    return refs.concat(playlists)
   }
 }
