@@ -10,6 +10,7 @@ import { UsageError, describeError } from '../shared/errors.ts'
 import { parseSize } from '../shared/units.ts'
 import { TRANSFER_DEFAULTS } from '../transfer/defaults.ts'
 import { TransferError, TRANSFER_CODES } from '../transfer/errors.ts'
+import { limitRates, type LimitSpec } from '../transfer/core/source-limits.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
 import type { TransferEvents } from '../transfer/core/events.ts'
 import type { TransferOptions } from '../transfer/embedded/engine.ts'
@@ -37,6 +38,19 @@ const CRAWL = TRANSFER_DEFAULTS.crawl
 
 /** Ctrl-C: the journal keeps what is done; the same command continues. */
 export const EXIT_INTERRUPTED = 130
+
+/** --bwlimit and --max-rps, shared with the distributed submit command. */
+export const LIMIT_OPTIONS: CommandSpec['options'] = {
+  bwlimit: { type: 'string', description: 'bytes/s read from the sources, all copies and crawling together: 5M, 512K (K/M/G = 1000s, KiB/MiB = 1024s), off; or a timetable in local time "08:00,20M 19:00,off" / "Mon-08:00,5M Sat-00:00,off"', placeholder: 'rate|timetable' },
+  'max-rps': { type: 'number', description: 'requests/s to the sources (every GET and HEAD, crawling included), all copies together', placeholder: 'n' },
+}
+
+/** --bwlimit / --max-rps as engine options; a malformed value is a UsageError (exit 2) before anything runs. */
+export function parseLimitArgs(p: ReturnType<typeof parseCommand>): LimitSpec {
+  const spec: LimitSpec = { ...(str(p, 'bwlimit') !== undefined ? { bwlimit: str(p, 'bwlimit') as string } : {}), ...(num(p, 'max-rps') !== undefined ? { maxRps: num(p, 'max-rps') as number } : {}) }
+  try { limitRates(spec) } catch (err) { throw new UsageError((err as Error).message) }
+  return spec
+}
 
 export const TRANSFER_SPEC: CommandSpec = {
   name: 'colony transfer',
@@ -68,6 +82,7 @@ export const TRANSFER_SPEC: CommandSpec = {
     'max-depth': { type: 'number', description: 'playlist nesting limit (master → media = 1)', default: CRAWL.maxDepth },
     'allow-incomplete': { type: 'boolean', description: 'copy classes without EXT-X-ENDLIST instead of skipping them as recording' },
     progress: { type: 'boolean', description: 'progress bar (default: on when stderr is a TTY and --json is off)' },
+    ...LIMIT_OPTIONS,
   },
   epilog: [
     'Distributed mode: `colony transfer … --redis <url>` and `colony transfer worker|status|dashboard|lambda` (see their --help).',
@@ -76,6 +91,7 @@ export const TRANSFER_SPEC: CommandSpec = {
     '  colony transfer https://cdn.example.com/v/123/master.m3u8 --to ./copy',
     '  colony transfer --catalog classes.ndjson --to s3://new-bucket/hls --strip-prefix vod',
     '  colony transfer s3://old-bucket/hls --to s3://new-bucket/hls --s3-endpoint http://127.0.0.1:9000',
+    '  colony transfer --catalog classes.ndjson --to ./copy --bwlimit "08:00,5M 19:00,off" --max-rps 50',
     '',
     'Exit codes: 0 every referenced file verified at the destination; 1 something missing, failed or unverified',
     '(see the report); 2 usage error; 130 interrupted (run the same command again to continue).',
@@ -128,6 +144,7 @@ export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     maxFilesPerClass: positiveInt(num(p, 'max-files-per-class'), 'max-files-per-class', 1) ?? CRAWL.maxFilesPerClass,
     maxDepth: positiveInt(num(p, 'max-depth'), 'max-depth', 0) ?? CRAWL.maxDepth,
     allowIncomplete: bool(p, 'allow-incomplete'),
+    ...parseLimitArgs(p),
   }
   if (options.run !== undefined && !/^[\w.-]+$/.test(options.run)) throw new UsageError(`--run "${options.run}" may only hold letters, digits, '.', '_' and '-'`)
   const report = str(p, 'report')
