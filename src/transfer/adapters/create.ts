@@ -3,8 +3,9 @@
 import type { FileRef } from '../core/types.ts'
 import type { Destination, Source, SourceObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 import { locatorKind } from '../core/locators.ts'
-import { limitedGet, limitedGetText, limitedHead, type SourceLimits } from '../core/source-limits.ts'
+import { limitedGet, limitedGetText, limitedHead, withSlots, type SourceLimits } from '../core/source-limits.ts'
 import { DirDestination, type DirDestinationOptions } from './dir-destination.ts'
 import { DirSource } from './dir-source.ts'
 import { HttpSource, type HttpSourceOptions } from './http-source.ts'
@@ -34,7 +35,7 @@ export class SourceRouter implements Source {
   #dir: DirSource | undefined
 
   constructor(options: SourceOptions = {}) {
-    this.#options = options
+    this.#options = options.limits ? { ...options, limits: withSlots(options.limits, options.http?.connections ?? TRANSFER_DEFAULTS.http.connections) } : options
   }
 
   for(locator: string): HttpSource | S3Source | DirSource {

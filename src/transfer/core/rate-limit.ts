@@ -9,8 +9,17 @@ import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 /** Paces one quantity (bytes, or requests) against a rate. */
 export interface Pacer {
-  /** Reserves `amount`; resolves to the ms to wait before using it (0 = now). Synchronous when it can be. */
+  /**
+   * Reserves `amount`, going into debt if need be (a body chunk already read); resolves to the ms to wait before
+   * using it (0 = now). Synchronous when it can be.
+   */
   reserve(amount: number): number | Promise<number>
+  /**
+   * Takes `amount` (at most the burst) only if it is allowed now: 0 when taken, else the ms until it may be (nothing
+   * taken; ask again then). A caller whose timer fired late (a busy thread) competes again instead of going out
+   * together with others that were due earlier.
+   */
+  tryTake(amount: number): number | Promise<number>
 }
 
 /** Epoch ms with sub-ms precision; tests inject their own. */
@@ -42,6 +51,12 @@ export function gcraStep(tat: number, now: number, amount: number, rate: number,
   return { tat: next, waitUs: Math.max(0, next - now - Math.floor(burst * 1e6 / rate)) }
 }
 
+/** One GCRA conformance test, in µs: the new TAT when `amount` is allowed now, else the unchanged TAT and the wait. */
+export function gcraTry(tat: number, now: number, amount: number, rate: number, burst: number): { tat: number; waitUs: number } {
+  const step = gcraStep(tat, now, amount, rate, burst)
+  return step.waitUs > 0 ? { tat, waitUs: step.waitUs } : step
+}
+
 /** A rate function evaluated at most once per TRANSFER_DEFAULTS.limits.scheduleCheckMs (a timetable changes by minutes). */
 export function cachedRate(fn: RateFn, checkMs: number = LIMITS.scheduleCheckMs): RateFn {
   let rate = 0
@@ -71,14 +86,22 @@ export class SharedPacer implements Pacer {
   }
 
   reserve(amount: number): number {
+    return this.#update(amount, gcraStep)
+  }
+
+  tryTake(amount: number): number {
+    return this.#update(amount, gcraTry)
+  }
+
+  #update(amount: number, step: typeof gcraStep): number {
     const ms = this.#clock()
     const rate = this.#rate(ms)
     if (rate <= 0) return 0
     const now = Math.floor(ms * 1000)
     for (;;) {
       const seen = Atomics.load(this.#cell, 0)
-      const step = gcraStep(Number(seen), now, amount, rate, this.#burst(rate))
-      if (Atomics.compareExchange(this.#cell, 0, seen, BigInt(step.tat)) === seen) return step.waitUs / 1000
+      const next = step(Number(seen), now, amount, rate, this.#burst(rate))
+      if (next.tat === Number(seen) || Atomics.compareExchange(this.#cell, 0, seen, BigInt(next.tat)) === seen) return next.waitUs / 1000
     }
   }
 }
@@ -112,26 +135,34 @@ export class LeasePacer implements Pacer {
   }
 
   reserve(amount: number): number | Promise<number> {
+    return this.#use(amount, true)
+  }
+
+  tryTake(amount: number): number | Promise<number> {
+    return this.#use(amount, false)
+  }
+
+  /** Spends local tokens when there are enough (`always`: even before they are due, returning the wait); else leases more. */
+  #use(amount: number, always: boolean): number | Promise<number> {
     const now = this.#clock()
     if (this.#rate(now) <= 0) return 0
-    if (this.#left >= amount) { this.#left -= amount; return Math.max(0, this.#readyAt - now) }
-    const next = this.#busy.then(() => this.#take(amount))
+    if (this.#left >= amount) {
+      const wait = Math.max(0, this.#readyAt - now)
+      if (always || wait === 0) this.#left -= amount
+      return wait
+    }
+    const next = this.#busy.then(() => this.#lease(amount)).then(() => this.#use(amount, always))
     this.#busy = next.catch(() => undefined)
     return next
   }
 
-  async #take(amount: number): Promise<number> {
-    let now = this.#clock()
-    const rate = this.#rate(now)
-    if (rate <= 0) return 0
-    if (this.#left < amount) {
-      const chunk = Math.max(amount - this.#left, this.#min, Math.floor(rate * LIMITS.leaseMs / 1000))
-      const wait = await this.#reserve(chunk, rate, this.#burst(rate))
-      now = this.#clock()
-      this.#left += chunk
-      this.#readyAt = Math.max(this.#readyAt, now + wait)
-    }
-    this.#left -= amount
-    return Math.max(0, this.#readyAt - now)
+  /** Leases a chunk unless enough tokens came in while this caller queued. */
+  async #lease(amount: number): Promise<void> {
+    const rate = this.#rate(this.#clock())
+    if (rate <= 0 || this.#left >= amount) return
+    const chunk = Math.max(amount - this.#left, this.#min, Math.floor(rate * LIMITS.leaseMs / 1000))
+    const wait = await this.#reserve(chunk, rate, this.#burst(rate))
+    this.#left += chunk
+    this.#readyAt = Math.max(this.#readyAt, this.#clock() + wait)
   }
 }

@@ -20,7 +20,38 @@ export type LimitSpec = {
 }
 
 /** The pacers a SourceRouter applies; either may be absent. */
-export type SourceLimits = { bytes?: Pacer; requests?: Pacer }
+export type SourceLimits = { bytes?: Pacer; requests?: Pacer; slots?: Slots }
+
+/**
+ * At most `max` requests of a router open at once, where max is its connections per origin: a request then takes its
+ * token when a connection is free for it, not before a wait in the connection pool that would let requests paced
+ * apart reach the origin together.
+ */
+export class Slots {
+  readonly #max: number
+  #used = 0
+  readonly #waiting: Array<() => void> = []
+
+  constructor(max: number) {
+    this.#max = Math.max(1, max)
+  }
+
+  acquire(): Promise<void> | undefined {
+    if (this.#used < this.#max) { this.#used++; return undefined }
+    return new Promise<void>((resolve) => this.#waiting.push(resolve))
+  }
+
+  release(): void {
+    const next = this.#waiting.shift()
+    if (next) next()
+    else this.#used--
+  }
+}
+
+/** A SourceLimits with request slots when requests are paced (`connections`: the router's connections per origin). */
+export function withSlots(limits: SourceLimits, connections: number): SourceLimits {
+  return limits.requests ? { ...limits, slots: new Slots(connections) } : limits
+}
 
 /** Checks a spec, throwing TRANSFER_BAD_LIMIT; returns the parsed rate functions (undefined = that limit is off). */
 export function limitRates(spec: LimitSpec): { bytes?: RateFn; requests?: RateFn } {
@@ -60,6 +91,16 @@ export async function pace(pacer: Pacer, amount: number, signal?: AbortSignal): 
   const r = pacer.reserve(amount)
   const ms = typeof r === 'number' ? r : await r
   if (ms >= 1) await sleep(ms, undefined, signal ? { signal } : undefined)
+}
+
+/** Waits until one request is allowed, asking again after each wait (aborted with the signal). */
+export async function takeRequest(pacer: Pacer, signal?: AbortSignal): Promise<void> {
+  for (;;) {
+    const r = pacer.tryTake(1)
+    const ms = typeof r === 'number' ? r : await r
+    if (ms <= 0) return
+    await sleep(Math.max(1, ms), undefined, signal ? { signal } : undefined)
+  }
 }
 
 /** Passes a body through, each chunk once its bytes are reserved. */
@@ -103,24 +144,41 @@ type Ops = {
   getText(locator: string, options: { signal?: AbortSignal; maxBytes: number }): Promise<{ text: string; url: string; contentType?: string }>
 }
 
-/** A GET under limits: a request token first, then the body throttled (a local file then streams: no kernel copy). */
-export async function limitedGet(src: Ops, locator: string, options: { signal?: AbortSignal }, limits: SourceLimits): Promise<SourceObject> {
-  if (limits.requests) await pace(limits.requests, 1, options.signal)
-  const obj = await src.get(locator, options)
-  if (!limits.bytes) return obj
-  const { path: _path, body, ...rest } = obj
-  return { ...rest, body: throttle(body, limits.bytes) }
+/** Runs `fn` holding a request slot (when there are slots) and after a request token; `keep` keeps the slot for a body. */
+async function request<T>(limits: SourceLimits, signal: AbortSignal | undefined, fn: () => Promise<T>, keep?: (res: T, release: () => void) => void): Promise<T> {
+  const slots = limits.slots
+  if (slots) await slots.acquire()
+  let held = slots !== undefined
+  const release = (): void => { if (held) { held = false; slots?.release() } }
+  try {
+    if (limits.requests) await takeRequest(limits.requests, signal)
+    const res = await fn()
+    if (keep && held) keep(res, release)
+    else release()
+    return res
+  } catch (err) {
+    release()
+    throw err
+  }
 }
 
-export async function limitedHead(src: Ops, locator: string, options: { signal?: AbortSignal }, limits: SourceLimits): Promise<{ size?: number; etag?: string; modified?: number }> {
-  if (limits.requests) await pace(limits.requests, 1, options.signal)
-  return src.head(locator, options)
+/** A GET under limits: a request token first, then the body throttled (a local file then streams: no kernel copy). */
+export function limitedGet(src: Ops, locator: string, options: { signal?: AbortSignal }, limits: SourceLimits): Promise<SourceObject> {
+  return request(limits, options.signal, async () => {
+    const obj = await src.get(locator, options)
+    if (!limits.bytes) return obj
+    const { path: _path, body, ...rest } = obj
+    return { ...rest, body: throttle(body, limits.bytes) }
+  }, (obj, release) => { obj.body.once('close', release) })
+}
+
+export function limitedHead(src: Ops, locator: string, options: { signal?: AbortSignal }, limits: SourceLimits): Promise<{ size?: number; etag?: string; modified?: number }> {
+  return request(limits, options.signal, () => src.head(locator, options))
 }
 
 /** A playlist GET under limits: read whole (it is bounded by maxBytes), then its bytes are paced before it is used. */
 export async function limitedGetText(src: Ops, locator: string, options: { signal?: AbortSignal; maxBytes: number }, limits: SourceLimits): Promise<{ text: string; url: string; contentType?: string }> {
-  if (limits.requests) await pace(limits.requests, 1, options.signal)
-  const res = await src.getText(locator, options)
+  const res = await request(limits, options.signal, () => src.getText(locator, options))
   if (limits.bytes) await pace(limits.bytes, Buffer.byteLength(res.text), options.signal)
   return res
 }
