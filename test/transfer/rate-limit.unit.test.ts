@@ -135,3 +135,19 @@ test('LeasePacer: takes chunks from the remote bucket, serves reads locally betw
   const off = new LeasePacer(() => { throw new Error('called') }, () => 0, () => 1, 1, clock)
   assert.equal(off.reserve(1), 0)
 })
+
+test('a timetable slot change takes effect during a run: off until 08:00, then paced', () => {
+  const eight = new Date(2026, 11, 7, 8, 0).getTime()
+  let now = eight - 2000
+  const limits = createSharedLimits({ bwlimit: '08:00,100K 19:00,off' })
+  assert.ok(limits)
+  const rates = limitRates(limits)
+  assert.ok(rates.bytes)
+  const pacer = new SharedPacer(limits.state, 0, rates.bytes, () => 10_000, () => now)
+  // 07:59:58: no limit, a megabyte goes at once.
+  assert.equal(pacer.reserve(1_000_000), 0)
+  // 08:00:00.5 (the cached rate is re-read after a second): 100 kB/s with a 10 kB burst.
+  now = eight + 500
+  assert.equal(pacer.reserve(10_000), 0)
+  assert.equal(pacer.reserve(10_000), 100)
+})
