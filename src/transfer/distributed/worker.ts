@@ -71,7 +71,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const coreFor = (config: RunConfig): Promise<DistributedCore> => {
     let core = cores.get(config.run)
     if (!core) {
-      core = Promise.resolve(config).then((c) => { const limits = clusterSourceLimits(redis, keys, c); return options.createCore(c, limits ? { limits } : {}) })
+      core = Promise.resolve(config).then((c) => { const limits = clusterSourceLimits(redis, keys, c, metrics); return options.createCore(c, limits ? { limits } : {}) })
       cores.set(config.run, core)
       core.catch(() => cores.delete(config.run))
     }

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { makeTempDir, startRedis, type Service } from '../../../support/services.ts'
+import { freePort, makeTempDir, startRedis, type Service } from '../../../support/services.ts'
 import { byteBurst } from '../../../src/transfer/core/rate-limit.ts'
 import { TRANSFER_DEFAULTS } from '../../../src/transfer/defaults.ts'
 import { maxInWindow, startMeteredOrigin, type MeteredOrigin } from '../metered-origin.ts'
@@ -22,12 +22,16 @@ let redisSvc: Service
 let tmp: string
 const workers: WorkerProc[] = []
 const prefix = `limits${Date.now()}`
+const metricsPorts: number[] = []
 
 before(async () => {
   origin = await startMeteredOrigin({ segments: 60, bytes: SEGMENT, seed: SEED })
   redisSvc = await startRedis()
   tmp = await makeTempDir('colony-dist-limits-')
-  for (let i = 0; i < WORKERS; i++) workers.push(spawnWorker(['--redis', redisSvc.url, '--prefix', prefix, '--concurrency', '4', '--metrics', 'off'], 'all'))
+  for (let i = 0; i < WORKERS; i++) {
+    metricsPorts.push(await freePort())
+    workers.push(spawnWorker(['--redis', redisSvc.url, '--prefix', prefix, '--concurrency', '4', '--metrics', `127.0.0.1:${metricsPorts[i]}`], 'all'))
+  }
 })
 after(async () => {
   await Promise.all(workers.map((w) => stopGracefully(w)))
@@ -42,6 +46,16 @@ function colony(args: string[]): Promise<{ code: number; stdout: string; stderr:
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })
     })
   })
+}
+
+/** A series summed over both workers' /metrics. */
+async function metricSum(series: string): Promise<number> {
+  let sum = 0
+  for (const port of metricsPorts) {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    sum += Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
+  }
+  return sum
 }
 
 const submit = (name: string, limit: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
@@ -61,6 +75,8 @@ test('--bwlimit 1M over two workers sharing Redis: no second at the origin above
   const first = origin.sent[0]?.[0] ?? 0
   const last = origin.sent[origin.sent.length - 1]?.[0] ?? 0
   assert.ok(last - first >= 2000, `${total} bytes in ${Math.round(last - first)} ms`)
+  // Every byte read was leased from the Redis bucket first (the workers' own count of it).
+  assert.ok(await metricSum('colony_transfer_limit_tokens_total{limit="bytes"}') >= 60 * SEGMENT)
 })
 
 test('--max-rps 20 over two workers sharing Redis: no second at the origin with more than 20 requests (+ burst and jitter)', { timeout: 120_000 }, async () => {
