@@ -3,11 +3,11 @@
 // ahead of the throttled readers (a connection holds at most the one response it carries: a segment).
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { runNodeFile } from '../helpers/node-child.ts'
 import { makeTempDir } from '../../support/services.ts'
 import { runTransfer } from '../../src/transfer/embedded/engine.ts'
 import { byteBurst } from '../../src/transfer/core/rate-limit.ts'
@@ -59,13 +59,7 @@ test('--max-rps 20 over two copy threads: no second at the origin with more than
   assert.ok(took >= 2800, `61 requests at 20/s took ${Math.round(took)} ms`)
 })
 
-function colony(args: string[]): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 30_000 }, (err, _stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stderr })
-    })
-  })
-}
+const colony = (args: string[]): ReturnType<typeof runNodeFile> => runNodeFile(BIN, args, 30_000)
 
 test('a malformed rate, timetable or --max-rps: one line, exit 2, nothing fetched or journaled', { timeout: 60_000 }, async () => {
   reset()

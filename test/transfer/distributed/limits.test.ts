@@ -3,10 +3,10 @@
 // buffers carry ahead of the throttled readers (one segment per connection).
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { runNodeFile } from '../../helpers/node-child.ts'
 import { freePort, makeTempDir, startRedis, type Service } from '../../../support/services.ts'
 import { byteBurst } from '../../../src/transfer/core/rate-limit.ts'
 import { TRANSFER_DEFAULTS } from '../../../src/transfer/defaults.ts'
@@ -40,13 +40,7 @@ after(async () => {
   await rm(tmp, { recursive: true, force: true })
 })
 
-function colony(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, COLONY_LOG_LEVEL: 'warn' }, timeout: 90_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })
-    })
-  })
-}
+const colony = (args: string[]): ReturnType<typeof runNodeFile> => runNodeFile(BIN, args, 90_000)
 
 /** A series summed over both workers' /metrics. */
 async function metricSum(series: string): Promise<number> {
@@ -58,7 +52,7 @@ async function metricSum(series: string): Promise<number> {
   return sum
 }
 
-const submit = (name: string, limit: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+const submit = (name: string, limit: string[]): ReturnType<typeof runNodeFile> =>
   colony(['transfer', origin.playlist, '--to', path.join(tmp, name), '--redis', redisSvc.url, '--prefix', prefix, '--run', name, '--batch-size', '5', ...limit])
 
 test('--bwlimit 1M over two workers sharing Redis: no second at the origin above 1 MB + burst', { timeout: 120_000 }, async () => {
