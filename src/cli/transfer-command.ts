@@ -11,6 +11,7 @@ import { parseDuration, parseSize } from '../shared/units.ts'
 import { compileGlob, type ClassFilterSpec } from '../transfer/core/class-filter.ts'
 import { TRANSFER_DEFAULTS } from '../transfer/defaults.ts'
 import { TransferError, TRANSFER_CODES } from '../transfer/errors.ts'
+import { limitRates, type LimitSpec } from '../transfer/core/source-limits.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
 import type { TransferEvents } from '../transfer/core/events.ts'
 import type { TransferOptions } from '../transfer/embedded/engine.ts'
@@ -45,6 +46,19 @@ export const CLASS_FILTER_OPTIONS: CommandSpec['options'] = {
   'exclude-class': { type: 'list', description: 'leave out classes whose id matches this glob (repeatable; beats --include-class)', placeholder: 'glob' },
 }
 
+/** --bwlimit and --max-rps, shared with the distributed submit command. */
+export const LIMIT_OPTIONS: CommandSpec['options'] = {
+  bwlimit: { type: 'string', description: 'bytes/s read from the sources, all copies and crawling together: 5M, 512K (K/M/G = 1000s, KiB/MiB = 1024s), off; or a timetable in local time "08:00,20M 19:00,off" / "Mon-08:00,5M Sat-00:00,off"', placeholder: 'rate|timetable' },
+  'max-rps': { type: 'number', description: 'requests/s to the sources (every GET and HEAD, crawling included), all copies together', placeholder: 'n' },
+}
+
+/** --bwlimit / --max-rps as engine options; a malformed value is a UsageError (exit 2) before anything runs. */
+export function parseLimitArgs(p: ReturnType<typeof parseCommand>): LimitSpec {
+  const spec: LimitSpec = { ...(str(p, 'bwlimit') !== undefined ? { bwlimit: str(p, 'bwlimit') as string } : {}), ...(num(p, 'max-rps') !== undefined ? { maxRps: num(p, 'max-rps') as number } : {}) }
+  try { limitRates(spec) } catch (err) { throw new UsageError((err as Error).message) }
+  return spec
+}
+
 export const TRANSFER_SPEC: CommandSpec = {
   name: 'colony transfer',
   usage: '<source…> --to <dest> [options]',
@@ -77,6 +91,7 @@ export const TRANSFER_SPEC: CommandSpec = {
     progress: { type: 'boolean', description: 'progress bar (default: on when stderr is a TTY and --json is off)' },
     ...CLASS_FILTER_OPTIONS,
     watch: { type: 'string', description: `continuous sync: after each pass wait this long, re-read sources and copy new classes, new segments of recording playlists and changed playlists; runs until Ctrl-C (bare --watch = ${durationText(E.watchIntervalMs)})`, placeholder: 'interval' },
+    ...LIMIT_OPTIONS,
   },
   epilog: [
     'Distributed mode: `colony transfer … --redis <url>` and `colony transfer worker|status|dashboard|lambda` (see their --help).',
@@ -87,6 +102,7 @@ export const TRANSFER_SPEC: CommandSpec = {
     '  colony transfer s3://old-bucket/hls --to s3://new-bucket/hls --s3-endpoint http://127.0.0.1:9000',
     "  colony transfer --catalog classes.ndjson --to ./copy --include-class '2024/**' --exclude-class '*/test-*'",
     '  colony transfer --catalog classes.ndjson --to ./copy --watch 30s',
+    '  colony transfer --catalog classes.ndjson --to ./copy --bwlimit "08:00,5M 19:00,off" --max-rps 50',
     '',
     'Class filters are part of the derived journal name: each wave resumes its own journal.',
     '',
@@ -158,6 +174,7 @@ export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     maxDepth: positiveInt(num(p, 'max-depth'), 'max-depth', 0) ?? CRAWL.maxDepth,
     allowIncomplete: bool(p, 'allow-incomplete'),
     ...(classFilter ? { classFilter } : {}),
+    ...parseLimitArgs(p),
   }
   const watch = str(p, 'watch')
   const watchMs = watch === undefined ? undefined : parseDuration(watch)

@@ -7,7 +7,7 @@ import { createLogger } from '../shared/logger.ts'
 import { parseHostPort } from '../shared/http-ops.ts'
 import { formatBytes, parseDuration } from '../shared/units.ts'
 import { formatSummary } from '../transfer/core/report.ts'
-import { createTransferCore } from '../transfer/distributed/core-adapter.ts'
+import { createTransferCore, type TransferCoreOptions } from '../transfer/distributed/core-adapter.ts'
 import type { DistributedCore } from '../transfer/distributed/core-port.ts'
 import { startDashboard } from '../transfer/distributed/dashboard/server.ts'
 import { followRun } from '../transfer/distributed/follow.ts'
@@ -21,7 +21,7 @@ import { startWorker, WORKER_ROLES, type Worker, type WorkerRole } from '../tran
 import type { CoreRunOptions, RunConfig } from '../transfer/wire-format.ts'
 import { TRANSFER_DEFAULTS } from '../transfer/defaults.ts'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
-import { CLASS_FILTER_OPTIONS, classFilterOption, durationText } from './transfer-command.ts'
+import { CLASS_FILTER_OPTIONS, classFilterOption, durationText, LIMIT_OPTIONS, parseLimitArgs } from './transfer-command.ts'
 
 const D = TRANSFER_DEFAULTS.distributed
 const DASH = TRANSFER_DEFAULTS.dashboard
@@ -58,8 +58,9 @@ const SUBMIT: CommandSpec = {
     'local-worker': { type: 'boolean', description: 'also run an all-roles worker in this process' },
     concurrency: { type: 'number', description: 'copies at once of the --local-worker', default: D.concurrency },
     ...CLASS_FILTER_OPTIONS,
+    ...LIMIT_OPTIONS,
   },
-  epilog: 'Exit codes: 0 every file verified, 1 something missing or failed (see the report), 2 usage error.\nSee docs/transfer-distributed.md.',
+  epilog: 'Limits hold for the whole cluster (token buckets in Redis); a --bwlimit timetable is read in the time zone of the submitting machine.\nExample: colony transfer --catalog c.ndjson --to s3://new/hls --redis redis://q:6379 --bwlimit "08:00,50M 20:00,off" --max-rps 200\nExit codes: 0 every file verified, 1 something missing or failed (see the report), 2 usage error.\nSee docs/transfer-distributed.md.',
 }
 
 const WORKER: CommandSpec = {
@@ -104,8 +105,8 @@ const LAMBDA: CommandSpec = {
   },
 }
 
-/** How a process builds the core of each run it serves. */
-type CoreFactory = (config: RunConfig) => DistributedCore
+/** How a process builds the core of each run it serves (`extra.limits`: the run's cluster-wide pacers). */
+type CoreFactory = (config: RunConfig, extra?: TransferCoreOptions) => DistributedCore
 
 export type DistributedCommandOptions = {
   /** Wraps the standard core factory (benchmark workers add their synthetic runs). @defaultValue the standard factory */
@@ -113,9 +114,9 @@ export type DistributedCommandOptions = {
 }
 
 function coreFactory(options: DistributedCommandOptions, s3Endpoint?: string): CoreFactory {
-  const standard: CoreFactory = (config) => createTransferCore(s3Endpoint
+  const standard: CoreFactory = (config, extra) => createTransferCore(s3Endpoint
     ? { ...config, core: { ...config.core, s3: { ...config.core.s3, endpoint: s3Endpoint } } }
-    : config)
+    : config, extra)
   return options.wrapCore?.(standard) ?? standard
 }
 
@@ -169,7 +170,7 @@ async function runWorkerCommand(argv: string[], options: DistributedCommandOptio
     maxQueuedBatches: num(p, 'max-queued') ?? D.maxQueuedBatches,
     ...(metrics && metrics !== 'off' ? { metrics: parseHostPort(metrics) } : {}),
     ...(str(p, 'lambda-endpoint') ? { lambda: { endpoint: str(p, 'lambda-endpoint') as string } } : {}),
-    createCore: (config) => Promise.resolve(build(config)),
+    createCore: (config, extra) => Promise.resolve(build(config, extra)),
   })
   if (worker.metricsUrl) process.stderr.write(`worker ${worker.id}: roles ${roles.join(',')} · metrics ${worker.metricsUrl}/metrics\n`)
   const off = onSignals(() => { void worker.stop() })
@@ -262,6 +263,11 @@ async function runSubmitCommand(argv: string[], options: DistributedCommandOptio
       ...(bool(p, 'path-style') ? { forcePathStyle: true } : {}),
     } } : {}),
     ...(p.values.checksum !== undefined ? { checksum: bool(p, 'checksum') } : {}),
+    ...parseLimitArgs(p),
+  }
+  if (core.bwlimit !== undefined || core.maxRps !== undefined) {
+    if (executor === 'lambda') throw new UsageError('--bwlimit and --max-rps need --executor local (Lambda invocations do not share the Redis token buckets)')
+    core.timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone
   }
   const classFilter = classFilterOption(list(p, 'include-class'), list(p, 'exclude-class'))
   const redisUrl = str(p, 'redis') as string
@@ -289,7 +295,7 @@ async function runSubmitCommand(argv: string[], options: DistributedCommandOptio
     if (bool(p, 'detach')) { process.stdout.write(`${run}\n`); return EXIT_OK }
     if (bool(p, 'local-worker')) {
       const build = coreFactory(options)
-      worker = await startWorker({ redisUrl, prefix, roles: [...WORKER_ROLES], concurrency: num(p, 'concurrency') ?? D.concurrency, log: createLogger({ name: 'transfer-worker', level: 'warn' }), createCore: (config) => Promise.resolve(build(config)) })
+      worker = await startWorker({ redisUrl, prefix, roles: [...WORKER_ROLES], concurrency: num(p, 'concurrency') ?? D.concurrency, log: createLogger({ name: 'transfer-worker', level: 'warn' }), createCore: (config, extra) => Promise.resolve(build(config, extra)) })
     }
     const dashboard = str(p, 'dashboard')
     if (dashboard) {

@@ -70,6 +70,19 @@ export const TRANSFER_DEFAULTS = {
     /** Parts uploaded at once per object. */
     partConcurrency: 4,
   },
+  /** --bwlimit and --max-rps (both engines): token buckets shared by every copy thread, and by every worker through Redis. */
+  limits: {
+    /** Bytes a byte limit lets through above its rate: this many ms of the rate… */
+    byteBurstMs: 100,
+    /** …and at least this much (one read of a body). */
+    minByteBurst: 64 * 1024,
+    /** Requests a request limit lets through above its rate. */
+    requestBurst: 1,
+    /** A --bwlimit timetable is re-read this often, so a change of slot takes effect within this time. */
+    scheduleCheckMs: 1000,
+    /** Distributed workers take tokens from Redis in chunks of this many ms of the rate (fewer round trips). */
+    leaseMs: 50,
+  },
   /** Run reports. */
   report: {
     /** Missing files a terminal summary names (the JSON report names them all). */

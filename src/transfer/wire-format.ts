@@ -16,6 +16,7 @@
 // | P:run:R:stats            | hash       | RunStats fields (below), run-wide counters                               |
 // | P:run:R:report           | string     | the final RunReport JSON                                                 |
 // | P:run:R:lock:<name>      | string     | a holder's token (SET NX PX)                                             |
+// | P:run:R:limit:bytes / requests | string | --bwlimit / --max-rps token bucket: µs at which it is full again (GCRA) |
 // | P:run:R:c:C:done / fail  | bitmap     | bit i (SETBIT order) = file i verified at the destination / failed for good |
 // | P:run:R:c:C:fp           | string     | 4 bytes per file (big-endian): fingerprintOf(etag, size), --watch runs only |
 // | P:run:R:c:C:files        | list       | raw-deflated file-list chunks (line format in distributed/redis/file-list.ts) |
@@ -50,6 +51,12 @@ export type CoreRunOptions = {
   maxDepth?: number
   /** HTTP connections per origin per worker. @defaultValue TRANSFER_DEFAULTS.distributed.connections */
   connections?: number
+  /** Bytes/s read from the sources by the whole cluster: a rate or a timetable (core/bwlimit-schedule.ts). */
+  bwlimit?: string
+  /** Requests/s to the sources by the whole cluster. */
+  maxRps?: number
+  /** IANA zone of the submitting machine: every worker reads the --bwlimit timetable in it. */
+  timeZone?: string
 }
 
 /** Run settings every worker must agree on, stored once at submit. Credentials never go in here. */

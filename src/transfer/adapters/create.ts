@@ -3,7 +3,9 @@
 import type { FileRef } from '../core/types.ts'
 import type { Destination, Source, SourceObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
 import { locatorKind } from '../core/locators.ts'
+import { limitedGet, limitedGetText, limitedHead, withSlots, type SourceLimits } from '../core/source-limits.ts'
 import { DirDestination, type DirDestinationOptions } from './dir-destination.ts'
 import { DirSource } from './dir-source.ts'
 import { HttpSource, type HttpSourceOptions } from './http-source.ts'
@@ -16,6 +18,8 @@ export type SourceOptions = {
   s3?: S3Options
   /** Dropped from keys of listed (s3/dir) objects. @defaultValue '' */
   stripPrefix?: string
+  /** --bwlimit / --max-rps pacers for every get, head and getText (not listings). @defaultValue none */
+  limits?: SourceLimits
 }
 
 type HeadResult = { size?: number; etag?: string; modified?: number }
@@ -31,7 +35,7 @@ export class SourceRouter implements Source {
   #dir: DirSource | undefined
 
   constructor(options: SourceOptions = {}) {
-    this.#options = options
+    this.#options = options.limits ? { ...options, limits: withSlots(options.limits, options.http?.connections ?? TRANSFER_DEFAULTS.http.connections) } : options
   }
 
   for(locator: string): HttpSource | S3Source | DirSource {
@@ -42,15 +46,18 @@ export class SourceRouter implements Source {
   }
 
   get(locator: string, options: { signal?: AbortSignal } = {}): Promise<SourceObject> {
-    return this.for(locator).get(locator, options)
+    const limits = this.#options.limits
+    return limits ? limitedGet(this.for(locator), locator, options, limits) : this.for(locator).get(locator, options)
   }
 
   head(locator: string, options: { signal?: AbortSignal } = {}): Promise<HeadResult> {
-    return this.for(locator).head(locator, options)
+    const limits = this.#options.limits
+    return limits ? limitedHead(this.for(locator), locator, options, limits) : this.for(locator).head(locator, options)
   }
 
   getText(locator: string, options: { signal?: AbortSignal; maxBytes: number }): Promise<{ text: string; url: string; contentType?: string }> {
-    return this.for(locator).getText(locator, options)
+    const limits = this.#options.limits
+    return limits ? limitedGetText(this.for(locator), locator, options, limits) : this.for(locator).getText(locator, options)
   }
 
   list(prefix: string, options: { signal?: AbortSignal } = {}): AsyncIterable<FileRef> {

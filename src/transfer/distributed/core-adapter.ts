@@ -6,6 +6,7 @@ import path from 'node:path'
 import { HostAllowList } from '../../shared/allow-host.ts'
 import type { ClassEntry, CopyOutcome, CrawlResult, FileRef } from '../core/types.ts'
 import type { Source } from '../core/ports.ts'
+import type { SourceLimits } from '../core/source-limits.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
 import type { DistributedCore, ScanItem } from './core-port.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
@@ -22,6 +23,8 @@ import { TRANSFER_DEFAULTS } from '../defaults.ts'
 export type TransferCoreOptions = {
   /** S3 credentials for tests against s3rver (never stored in Redis). @defaultValue the AWS default chain */
   s3Credentials?: S3Options['credentials']
+  /** The run's --bwlimit / --max-rps pacers (the worker's, over Redis). @defaultValue none */
+  limits?: SourceLimits
 }
 
 /** Builds the core for one run. */
@@ -35,7 +38,7 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
   const router = new SourceRouter({
     http: { connections: core.connections ?? TRANSFER_DEFAULTS.distributed.connections, allowRedirect: (u) => allow.allows(u) },
     ...(s3 ? { s3 } : {}),
-    ...(core.stripPrefix ? { stripPrefix: core.stripPrefix } : {}),
+    ...(core.stripPrefix ? { stripPrefix: core.stripPrefix } : {}), ...(options.limits ? { limits: options.limits } : {}),
   })
   const destination = createDestination(config.to, { s3: { ...s3, ...(core.multipartThreshold ? { multipartThreshold: core.multipartThreshold } : {}) } })
   const checksum = core.checksum ?? locatorKind(config.to) === 's3'

@@ -12,6 +12,9 @@ export type WorkerMetrics = {
   jobs: Counter<'role' | 'outcome'>
   reclaimed: Counter<'role'>
   batchSeconds: Histogram<'executor'>
+  /** --bwlimit / --max-rps: tokens leased from the run's Redis bucket, and the waits those leases imposed. */
+  limitTokens: Counter<'limit'>
+  limitWaitSeconds: Counter<'limit'>
 }
 
 const QUEUES: QueueName[] = ['scan', 'crawl', 'copy', 'retry']
@@ -24,6 +27,8 @@ export function createWorkerMetrics(redis: ScriptedRedis, keys: Keys): WorkerMet
   const jobs = new Counter({ name: 'colony_transfer_jobs_total', help: 'Queue jobs handled, by role and outcome', labelNames: ['role', 'outcome'], registers: [registry] })
   const reclaimed = new Counter({ name: 'colony_transfer_reclaimed_total', help: 'Jobs taken over from a dead or stalled worker', labelNames: ['role'], registers: [registry] })
   const batchSeconds = new Histogram({ name: 'colony_transfer_batch_seconds', help: 'Wall time of one copy batch', labelNames: ['executor'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60], registers: [registry] })
+  const limitTokens = new Counter({ name: 'colony_transfer_limit_tokens_total', help: 'Tokens leased from a run\'s cluster-wide bucket (bytes or requests)', labelNames: ['limit'], registers: [registry] })
+  const limitWaitSeconds = new Counter({ name: 'colony_transfer_limit_wait_seconds_total', help: 'Waits imposed by --bwlimit / --max-rps leases, summed', labelNames: ['limit'], registers: [registry] })
   new Gauge({
     name: 'colony_transfer_queue_depth', help: 'Entries in a queue (waiting + in flight) and pending (in flight)', labelNames: ['queue', 'kind'], registers: [registry],
     async collect() {
@@ -39,5 +44,5 @@ export function createWorkerMetrics(redis: ScriptedRedis, keys: Keys): WorkerMet
       }
     },
   })
-  return { registry, files, bytes, retries, jobs, reclaimed, batchSeconds }
+  return { registry, files, bytes, retries, jobs, reclaimed, batchSeconds, limitTokens, limitWaitSeconds }
 }

@@ -18,6 +18,8 @@ import { closeRedis, createRedis } from './redis/client.ts'
 import { RunConfigCache } from './run-config.ts'
 import { runScanner } from './roles/scanner.ts'
 import { createWorkerMetrics } from './worker-metrics.ts'
+import { clusterSourceLimits } from './rate-limits.ts'
+import type { SourceLimits } from '../core/source-limits.ts'
 import type { RunConfig, WorkerInfo } from '../wire-format.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
@@ -33,8 +35,8 @@ export type WorkerOptions = {
   roles: WorkerRole[]
   /** Files copied at once by this worker (local executor) or batches in flight (lambda). @defaultValue TRANSFER_DEFAULTS.distributed.concurrency */
   concurrency?: number
-  /** Builds the core for a run (tests and benchmarks inject theirs). */
-  createCore: (config: RunConfig) => Promise<DistributedCore>
+  /** Builds the core for a run (tests and benchmarks inject theirs); `limits`: the run's cluster-wide --bwlimit / --max-rps. */
+  createCore: (config: RunConfig, extra: { limits?: SourceLimits }) => Promise<DistributedCore>
   /** Lambda settings for runs submitted with --executor lambda (endpoint, region). @defaultValue AWS defaults */
   lambda?: LambdaExecutorOptions
   /** Copy batches held at once. @defaultValue max(minCopySlots, ceil(concurrency / filesPerCopySlot) + 1) of TRANSFER_DEFAULTS.distributed */
@@ -69,7 +71,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const coreFor = (config: RunConfig): Promise<DistributedCore> => {
     let core = cores.get(config.run)
     if (!core) {
-      core = options.createCore(config)
+      core = Promise.resolve(config).then((c) => { const limits = clusterSourceLimits(redis, keys, c, metrics); return options.createCore(c, limits ? { limits } : {}) })
       cores.set(config.run, core)
       core.catch(() => cores.delete(config.run))
     }

@@ -9,6 +9,7 @@ import { siblingModule } from '../../shared/module-url.ts'
 import type { CopyOutcome, FileRef } from '../core/types.ts'
 import type { Destination } from '../core/ports.ts'
 import { copyFile } from '../core/copy-file.ts'
+import { sharedSourceLimits, type SharedLimits } from '../core/source-limits.ts'
 import { TRANSFER_CODES } from '../errors.ts'
 import { createDestination, SourceRouter } from '../adapters/create.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
@@ -30,6 +31,8 @@ export type CopyConfig = {
   checksum: boolean
   checkExisting: boolean
   stripPrefix?: string
+  /** --bwlimit / --max-rps buckets shared by every copier thread and the crawling thread. */
+  limits?: SharedLimits
 }
 
 export type CopyJob = { id: number; ref: FileRef }
@@ -46,7 +49,7 @@ export function createCopier(config: CopyConfig): { source: SourceRouter; destin
   const source = new SourceRouter({
     http: { connections: config.connections, allowRedirect: (u) => allow.allows(u) },
     ...(config.s3 ? { s3: { ...config.s3, maxSockets: config.connections } } : {}),
-    ...(config.stripPrefix ? { stripPrefix: config.stripPrefix } : {}),
+    ...(config.stripPrefix ? { stripPrefix: config.stripPrefix } : {}), ...(config.limits ? { limits: sharedSourceLimits(config.limits) } : {}),
   })
   const destination = createDestination(config.to, {
     dir: { syncSmallWrites: !isMainThread },

@@ -17,6 +17,7 @@ import { MemoryJobQueue } from './memory-queue.ts'
 import { buildReport } from '../core/report.ts'
 import { checkStored, verifyFile, type ExpectedObject } from '../core/verify.ts'
 import { createDestination, SourceRouter } from '../adapters/create.ts'
+import { createSharedLimits, sharedSourceLimits } from '../core/source-limits.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
 import { defaultWorkers, InlineExecutor, WorkerExecutor, type CopyConfig, type CopyExecutor } from './copy-executor.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
@@ -66,6 +67,10 @@ export type TransferOptions = {
   retryMaxMs?: number
   /** Queue high-water mark: crawling pauses above it. @defaultValue TRANSFER_DEFAULTS.embedded.maxQueued */
   maxQueued?: number
+  /** Bytes/s read from the sources, all copy threads and crawling together: "5M", or a timetable "08:00,20M 19:00,off" (local time). @defaultValue no limit */
+  bwlimit?: string
+  /** Requests/s to the sources (every GET and HEAD, crawling included), all threads together. @defaultValue no limit */
+  maxRps?: number
   /** Progress events. @defaultValue none */
   events?: EventEmitter<TransferEvents>
   logger?: Logger
@@ -90,6 +95,8 @@ export function journalPath(options: Pick<TransferOptions, 'sources' | 'catalogs
 /** Copies everything the sources reference to the destination, verifies it, and reports per class. */
 export async function runTransfer(options: TransferOptions): Promise<RunReport> {
   const events = options.events ?? new EventEmitter<TransferEvents>()
+  // Checked before anything runs (TRANSFER_BAD_LIMIT); one bucket per limit, shared by this thread and every copy thread.
+  const limits = createSharedLimits({ ...(options.bwlimit !== undefined ? { bwlimit: options.bwlimit } : {}), ...(options.maxRps !== undefined ? { maxRps: options.maxRps } : {}) })
   const startedAt = new Date().toISOString()
   const { run, file } = journalPath(options)
   const dryRun = options.dryRun ?? false
@@ -103,7 +110,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
   let allow = namedHosts(options.sources, options.catalogs ?? [], options.allowHosts)
   const router = new SourceRouter({
     ...(options.s3 ? { s3: options.s3 } : {}), ...(options.stripPrefix ? { stripPrefix: options.stripPrefix } : {}),
-    http: { connections: TRANSFER_DEFAULTS.embedded.crawlConnections, allowRedirect: (u) => allow.allows(u) },
+    http: { connections: TRANSFER_DEFAULTS.embedded.crawlConnections, allowRedirect: (u) => allow.allows(u) }, ...(limits ? { limits: sharedSourceLimits(limits) } : {}),
   })
   const signal = options.signal
   let executor: CopyExecutor | undefined
@@ -149,7 +156,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     const config: CopyConfig = {
       to: options.to, allowHosts: allow.list(), connections: concurrency, checksum, checkExisting: !destEmpty,
       ...(options.s3 ? { s3: options.s3 } : {}), ...(options.stripPrefix ? { stripPrefix: options.stripPrefix } : {}),
-      ...(options.multipartThreshold ? { multipartThreshold: options.multipartThreshold } : {}),
+      ...(options.multipartThreshold ? { multipartThreshold: options.multipartThreshold } : {}), ...(limits ? { limits } : {}),
     }
     const checkDone = (): void => {
       if (crawlDone && queue.length === 0 && inFlight.size === 0 && waitingRetry === 0) finish()

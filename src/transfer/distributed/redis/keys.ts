@@ -55,6 +55,8 @@ export function createKeys(prefix: string) {
     problems: (r: string, c: string): string => `${run(r)}:c:${c}:problems`,
     /** The final report JSON. */
     report: (r: string): string => `${run(r)}:report`,
+    /** String: a --bwlimit / --max-rps token bucket's TAT in µs (name: bytes or requests), shared by every worker. */
+    limit: (r: string, name: 'bytes' | 'requests'): string => `${run(r)}:limit:${name}`,
     /** Short locks (SET NX PX). */
     lock: (r: string, name: string): string => `${run(r)}:lock:${name}`,
   }

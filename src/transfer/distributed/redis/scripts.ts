@@ -20,6 +20,7 @@ const SCRIPTS = {
   submitRun: { lua: lua('submit-run'), numberOfKeys: 4 },
   takeEntries: { lua: lua('take-entries') },
   releaseLock: { lua: lua('release-lock'), numberOfKeys: 1 },
+  takeTokens: { lua: lua('take-tokens'), numberOfKeys: 1 },
 } as const
 
 type Arg = string | number | Buffer
@@ -34,6 +35,7 @@ type ScriptedCommands = {
   submitRun: Call<number>
   takeEntries: Call<Array<[string, Array<[string, string[] | null]>]>>
   releaseLock: Call<number>
+  takeTokens: Call<number>
 }
 
 /** A connection with the scripts defined (createRedis gives one); `scripted` is a type brand, absent at run time. */
@@ -210,4 +212,9 @@ export function takeEntries(redis: ScriptedRedis, input: { streams: string[]; gr
 /** Deletes a lock only if `token` still holds it. */
 export async function releaseLock(redis: ScriptedRedis, input: { key: string; token: string }): Promise<boolean> {
   return await commands(redis).releaseLock(input.key, input.token) === 1
+}
+
+/** Reserves `amount` tokens of a run's bucket (lua/take-tokens.lua); resolves to the ms to wait before spending them. */
+export async function takeTokens(redis: ScriptedRedis, input: { key: string; amount: number; rate: number; burst: number }): Promise<number> {
+  return await commands(redis).takeTokens(input.key, Math.ceil(input.amount), input.rate, input.burst) / 1000
 }
