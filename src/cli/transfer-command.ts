@@ -11,6 +11,7 @@ import { parseSize } from '../shared/units.ts'
 import { TRANSFER_DEFAULTS } from '../transfer/defaults.ts'
 import { TransferError, TRANSFER_CODES } from '../transfer/errors.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
+import { parseRewriteRules, type RewriteRule } from '../transfer/core/rewrite-uri.ts'
 import type { TransferEvents } from '../transfer/core/events.ts'
 import type { TransferOptions } from '../transfer/embedded/engine.ts'
 
@@ -68,6 +69,7 @@ export const TRANSFER_SPEC: CommandSpec = {
     'max-depth': { type: 'number', description: 'playlist nesting limit (master → media = 1)', default: CRAWL.maxDepth },
     'allow-incomplete': { type: 'boolean', description: 'copy classes without EXT-X-ENDLIST instead of skipping them as recording' },
     progress: { type: 'boolean', description: 'progress bar (default: on when stderr is a TTY and --json is off)' },
+    'rewrite-uri': { type: 'list', description: 'in copied playlists, absolute URIs starting with FROM start with TO instead; segments stay byte-identical (repeatable; longest FROM wins)', placeholder: 'FROM=TO' },
   },
   epilog: [
     'Distributed mode: `colony transfer … --redis <url>` and `colony transfer worker|status|dashboard|lambda` (see their --help).',
@@ -76,6 +78,8 @@ export const TRANSFER_SPEC: CommandSpec = {
     '  colony transfer https://cdn.example.com/v/123/master.m3u8 --to ./copy',
     '  colony transfer --catalog classes.ndjson --to s3://new-bucket/hls --strip-prefix vod',
     '  colony transfer s3://old-bucket/hls --to s3://new-bucket/hls --s3-endpoint http://127.0.0.1:9000',
+    '  colony transfer --catalog classes.ndjson --to ./copy --rewrite-uri https://old-cdn.example.com/=https://new-cdn.example.com/',
+    '  colony transfer check --catalog classes.ndjson --to ./copy   (compare without copying; see colony transfer check --help)',
     '',
     'Exit codes: 0 every referenced file verified at the destination; 1 something missing, failed or unverified',
     '(see the report); 2 usage error; 130 interrupted (run the same command again to continue).',
@@ -89,12 +93,18 @@ function wantsDistributed(argv: string[]): boolean {
   return argv.some((a) => a === '--redis' || a.startsWith('--redis=')) || Boolean(process.env.COLONY_REDIS)
 }
 
-function sizeOption(value: string | undefined, flag: string): number | undefined {
+/** --rewrite-uri values as rules; a malformed one is a usage error (exit 2) before anything runs. */
+export function rewriteRulesOption(specs: string[]): RewriteRule[] | undefined {
+  if (specs.length === 0) return undefined
+  try { return parseRewriteRules(specs) } catch (err) { throw new UsageError((err as Error).message) }
+}
+
+export function sizeOption(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined
   try { return parseSize(value) } catch { throw new UsageError(`--${flag}: not a size: "${value}"`) }
 }
 
-function positiveInt(value: number | undefined, flag: string, min: number): number | undefined {
+export function positiveInt(value: number | undefined, flag: string, min: number): number | undefined {
   if (value === undefined) return undefined
   if (!Number.isInteger(value) || value < min) throw new UsageError(`--${flag} wants an integer ≥ ${min}, got ${value}`)
   return value
@@ -129,6 +139,8 @@ export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     maxDepth: positiveInt(num(p, 'max-depth'), 'max-depth', 0) ?? CRAWL.maxDepth,
     allowIncomplete: bool(p, 'allow-incomplete'),
   }
+  const rewriteUri = rewriteRulesOption(list(p, 'rewrite-uri'))
+  if (rewriteUri) options.rewriteUri = rewriteUri
   if (options.run !== undefined && !/^[\w.-]+$/.test(options.run)) throw new UsageError(`--run "${options.run}" may only hold letters, digits, '.', '_' and '-'`)
   const report = str(p, 'report')
   const progress = p.values.progress
@@ -140,6 +152,7 @@ export async function run(argv: string[]): Promise<number> {
   // costs more CPU than the thread pool (about 30% more CPU time per run). libuv reads this once, at the
   // first asynchronous fs call, which has not happened yet when a command starts. The user's setting wins.
   process.env.UV_USE_IO_URING ??= '0'
+  if (argv[0] === 'check') return (await import('./transfer-check-command.ts') as { run: (argv: string[]) => Promise<number> }).run(argv.slice(1))
   if (wantsDistributed(argv)) {
     const mod = await import('./transfer-distributed-command.ts') as { runDistributed: (argv: string[]) => Promise<number> }
     return mod.runDistributed(argv)

@@ -19,6 +19,7 @@ import { checkStored, verifyFile, type ExpectedObject } from '../core/verify.ts'
 import { createDestination, SourceRouter } from '../adapters/create.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
 import { defaultWorkers, InlineExecutor, WorkerExecutor, type CopyConfig, type CopyExecutor } from './copy-executor.ts'
+import type { RewriteRule } from '../core/rewrite-uri.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 export type TransferOptions = {
@@ -64,6 +65,8 @@ export type TransferOptions = {
   retryMaxMs?: number
   /** Queue high-water mark: crawling pauses above it. @defaultValue TRANSFER_DEFAULTS.embedded.maxQueued */
   maxQueued?: number
+  /** --rewrite-uri rules applied to copied playlists (parse with parseRewriteRules). @defaultValue none */
+  rewriteUri?: RewriteRule[]
   /** Progress events. @defaultValue none */
   events?: EventEmitter<TransferEvents>
   logger?: Logger
@@ -74,8 +77,9 @@ export type TransferOptions = {
 type Item = { ref: FileRef; classId: string; attempts: number }
 
 /** The journal path a run uses. */
-export function journalPath(options: Pick<TransferOptions, 'sources' | 'catalogs' | 'to' | 'stateDir' | 'run' | 'stripPrefix'>): { run: string; file: string } {
-  const run = options.run ?? deriveRunName([...options.sources, ...(options.catalogs ?? [])], options.to, [options.stripPrefix ?? ''])
+export function journalPath(options: Pick<TransferOptions, 'sources' | 'catalogs' | 'to' | 'stateDir' | 'run' | 'stripPrefix' | 'rewriteUri'>): { run: string; file: string } {
+  const rules = options.rewriteUri?.length ? [JSON.stringify(options.rewriteUri)] : []
+  const run = options.run ?? deriveRunName([...options.sources, ...(options.catalogs ?? [])], options.to, [options.stripPrefix ?? '', ...rules])
   if (!/^[\w.-]+$/.test(run)) throw new TransferError(TRANSFER_CODES.BAD_LOCATOR, `run name "${run}" may only hold letters, digits, '.', '_' and '-'`, { status: 400 })
   return { run, file: path.resolve(options.stateDir ?? TRANSFER_DEFAULTS.embedded.stateDir, `transfer-${run}.db`) }
 }
@@ -140,7 +144,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     const config: CopyConfig = {
       to: options.to, allowHosts: allow.list(), connections: concurrency, checksum, checkExisting: !destEmpty,
       ...(options.s3 ? { s3: options.s3 } : {}), ...(options.stripPrefix ? { stripPrefix: options.stripPrefix } : {}),
-      ...(options.multipartThreshold ? { multipartThreshold: options.multipartThreshold } : {}),
+      ...(options.multipartThreshold ? { multipartThreshold: options.multipartThreshold } : {}), ...(options.rewriteUri?.length ? { rewriteUri: options.rewriteUri } : {}),
     }
     const checkDone = (): void => {
       if (crawlDone && queue.length === 0 && inFlight.size === 0 && waitingRetry === 0) finish()
@@ -164,7 +168,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
       inFlight.delete(id)
       if (outcome.ok) {
         journal.record({ key: item.ref.key, state: outcome.skipped ? 'skipped-present' : 'copied', size: outcome.bytes, attempts: item.attempts,
-          ...(outcome.etag ? { etag: outcome.etag } : {}), ...(outcome.md5 ? { md5: outcome.md5 } : {}) })
+          ...(outcome.etag ? { etag: outcome.etag } : {}), ...(outcome.md5 ? { md5: outcome.md5 } : {}), ...(outcome.rewritten ? { rewritten: true } : {}) })
         events.emit('copied', { classId: item.classId, key: item.ref.key, bytes: outcome.bytes, skipped: outcome.skipped, kind: item.ref.kind })
       } else if (outcome.retryable && item.attempts <= retries && !signal?.aborted) {
         const wait = Math.max(outcome.retryAfterMs ?? 0, computeBackoff(item.attempts - 1, { baseMs: options.retryBaseMs ?? TRANSFER_DEFAULTS.embedded.retryBaseMs, maxMs: options.retryMaxMs ?? TRANSFER_DEFAULTS.embedded.retryMaxMs }))
@@ -270,7 +274,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     // --- report ------------------------------------------------------------------------------------
     events.emit('phase', { phase: 'report' })
     const report = buildReport({
-      dryRun, run, destination: destination.describe(), startedAt,
+      dryRun, run, destination: destination.describe(), startedAt, ...(options.rewriteUri?.length ? { rewriting: true } : {}),
       classes: journal.classes().map((c) => ({
         id: c.id, source: c.source, skipReason: c.skipReason as SkipReason | null, skipMessage: c.message,
         files: journal.classFiles(c.id),
