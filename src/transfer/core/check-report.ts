@@ -99,7 +99,8 @@ export function formatCheckSummary(report: CheckReport, options: { maxShown?: nu
     for (const item of c.items) {
       if (shown >= max) { hidden++; continue }
       shown++
-      lines.push(`    ${item.type.padEnd(7)} ${item.key || item.source || ''}${item.type === 'extra' ? '' : `: ${item.message}`}`)
+      const what = item.type === 'differs' ? item.message : item.type === 'error' ? `${item.key || item.source || ''}: ${item.message}` : item.key
+      lines.push(`    ${item.type.padEnd(7)} ${what}`)
     }
     hidden += c.more
   }
