@@ -6,7 +6,7 @@ import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { makeTempDir, startS3rver } from '../../../support/services.ts'
-import { buildLibrary, startFixtureOrigin, type FixtureOrigin } from '../origin-fixture.ts'
+import { buildLibrary, startFixtureOrigin, type FixtureOrigin, type OriginFile } from '../origin-fixture.ts'
 import { runCli, s3Client, S3_ENV } from './run-cli.ts'
 import type { CheckReport } from '../../../src/transfer/core/check-report.ts'
 
@@ -129,4 +129,28 @@ test('check: usage errors exit 2 before anything runs', async () => {
   assert.equal(help.code, 0)
   assert.match(help.stdout, /--checksum/)
   assert.match(help.stdout, /--rewrite-uri/)
+})
+
+test('check: classes sharing a prefix are compared together; a nested class owns its own prefix', async () => {
+  const m3u8 = 'application/vnd.apple.mpegurl'
+  const media = (seg: string): OriginFile => ({ type: m3u8, body: Buffer.from(`#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\n${seg}\n#EXT-X-ENDLIST\n`) })
+  const seg = (s: string): OriginFile => ({ type: 'video/mp2t', body: Buffer.from(s) })
+  const nested = await startFixtureOrigin(new Map([
+    ['/n/a/index.m3u8', media('s0.ts')], ['/n/a/s0.ts', seg('a0')],
+    ['/n/a/other.m3u8', media('o0.ts')], ['/n/a/o0.ts', seg('o0')],
+    ['/n/a/b/index.m3u8', media('s0.ts')], ['/n/a/b/s0.ts', seg('b0')],
+  ]))
+  try {
+    const dir = path.join(work, 'nested')
+    for (const [p, f] of nested.files) { await mkdir(path.dirname(path.join(dir, p)), { recursive: true }); await writeFile(path.join(dir, p), f.body) }
+    await writeFile(path.join(dir, 'n/a/junk.ts'), 'x')
+    await writeFile(path.join(dir, 'n/a/b/junk.ts'), 'y')
+    const r = await check([`${nested.url}/n/a/index.m3u8`, `${nested.url}/n/a/other.m3u8`, `${nested.url}/n/a/b/index.m3u8`, '--to', dir])
+    assert.equal(r.code, 1, r.stderr + r.stdout)
+    const extras = Object.fromEntries(r.report.classes.map((c) => [c.id, c.items.filter((i) => i.type === 'extra').map((i) => i.key)]))
+    assert.deepEqual(extras, { 'n/a/index.m3u8': ['n/a/junk.ts'], 'n/a/other.m3u8': [], 'n/a/b/index.m3u8': ['n/a/b/junk.ts'] })
+    assert.equal(r.report.totals.missing + r.report.totals.differs + r.report.totals.errors, 0)
+  } finally {
+    await nested.stop()
+  }
 })
