@@ -22,7 +22,7 @@ export const CHECK_SPEC: CommandSpec = {
   ].join('\n'),
   options: {
     ...Object.fromEntries(SHARED.map((k) => [k, TRANSFER_SPEC.options[k]])),
-    checksum: { type: 'boolean', description: 'hash every source body and every stored file a directory holds (S3 ETags are used as they are)' },
+    checksum: { type: 'boolean', description: 'hash every source body and every file a directory destination holds; --no-checksum: sizes only, no body read (default: MD5 where the destination keeps one, S3 single-part ETags)' },
     concurrency: { type: 'number', description: 'files compared at once', default: TRANSFER_DEFAULTS.check.concurrency },
     json: { type: 'boolean', description: 'NDJSON on stdout: one line per finding ({"type":"missing"|"differs"|"extra"|"error",…}), then {"type":"done","report":…}' },
   },
@@ -56,7 +56,7 @@ export function parseCheckArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const options: CheckOptions = {
     sources: p.positionals, catalogs, to, allowHosts: list(p, 'allow-host'),
     ...(str(p, 'strip-prefix') ? { stripPrefix: str(p, 'strip-prefix') as string } : {}),
-    checksum: bool(p, 'checksum'),
+    ...(typeof p.values.checksum === 'boolean' ? { checksum: p.values.checksum } : {}),
     concurrency: positiveInt(num(p, 'concurrency'), 'concurrency', 1) ?? TRANSFER_DEFAULTS.check.concurrency,
     s3: { ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}) },
     ...(maxPlaylistBytes !== undefined ? { maxPlaylistBytes } : {}),

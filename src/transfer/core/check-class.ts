@@ -14,8 +14,12 @@ export type CheckGroupOptions = {
   destination: Destination
   /** Crawls one class (the planner's crawlClass / crawlPrefix with the run's settings bound). */
   crawl: (entry: ClassEntry) => Promise<CrawlResult>
-  /** Hash bodies: the source's always, a directory destination's by reading it back. */
-  checksum: boolean
+  /**
+   * true: hash every source body, and a directory destination's files by reading them back. false: sizes only, no
+   * body is read. undefined: MD5s where the destination keeps one (S3 single-part ETags; the source body is hashed
+   * unless an s3:// source's own ETag gives its MD5), sizes elsewhere.
+   */
+  checksum?: boolean
   /** Playlists are compared as rewritten by these rules. @defaultValue none */
   rewriteUri?: readonly RewriteRule[]
   /** Files compared at once. @defaultValue TRANSFER_DEFAULTS.check.concurrency */
@@ -53,12 +57,12 @@ async function compareOne(t: Target, stored: StoredObject | undefined, o: CheckG
   const classId = t.classes[0]?.id ?? ''
   try {
     if (!stored) return { classId, type: 'missing', key: ref.key, source: ref.source, message: `${ref.key}: not at the destination` }
-    // An MD5 is wanted when the store has one (S3 single-part ETag) or --checksum hashes the stored copy.
-    const storedMd5 = isPlainMd5(stored.etag) ? stored.etag : undefined
-    const rehash = o.checksum && !storedMd5 && !stored.etag && o.destination.checksum !== undefined
-    const src = await sourceFacts(ref, storedMd5 !== undefined || rehash, o)
+    // An MD5 is wanted when the store has one (S3 single-part ETag) or --checksum re-hashes the stored copy.
+    const storedMd5 = o.checksum !== false && isPlainMd5(stored.etag) ? stored.etag : undefined
+    const rehash = o.checksum === true && !stored.etag ? o.destination.checksum?.bind(o.destination) : undefined
+    const src = await sourceFacts(ref, storedMd5 !== undefined || rehash !== undefined, o)
     const facts: StoredFacts = { size: stored.size, ...(storedMd5 ? { md5: storedMd5 } : {}) }
-    if (rehash && src.md5 && (src.size === undefined || src.size === stored.size)) facts.md5 = await o.destination.checksum?.(ref.key) as string
+    if (rehash && src.md5 && (src.size === undefined || src.size === stored.size)) facts.md5 = await rehash(ref.key)
     const v = compareFacts(ref.key, src, facts)
     if (v.state === 'same') return undefined
     return { classId, type: v.state, key: ref.key, source: ref.source, ...(v.state === 'differs' ? { reason: v.reason } : {}), message: v.message }

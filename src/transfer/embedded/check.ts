@@ -19,7 +19,7 @@ import type { TransferOptions } from './engine.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 export type CheckOptions = Pick<TransferOptions, 'sources' | 'catalogs' | 'to' | 'allowHosts' | 'stripPrefix' | 's3' | 'maxPlaylistBytes' | 'maxFilesPerClass' | 'maxDepth' | 'allowIncomplete' | 'signal'> & {
-  /** Hash the source's bodies, and a directory destination's files. @defaultValue false */
+  /** true: hash every body on both sides; false: sizes only; unset: MD5s where the destination keeps one (CheckGroupOptions.checksum). @defaultValue unset */
   checksum?: boolean
   /** Compare playlists as --rewrite-uri would have written them. @defaultValue none */
   rewriteUri?: RewriteRule[]
@@ -94,14 +94,14 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
         return false
       }
       const reports = await checkGroup(prefix, entries, {
-        source: router, destination, crawl, checksum: options.checksum ?? false, ownedElsewhere,
+        source: router, destination, crawl, ...(options.checksum !== undefined ? { checksum: options.checksum } : {}), ownedElsewhere,
         ...(options.rewriteUri?.length ? { rewriteUri: options.rewriteUri } : {}), ...(options.concurrency ? { concurrency: options.concurrency } : {}),
         ...(options.onItem ? { onItem: options.onItem } : {}), ...(signal ? { signal } : {}),
       })
       for (const c of reports) { classes.push(c); options.onClass?.(c) }
     }
     signal?.throwIfAborted()
-    return buildCheckReport({ destination: destination.describe(), checksum: options.checksum ?? false, startedAt, classes })
+    return buildCheckReport({ destination: destination.describe(), checksum: options.checksum === true, startedAt, classes })
   } finally {
     await router.close().catch(() => undefined)
     await destination.close?.().catch(() => undefined)

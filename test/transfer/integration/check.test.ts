@@ -112,6 +112,9 @@ test('check: against s3rver written by PutObject — identical, then ETag-differ
     assert.equal(r.report.classes.find((c) => c.id === 'lib/c1/master.m3u8')?.items.find((i) => i.type === 'differs')?.reason, 'checksum')
     assert.deepEqual(items(r.report, 'missing'), ['lib/c0/keys/k.key'])
     assert.deepEqual(items(r.report, 'extra'), ['lib/c1/extra.txt'])
+    const sizes = await check([...args, '--no-checksum'], env)
+    assert.deepEqual(items(sizes.report, 'differs'), [], '--no-checksum compares sizes only')
+    assert.deepEqual(items(sizes.report, 'missing'), ['lib/c0/keys/k.key'])
   } finally {
     await s3.stop()
   }
