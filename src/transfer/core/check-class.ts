@@ -40,16 +40,19 @@ async function sourceFacts(ref: FileRef, wantMd5: boolean, o: CheckGroupOptions)
     const { body } = await fetchRewritten(o.source, ref, o.rewriteUri, sig)
     return { size: body.length, md5: md5Hex(body) }
   }
-  const s3Md5 = ref.source.startsWith('s3:') && isPlainMd5(ref.etag) ? ref.etag : undefined
-  if (wantMd5 && !s3Md5) {
-    const obj = await o.source.get(ref.source, sig)
-    return hashStream(obj.body)
+  // An s3:// object's single-part ETag is its MD5: a HEAD (or the listing) gives it without reading the body.
+  const s3 = ref.source.startsWith('s3:')
+  let size = ref.size
+  let etag = ref.etag
+  const needHead = s3 ? size === undefined || (wantMd5 && !isPlainMd5(etag)) : size === undefined && !wantMd5
+  if (needHead && o.source.head) {
+    const head = await o.source.head(ref.source, sig)
+    size = head.size ?? size
+    etag = head.etag ?? etag
   }
-  if (ref.size !== undefined) return { size: ref.size, ...(s3Md5 ? { md5: s3Md5 } : {}) }
-  const head = await o.source.head?.(ref.source, sig)
-  const md5 = ref.source.startsWith('s3:') && isPlainMd5(head?.etag) ? head?.etag : undefined
+  const md5 = s3 && isPlainMd5(etag) ? etag : undefined
   if (wantMd5 && !md5) return hashStream((await o.source.get(ref.source, sig)).body)
-  return { ...(head?.size !== undefined ? { size: head.size } : {}), ...(md5 ? { md5 } : {}) }
+  return { ...(size !== undefined ? { size } : {}), ...(md5 ? { md5 } : {}) }
 }
 
 async function compareOne(t: Target, stored: StoredObject | undefined, o: CheckGroupOptions): Promise<CheckItem | undefined> {

@@ -157,3 +157,29 @@ test('check: classes sharing a prefix are compared together; a nested class owns
     await nested.stop()
   }
 })
+
+test('check: s3:// source against s3:// destination compares listed sizes and ETags', async () => {
+  const s3 = await startS3rver(['src', 'dest'])
+  try {
+    const client = s3Client(s3.url)
+    for (const [p, f] of origin.files) {
+      await client.send(new PutObjectCommand({ Bucket: 'src', Key: `hls${p}`, Body: f.body }))
+      await client.send(new PutObjectCommand({ Bucket: 'dest', Key: `copy/hls${p}`, Body: f.body }))
+    }
+    const args = ['s3://src/hls/', '--to', 's3://dest/copy', '--s3-endpoint', s3.url]
+    const same = await check(args, S3_ENV)
+    assert.equal(same.code, 0, same.stderr + same.stdout)
+    assert.equal(same.report.classes[0]?.prefix, 'hls/')
+    assert.equal(same.report.totals.same, origin.files.size)
+    const body = Buffer.from(origin.files.get('/lib/c0/ts/s0.ts')?.body as Buffer)
+    body[5] = (body[5] ?? 0) ^ 0xff
+    await client.send(new PutObjectCommand({ Bucket: 'dest', Key: 'copy/hls/lib/c0/ts/s0.ts', Body: body }))
+    await client.send(new PutObjectCommand({ Bucket: 'dest', Key: 'copy/elsewhere/x.ts', Body: 'outside the class prefix' }))
+    const r = await check(args, S3_ENV)
+    assert.equal(r.code, 1, r.stderr + r.stdout)
+    assert.deepEqual(items(r.report, 'differs'), ['hls/lib/c0/ts/s0.ts'])
+    assert.deepEqual(items(r.report, 'extra'), [])
+  } finally {
+    await s3.stop()
+  }
+})
