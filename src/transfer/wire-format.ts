@@ -50,6 +50,8 @@ export type CoreRunOptions = {
   maxDepth?: number
   /** HTTP connections per origin per worker. @defaultValue TRANSFER_DEFAULTS.distributed.connections */
   connections?: number
+  /** --rewrite-uri rules applied to copied playlists. @defaultValue none */
+  rewriteUri?: Array<{ from: string; to: string }>
 }
 
 /** Run settings every worker must agree on, stored once at submit. Credentials never go in here. */
