@@ -9,7 +9,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
 import { EXIT_INTERRUPTED, positiveInt, rewriteRulesOption, sizeOption, TRANSFER_SPEC } from './transfer-command.ts'
 import type { CheckOptions } from '../transfer/embedded/check.ts'
 
-const SHARED = ['to', 'catalog', 'allow-host', 'strip-prefix', 'report', 's3-endpoint', 's3-region', 'max-playlist-size', 'max-files-per-class', 'max-depth', 'allow-incomplete', 'rewrite-uri'] as const
+const SHARED = ['to', 'catalog', 'allow-host', 'strip-prefix', 'report', 's3-endpoint', 's3-region', 'max-playlist-size', 'max-files-per-class', 'max-depth'] as const
 
 export const CHECK_SPEC: CommandSpec = {
   name: 'colony transfer check',
@@ -22,6 +22,8 @@ export const CHECK_SPEC: CommandSpec = {
   ].join('\n'),
   options: {
     ...Object.fromEntries(SHARED.map((k) => [k, TRANSFER_SPEC.options[k]])),
+    'allow-incomplete': { type: 'boolean', description: 'compare classes without EXT-X-ENDLIST instead of skipping them as recording' },
+    'rewrite-uri': { type: 'list', description: 'compare playlists as `colony transfer --rewrite-uri FROM=TO` wrote them (repeatable)', placeholder: 'FROM=TO' },
     checksum: { type: 'boolean', description: 'hash every source body and every file a directory destination holds; --no-checksum: sizes only, no body read (default: MD5 where the destination keeps one, S3 single-part ETags)' },
     concurrency: { type: 'number', description: 'files compared at once', default: TRANSFER_DEFAULTS.check.concurrency },
     json: { type: 'boolean', description: 'NDJSON on stdout: one line per finding ({"type":"missing"|"differs"|"extra"|"error",…}), then {"type":"done","report":…}' },
