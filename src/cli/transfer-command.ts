@@ -13,6 +13,7 @@ import { TRANSFER_DEFAULTS } from '../transfer/defaults.ts'
 import { TransferError, TRANSFER_CODES } from '../transfer/errors.ts'
 import { limitRates, type LimitSpec } from '../transfer/core/source-limits.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
+import { parseRewriteRules, type RewriteRule } from '../transfer/core/rewrite-uri.ts'
 import type { TransferEvents } from '../transfer/core/events.ts'
 import type { TransferOptions } from '../transfer/embedded/engine.ts'
 
@@ -92,6 +93,7 @@ export const TRANSFER_SPEC: CommandSpec = {
     ...CLASS_FILTER_OPTIONS,
     watch: { type: 'string', description: `continuous sync: after each pass wait this long, re-read sources and copy new classes, new segments of recording playlists and changed playlists; runs until Ctrl-C (bare --watch = ${durationText(E.watchIntervalMs)})`, placeholder: 'interval' },
     ...LIMIT_OPTIONS,
+    'rewrite-uri': { type: 'list', description: 'in copied playlists, absolute URIs starting with FROM start with TO instead; segments stay byte-identical (repeatable; longest FROM wins)', placeholder: 'FROM=TO' },
   },
   epilog: [
     'Distributed mode: `colony transfer … --redis <url>` and `colony transfer worker|status|dashboard|lambda` (see their --help).',
@@ -103,6 +105,8 @@ export const TRANSFER_SPEC: CommandSpec = {
     "  colony transfer --catalog classes.ndjson --to ./copy --include-class '2024/**' --exclude-class '*/test-*'",
     '  colony transfer --catalog classes.ndjson --to ./copy --watch 30s',
     '  colony transfer --catalog classes.ndjson --to ./copy --bwlimit "08:00,5M 19:00,off" --max-rps 50',
+    '  colony transfer --catalog classes.ndjson --to ./copy --rewrite-uri https://old-cdn.example.com/=https://new-cdn.example.com/',
+    '  colony transfer check --catalog classes.ndjson --to ./copy   (compare without copying; see colony transfer check --help)',
     '',
     'Class filters are part of the derived journal name: each wave resumes its own journal.',
     '',
@@ -119,12 +123,18 @@ function wantsDistributed(argv: string[]): boolean {
   return argv.some((a) => a === '--redis' || a.startsWith('--redis=')) || Boolean(process.env.COLONY_REDIS)
 }
 
-function sizeOption(value: string | undefined, flag: string): number | undefined {
+/** --rewrite-uri values as rules; a malformed one is a usage error (exit 2) before anything runs. */
+export function rewriteRulesOption(specs: string[]): RewriteRule[] | undefined {
+  if (specs.length === 0) return undefined
+  try { return parseRewriteRules(specs) } catch (err) { throw new UsageError((err as Error).message) }
+}
+
+export function sizeOption(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined
   try { return parseSize(value) } catch { throw new UsageError(`--${flag}: not a size: "${value}"`) }
 }
 
-function positiveInt(value: number | undefined, flag: string, min: number): number | undefined {
+export function positiveInt(value: number | undefined, flag: string, min: number): number | undefined {
   if (value === undefined) return undefined
   if (!Number.isInteger(value) || value < min) throw new UsageError(`--${flag} wants an integer ≥ ${min}, got ${value}`)
   return value
@@ -180,6 +190,8 @@ export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = proce
   const watchMs = watch === undefined ? undefined : parseDuration(watch)
   if (watchMs !== undefined && watchMs <= 0) throw new UsageError(`--watch wants an interval above 0, got "${watch}"`)
   if (watchMs !== undefined && options.dryRun) throw new UsageError('--watch and --dry-run do not go together')
+  const rewriteUri = rewriteRulesOption(list(p, 'rewrite-uri'))
+  if (rewriteUri) options.rewriteUri = rewriteUri
   if (options.run !== undefined && !/^[\w.-]+$/.test(options.run)) throw new UsageError(`--run "${options.run}" may only hold letters, digits, '.', '_' and '-'`)
   const report = str(p, 'report')
   const progress = p.values.progress
@@ -191,6 +203,7 @@ export async function run(argv: string[]): Promise<number> {
   // costs more CPU than the thread pool (about 30% more CPU time per run). libuv reads this once, at the
   // first asynchronous fs call, which has not happened yet when a command starts. The user's setting wins.
   process.env.UV_USE_IO_URING ??= '0'
+  if (argv[0] === 'check') return (await import('./transfer-check-command.ts') as { run: (argv: string[]) => Promise<number> }).run(argv.slice(1))
   if (wantsDistributed(argv)) {
     const mod = await import('./transfer-distributed-command.ts') as { runDistributed: (argv: string[]) => Promise<number> }
     return mod.runDistributed(argv)

@@ -21,7 +21,7 @@ import { startWorker, WORKER_ROLES, type Worker, type WorkerRole } from '../tran
 import type { CoreRunOptions, RunConfig } from '../transfer/wire-format.ts'
 import { TRANSFER_DEFAULTS } from '../transfer/defaults.ts'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
-import { CLASS_FILTER_OPTIONS, classFilterOption, durationText, LIMIT_OPTIONS, parseLimitArgs } from './transfer-command.ts'
+import { CLASS_FILTER_OPTIONS, classFilterOption, durationText, LIMIT_OPTIONS, parseLimitArgs, rewriteRulesOption } from './transfer-command.ts'
 
 const D = TRANSFER_DEFAULTS.distributed
 const DASH = TRANSFER_DEFAULTS.dashboard
@@ -52,6 +52,7 @@ const SUBMIT: CommandSpec = {
     's3-region': { type: 'string', description: 'S3 region', env: 'AWS_REGION' },
     'path-style': { type: 'boolean', description: 'path-style S3 addressing (MinIO, s3rver)' },
     checksum: { type: 'boolean', description: 'MD5 every body and compare with the destination (default: on for S3 destinations)' },
+    'rewrite-uri': { type: 'list', description: 'in copied playlists, absolute URIs starting with FROM start with TO instead (repeatable; fixed at submit)', placeholder: 'FROM=TO' },
     report: { type: 'string', description: 'write the JSON report here when the run finishes', placeholder: 'file' },
     json: { type: 'boolean', description: 'NDJSON progress on stdout and the report as JSON' },
     detach: { type: 'boolean', description: 'submit and exit without following' },
@@ -264,6 +265,7 @@ async function runSubmitCommand(argv: string[], options: DistributedCommandOptio
     } } : {}),
     ...(p.values.checksum !== undefined ? { checksum: bool(p, 'checksum') } : {}),
     ...parseLimitArgs(p),
+    ...(list(p, 'rewrite-uri').length ? { rewriteUri: rewriteRulesOption(list(p, 'rewrite-uri')) } : {}),
   }
   if (core.bwlimit !== undefined || core.maxRps !== undefined) {
     if (executor === 'lambda') throw new UsageError('--bwlimit and --max-rps need --executor local (Lambda invocations do not share the Redis token buckets)')

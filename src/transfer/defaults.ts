@@ -88,6 +88,13 @@ export const TRANSFER_DEFAULTS = {
     /** Missing files a terminal summary names (the JSON report names them all). */
     maxMissingShown: 20,
   },
+  /** `colony transfer check`: source and destination compared without copying. */
+  check: {
+    /** Files compared at once (each may HEAD or read the source, stat or re-hash the destination); --concurrency. */
+    concurrency: 32,
+    /** Findings a class keeps in the report (counts stay exact; --json streams every one). */
+    maxItemsPerClass: 1000,
+  },
   /** The embedded engine: one process, a sqlite journal (`colony transfer <source…> --to <dest>`). */
   embedded: {
     /** Attempts after the first for a file that failed in a retryable way; --retries. */

@@ -10,3 +10,6 @@ export { TransferError, TRANSFER_CODES, type TransferErrorCode, type TransferErr
 export type { ClassReport, FileKind, FileRef, RunReport, SkipReason } from './core/types.ts'
 export type { Destination, PutInfo, Source, SourceObject, StoredObject } from './core/ports.ts'
 export type { S3Options } from './adapters/s3-client.ts'
+export { runCheck, type CheckOptions } from './embedded/check.ts'
+export { formatCheckSummary, type CheckReport, type CheckClassReport, type CheckItem } from './core/check-report.ts'
+export { parseRewriteRules, type RewriteRule } from './core/rewrite-uri.ts'

@@ -57,6 +57,8 @@ export type CoreRunOptions = {
   maxRps?: number
   /** IANA zone of the submitting machine: every worker reads the --bwlimit timetable in it. */
   timeZone?: string
+  /** --rewrite-uri rules applied to copied playlists. @defaultValue none */
+  rewriteUri?: Array<{ from: string; to: string }>
 }
 
 /** Run settings every worker must agree on, stored once at submit. Credentials never go in here. */

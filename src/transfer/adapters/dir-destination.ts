@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises'
 import { resolveInside } from '../../shared/safe-path.ts'
 import type { Destination, PutInfo, StoredObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
+import { listDirTree } from './dir-list.ts'
 import { assertNotSymlink, CREATE_NEW, READ_NO_FOLLOW, symlinkError, walkDirs } from './no-follow.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
@@ -262,6 +263,11 @@ export class DirDestination implements Destination {
     const h = createHash('md5')
     await pipeline(fh.createReadStream(), h)
     return h.digest('hex')
+  }
+
+  /** Files under a key prefix, streamed (symlinks neither followed nor listed). */
+  listPrefix(prefix: string): AsyncIterable<{ key: string; size: number }> {
+    return listDirTree(this.root, prefix)
   }
 
   /** True when nothing is stored yet: lets a first run skip per-file "already there?" checks. */

@@ -168,7 +168,13 @@ export class S3Destination implements Destination {
   }
 
   /** Every stored object under the prefix (keys relative to it): verification reads 1000 per request. */
-  async *list(): AsyncIterable<{ key: string; size: number; etag?: string }> {
+  list(): AsyncIterable<{ key: string; size: number; etag?: string }> {
+    return this.listPrefix('')
+  }
+
+  /** Stored objects whose keys (relative to the destination prefix) start with `prefix`. */
+  async *listPrefix(prefix: string): AsyncIterable<{ key: string; size: number; etag?: string }> {
+    const full = this.prefix ? `${this.prefix}/${prefix}` : prefix
     let token: string | undefined
     const strip = this.prefix ? this.prefix.length + 1 : 0
     const { ListObjectsV2Command } = await loadS3Sdk()
@@ -176,7 +182,7 @@ export class S3Destination implements Destination {
     do {
       let page
       try {
-        page = await client.send(new ListObjectsV2Command({ Bucket: this.bucket, ...(this.prefix ? { Prefix: `${this.prefix}/` } : {}), ...(token ? { ContinuationToken: token } : {}) }))
+        page = await client.send(new ListObjectsV2Command({ Bucket: this.bucket, ...(full ? { Prefix: full } : {}), ...(token ? { ContinuationToken: token } : {}) }))
       } catch (err) {
         throw toS3Error(err, `LIST ${this.describe()}`)
       }

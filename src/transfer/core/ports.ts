@@ -70,6 +70,8 @@ export interface Destination {
   statMany?(keys: string[]): Array<StoredObject | undefined>
   /** Everything stored under the destination root, when the store lists cheaply (S3: 1000 keys a request). */
   list?(): AsyncIterable<{ key: string; size: number; etag?: string }>
+  /** What is stored under one key prefix ('' = everything), streamed: `colony transfer check` lists each class's. */
+  listPrefix?(prefix: string): AsyncIterable<{ key: string; size: number; etag?: string }>
   /** MD5 of a stored object, when the store keeps none itself (directories, for --checksum). */
   checksum?(key: string): Promise<string>
   /** True when nothing is stored yet: a first run then skips per-file presence checks. */

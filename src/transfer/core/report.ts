@@ -9,6 +9,8 @@ export type ReportFile = {
   code?: string | null; message?: string | null
   /** Found already at the destination (skipped-present, later verified). */
   present?: number | boolean
+  /** --rewrite-uri changed this playlist. */
+  rewritten?: number | boolean
 }
 
 export type ReportClassInput = {
@@ -23,6 +25,8 @@ export type ReportClassInput = {
 export type BuildReportInput = {
   /** A --dry-run: pending files are planned, not missing. */
   dryRun?: boolean
+  /** --rewrite-uri rules were given: totals count the rewritten playlists. */
+  rewriting?: boolean
   run: string; destination: string; startedAt: string; finishedAt?: string; classes: ReportClassInput[]
   /** Classes the class filter left out, and its globs. */
   filtered?: RunReport['filtered'] }
@@ -76,7 +80,7 @@ export function buildClassReport(c: ReportClassInput, options: { dryRun?: boolea
 export function buildReport(input: BuildReportInput): RunReport {
   const classes = input.classes.map((c) => buildClassReport(c, { dryRun: input.dryRun ?? false }))
   // Totals count each file once, however many classes share it (class lines count it in each).
-  const totals = { classes: classes.length, files: 0, verified: 0, skippedPresent: 0, bytes: 0, retries: 0, missing: 0, skippedClasses: 0 }
+  const totals: RunReport['totals'] = { classes: classes.length, files: 0, verified: 0, skippedPresent: 0, bytes: 0, retries: 0, missing: 0, skippedClasses: 0, ...(input.rewriting ? { rewrittenPlaylists: 0 } : {}) }
   const seen = new Set<string>()
   const missing = new Set<string>()
   input.classes.forEach((c, i) => {
@@ -87,6 +91,7 @@ export function buildReport(input: BuildReportInput): RunReport {
       seen.add(f.key)
       totals.files++
       totals.retries += Math.max(0, f.attempts - 1)
+      if (f.rewritten && totals.rewrittenPlaylists !== undefined) totals.rewrittenPlaylists++
       if (f.state === 'verified') {
         totals.verified++
         totals.bytes += f.size ?? 0
@@ -108,7 +113,7 @@ export function formatSummary(report: RunReport, options: { maxMissing?: number 
   const ms = Date.parse(report.finishedAt) - Date.parse(report.startedAt)
   const lines = [
     `${report.dryRun ? 'DRY RUN' : report.ok ? 'OK' : 'INCOMPLETE'} — run ${report.run} → ${report.destination}`,
-    `  classes ${t.classes} (${t.skippedClasses} skipped${report.filtered ? `, ${report.filtered.classes} filtered out` : ''}) · files ${t.verified}/${t.files} verified (${t.skippedPresent} already present) · ${formatBytes(t.bytes)} · ${t.retries} retries · ${t.missing} missing · ${formatDuration(ms)}`,
+    `  classes ${t.classes} (${t.skippedClasses} skipped${report.filtered ? `, ${report.filtered.classes} filtered out` : ''}) · files ${t.verified}/${t.files} verified (${t.skippedPresent} already present) · ${formatBytes(t.bytes)} · ${t.retries} retries · ${t.missing} missing${t.rewrittenPlaylists !== undefined ? ` · ${t.rewrittenPlaylists} playlists rewritten` : ''} · ${formatDuration(ms)}`,
   ]
   const max = options.maxMissing ?? TRANSFER_DEFAULTS.report.maxMissingShown
   let shown = 0

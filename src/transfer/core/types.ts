@@ -46,7 +46,7 @@ export type FileState = 'pending' | 'copied' | 'verified' | 'skipped-present' | 
 
 /** The outcome of one copy attempt, as the core reports it to an engine. */
 export type CopyOutcome =
-  | { ok: true; key: string; bytes: number; etag?: string; skipped: boolean; md5?: string; contentType?: string }
+  | { ok: true; key: string; bytes: number; etag?: string; skipped: boolean; md5?: string; contentType?: string; rewritten?: boolean }
   | { ok: false; key: string; code: string; message: string; retryable: boolean; retryAfterMs?: number }
 
 /** Per-class totals in a report. */
@@ -73,7 +73,9 @@ export type RunReport = {
   startedAt: string
   finishedAt: string
   ok: boolean
-  totals: { classes: number; files: number; verified: number; skippedPresent: number; bytes: number; retries: number; missing: number; skippedClasses: number }
+  totals: { classes: number; files: number; verified: number; skippedPresent: number; bytes: number; retries: number; missing: number; skippedClasses: number
+    /** Playlists whose URIs --rewrite-uri changed (present when rules were given). */
+    rewrittenPlaylists?: number }
   /** Present when --include-class / --exclude-class were given: classes they left out (not in `classes`) and the globs. */
   filtered?: { classes: number; include: string[]; exclude: string[] }
   classes: ClassReport[]

@@ -13,6 +13,7 @@ import { TransferError, TRANSFER_CODES } from '../errors.ts'
 import { parseCatalogText, scanCatalog, type SkippedClass } from '../core/catalog.ts'
 import { crawlClass } from '../core/crawler.ts'
 import { copyFile } from '../core/copy-file.ts'
+import { copyWithRewrite } from '../core/rewrite-uri.ts'
 import { verifyFile } from '../core/verify.ts'
 import { crawlPrefix, keyFunctionFor, namedHosts, planSources } from '../core/plan.ts'
 import { isPlaylistLocator, locatorKind } from '../core/locators.ts'
@@ -109,7 +110,7 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
   }
 
   const copy = async (ref: FileRef, opts: { signal: AbortSignal }): Promise<CopyOutcome> => {
-    const outcome = await copyFile(ref, { source: router, destination, checksum, signal: opts.signal })
+    const outcome = await copyWithRewrite(copyFile, ref, { source: router, destination, checksum, signal: opts.signal }, core.rewriteUri)
     if (!outcome.ok || outcome.skipped) return outcome
     // The done bit means "verified at the destination": check now, with the store's answer, before setting it.
     const o = outcome as CopyOutcome & { md5?: string }

@@ -14,6 +14,7 @@ import { TRANSFER_CODES } from '../errors.ts'
 import { createDestination, SourceRouter } from '../adapters/create.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
 import type { CopyWorkerReply, CopyWorkerRequest } from '../wire-format.ts'
+import { copyWithRewrite, type RewriteRule } from '../core/rewrite-uri.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 /** Everything a copier needs, as plain data so it can cross to a worker thread. */
@@ -33,6 +34,8 @@ export type CopyConfig = {
   stripPrefix?: string
   /** --bwlimit / --max-rps buckets shared by every copier thread and the crawling thread. */
   limits?: SharedLimits
+  /** --rewrite-uri rules for playlists. */
+  rewriteUri?: RewriteRule[]
 }
 
 export type CopyJob = { id: number; ref: FileRef }
@@ -58,7 +61,7 @@ export function createCopier(config: CopyConfig): { source: SourceRouter; destin
   })
   return {
     source, destination,
-    copy: (ref) => copyFile(ref, { source, destination, checksum: config.checksum, checkExisting: config.checkExisting }),
+    copy: (ref) => copyWithRewrite(copyFile, ref, { source, destination, checksum: config.checksum, checkExisting: config.checkExisting }, config.rewriteUri),
     close: async () => { await source.close(); await destination.close?.() },
   }
 }

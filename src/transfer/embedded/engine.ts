@@ -20,6 +20,7 @@ import { createDestination, SourceRouter } from '../adapters/create.ts'
 import { createSharedLimits, sharedSourceLimits } from '../core/source-limits.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
 import { defaultWorkers, InlineExecutor, WorkerExecutor, type CopyConfig, type CopyExecutor } from './copy-executor.ts'
+import type { RewriteRule } from '../core/rewrite-uri.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
 import { ClassFilter, filterPlan, type ClassFilterSpec } from '../core/class-filter.ts'
 import type { WatchCycle } from './watch-cycle.ts'
@@ -71,6 +72,8 @@ export type TransferOptions = {
   bwlimit?: string
   /** Requests/s to the sources (every GET and HEAD, crawling included), all threads together. @defaultValue no limit */
   maxRps?: number
+  /** --rewrite-uri rules applied to copied playlists (parse with parseRewriteRules). @defaultValue none */
+  rewriteUri?: RewriteRule[]
   /** Progress events. @defaultValue none */
   events?: EventEmitter<TransferEvents>
   logger?: Logger
@@ -85,9 +88,10 @@ export type TransferOptions = {
 type Item = { ref: FileRef; classId: string; attempts: number }
 
 /** The journal path a run uses. */
-export function journalPath(options: Pick<TransferOptions, 'sources' | 'catalogs' | 'to' | 'stateDir' | 'run' | 'stripPrefix' | 'classFilter'>): { run: string; file: string } {
+export function journalPath(options: Pick<TransferOptions, 'sources' | 'catalogs' | 'to' | 'stateDir' | 'run' | 'stripPrefix' | 'classFilter' | 'rewriteUri'>): { run: string; file: string } {
   const filter = new ClassFilter(options.classFilter).identity()
-  const run = options.run ?? deriveRunName([...options.sources, ...(options.catalogs ?? [])], options.to, [options.stripPrefix ?? '', ...(filter ? [filter] : [])])
+  const rules = options.rewriteUri?.length ? [JSON.stringify(options.rewriteUri)] : []
+  const run = options.run ?? deriveRunName([...options.sources, ...(options.catalogs ?? [])], options.to, [options.stripPrefix ?? '', ...(filter ? [filter] : []), ...rules])
   if (!/^[\w.-]+$/.test(run)) throw new TransferError(TRANSFER_CODES.BAD_LOCATOR, `run name "${run}" may only hold letters, digits, '.', '_' and '-'`, { status: 400 })
   return { run, file: path.resolve(options.stateDir ?? TRANSFER_DEFAULTS.embedded.stateDir, `transfer-${run}.db`) }
 }
@@ -156,7 +160,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     const config: CopyConfig = {
       to: options.to, allowHosts: allow.list(), connections: concurrency, checksum, checkExisting: !destEmpty,
       ...(options.s3 ? { s3: options.s3 } : {}), ...(options.stripPrefix ? { stripPrefix: options.stripPrefix } : {}),
-      ...(options.multipartThreshold ? { multipartThreshold: options.multipartThreshold } : {}), ...(limits ? { limits } : {}),
+      ...(options.multipartThreshold ? { multipartThreshold: options.multipartThreshold } : {}), ...(limits ? { limits } : {}), ...(options.rewriteUri?.length ? { rewriteUri: options.rewriteUri } : {}),
     }
     const checkDone = (): void => {
       if (crawlDone && queue.length === 0 && inFlight.size === 0 && waitingRetry === 0) finish()
@@ -180,7 +184,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
       inFlight.delete(id)
       if (outcome.ok) {
         journal.record({ key: item.ref.key, state: outcome.skipped ? 'skipped-present' : 'copied', size: outcome.bytes, attempts: item.attempts,
-          ...(outcome.etag ? { etag: outcome.etag } : {}), ...(outcome.md5 ? { md5: outcome.md5 } : {}) })
+          ...(outcome.etag ? { etag: outcome.etag } : {}), ...(outcome.md5 ? { md5: outcome.md5 } : {}), ...(outcome.rewritten ? { rewritten: true } : {}) })
         events.emit('copied', { classId: item.classId, key: item.ref.key, bytes: outcome.bytes, skipped: outcome.skipped, kind: item.ref.kind })
       } else if (outcome.retryable && item.attempts <= retries && !signal?.aborted) {
         const wait = Math.max(outcome.retryAfterMs ?? 0, computeBackoff(item.attempts - 1, { baseMs: options.retryBaseMs ?? TRANSFER_DEFAULTS.embedded.retryBaseMs, maxMs: options.retryMaxMs ?? TRANSFER_DEFAULTS.embedded.retryMaxMs }))
@@ -287,7 +291,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     // --- report ------------------------------------------------------------------------------------
     events.emit('phase', { phase: 'report' })
     const report = buildReport({
-      dryRun, run, destination: destination.describe(), startedAt, ...(filter.empty ? {} : { filtered: filter.summary(plan.filtered) }),
+      dryRun, run, destination: destination.describe(), startedAt, ...(filter.empty ? {} : { filtered: filter.summary(plan.filtered) }), ...(options.rewriteUri?.length ? { rewriting: true } : {}),
       classes: journal.classes().map((c) => ({
         id: c.id, source: c.source, skipReason: c.skipReason as SkipReason | null, skipMessage: c.message,
         files: journal.classFiles(c.id),

@@ -11,12 +11,14 @@ import { TRANSFER_DEFAULTS } from '../defaults.ts'
 export type JournalFile = {
   key: string; classId: string; source: string; kind: FileKind; state: FileState; size: number | null
   etag: string | null; md5: string | null; attempts: number; code: string | null; message: string | null; present: number
+  /** 1 when --rewrite-uri changed the stored playlist. */
+  rewritten: number
 }
 
 export type JournalClass = { id: string; source: string; status: string | null; crawled: number; skipReason: SkipReason | null; message: string | null }
 
 export type FileResult =
-  | { key: string; state: 'copied' | 'skipped-present'; size: number; etag?: string; md5?: string; attempts: number }
+  | { key: string; state: 'copied' | 'skipped-present'; size: number; etag?: string; md5?: string; attempts: number; rewritten?: boolean }
   | { key: string; state: 'failed' | 'missing'; code: string; message: string; attempts: number }
   | { key: string; state: 'verified' }
   | { key: string; state: 'unverified'; code: string; message: string }
@@ -58,6 +60,8 @@ export class Journal {
     this.#db = new DatabaseSync(file)
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;')
     this.#db.exec(SCHEMA)
+    // Journals written before the column existed get it on open.
+    if (!(this.#db.prepare('PRAGMA table_info(files)').all() as Array<{ name: string }>).some((c) => c.name === 'rewritten')) this.#db.exec('ALTER TABLE files ADD COLUMN rewritten INTEGER NOT NULL DEFAULT 0')
     const p = (sql: string): StatementSync => this.#db.prepare(sql)
     this.#st = {
       addClass: p('INSERT INTO classes (id, source, status, ord) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING'),
@@ -65,7 +69,7 @@ export class Journal {
       insertFile: p('INSERT INTO files (key, class_id, source, kind, size, etag) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING'),
       share: p('INSERT INTO shared (class_id, key) SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM files WHERE key = ? AND class_id = ?) ON CONFLICT DO NOTHING'),
       problem: p('INSERT INTO problems (class_id, source, key, code, message) VALUES (?, ?, ?, ?, ?)'),
-      done: p('UPDATE files SET state = ?, size = ?, etag = ?, md5 = ?, attempts = attempts + ?, code = NULL, message = NULL, present = ? WHERE key = ?'),
+      done: p('UPDATE files SET state = ?, size = ?, etag = ?, md5 = ?, attempts = attempts + ?, code = NULL, message = NULL, present = ?, rewritten = ? WHERE key = ?'),
       fail: p('UPDATE files SET state = ?, code = ?, message = ?, attempts = attempts + ? WHERE key = ?'),
       verified: p("UPDATE files SET state = 'verified' WHERE key = ?"),
       unverified: p("UPDATE files SET state = 'failed', code = ?, message = ? WHERE key = ?"),
@@ -133,7 +137,7 @@ export class Journal {
     this.#enqueue(() => {
       switch (result.state) {
         case 'copied': case 'skipped-present':
-          this.#st.done?.run(result.state, result.size, result.etag ?? null, result.md5 ?? null, result.attempts, result.state === 'skipped-present' ? 1 : 0, result.key)
+          this.#st.done?.run(result.state, result.size, result.etag ?? null, result.md5 ?? null, result.attempts, result.state === 'skipped-present' ? 1 : 0, result.rewritten ? 1 : 0, result.key)
           break
         case 'failed': case 'missing':
           this.#st.fail?.run(result.state, result.code, result.message, result.attempts, result.key)
