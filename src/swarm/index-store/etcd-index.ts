@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { Etcd3, type Campaign, type Namespace, type Watcher } from 'etcd3'
 import { SWARM_DEFAULTS } from '../defaults.ts'
 import { SwarmError } from '../errors.ts'
-import { INDEX_KEYS } from '../wire-format.ts'
+import { formatIndexPeer, INDEX_KEYS, parseIndexPeer } from '../wire-format.ts'
 import type { Claim, ClaimOptions, SwarmIndex } from './swarm-index.ts'
 
 export type EtcdIndexOptions = {
@@ -159,6 +159,32 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
         w.on('error', () => undefined)
         const all = await ns.getAll().prefix(partPrefix(key)).buffers()
         for (const [k, v] of Object.entries(all)) onPart(partOf(k), v)
+      } catch (err) { throw wrap(err) }
+    },
+    registerPeer: async (key, agentId, peer, signal) => {
+      if (signal.aborted) return
+      // Under its own lease: the entry outlives no agent by more than the TTL. A lease that cannot be kept alive
+      // (etcd gone) only costs the fleet this fallback route; the download goes on.
+      const lease = ns.lease(ttl)
+      lease.on('lost', () => undefined)
+      const revoke = (): void => { live.delete(revoke); void lease.revoke().catch(() => undefined) }
+      signal.addEventListener('abort', revoke, { once: true })
+      live.add(revoke)
+      try {
+        await lease.put(INDEX_KEYS.peer(key, agentId)).value(formatIndexPeer(peer))
+      } catch { revoke() }
+    },
+    watchPeers: async (key, onPeer, signal) => {
+      const take = (value: Buffer): void => { const p = parseIndexPeer(value); if (p) onPeer(p) }
+      try {
+        const w = await ns.watch().prefix(INDEX_KEYS.peerPrefix(key)).create()
+        const stop = (): void => { void w.cancel().catch(() => undefined) }
+        if (signal.aborted) { stop(); return }
+        signal.addEventListener('abort', stop, { once: true })
+        live.add(stop)
+        w.on('put', (kv) => take(kv.value))
+        w.on('error', () => undefined)
+        for (const v of Object.values(await ns.getAll().prefix(INDEX_KEYS.peerPrefix(key)).buffers())) take(v)
       } catch (err) { throw wrap(err) }
     },
     warmUp: async (candidate) => {
