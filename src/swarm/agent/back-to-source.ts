@@ -5,7 +5,11 @@ import { open, type FileHandle } from 'node:fs/promises'
 import type { HostAllowList } from '../../shared/allow-host.ts'
 import { downloadFromOrigin, type OriginSink } from '../origin/fetch.ts'
 import type { OriginProbe } from '../origin/probe.ts'
-import { PieceHasher } from '../torrent-file.ts'
+import type { EngineTorrent } from '../engines/engine.ts'
+import { buildTorrentFile, choosePieceLength, PieceHasher } from '../torrent-file.ts'
+import { torrentSource } from '../wire-format.ts'
+import type { DownloadContext } from './download-types.ts'
+import type { PartSet } from './part-set.ts'
 
 /** Why a follower went back to the origin: no new byte for the stall timeout, or the swarm deadline passed. */
 export type BackToSourceReason = 'stalled' | 'deadline'
@@ -102,6 +106,52 @@ export type MissingFetchOptions = {
   rateLimit: number
   /** Called with each batch of bytes that came from the origin. */
   onBytes: (n: number) => void
+}
+
+/** What a follower holds when it goes back to the origin. */
+export type HeldPieces = {
+  pieceLength: number
+  /** Piece i is verified on this agent. */
+  held: boolean[]
+  /** Where a held piece lives when not in the object file (segments in their own files). */
+  elsewhere?: (pos: number) => { file: string; offset: number }
+}
+
+/** Reads off the whole-object torrent or the segments (whichever the follower joined) what is verified already. */
+export function heldPieces(length: number, t: EngineTorrent | undefined, partSet: PartSet | undefined): HeldPieces {
+  const parts = partSet?.layout ? partSet : undefined
+  const pieceLength = t?.pieceLength ?? (parts?.pieceLength || choosePieceLength(length))
+  const held = Array.from({ length: Math.ceil(length / pieceLength) }, (_, i) => t ? t.hasPiece(i)
+    : parts ? parts.hasRange(i * pieceLength, Math.min(length, (i + 1) * pieceLength) - 1) : false)
+  return { pieceLength, held, ...(parts && !parts.inPlace ? { elsewhere: (pos: number) => parts.locate(pos) } : {}) }
+}
+
+/**
+ * A follower's back-to-source: fetches the pieces it does not hold into `file` (at most the agent's slots at once
+ * is the caller's to ensure), logged and counted; returns the torrent the leader builds for the object (same name,
+ * piece length and source: the same info hash) and the object's SHA-256.
+ */
+export async function completeFromOrigin(o: {
+  ctx: DownloadContext; probe: OriginProbe; file: string; name: string; id: string; reason: BackToSourceReason
+  held: HeldPieces; signal: AbortSignal; onBytes: (n: number) => void
+}): Promise<{ torrent: Buffer; sha256: string }> {
+  const { ctx, probe, held } = o
+  const b = ctx.backToSource
+  b.started(o.reason)
+  ctx.log.warn({ id: o.id, url: probe.url, reason: o.reason, held: held.held.filter(Boolean).length, pieces: held.held.length },
+    'no peer serves the download: fetching the missing pieces from the origin')
+  const got = await fetchMissingFromOrigin({
+    probe, allow: ctx.allow, file: o.file, pieceLength: held.pieceLength, has: (i) => held.held[i] === true,
+    ...(held.elsewhere ? { elsewhere: held.elsewhere } : {}), signal: o.signal,
+    retries: ctx.originRetries, backoffBaseMs: ctx.backoffBaseMs, rateLimit: ctx.downloadLimit,
+    onBytes: (n) => { b.bytes(n); o.onBytes(n) },
+  })
+  ctx.log.info({ id: o.id, url: probe.url, reason: o.reason, fetched: got.fetched, ranges: got.ranges }, 'back-to-source fetch complete')
+  const { torrent } = await buildTorrentFile({
+    name: o.name, length: probe.length, pieceLength: held.pieceLength, pieces: got.pieces, announce: ctx.trackers,
+    comment: probe.url, source: torrentSource(probe.key),
+  })
+  return { torrent, sha256: got.sha256 }
 }
 
 /** The missing pieces as byte ranges [start, end), consecutive pieces merged into one request. */

@@ -9,14 +9,14 @@ import type { DownloadContext, DownloadInfo, DownloadState } from './download-ty
 import { whenComplete, type EngineTorrent } from '../engines/engine.ts'
 import { SwarmError } from '../errors.ts'
 import { fetchSegmentsFromOrigin, fetchWholeFromOrigin } from './leader-fetch.ts'
-import { fetchMissingFromOrigin, swarmDeadline, type BackToSourceReason } from './back-to-source.ts'
-import type { IndexPeer } from '../index-store/swarm-index.ts'
+import { completeFromOrigin, heldPieces, swarmDeadline, type BackToSourceReason } from './back-to-source.ts'
+import { IndexPeers } from './index-peers.ts'
 import { probeOrigin, type OriginProbe } from '../origin/probe.ts'
 import { PartSet } from './part-set.ts'
 import { scheduleSeedStop } from './seed-policy.ts'
 import { assembleParts, sha256Parts } from './segments.ts'
 import type { LeaderClaim } from '../index-store/swarm-index.ts'
-import { buildTorrentFile, choosePieceLength, nameFromUrl, objectTorrentProblem, parseTorrentFile } from '../torrent-file.ts'
+import { buildTorrentFile, nameFromUrl, objectTorrentProblem, parseTorrentFile } from '../torrent-file.ts'
 import { DATA_LAYOUT, torrentSource, type CompleteMark } from '../wire-format.ts'
 
 export type { DownloadContext, DownloadInfo, DownloadState } from './download-types.ts'
@@ -42,9 +42,8 @@ export class Download extends EventEmitter<DownloadEvents> {
   /** Aborted when a follower gives up on the swarm for the origin (back-to-source). */
   readonly #swarm = new AbortController()
   readonly #swarmSignal = AbortSignal.any([this.#abort.signal, this.#swarm.signal])
-  /** Ends this agent's entry in the index and the watch of the others' (the torrents stopped, or the download failed). */
-  readonly #peering = new AbortController()
-  readonly #indexPeers = new Map<string, IndexPeer>()
+  /** This agent's entry in the index and the others' it heard of; stopped with the torrents or on failure. */
+  readonly #peers: IndexPeers
   #torrent: EngineTorrent | undefined
   /** Segment torrents (progressive publication); undefined for an object published whole. */
   #parts: PartSet | undefined
@@ -64,6 +63,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     super()
     this.setMaxListeners(0)
     this.#ctx = ctx
+    this.#peers = new IndexPeers(ctx)
     this.id = id
     this.url = url
     this.expectedSha256 = sha256?.toLowerCase()
@@ -191,7 +191,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     this.error = err instanceof ColonyError ? err
       : new SwarmError('SWARM_ENGINE_FAILED', (err as Error).message ?? String(err), { cause: err })
     this.#ctx.log.warn({ id: this.id, url: this.url, err: this.error.toJSON() }, 'download failed')
-    this.#peering.abort()
+    this.#peers.stop()
     this.state = 'failed'
     this.emit('state', 'failed')
   }
@@ -205,7 +205,11 @@ export class Download extends EventEmitter<DownloadEvents> {
     const local = await readIfExists(torrentPath)
     const complete = await readIfExists(path.join(dir, DATA_LAYOUT.completeFile))
     signal.throwIfAborted()
-    await this.#peerThroughIndex(this.probe.key)
+    // Peers found through the index reach the torrents joined so far and, on joining, the later ones.
+    await this.#peers.start(this.probe.key, this.id, (peer) => {
+      this.#torrent?.addPeers?.([peer])
+      this.#parts?.addPeers([peer])
+    })
     if (local) {
       // Restart: the torrent is known locally, the engine re-verifies whatever pieces are on disk.
       const mark = complete ? JSON.parse(complete.toString()) as CompleteMark : undefined
@@ -216,23 +220,6 @@ export class Download extends EventEmitter<DownloadEvents> {
       await this.#orBackToSource(this.#claimAndFetch(torrentPath), torrentPath)
     }
     await this.#complete()
-  }
-
-  /**
-   * Registers this agent's BitTorrent address for the object in the index and hands the addresses other agents
-   * registered to its torrents: peers that find each other when no tracker answers. Best effort: an index that
-   * cannot watch costs only this route.
-   */
-  async #peerThroughIndex(key: string): Promise<void> {
-    const { index, advertise, agentId, log } = this.#ctx
-    if (!advertise) return
-    void index.registerPeer(key, agentId, advertise, this.#peering.signal)
-    await index.watchPeers(key, (peer) => {
-      if (peer.peerId === advertise.peerId || this.#indexPeers.get(peer.address)?.peerId === peer.peerId) return
-      this.#indexPeers.set(peer.address, peer)
-      this.#torrent?.addPeers?.([peer])
-      this.#parts?.addPeers([peer])
-    }, this.#peering.signal).catch((err: unknown) => log.debug({ id: this.id, err: String(err) }, 'cannot watch the index for peers'))
   }
 
   /**
@@ -265,42 +252,25 @@ export class Download extends EventEmitter<DownloadEvents> {
   /** Stops the torrents (what they verified stays on disk), fetches every missing piece from the origin, seeds. */
   async #backToSource(reason: BackToSourceReason, torrentPath: string): Promise<void> {
     const probe = this.probe as OriginProbe
-    const { backToSource: b, log } = this.#ctx
-    const release = await b.slots.acquire(this.#abort.signal)
+    const release = await this.#ctx.backToSource.slots.acquire(this.#abort.signal)
     try {
-      const t = this.#torrent
-      const parts = this.#parts?.layout ? this.#parts : undefined
-      const pieceLength = t?.pieceLength ?? (parts?.pieceLength || choosePieceLength(probe.length))
-      const count = Math.ceil(probe.length / pieceLength)
-      const held = Array.from({ length: count }, (_, i) => t ? t.hasPiece(i)
-        : parts ? parts.hasRange(i * pieceLength, Math.min(probe.length, (i + 1) * pieceLength) - 1) : false)
-      const elsewhere = parts && !parts.inPlace ? (pos: number) => parts.locate(pos) : undefined
-      await t?.stop({ wait: true })
+      const held = heldPieces(probe.length, this.#torrent, this.#parts)
+      await this.#torrent?.stop({ wait: true })
       await this.#parts?.stop({ wait: true })
       this.#torrent = undefined
       this.#parts = undefined
       this.#originHave = 0
       this.role ??= 'peer'
-      b.started(reason)
-      log.warn({ id: this.id, url: this.url, reason, held: held.filter(Boolean).length, pieces: count }, 'no peer serves the download: fetching the missing pieces from the origin')
       this.#setState('origin')
-      const got = await fetchMissingFromOrigin({
-        probe, allow: this.#ctx.allow, file: this.file as string, pieceLength, has: (i) => held[i] === true,
-        ...(elsewhere ? { elsewhere } : {}), signal: this.#abort.signal,
-        retries: this.#ctx.originRetries, backoffBaseMs: this.#ctx.backoffBaseMs, rateLimit: this.#ctx.downloadLimit,
-        onBytes: (n) => { this.#fromOrigin += n; b.bytes(n); this.emit('progress') },
-      })
-      log.info({ id: this.id, url: this.url, reason, fetched: got.fetched, ranges: got.ranges }, 'back-to-source fetch complete')
-      // The same torrent the leader builds (same name, piece length and source): seeding it joins the leader's swarm.
-      const { torrent } = await buildTorrentFile({
-        name: this.#name, length: probe.length, pieceLength, pieces: got.pieces, announce: this.#ctx.trackers,
-        comment: probe.url, source: torrentSource(probe.key),
+      const got = await completeFromOrigin({
+        ctx: this.#ctx, probe, file: this.file as string, name: this.#name, id: this.id, reason, held, signal: this.#abort.signal,
+        onBytes: (n) => { this.#fromOrigin += n; this.emit('progress') },
       })
       this.#actualSha256 = got.sha256
       this.#assembly = undefined
       this.#assembled = true
-      await writeFile(torrentPath, torrent)
-      await this.#joinSwarm(torrent, true)
+      await writeFile(torrentPath, got.torrent)
+      await this.#joinSwarm(got.torrent, true)
     } finally { release() }
   }
 
@@ -316,7 +286,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     this.#setState('waiting')
     const parts = new PartSet({ engine: this.#ctx.engine, dir: path.join(this.dir as string, DATA_LAYOUT.partsDir), objectFile: this.file as string, trackers: this.#ctx.trackers, length: probe.length, log: this.#ctx.log })
     this.#parts = parts
-    if (this.#indexPeers.size) parts.addPeers([...this.#indexPeers.values()])
+    parts.addPeers(this.#peers.all)
     parts.on('progress', () => this.emit('progress'))
     parts.on('ban', (p) => { this.#ctx.log.warn({ id: this.id, peer: p }, 'banned peer for bad data'); this.#ctx.onBan(p) })
     await mkdir(path.join(this.dir as string, DATA_LAYOUT.partsDir), { recursive: true })
@@ -469,7 +439,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     this.#torrent = torrent
     torrent.on('ban', (p) => { this.#ctx.log.warn({ id: this.id, peer: p }, 'banned peer for bad data'); this.#ctx.onBan(p) })
     torrent.on('progress', () => this.emit('progress'))
-    if (this.#indexPeers.size) torrent.addPeers?.([...this.#indexPeers.values()])
+    torrent.addPeers?.(this.#peers.all)
     this.#resumed = Math.max(this.#resumed, complete ? 0 : torrent.resumed)
     this.emit('progress')
     if (!complete) await whenComplete(torrent, this.#swarmSignal)
@@ -512,7 +482,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 
   async #stopTorrent(): Promise<void> {
     this.#cancelSeedStop()
-    this.#peering.abort()
+    this.#peers.stop()
     await this.#torrent?.stop()
     await this.#parts?.stop()
   }
