@@ -205,8 +205,9 @@ export class Download extends EventEmitter<DownloadEvents> {
     const local = await readIfExists(torrentPath)
     const complete = await readIfExists(path.join(dir, DATA_LAYOUT.completeFile))
     signal.throwIfAborted()
-    // Peers found through the index reach the torrents joined so far and, on joining, the later ones.
-    await this.#peers.start(this.probe.key, this.id, (peer) => {
+    // Peers found through the index reach the torrents joined so far and, on joining, the later ones. Not awaited:
+    // the claim does not wait for these round trips.
+    void this.#peers.start(this.probe.key, this.id, (peer) => {
       this.#torrent?.addPeers?.([peer])
       this.#parts?.addPeers([peer])
     })

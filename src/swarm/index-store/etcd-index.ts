@@ -1,6 +1,6 @@
 // The distributed index: torrents under <prefix>torrents/<key>, one etcd election per key for the origin fetch.
 import { randomBytes } from 'node:crypto'
-import { Etcd3, type Campaign, type Namespace, type Watcher } from 'etcd3'
+import { Etcd3, type Campaign, type Lease, type Namespace, type Watcher } from 'etcd3'
 import { SWARM_DEFAULTS } from '../defaults.ts'
 import { SwarmError } from '../errors.ts'
 import { formatIndexPeer, INDEX_KEYS, parseIndexPeer } from '../wire-format.ts'
@@ -34,6 +34,17 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
   const ttl = options.leaseTtlSeconds ?? SWARM_DEFAULTS.etcd.leaseTtlSeconds
   const { torrent: torrentKey, partPrefix, part: partKey, partOf } = INDEX_KEYS
   const live = new Set<() => void>()
+  // One lease for every peer entry of this agent (not one per object): its keep-alives cost the same however many
+  // objects the agent serves, and its entries go with it when it dies. A lost lease (etcd unreachable past the
+  // TTL) takes the entries with it; the next registration grants a new one.
+  let lease: Lease | undefined
+  const peerLease = (): Lease => {
+    if (lease) return lease
+    const l = ns.lease(ttl)
+    l.on('lost', () => { if (lease === l) lease = undefined })
+    lease = l
+    return l
+  }
   // Opens the gRPC channel (and loads its code) now, not on the first request: a fleet asked for one object at
   // once otherwise spends its first second or two connecting, every agent at the same moment. Errors here are
   // ignored; an unreachable etcd still surfaces on the first claim.
@@ -163,16 +174,12 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
     },
     registerPeer: async (key, agentId, peer, signal) => {
       if (signal.aborted) return
-      // Under its own lease: the entry outlives no agent by more than the TTL. A lease that cannot be kept alive
-      // (etcd gone) only costs the fleet this fallback route; the download goes on.
-      const lease = ns.lease(ttl)
-      lease.on('lost', () => undefined)
-      const revoke = (): void => { live.delete(revoke); void lease.revoke().catch(() => undefined) }
-      signal.addEventListener('abort', revoke, { once: true })
-      live.add(revoke)
-      try {
-        await lease.put(INDEX_KEYS.peer(key, agentId)).value(formatIndexPeer(peer))
-      } catch { revoke() }
+      const name = INDEX_KEYS.peer(key, agentId)
+      const drop = (): void => { live.delete(drop); void ns.delete().key(name).catch(() => undefined) }
+      signal.addEventListener('abort', drop, { once: true })
+      live.add(drop)
+      // Best effort: an etcd that cannot take it only costs the fleet this route to the agent.
+      try { await peerLease().put(name).value(formatIndexPeer(peer)) } catch { /* see above */ }
     },
     watchPeers: async (key, onPeer, signal) => {
       const take = (value: Buffer): void => { const p = parseIndexPeer(value); if (p) onPeer(p) }
@@ -222,6 +229,7 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
     },
     close: async () => {
       for (const f of [...live]) f()
+      await lease?.revoke().catch(() => undefined)
       client.close()
     },
   }
