@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises'
 import { after, before, describe, test } from 'node:test'
 import { makeTempDir, startEtcd, type Service } from '../../support/services.ts'
 import {
-  createEtcdIndex, getDownload, requestDownload, startAgent, waitForDownload, type Agent, type AgentOptions, type DownloadInfo, type SwarmIndex,
+  createEtcdIndex, createMemoryIndex, getDownload, requestDownload, startAgent, waitForDownload, type Agent, type AgentOptions, type DownloadInfo, type SwarmIndex,
 } from '../../src/swarm/index.ts'
 import { probeOrigin } from '../../src/swarm/origin/probe.ts'
 import { HostAllowList } from '../../src/shared/allow-host.ts'
@@ -150,6 +150,37 @@ describe('swarm degrades, never hangs (etcd, trackers, native agents)', { timeou
       assert.equal(await metric(a, 'colony_swarm_back_to_source_total{reason="stalled"}'), 1)
       assert.equal(await metric(a, 'colony_swarm_back_to_source_bytes_total'), size)
     } finally { await release() }
+  })
+
+  test('the only seeder gone mid-download: the follower fetches only the pieces it misses from the origin', async () => {
+    const size = 3 * MiB + 4321
+    const o = await startOrigin({ size, path: `/obj/${randomBytes(4).toString('hex')}.bin` })
+    origins.push(o)
+    const index = createMemoryIndex()
+    const tracker = await startTracker({ port: 0, udpPort: false, intervalMs: 2000 })
+    trackers.push(tracker)
+    const common = { index, trackers: [tracker.httpAnnounceUrl], allowHosts: ['127.0.0.1'], stallTimeoutMs: 1000 }
+    const leader = await startAgent({ ...common, dataDir: `${dir}/partial-leader` })
+    // Capped so the leader can be stopped while the follower holds some pieces and misses others.
+    const follower = await startAgent({ ...common, dataDir: `${dir}/partial-follower`, downloadLimit: 512 * 1024 })
+    agents.push(follower)
+    const first = await requestDownload(o.url, { agent: leader.url })
+    await waitForDownload(first.id, { agent: leader.url, timeoutMs: 20_000 })
+    const sentBefore = o.bytesSent
+    const started = await requestDownload(o.url, { agent: follower.url, sha256: o.sha256 })
+    for (const until = Date.now() + 20_000; ;) {
+      const d = await getDownload(started.id, { agent: follower.url })
+      if (d.bytes.done >= MiB) break
+      assert.ok(Date.now() < until, `the follower got ${d.bytes.done} bytes from the leader`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    await leader.close()
+    const d = await waitForDownload(started.id, { agent: follower.url, timeoutMs: 30_000 })
+    assert.equal(d.sha256, o.sha256)
+    assert.ok(d.bytes.fromOrigin > 0 && d.bytes.fromOrigin <= size - MiB, `${d.bytes.fromOrigin} bytes from the origin: only what was missing`)
+    assert.equal(o.bytesSent - sentBefore, d.bytes.fromOrigin, 'the origin sent exactly what the follower counts')
+    assert.equal(await metric(follower, 'colony_swarm_back_to_source_total{reason="stalled"}'), 1)
+    assert.equal(await metric(follower, 'colony_swarm_back_to_source_bytes_total'), d.bytes.fromOrigin)
   })
 
   test('back-to-source off: the stalled follower fails with SWARM_STALLED, shown in its status', async () => {
