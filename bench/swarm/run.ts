@@ -43,6 +43,12 @@ const SPEC: CommandSpec = {
     trackers: { type: 'number', description: 'trackers every peer announces to', default: 2 },
     timeout: { type: 'string', description: 'limit per phase', default: '10m', placeholder: 'duration' },
     'work-dir': { type: 'string', description: 'scratch directory (tmpfs keeps the disk out of it)', default: '/dev/shm', placeholder: 'dir' },
+    runs: { type: 'number', description: 'runs of each mode; prints the median and the worst (the plain HTTP baseline runs once)', default: 1 },
+    scaling: { type: 'boolean', description: 'also run caps mode at each --scaling-agents N with the --scaling-* rates, and print completion vs the bound per N' },
+    'scaling-agents': { type: 'string', description: 'agent counts of the scaling step, comma-separated', default: '8,16,32', placeholder: 'n,n,…' },
+    'scaling-size': { type: 'string', description: 'object size of the scaling step (default: --size)', placeholder: 'size' },
+    'scaling-origin-rate': { type: 'string', description: 'origin cap of the scaling step: lower than caps mode\'s so 32 agents do not make the machine the bound', default: '4MB/s', placeholder: 'rate' },
+    'scaling-agent-upload': { type: 'string', description: 'per-agent upload cap of the scaling step', default: '2MB/s', placeholder: 'rate' },
     verbose: { type: 'boolean', description: 'one line per agent (role, timing, bytes)' },
     json: { type: 'string', description: 'also write the results as JSON to this file', placeholder: 'file' },
   },
@@ -71,13 +77,20 @@ function agentFlagsOf(p: ReturnType<typeof parseCommand>): { engine?: string; se
   return { ...(e ? { engine: e } : {}), ...(g ? { segmentSize: g } : {}) }
 }
 
-type CapsResult = Record<string, number | string | boolean>
+type CapsResult = Record<string, number | string | boolean | object>
 
-async function runCaps(p: ReturnType<typeof parseCommand>, workDir: string, etcd: Service, timeoutMs: number): Promise<CapsResult> {
-  const F = parseSize(str(p, 'size') ?? '128MB')
-  const N = num(p, 'agents') ?? 16
-  const U = parseRate(str(p, 'origin-rate') ?? '8MB/s')
-  const u = parseRate(str(p, 'agent-upload') ?? '8MB/s')
+/** One caps-mode setting: object size, agents, origin cap, per-agent upload cap, and whether to run the HTTP baseline. */
+type CapsSetting = { F: number; N: number; U: number; u: number; http: boolean }
+
+function capsSettingOf(p: ReturnType<typeof parseCommand>): CapsSetting {
+  return {
+    F: parseSize(str(p, 'size') ?? '128MB'), N: num(p, 'agents') ?? 16,
+    U: parseRate(str(p, 'origin-rate') ?? '8MB/s'), u: parseRate(str(p, 'agent-upload') ?? '8MB/s'), http: !bool(p, 'skip-http'),
+  }
+}
+
+async function runCaps(p: ReturnType<typeof parseCommand>, workDir: string, etcd: Service, timeoutMs: number, setting: CapsSetting): Promise<CapsResult> {
+  const { F, N, U, u } = setting
   const bound = swarmBoundSeconds(F, N, U, u)
   const twoPhase = twoPhaseBoundSeconds(F, N, U, u)
   log(`\n== mode caps: F=${mb(F)} MB, N=${N}, U=${mb(U)} MB/s, u=${mb(u)} MB/s; bound T = max(F/U, N·F/(U+N·u)) = ${bound.toFixed(2)} s`)
@@ -121,7 +134,7 @@ async function runCaps(p: ReturnType<typeof parseCommand>, workDir: string, etcd
       await fleet?.stop()
       fleet = undefined
     }
-    if (!bool(p, 'skip-http')) {
+    if (setting.http) {
       const clients = num(p, 'http-clients') ?? N
       origin.resetStats()
       log(`plain HTTP: ${clients} clients fetch from the same origin capped at ${mb(U)} MB/s (expect ≈ ${(clients * F / U).toFixed(0)} s)`)
@@ -223,6 +236,97 @@ async function runCpu(p: ReturnType<typeof parseCommand>, workDir: string, etcd:
   }
 }
 
+/** The runs' values of `key` that are numbers. */
+function valuesOf(runs: readonly Record<string, unknown>[], key: string): number[] {
+  return runs.map((r) => r[key]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v))
+}
+
+/** Median and worst of `key` over the runs (worst = highest unless `lowerIsWorse`); undefined without values. */
+function spread(runs: readonly Record<string, unknown>[], key: string, lowerIsWorse = false): { median: number; worst: number; n: number } | undefined {
+  const v = valuesOf(runs, key)
+  if (v.length === 0) return undefined
+  return { median: percentile(v, 50), worst: lowerIsWorse ? Math.min(...v) : Math.max(...v), n: v.length }
+}
+
+function spreadLine(label: string, s: { median: number; worst: number; n: number } | undefined, digits: number, unit = ''): string {
+  return s ? `${label}: median ${s.median.toFixed(digits)}${unit}, worst ${s.worst.toFixed(digits)}${unit} (${s.n} runs)` : `${label}: no successful run`
+}
+
+/** Runs `once` `runs` times (run i gets its index); a failed run is recorded and the next one goes on. */
+async function repeat(runs: number, label: string, once: (i: number) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = []
+  for (let i = 0; i < runs; i++) {
+    if (runs > 1) log(`\n-- ${label}: run ${i + 1} of ${runs}`)
+    try { out.push(await once(i)) } catch (err) {
+      out.push({ error: (err as Error).message })
+      log(`${label} run ${i + 1} FAILED: ${(err as Error).message}`)
+    }
+  }
+  return out
+}
+
+/** caps mode, `runs` times: the HTTP baseline only in the first run (it takes N·F/U and its cap makes it steady). */
+async function capsRuns(p: ReturnType<typeof parseCommand>, workDir: string, etcd: Service, timeoutMs: number, setting: CapsSetting, runs: number): Promise<Record<string, unknown>> {
+  let httpAll: number | undefined
+  const all = await repeat(runs, `caps N=${setting.N}`, async (i) => {
+    const r = await runCaps(p, workDir, etcd, timeoutMs, { ...setting, http: setting.http && i === 0 })
+    if (typeof r.httpAllSeconds === 'number') httpAll = r.httpAllSeconds
+    else if (httpAll !== undefined && typeof r.colonyAllSeconds === 'number') r.speedupVsHttp = httpAll / r.colonyAllSeconds
+    return r
+  })
+  const summary = {
+    allSeconds: spread(all, 'colonyAllSeconds'), vsBound: spread(all, 'vsBound'), originEgressRatio: spread(all, 'originEgressRatio'),
+    speedupVsHttp: spread(all, 'speedupVsHttp', true), failed: all.filter((r) => r.error !== undefined || r.colonyError !== undefined).length,
+  }
+  if (runs > 1) {
+    log(`\ncaps N=${setting.N} over ${runs} runs:`)
+    log(`  ${spreadLine('all complete', summary.allSeconds, 2, ' s')}`)
+    log(`  ${spreadLine('× bound', summary.vsBound, 2)}`)
+    log(`  ${spreadLine('origin egress × F', summary.originEgressRatio, 3)}`)
+    log(`  ${spreadLine('× faster than plain HTTP', summary.speedupVsHttp, 1)}`)
+  }
+  return { setting, runs: all, summary }
+}
+
+/** cpu mode, `runs` times: colony's and aria2c's MB per CPU-second (lower is worse) and colony's share of aria2c's. */
+async function cpuRuns(p: ReturnType<typeof parseCommand>, workDir: string, etcd: Service, timeoutMs: number, runs: number): Promise<Record<string, unknown>> {
+  const all = await repeat(runs, 'cpu', () => runCpu(p, workDir, etcd, timeoutMs))
+  const summary = {
+    colonyMBPerCpuSecond: spread(all, 'colonyMBPerCpuSecond', true), aria2MBPerCpuSecond: spread(all, 'aria2MBPerCpuSecond', true),
+    colonyVsAria2: spread(all, 'colonyVsAria2', true), colonyAllSeconds: spread(all, 'colonyAllSeconds'), aria2AllSeconds: spread(all, 'aria2AllSeconds'),
+  }
+  if (runs > 1) {
+    log(`\ncpu over ${runs} runs (worst = lowest efficiency, longest time):`)
+    log(`  ${spreadLine('colony MB/CPU-s', summary.colonyMBPerCpuSecond, 1)}`)
+    log(`  ${spreadLine('aria2c MB/CPU-s', summary.aria2MBPerCpuSecond, 1)}`)
+    log(`  ${spreadLine('colony / aria2c', summary.colonyVsAria2, 2)}`)
+    log(`  ${spreadLine('colony all complete', summary.colonyAllSeconds, 2, ' s')}`)
+    log(`  ${spreadLine('aria2c all complete', summary.aria2AllSeconds, 2, ' s')}`)
+  }
+  return { runs: all, summary }
+}
+
+/** The scaling step: caps mode at each N with the scaling rates (no HTTP baseline); a table of completion vs the bound. */
+async function scalingRuns(p: ReturnType<typeof parseCommand>, workDir: string, etcd: Service, timeoutMs: number, runs: number): Promise<Record<string, unknown>> {
+  const counts = (str(p, 'scaling-agents') ?? '8,16,32').split(',').map((x) => Number(x.trim()))
+  if (counts.some((n) => !(Number.isInteger(n) && n >= 2))) throw new Error('--scaling-agents wants whole numbers ≥ 2, comma-separated')
+  const base: CapsSetting = {
+    F: parseSize(str(p, 'scaling-size') ?? str(p, 'size') ?? '128MB'), N: 0,
+    U: parseRate(str(p, 'scaling-origin-rate') ?? '4MB/s'), u: parseRate(str(p, 'scaling-agent-upload') ?? '2MB/s'), http: false,
+  }
+  log(`\n== scaling: caps mode at N = ${counts.join(', ')}; F=${mb(base.F)} MB, U=${mb(base.U)} MB/s, u=${mb(base.u)} MB/s, ${runs} run(s) each`)
+  const rows: Record<string, unknown>[] = []
+  for (const N of counts) rows.push({ N, ...(await capsRuns(p, workDir, etcd, timeoutMs, { ...base, N }, runs)) })
+  log('\nscaling: N | bound T (s) | all complete, median (s) | median × T | worst × T | worst origin egress × F')
+  for (const r of rows) {
+    const s = r.summary as { allSeconds?: { median: number }; vsBound?: { median: number; worst: number }; originEgressRatio?: { worst: number } }
+    const T = swarmBoundSeconds(base.F, r.N as number, base.U, base.u)
+    const f = (v: number | undefined, d: number): string => (v === undefined ? 'n/a' : v.toFixed(d))
+    log(`scaling: ${String(r.N).padStart(2)} | ${T.toFixed(2)} | ${f(s.allSeconds?.median, 2)} | ${f(s.vsBound?.median, 2)} | ${f(s.vsBound?.worst, 2)} | ${f(s.originEgressRatio?.worst, 3)}`)
+  }
+  return { setting: base, rows }
+}
+
 async function main(argv: string[]): Promise<number> {
   const p = parseCommand(SPEC, argv)
   if (p.help) { process.stdout.write(formatHelp(SPEC)); return 0 }
@@ -237,6 +341,8 @@ async function main(argv: string[]): Promise<number> {
   if (etcd.proc) track(etcd.proc)
   const results: Record<string, unknown> = { startedAt: new Date().toISOString(), loadAverageAtStart: load, cores: os.cpus().length }
   let failed = false
+  const runs = num(p, 'runs') ?? 1
+  if (!(Number.isInteger(runs) && runs >= 1)) throw new Error(`--runs wants a whole number ≥ 1, not ${runs}`)
   const phase = async (name: string, fn: () => Promise<unknown>): Promise<void> => {
     try {
       results[name] = await fn()
@@ -247,8 +353,17 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   try {
-    if (mode === 'caps' || mode === 'both') await phase('caps', () => runCaps(p, workDir, etcd, timeoutMs))
-    if (mode === 'cpu' || mode === 'both') await phase('cpu', () => runCpu(p, workDir, etcd, timeoutMs))
+    const failedRuns = (r: unknown): boolean => ((r as { runs?: Record<string, unknown>[] }).runs ?? []).every((x) => x.error !== undefined)
+    const phaseOfRuns = async (name: string, fn: () => Promise<unknown>): Promise<void> => {
+      await phase(name, async () => {
+        const r = await fn()
+        if (failedRuns(r)) throw new Error(`every ${name} run failed`)
+        return r
+      })
+    }
+    if (mode === 'caps' || mode === 'both') await phaseOfRuns('caps', () => capsRuns(p, workDir, etcd, timeoutMs, capsSettingOf(p), runs))
+    if (mode === 'cpu' || mode === 'both') await phaseOfRuns('cpu', () => cpuRuns(p, workDir, etcd, timeoutMs, runs))
+    if (bool(p, 'scaling')) await phase('scaling', () => scalingRuns(p, workDir, etcd, timeoutMs, runs))
   } finally {
     await etcd.stop()
     await rm(workDir, { recursive: true, force: true })

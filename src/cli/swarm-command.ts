@@ -25,7 +25,7 @@ const USAGE = `Usage: colony swarm <agent|get|status|tracker> [options]
 Run \`colony swarm <sub> --help\` for its options.
 `
 
-const { agent: AGENT, api: API, client: CLIENT, etcd: ETCD, peerLimits: PEER } = SWARM_DEFAULTS
+const { agent: AGENT, api: API, backToSource: B2S, client: CLIENT, etcd: ETCD, peerLimits: PEER } = SWARM_DEFAULTS
 
 /** A duration in the largest unit that writes it whole ("1h", "20s", "250ms"), as --help shows defaults. */
 export function durationText(ms: number): string {
@@ -67,6 +67,11 @@ export const AGENT_SPEC: CommandSpec = swarmEnv({
     'download-limit': { type: 'string', description: 'download cap, peers and origin (0 = none)', default: String(AGENT.downloadLimit), placeholder: 'rate' },
     listen: { type: 'number', description: 'BitTorrent TCP port (0 = any free port)', default: AGENT.cliListenPort, placeholder: 'port' },
     'peer-host': { type: 'string', description: 'address the BitTorrent listener binds, e.g. the cluster interface (native engine; default: all interfaces, which peers elsewhere need)', placeholder: 'address' },
+    'advertise-host': { type: 'string', description: 'host other agents dial this one at, registered in the index for when no tracker answers (default: --peer-host if it names one interface, else the first non-loopback IPv4)', placeholder: 'host' },
+    'stall-timeout': { type: 'string', description: 'a follower with no new byte for this long fetches what it misses from the origin (back-to-source)', default: durationText(B2S.stallMs), placeholder: 'duration' },
+    'swarm-deadline': { type: 'string', description: 'a follower not complete this long after it started goes back to the origin, progress or not', default: durationText(B2S.deadlineMs), placeholder: 'duration' },
+    'back-to-source-max': { type: 'number', description: 'back-to-source fetches this agent runs at once (≥ 1)', default: B2S.maxConcurrent },
+    'no-back-to-source': { type: 'boolean', description: 'never fetch from the origin as a follower: a download no peer serves in time fails with SWARM_STALLED' },
     'peer-idle-timeout': { type: 'string', description: 'close a peer connection of no use for this long (neither side interested, nothing in flight)', default: durationText(PEER.idleMs), placeholder: 'duration' },
     'peer-max-per-ip': { type: 'number', description: 'open incoming BitTorrent connections from one IP address', default: PEER.maxPerIp },
     'peer-ip-cap-exempt': { type: 'list', description: 'addresses the per-IP cap does not count (repeatable; "none" for none; loopback by default: a fleet on one host shares it)', default: [...PEER.perIpExempt], placeholder: 'ip' },
@@ -193,10 +198,19 @@ async function runAgent(argv: string[]): Promise<number> {
     return v
   })
 
+  const advertiseHost = str(p, 'advertise-host')
+  if (advertiseHost !== undefined && (advertiseHost === '' || /[\s/]/.test(advertiseHost))) throw new UsageError(`--advertise-host wants a host, got "${advertiseHost}"`)
+  const backToSource = {
+    backToSource: !bool(p, 'no-back-to-source'),
+    stallTimeoutMs: durationFlag(p, 'stall-timeout') ?? B2S.stallMs,
+    swarmDeadlineMs: durationFlag(p, 'swarm-deadline') ?? B2S.deadlineMs,
+    backToSourceMax: countFlag(p, 'back-to-source-max', 1) ?? B2S.maxConcurrent,
+    ...(advertiseHost === undefined ? {} : { advertiseHost }),
+  }
   const peers = peerOptionsFrom(p)
   if (peers.peerHost !== undefined && engine !== 'native') throw new UsageError('--peer-host needs --engine native')
   const agent = await startAgent({
-    ...peers,
+    ...peers, ...backToSource,
     dataDir: str(p, 'data') ?? AGENT.dataDir,
     allowHosts, trackers, listenPort, seedRatio, engine, ...(segmentSize === undefined ? {} : { segmentSize }), logger: log,
     apiHost: api.host, apiPort: api.port, apiAllowedHosts: list(p, 'api-allowed-host'), apiMaxActive, apiStartRate, apiStartBurst,

@@ -40,6 +40,23 @@ export const SWARM_DEFAULTS = deepFreeze({
     resume: true,
     /** A segment with no verified byte for this long while others are missing is re-added (finds its seeders again). */
     partStallMs: 6000,
+    /**
+     * Host registered in the index with the BitTorrent port, where other agents dial this one when no tracker
+     * answers (--advertise-host); '' = --peer-host when it names one interface, else the first non-loopback IPv4
+     * address, else 127.0.0.1.
+     */
+    advertiseHost: '',
+  },
+  /** A follower that no peer serves: back to the origin for what it is missing (agent/back-to-source.ts). */
+  backToSource: {
+    /** Fetch the missing pieces from the origin at the deadline; false fails the download with SWARM_STALLED (--back-to-source). */
+    enabled: true,
+    /** A follower with no new byte for this long goes back to the origin (--stall-timeout). */
+    stallMs: 15_000,
+    /** A follower still not complete this long after it started goes back to the origin, progress or not (--swarm-deadline). */
+    deadlineMs: 1_800_000,
+    /** Back-to-source fetches one agent runs at once; more wait for a slot (--back-to-source-max). */
+    maxConcurrent: 2,
   },
   /** The leader's fetch from the origin. */
   origin: {

@@ -39,6 +39,8 @@ export const SWARM_ERROR_CODES = {
   quota: 'SWARM_QUOTA',
   /** The client address starts downloads faster than --api-start-rate allows. 429 */
   rateLimited: 'SWARM_RATE_LIMITED',
+  /** No peer served the download within --stall-timeout / --swarm-deadline, and back-to-source is off. 504 */
+  stalled: 'SWARM_STALLED',
 } as const
 
 export type SwarmErrorCode = (typeof SWARM_ERROR_CODES)[keyof typeof SWARM_ERROR_CODES]
@@ -61,6 +63,7 @@ const STATUS: Record<SwarmErrorCode, number> = {
   SWARM_UNSUPPORTED_MEDIA_TYPE: 415,
   SWARM_QUOTA: 429,
   SWARM_RATE_LIMITED: 429,
+  SWARM_STALLED: 504,
 }
 
 /** Every failure the swarm subsystem raises on purpose. */

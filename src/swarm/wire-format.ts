@@ -16,6 +16,8 @@ import { SwarmError } from './errors.ts'
 // | parts/<key>/<part, 6 digits>                     | segment <part>'s .torrent (bencoded bytes)                   |
 // | election/elect/<key>/<lease id>                  | a candidate's agent id (etcd3's Election: one per campaign)  |
 // | warmup/<agent id>-<8 hex>                        | 'warm'; start-up only, deleted before the warm-up returns    |
+// | peers/<key>/<agent id>                           | IndexPeer JSON {"address":"host:port","peerId":"40 hex"},    |
+// |                                                  | under a lease: an agent serving (or fetching) the object     |
 //
 // <key> is sha256(url ⏎ validator ⏎ length) in hex (origin/probe.ts keyOf). A torrent under torrents/<key> is
 // published once, by the elected leader, after it started seeding it.
@@ -32,9 +34,39 @@ export const INDEX_KEYS = {
   partOf: (indexKey: string): number => Number(indexKey.slice(indexKey.lastIndexOf('/') + 1)),
   /** The election (etcd3 Election name) deciding who fetches `key` from the origin. */
   election: (key: string): string => `elect/${key}`,
+  /** Every agent serving `key` registers its BitTorrent address under this prefix. */
+  peerPrefix: (key: string): string => `peers/${key}/`,
+  /** Agent `agentId`'s entry for `key`. */
+  peer: (key: string, agentId: string): string => `peers/${key}/${encodeURIComponent(agentId)}`,
   /** The private key the start-up warm-up campaigns and watches on. */
   warmUp: (candidate: string, nonce: string): string => `warmup/${candidate}-${nonce}`,
 } as const
+
+/**
+ * An agent's BitTorrent address for one object, as the index keeps it: peers find each other there when no tracker
+ * answers. `peerId` lets the engine skip an agent it is already connected to under another address.
+ */
+export type IndexPeer = { address: string; peerId: string }
+
+const PEER_ADDRESS = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/
+const PEER_ID = /^[0-9a-f]{40}$/
+
+/** The index value of `peer`. */
+export function formatIndexPeer(peer: IndexPeer): string {
+  return JSON.stringify({ address: peer.address, peerId: peer.peerId })
+}
+
+/** Reads an index peer value (untrusted: another agent, or anyone with write access to etcd); undefined if malformed. */
+export function parseIndexPeer(value: string | Buffer): IndexPeer | undefined {
+  let v: unknown
+  try { v = JSON.parse(value.toString()) } catch { return undefined }
+  if (typeof v !== 'object' || v === null) return undefined
+  const { address, peerId } = v as { address?: unknown; peerId?: unknown }
+  if (typeof address !== 'string' || typeof peerId !== 'string' || !PEER_ID.test(peerId)) return undefined
+  const m = PEER_ADDRESS.exec(address)
+  const port = Number(m?.[1])
+  return m && port > 0 && port < 65536 ? { address, peerId } : undefined
+}
 
 // ── 2. Torrents built by agents ──────────────────────────────────────────────────────────────────────────────
 //

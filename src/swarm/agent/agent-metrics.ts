@@ -10,6 +10,10 @@ export type AgentMetrics = {
   banned: () => void
   /** A download reached a final state. */
   finished: (result: 'ok' | 'failed') => void
+  /** A follower went back to the origin (no peer served it within the deadline). */
+  backToSource: (reason: string) => void
+  /** Bytes back-to-source fetches took from the origin. */
+  backToSourceBytes: (n: number) => void
   /** The engine's report of peers it refused or closed. */
   peerEvents: PeerEvents
 }
@@ -20,6 +24,8 @@ export function createAgentMetrics(downloads: ReadonlyMap<string, Download>): Ag
   const peerDrops = new Counter({ name: 'colony_swarm_peer_dropped_total', help: 'peer connections refused or closed by the per-peer limits (native engine)', labelNames: ['reason'], registers: [registry] })
   const bans = new Counter({ name: 'colony_swarm_banned_peers_total', help: 'peers banned for sending data that failed verification', registers: [registry] })
   const finished = new Counter({ name: 'colony_swarm_downloads_finished_total', help: 'downloads that reached a final state', labelNames: ['result'], registers: [registry] })
+  const b2s = new Counter({ name: 'colony_swarm_back_to_source_total', help: 'downloads that went back to the origin because no peer served them in time', labelNames: ['reason'], registers: [registry] })
+  const b2sBytes = new Counter({ name: 'colony_swarm_back_to_source_bytes_total', help: 'bytes back-to-source fetches took from the origin', registers: [registry] })
   const sum = (f: (d: DownloadInfo) => number): number => [...downloads.values()].reduce((n, d) => n + f(d.info()), 0)
   new Gauge({ name: 'colony_swarm_origin_bytes', help: 'bytes fetched from origins by live downloads', registers: [registry], collect() { this.set(sum((d) => d.bytes.fromOrigin)) } })
   new Gauge({ name: 'colony_swarm_peer_bytes', help: 'bytes received from peers by live downloads', registers: [registry], collect() { this.set(sum((d) => d.bytes.fromPeers)) } })
@@ -35,6 +41,8 @@ export function createAgentMetrics(downloads: ReadonlyMap<string, Download>): Ag
     registry,
     banned: () => bans.inc(),
     finished: (result) => finished.inc({ result }),
+    backToSource: (reason) => b2s.inc({ reason }),
+    backToSourceBytes: (n) => b2sBytes.inc(n),
     peerEvents: { protocolError: (reason) => protocolErrors.inc({ reason }), dropped: (reason) => peerDrops.inc({ reason }) },
   }
 }

@@ -69,6 +69,19 @@ export type AgentOptions = {
   originRetries?: number
   /** Origin retry backoff base in ms. @defaultValue SWARM_DEFAULTS.origin.backoffBaseMs (200) */
   backoffBaseMs?: number
+  /**
+   * Host registered in the index with the BitTorrent port: other agents dial it when no tracker answers.
+   * @defaultValue SWARM_DEFAULTS.agent.advertiseHost ('': peerHost when it names one interface, else the first non-loopback IPv4, else 127.0.0.1)
+   */
+  advertiseHost?: string
+  /** A follower that no peer serves in time fetches its missing pieces from the origin; false fails it with SWARM_STALLED. @defaultValue SWARM_DEFAULTS.backToSource.enabled (true) */
+  backToSource?: boolean
+  /** No new byte for this long → back to the origin. @defaultValue SWARM_DEFAULTS.backToSource.stallMs (15 s) */
+  stallTimeoutMs?: number
+  /** Not complete this long after the start → back to the origin, progress or not. @defaultValue SWARM_DEFAULTS.backToSource.deadlineMs (30 min) */
+  swarmDeadlineMs?: number
+  /** Back-to-source fetches this agent runs at once. @defaultValue SWARM_DEFAULTS.backToSource.maxConcurrent (2) */
+  backToSourceMax?: number
   /** Identity in elections and logs. @defaultValue `${hostname}-${pid}-${random}` */
   agentId?: string
   /** Resume the downloads recorded in dataDir. @defaultValue SWARM_DEFAULTS.agent.resume (true) */

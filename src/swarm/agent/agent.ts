@@ -15,6 +15,7 @@ import { createMemoryIndex } from '../index-store/memory-index.ts'
 import { probeOrigin, warmUpOriginClient } from '../origin/probe.ts'
 import { DATA_LAYOUT, type DownloadRecord } from '../wire-format.ts'
 import { createAgentMetrics } from './agent-metrics.ts'
+import { SourceSlots } from './back-to-source.ts'
 import type { Agent, AgentOptions } from './agent-types.ts'
 import { Download, type DownloadContext } from './download.ts'
 
@@ -64,6 +65,16 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     originRetries: options.originRetries ?? SWARM_DEFAULTS.origin.retries,
     backoffBaseMs: options.backoffBaseMs ?? SWARM_DEFAULTS.origin.backoffBaseMs,
     onBan: () => metrics.banned(),
+    advertise: engine.peerId === undefined ? undefined
+      : { address: joinHostPort(advertisedHost(options.advertiseHost ?? SWARM_DEFAULTS.agent.advertiseHost, options.peerHost), torrentPort), peerId: engine.peerId },
+    backToSource: {
+      enabled: options.backToSource ?? SWARM_DEFAULTS.backToSource.enabled,
+      stallMs: options.stallTimeoutMs ?? SWARM_DEFAULTS.backToSource.stallMs,
+      deadlineMs: options.swarmDeadlineMs ?? SWARM_DEFAULTS.backToSource.deadlineMs,
+      slots: new SourceSlots(options.backToSourceMax ?? SWARM_DEFAULTS.backToSource.maxConcurrent),
+      started: (reason) => metrics.backToSource(reason),
+      bytes: (n) => metrics.backToSourceBytes(n),
+    },
   }
 
   const recordPath = (id: string): string => path.join(recordsDir, `${id}.json`)
@@ -161,4 +172,18 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   await Promise.all([index.warmUp?.(agentId), warmUpOriginClient(`${agent.url}/healthz`)])
   log.info({ api: agent.url, engine: engine.kind, torrentPort, agentId, index: index.kind, trackers: ctx.trackers }, 'swarm agent listening')
   return agent
+}
+
+/** The host other agents dial: the one given, else a peer host naming one interface, else the first non-loopback IPv4. */
+export function advertisedHost(given: string, peerHost: string | undefined): string {
+  if (given) return given
+  if (peerHost && peerHost !== '0.0.0.0' && peerHost !== '::') return peerHost
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
+  }
+  return '127.0.0.1'
+}
+
+function joinHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
 }

@@ -2,7 +2,8 @@
 import type { HostAllowList } from '../../shared/allow-host.ts'
 import type { Logger } from '../../shared/logger.ts'
 import type { SwarmEngine } from '../engines/engine.ts'
-import type { SwarmIndex } from '../index-store/swarm-index.ts'
+import type { IndexPeer, SwarmIndex } from '../index-store/swarm-index.ts'
+import type { BackToSourceReason, SourceSlots } from './back-to-source.ts'
 
 export type { DownloadInfo, DownloadState } from '../wire-format.ts'
 
@@ -25,5 +26,17 @@ export type DownloadContext = {
   originRetries: number
   backoffBaseMs: number
   log: Logger
+  /** This agent's BitTorrent address, registered in the index for every object it holds. @defaultValue none (the engine takes no index peers) */
+  advertise: IndexPeer | undefined
+  backToSource: {
+    enabled: boolean
+    stallMs: number
+    deadlineMs: number
+    slots: SourceSlots
+    /** A follower went back to the origin. */
+    started: (reason: BackToSourceReason) => void
+    /** Bytes a back-to-source fetch took from the origin. */
+    bytes: (n: number) => void
+  }
   onBan: (info: { address: string; peerId: string }) => void
 }

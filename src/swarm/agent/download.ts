@@ -9,6 +9,8 @@ import type { DownloadContext, DownloadInfo, DownloadState } from './download-ty
 import { whenComplete, type EngineTorrent } from '../engines/engine.ts'
 import { SwarmError } from '../errors.ts'
 import { fetchSegmentsFromOrigin, fetchWholeFromOrigin } from './leader-fetch.ts'
+import { completeFromOrigin, heldPieces, swarmDeadline, type BackToSourceReason } from './back-to-source.ts'
+import { IndexPeers } from './index-peers.ts'
 import { probeOrigin, type OriginProbe } from '../origin/probe.ts'
 import { PartSet } from './part-set.ts'
 import { scheduleSeedStop } from './seed-policy.ts'
@@ -37,6 +39,11 @@ export class Download extends EventEmitter<DownloadEvents> {
   finished: Promise<void> = Promise.resolve()
   readonly #ctx: DownloadContext
   readonly #abort = new AbortController()
+  /** Aborted when a follower gives up on the swarm for the origin (back-to-source). */
+  readonly #swarm = new AbortController()
+  readonly #swarmSignal = AbortSignal.any([this.#abort.signal, this.#swarm.signal])
+  /** This agent's entry in the index and the others' it heard of; stopped with the torrents or on failure. */
+  readonly #peers: IndexPeers
   #torrent: EngineTorrent | undefined
   /** Segment torrents (progressive publication); undefined for an object published whole. */
   #parts: PartSet | undefined
@@ -56,6 +63,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     super()
     this.setMaxListeners(0)
     this.#ctx = ctx
+    this.#peers = new IndexPeers(ctx)
     this.id = id
     this.url = url
     this.expectedSha256 = sha256?.toLowerCase()
@@ -183,6 +191,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     this.error = err instanceof ColonyError ? err
       : new SwarmError('SWARM_ENGINE_FAILED', (err as Error).message ?? String(err), { cause: err })
     this.#ctx.log.warn({ id: this.id, url: this.url, err: this.error.toJSON() }, 'download failed')
+    this.#peers.stop()
     this.state = 'failed'
     this.emit('state', 'failed')
   }
@@ -196,16 +205,74 @@ export class Download extends EventEmitter<DownloadEvents> {
     const local = await readIfExists(torrentPath)
     const complete = await readIfExists(path.join(dir, DATA_LAYOUT.completeFile))
     signal.throwIfAborted()
+    // Peers found through the index reach the torrents joined so far and, on joining, the later ones. Not awaited:
+    // the claim does not wait for these round trips.
+    void this.#peers.start(this.probe.key, this.id, (peer) => {
+      this.#torrent?.addPeers?.([peer])
+      this.#parts?.addPeers([peer])
+    })
     if (local) {
       // Restart: the torrent is known locally, the engine re-verifies whatever pieces are on disk.
       const mark = complete ? JSON.parse(complete.toString()) as CompleteMark : undefined
       this.role = mark?.role ?? 'peer'
       this.#actualSha256 = mark?.sha256
-      await this.#joinSwarm(local, !!mark)
+      await (mark ? this.#joinSwarm(local, true) : this.#orBackToSource(this.#joinSwarm(local, false), torrentPath))
     } else {
-      await this.#claimAndFetch(torrentPath)
+      await this.#orBackToSource(this.#claimAndFetch(torrentPath), torrentPath)
     }
     await this.#complete()
+  }
+
+  /**
+   * Runs a follower's swarm phase (`work`) against the swarm deadline: no new byte for the stall timeout, or the
+   * absolute deadline, while it waits or swarms (not while it leads) → stop the torrents and fetch what is missing
+   * from the origin (back-to-source), or fail with SWARM_STALLED when that is off.
+   */
+  async #orBackToSource(work: Promise<void>, torrentPath: string): Promise<void> {
+    const b = this.#ctx.backToSource
+    const watching = new AbortController()
+    let finished = false
+    const done = work.then(() => { finished = true })
+    done.catch(() => undefined)
+    try {
+      const reason = await Promise.race([done.then(() => undefined), swarmDeadline({
+        stallMs: b.stallMs, deadlineMs: b.deadlineMs, signal: watching.signal,
+        progress: () => { const i = this.info(); return i.bytes.done + i.bytes.fromPeers },
+        active: () => this.role !== 'leader' && (this.state === 'waiting' || this.state === 'swarm'),
+      })])
+      if (reason === undefined) return
+      const why = new SwarmError('SWARM_STALLED', `no peer served ${this.url} in time (${reason})`, { details: { reason } })
+      this.#swarm.abort(why)
+      await done.catch(() => undefined)
+      if (finished) return
+      if (!b.enabled) throw why
+      await this.#backToSource(reason, torrentPath)
+    } finally { watching.abort() }
+  }
+
+  /** Stops the torrents (what they verified stays on disk), fetches every missing piece from the origin, seeds. */
+  async #backToSource(reason: BackToSourceReason, torrentPath: string): Promise<void> {
+    const probe = this.probe as OriginProbe
+    const release = await this.#ctx.backToSource.slots.acquire(this.#abort.signal)
+    try {
+      const held = heldPieces(probe.length, this.#torrent, this.#parts)
+      await this.#torrent?.stop({ wait: true })
+      await this.#parts?.stop({ wait: true })
+      this.#torrent = undefined
+      this.#parts = undefined
+      this.#originHave = 0
+      this.role ??= 'peer'
+      this.#setState('origin')
+      const got = await completeFromOrigin({
+        ctx: this.#ctx, probe, file: this.file as string, name: this.#name, id: this.id, reason, held, signal: this.#abort.signal,
+        onBytes: (n) => { this.#fromOrigin += n; this.emit('progress') },
+      })
+      this.#actualSha256 = got.sha256
+      this.#assembly = undefined
+      this.#assembled = true
+      await writeFile(torrentPath, got.torrent)
+      await this.#joinSwarm(got.torrent, true)
+    } finally { release() }
   }
 
   /**
@@ -216,10 +283,11 @@ export class Download extends EventEmitter<DownloadEvents> {
    */
   async #claimAndFetch(torrentPath: string): Promise<void> {
     const probe = this.probe as OriginProbe
-    const signal = this.#abort.signal
+    const signal = this.#swarmSignal
     this.#setState('waiting')
     const parts = new PartSet({ engine: this.#ctx.engine, dir: path.join(this.dir as string, DATA_LAYOUT.partsDir), objectFile: this.file as string, trackers: this.#ctx.trackers, length: probe.length, log: this.#ctx.log })
     this.#parts = parts
+    parts.addPeers(this.#peers.all)
     parts.on('progress', () => this.emit('progress'))
     parts.on('ban', (p) => { this.#ctx.log.warn({ id: this.id, peer: p }, 'banned peer for bad data'); this.#ctx.onBan(p) })
     await mkdir(path.join(this.dir as string, DATA_LAYOUT.partsDir), { recursive: true })
@@ -238,6 +306,11 @@ export class Download extends EventEmitter<DownloadEvents> {
       const claimed = this.#ctx.index.claim(probe.key, { candidate: this.#ctx.agentId, signal: campaign.signal })
       claimed.catch(() => undefined)
       const first = await Promise.race([claimed, parts.allDone.then(() => 'parts' as const)])
+      if (signal.aborted) {
+        // Back-to-source won the race with an election.
+        if (first !== 'parts' && first.kind === 'leader') await first.release()
+        throw signal.reason as Error
+      }
       if (first === 'parts') {
         campaign.abort(new SwarmError('SWARM_CANCELLED', 'every segment arrived'))
         this.role = 'peer'
@@ -274,7 +347,7 @@ export class Download extends EventEmitter<DownloadEvents> {
   }
 
   #waitParts(parts: PartSet): Promise<void> {
-    return untilAborted(parts.allDone, this.#abort.signal)
+    return untilAborted(parts.allDone, this.#swarmSignal)
   }
 
   /**
@@ -367,9 +440,10 @@ export class Download extends EventEmitter<DownloadEvents> {
     this.#torrent = torrent
     torrent.on('ban', (p) => { this.#ctx.log.warn({ id: this.id, peer: p }, 'banned peer for bad data'); this.#ctx.onBan(p) })
     torrent.on('progress', () => this.emit('progress'))
+    torrent.addPeers?.(this.#peers.all)
     this.#resumed = Math.max(this.#resumed, complete ? 0 : torrent.resumed)
     this.emit('progress')
-    if (!complete) await whenComplete(torrent, this.#abort.signal)
+    if (!complete) await whenComplete(torrent, this.#swarmSignal)
   }
 
   async #complete(): Promise<void> {
@@ -409,6 +483,7 @@ export class Download extends EventEmitter<DownloadEvents> {
 
   async #stopTorrent(): Promise<void> {
     this.#cancelSeedStop()
+    this.#peers.stop()
     await this.#torrent?.stop()
     await this.#parts?.stop()
   }

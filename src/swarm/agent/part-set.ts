@@ -5,6 +5,7 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Logger } from '../../shared/logger.ts'
 import type { EngineTorrent, SwarmEngine } from '../engines/engine.ts'
+import type { IndexPeer } from '../index-store/swarm-index.ts'
 import { SwarmError } from '../errors.ts'
 import { SegmentDigest } from './segment-digest.ts'
 import { layoutFromPart, segmentAt, segmentLength, segmentStart, type FileRange, type SegmentLayout } from './segments.ts'
@@ -51,6 +52,8 @@ export class PartSet extends EventEmitter<PartSetEvents> {
   readonly #complete = new Set<number>()
   readonly #joining = new Set<number>()
   readonly #torrents = new Map<number, Buffer>()
+  /** Peers the index names for the object, handed to every segment torrent. */
+  readonly #indexPeers: IndexPeer[] = []
   #watchdog: NodeJS.Timeout | undefined
   #digest: SegmentDigest | undefined
   #allDone!: () => void
@@ -156,6 +159,7 @@ export class PartSet extends EventEmitter<PartSetEvents> {
       // Stopped, or dropped while the engine was adding it (the leader fetches it from the origin now).
       if (this.stopped || (!complete && !this.#joining.has(part))) { await handle.stop({ wait: true }); return }
       this.#handles.set(part, handle)
+      if (this.#indexPeers.length) handle.addPeers?.(this.#indexPeers)
       handle.on('progress', () => this.emit('progress'))
       handle.on('ban', (p) => this.emit('ban', p))
       handle.on('error', (err) => this.#failed(err))
@@ -272,9 +276,16 @@ export class PartSet extends EventEmitter<PartSetEvents> {
     return out
   }
 
-  async stop(): Promise<void> {
+  /** Peers found in the index: every segment torrent, joined or to come, may dial them. */
+  addPeers(peers: readonly IndexPeer[]): void {
+    this.#indexPeers.push(...peers)
+    for (const h of this.#handles.values()) h.addPeers?.(peers)
+  }
+
+  /** `wait`: resolve once the engine has let go of the files (before someone else writes them). */
+  async stop(options: { wait?: boolean } = {}): Promise<void> {
     this.stopped = true
     clearInterval(this.#watchdog)
-    await Promise.all([...this.#handles.values()].map((h) => h.stop()))
+    await Promise.all([...this.#handles.values()].map((h) => h.stop(options)))
   }
 }

@@ -3,6 +3,7 @@
 // JSON-RPC ('aria2').
 import type { EventEmitter } from 'node:events'
 import type { Logger } from '../../shared/logger.ts'
+import type { IndexPeer } from '../wire-format.ts'
 import type { PeerEvents, PeerLimits } from './native/peer-limits.ts'
 
 export type EngineKind = 'native' | 'aria2'
@@ -44,6 +45,12 @@ export interface EngineTorrent extends EventEmitter<EngineTorrentEvents> {
   readonly bannedCount: number
   status(): EngineTorrentStatus
   hasPiece(index: number): boolean
+  /**
+   * Peers found outside the trackers (the index): dialled whenever the torrent has no peer of use — every tracker
+   * down, or none knowing a seeder. Native only: aria2's RPC cannot add a peer to a running download, so an aria2
+   * agent relies on its trackers and, failing them, on the download's back-to-source fetch.
+   */
+  addPeers?(peers: readonly IndexPeer[]): void
   /** Best effort: fetch these pieces first (native only; aria2 picks rarest-first). */
   prioritize(first: number, last: number): void
   /**
@@ -104,6 +111,8 @@ export interface SwarmEngine {
   readonly kind: EngineKind
   /** BitTorrent TCP port. */
   readonly port: number
+  /** The engine's BitTorrent peer id (hex), registered in the index beside its address. @defaultValue none (the engine takes no peers from the index) */
+  readonly peerId?: string
   /** add() honours `placement`. @defaultValue false */
   readonly inPlace?: boolean
   /** Adds a torrent; resolves once the engine knows which pieces are on disk. */

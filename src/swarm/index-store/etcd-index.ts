@@ -1,9 +1,9 @@
 // The distributed index: torrents under <prefix>torrents/<key>, one etcd election per key for the origin fetch.
 import { randomBytes } from 'node:crypto'
-import { Etcd3, type Campaign, type Namespace, type Watcher } from 'etcd3'
+import { Etcd3, type Campaign, type Lease, type Namespace, type Watcher } from 'etcd3'
 import { SWARM_DEFAULTS } from '../defaults.ts'
 import { SwarmError } from '../errors.ts'
-import { INDEX_KEYS } from '../wire-format.ts'
+import { formatIndexPeer, INDEX_KEYS, parseIndexPeer } from '../wire-format.ts'
 import type { Claim, ClaimOptions, SwarmIndex } from './swarm-index.ts'
 
 export type EtcdIndexOptions = {
@@ -34,6 +34,17 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
   const ttl = options.leaseTtlSeconds ?? SWARM_DEFAULTS.etcd.leaseTtlSeconds
   const { torrent: torrentKey, partPrefix, part: partKey, partOf } = INDEX_KEYS
   const live = new Set<() => void>()
+  // One lease for every peer entry of this agent (not one per object): its keep-alives cost the same however many
+  // objects the agent serves, and its entries go with it when it dies. A lost lease (etcd unreachable past the
+  // TTL) takes the entries with it; the next registration grants a new one.
+  let lease: Lease | undefined
+  const peerLease = (): Lease => {
+    if (lease) return lease
+    const l = ns.lease(ttl)
+    l.on('lost', () => { if (lease === l) lease = undefined })
+    lease = l
+    return l
+  }
   // Opens the gRPC channel (and loads its code) now, not on the first request: a fleet asked for one object at
   // once otherwise spends its first second or two connecting, every agent at the same moment. Errors here are
   // ignored; an unreachable etcd still surfaces on the first claim.
@@ -161,6 +172,28 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
         for (const [k, v] of Object.entries(all)) onPart(partOf(k), v)
       } catch (err) { throw wrap(err) }
     },
+    registerPeer: async (key, agentId, peer, signal) => {
+      if (signal.aborted) return
+      const name = INDEX_KEYS.peer(key, agentId)
+      const drop = (): void => { live.delete(drop); void ns.delete().key(name).catch(() => undefined) }
+      signal.addEventListener('abort', drop, { once: true })
+      live.add(drop)
+      // Best effort: an etcd that cannot take it only costs the fleet this route to the agent.
+      try { await peerLease().put(name).value(formatIndexPeer(peer)) } catch { /* see above */ }
+    },
+    watchPeers: async (key, onPeer, signal) => {
+      const take = (value: Buffer): void => { const p = parseIndexPeer(value); if (p) onPeer(p) }
+      try {
+        const w = await ns.watch().prefix(INDEX_KEYS.peerPrefix(key)).create()
+        const stop = (): void => { void w.cancel().catch(() => undefined) }
+        if (signal.aborted) { stop(); return }
+        signal.addEventListener('abort', stop, { once: true })
+        live.add(stop)
+        w.on('put', (kv) => take(kv.value))
+        w.on('error', () => undefined)
+        for (const v of Object.values(await ns.getAll().prefix(INDEX_KEYS.peerPrefix(key)).buffers())) take(v)
+      } catch (err) { throw wrap(err) }
+    },
     warmUp: async (candidate) => {
       // The gRPC client builds each message type's decoder on first use (protobufjs codegen): at the first claim
       // that is ~0.2–0.4 s of CPU per agent, every agent of a fleet at the same moment. A private election and a
@@ -196,6 +229,7 @@ export function createEtcdIndex(options: EtcdIndexOptions): SwarmIndex {
     },
     close: async () => {
       for (const f of [...live]) f()
+      await lease?.revoke().catch(() => undefined)
       client.close()
     },
   }

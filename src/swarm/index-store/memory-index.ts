@@ -1,6 +1,6 @@
 // The embedded index: a map plus a per-key queue of candidates, for agents sharing one process.
 import { SwarmError } from '../errors.ts'
-import type { Claim, ClaimOptions, SwarmIndex } from './swarm-index.ts'
+import type { Claim, ClaimOptions, IndexPeer, SwarmIndex } from './swarm-index.ts'
 
 type Candidate = {
   id: number
@@ -16,6 +16,8 @@ export function createMemoryIndex(): SwarmIndex {
   const queues = new Map<string, Candidate[]>()
   const parts = new Map<string, Map<number, Buffer>>()
   const partWatchers = new Map<string, Set<(part: number, torrent: Buffer) => void>>()
+  const peers = new Map<string, Map<string, IndexPeer>>()
+  const peerWatchers = new Map<string, Set<(peer: IndexPeer) => void>>()
   let nextId = 1
   let closed = false
 
@@ -93,6 +95,30 @@ export function createMemoryIndex(): SwarmIndex {
       signal.addEventListener('abort', () => {
         set.delete(onPart)
         if (set.size === 0) partWatchers.delete(key)
+      }, { once: true })
+    },
+    registerPeer: async (key, agentId, peer, signal) => {
+      if (signal.aborted || closed) return
+      let m = peers.get(key)
+      if (!m) { m = new Map(); peers.set(key, m) }
+      m.set(agentId, peer)
+      for (const w of [...(peerWatchers.get(key) ?? [])]) w(peer)
+      signal.addEventListener('abort', () => {
+        const now = peers.get(key)
+        if (now?.get(agentId) !== peer) return
+        now.delete(agentId)
+        if (now.size === 0) peers.delete(key)
+      }, { once: true })
+    },
+    watchPeers: async (key, onPeer, signal) => {
+      if (signal.aborted) return
+      for (const p of peers.get(key)?.values() ?? []) onPeer(p)
+      let set = peerWatchers.get(key)
+      if (!set) { set = new Set(); peerWatchers.set(key, set) }
+      set.add(onPeer)
+      signal.addEventListener('abort', () => {
+        set.delete(onPeer)
+        if (set.size === 0) peerWatchers.delete(key)
       }, { once: true })
     },
     remove: async (key) => { torrents.delete(key); parts.delete(key) },

@@ -1,4 +1,8 @@
-// The index: which torrent serves a given origin object version, and who fetches it from the origin on a miss.
+// The index: which torrent serves a given origin object version, who fetches it from the origin on a miss, and
+// which agents serve it (their BitTorrent addresses, for when no tracker answers).
+import type { IndexPeer } from '../wire-format.ts'
+
+export type { IndexPeer } from '../wire-format.ts'
 
 /** This caller won the election for the key: fetch from the origin once, then publish (or release on failure). */
 export type LeaderClaim = {
@@ -44,6 +48,13 @@ export interface SwarmIndex {
    * new one, until the signal aborts.
    */
   watchParts(key: string, onPart: (part: number, torrent: Buffer) => void, signal: AbortSignal): Promise<void>
+  /**
+   * Registers this agent's BitTorrent address for key until the signal aborts (etcd: under a lease, so a dead
+   * agent's entry goes with it). Best effort: never rejects.
+   */
+  registerPeer(key: string, agentId: string, peer: IndexPeer, signal: AbortSignal): Promise<void>
+  /** Calls onPeer for every agent registered for key: those already there (before this resolves), then each new one, until the signal aborts. */
+  watchPeers(key: string, onPeer: (peer: IndexPeer) => void, signal: AbortSignal): Promise<void>
   /** Drops a published torrent (it proved unusable) so the next claim elects a new leader. */
   remove(key: string): Promise<void>  // also drops its segment torrents
   /**

@@ -48,6 +48,8 @@ export type OriginDownloadOptions = {
   sink?: OriginSink
   /** First byte of the object to fetch (a successor leader continues after the published segments). @defaultValue 0 */
   offset?: number
+  /** One past the last byte to fetch (a back-to-source range). @defaultValue the object's length */
+  end?: number
   /** Consecutive failed attempts (no byte gained past the furthest point reached) before giving up. @defaultValue SWARM_DEFAULTS.origin.retries (5) */
   retries?: number
   /** Bytes per second from the origin; 0 = no cap. @defaultValue 0 */
@@ -67,7 +69,8 @@ export type OriginDownloadOptions = {
 export async function downloadFromOrigin(options: OriginDownloadOptions): Promise<{ fromOrigin: number; resumedBytes: number }> {
   const { probe, signal } = options
   const offset = options.offset ?? 0
-  const total = probe.length - offset
+  const end = options.end ?? probe.length
+  const total = end - offset
   const sink = options.sink ?? fileSink(options.file as string, options.hasher as PieceHasher, probe.length)
   let fromOrigin = 0
   let resumedBytes = 0
@@ -88,8 +91,8 @@ export async function downloadFromOrigin(options: OriginDownloadOptions): Promis
       let skip = 0
       try {
         const headers: Record<string, string> = { 'accept-encoding': 'identity' }
-        if (offset + have > 0) {
-          headers.range = `bytes=${offset + have}-`
+        if (offset + have > 0 || end < probe.length) {
+          headers.range = `bytes=${offset + have}-${end < probe.length ? end - 1 : ''}`
           headers['if-range'] = probe.etag && !probe.etag.startsWith('W/') ? probe.etag : probe.lastModified ?? probe.etag ?? ''
         }
         const { res } = await requestAllowed(probe.fetchUrl, { headers, ...(signal ? { signal } : {}) }, options.allow)

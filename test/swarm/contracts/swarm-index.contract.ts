@@ -116,6 +116,38 @@ export function swarmIndexContract(name: string, make: () => SwarmIndex): void {
       await leader.release().catch(() => undefined)
     })
 
+    test('peers: a watch sees the agents registered before and after it; an ended registration is gone for the next watch', async () => {
+      const key = newKey()
+      const peerA = { address: '10.0.0.1:6881', peerId: 'a'.repeat(40) }
+      const peerB = { address: '[::1]:6882', peerId: 'b'.repeat(40) }
+      const regA = new AbortController()
+      const regB = new AbortController()
+      await index.registerPeer(key, 'agent-a', peerA, regA.signal)
+      const seen = new Map<string, string>()
+      const watching = new AbortController()
+      let both!: () => void
+      const gotBoth = new Promise<void>((resolve) => { both = resolve })
+      await index.watchPeers(key, (p) => { seen.set(p.address, p.peerId); if (seen.size === 2) both() }, watching.signal)
+      assert.equal(seen.get(peerA.address), peerA.peerId, 'registered before the watch')
+      await index.registerPeer(key, 'agent-b', peerB, regB.signal)
+      await gotBoth
+      assert.equal(seen.get(peerB.address), peerB.peerId, 'registered after the watch')
+      watching.abort()
+      regA.abort()
+      const after = new Map<string, string>()
+      // etcd revokes the lease asynchronously: poll with a deadline.
+      for (const until = Date.now() + 5000; ;) {
+        after.clear()
+        const stop = new AbortController()
+        await index.watchPeers(key, (p) => after.set(p.address, p.peerId), stop.signal)
+        stop.abort()
+        if (!after.has(peerA.address) || Date.now() > until) break
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      assert.deepEqual([...after.keys()], [peerB.address])
+      regB.abort()
+    })
+
     test('reports its kind', () => {
       assert.equal(typeof index.kind, 'string')
       assert.ok(index.kind.length > 0)

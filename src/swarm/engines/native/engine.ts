@@ -27,6 +27,8 @@ const noop = (): void => undefined
 const REANNOUNCE_IDLE_MS = 2_000
 /** A full torrent gives a new connection the slot of a peer of no use for this long (or the idle limit, if shorter). */
 const REPLACE_IDLE_MS = 2_000
+/** A downloading torrent this young leaves finding peers to its trackers; older, with no peer of use, it dials the index's. */
+const INDEX_PEER_GRACE_MS = 1000
 /** How long an agent waits for a connection from a peer with a lower id before it dials that peer itself. */
 const WAIT_FOR_DIAL_MS = 1000
 
@@ -135,6 +137,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       return false
     },
     wantsUpload: (peer) => { ready.add(peer); pump() },
+    indexPeersAdded: (t) => dialIndexPeers(t),
     detached: (t) => {
       lastAnnounce.delete(t)
       const g = groupOf.get(t)
@@ -268,13 +271,29 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     wire.handshake(t.infoHash, peerId, { dht: false, fast: false })
   }
 
+  const useful = (t: NativeTorrent): boolean => [...t.peers.values()].some((p) => !p.wire.peerChoking || p.fetching.size > 0)
+  /**
+   * Dials the peers the index named for `t` when none of its peers is of use once the trackers had their chance
+   * (every tracker down, or none knowing a seeder). They join the group's addresses, so the object's next
+   * segments dial them at once.
+   */
+  const dialIndexPeers = (t: NativeTorrent): void => {
+    if (t.complete || t.stopped || t.indexPeers.size === 0 || t.ageMs < INDEX_PEER_GRACE_MS || useful(t)) return
+    const g = groupFor(t)
+    for (const [address, id] of t.indexPeers) {
+      if (id === peerId || t.peers.has(id)) continue
+      g?.addresses.add(address)
+      connect(t, address)
+    }
+  }
+
   const idleTimer = setInterval(() => {
     const now = Date.now()
     for (const [t, tc] of trackers) {
-      if (t.complete || t.stopped) continue
-      const useful = [...t.peers.values()].some((p) => !p.wire.peerChoking || p.fetching.size > 0)
+      if (t.complete || t.stopped || useful(t)) continue
       const last = lastAnnounce.get(t) ?? 0
-      if (!useful && now - last >= REANNOUNCE_IDLE_MS) { lastAnnounce.set(t, now); tc.update() }
+      if (now - last >= REANNOUNCE_IDLE_MS) { lastAnnounce.set(t, now); tc.update() }
+      dialIndexPeers(t)
     }
   }, 1000)
   idleTimer.unref()
@@ -326,6 +345,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   return {
     kind: 'native',
     port,
+    peerId,
     inPlace: true,
     add,
     close: async () => {

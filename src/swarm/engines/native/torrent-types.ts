@@ -44,6 +44,8 @@ export type NativeTorrentContext = {
   /** The peer has requests queued: the engine's uploader serves them under the upload cap. */
   wantsUpload: (peer: NativePeer) => void
   detached: (t: NativeTorrent) => void
+  /** The torrent heard of peers from the index: the engine dials them if no peer is of use. */
+  indexPeersAdded: (t: NativeTorrent) => void
 }
 
 export type NativeTorrentOptions = {

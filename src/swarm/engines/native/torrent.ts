@@ -19,6 +19,7 @@ import { PieceAvailability } from './piece-availability.ts'
 import { pickEndGame, pickRarest } from './piece-picker.ts'
 import { RevealPlan } from './super-seed.ts'
 import type { ParsedTorrent } from '../../torrent-file.ts'
+import type { IndexPeer } from '../../wire-format.ts'
 
 export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements EngineTorrent {
   readonly infoHash: string
@@ -134,6 +135,22 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
       downRate: Math.round(this.#downRate.sample(this.#received)), upRate: Math.round(this.#upRate.sample(this.#uploaded)),
       peers: this.peers.size, complete: this.complete && !this.stopped,
     }
+  }
+
+  /** Peers from the index, address → peer id: the engine dials them when no peer is of use (see addPeers). */
+  readonly indexPeers = new Map<string, string>()
+
+  /** Milliseconds since the torrent was added. */
+  get ageMs(): number { return performance.now() - this.#addedAt }
+
+  addPeers(peers: readonly IndexPeer[]): void {
+    let added = false
+    for (const p of peers) {
+      if (this.indexPeers.get(p.address) === p.peerId) continue
+      this.indexPeers.set(p.address, p.peerId)
+      added = true
+    }
+    if (added) this.#ctx.indexPeersAdded(this)
   }
 
   prioritize(first: number, last: number): void {
