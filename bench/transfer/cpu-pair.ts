@@ -25,6 +25,7 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     'skip-rclone': { type: 'boolean', default: false },
     'colony-args': { type: 'string', default: '' },
+    'prof-dir': { type: 'string' },
   },
 })
 
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
   const rcloneArgs = (i: number): string[] => ['copy', ':http:', '--http-url', `${nginx.url}/vod/`, '--transfers', '64', '--checkers', '64', '--config', rcloneConf, '--stats', '0', ...include,
     ...(s3 ? [`:s3:bench/rclone-${i}`, '--s3-provider', 'Other', '--s3-endpoint', s3.url, '--s3-access-key-id', 'S3RVER', '--s3-secret-access-key', 'S3RVER', '--s3-region', 'us-east-1', '--s3-no-check-bucket']
       : [path.join(work, `dst-rclone-${i}`)])]
-  const profDir = path.join(work, 'prof')
+  const profDir = flags['prof-dir'] ?? path.join(work, 'prof')
   const colonyArgs = (i: number): string[] => [...(flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), path.join(repo, 'bin/colony.js'), 'transfer', `${nginx.url}/catalog.json`,
     '--to', s3 ? `s3://bench/colony-${i}` : path.join(work, `dst-colony-${i}`), '--state', path.join(work, `state-${i}`), ...flags['colony-args'].split(' ').filter(Boolean)]
   const s3Env = s3 ? { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1', COLONY_S3_ENDPOINT: s3.url } : {}
