@@ -4,6 +4,7 @@
 //   node bench/transfer/cpu-pair.ts --shape mid --pairs 3            # 3,075 files of 50–200 KB, 385 MB, to a directory
 //   node bench/transfer/cpu-pair.ts --shape large --to s3            # 200 × ~2 MB segments, to s3rver
 //   node bench/transfer/cpu-pair.ts --shape mid --profile            # + colony under --cpu-prof, top frames per thread
+//   node bench/transfer/cpu-pair.ts --baseline /tmp/colony-before   # + that checkout's colony in the same rotation
 // Work files live under /dev/shm (tmpfs) so neither tool pays the disk's state left by the other.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -26,6 +27,8 @@ const { values: flags } = parseArgs({
     'skip-rclone': { type: 'boolean', default: false },
     'colony-args': { type: 'string', default: '' },
     'prof-dir': { type: 'string' },
+    /** Another checkout of colony (with its node_modules) run as a third tool in the same rotation: before/after. */
+    baseline: { type: 'string' },
   },
 })
 
@@ -79,19 +82,22 @@ async function main(): Promise<void> {
     ...(s3 ? [`:s3:bench/rclone-${i}`, '--s3-provider', 'Other', '--s3-endpoint', s3.url, '--s3-access-key-id', 'S3RVER', '--s3-secret-access-key', 'S3RVER', '--s3-region', 'us-east-1', '--s3-no-check-bucket']
       : [path.join(work, `dst-rclone-${i}`)])]
   const profDir = flags['prof-dir'] ?? path.join(work, 'prof')
-  const colonyArgs = (i: number): string[] => [...(flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), path.join(repo, 'bin/colony.js'), 'transfer', `${nginx.url}/catalog.json`,
-    '--to', s3 ? `s3://bench/colony-${i}` : path.join(work, `dst-colony-${i}`), '--state', path.join(work, `state-${i}`), ...flags['colony-args'].split(' ').filter(Boolean)]
+  const colonyArgs = (i: number, tool: string, checkout: string): string[] => [...(flags.profile && tool === 'colony' ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), path.join(checkout, 'bin/colony.js'), 'transfer', `${nginx.url}/catalog.json`,
+    '--to', s3 ? `s3://bench/${tool}-${i}` : path.join(work, `dst-${tool}-${i}`), '--state', path.join(work, `state-${tool}-${i}`), ...flags['colony-args'].split(' ').filter(Boolean)]
   const s3Env = s3 ? { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1', COLONY_S3_ENDPOINT: s3.url } : {}
 
   const runs: Run[] = []
   const pairs = Number(flags.pairs)
   for (let i = 0; i < pairs; i++) {
-    const order = i % 2 === 0 ? ['colony', 'rclone'] : ['rclone', 'colony']
+    const tools = ['colony', 'rclone', ...(flags.baseline ? ['before'] : [])]
+    const order = i % 2 === 0 ? tools : tools.reverse()
     for (const tool of order) {
       if (tool === 'rclone' && flags['skip-rclone']) continue
-      const r = tool === 'colony' ? await timed(process.execPath, colonyArgs(i), s3Env) : await timed('rclone', rcloneArgs(i))
+      const r = tool === 'rclone' ? await timed('rclone', rcloneArgs(i))
+        : await timed(process.execPath, colonyArgs(i, tool, tool === 'before' ? flags.baseline ?? repo : repo), s3Env)
       r.tool = tool
       if (r.code !== 0) process.stderr.write(`  ${tool} exit ${r.code}: ${r.stderr}\n`)
+      await rm(path.join(work, `state-${tool}-${i}`), { recursive: true, force: true })
       process.stderr.write(`  ${tool.padEnd(6)} wall ${r.wallS.toFixed(2)} s  cpu ${r.cpuS.toFixed(2)} s (user ${r.userS.toFixed(2)}, sys ${r.sysS.toFixed(2)})  rss ${r.rssMB.toFixed(0)} MB  ${((bytes / 1e6) / r.wallS).toFixed(0)} MB/s  load ${os.loadavg()[0]?.toFixed(1)}\n`)
       runs.push(r)
       await rm(path.join(work, `dst-${tool}-${i}`), { recursive: true, force: true })
@@ -100,8 +106,8 @@ async function main(): Promise<void> {
   const stat = (tool: string): { wall: number; cpu: number } => ({ wall: median(runs.filter((r) => r.tool === tool).map((r) => r.wallS)), cpu: median(runs.filter((r) => r.tool === tool).map((r) => r.cpuS)) })
   const c = stat('colony')
   const r = stat('rclone')
-  process.stdout.write(`${flags.shape} → ${flags.to}, ${pairs} pairs, medians: colony wall ${c.wall.toFixed(2)} s cpu ${c.cpu.toFixed(2)} s (${((bytes / 1e6) / c.wall).toFixed(0)} MB/s) | ` +
-    `rclone wall ${r.wall.toFixed(2)} s cpu ${r.cpu.toFixed(2)} s (${((bytes / 1e6) / r.wall).toFixed(0)} MB/s) | ratio wall ${(c.wall / r.wall).toFixed(2)} cpu ${(c.cpu / r.cpu).toFixed(2)}\n`)
+  const line = (tool: string, m: { wall: number; cpu: number }): string => `${tool} wall ${m.wall.toFixed(2)} s cpu ${m.cpu.toFixed(2)} s (${((bytes / 1e6) / m.wall).toFixed(0)} MB/s, ratio to rclone: wall ${(m.wall / r.wall).toFixed(2)} cpu ${(m.cpu / r.cpu).toFixed(2)})`
+  process.stdout.write(`${flags.shape} → ${flags.to}, ${pairs} rounds, medians: ${line('colony', c)}${flags.baseline ? ` | ${line('before', stat('before'))}` : ''} | rclone wall ${r.wall.toFixed(2)} s cpu ${r.cpu.toFixed(2)} s (${((bytes / 1e6) / r.wall).toFixed(0)} MB/s)\n`)
   if (flags.profile) {
     for (const [label, only] of [['main', isMainThreadProfile], ['workers', (f: string) => !isMainThreadProfile(f)]] as const) {
       const p = await summariseProfiles(profDir, 15, only)
