@@ -12,7 +12,6 @@ import { resolveInside } from '../../shared/safe-path.ts'
 import type { Destination, PutInfo, StoredObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { assertNotSymlink, CREATE_NEW, READ_NO_FOLLOW, symlinkError, walkDirs } from './no-follow.ts'
-import { TRANSFER_DEFAULTS } from '../defaults.ts'
 import type { BodySink } from '../core/body-reader.ts'
 import { DirSink } from './dir-sink.ts'
 
@@ -93,14 +92,6 @@ export class DirDestination implements Destination {
     // Keeping the origin's mtime lets a later run recognise an unchanged file by size + time, as rclone does.
     if (modified !== undefined) await utimes(tmp, new Date(), new Date(modified))
     await rename(tmp, full)
-  }
-
-  /**
-   * Bodies copy-file should read whole and hand to putBuffer; bigger ones stream through put(). With blocking
-   * writes a streamed chunk goes straight to the file (no Buffer.concat, memory bounded by the socket's chunks).
-   */
-  get bufferLimit(): number | undefined {
-    return this.#sync ? TRANSFER_DEFAULTS.copy.syncBufferLimit : undefined
   }
 
   async put(key: string, body: Readable, info: PutInfo = {}): Promise<StoredObject> {

@@ -21,8 +21,8 @@ export type CopyFileOptions = {
   checkExisting?: boolean
   /**
    * Bodies up to this size are read into memory and written in one call (less per-file overhead); bigger ones
-   * stream. @defaultValue the destination's `bufferLimit` when it has one (a directory written from a worker
-   * thread: TRANSFER_DEFAULTS.copy.syncBufferLimit), else TRANSFER_DEFAULTS.copy.bufferLimit
+   * stream. A destination that takes bodies chunk by chunk (a directory on a copy worker thread: openSink) gets
+   * every body of known size that way instead. @defaultValue TRANSFER_DEFAULTS.copy.bufferLimit
    */
   bufferLimit?: number
   signal?: AbortSignal
@@ -58,7 +58,7 @@ function openSink(dest: Destination, key: string, info: PutInfo): BodySink | und
 async function copyIntoSink(ref: FileRef, body: SourceObject['body'], size: number, sink: BodySink, o: { checksum: boolean; contentType: string; signal?: AbortSignal | undefined }): Promise<CopyOutcome> {
   const { signal } = o
   const md5 = o.checksum ? createHash('md5') : undefined
-  const onAbort = (): void => { body.destroy(signal?.reason instanceof Error ? signal.reason : new TransferError(TRANSFER_CODES.ABORTED, `${ref.key}: aborted`)) }
+  const onAbort = (): void => { body.destroy(signal?.reason instanceof TransferError ? signal.reason : new TransferError(TRANSFER_CODES.ABORTED, `${ref.key}: aborted`, { cause: signal?.reason })) }
   signal?.addEventListener('abort', onAbort, { once: true })
   let stored: StoredObject
   try {
@@ -104,7 +104,7 @@ export async function copyFile(ref: FileRef, options: CopyFileOptions): Promise<
       try { sink = openSink(dest, ref.key, info) } catch (err) { obj.body.destroy(); throw err }
       if (sink) return await copyIntoSink(ref, obj.body, obj.size, sink, { checksum: options.checksum === true, contentType, signal })
     }
-    const bufferLimit = options.bufferLimit ?? (dest as { bufferLimit?: number }).bufferLimit ?? TRANSFER_DEFAULTS.copy.bufferLimit
+    const bufferLimit = options.bufferLimit ?? TRANSFER_DEFAULTS.copy.bufferLimit
     if (obj.size !== undefined && obj.size <= bufferLimit && dest.putBuffer) {
       const buf = await readBody(obj.body, obj.size, ref.source)
       const md5 = options.checksum ? createHash('md5').update(buf).digest('hex') : undefined
