@@ -40,7 +40,10 @@ type Run = { tool: string; wallS: number; cpuS: number; userS: number; sysS: num
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run & { stderr: string }> {
   return new Promise((resolve) => {
     const timeFile = path.join(work, 'time.txt')
-    const child = spawn('/usr/bin/time', ['-o', timeFile, '-f', '%e %U %S %M', cmd, ...args], { cwd: work, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env }
+    // rclone 1.60's S3 client cannot combine AWS_CA_BUNDLE with its own transport; loopback HTTP needs no CA anyway.
+    if (cmd === 'rclone') delete childEnv.AWS_CA_BUNDLE
+    const child = spawn('/usr/bin/time', ['-o', timeFile, '-f', '%e %U %S %M', cmd, ...args], { cwd: work, env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000) })
     child.on('close', (code) => {
