@@ -31,8 +31,6 @@ export const TRANSFER_DEFAULTS = {
   copy: {
     /** Bodies up to this size are read whole and written in one call; bigger ones stream. */
     bufferLimit: 4 * MiB,
-    /** The same limit for a directory written with blocking calls (a copy worker thread). */
-    syncBufferLimit: 64 * 1024,
   },
   /** HTTP(S) origins. */
   http: {

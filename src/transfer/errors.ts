@@ -65,8 +65,9 @@ const RETRYABLE_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT
 /** Maps anything thrown by a transport into a TransferError, keeping a thrown TransferError as is. */
 export function toTransferError(err: unknown, context: string): TransferError {
   if (err instanceof TransferError) return err
-  const e = err as { code?: string; name?: string; message?: string } | undefined
-  const code = e?.code ?? ''
+  const e = err as { code?: unknown; name?: string; message?: string } | undefined
+  // DOMExceptions (an AbortSignal's reason) carry a numeric code.
+  const code = typeof e?.code === 'string' ? e.code : ''
   // undici's parser refuses a Content-Length that is not a plain decimal number.
   if (e?.name === 'HTTPParserError' && /content-length/i.test(e.message ?? '')) {
     return new TransferError(TRANSFER_CODES.BAD_LENGTH, `${context}: ${e.message ?? ''}`, { cause: err })

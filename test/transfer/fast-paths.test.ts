@@ -42,7 +42,6 @@ test('directory, blocking writes: a streamed body lands whole with its mtime; a 
   const root = await makeTempDir()
   t.after(() => rm(root, { recursive: true, force: true }))
   const dest = new DirDestination(root, { syncSmallWrites: true })
-  assert.equal(dest.bufferLimit, 64 * 1024)
   const parts = [randomBytes(70_000), randomBytes(1), randomBytes(200_000)]
   const whole = Buffer.concat(parts)
   const modified = Date.parse('2024-05-01T10:00:00Z')
@@ -90,6 +89,35 @@ test('copyFile to a worker-style directory: small bodies in one write, big ones 
     assert.deepEqual(await readFile(path.join(root, 'v', name)), data)
   }
   assert.deepEqual(await filesUnder(root), ['v/big.ts', 'v/small.ts'])
+})
+
+test('copyFile into a directory sink: a short, long, failing or aborted body leaves nothing; one that fits lands', async (t) => {
+  const root = await makeTempDir()
+  t.after(() => rm(root, { recursive: true, force: true }))
+  const dest = new DirDestination(root, { syncSmallWrites: true })
+  const data = randomBytes(150_000)
+  const halves = [data.subarray(0, 70_000), data.subarray(70_000)]
+  const stalled = (): Readable => { const r = new Readable({ read() { /* never ends */ } }); r.push(halves[0]); return r }
+  const cases: Array<{ name: string; obj: () => SourceObject; code: string; signal?: AbortSignal }> = [
+    { name: 'short', obj: () => ({ body: body([halves[0] as Buffer]), size: data.length }), code: TRANSFER_CODES.TRUNCATED },
+    { name: 'long', obj: () => ({ body: body([...halves, Buffer.from('x')]), size: data.length }), code: TRANSFER_CODES.TRUNCATED },
+    { name: 'reset', obj: () => ({ body: body([halves[0] as Buffer], Object.assign(new Error('reset'), { code: 'ECONNRESET' })), size: data.length }), code: TRANSFER_CODES.CONNECTION },
+    { name: 'aborted', obj: () => ({ body: stalled(), size: data.length }), code: TRANSFER_CODES.ABORTED, signal: AbortSignal.timeout(50) },
+  ]
+  for (const c of cases) {
+    const source: Source = { get: async () => c.obj(), getText: () => Promise.reject(new Error('unused')) }
+    const out = await copyFile({ source: c.name, key: `v/${c.name}.ts`, kind: 'segment' }, { source, destination: dest, checkExisting: false, ...(c.signal ? { signal: c.signal } : {}) })
+    assert.equal(out.ok, false, c.name)
+    if (!out.ok && c.name !== 'aborted') assert.equal(out.code, c.code, `${c.name}: ${out.message}`)
+  }
+  assert.deepEqual(await filesUnder(root), [], 'no file and no temp file after failed bodies')
+  const source: Source = { get: async () => ({ body: body(halves), size: data.length, modified: Date.parse('2024-05-01T10:00:00Z') }), getText: () => Promise.reject(new Error('unused')) }
+  const out = await copyFile({ source: 'ok', key: 'v/ok.ts', kind: 'segment' }, { source, destination: dest, checkExisting: false, checksum: true })
+  assert.equal(out.ok, true, JSON.stringify(out))
+  if (out.ok) assert.equal(out.md5, createHash('md5').update(data).digest('hex'))
+  assert.deepEqual(await readFile(path.join(root, 'v/ok.ts')), data)
+  assert.equal((await stat(path.join(root, 'v/ok.ts'))).mtimeMs, Date.parse('2024-05-01T10:00:00Z'))
+  assert.deepEqual(await filesUnder(root), ['v/ok.ts'])
 })
 
 test('S3 lean PutObject: keys with spaces, unicode and reserved characters, content type, metadata, ETag; bad credentials refused', async (t) => {

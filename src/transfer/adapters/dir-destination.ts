@@ -3,7 +3,7 @@
 // path goes through resolveInside, so no key can land outside the root, and no symlink inside the root is
 // ever written through or read through (no-follow.ts).
 import { createHash, randomBytes } from 'node:crypto'
-import { closeSync, constants, futimesSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { constants, lstatSync, mkdirSync } from 'node:fs'
 import { copyFile, lstat, mkdir, open, rename, unlink, utimes } from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
@@ -13,17 +13,13 @@ import type { Destination, PutInfo, StoredObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { listDirTree } from './dir-list.ts'
 import { assertNotSymlink, CREATE_NEW, READ_NO_FOLLOW, symlinkError, walkDirs } from './no-follow.ts'
-import { TRANSFER_DEFAULTS } from '../defaults.ts'
+import type { BodySink } from '../core/body-reader.ts'
+import { DirSink } from './dir-sink.ts'
 
 // Temp names are unique per process and thread (a random tag beside the pid, as pids repeat across restarts in
 // containers) and are created with O_EXCL, so a stale temp file or a planted link at the name is never reused.
 const TMP_TAG = `${process.pid}-${randomBytes(4).toString('hex')}`
 let tmpCounter = 0
-
-function writeAllSync(fd: number, buf: Buffer): void {
-  let off = 0
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off)
-}
 
 export type DirDestinationOptions = {
   /**
@@ -99,14 +95,6 @@ export class DirDestination implements Destination {
     await rename(tmp, full)
   }
 
-  /**
-   * Bodies copy-file should read whole and hand to putBuffer; bigger ones stream through put(). With blocking
-   * writes a streamed chunk goes straight to the file (no Buffer.concat, memory bounded by the socket's chunks).
-   */
-  get bufferLimit(): number | undefined {
-    return this.#sync ? TRANSFER_DEFAULTS.copy.syncBufferLimit : undefined
-  }
-
   async put(key: string, body: Readable, info: PutInfo = {}): Promise<StoredObject> {
     if (this.#sync) return this.#putStreamSync(key, body, info)
     const { full, tmp } = await this.#prepare(key)
@@ -156,52 +144,40 @@ export class DirDestination implements Destination {
   }
 
   #putBufferSync(key: string, body: Buffer, info: PutInfo): StoredObject {
-    const { full, tmp } = this.#prepareSync(key)
+    const sink = this.#openSinkSync(key, info)
     try {
-      const fd = openSync(tmp, CREATE_NEW, 0o666)
-      try {
-        writeAllSync(fd, body)
-        if (info.modified !== undefined) futimesSync(fd, new Date(), new Date(info.modified))
-      } finally {
-        closeSync(fd)
-      }
-      renameSync(tmp, full)
-      return { size: body.length, ...(info.modified !== undefined ? { modified: info.modified } : {}) }
+      sink.write(body)
+      return sink.commit()
     } catch (err) {
-      try { unlinkSync(tmp) } catch { /* never created */ }
-      throw toTransferError(err, `write ${key}`)
+      sink.abort()
+      throw err
     }
   }
 
   /**
-   * Streams a body to a temp file with blocking writes, one per chunk as it arrives, and renames it into place only
-   * when every announced byte is there: a short, long or failed body leaves nothing at the final name.
+   * A body written chunk by chunk with blocking calls (copy worker threads only; undefined elsewhere): see DirSink.
    */
-  async #putStreamSync(key: string, body: Readable, info: PutInfo): Promise<StoredObject> {
+  openSink(key: string, info: PutInfo = {}): BodySink | undefined {
+    return this.#sync ? this.#openSinkSync(key, info) : undefined
+  }
+
+  #openSinkSync(key: string, info: PutInfo): DirSink {
     const { full, tmp } = this.#prepareSync(key)
-    let fd: number | undefined
+    return new DirSink(key, full, tmp, info)
+  }
+
+  /** Streams a body through a DirSink, one blocking write per chunk as it arrives. */
+  async #putStreamSync(key: string, body: Readable, info: PutInfo): Promise<StoredObject> {
+    const sink = this.#openSinkSync(key, info)
     const onAbort = (): void => { body.destroy(info.signal?.reason instanceof Error ? info.signal.reason : new TransferError(TRANSFER_CODES.ABORTED, `write ${key} aborted`)) }
     info.signal?.addEventListener('abort', onAbort, { once: true })
     try {
       if (info.signal?.aborted) onAbort()
-      fd = openSync(tmp, CREATE_NEW, 0o666)
-      let size = 0
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        writeAllSync(fd, chunk)
-        size += chunk.length
-      }
-      if (info.size !== undefined && size !== info.size) {
-        throw new TransferError(TRANSFER_CODES.TRUNCATED, `${key}: wrote ${size} of ${info.size} bytes`, { retryable: true })
-      }
-      if (info.modified !== undefined) futimesSync(fd, new Date(), new Date(info.modified))
-      closeSync(fd)
-      fd = undefined
-      renameSync(tmp, full)
-      return { size, ...(info.modified !== undefined ? { modified: info.modified } : {}) }
+      for await (const chunk of body as AsyncIterable<Buffer>) sink.write(chunk)
+      return sink.commit()
     } catch (err) {
       body.destroy()
-      if (fd !== undefined) try { closeSync(fd) } catch { /* already closed */ }
-      try { unlinkSync(tmp) } catch { /* never created */ }
+      sink.abort()
       throw toTransferError(err, `write ${key}`)
     } finally {
       info.signal?.removeEventListener('abort', onAbort)

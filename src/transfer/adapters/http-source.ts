@@ -1,6 +1,7 @@
 // HTTP(S) origin: one undici Agent (keep-alive pools, bounded connections per origin), streaming bodies,
 // redirects followed by hand so every hop is checked against the allow-list, errors classified for retry.
-import { Agent, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { Agent } from './undici-lean.ts'
 import { parseRetryAfter } from '../../shared/backoff.ts'
 import type { Source, SourceObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'

@@ -4,7 +4,7 @@
 // this path signs with UNSIGNED-PAYLOAD and lets the store check the body against Content-MD5 instead.
 // Credentials and region still come from the SDK client (the standard provider chain, refreshed by it).
 import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto'
-import { Pool } from 'undici'
+import { Pool } from './undici-lean.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
 const S3 = TRANSFER_DEFAULTS.s3
