@@ -1,3 +1,4 @@
+import type { LimitChange } from './adaptive-limit.ts'
 import type { ClassReport, FileKind, RunReport, SkipReason } from './types.ts'
 
 /** Progress events of a run; the CLI renders them (bar or NDJSON), the distributed engine forwards them. */
@@ -15,4 +16,6 @@ export type TransferEvents = {
   phase: [{ phase: 'crawl' | 'copy' | 'verify' | 'report' }]
   done: [RunReport]
   warning: [{ message: string; code?: string }]
+  /** `--concurrency auto` moved the copies in flight (core/adaptive-limit.ts). */
+  concurrency: [LimitChange]
 }

@@ -75,4 +75,6 @@ export type RunReport = {
   ok: boolean
   totals: { classes: number; files: number; verified: number; skippedPresent: number; bytes: number; retries: number; missing: number; skippedClasses: number }
   classes: ClassReport[]
+  /** Copies in flight: pinned (--concurrency N) or adaptive, with the lowest and highest limit the run used. */
+  concurrency?: { mode: 'auto' | 'fixed'; limit: number; lowest?: number; highest?: number }
 }
