@@ -86,7 +86,7 @@ export const TRANSFER_DEFAULTS = {
     /** Shortest measurement window. */
     windowMs: 200,
     /** A window lasts at least this many mean copy latencies… */
-    windowLatencies: 3,
+    windowLatencies: 2,
     /** …and holds at least this many finished copies. */
     windowSamples: 20,
     /** A window whose mean copies in flight stay below this share of the limit did not test the limit. */

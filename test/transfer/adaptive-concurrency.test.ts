@@ -35,8 +35,8 @@ async function run(name: string, concurrency?: number): Promise<{ report: Awaite
   return { report, changes }
 }
 
-test('far origin (100 ms before each answer): the default doubles the copies in flight while goodput grows', { timeout: 60_000 }, async () => {
-  origin.delayMs = 100
+test('far origin (400 ms before each answer): the default doubles the copies in flight while goodput grows', { timeout: 60_000 }, async () => {
+  origin.delayMs = 400
   origin.maxActive = 0
   const { report, changes } = await run('far')
   assert.equal(report.ok, true)

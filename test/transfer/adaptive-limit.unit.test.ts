@@ -51,7 +51,8 @@ test('far origin, mid files: the limit climbs until goodput stops growing and st
   const best = 20 * cap
   assert.ok(r.files >= 0.85 * best * 0.9, `copied ${r.files} of at best ${best} (changes ${JSON.stringify(r.changes.slice(0, 8))})`)
   assert.ok(r.filesAfter(5000) >= 0.85 * 15 * cap, `after 5 s: ${r.filesAfter(5000)} of ${15 * cap}`)
-  assert.ok(r.limiter.limit >= 85 && r.limiter.limit <= 512, `limit ${r.limiter.limit}`)
+  // Goodput tops out from 97 copies in flight; probes downwards visit 20% below the base.
+  assert.ok(r.limiter.limit >= 0.8 * 85 && r.limiter.limit <= 512, `limit ${r.limiter.limit}`)
 })
 
 test('far origin, tiny files: the limit reaches several hundred copies', () => {

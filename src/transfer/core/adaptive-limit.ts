@@ -68,6 +68,7 @@ export class AdaptiveLimit {
   #ceiling = Number.POSITIVE_INFINITY
   #lowest: number
   #highest: number
+  #begun = false
 
   constructor(options: AdaptiveLimitOptions = {}) {
     this.min = Math.max(1, options.min ?? A.min)
@@ -93,6 +94,9 @@ export class AdaptiveLimit {
    * when it finished (itself included). Returns the change when this closes a window that moves the limit.
    */
   onComplete(bytes: number, latencyMs: number, inFlight: number): LimitChange | undefined {
+    // The first window begins with the first finished copy: not when the run was planned and crawled, nor while
+    // the first copies were still on their way (a window with no completions in its first latency reads low).
+    if (!this.#begun) { this.#begun = true; this.#start = this.#now() }
     this.#files++
     this.#bytes += bytes
     this.#inFlightSum += inFlight
@@ -141,9 +145,9 @@ export class AdaptiveLimit {
           if (this.#limit >= this.max) { this.#phase = 'base'; return undefined }
           return this.#set(this.#limit * 2, 'grow', g)
         }
-        // Doubling stopped paying: keep the higher limit only if it was at least as good.
+        // Doubling stopped paying: keep the higher limit only if it still paid a little.
         this.#phase = 'base'
-        return gain(g, ref) >= 1 ? undefined : this.#set(this.#refLimit, 'settle', g)
+        return gain(g, ref) >= 1 + A.probeGain ? undefined : this.#set(this.#refLimit, 'settle', g)
       case 'base':
         if (!filled) return undefined
         this.#toBase(g)
