@@ -5,8 +5,6 @@
 // Per shape: rclone at its defaults and at --transfers 64/256/1024 (the fastest is "rclone best"); with
 // --colony-sweep colony at --concurrency 64/256/1024; then at least 3 ALTERNATING pairs (colony at its defaults,
 // rclone best). Every step runs under /usr/bin/time: its CPU-seconds are user+sys of the whole process tree.
-import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -15,6 +13,7 @@ import { parseArgs } from 'node:util'
 import { formatBytes } from '../../src/shared/units.ts'
 import { startNginx, type Service } from '../../support/services.ts'
 import { buildShapeLibrary, LIBRARY_SHAPES, type LibraryShape } from './library.ts'
+import { median, timed, type Timed } from './timed.ts'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 const ECHO_MODULE = '/usr/lib/nginx/modules/ngx_http_echo_module.so'
@@ -58,20 +57,7 @@ const log = (line: string): void => { process.stderr.write(`${line}\n`) }
 
 type Run = { tool: 'colony' | 'rclone'; label: string; wallS: number; cpuS: number; rssMB: number; files: number; code: number | null; limit?: string }
 
-/** Runs a command under /usr/bin/time: wall time, user+sys CPU of its process tree, peak RSS, exit code. */
-async function timed(cmd: string, args: string[]): Promise<Omit<Run, 'tool' | 'label' | 'files' | 'limit'> & { stderr: string }> {
-  const timeFile = path.join(work, 'time.out')
-  const t0 = performance.now()
-  const child = spawn('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, cmd, ...args], { cwd: work, stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000) })
-  const timer = setTimeout(() => { log(`  ${cmd}: step timeout, killing`); child.kill('SIGKILL') }, Number(flags['step-timeout']) * 1000)
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
-  clearTimeout(timer)
-  const wallS = (performance.now() - t0) / 1000
-  const [user = NaN, sys = NaN, rssKB = NaN] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1)?.split(' ').map(Number) ?? []
-  return { wallS, cpuS: user + sys, rssMB: rssKB / 1024, code, stderr }
-}
+const runTimed = (cmd: string, args: string[]): Promise<Timed> => timed(cmd, args, { cwd: work, timeoutMs: Number(flags['step-timeout']) * 1000, log })
 
 async function countFiles(dir: string): Promise<number> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])
@@ -82,18 +68,18 @@ let step = 0
 /** One copy of a shape's library by one tool; its destination is removed afterwards (disk space). */
 async function copy(tool: Run['tool'], label: string, origin: string, shape: LibraryShape, extra: string[]): Promise<Run> {
   const dst = path.join(work, `dst-${step++}`)
-  let r: Awaited<ReturnType<typeof timed>>
+  let r: Timed
   let limit: string | undefined
   if (tool === 'colony') {
     const report = path.join(work, `report-${step}.json`)
-    r = await timed(process.execPath, [flags.colony, 'transfer', `${origin}/catalog-${shape}.json`, '--to', dst,
+    r = await runTimed(process.execPath, [flags.colony, 'transfer', `${origin}/catalog-${shape}.json`, '--to', dst,
       '--state', path.join(work, `state-${step}`), '--report', report, ...extra])
     const c = (JSON.parse(await readFile(report, 'utf8').catch(() => '{}')) as { concurrency?: { mode: string; limit: number; lowest?: number; highest?: number } }).concurrency
     limit = c ? (c.mode === 'auto' ? `${c.limit} (${c.lowest}–${c.highest})` : String(c.limit)) : undefined
   } else {
     const conf = path.join(work, 'rclone.conf')
     await writeFile(conf, '')
-    r = await timed('rclone', ['copy', ':http:', '--http-url', `${origin}/vod-${shape}/`, dst, '--config', conf, '--stats', '0', ...extra])
+    r = await runTimed('rclone', ['copy', ':http:', '--http-url', `${origin}/vod-${shape}/`, dst, '--config', conf, '--stats', '0', ...extra])
   }
   const files = await countFiles(dst)
   if (r.code !== 0) log(`  exit ${r.code}: ${r.stderr.slice(-1500)}`)
@@ -101,12 +87,6 @@ async function copy(tool: Run['tool'], label: string, origin: string, shape: Lib
   const run: Run = { tool, label, wallS: r.wallS, cpuS: r.cpuS, rssMB: r.rssMB, files, code: r.code, ...(limit ? { limit } : {}) }
   log(`  ${tool} ${label}: ${run.wallS.toFixed(2)} s, ${run.cpuS.toFixed(2)} CPU-s, ${run.rssMB.toFixed(0)} MB, ${files} files${limit ? `, concurrency ${limit}` : ''} (load ${os.loadavg()[0]?.toFixed(1)})`)
   return run
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
 }
 
 type ShapeResult = { shape: LibraryShape; files: number; bytes: number; sizes: [number, number]; rcloneDefault: Run; rcloneSweep: Run[]; colonySweep: Run[]; pairs: Array<[Run, Run]> }
