@@ -5,6 +5,7 @@
 // Per shape: rclone at its defaults and at --transfers 64/256/1024 (the fastest is "rclone best"); with
 // --colony-sweep colony at --concurrency 64/256/1024; then at least 3 ALTERNATING pairs (colony at its defaults,
 // rclone best). Every step runs under /usr/bin/time: its CPU-seconds are user+sys of the whole process tree.
+import { existsSync } from 'node:fs'
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -53,6 +54,9 @@ const shapes: LibraryShape[] = flags.shape === 'all' ? [...LIBRARY_SHAPES] : fla
 const sweep = flags.sweep.split(',').map(Number)
 const pairs = Math.max(1, Number(flags.pairs))
 const work = path.join(os.tmpdir(), `colony-bench-shapes-${process.pid}`)
+// Destinations go to tmpfs when there is one: each is removed after its step, and on ext4 without a journal a file
+// created minutes after a mass delete pays a scan past the recently deleted inodes (see docs/benchmarks/transfer.md).
+const dstRoot = existsSync('/dev/shm') ? path.join('/dev/shm', `colony-bench-shapes-${process.pid}`) : work
 const log = (line: string): void => { process.stderr.write(`${line}\n`) }
 
 type Run = { tool: 'colony' | 'rclone'; label: string; wallS: number; cpuS: number; rssMB: number; files: number; code: number | null; limit?: string }
@@ -67,7 +71,7 @@ async function countFiles(dir: string): Promise<number> {
 let step = 0
 /** One copy of a shape's library by one tool; its destination is removed afterwards (disk space). */
 async function copy(tool: Run['tool'], label: string, origin: string, shape: LibraryShape, extra: string[]): Promise<Run> {
-  const dst = path.join(work, `dst-${step++}`)
+  const dst = path.join(dstRoot, `dst-${step++}`)
   let r: Timed
   let limit: string | undefined
   if (tool === 'colony') {
@@ -139,7 +143,7 @@ function tables(results: ShapeResult[]): string {
 export async function runShapes(): Promise<void> {
   await mkdir(work, { recursive: true })
   const stop: Array<() => Promise<void>> = []
-  const cleanup = async (): Promise<void> => { for (const f of stop.reverse()) await f().catch(() => undefined); if (!flags.keep) await rm(work, { recursive: true, force: true }) }
+  const cleanup = async (): Promise<void> => { for (const f of stop.reverse()) await f().catch(() => undefined); await rm(dstRoot, { recursive: true, force: true }); if (!flags.keep) await rm(work, { recursive: true, force: true }) }
   process.once('SIGINT', () => { void cleanup().finally(() => process.exit(130)) })
   try {
     const originDir = path.join(work, 'origin')
