@@ -11,6 +11,8 @@ import { runTransfer } from '../../src/transfer/embedded/engine.ts'
 import type { LimitChange } from '../../src/transfer/core/adaptive-limit.ts'
 import type { TransferEvents } from '../../src/transfer/core/events.ts'
 import { TRANSFER_DEFAULTS } from '../../src/transfer/defaults.ts'
+import { formatSummary } from '../../src/transfer/core/report.ts'
+import { parseTransferArgs } from '../../src/cli/transfer-command.ts'
 
 let origin: FixtureOrigin
 let tmp: string
@@ -69,4 +71,21 @@ test('--concurrency N pins the copies in flight: no adaptation', { timeout: 60_0
   assert.equal(report.ok, true)
   assert.deepEqual(changes, [])
   assert.deepEqual(report.concurrency, { mode: 'fixed', limit: 16 })
+})
+
+test('CLI: --concurrency is auto by default, a number pins it, anything else is a usage error', () => {
+  const base = ['http://127.0.0.1:1/m.m3u8', '--to', path.join(tmp, 'cli')]
+  assert.equal(parseTransferArgs(base, {}).options.concurrency, 'auto')
+  assert.equal(parseTransferArgs([...base, '--concurrency', 'auto'], {}).options.concurrency, 'auto')
+  assert.equal(parseTransferArgs([...base, '--concurrency', '32'], {}).options.concurrency, 32)
+  assert.equal(parseTransferArgs(base, { COLONY_CONCURRENCY: '48' }).options.concurrency, 48)
+  assert.equal(parseTransferArgs([...base, '--concurrency-max', '200'], {}).options.concurrencyMax, 200)
+  for (const bad of ['0', '-3', '2.5', 'fast']) assert.throws(() => parseTransferArgs([...base, '--concurrency', bad], {}), { code: 'COLONY_USAGE' }, bad)
+})
+
+test('the summary names the adaptive limit and its range', () => {
+  const report = { run: 'r', destination: 'd', startedAt: '2026-12-06T00:00:00Z', finishedAt: '2026-12-06T00:00:01Z', ok: true,
+    totals: { classes: 0, files: 0, verified: 0, skippedPresent: 0, bytes: 0, retries: 0, missing: 0, skippedClasses: 0 }, classes: [],
+    concurrency: { mode: 'auto' as const, limit: 243, lowest: 64, highest: 512 } }
+  assert.match(formatSummary(report), /concurrency auto: 243 copies in flight at the end \(64–512 during the run\)/)
 })
