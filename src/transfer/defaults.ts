@@ -116,8 +116,6 @@ export const TRANSFER_DEFAULTS = {
     retries: 3,
     /** Copies in flight across all copy workers: 'auto' (TRANSFER_DEFAULTS.adaptive sets it) or a number; --concurrency. */
     concurrency: 'auto',
-    /** Copies in flight with --concurrency N, or where an adaptive run starts. */
-    fixedConcurrency: 64,
     /** Where journals live; --state. */
     stateDir: '.colony',
     /** Backoff base between a file's attempts. */
