@@ -42,3 +42,26 @@ export function buildBenchLibrary(o: BenchLibraryOptions): BenchLibrary {
   const library = generateSampleLibrary({ seed: o.seed ?? 42, classes: specs, nonTransferable: false, prefix: 'vod' })
   return { library, smallClasses, largeClasses }
 }
+
+/** The far-origin bench's library shapes: per-file cost (tiny), a VOD mix (mid), bytes (large). */
+export type LibraryShape = 'tiny' | 'mid' | 'large'
+export const LIBRARY_SHAPES: readonly LibraryShape[] = ['tiny', 'mid', 'large']
+
+// Mean segment size and the ladder around it (±30% jitter per segment on top): tiny ≈ 100–400 B, mid ≈ 50–200 KB.
+const SHAPE_SIZES = { tiny: 250, mid: 125_000 } as const
+const SHAPE_LADDER = [0.4, 0.8, 1.2, 1.6]
+
+/** A library of one shape with about `files` files under `<prefix>/`. */
+export function buildShapeLibrary(shape: LibraryShape, files: number, prefix: string, seed = 42): SampleLibrary {
+  const specs: SampleClassSpec[] = []
+  if (shape === 'large') {
+    const classes = Math.max(1, Math.round(files / SEGMENTS))
+    for (let i = 0; i < classes; i++) specs.push({ id: `l${String(i).padStart(5, '0')}`, variants: [{ name: 'hi', bandwidth: 4_000_000, segmentBytes: LARGE_SEGMENT }], segments: Math.max(1, Math.round(files / classes)) })
+  } else {
+    const avg = SHAPE_SIZES[shape]
+    const ladder: SampleVariantSpec[] = SHAPE_LADDER.map((w, i) => ({ name: `v${i}`, bandwidth: Math.round((avg * w * 8) / 4), segmentBytes: Math.round(avg * w) }))
+    const classes = Math.max(1, Math.round(files / (SHAPE_LADDER.length * (SEGMENTS + 1) + 1)))
+    for (let i = 0; i < classes; i++) specs.push({ id: `s${String(i).padStart(5, '0')}`, variants: ladder, segments: SEGMENTS })
+  }
+  return generateSampleLibrary({ seed, classes: specs, nonTransferable: false, prefix })
+}

@@ -1,6 +1,7 @@
 // colony transfer vs rclone, and vs the origin's raw GET capacity, in ONE run on the same library and origin.
 //   node bench/transfer/run.ts                 # ~20k files / ~1 GB
 //   node bench/transfer/run.ts --files 2000    # smoke run
+//   node bench/transfer/run.ts --far --shape all --colony-sweep   # per library shape, far origin (shapes.ts)
 // Everything it starts (nginx, s3rver, children) is stopped and its work dir removed, also on Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
@@ -16,6 +17,13 @@ import { buildBenchLibrary } from './library.ts'
 import { isMainThreadProfile, summariseProfiles } from './profile.ts'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
+
+// The per-shape bench (far or near origin, alternating pairs) has its own flags: see shapes.ts.
+if (process.argv.slice(2).some((a) => a === '--far' || a === '--shape' || a.startsWith('--shape='))) {
+  const { runShapes } = await import('./shapes.ts')
+  await runShapes()
+  process.exit(process.exitCode ?? 0)
+}
 
 const { values: flags } = parseArgs({
   options: {
@@ -43,7 +51,8 @@ if (flags.help) {
   [--wrk-connections 32] [--concurrency N (colony)] [--rounds 2 (directory copies, in ABBA order)] [--skip-s3] [--skip-rclone]
   [--skip-dir] [--skip-large] (the last two, and wrk, only for iterating on one step)
   [--s3rver-dir DIR (where s3rver stores objects; default a tmpfs dir under /dev/shm when there is one)]
-  [--profile] [--keep] [--out results.json]\n`)
+  [--profile] [--keep] [--out results.json]
+       node bench/transfer/run.ts [--far] --shape tiny|mid|large|all [--colony-sweep] … (--far --help for the rest)\n`)
   process.exit(0)
 }
 

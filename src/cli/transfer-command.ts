@@ -74,7 +74,9 @@ export const TRANSFER_SPEC: CommandSpec = {
     'allow-host': { type: 'list', description: 'extra host playlists, redirects and remote catalogs may reference: host, host:port or *.domain (repeatable)', placeholder: 'host' },
     'strip-prefix': { type: 'string', description: 'leading path part dropped from every destination key', placeholder: 'path' },
     retries: { type: 'number', description: 'retries per file after the first attempt (to the front of the queue, with backoff)', default: E.retries },
-    concurrency: { type: 'number', description: 'copies in flight', default: E.concurrency },
+    concurrency: { type: 'string', description: "copies in flight: 'auto' follows the goodput the copies achieve (429/503 lower it), a number pins it", default: String(E.concurrency), placeholder: 'auto|N' },
+    'concurrency-min': { type: 'number', description: 'fewest copies in flight with --concurrency auto', default: TRANSFER_DEFAULTS.adaptive.min },
+    'concurrency-max': { type: 'number', description: 'most copies in flight with --concurrency auto', default: TRANSFER_DEFAULTS.adaptive.max },
     workers: { type: 'number', description: 'copy worker threads (0 = copy on the main thread)', default: defaultWorkers() },
     state: { type: 'string', description: 'directory for journals', default: E.stateDir, placeholder: 'dir' },
     run: { type: 'string', description: 'journal name (default: derived from sources + destination); the same name resumes', placeholder: 'name' },
@@ -154,6 +156,14 @@ function fillBareWatch(argv: string[]): string[] {
   return argv.flatMap((a, i) => a === '--watch' && !/^\d/.test(argv[i + 1] ?? '') ? [a, durationText(E.watchIntervalMs)] : [a])
 }
 
+/** --concurrency: 'auto' (the default) or an integer ≥ 1. */
+function concurrencyOption(value: string | undefined): number | 'auto' {
+  if (value === undefined || value === 'auto') return 'auto'
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--concurrency wants 'auto' or an integer ≥ 1, got ${value}`)
+  return n
+}
+
 /** Parses argv into runTransfer options (UsageError → exit 2). Exported for tests and the demo. */
 export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { options: TransferOptions; json: boolean; report?: string; progress?: boolean; help: boolean; watchMs?: number } {
   const p = parseCommand(TRANSFER_SPEC, fillBareWatch(argv), env)
@@ -171,7 +181,9 @@ export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     allowHosts: list(p, 'allow-host'),
     ...(str(p, 'strip-prefix') ? { stripPrefix: str(p, 'strip-prefix') as string } : {}),
     retries: positiveInt(num(p, 'retries'), 'retries', 0) ?? E.retries,
-    concurrency: positiveInt(num(p, 'concurrency'), 'concurrency', 1) ?? E.concurrency,
+    concurrency: concurrencyOption(str(p, 'concurrency')),
+    concurrencyMin: positiveInt(num(p, 'concurrency-min'), 'concurrency-min', 1) ?? TRANSFER_DEFAULTS.adaptive.min,
+    concurrencyMax: positiveInt(num(p, 'concurrency-max'), 'concurrency-max', 1) ?? TRANSFER_DEFAULTS.adaptive.max,
     workers: positiveInt(num(p, 'workers'), 'workers', 0) ?? defaultWorkers(),
     stateDir: str(p, 'state') ?? E.stateDir,
     ...(str(p, 'run') ? { run: str(p, 'run') as string } : {}),

@@ -93,12 +93,47 @@ export const TRANSFER_DEFAULTS = {
     /** Findings a class keeps in the report (counts stay exact; --json streams every one). */
     maxItemsPerClass: 1000,
   },
+  /** `--concurrency auto` (core/adaptive-limit.ts): copies in flight follow the goodput they achieve. */
+  adaptive: {
+    /** Fewest copies in flight; --concurrency-min. */
+    min: 8,
+    /** Most copies in flight (also the connections the copy workers allow per origin); --concurrency-max. */
+    max: 1024,
+    /** Where the limit starts. */
+    initial: 64,
+    /** Shortest measurement window. */
+    windowMs: 200,
+    /** A window lasts at least this many mean copy latencies… */
+    windowLatencies: 2,
+    /** …and holds at least this many finished copies. */
+    windowSamples: 20,
+    /** A window whose mean copies in flight stay below this share of the limit did not test the limit. */
+    fillFraction: 0.75,
+    /** Start: the limit doubles while each doubling adds this share of goodput. */
+    growGain: 0.1,
+    /** Steady: a probe multiplies the limit by this… */
+    probeUp: 1.25,
+    /** …and is kept when goodput grows by this share. */
+    probeGain: 0.05,
+    /** A probe downwards multiplies the limit by this… */
+    probeDown: 0.8,
+    /** …and is kept when goodput stays at this share or more. */
+    keepFraction: 0.95,
+    /** An overload answer (429, 503, SlowDown) multiplies the limit by this, once per window. */
+    backoff: 0.7,
+    /** …and holds it at least this long (longer when Retry-After says so) before probing upwards. */
+    holdMs: 1000,
+    /** Probes upwards stop at this share of the limit that met the last overload… */
+    nearCeiling: 0.9,
+    /** …and go on from there in steps of this factor. */
+    creep: 1.05,
+  },
   /** The embedded engine: one process, a sqlite journal (`colony transfer <source…> --to <dest>`). */
   embedded: {
     /** Attempts after the first for a file that failed in a retryable way; --retries. */
     retries: 3,
-    /** Copies in flight across all copy workers; --concurrency. */
-    concurrency: 64,
+    /** Copies in flight across all copy workers: 'auto' (TRANSFER_DEFAULTS.adaptive sets it) or a number; --concurrency. */
+    concurrency: 'auto',
     /** Where journals live; --state. */
     stateDir: '.colony',
     /** Backoff base between a file's attempts. */

@@ -6,6 +6,8 @@ import { ColonyError, type ColonyErrorOptions } from '../shared/errors.ts'
  */
 export const TRANSFER_CODES = {
   HTTP_STATUS: 'TRANSFER_HTTP_STATUS',
+  /** 429 or 503 from an HTTP origin: retried after Retry-After, and `--concurrency auto` backs off. */
+  HTTP_THROTTLED: 'TRANSFER_HTTP_THROTTLED',
   CONNECTION: 'TRANSFER_CONNECTION',
   TIMEOUT: 'TRANSFER_TIMEOUT',
   TRUNCATED: 'TRANSFER_TRUNCATED',

@@ -53,7 +53,7 @@ test('http → directory on worker threads: every file byte-identical and verifi
   assert.equal(report.totals.files, expectedFiles())
   assert.equal(report.totals.verified, expectedFiles())
   assert.equal(report.totals.retries, 3)
-  assert.deepEqual(seen.retries.map((r) => r.code).sort(), [TRANSFER_CODES.HTTP_STATUS, TRANSFER_CODES.HTTP_STATUS, TRANSFER_CODES.HTTP_STATUS])
+  assert.deepEqual(seen.retries.map((r) => r.code).sort(), [TRANSFER_CODES.HTTP_THROTTLED, TRANSFER_CODES.HTTP_THROTTLED, TRANSFER_CODES.HTTP_THROTTLED])
   const copied = await listFiles(to)
   assert.deepEqual(copied, [...origin.files.keys()].map((k) => k.slice(1)).sort())
   for (const [p, f] of origin.files) assert.ok((await readFile(path.join(to, p))).equals(f.body), `${p} differs`)

@@ -18,6 +18,10 @@ export type FixtureOrigin = {
   missing: Set<string>
   /** Delay before every response. */
   delayMs: number
+  /** Requests served at once; more are answered 429 (Retry-After: 0) at once, playlists excepted. 0 = no limit. */
+  maxActive: number
+  /** How many requests were answered 429 for maxActive. */
+  readonly throttled: number
   stop: () => Promise<void>
 }
 
@@ -52,7 +56,8 @@ export function buildLibrary(classes: number, segments: number): Map<string, Ori
 }
 
 export async function startFixtureOrigin(files: Map<string, OriginFile>): Promise<FixtureOrigin> {
-  const origin = { files, log: [] as string[], failNext: new Map<string, number>(), truncateNext: new Map<string, number>(), missing: new Set<string>(), delayMs: 0 }
+  const origin = { files, log: [] as string[], failNext: new Map<string, number>(), truncateNext: new Map<string, number>(), missing: new Set<string>(), delayMs: 0, maxActive: 0, throttled: 0 }
+  let active = 0
   const mtime = new Date('2024-01-01T00:00:00Z').toUTCString()
   const server = http.createServer((req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/')
@@ -76,6 +81,13 @@ export async function startFixtureOrigin(files: Map<string, OriginFile>): Promis
       res.writeHead(200, { 'content-type': f.type, 'content-length': f.body.length, etag: `"${createHash('md5').update(f.body).digest('hex').slice(0, 16)}"`, 'last-modified': mtime })
       res.end(req.method === 'HEAD' ? undefined : f.body)
     }
+    if (origin.maxActive > 0 && active >= origin.maxActive && !path.endsWith('.m3u8')) {
+      origin.throttled++
+      res.writeHead(429, { 'retry-after': '0', 'content-length': 0 }).end()
+      return
+    }
+    active++
+    res.once('close', () => { active-- })
     if (origin.delayMs > 0) setTimeout(answer, origin.delayMs)
     else answer()
   })
@@ -85,6 +97,9 @@ export async function startFixtureOrigin(files: Map<string, OriginFile>): Promis
     url, ...origin,
     get delayMs() { return origin.delayMs },
     set delayMs(v: number) { origin.delayMs = v },
+    get maxActive() { return origin.maxActive },
+    set maxActive(v: number) { origin.maxActive = v },
+    get throttled() { return origin.throttled },
     stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
   }
 }

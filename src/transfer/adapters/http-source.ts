@@ -104,7 +104,7 @@ export class HttpSource implements Source {
       }
       const retryable = status >= 500 || status === 429 || status === 408
       const retryAfterMs = parseRetryAfter(header(res, 'retry-after'))
-      throw new TransferError(TRANSFER_CODES.HTTP_STATUS, `GET ${url.href}: HTTP ${status}`, {
+      throw new TransferError(status === 429 || status === 503 ? TRANSFER_CODES.HTTP_THROTTLED : TRANSFER_CODES.HTTP_STATUS, `GET ${url.href}: HTTP ${status}`, {
         retryable, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}), details: { url: url.href, status },
       })
     }

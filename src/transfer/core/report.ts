@@ -130,5 +130,7 @@ export function formatSummary(report: RunReport, options: { maxMissing?: number 
     }
   }
   if (shown > max) lines.push(`  … ${shown - max} more missing (see --report)`)
+  const c = report.concurrency
+  if (c?.mode === 'auto') lines.push(`  concurrency auto: ${c.limit} copies in flight at the end (${c.lowest}–${c.highest} during the run)`)
   return lines.join('\n') + '\n'
 }

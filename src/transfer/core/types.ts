@@ -79,4 +79,6 @@ export type RunReport = {
   /** Present when --include-class / --exclude-class were given: classes they left out (not in `classes`) and the globs. */
   filtered?: { classes: number; include: string[]; exclude: string[] }
   classes: ClassReport[]
+  /** Copies in flight: pinned (--concurrency N) or adaptive, with the lowest and highest limit the run used. */
+  concurrency?: { mode: 'auto' | 'fixed'; limit: number; lowest?: number; highest?: number }
 }

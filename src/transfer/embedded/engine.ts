@@ -24,6 +24,10 @@ import type { RewriteRule } from '../core/rewrite-uri.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
 import { ClassFilter, filterPlan, type ClassFilterSpec } from '../core/class-filter.ts'
 import type { WatchCycle } from './watch-cycle.ts'
+import { AdaptiveLimit } from '../core/adaptive-limit.ts'
+
+/** Answers that mean "fewer copies at once": HTTP 429/503 and S3 SlowDown/503. */
+const isOverload = (code: string): boolean => code === TRANSFER_CODES.S3_SLOWDOWN || code === TRANSFER_CODES.HTTP_THROTTLED
 
 export type TransferOptions = {
   /** Playlist URLs, s3:// prefixes, directories, or catalog files/URLs (.json/.jsonl/.ndjson). */
@@ -38,8 +42,11 @@ export type TransferOptions = {
   stripPrefix?: string
   /** Attempts after the first for retryable failures. @defaultValue TRANSFER_DEFAULTS.embedded.retries */
   retries?: number
-  /** Copies in flight across all workers. @defaultValue TRANSFER_DEFAULTS.embedded.concurrency */
-  concurrency?: number
+  /** Copies in flight across all workers: a number pins it, 'auto' adapts it to the goodput (core/adaptive-limit.ts). @defaultValue 'auto' */
+  concurrency?: number | 'auto'
+  /** Bounds of 'auto'. @defaultValue TRANSFER_DEFAULTS.adaptive.min / max */
+  concurrencyMin?: number
+  concurrencyMax?: number
   /** Copy worker threads; 0 copies on the main thread. @defaultValue one per core */
   workers?: number
   /** Where journals live. @defaultValue TRANSFER_DEFAULTS.embedded.stateDir */
@@ -85,7 +92,7 @@ export type TransferOptions = {
   watch?: WatchCycle
 }
 
-type Item = { ref: FileRef; classId: string; attempts: number }
+type Item = { ref: FileRef; classId: string; attempts: number; sentAt: number }
 
 /** The journal path a run uses. */
 export function journalPath(options: Pick<TransferOptions, 'sources' | 'catalogs' | 'to' | 'stateDir' | 'run' | 'stripPrefix' | 'classFilter' | 'rewriteUri'>): { run: string; file: string } {
@@ -106,7 +113,8 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
   const dryRun = options.dryRun ?? false
   const journal = new Journal(dryRun ? ':memory:' : file)
   const retries = options.retries ?? TRANSFER_DEFAULTS.embedded.retries
-  const concurrency = Math.max(1, options.concurrency ?? TRANSFER_DEFAULTS.embedded.concurrency)
+  const pinned = typeof options.concurrency === 'number' ? Math.max(1, options.concurrency) : undefined
+  const adaptive = pinned === undefined ? new AdaptiveLimit({ ...(options.concurrencyMin ? { min: options.concurrencyMin } : {}), ...(options.concurrencyMax ? { max: options.concurrencyMax } : {}) }) : undefined
   const destination = createDestination(options.to, { s3: { ...options.s3 } })
   const checksum = options.checksum ?? locatorKind(options.to) === 's3'
   // Every redirect obeys the allow-list: while catalogs are read, the hosts named on the command line; once sources
@@ -152,13 +160,15 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     const finished = new Promise<void>((r) => { finish = r })
     let drained: Array<() => void> = []
     const maxQueued = options.maxQueued ?? TRANSFER_DEFAULTS.embedded.maxQueued
-    // Copy workers are handed up to twice `concurrency` files: each keeps `concurrency / workers` connections busy
-    // and the rest waiting in its pool's queue, so it never idles while a result travels to this thread and the next
-    // job back (a few ms, more while this thread is crawling). Connections stay at `concurrency`.
-    const maxInFlight = pool ? concurrency * 2 : concurrency
+    // A pinned --concurrency N: copy workers are handed up to 2N files; each keeps N / workers connections busy and
+    // the rest waiting in its pool's queue, so it never idles while a result travels to this thread and the next job
+    // back (a few ms, more while this thread is crawling). Adaptive: the pools allow the controller's max and the
+    // files in flight are the limit itself, so what the controller measures is what it set.
+    const connections = pinned ?? (adaptive as AdaptiveLimit).max
+    let maxInFlight = pinned === undefined ? (adaptive as AdaptiveLimit).limit : pool ? pinned * 2 : pinned
 
     const config: CopyConfig = {
-      to: options.to, allowHosts: allow.list(), connections: concurrency, checksum, checkExisting: !destEmpty,
+      to: options.to, allowHosts: allow.list(), connections, checksum, checkExisting: !destEmpty,
       ...(options.s3 ? { s3: options.s3 } : {}), ...(options.stripPrefix ? { stripPrefix: options.stripPrefix } : {}),
       ...(options.multipartThreshold ? { multipartThreshold: options.multipartThreshold } : {}), ...(limits ? { limits } : {}), ...(options.rewriteUri?.length ? { rewriteUri: options.rewriteUri } : {}),
     }
@@ -173,6 +183,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
         const id = nextId++
         inFlight.set(id, item)
         item.attempts++
+        item.sentAt = performance.now()
         executor.run({ id, ref: item.ref })
       }
       if (drained.length > 0 && queue.length < maxQueued / 2) { const w = drained; drained = []; for (const f of w) f() }
@@ -181,6 +192,9 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     const onResult = (id: number, outcome: CopyOutcome): void => {
       const item = inFlight.get(id)
       if (!item || journalClosed) return
+      const change = adaptive && (outcome.ok ? adaptive.onComplete(outcome.bytes, performance.now() - item.sentAt, inFlight.size)
+        : isOverload(outcome.code) ? adaptive.onOverload(outcome.retryAfterMs) : undefined)
+      if (change) { maxInFlight = change.limit; events.emit('concurrency', change) }
       inFlight.delete(id)
       if (outcome.ok) {
         journal.record({ key: item.ref.key, state: outcome.skipped ? 'skipped-present' : 'copied', size: outcome.bytes, attempts: item.attempts,
@@ -212,7 +226,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
       let n = 0
       let batch: Item[] = []
       for (const ref of refs) {
-        batch.push({ ref, classId, attempts: 0 })
+        batch.push({ ref, classId, attempts: 0, sentAt: 0 })
         n++
         if (batch.length >= 1000) { await queue.push(batch); batch = []; pump() }
       }
@@ -299,6 +313,8 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
       })),
     })
     for (const c of report.classes) events.emit('class-done', c)
+    const final = { mode: adaptive ? 'auto' as const : 'fixed' as const, limit: adaptive?.limit ?? (pinned as number), ...(adaptive ? adaptive.range : {}) }
+    report.concurrency = final
     events.emit('done', report)
     return report
   } finally {

@@ -1,0 +1,213 @@
+// How many copies a run keeps in flight, set from what the copies achieve: goodput (files/s and bytes/s) per
+// measurement window, compared with the window before at another limit. No transport here: the engine reports
+// each finished copy and each overload answer (429/503/SlowDown), and reads `limit`.
+//
+// Latency-gradient limiters (Netflix concurrency-limits' Gradient2 and Vegas) protect a server: they grow while
+// latency stays near its minimum. A copier's goal is throughput from an origin whose latency is mostly distance,
+// and file sizes vary, so latency alone says little; this one climbs goodput instead, the way TCP's slow start and
+// a hill-climbing probe do:
+// - start: double the limit every window while goodput grows by at least `growGain`; when it stops, keep the
+//   better of the last two limits.
+// - steady: from a freshly measured base, probe `probeUp` higher and keep it when goodput grows by `probeGain`;
+//   otherwise probe `probeDown` lower and keep that when goodput stays within `keepFraction` (fewer copies for
+//   the same goodput cost less CPU and memory: on a near origin the limit settles where the CPU saturates).
+// - overload (429, 503, S3 SlowDown): multiply the limit by `backoff` at most once per window (the answers of the
+//   copies already in flight at the old limit do not count twice), hold it for max(`holdMs`, Retry-After), then
+//   probe upwards again.
+// A window that could not fill the limit (the crawl not feeding fast enough) says nothing about it and is dropped.
+import { TRANSFER_DEFAULTS } from '../defaults.ts'
+
+const A = TRANSFER_DEFAULTS.adaptive
+
+export type AdaptiveLimitOptions = {
+  /** @defaultValue TRANSFER_DEFAULTS.adaptive.min */
+  min?: number
+  /** @defaultValue TRANSFER_DEFAULTS.adaptive.max */
+  max?: number
+  /** @defaultValue TRANSFER_DEFAULTS.adaptive.initial */
+  initial?: number
+  /** Shortest measurement window. @defaultValue TRANSFER_DEFAULTS.adaptive.windowMs */
+  windowMs?: number
+  /** A window lasts at least this many mean copy latencies. @defaultValue TRANSFER_DEFAULTS.adaptive.windowLatencies */
+  windowLatencies?: number
+  /** …and holds at least this many finished copies. @defaultValue TRANSFER_DEFAULTS.adaptive.windowSamples */
+  windowSamples?: number
+  /** Clock in ms. @defaultValue performance.now */
+  now?: () => number
+}
+
+export type LimitReason = 'grow' | 'settle' | 'probe-up' | 'probe-down' | 'keep' | 'restore' | 'overload' | 'recover'
+
+/** A change of the limit, with the goodput of the window that decided it. */
+export type LimitChange = { limit: number; previous: number; reason: LimitReason; filesPerS: number; bytesPerS: number; latencyMs: number }
+
+type Goodput = { files: number; bytes: number }
+type Phase = 'start' | 'base' | 'up' | 'down' | 'hold'
+
+export class AdaptiveLimit {
+  readonly min: number
+  readonly max: number
+  #limit: number
+  #phase: Phase = 'start'
+  readonly #now: () => number
+  readonly #windowMs: number
+  readonly #windowLatencies: number
+  readonly #windowSamples: number
+  // The current window.
+  #start: number
+  #files = 0
+  #bytes = 0
+  #inFlightSum = 0
+  #latencySum = 0
+  // What the previous window measured, at which limit.
+  #ref: Goodput | undefined
+  #refLimit: number
+  #latencyEwma = 0
+  #holdUntil = 0
+  // The limit at the last overload: probes upwards approach it in small steps instead of jumping past it.
+  #ceiling = Number.POSITIVE_INFINITY
+  #lowest: number
+  #highest: number
+  #begun = false
+
+  constructor(options: AdaptiveLimitOptions = {}) {
+    this.min = Math.max(1, options.min ?? A.min)
+    this.max = Math.max(this.min, options.max ?? A.max)
+    this.#limit = clamp(options.initial ?? A.initial, this.min, this.max)
+    this.#refLimit = this.#limit
+    this.#lowest = this.#limit
+    this.#highest = this.#limit
+    this.#now = options.now ?? (() => performance.now())
+    this.#windowMs = options.windowMs ?? A.windowMs
+    this.#windowLatencies = options.windowLatencies ?? A.windowLatencies
+    this.#windowSamples = options.windowSamples ?? A.windowSamples
+    this.#start = this.#now()
+  }
+
+  /** Copies that may be in flight now. */
+  get limit(): number { return this.#limit }
+  /** The lowest and highest limit so far. */
+  get range(): { lowest: number; highest: number } { return { lowest: this.#lowest, highest: this.#highest } }
+
+  /**
+   * A copy finished (copied or already present): its bytes, how long it took, and how many copies were in flight
+   * when it finished (itself included). Returns the change when this closes a window that moves the limit.
+   */
+  onComplete(bytes: number, latencyMs: number, inFlight: number): LimitChange | undefined {
+    // The first window begins with the first finished copy: not when the run was planned and crawled, nor while
+    // the first copies were still on their way (a window with no completions in its first latency reads low).
+    if (!this.#begun) { this.#begun = true; this.#start = this.#now() }
+    this.#files++
+    this.#bytes += bytes
+    this.#inFlightSum += inFlight
+    this.#latencySum += latencyMs
+    const now = this.#now()
+    const elapsed = now - this.#start
+    if (this.#files < this.#windowSamples || elapsed < this.#windowMs) return undefined
+    const latency = this.#latencySum / this.#files
+    if (elapsed < latency * this.#windowLatencies) return undefined
+    this.#latencyEwma = this.#latencyEwma === 0 ? latency : 0.7 * this.#latencyEwma + 0.3 * latency
+    const g: Goodput = { files: (this.#files * 1000) / elapsed, bytes: (this.#bytes * 1000) / elapsed }
+    const filled = this.#inFlightSum / this.#files >= A.fillFraction * this.#limit
+    this.#resetWindow(now)
+    return this.#decide(g, filled, now)
+  }
+
+  /** An overload answer (429, 503, SlowDown), with its Retry-After when it had one. */
+  onOverload(retryAfterMs = 0): LimitChange | undefined {
+    const now = this.#now()
+    const holdFor = Math.max(A.holdMs, retryAfterMs)
+    // Once per window: the copies in flight at the old limit answer the same, and count once.
+    if (this.#phase === 'hold' && now - this.#start < Math.max(this.#windowMs, this.#latencyEwma * this.#windowLatencies)) {
+      this.#holdUntil = Math.max(this.#holdUntil, now + holdFor)
+      return undefined
+    }
+    this.#phase = 'hold'
+    this.#ceiling = this.#limit
+    this.#holdUntil = now + holdFor
+    this.#ref = undefined
+    this.#resetWindow(now)
+    return this.#set(Math.floor(this.#limit * A.backoff), 'overload', { files: 0, bytes: 0 })
+  }
+
+  #decide(g: Goodput, filled: boolean, now: number): LimitChange | undefined {
+    const ref = this.#ref
+    switch (this.#phase) {
+      case 'hold':
+        if (now < this.#holdUntil) return undefined
+        this.#toBase(g)
+        return this.#set(this.#upwards(), 'recover', g, 'up')
+      case 'start':
+        if (!filled) return undefined
+        if (ref === undefined || gain(g, ref) >= 1 + A.growGain) {
+          this.#ref = g
+          this.#refLimit = this.#limit
+          if (this.#limit >= this.max) { this.#phase = 'base'; return undefined }
+          return this.#set(this.#limit * 2, 'grow', g)
+        }
+        // Doubling stopped paying: keep the higher limit only if it still paid a little.
+        this.#phase = 'base'
+        return gain(g, ref) >= 1 + A.probeGain ? undefined : this.#set(this.#refLimit, 'settle', g)
+      case 'base':
+        if (!filled) return undefined
+        this.#toBase(g)
+        return this.#limit < this.max ? this.#set(this.#upwards(), 'probe-up', g, 'up') : this.#set(this.#limit * A.probeDown, 'probe-down', g, 'down')
+      case 'up':
+        if (ref === undefined) { this.#phase = 'base'; return undefined }
+        if (filled && gain(g, ref) >= 1 + A.probeGain) {
+          this.#toBase(g)
+          if (this.#limit > this.#ceiling) this.#ceiling = this.#limit
+          return this.#set(this.#upwards(), 'probe-up', g, 'up')
+        }
+        return this.#set(this.#refLimit * A.probeDown, 'probe-down', g, 'down')
+      case 'down':
+        this.#phase = 'base'
+        if (ref !== undefined && gain(g, ref) >= A.keepFraction) return this.#set(this.#limit, 'keep', g)
+        return this.#set(this.#refLimit, 'restore', g)
+    }
+  }
+
+  /** The next limit upwards: `probeUp` times this one, in steps of `creep` close to the last overload's limit. */
+  #upwards(): number {
+    const near = this.#ceiling * A.nearCeiling
+    if (this.#limit >= near) return this.#limit * A.creep
+    return Math.min(this.#limit * A.probeUp, near)
+  }
+
+  /** The limit now in force is the base a probe is compared with. */
+  #toBase(g: Goodput): void {
+    this.#ref = g
+    this.#refLimit = this.#limit
+  }
+
+  #set(next: number, reason: LimitReason, g: Goodput, phase?: Phase): LimitChange | undefined {
+    if (phase) this.#phase = phase
+    const previous = this.#limit
+    // A probe moves by at least one copy, so small limits still explore.
+    let limit = clamp(Math.round(next), this.min, this.max)
+    if (limit === previous && (reason === 'probe-up' || reason === 'recover') && previous < this.max) limit = previous + 1
+    if (limit === previous && reason === 'probe-down' && previous > this.min) limit = previous - 1
+    this.#limit = limit
+    if (limit < this.#lowest) this.#lowest = limit
+    if (limit > this.#highest) this.#highest = limit
+    if (limit === previous) { if (phase === 'up' || phase === 'down') this.#phase = 'base'; return undefined }
+    return { limit, previous, reason, filesPerS: g.files, bytesPerS: g.bytes, latencyMs: this.#latencyEwma }
+  }
+
+  #resetWindow(now: number): void {
+    this.#start = now
+    this.#files = 0
+    this.#bytes = 0
+    this.#inFlightSum = 0
+    this.#latencySum = 0
+  }
+}
+
+/** How much better `a` is than `b`: the geometric mean of the files/s and bytes/s ratios. */
+function gain(a: Goodput, b: Goodput): number {
+  return Math.sqrt(((a.files + 1e-9) / (b.files + 1e-9)) * ((a.bytes + 1) / (b.bytes + 1)))
+}
+
+function clamp(n: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, n))
+}
