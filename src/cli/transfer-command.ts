@@ -2,7 +2,6 @@
 // terminal summary, --json NDJSON progress and a --report file. Distributed runs live in
 // transfer-distributed-command.ts (routed here by subcommand or --redis).
 import { EventEmitter } from 'node:events'
-import { writeFile } from 'node:fs/promises'
 import module from 'node:module'
 import os from 'node:os'
 import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec } from '../shared/cli-options.ts'
@@ -171,9 +170,9 @@ export async function run(argv: string[]): Promise<number> {
     events.on('class-skipped', (e) => { if (!bar) process.stderr.write(`skipped ${e.classId} (${e.reason}): ${e.message}\n`) })
   }
   try {
-    const report = await runTransfer({ ...options, events, signal: controller.signal })
+    // The engine writes --report itself, streaming every missing file from its journal.
+    const report = await runTransfer({ ...options, events, signal: controller.signal, ...(parsed.report ? { reportFile: parsed.report } : {}) })
     bar?.stop()
-    if (parsed.report) await writeFile(parsed.report, `${JSON.stringify(report, null, 2)}\n`)
     if (!json) process.stdout.write(formatSummary(report))
     return report.ok ? EXIT_OK : EXIT_FAILURE
   } catch (err) {

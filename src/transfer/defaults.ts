@@ -74,6 +74,8 @@ export const TRANSFER_DEFAULTS = {
   report: {
     /** Missing files a terminal summary names (the JSON report names them all). */
     maxMissingShown: 20,
+    /** Missing files a class of the embedded engine's report keeps in memory (the --report file names them all). */
+    maxMissingPerClass: 1000,
   },
   /** The embedded engine: one process, a sqlite journal (`colony transfer <source…> --to <dest>`). */
   embedded: {
@@ -87,8 +89,12 @@ export const TRANSFER_DEFAULTS = {
     retryBaseMs: 250,
     /** Backoff ceiling. */
     retryMaxMs: 30_000,
-    /** Files queued above which crawling pauses. */
+    /** Files queued (in the journal) and not yet taken above which crawling pauses. */
     maxQueued: 50_000,
+    /** Queued files read from the journal at a time: what the copy queue holds in memory besides retries. */
+    queuePage: 512,
+    /** Copied files checked per page at verification (one listing merge or batched stat each). */
+    verifyPage: 2000,
     /** Classes crawled at once. */
     crawlers: 4,
     /** HTTP connections per origin of the planning and crawling thread (copy workers have their own). */

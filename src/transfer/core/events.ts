@@ -4,6 +4,8 @@ import type { ClassReport, FileKind, RunReport, SkipReason } from './types.ts'
 export type TransferEvents = {
   'class-start': [{ classId: string; source: string }]
   'class-skipped': [{ classId: string; source: string; reason: SkipReason; message: string }]
+  /** A playlist was read and parsed (`files`: what it added to its class); the first one starts the copy clock. */
+  'playlist-parsed': [{ classId: string; url: string; files: number; media: boolean }]
   discovered: [{ classId: string; files: number; bytes: number; problems: number }]
   /** --dry-run: a file that would be copied. */
   planned: [{ classId: string; key: string; source: string; size?: number; kind: FileKind }]
