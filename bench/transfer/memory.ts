@@ -30,8 +30,8 @@ const { values: flags } = parseArgs({
   },
 })
 if (flags.help) {
-  process.stdout.write(`Usage: node bench/transfer/memory.ts [--files 100000,500000] [--cache DIR] [--fresh] [--args "--concurrency 128"]
-  [--node-options "--cpu-prof" (for colony's process)] [--stderr FILE (colony's stderr, whole)] [--out results.json]\n`)
+  process.stdout.write(`Usage: node bench/transfer/memory.ts [--files 100000,500000] [--cache DIR] [--fresh] [--args="--concurrency 128"]
+  [--node-options="--cpu-prof" (for colony's process)] [--stderr FILE (colony's stderr, whole)] [--out results.json]\n`)
   process.exit(0)
 }
 

@@ -18,6 +18,8 @@ export type FixtureOrigin = {
   missing: Set<string>
   /** Delay before every response. */
   delayMs: number
+  /** Paths answered only once their promise settles (a playlist that is slow to come). */
+  holds: Map<string, Promise<unknown>>
   stop: () => Promise<void>
 }
 
@@ -52,7 +54,7 @@ export function buildLibrary(classes: number, segments: number): Map<string, Ori
 }
 
 export async function startFixtureOrigin(files: Map<string, OriginFile>): Promise<FixtureOrigin> {
-  const origin = { files, log: [] as string[], failNext: new Map<string, number>(), truncateNext: new Map<string, number>(), missing: new Set<string>(), delayMs: 0 }
+  const origin = { files, log: [] as string[], failNext: new Map<string, number>(), truncateNext: new Map<string, number>(), missing: new Set<string>(), delayMs: 0, holds: new Map<string, Promise<unknown>>() }
   const mtime = new Date('2024-01-01T00:00:00Z').toUTCString()
   const server = http.createServer((req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/')
@@ -76,7 +78,9 @@ export async function startFixtureOrigin(files: Map<string, OriginFile>): Promis
       res.writeHead(200, { 'content-type': f.type, 'content-length': f.body.length, etag: `"${createHash('md5').update(f.body).digest('hex').slice(0, 16)}"`, 'last-modified': mtime })
       res.end(req.method === 'HEAD' ? undefined : f.body)
     }
-    if (origin.delayMs > 0) setTimeout(answer, origin.delayMs)
+    const hold = origin.holds.get(path)
+    if (hold) void hold.finally(answer)
+    else if (origin.delayMs > 0) setTimeout(answer, origin.delayMs)
     else answer()
   })
   server.keepAliveTimeout = 60_000
