@@ -79,7 +79,11 @@ function cpuS(pid: number): number | undefined {
 
 type Result = {
   files: number; code: number | null; wallMs: number; cpuS: number; peakRssKb: number; verified: number; copied: number
-  phases: Array<{ phase: string; t: number; rssKb: number }>; firstPlaylistToCopyMs?: number; crawlCopyOverlap: boolean
+  phases: Array<{ phase: string; t: number; rssKb: number }>
+  /** From the first 'playlist-parsed' event to 'first-copy' (a copier was handed a file) and to the first 'copied'. */
+  firstPlaylistToCopyMs?: number; firstPlaylistToCopiedMs?: number
+  /** The first file was copied before the last class's crawl ended. */
+  crawlCopyOverlap: boolean
 }
 
 async function measure(files: number, origin: string, entries: Array<{ id: string; path: string; status: string }>): Promise<Result> {
@@ -107,6 +111,7 @@ async function measure(files: number, origin: string, entries: Array<{ id: strin
     const res: Result = { files, code: null, wallMs: 0, cpuS: 0, peakRssKb: 0, verified: 0, copied: 0, phases: [], crawlCopyOverlap: false }
     let firstPlaylist: number | undefined
     let firstCopy: number | undefined
+    let firstCopied: number | undefined
     let lastCrawlEnd = 0
     let partial = ''
     let stderr = ''
@@ -117,7 +122,8 @@ async function measure(files: number, origin: string, entries: Array<{ id: strin
       for (const l of lines) {
         if (!l.startsWith('{')) continue
         const e = JSON.parse(l) as { type: string; t: number; phase?: string; report?: { totals: { verified: number } } }
-        if (e.type === 'copied') { res.copied++; firstCopy ??= e.t }
+        if (e.type === 'copied') { res.copied++; firstCopied ??= e.t }
+        else if (e.type === 'first-copy') firstCopy = e.t
         else if (e.type === 'playlist-parsed') firstPlaylist ??= e.t
         else if (e.type === 'discovered' || e.type === 'class-skipped') lastCrawlEnd = e.t
         else if (e.type === 'phase' && e.phase) res.phases.push({ phase: e.phase, t: e.t, rssKb: procStatusKb(pid, 'VmRSS') ?? 0 })
@@ -130,7 +136,8 @@ async function measure(files: number, origin: string, entries: Array<{ id: strin
     res.cpuS = lastCpu
     res.peakRssKb = peak
     if (firstPlaylist !== undefined && firstCopy !== undefined) res.firstPlaylistToCopyMs = firstCopy - firstPlaylist
-    res.crawlCopyOverlap = firstCopy !== undefined && firstCopy < lastCrawlEnd
+    if (firstPlaylist !== undefined && firstCopied !== undefined) res.firstPlaylistToCopiedMs = firstCopied - firstPlaylist
+    res.crawlCopyOverlap = firstCopied !== undefined && firstCopied < lastCrawlEnd
     if (res.code !== 0) process.stderr.write(`  colony exited ${res.code}: ${stderr}\n`)
     return res
   } finally {
@@ -146,7 +153,7 @@ for (const n of flags.files.split(',').map(Number)) {
   const r = await measure(lib.files, lib.root, lib.entries)
   results.push(r)
   process.stdout.write(`${lib.files} files: peak RSS ${formatBytes(r.peakRssKb * 1024)} · ${r.verified} verified · wall ${formatDuration(r.wallMs)} · CPU ${r.cpuS.toFixed(1)} s · exit ${r.code}` +
-    ` · first playlist → first copy ${r.firstPlaylistToCopyMs === undefined ? 'n/a' : `${r.firstPlaylistToCopyMs} ms`} · crawl/copy overlap ${r.crawlCopyOverlap ? 'yes' : 'no'}\n` +
+    ` · first playlist parsed → first copy started ${r.firstPlaylistToCopyMs ?? 'n/a'} ms, copied ${r.firstPlaylistToCopiedMs ?? 'n/a'} ms · crawl/copy overlap ${r.crawlCopyOverlap ? 'yes' : 'no'}\n` +
     `  RSS at phases: ${r.phases.map((p) => `${p.phase}@${(p.t / 1000).toFixed(1)}s ${formatBytes(p.rssKb * 1024)}`).join(' · ')}\n`)
 }
 process.stdout.write(`${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`)

@@ -28,7 +28,7 @@ type Seen = { type: keyof TransferEvents; classId?: string; key?: string }
 /** Records events in order; `firstCopy` settles at the first copy, or after 15 s so that a run without overlap ends. */
 function record(events: EventEmitter<TransferEvents>): { seen: Seen[]; firstCopy: Promise<unknown>; index: (type: string, classId?: string) => number } {
   const seen: Seen[] = []
-  for (const type of ['playlist-parsed', 'copied', 'discovered', 'class-skipped'] as const) {
+  for (const type of ['playlist-parsed', 'first-copy', 'copied', 'discovered', 'class-skipped'] as const) {
     events.on(type, (e: { classId: string; key?: string }) => { seen.push({ type, classId: e.classId, ...(e.key ? { key: e.key } : {}) }) })
   }
   let timer: NodeJS.Timeout | undefined
@@ -47,7 +47,7 @@ test('streaming crawl: copying starts while a class and the run are still being 
     assert.equal(report.ok, true, JSON.stringify(report.classes.map((c) => c.missing)))
     assert.equal(report.totals.verified, origin.files.size)
     const copy = index('copied')
-    assert.ok(index('playlist-parsed') < copy, 'a playlist is parsed before the first copy')
+    assert.ok(index('playlist-parsed') < index('first-copy') && index('first-copy') < copy, 'a playlist is parsed, then a copy starts, then ends')
     assert.match(seen[copy]?.key ?? '', /^lib\/c0\/(ts\/s\d+\.ts|keys\/k\.key)$/, 'the first copy is a file of the first finished playlist')
     assert.ok(copy < index('discovered', 'lib/c0/master.m3u8'), 'the first copy precedes the end of its own class crawl')
     assert.ok(copy < index('discovered', 'lib/c1/master.m3u8'), 'the first copy precedes the end of the last class crawl')

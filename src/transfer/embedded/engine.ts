@@ -155,6 +155,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
         const item = queue.takeNow()
         if (!item) break
         const id = nextId++
+        if (id === 1) events.emit('first-copy', { classId: item.classId, key: item.ref.key })
         inFlight.set(id, item)
         item.attempts++
         executor.run({ id, ref: item.ref })
