@@ -86,9 +86,13 @@ type Result = {
   crawlCopyOverlap: boolean
 }
 
+// Ctrl-C or a kill stops what a run started: colony, nginx, the run's directory.
+const work = path.join(os.tmpdir(), `colony-bench-memory-run-${process.pid}`)
+let stopRun: (() => Promise<void>) | undefined
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { void (stopRun?.() ?? Promise.resolve()).finally(() => process.exit(130)) })
+
 async function measure(files: number, origin: string, entries: Array<{ id: string; path: string; status: string }>): Promise<Result> {
   const nginx = await startNginx({ root: origin, workers: 2 })
-  const work = path.join(os.tmpdir(), `colony-bench-memory-run-${process.pid}`)
   await rm(work, { recursive: true, force: true })
   await mkdir(work, { recursive: true })
   try {
@@ -100,6 +104,7 @@ async function measure(files: number, origin: string, entries: Array<{ id: strin
     const log = flags.stderr ? createWriteStream(flags.stderr) : undefined
     if (log) child.stderr.pipe(log)
     const pid = child.pid as number
+    stopRun = async () => { child.kill('SIGKILL'); await nginx.stop(); await rm(work, { recursive: true, force: true }) }
     let peak = 0
     let lastCpu = 0
     const sample = (): void => {
@@ -141,6 +146,7 @@ async function measure(files: number, origin: string, entries: Array<{ id: strin
     if (res.code !== 0) process.stderr.write(`  colony exited ${res.code}: ${stderr}\n`)
     return res
   } finally {
+    stopRun = undefined
     await nginx.stop()
     await rm(work, { recursive: true, force: true })
   }

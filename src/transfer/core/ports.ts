@@ -78,7 +78,8 @@ export interface Destination {
 }
 
 /**
- * Work queue port, implemented by the embedded engine's in-process deque (MemoryJobQueue: retries to the FRONT).
+ * Work queue port, implemented by an in-process deque (MemoryJobQueue: retries to the FRONT). The embedded engine
+ * queues in its journal instead (embedded/journal-queue.ts), so that its memory does not grow with the library.
  * The distributed engine queues on Redis streams with its own consumer (distributed/redis/stream-queue.ts).
  * Items are opaque to the queue.
  */

@@ -1,5 +1,5 @@
-// The embedded engine: crawl → in-process deque → copiers (worker threads) → journal → verify → report.
-// One process, no services. Crawling feeds the queue with backpressure so memory stays bounded.
+// The embedded engine: crawl → journal (its todo table is the queue) → copiers (worker threads) → journal → verify →
+// report. One process, no services. Memory holds a page of the queue, the files in flight and one line per class.
 import { EventEmitter } from 'node:events'
 import path from 'node:path'
 import { HostAllowList } from '../../shared/allow-host.ts'

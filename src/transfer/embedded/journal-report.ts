@@ -66,10 +66,11 @@ export function reportFromJournal(journal: Journal, input: JournalReportInput): 
       ...(total > missing.length ? { missingTotal: total } : {}),
     } as ClassReport)
   }
-  const t = journal.statement(TOTALS).get(dry) as Record<string, number>
+  // The totals' queries use only ?2 (dry run); ?1 is bound to nothing.
+  const t = journal.statement(TOTALS).get(null, dry) as Record<string, number>
   const totals = {
     classes: classes.length, files: Number(t.files), verified: Number(t.verified), skippedPresent: Number(t.skippedPresent), bytes: Number(t.bytes), retries: Number(t.retries),
-    missing: Number((journal.statement(TOTAL_MISSING).get(dry) as { n: number }).n), skippedClasses: classes.filter((c) => c.state === 'skipped').length,
+    missing: Number((journal.statement(TOTAL_MISSING).get(null, dry) as { n: number }).n), skippedClasses: classes.filter((c) => c.state === 'skipped').length,
   }
   return { ...(input.dryRun ? { dryRun: true } : {}), run: input.run, destination: input.destination, startedAt: input.startedAt, finishedAt: new Date().toISOString(), ok: classes.every(classPassed), totals, classes }
 }
