@@ -145,9 +145,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   const parsed = parseTransferArgs(argv)
   if (parsed.help) { process.stdout.write(formatHelp(TRANSFER_SPEC)); return EXIT_OK }
-  const [{ runTransfer }, { formatSummary }, { attachJsonLines, attachProgressBar }] = await Promise.all([
+  const [{ runTransfer }, { formatSummary }, { attachJsonLines, attachProgressBar }, { capYoungGeneration }] = await Promise.all([
     import('../transfer/embedded/engine.ts'), import('../transfer/core/report.ts'), import('../transfer/embedded/progress.ts'),
+    import('../transfer/embedded/young-generation.ts'),
   ])
+  // The process is this run's: its memory stays flat however long the run (see young-generation.ts).
+  capYoungGeneration(E.mainYoungGenerationMb)
   const { options, json } = parsed
   const events = new EventEmitter<TransferEvents>()
   const controller = new AbortController()

@@ -103,6 +103,8 @@ export const TRANSFER_DEFAULTS = {
     verifyConcurrency: 32,
     /** Each copy worker keeps at least this many connections per origin. */
     minWorkerConnections: 4,
+    /** Young generation of the CLI's main thread (MB, both semi-spaces) beyond which it stops growing. */
+    mainYoungGenerationMb: 16,
     /** Young-generation size of each copy worker thread (MB): what bounds a worker's heap between collections. */
     workerYoungGenerationMb: 12,
     /** A copy worker that does not exit this long after it is asked to is terminated. */
