@@ -2,7 +2,6 @@
 // terminal summary, --json NDJSON progress and a --report file. Distributed runs live in
 // transfer-distributed-command.ts (routed here by subcommand or --redis).
 import { EventEmitter } from 'node:events'
-import { writeFile } from 'node:fs/promises'
 import module from 'node:module'
 import os from 'node:os'
 import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec } from '../shared/cli-options.ts'
@@ -222,9 +221,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   const parsed = parseTransferArgs(argv)
   if (parsed.help) { process.stdout.write(formatHelp(TRANSFER_SPEC)); return EXIT_OK }
-  const [{ runTransfer }, { formatSummary }, { attachJsonLines, attachProgressBar }, { formatCycle, watchTransfer }] = await Promise.all([
+  const [{ runTransfer }, { formatSummary }, { attachJsonLines, attachProgressBar }, { formatCycle, watchTransfer }, { capYoungGeneration }] = await Promise.all([
     import('../transfer/embedded/engine.ts'), import('../transfer/core/report.ts'), import('../transfer/embedded/progress.ts'), import('../transfer/embedded/watch.ts'),
+    import('../transfer/embedded/young-generation.ts'),
   ])
+  // The process is this run's: its memory stays flat however long the run (see young-generation.ts).
+  capYoungGeneration(E.mainYoungGenerationMb)
   const { options, json } = parsed
   const events = new EventEmitter<TransferEvents>()
   const controller = new AbortController()
@@ -250,15 +252,13 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (parsed.watchMs !== undefined) {
     if (!json) events.on('cycle', (e) => process.stdout.write(formatCycle(e)))
-    // The report file follows the watch: rewritten after every cycle.
-    if (parsed.report) events.on('done', (r) => { void writeFile(parsed.report as string, `${JSON.stringify(r, null, 2)}\n`).catch(() => undefined) })
   }
   try {
-    const report = parsed.watchMs === undefined ? await runTransfer({ ...options, events, signal: controller.signal })
-      : await watchTransfer({ ...options, events, signal: controller.signal, intervalMs: parsed.watchMs })
+    // The engine writes --report itself (after every cycle with --watch), streaming every missing file from its journal.
+    const run = { ...options, events, signal: controller.signal, ...(parsed.report ? { reportFile: parsed.report } : {}) }
+    const report = parsed.watchMs === undefined ? await runTransfer(run) : await watchTransfer({ ...run, intervalMs: parsed.watchMs })
     if (!report) throw new TransferError(TRANSFER_CODES.ABORTED, 'interrupted')
     bar?.stop()
-    if (parsed.report) await writeFile(parsed.report, `${JSON.stringify(report, null, 2)}\n`)
     if (!json) process.stdout.write(formatSummary(report))
     return report.ok ? EXIT_OK : EXIT_FAILURE
   } catch (err) {

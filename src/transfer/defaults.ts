@@ -85,6 +85,8 @@ export const TRANSFER_DEFAULTS = {
   report: {
     /** Missing files a terminal summary names (the JSON report names them all). */
     maxMissingShown: 20,
+    /** Missing files a class of the embedded engine's report keeps in memory (the --report file names them all). */
+    maxMissingPerClass: 1000,
   },
   /** `colony transfer check`: source and destination compared without copying. */
   check: {
@@ -140,8 +142,12 @@ export const TRANSFER_DEFAULTS = {
     retryBaseMs: 250,
     /** Backoff ceiling. */
     retryMaxMs: 30_000,
-    /** Files queued above which crawling pauses. */
+    /** Files queued (in the journal) and not yet taken above which crawling pauses. */
     maxQueued: 50_000,
+    /** Queued files read from the journal at a time: what the copy queue holds in memory besides retries. */
+    queuePage: 512,
+    /** Copied files checked per page at verification (one listing merge or batched stat each). */
+    verifyPage: 2000,
     /** Classes crawled at once. */
     crawlers: 4,
     /** HTTP connections per origin of the planning and crawling thread (copy workers have their own). */
@@ -150,6 +156,10 @@ export const TRANSFER_DEFAULTS = {
     verifyConcurrency: 32,
     /** Each copy worker keeps at least this many connections per origin. */
     minWorkerConnections: 4,
+    /** Young generation of the CLI's main thread (MB, both semi-spaces) beyond which it stops growing. */
+    mainYoungGenerationMb: 16,
+    /** Young-generation size of each copy worker thread (MB): what bounds a worker's heap between collections. */
+    workerYoungGenerationMb: 12,
     /** A copy worker that does not exit this long after it is asked to is terminated. */
     workerExitMs: 5000,
     /** The journal writes its buffered changes after this many… */

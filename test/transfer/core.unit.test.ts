@@ -4,7 +4,6 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createHash } from 'node:crypto'
 import { Journal, deriveRunName } from '../../src/transfer/embedded/journal.ts'
-import { MemoryJobQueue } from '../../src/transfer/embedded/memory-queue.ts'
 import { MeasureStream } from '../../src/transfer/core/measure-stream.ts'
 import { namedHosts } from '../../src/transfer/core/plan.ts'
 import { parseCatalogText, scanCatalog } from '../../src/transfer/core/catalog.ts'
@@ -49,19 +48,6 @@ test('catalog: a remote catalog names only http(s) masters on named hosts; a loc
   assert.match(remote.skipped[0]?.message ?? '', /host cat\.test:9090 is not allowed/)
   const local = scanCatalog(entries, { baseUrl: 'file:///home/me/catalog.ndjson' })
   assert.deepEqual(local.classes.map((c) => c.id), ['rel', 'abs', 'allowed', 'port', 'other', 'file', 's3'])
-})
-
-test('deque: retries pushed to the front come out before older work', async () => {
-  const q = new MemoryJobQueue<string>()
-  await q.push(['a', 'b', 'c'])
-  assert.deepEqual(q.takeNow(1), ['a'])
-  await q.pushFront(['retry1', 'retry2'])
-  assert.deepEqual(q.takeNow(10), ['retry1', 'retry2', 'b', 'c'])
-  const waiting = q.take(5)
-  await q.push(['d'])
-  assert.deepEqual(await waiting, ['d'])
-  await q.close()
-  assert.deepEqual(await q.take(5), [])
 })
 
 test('journal: a key is owned once across classes; states survive reopening; verified files are not offered again', async (t) => {

@@ -22,6 +22,8 @@ export type FixtureOrigin = {
   maxActive: number
   /** How many requests were answered 429 for maxActive. */
   readonly throttled: number
+  /** Paths answered only once their promise settles (a playlist that is slow to come). */
+  holds: Map<string, Promise<unknown>>
   stop: () => Promise<void>
 }
 
@@ -56,7 +58,7 @@ export function buildLibrary(classes: number, segments: number): Map<string, Ori
 }
 
 export async function startFixtureOrigin(files: Map<string, OriginFile>): Promise<FixtureOrigin> {
-  const origin = { files, log: [] as string[], failNext: new Map<string, number>(), truncateNext: new Map<string, number>(), missing: new Set<string>(), delayMs: 0, maxActive: 0, throttled: 0 }
+  const origin = { files, log: [] as string[], failNext: new Map<string, number>(), truncateNext: new Map<string, number>(), missing: new Set<string>(), delayMs: 0, maxActive: 0, throttled: 0, holds: new Map<string, Promise<unknown>>() }
   let active = 0
   const mtime = new Date('2024-01-01T00:00:00Z').toUTCString()
   const server = http.createServer((req, res) => {
@@ -88,7 +90,9 @@ export async function startFixtureOrigin(files: Map<string, OriginFile>): Promis
     }
     active++
     res.once('close', () => { active-- })
-    if (origin.delayMs > 0) setTimeout(answer, origin.delayMs)
+    const hold = origin.holds.get(path)
+    if (hold) void hold.finally(answer)
+    else if (origin.delayMs > 0) setTimeout(answer, origin.delayMs)
     else answer()
   })
   server.keepAliveTimeout = 60_000

@@ -42,6 +42,11 @@ export type CrawlOptions = {
   followPlaylists?: boolean
   /** Copy classes whose media playlists lack EXT-X-ENDLIST instead of skipping them as recording. @defaultValue false */
   allowIncomplete?: boolean
+  /**
+   * Called as each playlist is parsed, with the files it added to the class. Returning true takes them: they are
+   * left out of the result's `files` (the caller has them already). @defaultValue none: every file is in the result
+   */
+  onPlaylist?: (files: FileRef[], playlist: { url: string; media: boolean; endlist: boolean }) => boolean
   signal?: AbortSignal
 }
 
@@ -62,6 +67,8 @@ export async function crawlClass(entry: ClassEntry, options: CrawlOptions): Prom
   const maxDepth = options.maxDepth ?? TRANSFER_DEFAULTS.crawl.maxDepth
   const maxBytes = options.maxPlaylistBytes ?? TRANSFER_DEFAULTS.crawl.maxPlaylistBytes
   const files = new Map<string, FileRef>()
+  // Keys of files onPlaylist took: still part of the class (deduplication, the file limit), no longer held here.
+  const taken = new Set<string>()
   const problems: Problem[] = []
   const problemKeys = new Set<string>()
   let complete = true
@@ -106,8 +113,8 @@ export async function crawlClass(entry: ClassEntry, options: CrawlOptions): Prom
   }
 
   const addFile = (url: URL, key: string, kind: FileKind): boolean => {
-    if (files.has(key)) return false
-    if (files.size >= maxFiles) {
+    if (files.has(key) || taken.has(key)) return false
+    if (files.size + taken.size >= maxFiles) {
       if (!cutOff) problem(url.href, new TransferError(TRANSFER_CODES.TOO_MANY_FILES, `class ${entry.id} references more than ${maxFiles} files; the rest were not crawled`))
       cutOff = true
       return false
@@ -173,6 +180,7 @@ export async function crawlClass(entry: ClassEntry, options: CrawlOptions): Prom
     }
     if (!parsed.isMaster && !parsed.endlist) complete = false
     const lineage = new Set(job.ancestors).add(job.key)
+    const added: FileRef[] = []
     for (const ref of parsed.refs) {
       let url: URL
       try { url = new URL(ref.uri, base) } catch {
@@ -186,12 +194,16 @@ export async function crawlClass(entry: ClassEntry, options: CrawlOptions): Prom
         continue
       }
       if (!addFile(url, key, ref.kind)) continue
+      if (options.onPlaylist) added.push(files.get(key) as FileRef)
       if (!ref.playlist || options.followPlaylists === false) continue
       if (job.depth + 1 > maxDepth) {
         problem(url.href, new TransferError(TRANSFER_CODES.PLAYLIST_TOO_DEEP, `${url.href} is nested deeper than ${maxDepth} playlists`), key)
         continue
       }
       queue.push({ url, key, depth: job.depth + 1, ancestors: lineage })
+    }
+    if (options.onPlaylist?.(added, { url: job.url.href, media: !parsed.isMaster, endlist: parsed.endlist })) {
+      for (const f of added) { files.delete(f.key); taken.add(f.key) }
     }
   }
 

@@ -20,6 +20,10 @@ export type WatchCycleEvent = {
 export type TransferEvents = {
   'class-start': [{ classId: string; source: string }]
   'class-skipped': [{ classId: string; source: string; reason: SkipReason; message: string }]
+  /** A playlist was read and parsed (`files`: what it added to its class); the first one starts the copy clock. */
+  'playlist-parsed': [{ classId: string; url: string; files: number; media: boolean }]
+  /** The run's first file was handed to a copier (once per run): with 'playlist-parsed', the crawl-to-copy delay. */
+  'first-copy': [{ classId: string; key: string }]
   discovered: [{ classId: string; files: number; bytes: number; problems: number }]
   /** --dry-run: a file that would be copied. */
   planned: [{ classId: string; key: string; source: string; size?: number; kind: FileKind }]

@@ -1,5 +1,5 @@
-// The interfaces transfer's core works through: a Source reads files, a Destination writes them, a JobQueue holds
-// work. Adapters (src/transfer/adapters) implement Source and Destination for HTTP(S), S3 and directories.
+// The interfaces transfer's core works through: a Source reads files, a Destination writes them. Adapters
+// (src/transfer/adapters) implement Source and Destination for HTTP(S), S3 and directories.
 import type { Readable } from 'node:stream'
 import type { FileRef } from './types.ts'
 
@@ -77,22 +77,6 @@ export interface Destination {
   /** True when nothing is stored yet: a first run then skips per-file presence checks. */
   isEmpty?(): Promise<boolean>
   close?(): Promise<void>
-}
-
-/**
- * Work queue port, implemented by the embedded engine's in-process deque (MemoryJobQueue: retries to the FRONT).
- * The distributed engine queues on Redis streams with its own consumer (distributed/redis/stream-queue.ts).
- * Items are opaque to the queue.
- */
-export interface JobQueue<T> {
-  /** New work, at the back. */
-  push(items: T[]): Promise<void>
-  /** Retried work, at the front, so a class is not held up behind newer work. */
-  pushFront(items: T[]): Promise<void>
-  /** Waits for up to `max` items; resolves [] when the queue is closed and drained. */
-  take(max: number, signal?: AbortSignal): Promise<T[]>
-  size(): Promise<number>
-  close(): Promise<void>
 }
 
 /** A Source that also lists prefixes: what planning and prefix (S3, directory) classes need. SourceRouter is one. */

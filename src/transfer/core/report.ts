@@ -123,7 +123,8 @@ export function formatSummary(report: RunReport, options: { maxMissing?: number 
       lines.push(`  skipped ${c.id}${c.skipReason ? ` (${c.skipReason})` : ''}${c.skipMessage ? `: ${c.skipMessage}` : ''}`)
       continue
     }
-    lines.push(`  ${c.state} ${c.id}: ${c.verified}/${c.files} verified${c.missing.length ? `, ${c.missing.length} missing` : ''}`)
+    const missing = c.missingTotal ?? c.missing.length
+    lines.push(`  ${c.state} ${c.id}: ${c.verified}/${c.files} verified${missing ? `, ${missing} missing` : ''}`)
     for (const m of c.missing) {
       if (shown++ >= max) break
       lines.push(`    ${m.code} ${m.key || m.source}: ${m.message}`)

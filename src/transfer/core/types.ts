@@ -63,6 +63,8 @@ export type ClassReport = {
   bytes: number
   retries: number
   missing: Array<{ key: string; source: string; code: string; message: string }>
+  /** How many files are missing when `missing` lists only the first ones (the --report file names them all). */
+  missingTotal?: number
 }
 
 export type RunReport = {

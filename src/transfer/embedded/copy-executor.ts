@@ -137,7 +137,9 @@ export class WorkerExecutor implements CopyExecutor {
 
   #spawn(): Slot {
     const entry = siblingModule(import.meta.url, 'copy-worker').href
-    const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: { entry, compileCacheDir: module.getCompileCacheDir?.() } })
+    // A small young generation: V8 sizes it for throughput (tens of MB per thread), the copy path's garbage dies young.
+    const resourceLimits = { maxYoungGenerationSizeMb: TRANSFER_DEFAULTS.embedded.workerYoungGenerationMb }
+    const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, resourceLimits, workerData: { entry, compileCacheDir: module.getCompileCacheDir?.() } })
     // A replacement for a dead worker gets the settings the others have.
     if (this.#config) post(worker, { type: 'config', config: this.#config })
     const slot: Slot = { worker, load: 0, batch: [], jobs: new Map() }

@@ -1,21 +1,20 @@
-// The embedded engine: crawl → in-process deque → copiers (worker threads) → journal → verify → report.
-// One process, no services. Crawling feeds the queue with backpressure so memory stays bounded.
+// The embedded engine: crawl → journal (its todo table is the queue) → copiers (worker threads) → journal → verify →
+// report. One process, no services. Memory holds a page of the queue, the files in flight and one line per class.
 import { EventEmitter } from 'node:events'
 import path from 'node:path'
 import { HostAllowList } from '../../shared/allow-host.ts'
 import { computeBackoff } from '../../shared/backoff.ts'
 import type { Logger } from '../../shared/logger.ts'
-import type { ClassEntry, CopyOutcome, CrawlResult, FileRef, RunReport, SkipReason } from '../core/types.ts'
-import type { StoredObject } from '../core/ports.ts'
+import type { ClassEntry, CopyOutcome, CrawlResult, FileRef, RunReport } from '../core/types.ts'
 import type { TransferEvents } from '../core/events.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
 import { crawlClass } from '../core/crawler.ts'
 import { crawlPrefix, keyFunctionFor, namedHosts, planSources } from '../core/plan.ts'
 import { isPlaylistLocator, locatorKind } from '../core/locators.ts'
 import { Journal, deriveRunName } from './journal.ts'
-import { MemoryJobQueue } from './memory-queue.ts'
-import { buildReport } from '../core/report.ts'
-import { checkStored, verifyFile, type ExpectedObject } from '../core/verify.ts'
+import { JournalQueue, type QueueItem } from './journal-queue.ts'
+import { reportFromJournal, writeJournalReport } from './journal-report.ts'
+import { verifyAll } from './verify-run.ts'
 import { createDestination, SourceRouter } from '../adapters/create.ts'
 import { createSharedLimits, sharedSourceLimits } from '../core/source-limits.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
@@ -81,6 +80,8 @@ export type TransferOptions = {
   maxRps?: number
   /** --rewrite-uri rules applied to copied playlists (parse with parseRewriteRules). @defaultValue none */
   rewriteUri?: RewriteRule[]
+  /** Writes the JSON report to this file, every missing file named (read from the journal as it is written). @defaultValue none */
+  reportFile?: string
   /** Progress events. @defaultValue none */
   events?: EventEmitter<TransferEvents>
   logger?: Logger
@@ -92,7 +93,7 @@ export type TransferOptions = {
   watch?: WatchCycle
 }
 
-type Item = { ref: FileRef; classId: string; attempts: number; sentAt: number }
+type Item = QueueItem
 
 /** The journal path a run uses. */
 export function journalPath(options: Pick<TransferOptions, 'sources' | 'catalogs' | 'to' | 'stateDir' | 'run' | 'stripPrefix' | 'classFilter' | 'rewriteUri'>): { run: string; file: string } {
@@ -151,7 +152,10 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     const destEmpty = first && (await destination.isEmpty?.().catch(() => false)) === true
 
     // --- copy machinery ----------------------------------------------------------------------------
-    const queue = new MemoryJobQueue<Item>()
+    // The queue is the journal's todo table: memory holds a page of it, whatever the size of the library.
+    const queue = new JournalQueue(journal)
+    // Files journaled by earlier runs: a class queues the ones still to copy once its crawl has settled it.
+    const startRowid = journal.maxFileRowid()
     const inFlight = new Map<number, Item>()
     let nextId = 1
     let waitingRetry = 0
@@ -173,20 +177,21 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
       ...(options.multipartThreshold ? { multipartThreshold: options.multipartThreshold } : {}), ...(limits ? { limits } : {}), ...(options.rewriteUri?.length ? { rewriteUri: options.rewriteUri } : {}),
     }
     const checkDone = (): void => {
-      if (crawlDone && queue.length === 0 && inFlight.size === 0 && waitingRetry === 0) finish()
+      if (crawlDone && queue.backlog === 0 && inFlight.size === 0 && waitingRetry === 0) finish()
     }
     const pump = (): void => {
       if (signal?.aborted || !executor) return
       while (inFlight.size < maxInFlight) {
-        const [item] = queue.takeNow(1)
+        const item = queue.takeNow()
         if (!item) break
         const id = nextId++
+        if (id === 1) events.emit('first-copy', { classId: item.classId, key: item.ref.key })
         inFlight.set(id, item)
         item.attempts++
         item.sentAt = performance.now()
         executor.run({ id, ref: item.ref })
       }
-      if (drained.length > 0 && queue.length < maxQueued / 2) { const w = drained; drained = []; for (const f of w) f() }
+      if (drained.length > 0 && queue.backlog < maxQueued / 2) { const w = drained; drained = []; for (const f of w) f() }
       checkDone()
     }
     const onResult = (id: number, outcome: CopyOutcome): void => {
@@ -205,7 +210,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
         events.emit('retry', { classId: item.classId, key: item.ref.key, attempt: item.attempts, code: outcome.code, message: outcome.message, delayMs: wait })
         waitingRetry++
         // After the backoff the file goes to the FRONT: its class should not wait behind newer work.
-        const t = setTimeout(() => { waitingRetry--; void queue.pushFront([item]).then(pump) }, wait)
+        const t = setTimeout(() => { waitingRetry--; queue.pushFront(item); pump() }, wait)
         signal?.addEventListener('abort', () => { clearTimeout(t); waitingRetry--; checkDone() }, { once: true })
       } else {
         const state = outcome.code === TRANSFER_CODES.NOT_FOUND ? 'missing' : 'failed'
@@ -222,26 +227,33 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
 
     // --- crawl (feeds the queue) -------------------------------------------------------------------
     events.emit('phase', { phase: 'crawl' })
-    const enqueue = async (classId: string, refs: Iterable<FileRef>): Promise<number> => {
-      let n = 0
-      let batch: Item[] = []
-      for (const ref of refs) {
-        batch.push({ ref, classId, attempts: 0, sentAt: 0 })
-        n++
-        if (batch.length >= 1000) { await queue.push(batch); batch = []; pump() }
-      }
-      await queue.push(batch)
+    /** Starts copies of what was just queued; the crawl waits while more than maxQueued files wait to be taken. */
+    const queued = async (n: number): Promise<void> => {
+      queue.added(n)
       pump()
-      if (!dryRun && queue.length > maxQueued) await new Promise<void>((r) => { drained.push(r) })
-      return n
+      if (!dryRun && queue.backlog > maxQueued) await new Promise<void>((r) => { drained.push(r) })
     }
     const crawlOne = async (entry: ClassEntry, known: { crawled: number; skipReason: string | null } | undefined): Promise<void> => {
       if (known?.crawled && !known.skipReason && !options.watch?.recrawl(journal, entry)) {
-        const todo = [...journal.filesToCopy(entry.id)].map((f) => ({ source: f.source, key: f.key, kind: f.kind, ...(f.size !== null && f.state === 'pending' ? { size: f.size } : {}), ...(f.etag ? { etag: f.etag } : {}) }))
-        await enqueue(entry.id, todo)
+        await queued(journal.enqueueClass(entry.id, startRowid))
         return
       }
       events.emit('class-start', { classId: entry.id, source: entry.source })
+      // A media playlist's files are queued as soon as it is parsed, when it is finished (EXT-X-ENDLIST, or
+      // --allow-incomplete): copying starts while the class, and the run, are still being crawled. The master's own
+      // files (the playlists, keys) wait for the end of the class, so a class found recording leaves none behind.
+      let streamed = 0
+      let recording = false
+      const onPlaylist = (refs: FileRef[], p: { url: string; media: boolean; endlist: boolean }): boolean => {
+        events.emit('playlist-parsed', { classId: entry.id, url: p.url, files: refs.length, media: p.media })
+        if (!p.media || recording) return false
+        if (!p.endlist && !options.allowIncomplete) { recording = true; return false }
+        if (refs.length === 0) return true
+        streamed += refs.length
+        queue.added(journal.addFiles(entry.id, refs))
+        pump()
+        return true
+      }
       const common = {
         allowHosts: allow, retries, ...(options.stripPrefix ? { stripPrefix: options.stripPrefix } : {}), keyFor: keyFunctionFor(entry, options.stripPrefix),
         ...(options.maxPlaylistBytes ? { maxPlaylistBytes: options.maxPlaylistBytes } : {}), ...(options.maxFilesPerClass ? { maxFiles: options.maxFilesPerClass } : {}),
@@ -252,7 +264,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
       const texts = options.watch?.tap(router) ?? router
       try {
         crawl = isPlaylistLocator(entry.source)
-          ? await crawlClass(entry, { ...common, fetchText: (l, o) => texts.getText(l, o) })
+          ? await crawlClass(entry, { ...common, fetchText: (l, o) => texts.getText(l, o), onPlaylist })
           : await crawlPrefix(entry, texts, common)
       } catch (err) {
         if (signal?.aborted) return
@@ -261,12 +273,18 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
       if (crawl.skipReason) {
         const message = crawl.problems[0]?.message ?? (crawl.skipReason === 'recording' ? `class ${entry.id} has media playlists without EXT-X-ENDLIST (still recording)` : crawl.skipReason)
         journal.recordCrawl(entry.id, [], crawl.problems, { reason: crawl.skipReason, message })
+        // Segments of its finished playlists may be copied already; the rest stay uncopied (a file another class also
+        // references passes to that class).
+        if (streamed > 0) { queue.withdraw(entry.id); queue.added(journal.withdrawClass(entry.id, queue.readSeq)) }
         events.emit('class-skipped', { classId: entry.id, source: entry.source, reason: crawl.skipReason, message })
         return
       }
-      const fresh = journal.recordCrawl(entry.id, crawl.files, crawl.problems)
-      events.emit('discovered', { classId: entry.id, files: crawl.files.length, bytes: crawl.files.reduce((a, f) => a + (f.size ?? 0), 0), problems: crawl.problems.length })
-      await enqueue(entry.id, options.watch?.toCopy(journal, entry.id, crawl) ?? fresh)
+      let fresh = journal.recordCrawl(entry.id, crawl.files, crawl.problems).length
+      options.watch?.settle(journal, entry.id, crawl)
+      // Files of this class from an earlier run (or put back by a --watch cycle), still to copy.
+      if (startRowid > 0) fresh += journal.enqueueClass(entry.id, startRowid)
+      events.emit('discovered', { classId: entry.id, files: crawl.files.length + streamed, bytes: crawl.files.reduce((a, f) => a + (f.size ?? 0), 0), problems: crawl.problems.length })
+      await queued(fresh)
     }
     const known = new Map(journal.classes().map((c) => [c.id, c]))
     const skippedIds = new Set(plan.skipped.map((s) => s.id))
@@ -282,7 +300,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     crawlDone = true
     events.emit('phase', { phase: 'copy' })
     if (dryRun) {
-      for (const item of queue.takeNow(Number.MAX_SAFE_INTEGER)) {
+      for (let item = queue.takeNow(); item; item = queue.takeNow()) {
         events.emit('planned', { classId: item.classId, key: item.ref.key, source: item.ref.source, kind: item.ref.kind, ...(item.ref.size !== undefined ? { size: item.ref.size } : {}) })
       }
     } else {
@@ -304,14 +322,11 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
 
     // --- report ------------------------------------------------------------------------------------
     events.emit('phase', { phase: 'report' })
-    const report = buildReport({
-      dryRun, run, destination: destination.describe(), startedAt, ...(filter.empty ? {} : { filtered: filter.summary(plan.filtered) }), ...(options.rewriteUri?.length ? { rewriting: true } : {}),
-      classes: journal.classes().map((c) => ({
-        id: c.id, source: c.source, skipReason: c.skipReason as SkipReason | null, skipMessage: c.message,
-        files: journal.classFiles(c.id),
-        problems: journal.classProblems(c.id),
-      })),
+    const report = reportFromJournal(journal, {
+      dryRun, run, destination: destination.describe(), startedAt,
+      ...(filter.empty ? {} : { filtered: filter.summary(plan.filtered) }), ...(options.rewriteUri?.length ? { rewriting: true } : {}),
     })
+    if (options.reportFile) await writeJournalReport(options.reportFile, report, journal)
     for (const c of report.classes) events.emit('class-done', c)
     const final = { mode: adaptive ? 'auto' as const : 'fixed' as const, limit: adaptive?.limit ?? (pinned as number), ...(adaptive ? adaptive.range : {}) }
     report.concurrency = final
@@ -324,54 +339,4 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     await router.close().catch(() => undefined)
     await destination.close?.().catch(() => undefined)
   }
-}
-
-/** Checks every copied/present file at the destination; a listing replaces per-file stats where the store has one. */
-async function verifyAll(journal: Journal, destination: ReturnType<typeof createDestination>, options: { checksum: boolean; signal?: AbortSignal }, events: EventEmitter<TransferEvents>): Promise<void> {
-  const rows = journal.filesToVerify()
-  if (rows.length === 0) { events.emit('verified', { files: 0, failed: 0 }); return }
-  let listed: Map<string, StoredObject> | undefined
-  if (destination.list) {
-    listed = new Map()
-    const want = new Set(rows.map((r) => r.key))
-    for await (const o of destination.list()) if (want.has(o.key)) listed.set(o.key, o)
-  }
-  // Directories answer stats in batches without a thread-pool round trip per file; a listing does the same for S3.
-  if (!listed && destination.statMany) {
-    listed = new Map()
-    for (let b = 0; b < rows.length; b += 2000) {
-      const keys = rows.slice(b, b + 2000).map((r) => r.key)
-      destination.statMany(keys).forEach((st, j) => { if (st) listed?.set(keys[j] as string, st) })
-      await new Promise<void>((r) => setImmediate(r))
-    }
-  }
-  let failed = 0
-  const expected = (row: (typeof rows)[number]): ExpectedObject => ({ key: row.key, size: row.size ?? -1, ...(row.etag ? { etag: row.etag } : {}), ...(row.md5 ? { md5: row.md5 } : {}) })
-  // With a listing (or batched stats) every file is checked here without I/O: failures are journaled one by one,
-  // and the files that passed are marked verified in one statement at the end. Only files to re-hash (--checksum
-  // on a store without checksums) or to stat one by one take the async path, each journaled as it completes.
-  let slow: typeof rows = rows
-  if (listed) {
-    slow = []
-    for (const row of rows) {
-      const res = checkStored(expected(row), listed.get(row.key), { checksum: options.checksum, canRehash: destination.checksum !== undefined })
-      if (res === 'rehash') slow.push(row)
-      else if (!res.ok) { failed++; journal.record({ key: row.key, state: 'unverified', code: res.code, message: res.message }) }
-    }
-  }
-  let i = 0
-  const worker = async (): Promise<void> => {
-    while (i < slow.length && !options.signal?.aborted) {
-      const row = slow[i++]
-      if (!row) break
-      const res = await verifyFile(destination, expected(row), { checksum: options.checksum, ...(listed ? { stored: listed.get(row.key) ?? null } : {}) })
-      if (res.ok) journal.record({ key: row.key, state: 'verified' })
-      else { failed++; journal.record({ key: row.key, state: 'unverified', code: res.code, message: res.message }) }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(TRANSFER_DEFAULTS.embedded.verifyConcurrency, slow.length) }, worker))
-  // Interrupted: what was not checked stays copied and is verified by the next run.
-  if (options.signal?.aborted) journal.flush()
-  else journal.markRemainingVerified()
-  events.emit('verified', { files: rows.length, failed })
 }

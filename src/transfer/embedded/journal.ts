@@ -42,7 +42,19 @@ CREATE TABLE IF NOT EXISTS shared (class_id TEXT NOT NULL, key TEXT NOT NULL, PR
 CREATE TABLE IF NOT EXISTS problems (class_id TEXT NOT NULL, source TEXT NOT NULL, key TEXT, code TEXT NOT NULL, message TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS live (class_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS playlist_digests (key TEXT PRIMARY KEY, digest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS todo (seq INTEGER PRIMARY KEY, key TEXT NOT NULL);
 `
+
+/** A file waiting in the todo table (the engine's copy queue, on disk), as the queue reads it. */
+export type TodoRow = { seq: number; key: string; classId: string; source: string; kind: FileKind; size: number | null; etag: string | null; state: FileState }
+
+/** A copied file to check at the destination. */
+export type VerifyRow = { id: number; key: string; size: number | null; etag: string | null; md5: string | null }
+
+/** States of a file that a run copies (again). */
+const TO_COPY = "('pending', 'failed', 'missing')"
+/** States of a file copied (or found present) and not yet verified. */
+const TO_VERIFY = "('copied', 'skipped-present')"
 
 type Op = () => void
 
@@ -52,6 +64,7 @@ export class Journal {
   #ops: Op[] = []
   #timer: NodeJS.Timeout | undefined
   readonly #st: Record<string, StatementSync>
+  readonly #cache = new Map<string, StatementSync>()
 
   /** `file` ':memory:' gives a throwaway journal (dry runs, tests). */
   constructor(file: string) {
@@ -76,6 +89,10 @@ export class Journal {
       getFile: p('SELECT * FROM files WHERE key = ?'),
       setMeta: p('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v'),
       getMeta: p('SELECT v FROM meta WHERE k = ?'),
+      todo: p('INSERT INTO todo (key) VALUES (?)'),
+      todoPage: p('SELECT t.seq, f.key, f.class_id AS classId, f.source, f.kind, f.size, f.etag, f.state FROM todo t JOIN files f ON f.key = t.key WHERE t.seq > ? ORDER BY t.seq LIMIT ?'),
+      verifyById: p(`SELECT rowid AS id, key, size, etag, md5 FROM files WHERE rowid > ? AND state IN ${TO_VERIFY} ORDER BY rowid LIMIT ?`),
+      verifyByKey: p(`SELECT rowid AS id, key, size, etag, md5 FROM files WHERE key > ? AND state IN ${TO_VERIFY} ORDER BY key LIMIT ?`),
     }
   }
 
@@ -121,15 +138,73 @@ export class Journal {
     this.flush()
     this.#tx(() => {
       this.#db.prepare('DELETE FROM problems WHERE class_id = ?').run(classId)
-      for (const f of files) {
-        const r = this.#st.insertFile?.run(f.key, classId, f.source, f.kind, f.size ?? null, f.etag ?? null)
-        if (r && Number(r.changes) > 0) fresh.push(f)
-        else this.#st.share?.run(classId, f.key, f.key, classId)
-      }
+      this.#insertFiles(classId, files, fresh)
       for (const p of problems) this.#st.problem?.run(classId, p.source, p.key ?? null, p.code, p.message)
       this.#st.crawled?.run(skip?.reason ?? null, skip?.message ?? null, classId)
     })
     return fresh
+  }
+
+  /**
+   * Adds files a class references before its crawl is over (one media playlist's segments); the class is marked
+   * crawled later by recordCrawl. New keys join the todo table; returns how many did.
+   */
+  addFiles(classId: string, files: FileRef[]): number {
+    this.flush()
+    let n = 0
+    this.#tx(() => { n = this.#insertFiles(classId, files) })
+    return n
+  }
+
+  /** Inserts files (a key another class owns is only linked); new ones go to the todo table (and to `fresh`). */
+  #insertFiles(classId: string, files: FileRef[], fresh?: FileRef[]): number {
+    let n = 0
+    for (const f of files) {
+      const r = this.#st.insertFile?.run(f.key, classId, f.source, f.kind, f.size ?? null, f.etag ?? null)
+      if (r && Number(r.changes) > 0) { n++; fresh?.push(f); this.#st.todo?.run(f.key) } else this.#st.share?.run(classId, f.key, f.key, classId)
+    }
+    return n
+  }
+
+  /** Empties the todo table: a run's queue starts from what its crawl and resume put there. */
+  clearTodo(): void { this.#db.exec('DELETE FROM todo') }
+
+  /** The largest rowid of the files table: rows up to it were journaled by earlier runs. */
+  maxFileRowid(): number {
+    return Number((this.#db.prepare('SELECT COALESCE(MAX(rowid), 0) AS m FROM files').get() as { m: number }).m)
+  }
+
+  /** Queues a class's files from earlier runs (rowid ≤ `upTo`) that still need a copy; returns how many. */
+  enqueueClass(classId: string, upTo: number): number {
+    this.flush()
+    return Number(this.#db.prepare(`INSERT INTO todo (key) SELECT key FROM files WHERE class_id = ? AND state IN ${TO_COPY} AND rowid <= ? ORDER BY kind IN ('master', 'media'), rowid`).run(classId, upTo).changes)
+  }
+
+  /** Up to `limit` queued files after `afterSeq`, in queue order. */
+  todoPage(afterSeq: number, limit: number): TodoRow[] {
+    this.flush()
+    return this.#st.todoPage?.all(afterSeq, limit) as TodoRow[]
+  }
+
+  /**
+   * A class found recording after some of its files were queued: the ones another class also references and that
+   * are not copied yet pass to that class (re-queued unless still waiting unread after `readSeq`). Returns how many
+   * were queued again.
+   */
+  withdrawClass(classId: string, readSeq: number): number {
+    this.flush()
+    let n = 0
+    this.#tx(() => {
+      const heirs = this.#db.prepare(`SELECT f.key, MIN(s.class_id) AS heir FROM files f JOIN shared s ON s.key = f.key WHERE f.class_id = ? AND f.state IN ${TO_COPY} GROUP BY f.key`).all(classId) as Array<{ key: string; heir: string }>
+      const waiting = this.#db.prepare('SELECT 1 FROM todo WHERE key = ? AND seq > ?')
+      for (const h of heirs) {
+        this.#db.prepare('UPDATE files SET class_id = ? WHERE key = ?').run(h.heir, h.key)
+        this.#db.prepare('DELETE FROM shared WHERE class_id = ? AND key = ?').run(h.heir, h.key)
+        this.#db.prepare('INSERT INTO shared (class_id, key) VALUES (?, ?) ON CONFLICT DO NOTHING').run(classId, h.key)
+        if (!waiting.get(h.key, readSeq)) { this.#st.todo?.run(h.key); n++ }
+      }
+    })
+    return n
   }
 
   /** Buffers one file outcome. */
@@ -155,7 +230,7 @@ export class Journal {
   /** Files still to copy (pending or failed in an earlier run), in class order. */
   *filesToCopy(classId?: string): Iterable<JournalFile> {
     this.flush()
-    const sql = `SELECT * FROM files WHERE state IN ('pending', 'failed', 'missing')${classId ? ' AND class_id = ?' : ''}`
+    const sql = `SELECT * FROM files WHERE state IN ${TO_COPY}${classId ? ' AND class_id = ?' : ''}`
     const st = this.#db.prepare(sql)
     yield* (classId ? st.iterate(classId) : st.iterate()) as Iterable<JournalFile>
   }
@@ -163,7 +238,13 @@ export class Journal {
   /** Files copied (or found present) but not yet verified. */
   filesToVerify(): JournalFile[] {
     this.flush()
-    return this.#db.prepare("SELECT * FROM files WHERE state IN ('copied', 'skipped-present')").all() as JournalFile[]
+    return this.#db.prepare(`SELECT * FROM files WHERE state IN ${TO_VERIFY}`).all() as JournalFile[]
+  }
+
+  /** Up to `limit` files to verify after `after`: by rowid (a number) or, for a merge with a sorted listing, by key. */
+  verifyPage(after: number | string, limit: number): VerifyRow[] {
+    this.flush()
+    return (typeof after === 'number' ? this.#st.verifyById : this.#st.verifyByKey)?.all(after, limit) as VerifyRow[]
   }
 
   /**
@@ -172,7 +253,7 @@ export class Journal {
    */
   markRemainingVerified(): number {
     this.flush()
-    return Number(this.#db.prepare("UPDATE files SET state = 'verified' WHERE state IN ('copied', 'skipped-present')").run().changes)
+    return Number(this.#db.prepare(`UPDATE files SET state = 'verified' WHERE state IN ${TO_VERIFY}`).run().changes)
   }
 
   /** Every file a class references (own and shared), with its state. */
@@ -184,6 +265,14 @@ export class Journal {
 
   classProblems(classId: string): Array<{ source: string; key: string | null; code: string; message: string }> {
     return this.#db.prepare('SELECT source, key, code, message FROM problems WHERE class_id = ?').all(classId) as Array<{ source: string; key: string | null; code: string; message: string }>
+  }
+
+  /** A prepared statement on the journal, kept for the next call with the same SQL (report queries). */
+  statement(sql: string): StatementSync {
+    this.flush()
+    let st = this.#cache.get(sql)
+    if (!st) { st = this.#db.prepare(sql); this.#cache.set(sql, st) }
+    return st
   }
 
   counts(): Record<string, number> {

@@ -3,11 +3,12 @@
 // playlists without EXT-X-ENDLIST) and prefix classes (directories, S3 prefixes: their listing may grow) are crawled
 // again instead of resumed from the journal; every playlist text read is digested, and a playlist already copied
 // whose digest changed goes back to pending; a re-crawled class queues every file of it the journal still has to
-// copy (new segments, changed playlists, earlier failures). Verified segments are never queued again.
+// copy (new segments, changed playlists, earlier failures), playlists after segments (Journal.enqueueClass).
+// Verified segments are never queued again.
 import { createHash } from 'node:crypto'
 import type { PlannedSources } from '../core/plan.ts'
 import type { ListingSource } from '../core/ports.ts'
-import type { ClassEntry, CrawlResult, FileRef } from '../core/types.ts'
+import type { ClassEntry, CrawlResult } from '../core/types.ts'
 import { isPlaylistLocator } from '../core/locators.ts'
 import type { Journal } from './journal.ts'
 
@@ -47,8 +48,8 @@ export class WatchCycle {
     }
   }
 
-  /** After a class's crawl was journaled: notes whether it still records, requeues its changed playlists, returns what to copy. */
-  toCopy(journal: Journal, classId: string, crawl: CrawlResult): FileRef[] {
+  /** After a class's crawl was journaled: notes whether it still records and puts its changed playlists back to pending. */
+  settle(journal: Journal, classId: string, crawl: CrawlResult): void {
     journal.setLive(classId, !crawl.complete)
     if (!crawl.complete) this.live++
     const digests = new Map<string, string>()
@@ -59,13 +60,5 @@ export class WatchCycle {
       this.#digests.delete(f.source)
     }
     this.changedPlaylists += journal.requeueChanged(digests)
-    // Playlists go last: queued after the segments they name, they reach the destination after them more often.
-    const refs: FileRef[] = []
-    const playlists: FileRef[] = []
-    for (const f of journal.filesToCopy(classId)) {
-      const ref = { source: f.source, key: f.key, kind: f.kind, ...(f.size !== null && f.state === 'pending' ? { size: f.size } : {}), ...(f.etag ? { etag: f.etag } : {}) }
-      ;(f.kind === 'master' || f.kind === 'media' ? playlists : refs).push(ref)
-    }
-    return refs.concat(playlists)
   }
 }
