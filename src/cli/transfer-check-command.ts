@@ -74,7 +74,7 @@ export function parseCheckArgs(argv: string[], env: NodeJS.ProcessEnv = process.
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCheckArgs(argv)
   if (parsed.help) { process.stdout.write(formatHelp(CHECK_SPEC)); return EXIT_OK }
-  const [{ runCheck }, { formatCheckSummary }] = await Promise.all([import('../transfer/embedded/check.ts'), import('../transfer/core/check-report.ts')])
+  const [{ runCheck }, { formatCheckSummary }] = await Promise.all([import('../transfer/embedded/check.ts'), import('../transfer/core/check/check-report.ts')])
   const controller = new AbortController()
   const onSignal = (): void => { controller.abort(new TransferError(TRANSFER_CODES.ABORTED, 'interrupted')) }
   process.once('SIGINT', onSignal)

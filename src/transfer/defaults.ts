@@ -95,7 +95,7 @@ export const TRANSFER_DEFAULTS = {
     /** Findings a class keeps in the report (counts stay exact; --json streams every one). */
     maxItemsPerClass: 1000,
   },
-  /** `--concurrency auto` (core/adaptive-limit.ts): copies in flight follow the goodput they achieve. */
+  /** `--concurrency auto` (core/limits/adaptive-limit.ts): copies in flight follow the goodput they achieve. */
   adaptive: {
     /** Fewest copies in flight; --concurrency-min. */
     min: 8,

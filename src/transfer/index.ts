@@ -11,5 +11,5 @@ export type { ClassReport, FileKind, FileRef, RunReport, SkipReason } from './co
 export type { Destination, PutInfo, Source, SourceObject, StoredObject } from './core/ports.ts'
 export type { S3Options } from './adapters/s3-client.ts'
 export { runCheck, type CheckOptions } from './embedded/check.ts'
-export { formatCheckSummary, type CheckReport, type CheckClassReport, type CheckItem } from './core/check-report.ts'
+export { formatCheckSummary, type CheckReport, type CheckClassReport, type CheckItem } from './core/check/check-report.ts'
 export { parseRewriteRules, type RewriteRule } from './core/rewrite-uri.ts'

@@ -51,7 +51,7 @@ export type CoreRunOptions = {
   maxDepth?: number
   /** HTTP connections per origin per worker. @defaultValue TRANSFER_DEFAULTS.distributed.connections */
   connections?: number
-  /** Bytes/s read from the sources by the whole cluster: a rate or a timetable (core/bwlimit-schedule.ts). */
+  /** Bytes/s read from the sources by the whole cluster: a rate or a timetable (core/limits/bwlimit-schedule.ts). */
   bwlimit?: string
   /** Requests/s to the sources by the whole cluster. */
   maxRps?: number

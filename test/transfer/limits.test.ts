@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { runNodeFile } from '../helpers/node-child.ts'
 import { makeTempDir } from '../../support/services.ts'
 import { runTransfer } from '../../src/transfer/embedded/engine.ts'
-import { byteBurst } from '../../src/transfer/core/rate-limit.ts'
+import { byteBurst } from '../../src/transfer/core/limits/rate-limit.ts'
 import { maxInWindow, startMeteredOrigin, type MeteredOrigin } from './metered-origin.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/colony.js', import.meta.url))

@@ -2,9 +2,9 @@
 // chunked lease over a remote bucket.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { parseBwRate, parseBwSchedule, rateAt } from '../../src/transfer/core/bwlimit-schedule.ts'
-import { cachedRate, gcraStep, LeasePacer, SharedPacer } from '../../src/transfer/core/rate-limit.ts'
-import { createSharedLimits, limitRates } from '../../src/transfer/core/source-limits.ts'
+import { parseBwRate, parseBwSchedule, rateAt } from '../../src/transfer/core/limits/bwlimit-schedule.ts'
+import { cachedRate, gcraStep, LeasePacer, SharedPacer } from '../../src/transfer/core/limits/rate-limit.ts'
+import { createSharedLimits, limitRates } from '../../src/transfer/core/limits/source-limits.ts'
 import { TransferError } from '../../src/transfer/errors.ts'
 
 const badLimit = (fn: () => unknown, re: RegExp): void => {

@@ -1,4 +1,4 @@
-import type { LimitChange } from './adaptive-limit.ts'
+import type { LimitChange } from './limits/adaptive-limit.ts'
 import type { ClassReport, FileKind, RunReport, SkipReason } from './types.ts'
 
 /** The end of one --watch cycle of the embedded engine: what it copied, and the run's totals after it. */
@@ -37,6 +37,6 @@ export type TransferEvents = {
   warning: [{ message: string; code?: string }]
   /** --watch (embedded): a cycle ended. */
   cycle: [WatchCycleEvent]
-  /** `--concurrency auto` moved the copies in flight (core/adaptive-limit.ts). */
+  /** `--concurrency auto` moved the copies in flight (core/limits/adaptive-limit.ts). */
   concurrency: [LimitChange]
 }

@@ -3,8 +3,8 @@
 // makes about 1000/leaseMs round trips a second at most per limit.
 import type { Keys } from './redis/keys.ts'
 import { takeTokens, type ScriptedRedis } from './redis/scripts.ts'
-import { limitRates, type SourceLimits } from '../core/source-limits.ts'
-import { byteBurst, LeasePacer, requestBurst } from '../core/rate-limit.ts'
+import { limitRates, type SourceLimits } from '../core/limits/source-limits.ts'
+import { byteBurst, LeasePacer, requestBurst } from '../core/limits/rate-limit.ts'
 import type { RunConfig } from '../wire-format.ts'
 import type { WorkerMetrics } from './worker-metrics.ts'
 

@@ -19,7 +19,7 @@ import { RunConfigCache } from './run-config.ts'
 import { runScanner } from './roles/scanner.ts'
 import { createWorkerMetrics } from './worker-metrics.ts'
 import { clusterSourceLimits } from './rate-limits.ts'
-import type { SourceLimits } from '../core/source-limits.ts'
+import type { SourceLimits } from '../core/limits/source-limits.ts'
 import type { RunConfig, WorkerInfo } from '../wire-format.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
 

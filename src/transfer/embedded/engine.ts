@@ -16,14 +16,14 @@ import { JournalQueue, type QueueItem } from './journal-queue.ts'
 import { reportFromJournal, writeJournalReport } from './journal-report.ts'
 import { verifyAll } from './verify-run.ts'
 import { createDestination, SourceRouter } from '../adapters/create.ts'
-import { createSharedLimits, sharedSourceLimits } from '../core/source-limits.ts'
+import { createSharedLimits, sharedSourceLimits } from '../core/limits/source-limits.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
 import { defaultWorkers, InlineExecutor, WorkerExecutor, type CopyConfig, type CopyExecutor } from './copy-executor.ts'
 import type { RewriteRule } from '../core/rewrite-uri.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
 import { ClassFilter, filterPlan, type ClassFilterSpec } from '../core/class-filter.ts'
 import type { WatchCycle } from './watch-cycle.ts'
-import { AdaptiveLimit } from '../core/adaptive-limit.ts'
+import { AdaptiveLimit } from '../core/limits/adaptive-limit.ts'
 
 /** Answers that mean "fewer copies at once": HTTP 429/503 and S3 SlowDown/503. */
 const isOverload = (code: string): boolean => code === TRANSFER_CODES.S3_SLOWDOWN || code === TRANSFER_CODES.HTTP_THROTTLED
@@ -41,7 +41,7 @@ export type TransferOptions = {
   stripPrefix?: string
   /** Attempts after the first for retryable failures. @defaultValue TRANSFER_DEFAULTS.embedded.retries */
   retries?: number
-  /** Copies in flight across all workers: a number pins it, 'auto' adapts it to the goodput (core/adaptive-limit.ts). @defaultValue 'auto' */
+  /** Copies in flight across all workers: a number pins it, 'auto' adapts it to the goodput (core/limits/adaptive-limit.ts). @defaultValue 'auto' */
   concurrency?: number | 'auto'
   /** Bounds of 'auto'. @defaultValue TRANSFER_DEFAULTS.adaptive.min / max */
   concurrencyMin?: number

@@ -9,7 +9,7 @@ import { startFixtureOrigin, type FixtureOrigin } from '../origin-fixture.ts'
 import { absoluteLibrary } from '../absolute-library.ts'
 import { getS3, listTree, readReport, runCli, s3Client, S3_ENV } from './run-cli.ts'
 import { parseRewriteRule, rewritePlaylist } from '../../../src/transfer/core/rewrite-uri.ts'
-import type { CheckReport } from '../../../src/transfer/core/check-report.ts'
+import type { CheckReport } from '../../../src/transfer/core/check/check-report.ts'
 
 const NEW = 'https://new-cdn.example.com/media/'
 let origin: FixtureOrigin

@@ -15,7 +15,7 @@
 //   copies already in flight at the old limit do not count twice), hold it for max(`holdMs`, Retry-After), then
 //   probe upwards again.
 // A window that could not fill the limit (the crawl not feeding fast enough) says nothing about it and is dropped.
-import { TRANSFER_DEFAULTS } from '../defaults.ts'
+import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 
 const A = TRANSFER_DEFAULTS.adaptive
 

@@ -1,9 +1,9 @@
 // The report of `colony transfer check`: per class what is missing, differs or is extra at the destination, with
 // exact counts and the first items of each class (every item is also streamed as it is found, see CheckItem).
-import { formatDuration } from '../../shared/units.ts'
-import type { SkipReason } from './types.ts'
-import { REFUSAL_REASONS } from './report.ts'
-import { TRANSFER_DEFAULTS } from '../defaults.ts'
+import { formatDuration } from '../../../shared/units.ts'
+import type { SkipReason } from '../types.ts'
+import { REFUSAL_REASONS } from '../report.ts'
+import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 
 /** One finding. `error`: the source side could not be read (a referenced file or playlist absent at the origin…). */
 export type CheckItem = {

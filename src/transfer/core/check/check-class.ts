@@ -1,13 +1,13 @@
 // Compares the classes that live under one destination prefix with what the destination stores there, through
 // the ports only (a Source that lists and reads, a Destination that lists, stats and hashes). Memory is bounded by
 // the group: its crawled files and the stored objects among them; the rest of the listing streams past.
-import type { ClassEntry, CrawlResult, FileRef } from './types.ts'
-import type { Destination, Source, StoredObject } from './ports.ts'
-import { toTransferError } from '../errors.ts'
+import type { ClassEntry, CrawlResult, FileRef } from '../types.ts'
+import type { Destination, Source, StoredObject } from '../ports.ts'
+import { toTransferError } from '../../errors.ts'
 import { compareFacts, hashStream, isPlainMd5, md5Hex, type SourceFacts, type StoredFacts } from './compare.ts'
 import { addItem, emptyClassReport, settleClass, type CheckClassReport, type CheckItem } from './check-report.ts'
-import { fetchRewritten, isPlaylistKind, type RewriteRule } from './rewrite-uri.ts'
-import { TRANSFER_DEFAULTS } from '../defaults.ts'
+import { fetchRewritten, isPlaylistKind, type RewriteRule } from '../rewrite-uri.ts'
+import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 
 export type CheckGroupOptions = {
   source: Source

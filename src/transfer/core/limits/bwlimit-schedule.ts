@@ -2,8 +2,8 @@
 // "Mon-08:00,5M Sat-00:00,off"). A timetable holds from each entry's time until the next one and wraps around: before
 // the first entry of the day (week), the last one applies. Times are wall-clock times in one time zone (the machine's
 // local zone unless one is named), so "08:00" follows the zone's daylight-saving changes.
-import { parseSize } from '../../shared/units.ts'
-import { TransferError, TRANSFER_CODES } from '../errors.ts'
+import { parseSize } from '../../../shared/units.ts'
+import { TransferError, TRANSFER_CODES } from '../../errors.ts'
 
 /** One timetable entry: from `minute` of the cycle (a day, or a week starting Monday 00:00) on, `rate` bytes/s (0 = no limit). */
 export type BwSlot = { minute: number; rate: number }

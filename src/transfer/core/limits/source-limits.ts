@@ -4,8 +4,8 @@
 // read. Nothing here runs when no limit is set: the router calls in only when it has limits.
 import { Transform, type Readable, type TransformCallback } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { SourceObject } from './ports.ts'
-import { TransferError, TRANSFER_CODES } from '../errors.ts'
+import type { SourceObject } from '../ports.ts'
+import { TransferError, TRANSFER_CODES } from '../../errors.ts'
 import { isUnlimited, parseBwSchedule, rateAt, isTimeZone } from './bwlimit-schedule.ts'
 import { byteBurst, cachedRate, requestBurst, SharedPacer, wallClock, type Clock, type Pacer, type RateFn } from './rate-limit.ts'
 
