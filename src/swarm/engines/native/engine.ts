@@ -44,8 +44,13 @@ type PeerGroup = {
 
 /** An incoming connection whose handshake came in. */
 type Parked = { wire: PeerWire; guard: WireGuard; socket: net.Socket; address: string; id: string }
-/** Recently written or read pieces kept in memory: what peers ask for next is mostly what just arrived. */
-const CACHE_BYTES = 32 * 1024 * 1024
+/**
+ * Recently written or read pieces kept in memory: what peers ask for next is mostly what just arrived. Small on
+ * purpose: every cached piece is a buffer the pool cannot hand out again, so the budget is memory an agent touches
+ * for the first time (a page fault per 4 KiB, ~50x the cost of copying into a reused buffer); a miss is a read
+ * from the page cache into a reused buffer.
+ */
+const CACHE_BYTES = 8 * 1024 * 1024
 /** Most bytes the capped uploader sends at once after an idle spell: two ticks' worth, and a peer's turn at least. */
 export function uploadBurst(rate: number): number {
   return Math.max(PEER_TURN_BYTES, rate / 5)
