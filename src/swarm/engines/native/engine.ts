@@ -3,6 +3,7 @@
 // exists because a fleet fed from one origin fetch is a broadcast, and stock engines schedule for strangers: aria2
 // chokes and rate-shapes per peer, which leaves ~40 % of the fleet's upload idle (docs/benchmarks/swarm.md).
 import { createHash, randomBytes } from 'node:crypto'
+import { readSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import Wire from 'bittorrent-protocol'
@@ -132,7 +133,10 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     buffers,
     readPiece: (t, index) => cache.get(t.infoHash, index, async () => {
       const buf = buffers.take(t.pieceSize(index))
-      const { bytesRead } = await (t.fh as NonNullable<typeof t.fh>).read(buf, 0, buf.length, t.offset + index * t.pieceLength)
+      // Synchronous, as the piece writes: the pieces an agent serves are ones it wrote or read a moment ago, in
+      // the page cache, and a 64 KiB read from there costs ~15 µs of this thread against ~140 µs for the promise
+      // API's round trip through the thread pool. A failed read still rejects (the loader is async).
+      const bytesRead = readSync((t.fh as NonNullable<typeof t.fh>).fd, buf, 0, buf.length, t.offset + index * t.pieceLength)
       if (bytesRead !== buf.length) throw new Error(`short read of piece ${index}`)
       return buf
     }),
