@@ -56,6 +56,36 @@ describe('WireFeeder', () => {
     })
   }
 
+  test('blocks that span reads are completed in one reused buffer, and a bitfield the Wire keeps is never reused', async () => {
+    const wire: PeerWire = new Wire('tcpOutgoing', 0, false)
+    wire.push = () => true
+    const handshake = Buffer.concat([Buffer.from([19]), Buffer.from('BitTorrent protocol'), Buffer.alloc(48)])
+    const scratch = new Uint8Array(1000)
+    const feeder = new WireFeeder(wire, () => assert.fail('dropped a well-formed peer'))
+    feed(feeder, Buffer.concat([handshake, message(1)]), 1000, scratch)
+    const blocks = [randomBytes(2500), randomBytes(2500), randomBytes(2500)]
+    const seen: Uint8Array[] = []
+    const fetch = (i: number): void => {
+      wire.request(i, 0, 2500, (err, b) => {
+        assert.ifError(err)
+        assert.ok(Buffer.from(b as Uint8Array).equals(blocks[i] as Buffer), `block ${i} arrives whole`)
+        seen.push(b as Uint8Array)
+      })
+      feed(feeder, message(7, u32(i, 0), blocks[i] as Buffer), 1000, scratch)
+    }
+    fetch(0)
+    fetch(1)
+    assert.equal(seen.length, 2)
+    assert.equal(seen[1]?.buffer, seen[0]?.buffer, 'the second block reuses the first one\'s buffer')
+    // A bitfield spanning reads fits in that buffer, and the Wire keeps it: the next block must go elsewhere.
+    const bits = Buffer.alloc(1200, 0b10100000)
+    feed(feeder, message(5, bits), 1000, scratch)
+    fetch(2)
+    assert.equal(seen.length, 3)
+    assert.deepEqual([0, 1, 2, 9599].map((i) => wire.peerPieces.get(i)), [true, false, true, false])
+    assert.equal(wire.peerPieces.get(8 * 1199), true)
+  })
+
   test('a message length beyond MAX_MESSAGE drops the connection before anything is allocated', async () => {
     const wire: PeerWire = new Wire('tcpOutgoing', 0, false)
     wire.push = () => true

@@ -1,11 +1,12 @@
 // One object on one agent: probe → index claim → (origin fetch as leader | swarm as peer) → verify → seed.
 import { EventEmitter } from 'node:events'
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { untilAborted } from '../../shared/abort.ts'
 import { ColonyError } from '../../shared/errors.ts'
 import { RateMeter } from '../../shared/rate-meter.ts'
 import type { DownloadContext, DownloadInfo, DownloadState } from './download-types.ts'
+import { holdsRange, nextChange, readHeld, type HeldBytes } from './download-ranges.ts'
 import { whenComplete, type EngineTorrent } from '../engines/engine.ts'
 import { SwarmError } from '../errors.ts'
 import { fetchSegmentsFromOrigin, fetchWholeFromOrigin } from './leader-fetch.ts'
@@ -131,29 +132,16 @@ export class Download extends EventEmitter<DownloadEvents> {
   }
 
   /** True when bytes [start, end] are on disk and verified. */
-  hasRange(start: number, end: number): boolean {
-    if (this.completedAt) return true
-    if (this.#parts?.layout) return this.#parts.hasRange(start, end)
-    if (this.state === 'origin') return this.#originHave > end
-    const t = this.#torrent
-    if (!t) return false
-    for (let p = Math.floor(start / t.pieceLength); p <= Math.floor(end / t.pieceLength); p++) if (!t.hasPiece(p)) return false
-    return true
-  }
+  hasRange(start: number, end: number): boolean { return holdsRange(this.#held(), start, end) }
 
   /** Reads verified bytes at pos (check hasRange first): from the object file, or a segment file before assembly. */
-  async read(buf: Buffer, length: number, pos: number): Promise<number> {
-    let file = this.file as string
-    let offset = pos
-    let n = length
-    if (!this.#assembled && this.#parts?.layout) {
-      const at = this.#parts.locate(pos)
-      file = at.file
-      offset = at.offset
-      n = Math.min(length, at.room)
+  read(buf: Buffer, length: number, pos: number): Promise<number> { return readHeld(this.#held(), buf, length, pos) }
+
+  #held(): HeldBytes {
+    return {
+      complete: this.completedAt !== undefined, fromOrigin: this.state === 'origin', originHave: this.#originHave,
+      torrent: this.#torrent, parts: this.#parts, assembled: this.#assembled, file: this.file as string,
     }
-    const fh = await open(file, 'r')
-    try { return (await fh.read(buf, 0, n, offset)).bytesRead } finally { await fh.close() }
   }
 
   /** Waits until bytes [start, end] are available, nudging the engine to fetch those pieces first. */
@@ -167,13 +155,7 @@ export class Download extends EventEmitter<DownloadEvents> {
         t.prioritize(Math.floor(start / t.pieceLength), Math.floor(end / t.pieceLength))
       }
       signal?.throwIfAborted()
-      await new Promise<void>((resolve) => {
-        const done = (): void => { clearTimeout(timer); this.off('progress', done); this.off('state', done); signal?.removeEventListener('abort', done); resolve() }
-        const timer = setTimeout(done, 1000)
-        this.once('progress', done)
-        this.once('state', done)
-        signal?.addEventListener('abort', done, { once: true })
-      })
+      await nextChange(this, signal)
     }
   }
 

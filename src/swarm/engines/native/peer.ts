@@ -88,6 +88,12 @@ export type FeederDrop = (reason?: 'length' | 'exception', err?: unknown) => voi
 
 /** A parser size no message reaches: the Wire parses nothing more (bittorrent-protocol's own end sets Number.MAX_VALUE). */
 export const PARSER_STOPPED = Number.MAX_SAFE_INTEGER
+/**
+ * Largest message whose read-spanning copy a feeder keeps for the next one: a whole-piece block between agents
+ * (128 KiB) and its header. A fresh 64–128 KiB buffer per block that spans two reads is memory touched for the
+ * first time, and memory outside V8's heap that brings its next full collection closer.
+ */
+const SPARE_MAX = 128 * 1024 + 64
 
 /**
  * Feeds a plain (unencrypted) connection's bytes to the Wire's parser. The bytes are a view of the engine's one
@@ -103,6 +109,8 @@ export class WireFeeder {
   /** The message being completed across reads, and how much of it is there. */
   #held: Buffer | undefined
   #filled = 0
+  /** A buffer the parser did not keep, reused to complete the next message that spans reads (see SPARE_MAX). */
+  #spare: Buffer | undefined
   #dropped = false
 
   /** `drop` ends the connection (see FeederDrop); it is called once. */
@@ -139,7 +147,10 @@ export class WireFeeder {
       const whole = this.#held
       this.#held = undefined
       this.#filled = 0
+      // Decided before the parser runs: what it keeps is known from the message it is about to read.
+      const keepsNothing = this.#mayKeepView(whole)
       w._parser(whole)
+      if (!keepsNothing) { if (whole.buffer === this.#spare?.buffer) this.#spare = undefined } else if (whole.length <= SPARE_MAX && whole.length > (this.#spare?.length ?? 0)) this.#spare = whole
     }
     while (w._cryptoSyncPattern === null) {
       const need = w._parserSize
@@ -147,7 +158,8 @@ export class WireFeeder {
       if (left < need) {
         if (need > MAX_MESSAGE) { this.#end(need >= PARSER_STOPPED ? undefined : 'length'); return }
         if (left > 0) {
-          this.#held = Buffer.allocUnsafe(need)
+          const spare = this.#spare
+          this.#held = spare && spare.length >= need ? spare.subarray(0, need) : Buffer.allocUnsafe(need)
           this.#held.set(data.subarray(off), 0)
           this.#filled = left
         }

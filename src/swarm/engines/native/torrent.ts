@@ -5,7 +5,7 @@
 // - a downloader takes whole pieces, rarest first, a few per peer, and duplicates the last ones (end game);
 // - every peer that is interested is unchoked: a fleet shares, it does not bargain (the upload cap and a
 //   round-robin over requesters keep it fair).
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { constants, writeSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
@@ -126,7 +126,8 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
 
   #verify(index: number, data: Uint8Array): boolean {
     const want = this.#hashes.subarray(index * 20, index * 20 + 20)
-    return createHash('sha1').update(data).digest().equals(want)
+    // One-shot: no Hash object per piece.
+    return hash('sha1', data, 'buffer').equals(want)
   }
 
   status(): EngineTorrentStatus {
