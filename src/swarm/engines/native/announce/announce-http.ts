@@ -3,7 +3,7 @@
 // answer is untrusted; whatever is wrong with it is one AnnounceError.
 import net from 'node:net'
 import { Agent, request } from 'undici'
-import { decodeBencode, type BDict, type BValue } from './bencode-decode.ts'
+import { decodeBencode, type BDict, type BValue } from '../bencode-decode.ts'
 import { AnnounceError, compactPeers4, compactPeers6, printable, type AnnounceAnswer, type AnnounceRequest } from './announce-peers.ts'
 
 /**

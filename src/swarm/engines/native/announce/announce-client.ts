@@ -5,7 +5,7 @@
 // does, through simple-peer, which needs a native addon).
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { SWARM_DEFAULTS } from '../../defaults.ts'
+import { SWARM_DEFAULTS } from '../../../defaults.ts'
 import { announceHttp } from './announce-http.ts'
 import type { AnnounceAnswer, AnnounceEvent, AnnounceRequest } from './announce-peers.ts'
 import { UdpTracker } from './announce-udp.ts'
