@@ -326,10 +326,10 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
       dryRun, run, destination: destination.describe(), startedAt,
       ...(filter.empty ? {} : { filtered: filter.summary(plan.filtered) }), ...(options.rewriteUri?.length ? { rewriting: true } : {}),
     })
-    if (options.reportFile) await writeJournalReport(options.reportFile, report, journal)
-    for (const c of report.classes) events.emit('class-done', c)
     const final = { mode: adaptive ? 'auto' as const : 'fixed' as const, limit: adaptive?.limit ?? (pinned as number), ...(adaptive ? adaptive.range : {}) }
     report.concurrency = final
+    if (options.reportFile) await writeJournalReport(options.reportFile, report, journal)
+    for (const c of report.classes) events.emit('class-done', c)
     events.emit('done', report)
     return report
   } finally {
