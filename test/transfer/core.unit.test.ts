@@ -7,9 +7,9 @@ import { Journal, deriveRunName } from '../../src/transfer/embedded/journal.ts'
 import { MeasureStream } from '../../src/transfer/core/measure-stream.ts'
 import { namedHosts } from '../../src/transfer/core/plan.ts'
 import { parseCatalogText, scanCatalog } from '../../src/transfer/core/catalog.ts'
-import { buildReport } from '../../src/transfer/core/report.ts'
 import { isUnchanged } from '../../src/transfer/core/copy-file.ts'
 import { TRANSFER_CODES } from '../../src/transfer/errors.ts'
+import { buildReport, filesToCopy, filesToVerify, classFiles, classProblems } from './report-model.ts'
 
 test('catalog: JSON array, {classes}, NDJSON; invalid and non-transferable entries are skipped with a reason', () => {
   const ndjson = [
@@ -66,9 +66,9 @@ test('journal: a key is owned once across classes; states survive reopening; ver
   j.record({ key: 'a', state: 'verified' })
   j.close()
   const j2 = new Journal(file)
-  assert.deepEqual([...j2.filesToCopy()].map((r) => r.key), ['b'])
-  assert.deepEqual(j2.filesToVerify().map((r) => r.key), ['shared'])
-  assert.deepEqual(j2.classFiles('c2').map((r) => r.key).sort(), ['b', 'shared'])
+  assert.deepEqual(filesToCopy(j2).map((r) => r.key), ['b'])
+  assert.deepEqual(filesToVerify(j2).map((r) => r.key), ['shared'])
+  assert.deepEqual(classFiles(j2, 'c2').map((r) => r.key).sort(), ['b', 'shared'])
   // Verification: failures are journaled one by one, then every file still copied is marked verified at once.
   const j3 = new Journal(':memory:')
   j3.addClasses([{ id: 'c', source: 's' }])
@@ -77,9 +77,9 @@ test('journal: a key is owned once across classes; states survive reopening; ver
   j3.record({ key: 'bad', state: 'copied', size: 1, attempts: 1 })
   j3.record({ key: 'bad', state: 'unverified', code: TRANSFER_CODES.VERIFY_MISSING, message: 'bad: not at the destination' })
   assert.equal(j3.markRemainingVerified(), 1)
-  assert.deepEqual(j3.classFiles('c').map((r) => [r.key, r.state]).sort(), [['bad', 'failed'], ['ok', 'verified'], ['todo', 'pending']])
+  assert.deepEqual(classFiles(j3, 'c').map((r) => [r.key, r.state]).sort(), [['bad', 'failed'], ['ok', 'verified'], ['todo', 'pending']])
   j3.close()
-  const report = buildReport({ run: 'r', destination: '/d', startedAt: new Date().toISOString(), classes: j2.classes().map((c) => ({ id: c.id, source: c.source, files: j2.classFiles(c.id), problems: j2.classProblems(c.id) })) })
+  const report = buildReport({ run: 'r', destination: '/d', startedAt: new Date().toISOString(), classes: j2.classes().map((c) => ({ id: c.id, source: c.source, files: classFiles(j2, c.id), problems: classProblems(j2, c.id) })) })
   assert.equal(report.ok, false)
   assert.equal(report.classes[0]?.verified, 1)
   assert.deepEqual(report.classes[1]?.missing.map((m) => m.code).sort(), ['TRANSFER_NOT_FOUND', 'TRANSFER_PENDING', 'TRANSFER_COPIED'].sort())

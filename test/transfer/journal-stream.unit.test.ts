@@ -8,8 +8,8 @@ import { Journal } from '../../src/transfer/embedded/journal.ts'
 import { JournalQueue } from '../../src/transfer/embedded/journal-queue.ts'
 import { reportFromJournal, writeJournalReport } from '../../src/transfer/embedded/journal-report.ts'
 import { compareUtf8 } from '../../src/transfer/embedded/verify-run.ts'
-import { buildReport } from '../../src/transfer/core/report.ts'
 import type { RunReport } from '../../src/transfer/core/types.ts'
+import { buildReport, classFiles, classProblems } from './report-model.ts'
 
 const f = (key: string) => ({ source: `http://o/${key}`, key, kind: 'segment' as const })
 
@@ -48,7 +48,7 @@ test('journal report: SQL figures equal the report model; over the cap a class l
   j.record({ key: 'm1', state: 'failed', code: 'TRANSFER_HTTP_STATUS', message: 'm1: 500', attempts: 4 })
   const input = { dryRun: false, run: 'r', destination: '/d', startedAt: '2026-12-06T00:00:00.000Z' }
   const sql = reportFromJournal(j, input)
-  const model = buildReport({ ...input, classes: j.classes().map((c) => ({ id: c.id, source: c.source, skipReason: c.skipReason, skipMessage: c.message, files: j.classFiles(c.id), problems: j.classProblems(c.id) })) })
+  const model = buildReport({ ...input, classes: j.classes().map((c) => ({ id: c.id, source: c.source, skipReason: c.skipReason, skipMessage: c.message, files: classFiles(j, c.id), problems: classProblems(j, c.id) })) })
   const strip = (r: RunReport): unknown => ({ ...r, finishedAt: '', classes: r.classes.map((c) => ({ ...c, missing: [...c.missing].sort((x, y) => x.key.localeCompare(y.key)) })) })
   assert.deepEqual(strip(sql), strip(model))
   // Capped at 2 missing per class: c1 has m1, m2, m3 missing.

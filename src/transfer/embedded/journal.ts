@@ -227,20 +227,6 @@ export class Journal {
     return this.#st.getFile?.get(key) as JournalFile | undefined
   }
 
-  /** Files still to copy (pending or failed in an earlier run), in class order. */
-  *filesToCopy(classId?: string): Iterable<JournalFile> {
-    this.flush()
-    const sql = `SELECT * FROM files WHERE state IN ${TO_COPY}${classId ? ' AND class_id = ?' : ''}`
-    const st = this.#db.prepare(sql)
-    yield* (classId ? st.iterate(classId) : st.iterate()) as Iterable<JournalFile>
-  }
-
-  /** Files copied (or found present) but not yet verified. */
-  filesToVerify(): JournalFile[] {
-    this.flush()
-    return this.#db.prepare(`SELECT * FROM files WHERE state IN ${TO_VERIFY}`).all() as JournalFile[]
-  }
-
   /** Up to `limit` files to verify after `after`: by rowid (a number) or, for a merge with a sorted listing, by key. */
   verifyPage(after: number | string, limit: number): VerifyRow[] {
     this.flush()
@@ -254,17 +240,6 @@ export class Journal {
   markRemainingVerified(): number {
     this.flush()
     return Number(this.#db.prepare(`UPDATE files SET state = 'verified' WHERE state IN ${TO_VERIFY}`).run().changes)
-  }
-
-  /** Every file a class references (own and shared), with its state. */
-  classFiles(classId: string): JournalFile[] {
-    this.flush()
-    return this.#db.prepare('SELECT * FROM files WHERE class_id = ? UNION ALL SELECT f.* FROM shared s JOIN files f ON f.key = s.key WHERE s.class_id = ?')
-      .all(classId, classId) as JournalFile[]
-  }
-
-  classProblems(classId: string): Array<{ source: string; key: string | null; code: string; message: string }> {
-    return this.#db.prepare('SELECT source, key, code, message FROM problems WHERE class_id = ?').all(classId) as Array<{ source: string; key: string | null; code: string; message: string }>
   }
 
   /** A prepared statement on the journal, kept for the next call with the same SQL (report queries). */
