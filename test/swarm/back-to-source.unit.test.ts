@@ -2,7 +2,8 @@
 // index peer values it trusts.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { missingRanges, SourceSlots, swarmDeadline } from '../../src/swarm/agent/back-to-source.ts'
+import { missingRanges, swarmDeadline } from '../../src/swarm/agent/back-to-source.ts'
+import { Limiter } from '../../src/shared/limiter.ts'
 import { parseIndexPeer } from '../../src/swarm/wire-format.ts'
 
 test('missingRanges merges runs of missing pieces and cuts the last at the object\'s end', () => {
@@ -12,15 +13,15 @@ test('missingRanges merges runs of missing pieces and cuts the last at the objec
   assert.deepEqual(missingRanges(25, 10, () => false), [[0, 25]])
 })
 
-test('SourceSlots lets `max` run at once; the next waits for a release, an aborted wait leaves the queue', async () => {
-  const slots = new SourceSlots(2)
+test('the back-to-source Limiter lets `max` run at once; the next waits for a release, an aborted wait leaves the queue', async () => {
+  const slots = new Limiter(2)
   const ac = new AbortController()
-  const a = await slots.acquire(ac.signal)
-  await slots.acquire(ac.signal)
+  const a = await slots.hold(ac.signal)
+  await slots.hold(ac.signal)
   let third = false
-  const waiting = slots.acquire(ac.signal).then((r) => { third = true; return r })
+  const waiting = slots.hold(ac.signal).then((r) => { third = true; return r })
   const gone = new AbortController()
-  const abandoned = slots.acquire(gone.signal)
+  const abandoned = slots.hold(gone.signal)
   gone.abort(new Error('cancelled'))
   await assert.rejects(abandoned, /cancelled/)
   await new Promise((resolve) => setImmediate(resolve))

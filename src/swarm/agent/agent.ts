@@ -15,9 +15,9 @@ import { createMemoryIndex } from '../index-store/memory-index.ts'
 import { probeOrigin, warmUpOriginClient } from '../origin/probe.ts'
 import { DATA_LAYOUT, type DownloadRecord } from '../wire-format.ts'
 import { createAgentMetrics } from './agent-metrics.ts'
-import { SourceSlots } from './back-to-source.ts'
 import type { Agent, AgentOptions } from './agent-types.ts'
 import { Download, type DownloadContext } from './download.ts'
+import { Limiter } from '../../shared/limiter.ts'
 
 export type { Agent, AgentOptions } from './agent-types.ts'
 
@@ -71,7 +71,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
       enabled: options.backToSource ?? SWARM_DEFAULTS.backToSource.enabled,
       stallMs: options.stallTimeoutMs ?? SWARM_DEFAULTS.backToSource.stallMs,
       deadlineMs: options.swarmDeadlineMs ?? SWARM_DEFAULTS.backToSource.deadlineMs,
-      slots: new SourceSlots(options.backToSourceMax ?? SWARM_DEFAULTS.backToSource.maxConcurrent),
+      slots: new Limiter(options.backToSourceMax ?? SWARM_DEFAULTS.backToSource.maxConcurrent),
       started: (reason) => metrics.backToSource(reason),
       bytes: (n) => metrics.backToSourceBytes(n),
     },

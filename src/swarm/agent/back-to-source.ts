@@ -1,6 +1,6 @@
 // Back-to-source: a follower that no peer serves fetches what it is missing from the origin itself — only the
 // missing pieces, as Range requests pinned to the probed version — so a download ends even with every tracker and
-// every seeder gone. The agent bounds how many run at once (SourceSlots).
+// every seeder gone. The agent bounds how many run at once (a shared Limiter).
 import { open, type FileHandle } from 'node:fs/promises'
 import type { HostAllowList } from '../../shared/allow-host.ts'
 import { downloadFromOrigin, type OriginSink } from '../origin/fetch.ts'
@@ -54,40 +54,6 @@ export function swarmDeadline(o: SwarmDeadlineOptions): Promise<BackToSourceReas
 
 /** Bytes copied or hashed at once. */
 const CHUNK = 1024 * 1024
-
-/** At most `max` back-to-source fetches of one agent at once; the others wait for a slot, in order. */
-export class SourceSlots {
-  readonly #max: number
-  #running = 0
-  readonly #waiting: Array<() => void> = []
-
-  constructor(max: number) { this.#max = Math.max(1, max) }
-
-  /** Resolves with the slot's release once one is free; rejects with the signal's reason if it aborts first. */
-  async acquire(signal: AbortSignal): Promise<() => void> {
-    signal.throwIfAborted()
-    if (this.#running >= this.#max) {
-      await new Promise<void>((resolve, reject) => {
-        const go = (): void => { signal.removeEventListener('abort', onAbort); resolve() }
-        const onAbort = (): void => {
-          const i = this.#waiting.indexOf(go)
-          if (i >= 0) this.#waiting.splice(i, 1)
-          reject(signal.reason as Error)
-        }
-        this.#waiting.push(go)
-        signal.addEventListener('abort', onAbort, { once: true })
-      })
-    }
-    this.#running++
-    let released = false
-    return () => {
-      if (released) return
-      released = true
-      this.#running--
-      this.#waiting.shift()?.()
-    }
-  }
-}
 
 export type MissingFetchOptions = {
   probe: OriginProbe

@@ -3,7 +3,8 @@ import type { HostAllowList } from '../../shared/allow-host.ts'
 import type { Logger } from '../../shared/logger.ts'
 import type { SwarmEngine } from '../engines/engine.ts'
 import type { IndexPeer, SwarmIndex } from '../index-store/swarm-index.ts'
-import type { BackToSourceReason, SourceSlots } from './back-to-source.ts'
+import type { BackToSourceReason } from './back-to-source.ts'
+import type { Limiter } from '../../shared/limiter.ts'
 
 export type { DownloadInfo, DownloadState } from '../wire-format.ts'
 
@@ -32,7 +33,7 @@ export type DownloadContext = {
     enabled: boolean
     stallMs: number
     deadlineMs: number
-    slots: SourceSlots
+    slots: Limiter
     /** A follower went back to the origin. */
     started: (reason: BackToSourceReason) => void
     /** Bytes a back-to-source fetch took from the origin. */

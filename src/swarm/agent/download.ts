@@ -235,7 +235,7 @@ export class Download extends EventEmitter<DownloadEvents> {
   /** Stops the torrents (what they verified stays on disk), fetches every missing piece from the origin, seeds. */
   async #backToSource(reason: BackToSourceReason, torrentPath: string): Promise<void> {
     const probe = this.probe as OriginProbe
-    const release = await this.#ctx.backToSource.slots.acquire(this.#abort.signal)
+    const release = await this.#ctx.backToSource.slots.hold(this.#abort.signal)
     try {
       const held = heldPieces(probe.length, this.#torrent, this.#parts)
       await this.#torrent?.stop({ wait: true })

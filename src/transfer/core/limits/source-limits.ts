@@ -8,6 +8,7 @@ import type { SourceObject } from '../ports.ts'
 import { TransferError, TRANSFER_CODES } from '../../errors.ts'
 import { isUnlimited, parseBwSchedule, rateAt, isTimeZone } from './bwlimit-schedule.ts'
 import { byteBurst, cachedRate, requestBurst, SharedPacer, wallClock, type Clock, type Pacer, type RateFn } from './rate-limit.ts'
+import { Limiter } from '../../../shared/limiter.ts'
 
 /** A run's limits as the user gave them (plain JSON: stored in a distributed run, posted to copy threads). */
 export type LimitSpec = {
@@ -20,37 +21,16 @@ export type LimitSpec = {
 }
 
 /** The pacers a SourceRouter applies; either may be absent. */
-export type SourceLimits = { bytes?: Pacer; requests?: Pacer; slots?: Slots }
-
 /**
- * At most `max` requests of a router open at once, where max is its connections per origin: a request then takes its
- * token when a connection is free for it, not before a wait in the connection pool that would let requests paced
- * apart reach the origin together.
+ * `slots`: at most the router's connections per origin of its requests open at once, so a request takes its token
+ * when a connection is free for it, not before a wait in the connection pool that would let requests paced apart
+ * reach the origin together.
  */
-export class Slots {
-  readonly #max: number
-  #used = 0
-  readonly #waiting: Array<() => void> = []
-
-  constructor(max: number) {
-    this.#max = Math.max(1, max)
-  }
-
-  acquire(): Promise<void> | undefined {
-    if (this.#used < this.#max) { this.#used++; return undefined }
-    return new Promise<void>((resolve) => this.#waiting.push(resolve))
-  }
-
-  release(): void {
-    const next = this.#waiting.shift()
-    if (next) next()
-    else this.#used--
-  }
-}
+export type SourceLimits = { bytes?: Pacer; requests?: Pacer; slots?: Limiter }
 
 /** A SourceLimits with request slots when requests are paced (`connections`: the router's connections per origin). */
 export function withSlots(limits: SourceLimits, connections: number): SourceLimits {
-  return limits.requests ? { ...limits, slots: new Slots(connections) } : limits
+  return limits.requests ? { ...limits, slots: new Limiter(connections) } : limits
 }
 
 /** Checks a spec, throwing TRANSFER_BAD_LIMIT; returns the parsed rate functions (undefined = that limit is off). */

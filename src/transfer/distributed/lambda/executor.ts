@@ -3,7 +3,7 @@
 // the accounting are exactly those of a local copier.
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda'
 import type { BatchExecutor, BatchFile, BatchResult } from '../roles/executor.ts'
-import { Limiter } from '../limiter.ts'
+import { Limiter } from '../../../shared/limiter.ts'
 import type { LambdaBatchEvent, LambdaBatchResult, RunConfig } from '../../wire-format.ts'
 import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 

@@ -3,7 +3,7 @@
 import type { DistributedCore } from '../core-port.ts'
 import { createTransferCore } from '../core-adapter.ts'
 import { DistributedTransferError } from '../errors.ts'
-import { Limiter, mapLimited } from '../limiter.ts'
+import { Limiter, mapLimited } from '../../../shared/limiter.ts'
 import type { LambdaBatchEvent, LambdaBatchResult, RunConfig } from '../../wire-format.ts'
 import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 

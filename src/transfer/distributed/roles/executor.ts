@@ -2,7 +2,7 @@
 // file; the copier settles them the same way, so retries and accounting do not depend on the executor.
 import type { CopyOutcome, FileRef } from '../../core/types.ts'
 import type { DistributedCore } from '../core-port.ts'
-import { Limiter } from '../limiter.ts'
+import { Limiter } from '../../../shared/limiter.ts'
 import type { RunConfig } from '../../wire-format.ts'
 
 export type BatchFile = { i: number; ref: FileRef }
