@@ -1,12 +1,12 @@
 // `colony transfer check <source…> --to <dest>`: compares sources and destination without copying (like
 // `rclone check`), on any destination (no journal needed). Exit 0 identical, 1 something differs, 2 usage error.
 import { writeFile } from 'node:fs/promises'
-import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec } from '../shared/cli-options.ts'
-import { UsageError, describeError } from '../shared/errors.ts'
+import { bool, formatHelp, num, parseCommand, str, type CommandSpec } from '../shared/cli-options.ts'
+import { describeError } from '../shared/errors.ts'
 import { TRANSFER_DEFAULTS } from '../transfer/defaults.ts'
 import { TransferError, TRANSFER_CODES } from '../transfer/errors.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
-import { EXIT_INTERRUPTED, positiveInt, rewriteRulesOption, sizeOption, TRANSFER_SPEC } from './transfer-command.ts'
+import { EXIT_INTERRUPTED, parseSourceArgs, positiveInt, TRANSFER_SPEC } from './transfer-command.ts'
 import type { CheckOptions } from '../transfer/embedded/check.ts'
 
 const SHARED = ['to', 'catalog', 'allow-host', 'strip-prefix', 'report', 's3-endpoint', 's3-region', 'max-playlist-size', 'max-files-per-class', 'max-depth'] as const
@@ -47,25 +47,10 @@ export const CHECK_SPEC: CommandSpec = {
 export function parseCheckArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { options: CheckOptions; json: boolean; report?: string; help: boolean } {
   const p = parseCommand(CHECK_SPEC, argv, env)
   if (p.help) return { options: { sources: [], to: '' }, json: false, help: true }
-  const to = str(p, 'to')
-  const catalogs = list(p, 'catalog')
-  if (!to) throw new UsageError('missing --to <dest> (a directory or s3://bucket/prefix; see colony transfer check --help)')
-  if (p.positionals.length === 0 && catalogs.length === 0) throw new UsageError('name at least one source (playlist URL, s3://bucket/prefix, directory) or --catalog (see colony transfer check --help)')
-  const endpoint = str(p, 's3-endpoint')
-  const region = str(p, 's3-region')
-  const maxPlaylistBytes = sizeOption(str(p, 'max-playlist-size'), 'max-playlist-size')
-  const rewriteUri = rewriteRulesOption(list(p, 'rewrite-uri'))
   const options: CheckOptions = {
-    sources: p.positionals, catalogs, to, allowHosts: list(p, 'allow-host'),
-    ...(str(p, 'strip-prefix') ? { stripPrefix: str(p, 'strip-prefix') as string } : {}),
+    ...parseSourceArgs(p, 'colony transfer check'),
     ...(typeof p.values.checksum === 'boolean' ? { checksum: p.values.checksum } : {}),
     concurrency: positiveInt(num(p, 'concurrency'), 'concurrency', 1) ?? TRANSFER_DEFAULTS.check.concurrency,
-    s3: { ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}) },
-    ...(maxPlaylistBytes !== undefined ? { maxPlaylistBytes } : {}),
-    maxFilesPerClass: positiveInt(num(p, 'max-files-per-class'), 'max-files-per-class', 1) ?? TRANSFER_DEFAULTS.crawl.maxFilesPerClass,
-    maxDepth: positiveInt(num(p, 'max-depth'), 'max-depth', 0) ?? TRANSFER_DEFAULTS.crawl.maxDepth,
-    allowIncomplete: bool(p, 'allow-incomplete'),
-    ...(rewriteUri ? { rewriteUri } : {}),
   }
   const report = str(p, 'report')
   return { options, json: bool(p, 'json'), ...(report ? { report } : {}), help: false }

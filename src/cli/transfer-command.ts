@@ -163,22 +163,41 @@ function concurrencyOption(value: string | undefined): number | 'auto' {
   return n
 }
 
+/**
+ * The options `colony transfer` and `colony transfer check` share: what to read, where to, and the crawl's limits
+ * (UsageError → exit 2). `command` names the --help to point at.
+ */
+export function parseSourceArgs(p: ReturnType<typeof parseCommand>, command: string): Pick<TransferOptions,
+  'sources' | 'catalogs' | 'to' | 'allowHosts' | 'stripPrefix' | 's3' | 'maxPlaylistBytes' | 'maxFilesPerClass' | 'maxDepth' | 'allowIncomplete' | 'rewriteUri'> {
+  const to = str(p, 'to')
+  const catalogs = list(p, 'catalog')
+  if (!to) throw new UsageError(`missing --to <dest> (a directory or s3://bucket/prefix; see ${command} --help)`)
+  if (p.positionals.length === 0 && catalogs.length === 0) throw new UsageError(`name at least one source (playlist URL, s3://bucket/prefix, directory) or --catalog (see ${command} --help)`)
+  const endpoint = str(p, 's3-endpoint')
+  const region = str(p, 's3-region')
+  const maxPlaylistBytes = sizeOption(str(p, 'max-playlist-size'), 'max-playlist-size')
+  const rewriteUri = rewriteRulesOption(list(p, 'rewrite-uri'))
+  return {
+    sources: p.positionals, catalogs, to, allowHosts: list(p, 'allow-host'),
+    ...(str(p, 'strip-prefix') ? { stripPrefix: str(p, 'strip-prefix') as string } : {}),
+    s3: { ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}) },
+    ...(maxPlaylistBytes !== undefined ? { maxPlaylistBytes } : {}),
+    maxFilesPerClass: positiveInt(num(p, 'max-files-per-class'), 'max-files-per-class', 1) ?? CRAWL.maxFilesPerClass,
+    maxDepth: positiveInt(num(p, 'max-depth'), 'max-depth', 0) ?? CRAWL.maxDepth,
+    allowIncomplete: bool(p, 'allow-incomplete'),
+    ...(rewriteUri ? { rewriteUri } : {}),
+  }
+}
+
 /** Parses argv into runTransfer options (UsageError → exit 2). Exported for tests and the demo. */
 export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { options: TransferOptions; json: boolean; report?: string; progress?: boolean; help: boolean; watchMs?: number } {
   const p = parseCommand(TRANSFER_SPEC, fillBareWatch(argv), env)
   if (p.help) return { options: { sources: [], to: '' }, json: false, help: true }
-  const to = str(p, 'to')
-  const catalogs = list(p, 'catalog')
-  if (!to) throw new UsageError('missing --to <dest> (a directory or s3://bucket/prefix; see colony transfer --help)')
-  if (p.positionals.length === 0 && catalogs.length === 0) throw new UsageError('name at least one source (playlist URL, s3://bucket/prefix, directory) or --catalog (see colony transfer --help)')
-  const endpoint = str(p, 's3-endpoint')
-  const region = str(p, 's3-region')
   const checksum = p.values.checksum
+  const multipartThreshold = sizeOption(str(p, 'multipart-threshold'), 'multipart-threshold')
   const classFilter = classFilterOption(list(p, 'include-class'), list(p, 'exclude-class'))
   const options: TransferOptions = {
-    sources: p.positionals, catalogs, to,
-    allowHosts: list(p, 'allow-host'),
-    ...(str(p, 'strip-prefix') ? { stripPrefix: str(p, 'strip-prefix') as string } : {}),
+    ...parseSourceArgs(p, 'colony transfer'),
     retries: positiveInt(num(p, 'retries'), 'retries', 0) ?? E.retries,
     concurrency: concurrencyOption(str(p, 'concurrency')),
     concurrencyMin: positiveInt(num(p, 'concurrency-min'), 'concurrency-min', 1) ?? TRANSFER_DEFAULTS.adaptive.min,
@@ -188,12 +207,7 @@ export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     ...(str(p, 'run') ? { run: str(p, 'run') as string } : {}),
     dryRun: bool(p, 'dry-run'),
     ...(typeof checksum === 'boolean' ? { checksum } : {}),
-    s3: { ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}) },
-    ...(sizeOption(str(p, 'multipart-threshold'), 'multipart-threshold') !== undefined ? { multipartThreshold: sizeOption(str(p, 'multipart-threshold'), 'multipart-threshold') as number } : {}),
-    ...(sizeOption(str(p, 'max-playlist-size'), 'max-playlist-size') !== undefined ? { maxPlaylistBytes: sizeOption(str(p, 'max-playlist-size'), 'max-playlist-size') as number } : {}),
-    maxFilesPerClass: positiveInt(num(p, 'max-files-per-class'), 'max-files-per-class', 1) ?? CRAWL.maxFilesPerClass,
-    maxDepth: positiveInt(num(p, 'max-depth'), 'max-depth', 0) ?? CRAWL.maxDepth,
-    allowIncomplete: bool(p, 'allow-incomplete'),
+    ...(multipartThreshold !== undefined ? { multipartThreshold } : {}),
     ...(classFilter ? { classFilter } : {}),
     ...parseLimitArgs(p),
   }
@@ -201,8 +215,6 @@ export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = proce
   const watchMs = watch === undefined ? undefined : parseDuration(watch)
   if (watchMs !== undefined && watchMs <= 0) throw new UsageError(`--watch wants an interval above 0, got "${watch}"`)
   if (watchMs !== undefined && options.dryRun) throw new UsageError('--watch and --dry-run do not go together')
-  const rewriteUri = rewriteRulesOption(list(p, 'rewrite-uri'))
-  if (rewriteUri) options.rewriteUri = rewriteUri
   if (options.run !== undefined && !/^[\w.-]+$/.test(options.run)) throw new UsageError(`--run "${options.run}" may only hold letters, digits, '.', '_' and '-'`)
   const report = str(p, 'report')
   const progress = p.values.progress
