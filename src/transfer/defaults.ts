@@ -46,6 +46,11 @@ export const TRANSFER_DEFAULTS = {
     keepAliveMs: 30_000,
     /** Redirect hops followed. */
     maxRedirects: 5,
+    /** Bytes of one response head (status line and header fields), and header fields in it. */
+    maxHeadBytes: 64 * 1024,
+    maxHeaders: 200,
+    /** Bytes of a non-2xx answer's body read (and dropped) to keep its connection; a longer one closes it. */
+    maxDiscardBytes: 64 * 1024,
     /** Sent as User-Agent. */
     userAgent: 'colony-transfer',
   },

@@ -1,7 +1,7 @@
 // Locator → adapter. One HTTP agent and one S3 client per router, so keep-alive pools are shared by every
 // class and file of a run (and each worker thread builds its own router).
 import type { FileRef } from '../core/types.ts'
-import type { Destination, Source, SourceObject } from '../core/ports.ts'
+import type { Destination, DirectGetOptions, DirectResult, Source, SourceObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
 import { locatorKind } from '../core/locators.ts'
@@ -48,6 +48,12 @@ export class SourceRouter implements Source {
   get(locator: string, options: { signal?: AbortSignal } = {}): Promise<SourceObject> {
     const limits = this.#options.limits
     return limits ? limitedGet(this.for(locator), locator, options, limits) : this.for(locator).get(locator, options)
+  }
+
+  /** The HTTP adapter's direct GET; declined for other schemes and while --bwlimit/--max-rps pace the streams. */
+  getDirect(locator: string, options: DirectGetOptions): Promise<DirectResult> {
+    if (this.#options.limits || locatorKind(locator) !== 'http') return Promise.resolve('declined')
+    return (this.for(locator) as HttpSource).getDirect(locator, options)
   }
 
   head(locator: string, options: { signal?: AbortSignal } = {}): Promise<HeadResult> {

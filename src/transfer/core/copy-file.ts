@@ -2,7 +2,7 @@
 // for transfer failures; it returns a CopyOutcome saying whether a retry can help.
 import { createHash } from 'node:crypto'
 import type { CopyOutcome, FileRef } from './types.ts'
-import type { Destination, PutInfo, Source, SourceObject, StoredObject } from './ports.ts'
+import type { Destination, DirectResult, PutInfo, Source, SourceObject, StoredObject } from './ports.ts'
 import { consumeBody, readBody, type BodySink } from './body-reader.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { contentTypeForKey } from './keys.ts'
@@ -75,6 +75,70 @@ async function copyIntoSink(ref: FileRef, body: SourceObject['body'], size: numb
   return { ok: true, key: ref.key, bytes: stored.size, skipped: false, contentType: o.contentType, ...(hex ? { md5: hex } : {}) }
 }
 
+function hasSink(dest: Destination): boolean {
+  return typeof (dest as Partial<{ openSink: unknown }>).openSink === 'function'
+}
+
+/** Writes a whole body with putBuffer, checking the store's ETag against the MD5 with --checksum. */
+async function storeBuffer(ref: FileRef, dest: Destination, buf: Buffer, info: PutInfo, contentType: string, checksum: boolean): Promise<CopyOutcome> {
+  const md5 = checksum ? createHash('md5').update(buf).digest('hex') : undefined
+  const stored = await (dest.putBuffer as NonNullable<Destination['putBuffer']>)(ref.key, buf, { ...info, ...(md5 ? { md5 } : {}) })
+  if (md5 && stored.etag && stored.etag !== md5) {
+    throw new TransferError(TRANSFER_CODES.VERIFY_MISMATCH, `${ref.key}: stored ETag ${stored.etag} ≠ computed ${md5}`, { retryable: true })
+  }
+  return { ok: true, key: ref.key, bytes: buf.length, skipped: false, contentType, ...(stored.etag ? { etag: stored.etag } : {}), ...(md5 ? { md5 } : {}) }
+}
+
+/**
+ * The direct lane (Source.getDirect): the socket's reads go straight into the destination's sink, or into one
+ * buffer of the announced size for putBuffer. A body without announced size or over bufferLimit, for a destination
+ * without a sink, comes back as a stream for the caller's streaming path; undefined when the source has no direct
+ * lane for the locator (the caller then uses get()).
+ */
+async function copyDirect(ref: FileRef, source: Source & Required<Pick<Source, 'getDirect'>>, options: CopyFileOptions): Promise<CopyOutcome | SourceObject | undefined> {
+  const { destination: dest, signal } = options
+  const bufferLimit = options.bufferLimit ?? TRANSFER_DEFAULTS.copy.bufferLimit
+  const md5 = options.checksum && hasSink(dest) ? createHash('md5') : undefined
+  let sink: BodySink | undefined
+  let whole: Buffer | undefined
+  let at = 0
+  let info: PutInfo = {}
+  let contentType = ''
+  let got: DirectResult
+  try {
+    got = await source.getDirect(ref.source, {
+      ...(signal ? { signal } : {}),
+      open: (head) => {
+        contentType = head.contentType ?? contentTypeForKey(ref.key)
+        info = {
+          ...(head.size !== undefined ? { size: head.size } : {}), contentType, ...(head.modified !== undefined ? { modified: head.modified } : {}),
+          ...(head.etag ? { sourceEtag: head.etag } : {}), ...(signal ? { signal } : {}),
+        }
+        const s = openSink(dest, ref.key, info)
+        if (s) {
+          sink = s
+          return md5 ? { write: (c) => { md5.update(c); s.write(c) } } : s
+        }
+        if (head.size === undefined || head.size > bufferLimit) return undefined
+        const buf = (whole = Buffer.allocUnsafe(head.size))
+        return { write: (c) => { at += c.copy(buf, at) } }
+      },
+    })
+  } catch (err) {
+    sink?.abort()
+    throw err
+  }
+  if (got === 'declined') return undefined
+  if (typeof got === 'object') return got
+  if (sink) {
+    let stored: StoredObject
+    try { stored = sink.commit() } catch (err) { sink.abort(); throw err }
+    const hex = md5?.digest('hex')
+    return { ok: true, key: ref.key, bytes: stored.size, skipped: false, contentType, ...(hex ? { md5: hex } : {}) }
+  }
+  return await storeBuffer(ref, dest, whole ?? Buffer.alloc(0), info, contentType, options.checksum === true)
+}
+
 export async function copyFile(ref: FileRef, options: CopyFileOptions): Promise<CopyOutcome> {
   const { source, destination: dest, signal } = options
   const sig = signal ? { signal } : {}
@@ -88,7 +152,9 @@ export async function copyFile(ref: FileRef, options: CopyFileOptions): Promise<
         if (isUnchanged(stored, origin)) return { ok: true, key: ref.key, bytes: stored.size, ...(stored.etag ? { etag: stored.etag } : {}), skipped: true }
       }
     }
-    const obj = await source.get(ref.source, sig)
+    const direct = source.getDirect && (hasSink(dest) || dest.putBuffer) ? await copyDirect(ref, source as Source & Required<Pick<Source, 'getDirect'>>, options) : undefined
+    if (direct && 'ok' in direct) return direct
+    const obj = direct ?? await source.get(ref.source, sig)
     const contentType = obj.contentType ?? contentTypeForKey(ref.key)
     const info = {
       ...(obj.size !== undefined ? { size: obj.size } : {}), contentType,
@@ -106,13 +172,7 @@ export async function copyFile(ref: FileRef, options: CopyFileOptions): Promise<
     }
     const bufferLimit = options.bufferLimit ?? TRANSFER_DEFAULTS.copy.bufferLimit
     if (obj.size !== undefined && obj.size <= bufferLimit && dest.putBuffer) {
-      const buf = await readBody(obj.body, obj.size, ref.source)
-      const md5 = options.checksum ? createHash('md5').update(buf).digest('hex') : undefined
-      const stored = await dest.putBuffer(ref.key, buf, { ...info, ...(md5 ? { md5 } : {}) })
-      if (md5 && stored.etag && stored.etag !== md5) {
-        throw new TransferError(TRANSFER_CODES.VERIFY_MISMATCH, `${ref.key}: stored ETag ${stored.etag} ≠ computed ${md5}`, { retryable: true })
-      }
-      return { ok: true, key: ref.key, bytes: buf.length, skipped: false, contentType, ...(stored.etag ? { etag: stored.etag } : {}), ...(md5 ? { md5 } : {}) }
+      return await storeBuffer(ref, dest, await readBody(obj.body, obj.size, ref.source), info, contentType, options.checksum === true)
     }
     const partSize = partSizeFor(dest, obj.size)
     const measure = new MeasureStream({

@@ -17,6 +17,25 @@ export type SourceObject = {
   path?: string
 }
 
+/** What a direct body's consumer is told before the first byte (see Source.getDirect). */
+export type DirectHead = {
+  size?: number
+  etag?: string
+  contentType?: string
+  modified?: number
+  /** Final URL after redirects. */
+  url: string
+}
+
+/** Takes a body chunk by chunk; a chunk is a view valid during the call only, so it is written or copied before returning. */
+export type ChunkConsumer = { write(chunk: Buffer): void }
+
+/** `open` gives the consumer for a response's body, or undefined to take the body as a stream instead. */
+export type DirectGetOptions = { signal?: AbortSignal; open(head: DirectHead): ChunkConsumer | undefined }
+
+/** Bytes handed to the consumer; the body as a stream (`open` gave no consumer); or 'declined' (no direct lane: use get()). */
+export type DirectResult = number | SourceObject | 'declined'
+
 /** Reads files. One per scheme; `get` does ONE attempt (the engine owns retries and their order). */
 export interface Source {
   /** Fetches a whole object. Errors are TransferError with a code saying whether a retry can help. */
@@ -27,6 +46,13 @@ export interface Source {
   list?(prefix: string, options: { signal?: AbortSignal }): AsyncIterable<FileRef>
   /** Metadata without the body, for "already at the destination?" checks. */
   head?(locator: string, options: { signal?: AbortSignal }): Promise<{ size?: number; etag?: string; modified?: number }>
+  /**
+   * GET whose body goes straight from the socket's reads to the consumer `open` returns, with no stream in
+   * between: resolves with the bytes delivered (exactly the announced size, when one was announced) once the body
+   * ended; with the body as a stream when `open` returned no consumer; or 'declined', having sent nothing, when
+   * this source has no such lane for the locator (then use get()).
+   */
+  getDirect?(locator: string, options: DirectGetOptions): Promise<DirectResult>
   close?(): Promise<void>
 }
 
