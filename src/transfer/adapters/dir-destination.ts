@@ -206,8 +206,9 @@ export class DirDestination implements Destination {
     const full = this.#lookup(key)
     if (!full) return undefined
     try {
-      const st = await lstat(full)
-      return st.isFile() ? { size: st.size, modified: st.mtimeMs } : undefined
+      // Blocking mode (a copy thread): no thread-pool round trip, and no error object for the usual "not there yet".
+      const st = this.#sync ? lstatSync(full, { throwIfNoEntry: false }) : await lstat(full)
+      return st?.isFile() ? { size: st.size, modified: st.mtimeMs } : undefined
     } catch {
       return undefined
     }
