@@ -1,10 +1,5 @@
-// undici's own modules that its index assembles (no types of their own: undici types only its index). The copy
-// path imports the dispatchers from here to skip loading fetch, WebSocket, caches and mocks (adapters/undici-lean.ts).
-declare module 'undici/lib/dispatcher/agent.js' {
-  import type { Agent } from 'undici'
-  const AgentClass: typeof Agent
-  export default AgentClass
-}
+// undici's own modules that its index assembles (no types of their own: undici types only its index). The S3 PUT
+// path imports its pool from here to skip loading fetch, WebSocket, caches and mocks (adapters/undici-lean.ts).
 declare module 'undici/lib/dispatcher/pool.js' {
   import type { Pool } from 'undici'
   const PoolClass: typeof Pool

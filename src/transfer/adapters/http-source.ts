@@ -1,17 +1,15 @@
-// HTTP(S) origin: one undici Agent (keep-alive pools, bounded connections per origin), streaming bodies,
-// redirects followed by hand so every hop is checked against the allow-list, errors classified for retry.
-import type { Dispatcher } from 'undici'
-import { Agent } from './undici-lean.ts'
-import { parseRetryAfter } from '../../shared/backoff.ts'
+// HTTP(S) origin through colony's HTTP/1.1 client (http1/): keep-alive pools per origin with bounded connections,
+// bodies handed from each socket read straight to their consumer (or streamed), redirects followed by hand so every
+// hop is checked against the allow-list, errors classified for retry.
 import { Readable } from 'node:stream'
+import { parseRetryAfter } from '../../shared/backoff.ts'
 import type { ChunkConsumer, DirectGetOptions, DirectHead, DirectResult, Source, SourceObject } from '../core/ports.ts'
-import { Http1Client } from './http1/pool.ts'
-import type { ResponseHead } from './http1/response-parser.ts'
-import type { FlowControl } from './http1/connection.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { parseLength } from '../core/lengths.ts'
-import { readPlaylistBody } from './read-playlist-body.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
+import type { FlowControl } from './http1/connection.ts'
+import { Http1Client } from './http1/pool.ts'
+import type { ResponseHead } from './http1/response-parser.ts'
 
 export type HttpSourceOptions = {
   /** Connections per origin. @defaultValue TRANSFER_DEFAULTS.http.connections */
@@ -30,68 +28,47 @@ export type HttpSourceOptions = {
 
 const HTTP = TRANSFER_DEFAULTS.http
 
-type Response = Dispatcher.ResponseData
-
-function header(res: Response, name: string): string | undefined {
-  const v = res.headers[name]
-  return Array.isArray(v) ? v[0] : v
-}
-
-/** The announced Content-Length, or undefined when there is none; a malformed one throws TRANSFER_BAD_LENGTH (the body is dropped). */
-function contentLength(res: Response, label: string): number | undefined {
-  const text = header(res, 'content-length')
-  if (text === undefined) return undefined
-  try {
-    return parseLength(text, `${label}: Content-Length`)
-  } catch (err) {
-    res.body.on('error', () => {}).destroy()
-    throw err
-  }
-}
+type Fetched = { head: DirectHead; result: DirectResult }
 
 export class HttpSource implements Source {
-  readonly #agent: Agent
   readonly #options: HttpSourceOptions
-  #lean: Http1Client | undefined
+  readonly #client: Http1Client
 
   constructor(options: HttpSourceOptions = {}) {
     this.#options = options
-    // HTTP/1.1 only (undici would otherwise negotiate HTTP/2 over TLS): `connections` is then the parallelism per origin.
-    this.#agent = new Agent({
-      allowH2: false,
-      connections: options.connections ?? HTTP.connections,
-      keepAliveTimeout: HTTP.keepAliveMs,
-      headersTimeout: options.headersTimeoutMs ?? HTTP.headersTimeoutMs,
-      bodyTimeout: options.bodyTimeoutMs ?? HTTP.bodyTimeoutMs,
-      connect: { timeout: HTTP.connectTimeoutMs },
+    this.#client = new Http1Client({
+      connections: options.connections ?? HTTP.connections, keepAliveMs: HTTP.keepAliveMs, userAgent: options.userAgent ?? HTTP.userAgent,
+      connectTimeoutMs: HTTP.connectTimeoutMs, headersTimeoutMs: options.headersTimeoutMs ?? HTTP.headersTimeoutMs,
+      bodyTimeoutMs: options.bodyTimeoutMs ?? HTTP.bodyTimeoutMs, maxHeadBytes: HTTP.maxHeadBytes, maxHeaders: HTTP.maxHeaders,
     })
   }
 
-  /** GET with redirects; resolves on a 2xx with the body unread. */
-  async #request(locator: string, signal: AbortSignal | undefined, method: 'GET' | 'HEAD' = 'GET'): Promise<{ res: Response; url: URL }> {
+  /**
+   * One request with its redirects: a 2xx body goes to the consumer `open` returns (a number of bytes once it
+   * ended), or streams (a SourceObject at once) when `open` gives none.
+   */
+  async #fetch(locator: string, method: 'GET' | 'HEAD', signal: AbortSignal | undefined, open: (head: DirectHead) => ChunkConsumer | undefined): Promise<Fetched> {
     let url: URL
     try { url = new URL(locator) } catch { throw new TransferError(TRANSFER_CODES.BAD_URI, `not a URL: ${locator}`) }
     for (let hop = 0; ; hop++) {
-      let res: Response
-      try {
-        res = await this.#agent.request({
-          origin: url.origin, path: `${url.pathname}${url.search}`, method,
-          headers: { 'user-agent': this.#options.userAgent ?? HTTP.userAgent, accept: '*/*' },
-          ...(signal ? { signal } : {}),
-        })
-      } catch (err) {
-        // Before the headers are delivered, undici reports a Content-Length its parser refused ("1.5", "12, 13") as a
-        // length mismatch; a body cut short fails later, on the body stream. So here it is a malformed header.
-        if ((err as { code?: string }).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
-          throw new TransferError(TRANSFER_CODES.BAD_LENGTH, `${method} ${url.href}: the origin sent a malformed Content-Length`, { cause: err })
-        }
-        throw toTransferError(err, `${method} ${url.href}`)
+      const label = `${method} ${url.href}`
+      const ex = new DirectExchange(url, method === 'HEAD', open)
+      const done = this.#client.request({ url, method, label, signal }, ex)
+      const first = await Promise.race([done.then(() => undefined, (err: unknown) => ({ err })), ex.streamed])
+      if (first && 'body' in first) {
+        // The body streams on: the request's end closes the stream, its failure fails it.
+        done.then(() => first.body.push(null), (err: unknown) => first.body.destroy(toTransferError(err, label)))
+        return { head: first, result: first }
       }
-      const status = res.statusCode
-      if (status >= 200 && status < 300) return { res, url }
-      const location = header(res, 'location')
-      await res.body.dump().catch(() => undefined)
-      url = this.#nextHop(url, status, location, header(res, 'retry-after'), hop, locator)
+      // A non-2xx answer whose body was cut short or too long to drop still means its status.
+      if (first && (ex.status === 0 || !ex.isError || ex.consumer)) throw toTransferError(first.err, label)
+      if (ex.consumer && ex.head) {
+        if (ex.head.size !== undefined && method === 'GET' && ex.bytes !== ex.head.size) {
+          throw new TransferError(TRANSFER_CODES.TRUNCATED, `${label}: got ${ex.bytes} of ${ex.head.size} bytes`, { retryable: true })
+        }
+        return { head: ex.head, result: ex.bytes }
+      }
+      url = this.#nextHop(url, ex.status, ex.headers?.get('location'), ex.headers?.get('retry-after'), hop, locator)
     }
   }
 
@@ -120,83 +97,42 @@ export class HttpSource implements Source {
     })
   }
 
-  /**
-   * GET through the lean HTTP/1.1 client (http1/): each socket read goes straight to the consumer, with no stream,
-   * no buffer per read and no copy in JS; a body without a consumer becomes a stream. Redirects and statuses are
-   * handled as by get().
-   */
+  /** GET whose body goes from each socket read straight to the consumer (no stream, no buffer per read, no copy). */
   async getDirect(locator: string, options: DirectGetOptions): Promise<DirectResult> {
-    let url: URL
-    try { url = new URL(locator) } catch { throw new TransferError(TRANSFER_CODES.BAD_URI, `not a URL: ${locator}`) }
-    const client = (this.#lean ??= new Http1Client({
-      connections: this.#options.connections ?? HTTP.connections, keepAliveMs: HTTP.keepAliveMs, userAgent: this.#options.userAgent ?? HTTP.userAgent,
-      connectTimeoutMs: HTTP.connectTimeoutMs, headersTimeoutMs: this.#options.headersTimeoutMs ?? HTTP.headersTimeoutMs,
-      bodyTimeoutMs: this.#options.bodyTimeoutMs ?? HTTP.bodyTimeoutMs, maxHeadBytes: HTTP.maxHeadBytes, maxHeaders: HTTP.maxHeaders,
-    }))
-    for (let hop = 0; ; hop++) {
-      const label = `GET ${url.href}`
-      const ex = new DirectExchange(url, options.open)
-      const done = client.request({ url, method: 'GET', label, signal: options.signal }, ex)
-      const first = await Promise.race([done.then(() => undefined, (err: unknown) => ({ err })), ex.streamed])
-      if (first && 'body' in first) {
-        // The body streams on: the request's end closes the stream, its failure fails it.
-        done.then(() => first.body.push(null), (err: unknown) => first.body.destroy(toTransferError(err, label)))
-        return first
-      }
-      // A non-2xx answer whose body was cut short or too long to drop still means its status.
-      if (first && (ex.status === 0 || !ex.isError || ex.consumer)) throw toTransferError(first.err, label)
-      if (ex.consumer) {
-        if (ex.size !== undefined && ex.bytes !== ex.size) throw new TransferError(TRANSFER_CODES.TRUNCATED, `${label}: got ${ex.bytes} of ${ex.size} bytes`, { retryable: true })
-        return ex.bytes
-      }
-      url = this.#nextHop(url, ex.status, ex.headers?.get('location'), ex.headers?.get('retry-after'), hop, locator)
-    }
+    return (await this.#fetch(locator, 'GET', options.signal, options.open)).result
   }
 
   async get(locator: string, options: { signal?: AbortSignal } = {}): Promise<SourceObject & { url: string; modified?: number }> {
-    const { res, url } = await this.#request(locator, options.signal)
-    const len = contentLength(res, `GET ${url.href}`)
-    const etag = header(res, 'etag')
-    const type = header(res, 'content-type')
-    const lm = header(res, 'last-modified')
-    const modified = lm ? Date.parse(lm) : NaN
-    return {
-      body: res.body, url: url.href,
-      ...(len !== undefined && !header(res, 'content-encoding') ? { size: len } : {}),
-      ...(etag ? { etag } : {}), ...(type ? { contentType: type } : {}),
-      ...(Number.isFinite(modified) ? { modified } : {}),
-    }
+    const { head, result } = await this.#fetch(locator, 'GET', options.signal, () => undefined)
+    // A body of 0 bytes may end before it could stream: it is then an empty stream.
+    return typeof result === 'object' ? { ...result, url: head.url } : { ...head, body: Readable.from([]) }
   }
 
   async head(locator: string, options: { signal?: AbortSignal } = {}): Promise<{ size?: number; etag?: string; modified?: number }> {
-    const { res, url } = await this.#request(locator, options.signal, 'HEAD')
-    const len = contentLength(res, `HEAD ${url.href}`)
-    const etag = header(res, 'etag')
-    const lm = header(res, 'last-modified')
-    const modified = lm ? Date.parse(lm) : NaN
-    return { ...(len !== undefined ? { size: len } : {}), ...(etag ? { etag } : {}), ...(Number.isFinite(modified) ? { modified } : {}) }
+    const { head } = await this.#fetch(locator, 'HEAD', options.signal, () => ({ write: () => {} }))
+    return { ...(head.size !== undefined ? { size: head.size } : {}), ...(head.etag ? { etag: head.etag } : {}), ...(head.modified !== undefined ? { modified: head.modified } : {}) }
   }
 
+  /** A playlist, refused (TRANSFER_PLAYLIST_TOO_LARGE) as soon as it is known to be over `maxBytes`. */
   async getText(locator: string, options: { signal?: AbortSignal; maxBytes: number }): Promise<{ text: string; url: string; contentType?: string }> {
-    const { res, url } = await this.#request(locator, options.signal)
-    const len = contentLength(res, `GET ${url.href}`) ?? NaN
-    let buffer: Buffer
-    try {
-      buffer = await readPlaylistBody(res.body, { maxBytes: options.maxBytes, declaredSize: len, label: url.href })
-    } catch (err) {
-      throw toTransferError(err, `GET ${url.href}`)
-    }
-    const size = buffer.length
-    if (Number.isFinite(len) && size !== len) {
-      throw new TransferError(TRANSFER_CODES.TRUNCATED, `GET ${url.href}: got ${size} of ${len} bytes`, { retryable: true })
-    }
-    const type = header(res, 'content-type')
-    return { text: buffer.toString('utf8'), url: url.href, ...(type ? { contentType: type } : {}) }
+    const parts: Buffer[] = []
+    let size = 0
+    const { head } = await this.#fetch(locator, 'GET', options.signal, (h) => {
+      const tooLarge = (what: string): TransferError => new TransferError(TRANSFER_CODES.PLAYLIST_TOO_LARGE, `${h.url} is ${what} the ${options.maxBytes}-byte playlist limit`)
+      if (h.size !== undefined && h.size > options.maxBytes) throw tooLarge(`${h.size} bytes, over`)
+      return {
+        write: (chunk) => {
+          size += chunk.length
+          if (size > options.maxBytes) throw tooLarge('over')
+          parts.push(Buffer.from(chunk))
+        },
+      }
+    })
+    return { text: Buffer.concat(parts, size).toString('utf8'), url: head.url, ...(head.contentType ? { contentType: head.contentType } : {}) }
   }
 
   async close(): Promise<void> {
-    this.#lean?.close()
-    await this.#agent.close()
+    this.#client.close()
   }
 }
 
@@ -206,20 +142,22 @@ export class HttpSource implements Source {
  */
 class DirectExchange {
   readonly #url: URL
+  readonly #isHead: boolean
   readonly #open: (head: DirectHead) => ChunkConsumer | undefined
-  #toStream: ((o: SourceObject & { body: Readable }) => void) | undefined
+  #toStream: ((o: DirectHead & { body: Readable }) => void) | undefined
   #stream: Readable | undefined
   #flow: FlowControl | undefined
   /** Settles with the body as a stream once a 2xx answer came without a consumer (never, otherwise). */
-  readonly streamed: Promise<SourceObject & { body: Readable }>
+  readonly streamed: Promise<DirectHead & { body: Readable }>
   status = 0
   headers: Map<string, string> | undefined
   consumer: ChunkConsumer | undefined
-  size: number | undefined
+  head: DirectHead | undefined
   bytes = 0
 
-  constructor(url: URL, open: (head: DirectHead) => ChunkConsumer | undefined) {
+  constructor(url: URL, isHead: boolean, open: (head: DirectHead) => ChunkConsumer | undefined) {
     this.#url = url
+    this.#isHead = isHead
     this.#open = open
     this.streamed = new Promise((resolve) => { this.#toStream = resolve })
   }
@@ -230,8 +168,7 @@ class DirectExchange {
     this.status = h.status
     this.headers = h.headers
     if (this.isError) return
-    const size = h.framing.kind === 'length' && !h.headers.has('content-encoding') ? h.framing.length : undefined
-    this.size = size
+    const size = this.#size(h)
     const etag = h.headers.get('etag')
     const type = h.headers.get('content-type')
     const lm = h.headers.get('last-modified')
@@ -240,6 +177,7 @@ class DirectExchange {
       url: this.#url.href, ...(size !== undefined ? { size } : {}), ...(etag ? { etag } : {}), ...(type ? { contentType: type } : {}),
       ...(Number.isFinite(modified) ? { modified } : {}),
     }
+    this.head = head
     this.consumer = this.#open(head)
     if (this.consumer) return
     this.#flow = flow
@@ -249,6 +187,14 @@ class DirectExchange {
       destroy: (err, cb) => { flow.abort(err ?? new TransferError(TRANSFER_CODES.ABORTED, `GET ${this.#url.href}: the body's reader stopped`)); cb(err) },
     })
     this.#toStream?.({ ...head, body: this.#stream })
+  }
+
+  /** The body's size: its framing's, or for HEAD the Content-Length (checked); none for an encoded body. */
+  #size(h: ResponseHead): number | undefined {
+    if (h.headers.has('content-encoding')) return undefined
+    if (h.framing.kind === 'length') return h.framing.length
+    const text = this.#isHead ? h.headers.get('content-length') : undefined
+    return text === undefined ? undefined : parseLength(text, `HEAD ${this.#url.href}: Content-Length`)
   }
 
   onBody(buf: Buffer, start: number, end: number): void {
