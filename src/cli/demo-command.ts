@@ -3,6 +3,7 @@ import path from 'node:path'
 import { UsageError } from '../shared/errors.ts'
 import { formatHelp, bool, list, parseCommand, str, type CommandSpec } from '../shared/cli-options.ts'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
+import { installHttpDispatcher } from '../shared/http-dispatcher.ts'
 
 const PARTS = ['transfer', 'swarm', 'live'] as const
 type Part = (typeof PARTS)[number]
@@ -19,6 +20,8 @@ const spec: CommandSpec = {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  // Node's fetch() (the API clients, the aria2 RPC, the live relays) goes through this package's undici.
+  installHttpDispatcher()
   const parsed = parseCommand(spec, argv)
   if (parsed.help) { process.stdout.write(formatHelp(spec)); return EXIT_OK }
   const only = list(parsed, 'only').flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)

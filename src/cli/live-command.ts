@@ -6,6 +6,7 @@ import { createLogger } from '../shared/logger.ts'
 import { LIVE_DEFAULTS } from '../live/defaults.ts'
 import { parseDuration, parseSize } from '../shared/units.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
+import { installHttpDispatcher } from '../shared/http-dispatcher.ts'
 
 const { server: SERVER, limits: LIMITS, hub: HUB, redis: REDIS, peers: PEERS, cluster: CLUSTER, cli: CLI } = LIVE_DEFAULTS
 
@@ -277,6 +278,8 @@ async function runSubscribe(argv: string[]): Promise<number> {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  // Node's fetch() (the API clients, the aria2 RPC, the live relays) goes through this package's undici.
+  installHttpDispatcher()
   const [sub, ...rest] = argv
   switch (sub) {
     case 'serve': return runServe(rest)

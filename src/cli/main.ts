@@ -1,7 +1,6 @@
 // The `colony` entry: dispatches to a subsystem's command module, turns errors into one line + exit code.
 import { readFileSync } from 'node:fs'
 import { describeError, isColonyError } from '../shared/errors.ts'
-import { installHttpDispatcher } from '../shared/http-dispatcher.ts'
 import { EXIT_FAILURE, EXIT_USAGE } from './exit-codes.ts'
 
 type CommandModule = { run: (argv: string[]) => Promise<number> }
@@ -34,7 +33,6 @@ export async function main(argv: string[]): Promise<number> {
   if (name === '--version' || name === '-v' || name === 'version') { process.stdout.write(`${version()}\n`); return 0 }
   const cmd = COMMANDS[name]
   if (!cmd) { process.stderr.write(`colony: unknown command "${name}" (see colony --help)\n`); return EXIT_USAGE }
-  installHttpDispatcher()
   const mod = await cmd.load()
   return mod.run(rest)
 }

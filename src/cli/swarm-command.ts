@@ -14,6 +14,7 @@ import {
   type DownloadInfo, type EngineKind, type PeerLimits,
 } from '../swarm/index.ts'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
+import { installHttpDispatcher } from '../shared/http-dispatcher.ts'
 
 const USAGE = `Usage: colony swarm <agent|get|status|tracker> [options]
 
@@ -115,6 +116,8 @@ export const STATUS_SPEC: CommandSpec = swarmEnv({
 })
 
 export async function run(argv: string[]): Promise<number> {
+  // Node's fetch() (the API clients, the aria2 RPC, the live relays) goes through this package's undici.
+  installHttpDispatcher()
   const [sub, ...rest] = argv
   switch (sub) {
     case 'agent': return runAgent(rest)
