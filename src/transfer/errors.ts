@@ -63,8 +63,7 @@ export class TransferError extends ColonyError {
 }
 
 const RETRYABLE_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH',
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
-  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED'])
+  'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED'])
 
 /** Maps anything thrown by a transport into a TransferError, keeping a thrown TransferError as is. */
 export function toTransferError(err: unknown, context: string): TransferError {
@@ -72,10 +71,6 @@ export function toTransferError(err: unknown, context: string): TransferError {
   const e = err as { code?: unknown; name?: string; message?: string } | undefined
   // DOMExceptions (an AbortSignal's reason) carry a numeric code.
   const code = typeof e?.code === 'string' ? e.code : ''
-  // undici's parser refuses a Content-Length that is not a plain decimal number.
-  if (e?.name === 'HTTPParserError' && /content-length/i.test(e.message ?? '')) {
-    return new TransferError(TRANSFER_CODES.BAD_LENGTH, `${context}: ${e.message ?? ''}`, { cause: err })
-  }
   if (e?.name === 'AbortError') return new TransferError(TRANSFER_CODES.ABORTED, `${context}: aborted`, { cause: err })
   if (code.includes('TIMEOUT') || code === 'ETIMEDOUT') {
     return new TransferError(TRANSFER_CODES.TIMEOUT, `${context}: ${e?.message ?? code}`, { cause: err, retryable: true })

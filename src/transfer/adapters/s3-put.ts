@@ -1,11 +1,11 @@
 // A lean single-request PutObject for S3-compatible endpoints (path-style): SigV4 headers computed here and one
-// undici request on a keep-alive pool. The AWS SDK spends ~2 ms of CPU per PutObject in its middleware stack
+// request on the transfer HTTP/1.1 client's keep-alive pool (http1/). The AWS SDK spends ~2 ms of CPU per PutObject in its middleware stack
 // (endpoint rules, schema serialisation, a payload SHA-256, user agent…), more than the copy of a small segment;
 // this path signs with UNSIGNED-PAYLOAD and lets the store check the body against Content-MD5 instead.
 // Credentials and region still come from the SDK client (the standard provider chain, refreshed by it).
 import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto'
-import { Pool } from './undici-lean.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
+import { Http1Client } from './http1/pool.ts'
 
 const S3 = TRANSFER_DEFAULTS.s3
 
@@ -69,9 +69,13 @@ export function signPut(o: {
   headers.authorization = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`
 }
 
+/** Bytes of an error answer's XML kept for its Code and Message. */
+const MAX_ERROR_BODY = 64 * 1024
+
 export class S3Putter {
-  readonly #pool: Pool
+  readonly #client: Http1Client
   readonly #options: S3PutterOptions
+  readonly #origin: string
   readonly #host: string
   readonly #basePath: string
   #signingKey: { scope: string; secret: string; key: KeyObject } | undefined
@@ -79,13 +83,14 @@ export class S3Putter {
   constructor(options: S3PutterOptions) {
     this.#options = options
     const url = new URL(options.endpoint)
+    this.#origin = url.origin
     this.#host = url.host
     this.#basePath = url.pathname.replace(/\/+$/, '')
-    // HTTP/1.1 only (undici would otherwise negotiate HTTP/2 over TLS): `connections` is then the PUTs in flight.
-    this.#pool = new Pool(url.origin, {
-      allowH2: false,
-      connections: options.connections ?? S3.maxSockets, keepAliveTimeout: S3.keepAliveMs,
-      headersTimeout: options.timeoutMs ?? S3.requestTimeoutMs, bodyTimeout: options.timeoutMs ?? S3.requestTimeoutMs, connect: { timeout: S3.connectTimeoutMs },
+    const timeout = options.timeoutMs ?? S3.requestTimeoutMs
+    this.#client = new Http1Client({
+      connections: options.connections ?? S3.maxSockets, keepAliveMs: S3.keepAliveMs, userAgent: TRANSFER_DEFAULTS.http.userAgent,
+      connectTimeoutMs: S3.connectTimeoutMs, headersTimeoutMs: timeout, bodyTimeoutMs: timeout,
+      maxHeadBytes: TRANSFER_DEFAULTS.http.maxHeadBytes, maxHeaders: TRANSFER_DEFAULTS.http.maxHeaders,
     })
   }
 
@@ -110,20 +115,32 @@ export class S3Putter {
     if (req.md5) headers['content-md5'] = Buffer.from(req.md5, 'hex').toString('base64')
     for (const [k, v] of Object.entries(req.metadata ?? {})) headers[`x-amz-meta-${k.toLowerCase()}`] = v
     signPut({ path, headers, amzDate, region, credentials: creds, signingKey: (date) => this.#key(creds.secretAccessKey, date, region) })
-    const res = await this.#pool.request({ method: 'PUT', path, headers, body: req.body, ...(req.signal ? { signal: req.signal } : {}) })
-    if (res.statusCode >= 200 && res.statusCode < 300) {
-      await res.body.dump()
-      const etag = res.headers.etag
-      return { ok: true, ...(typeof etag === 'string' ? { etag } : {}) }
+    // The client sends host and content-length itself, with the values signed here.
+    const { host: _host, 'content-length': _length, ...fields } = headers
+    let status = 0
+    let answer: Map<string, string> | undefined
+    const parts: Buffer[] = []
+    let kept = 0
+    await this.#client.request({ url: new URL(`${this.#origin}${path}`), method: 'PUT', label: `PUT ${req.bucket}/${req.key}`, signal: req.signal, headers: fields, body: req.body }, {
+      onHead: (h) => { status = h.status; answer = h.headers },
+      onBody: (buf, start, end) => {
+        if (status >= 200 && status < 300) return
+        const n = Math.min(end - start, MAX_ERROR_BODY - kept)
+        if (n > 0) { parts.push(Buffer.from(buf.subarray(start, start + n))); kept += n }
+      },
+    })
+    if (status >= 200 && status < 300) {
+      const etag = answer?.get('etag')
+      return { ok: true, ...(etag !== undefined ? { etag } : {}) }
     }
-    const text = await res.body.text().catch(() => '')
-    const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? `HTTP ${res.statusCode}`
+    const text = Buffer.concat(parts).toString('utf8')
+    const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? `HTTP ${status}`
     const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? ''
-    const retryAfter = res.headers['retry-after']
-    return { ok: false, status: res.statusCode, code, message, ...(typeof retryAfter === 'string' ? { retryAfter } : {}) }
+    const retryAfter = answer?.get('retry-after')
+    return { ok: false, status, code, message, ...(retryAfter !== undefined ? { retryAfter } : {}) }
   }
 
   async close(): Promise<void> {
-    await this.#pool.close()
+    this.#client.close()
   }
 }

@@ -1,6 +1,6 @@
 // Runs copyFile for the engine, in-process or on worker threads. A one-thread Node copier is CPU-bound near
 // 2k small files/s (HTTP parsing, stream setup, fs calls), so the default spreads copies over one worker per
-// core, each with its own undici pool and destination client; the coordinator keeps queue and journal.
+// core, each with its own HTTP pools and destination client; the coordinator keeps queue and journal.
 import module from 'node:module'
 import os from 'node:os'
 import { isMainThread, Worker } from 'node:worker_threads'

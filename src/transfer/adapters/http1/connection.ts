@@ -97,7 +97,7 @@ export class Http1Connection {
   }
 
   /** Sends `requestText` and feeds the response to `exchange`; resolves once the response ended. */
-  request(requestText: string, exchange: Exchange, o: { isHead: boolean; label: string; signal?: AbortSignal | undefined }): Promise<RequestEnd> {
+  request(requestText: string, exchange: Exchange, o: { isHead: boolean; label: string; signal?: AbortSignal | undefined; body?: Buffer | undefined }): Promise<RequestEnd> {
     const socket = this.#socket
     if (!socket || this.#closed || this.#pending) return Promise.reject(new TransferError(TRANSFER_CODES.CONNECTION, `${o.label}: connection not available`, { retryable: true }))
     this.#parser = new ResponseParser({ onHead: (h) => { this.#head = h; this.#arm(this.#options.bodyTimeoutMs, 'between body bytes'); exchange.onHead(h, this.#flow) }, onBody: (b, s, e) => exchange.onBody(b, s, e) }, this.#options, o)
@@ -110,7 +110,12 @@ export class Http1Connection {
         o.signal.addEventListener('abort', this.#abort, { once: true })
       }
       this.#arm(this.#options.headersTimeoutMs, 'for the response head')
-      socket.write(requestText)
+      if (o.body && o.body.length > 0) {
+        socket.cork()
+        socket.write(requestText)
+        socket.write(o.body)
+        socket.uncork()
+      } else socket.write(requestText)
     })
   }
 

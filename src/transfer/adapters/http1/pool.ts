@@ -1,7 +1,7 @@
-// The copy path's HTTP/1.1 client: per origin, at most `connections` keep-alive connections, the most recently used
+// The transfer HTTP/1.1 client (origins, and S3 PUTs): per origin, at most `connections` keep-alive connections, the most recently used
 // idle one taken first (the others can time out), waiters served in order. A request that fails on a reused
 // connection before any byte of its answer (the server closed the idle connection as the request went out) is sent
-// once more on a new connection: GET and HEAD are idempotent.
+// once more on a new connection: GET, HEAD and a PutObject of the same body are idempotent.
 import { TransferError, TRANSFER_CODES } from '../../errors.ts'
 import { connect, type ConnectionOptions, type Endpoint, type Exchange, type Http1Connection } from './connection.ts'
 
@@ -13,13 +13,24 @@ export type Http1ClientOptions = ConnectionOptions & {
   userAgent: string
 }
 
-export type Http1Request = { url: URL; method: 'GET' | 'HEAD'; label: string; signal?: AbortSignal | undefined }
+export type Http1Request = {
+  url: URL
+  /** GET and HEAD, or PUT of a whole body (S3 PutObject: idempotent, so it too may go out again on a fresh connection). */
+  method: 'GET' | 'HEAD' | 'PUT'
+  label: string
+  signal?: AbortSignal | undefined
+  /** Fields besides host and user-agent (lower-case names; values without control characters). */
+  headers?: Record<string, string>
+  /** The body of a PUT, sent with its Content-Length. */
+  body?: Buffer
+}
 
 type Idle = { conn: Http1Connection; timer: NodeJS.Timeout }
 type Waiter = { resolve: (c: Http1Connection | undefined) => void; reject: (e: Error) => void; signal: AbortSignal | undefined; onAbort: () => void }
 
 const REQUEST_TARGET = /^\/[\x21-\x7e]*$/
 const FIELD = /^[\t\x20-\x7e]*$/
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/
 
 class OriginPool {
   readonly #ep: Endpoint
@@ -136,12 +147,18 @@ export class Http1Client {
     const { url } = req
     const target = `${url.pathname}${url.search}`
     if (!REQUEST_TARGET.test(target)) throw new TransferError(TRANSFER_CODES.BAD_URI, `${req.label}: the path holds a character HTTP does not allow`)
-    const text = `${req.method} ${target} HTTP/1.1\r\nhost: ${url.host}\r\nuser-agent: ${this.#options.userAgent}\r\naccept: */*\r\n\r\n`
+    let fields = ''
+    for (const [name, value] of Object.entries(req.headers ?? {})) {
+      if (!TOKEN.test(name) || !FIELD.test(value)) throw new TransferError(TRANSFER_CODES.BAD_URI, `${req.label}: a request field holds a character HTTP does not allow`)
+      fields += `${name}: ${value}\r\n`
+    }
+    if (req.body) fields += `content-length: ${req.body.length}\r\n`
+    const text = `${req.method} ${target} HTTP/1.1\r\nhost: ${url.host}\r\nuser-agent: ${this.#options.userAgent}\r\naccept: */*\r\n${fields}\r\n`
     const pool = this.#pool(url)
     for (let attempt = 0; ; attempt++) {
       const conn = await pool.acquire(req.label, req.signal, attempt > 0)
       try {
-        const end = await conn.request(text, exchange, { isHead: req.method === 'HEAD', label: req.label, signal: req.signal })
+        const end = await conn.request(text, exchange, { isHead: req.method === 'HEAD', label: req.label, signal: req.signal, body: req.body })
         pool.release(conn, end.reusable, end.keepAliveMs)
         return
       } catch (err) {
