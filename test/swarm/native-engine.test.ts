@@ -98,7 +98,7 @@ describe('native engine', { timeout: 60_000 }, () => {
     const dials: string[] = []
     const dialsOf = (name: string): Logger => pino({ level: 'debug' }, { write: (line: string) => { if (line.includes('"dialing peer"')) dials.push(name) } })
     // Seeds the tracker knows of, from its scrape: b's announce answer names a (b dialled it before a seed waited).
-    const scrapeUrl = `${tracker.announce.replace(/\/announce$/, '/scrape')}?info_hash=${escape(Buffer.from(infoHash, 'hex').toString('latin1'))}`
+    const scrapeUrl = `${tracker.announce.replace(/\/announce$/, '/scrape')}?info_hash=${infoHash.replace(/../g, '%$&')}`
     const seeds = async (): Promise<number> => Number(/8:completei(\d+)e/.exec(await (await fetch(scrapeUrl)).text())?.[1] ?? 0)
     await (await engine(0, dialsOf('a'))).add(torrent, infoHash, { dir: await seedDir('seed-a', data), complete: true, trackers: [tracker.announce] })
     await waitFor(async () => (await seeds()) >= 1, { message: 'seed a announced' })
