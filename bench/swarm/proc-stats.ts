@@ -3,15 +3,22 @@ import { readdirSync, readFileSync } from 'node:fs'
 
 const TICKS_PER_SECOND = 100 // sysconf(_SC_CLK_TCK) is 100 on every Linux this bench targets
 
-/** utime + stime of a live process in seconds; undefined once it has exited. */
-export function readCpuSeconds(pid: number): number | undefined {
+/** CPU seconds of a process in user space and in the kernel (its socket and file syscalls). */
+export type CpuTimes = { user: number; system: number }
+
+/** utime and stime of a live process in seconds; undefined once it has exited. */
+export function readCpuTimes(pid: number): CpuTimes | undefined {
   let text: string
   try { text = readFileSync(`/proc/${pid}/stat`, 'utf8') } catch { return undefined }
   // The command name (field 2) may contain spaces and parentheses: split after its closing one.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
-  const utime = Number(fields[11])
-  const stime = Number(fields[12])
-  return (utime + stime) / TICKS_PER_SECOND
+  return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND }
+}
+
+/** utime + stime of a live process in seconds; undefined once it has exited. */
+export function readCpuSeconds(pid: number): number | undefined {
+  const t = readCpuTimes(pid)
+  return t && t.user + t.system
 }
 
 /** The whole machine's CPU seconds so far by kind (/proc/stat): user (+nice), kernel, and steal (the hypervisor kept the CPUs). */
@@ -26,12 +33,12 @@ export function readMachineCpu(): { user: number; system: number; steal: number 
  * what each spent since its mark.
  */
 export class CpuMeter {
-  readonly #start = new Map<number, number>()
-  readonly #last = new Map<number, number>()
+  readonly #start = new Map<number, CpuTimes>()
+  readonly #last = new Map<number, CpuTimes>()
 
   mark(pids: Iterable<number>): void {
     for (const pid of pids) {
-      const s = readCpuSeconds(pid)
+      const s = readCpuTimes(pid)
       if (s === undefined) continue
       this.#start.set(pid, s)
       this.#last.set(pid, s)
@@ -41,17 +48,27 @@ export class CpuMeter {
   /** New processes are counted from zero (their start-up is part of the work). */
   sample(pids: Iterable<number>): void {
     for (const pid of pids) {
-      const s = readCpuSeconds(pid)
+      const s = readCpuTimes(pid)
       if (s === undefined) continue
-      if (!this.#start.has(pid)) this.#start.set(pid, 0)
+      if (!this.#start.has(pid)) this.#start.set(pid, { user: 0, system: 0 })
       this.#last.set(pid, s)
     }
   }
 
-  total(): number {
-    let sum = 0
-    for (const [pid, last] of this.#last) sum += last - (this.#start.get(pid) ?? 0)
+  /** CPU seconds spent since each process's mark, in user space and in the kernel. */
+  split(): CpuTimes {
+    const sum = { user: 0, system: 0 }
+    for (const [pid, last] of this.#last) {
+      const start = this.#start.get(pid) ?? { user: 0, system: 0 }
+      sum.user += last.user - start.user
+      sum.system += last.system - start.system
+    }
     return sum
+  }
+
+  total(): number {
+    const s = this.split()
+    return s.user + s.system
   }
 }
 

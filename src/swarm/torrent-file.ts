@@ -6,15 +6,20 @@ import { SwarmError } from './errors.ts'
 export type { ParsedTorrent } from 'parse-torrent'
 
 const MIN_PIECE = 16 * 1024
-const MAX_PIECE = 4 * 1024 * 1024
+const MAX_PIECE = 2 * 1024 * 1024
+/** Pieces per object at most, unless that takes pieces over MAX_PIECE. */
+const TARGET_PIECES = 512
 
 /**
- * About 1000 pieces per object, a power of two between 16 KiB and 4 MiB: fewer pieces keep the
- * per-piece bookkeeping of the JS engine cheap, more pieces let peers start trading sooner.
+ * At most TARGET_PIECES pieces, a power of two between 16 KiB and 2 MiB (objects over 1 GiB get more pieces, not
+ * larger ones: a piece being assembled is held whole in memory, two per peer). Much of an agent's CPU goes per
+ * piece rather than per byte — a HAVE to and from every peer, a hash call, a write, a pick, super-seeding's reveal
+ * — so 128 MB in 256 KiB pieces cost less than in 128 KiB ones (docs/benchmarks/swarm.md). Any BitTorrent client
+ * takes any power-of-two piece length: the length is the torrent's, aria2c and transmission join as before.
  */
 export function choosePieceLength(length: number): number {
   let p = MIN_PIECE
-  while (p < MAX_PIECE && length / p > 1024) p *= 2
+  while (p < MAX_PIECE && length / p > TARGET_PIECES) p *= 2
   return p
 }
 

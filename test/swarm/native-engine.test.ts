@@ -5,14 +5,15 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { createSilentLogger } from '../../src/shared/logger.ts'
+import { pino } from 'pino'
+import { createSilentLogger, type Logger } from '../../src/shared/logger.ts'
 import type { EngineTorrent, SwarmEngine } from '../../src/swarm/engines/engine.ts'
 import { keepsNewConnection } from '../../src/swarm/engines/native/peer.ts'
 import { PEER_ID_PREFIX } from '../../src/swarm/wire-format.ts'
 import { startNativeEngine, uploadBurst } from '../../src/swarm/engines/native/engine.ts'
 import { buildTorrentFile, PieceHasher } from '../../src/swarm/torrent-file.ts'
 import { END_GAME_AFTER_MS, END_GAME_PIECES, pickEndGame } from '../../src/swarm/engines/native/piece-picker.ts'
-import { makeTempDir } from '../../support/services.ts'
+import { makeTempDir, waitFor } from '../../support/services.ts'
 import { startTracker, type Tracker } from './swarm-fixtures.ts'
 
 const PIECE = 64 * 1024
@@ -29,8 +30,8 @@ describe('native engine', { timeout: 60_000 }, () => {
   let dir: string
   let tracker: Tracker
   const engines: SwarmEngine[] = []
-  const engine = async (uploadLimit = 0): Promise<SwarmEngine> => {
-    const e = await startNativeEngine({ listenPort: 0, uploadLimit, downloadLimit: 0, dataDir: dir, log: createSilentLogger() })
+  const engine = async (uploadLimit = 0, log: Logger = createSilentLogger()): Promise<SwarmEngine> => {
+    const e = await startNativeEngine({ listenPort: 0, uploadLimit, downloadLimit: 0, dataDir: dir, log })
     engines.push(e)
     return e
   }
@@ -89,6 +90,24 @@ describe('native engine', { timeout: 60_000 }, () => {
     // The two leechers share one seeder capped at 1 MiB/s; they also trade with each other (uncapped), so the
     // seeder had to send the object once at least: ≥ size / rate minus the bucket's burst.
     assert.ok(seconds >= (size - uploadBurst(rate)) / rate, `done in ${seconds.toFixed(2)} s, faster than the cap allows`)
+  })
+
+  test('a seed waits to be dialled: two seeds of a torrent never connect, a leecher still gets it from them', async () => {
+    const size = 2 * 1024 * 1024 + 7
+    const { data, torrent, infoHash } = await object(size)
+    const dials: string[] = []
+    const dialsOf = (name: string): Logger => pino({ level: 'debug' }, { write: (line: string) => { if (line.includes('"dialing peer"')) dials.push(name) } })
+    // Seeds the tracker knows of, from its scrape: b's announce answer names a (b dialled it before a seed waited).
+    const scrapeUrl = `${tracker.announce.replace(/\/announce$/, '/scrape')}?info_hash=${infoHash.replace(/../g, '%$&')}`
+    const seeds = async (): Promise<number> => Number(/8:completei(\d+)e/.exec(await (await fetch(scrapeUrl)).text())?.[1] ?? 0)
+    await (await engine(0, dialsOf('a'))).add(torrent, infoHash, { dir: await seedDir('seed-a', data), complete: true, trackers: [tracker.announce] })
+    await waitFor(async () => (await seeds()) >= 1, { message: 'seed a announced' })
+    await (await engine(0, dialsOf('b'))).add(torrent, infoHash, { dir: await seedDir('seed-b', data), complete: true, trackers: [tracker.announce] })
+    await waitFor(async () => (await seeds()) >= 2, { message: 'seed b announced' })
+    const leecher = await (await engine()).add(torrent, infoHash, { dir: await seedDir('leech-c'), complete: false, trackers: [tracker.announce] })
+    await whenDone(leecher)
+    assert.ok((await readFile(path.join(dir, 'leech-c', 'obj.bin'))).equals(data), 'the leecher has the object')
+    assert.deepEqual(dials, [], 'no seed dialled anyone')
   })
 
   test('end game: a piece one other peer is sending, among the last few or when it has been on its way long', () => {

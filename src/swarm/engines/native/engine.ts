@@ -257,6 +257,14 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       setTimeout(() => connect(t, address, true), WAIT_FOR_DIAL_MS).unref()
       return
     }
+    // A seed waits to be dialled: whoever still needs pieces dials the peers its tracker, group or index names. A
+    // seed that dialled the peers of each announce answer met mostly other seeds, every tracker interval again — a
+    // handshake, two bitfields and a close for nothing (docs/benchmarks/swarm.md). A super-seeding leader dials each
+    // peer once (its fresh pieces exist nowhere else yet); a peer that needs it later dials it.
+    if (t.complete) {
+      if (!t.superSeeding || t.dialledComplete.has(address)) return
+      t.dialledComplete.add(address)
+    }
     const at = address.lastIndexOf(':')
     // "[v6]:port" as the tracker's peers6 give it; net.connect takes the address without brackets.
     const host = address.slice(0, at).replace(/^\[(.*)\]$/, '$1')

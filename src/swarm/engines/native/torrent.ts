@@ -72,6 +72,10 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   }
 
   get complete(): boolean { return this.#haveCount === this.count }
+  /** Announces pieces a few at a time to other agents (BEP 16): the leader's segments it fetched itself. */
+  get superSeeding(): boolean { return this.#plan !== undefined }
+  /** Addresses the engine dialled for this torrent while it was complete: it dials each of them once at most. */
+  readonly dialledComplete = new Set<string>()
   get left(): number { return this.length - this.#haveBytes }
   get received(): number { return this.#received }
   get uploaded(): number { return this.#uploaded }
