@@ -5,6 +5,7 @@
 //   node bench/transfer/cpu-pair.ts --shape large --to s3            # 200 × ~2 MB segments, to s3rver
 //   node bench/transfer/cpu-pair.ts --shape mid --profile            # + colony under --cpu-prof, top frames per thread
 //   node bench/transfer/cpu-pair.ts --baseline /tmp/colony-before   # + that checkout's colony in the same rotation
+//   node bench/transfer/cpu-pair.ts --shape tiny --colony-b-args="--workers 1"   # + colony with other flags ("colony-b")
 // Work files live under /dev/shm (tmpfs) so neither tool pays the disk's state left by the other.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -14,7 +15,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { startNginx } from '../../support/services.ts'
-import { buildBenchLibrary } from './library.ts'
+import { buildBenchLibrary, buildShapeLibrary } from './library.ts'
 import { isMainThreadProfile, summariseProfiles } from './profile.ts'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
@@ -26,6 +27,8 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     'skip-rclone': { type: 'boolean', default: false },
     'colony-args': { type: 'string', default: '' },
+    /** A second colony configuration (this checkout, these flags) in the same rotation, reported as colony-b. */
+    'colony-b-args': { type: 'string' },
     'prof-dir': { type: 'string' },
     /** Another checkout of colony (with its node_modules) run as a third tool in the same rotation: before/after. */
     baseline: { type: 'string' },
@@ -60,14 +63,16 @@ const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - 
 async function main(): Promise<void> {
   await mkdir(work, { recursive: true })
   const large = flags.shape === 'large'
-  const built = large ? buildBenchLibrary({ files: 210, bytes: 400e6, largeFiles: 200 }) : buildBenchLibrary({ files: 3000, bytes: 385e6, largeFiles: 0 })
+  // tiny: ~6,000 files of 100–400 B under vod/s*/ (the far-origin bench's shape), per-file cost alone.
+  const built = flags.shape === 'tiny' ? { library: buildShapeLibrary('tiny', 6000, 'vod'), largeClasses: [], smallClasses: undefined }
+    : large ? buildBenchLibrary({ files: 210, bytes: 400e6, largeFiles: 200 }) : buildBenchLibrary({ files: 3000, bytes: 385e6, largeFiles: 0 })
   const originDir = path.join(work, 'origin')
   const written = await built.library.writeTo(originDir, { concurrency: 32 })
   const nginx = await startNginx({ root: originDir, workers: 2, server: 'location / { autoindex on; }' })
-  const classes = large ? built.largeClasses : built.smallClasses
-  const catalog = built.library.catalog(nginx.url).filter((e) => classes.includes(e.id))
+  const classes = new Set(large ? built.largeClasses : built.smallClasses ?? built.library.catalog('').map((e) => e.id))
+  const catalog = built.library.catalog(nginx.url).filter((e) => classes.has(e.id))
   await writeFile(path.join(originDir, 'catalog.json'), JSON.stringify(catalog))
-  const files = [...built.library.files.values()].filter((f) => classes.includes(f.classId))
+  const files = [...built.library.files.values()].filter((f) => classes.has(f.classId))
   const bytes = files.reduce((a, f) => a + f.size, 0)
   process.stderr.write(`library ${flags.shape}: ${files.length} files, ${(bytes / 1e6).toFixed(0)} MB (${written.files} written); work ${work}\n`)
 
@@ -86,13 +91,14 @@ async function main(): Promise<void> {
       : [path.join(work, `dst-rclone-${i}`)])]
   const profDir = flags['prof-dir'] ?? path.join(work, 'prof')
   const colonyArgs = (i: number, tool: string, checkout: string): string[] => [...(flags.profile && tool === 'colony' ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), path.join(checkout, 'bin/colony.js'), 'transfer', `${nginx.url}/catalog.json`,
-    '--to', s3 ? `s3://bench/${tool}-${i}` : path.join(work, `dst-${tool}-${i}`), '--state', path.join(work, `state-${tool}-${i}`), ...flags['colony-args'].split(' ').filter(Boolean)]
+    '--to', s3 ? `s3://bench/${tool}-${i}` : path.join(work, `dst-${tool}-${i}`), '--state', path.join(work, `state-${tool}-${i}`),
+    ...(tool === 'colony-b' ? flags['colony-b-args'] ?? '' : flags['colony-args']).split(' ').filter(Boolean)]
   const s3Env = s3 ? { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1', COLONY_S3_ENDPOINT: s3.url } : {}
 
   const runs: Run[] = []
   const pairs = Number(flags.pairs)
   for (let i = 0; i < pairs; i++) {
-    const tools = ['colony', 'rclone', ...(flags.baseline ? ['before'] : [])]
+    const tools = ['colony', 'rclone', ...(flags.baseline ? ['before'] : []), ...(flags['colony-b-args'] !== undefined ? ['colony-b'] : [])]
     const order = i % 2 === 0 ? tools : tools.reverse()
     for (const tool of order) {
       if (tool === 'rclone' && flags['skip-rclone']) continue
@@ -110,7 +116,8 @@ async function main(): Promise<void> {
   const c = stat('colony')
   const r = stat('rclone')
   const line = (tool: string, m: { wall: number; cpu: number }): string => `${tool} wall ${m.wall.toFixed(2)} s cpu ${m.cpu.toFixed(2)} s (${((bytes / 1e6) / m.wall).toFixed(0)} MB/s, ratio to rclone: wall ${(m.wall / r.wall).toFixed(2)} cpu ${(m.cpu / r.cpu).toFixed(2)})`
-  process.stdout.write(`${flags.shape} → ${flags.to}, ${pairs} rounds, medians: ${line('colony', c)}${flags.baseline ? ` | ${line('before', stat('before'))}` : ''} | rclone wall ${r.wall.toFixed(2)} s cpu ${r.cpu.toFixed(2)} s (${((bytes / 1e6) / r.wall).toFixed(0)} MB/s)\n`)
+  const colonyB = flags['colony-b-args'] !== undefined ? ` | ${line(`colony-b (${flags['colony-b-args']})`, stat('colony-b'))}` : ''
+  process.stdout.write(`${flags.shape} → ${flags.to}, ${pairs} rounds, medians: ${line('colony', c)}${colonyB}${flags.baseline ? ` | ${line('before', stat('before'))}` : ''} | rclone wall ${r.wall.toFixed(2)} s cpu ${r.cpu.toFixed(2)} s (${((bytes / 1e6) / r.wall).toFixed(0)} MB/s)\n`)
   if (flags.profile) {
     for (const [label, only] of [['main', isMainThreadProfile], ['workers', (f: string) => !isMainThreadProfile(f)]] as const) {
       const p = await summariseProfiles(profDir, 15, only)
