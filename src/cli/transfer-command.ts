@@ -3,12 +3,11 @@
 // transfer-distributed-command.ts (routed here by subcommand or --redis).
 import { EventEmitter } from 'node:events'
 import module from 'node:module'
-import os from 'node:os'
 import { bool, formatHelp, list, num, parseCommand, str, type CommandSpec } from '../shared/cli-options.ts'
 import { UsageError, describeError } from '../shared/errors.ts'
 import { parseDuration, parseSize } from '../shared/units.ts'
 import { compileGlob, type ClassFilterSpec } from '../transfer/core/class-filter.ts'
-import { TRANSFER_DEFAULTS } from '../transfer/defaults.ts'
+import { defaultCopyWorkers, TRANSFER_DEFAULTS } from '../transfer/defaults.ts'
 import { TransferError, TRANSFER_CODES } from '../transfer/errors.ts'
 import { limitRates, type LimitSpec } from '../transfer/core/limits/source-limits.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
@@ -20,8 +19,6 @@ import type { TransferOptions } from '../transfer/embedded/engine.ts'
 // there and keeps programmatic callers of this module (tests, the demo) on the cache too. Copy workers get it too.
 module.enableCompileCache?.()
 
-/** One copy worker per core (copy-executor's defaultWorkers, without loading the engine for --help). */
-const defaultWorkers = (): number => Math.max(1, os.availableParallelism())
 
 /** A byte count as a --help default that parseSize reads back: 16777216 → "16MiB". */
 export function sizeText(bytes: number): string {
@@ -76,7 +73,7 @@ export const TRANSFER_SPEC: CommandSpec = {
     concurrency: { type: 'string', description: "copies in flight: 'auto' follows the goodput the copies achieve (429/503 lower it), a number pins it", default: String(E.concurrency), placeholder: 'auto|N' },
     'concurrency-min': { type: 'number', description: 'fewest copies in flight with --concurrency auto', default: TRANSFER_DEFAULTS.adaptive.min },
     'concurrency-max': { type: 'number', description: 'most copies in flight with --concurrency auto', default: TRANSFER_DEFAULTS.adaptive.max },
-    workers: { type: 'number', description: 'copy worker threads (0 = copy on the main thread)', default: defaultWorkers() },
+    workers: { type: 'number', description: 'copy worker threads (0 = copy on the main thread)', default: defaultCopyWorkers() },
     state: { type: 'string', description: 'directory for journals', default: E.stateDir, placeholder: 'dir' },
     run: { type: 'string', description: 'journal name (default: derived from sources + destination); the same name resumes', placeholder: 'name' },
     report: { type: 'string', description: 'write the JSON report to this file', placeholder: 'file' },
@@ -202,7 +199,7 @@ export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     concurrency: concurrencyOption(str(p, 'concurrency')),
     concurrencyMin: positiveInt(num(p, 'concurrency-min'), 'concurrency-min', 1) ?? TRANSFER_DEFAULTS.adaptive.min,
     concurrencyMax: positiveInt(num(p, 'concurrency-max'), 'concurrency-max', 1) ?? TRANSFER_DEFAULTS.adaptive.max,
-    workers: positiveInt(num(p, 'workers'), 'workers', 0) ?? defaultWorkers(),
+    workers: positiveInt(num(p, 'workers'), 'workers', 0) ?? defaultCopyWorkers(),
     stateDir: str(p, 'state') ?? E.stateDir,
     ...(str(p, 'run') ? { run: str(p, 'run') as string } : {}),
     dryRun: bool(p, 'dry-run'),

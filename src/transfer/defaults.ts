@@ -1,6 +1,16 @@
 // Every default of the transfer subsystem, in one typed object: what the CLI's --help prints and what the code
 // falls back to when an option is not given. Sizes are in bytes, durations in milliseconds. The number of copy
-// worker threads is not here: it is one per core of the machine the run is on (defaultWorkers()).
+// worker threads is not here: it depends on the machine the run is on (defaultCopyWorkers()).
+import os from 'node:os'
+
+/**
+ * Copy worker threads: one per core but one, at least one. The main thread crawls, journals and hands out files,
+ * and a worker costs a fixed share of CPU to start (its own Node and module graph): on 2 cores one worker copies
+ * as fast as two and spends less (docs/benchmarks/transfer.md).
+ */
+export function defaultCopyWorkers(): number {
+  return Math.max(1, os.availableParallelism() - 1)
+}
 
 const MiB = 1024 * 1024
 

@@ -2,7 +2,6 @@
 // 2k small files/s (HTTP parsing, stream setup, fs calls), so the default spreads copies over one worker per
 // core, each with its own HTTP pools and destination client; the coordinator keeps queue and journal.
 import module from 'node:module'
-import os from 'node:os'
 import { isMainThread, Worker } from 'node:worker_threads'
 import { HostAllowList } from '../../shared/allow-host.ts'
 import { siblingModule } from '../../shared/module-url.ts'
@@ -203,7 +202,3 @@ export class WorkerExecutor implements CopyExecutor {
   }
 }
 
-/** Default worker count: one per core (the coordinator's own work is small). */
-export function defaultWorkers(): number {
-  return Math.max(1, os.availableParallelism())
-}

@@ -18,9 +18,9 @@ import { verifyAll } from './verify-run.ts'
 import { createDestination, SourceRouter } from '../adapters/create.ts'
 import { createSharedLimits, sharedSourceLimits } from '../core/limits/source-limits.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
-import { defaultWorkers, InlineExecutor, WorkerExecutor, type CopyConfig, type CopyExecutor } from './copy-executor.ts'
+import { InlineExecutor, WorkerExecutor, type CopyConfig, type CopyExecutor } from './copy-executor.ts'
 import type { RewriteRule } from '../core/rewrite-uri.ts'
-import { TRANSFER_DEFAULTS } from '../defaults.ts'
+import { defaultCopyWorkers, TRANSFER_DEFAULTS } from '../defaults.ts'
 import { ClassFilter, filterPlan, type ClassFilterSpec } from '../core/class-filter.ts'
 import type { WatchCycle } from './watch-cycle.ts'
 import { AdaptiveLimit } from '../core/limits/adaptive-limit.ts'
@@ -46,7 +46,7 @@ export type TransferOptions = {
   /** Bounds of 'auto'. @defaultValue TRANSFER_DEFAULTS.adaptive.min / max */
   concurrencyMin?: number
   concurrencyMax?: number
-  /** Copy worker threads; 0 copies on the main thread. @defaultValue one per core */
+  /** Copy worker threads; 0 copies on the main thread. @defaultValue defaultCopyWorkers(): one per core but one */
   workers?: number
   /** Where journals live. @defaultValue TRANSFER_DEFAULTS.embedded.stateDir */
   stateDir?: string
@@ -131,7 +131,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
   // Copy workers start now: their module load overlaps planning and crawling. They get their settings (hosts
   // allowed, whether to look for files already there) once the plan is known.
   let handleResult: (id: number, outcome: CopyOutcome) => void = () => {}
-  const workers = dryRun ? 0 : options.workers ?? defaultWorkers()
+  const workers = dryRun ? 0 : options.workers ?? defaultCopyWorkers()
   const pool = workers > 0 ? new WorkerExecutor(undefined, workers, (id, o) => handleResult(id, o), (err) => options.logger?.error({ err }, 'copy worker failed')) : undefined
   executor = pool
   try {
