@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto'
 import type { CopyOutcome, FileRef } from './types.ts'
 import type { Destination, DirectResult, PutInfo, Source, SourceObject, StoredObject } from './ports.ts'
 import { consumeBody, readBody, type BodySink } from './body-reader.ts'
+import { giveBodyBuffer, takeBodyBuffer } from './body-buffers.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { contentTypeForKey } from './keys.ts'
 import { MeasureStream } from './measure-stream.ts'
@@ -100,7 +101,7 @@ async function copyDirect(ref: FileRef, source: Source & Required<Pick<Source, '
   const bufferLimit = options.bufferLimit ?? TRANSFER_DEFAULTS.copy.bufferLimit
   const md5 = options.checksum && hasSink(dest) ? createHash('md5') : undefined
   let sink: BodySink | undefined
-  let whole: Buffer | undefined
+  let slab: Buffer | undefined
   let at = 0
   let info: PutInfo = {}
   let contentType = ''
@@ -120,7 +121,7 @@ async function copyDirect(ref: FileRef, source: Source & Required<Pick<Source, '
           return md5 ? { write: (c) => { md5.update(c); s.write(c) } } : s
         }
         if (head.size === undefined || head.size > bufferLimit) return undefined
-        const buf = (whole = Buffer.allocUnsafe(head.size))
+        const buf = (slab = takeBodyBuffer(head.size))
         return { write: (c) => { at += c.copy(buf, at) } }
       },
     })
@@ -136,7 +137,10 @@ async function copyDirect(ref: FileRef, source: Source & Required<Pick<Source, '
     const hex = md5?.digest('hex')
     return { ok: true, key: ref.key, bytes: stored.size, skipped: false, contentType, ...(hex ? { md5: hex } : {}) }
   }
-  return await storeBuffer(ref, dest, whole ?? Buffer.alloc(0), info, contentType, options.checksum === true)
+  const outcome = await storeBuffer(ref, dest, slab ? slab.subarray(0, at) : Buffer.alloc(0), info, contentType, options.checksum === true)
+  // Stored: the upload read every byte, so the buffer may carry the next body.
+  if (slab) giveBodyBuffer(slab)
+  return outcome
 }
 
 export async function copyFile(ref: FileRef, options: CopyFileOptions): Promise<CopyOutcome> {
