@@ -22,6 +22,7 @@ const { values: flags } = parseArgs({
     files: { type: 'string', default: '100000,500000' },
     cache: { type: 'string', default: path.join(os.tmpdir(), 'colony-bench-memory') },
     fresh: { type: 'boolean', default: false },
+    'library-only': { type: 'boolean', default: false },
     args: { type: 'string', default: '' },
     'node-options': { type: 'string', default: '' },
     stderr: { type: 'string' },
@@ -30,8 +31,8 @@ const { values: flags } = parseArgs({
   },
 })
 if (flags.help) {
-  process.stdout.write(`Usage: node bench/transfer/memory.ts [--files 100000,500000] [--cache DIR] [--fresh] [--args="--concurrency 128"]
-  [--node-options="--cpu-prof" (for colony's process)] [--stderr FILE (colony's stderr, whole)] [--out results.json]\n`)
+  process.stdout.write(`Usage: node bench/transfer/memory.ts [--files 100000,500000] [--cache DIR] [--fresh] [--library-only (write the libraries, run nothing)] [--args="--concurrency 128"]
+  [--node-options="--cpu-prof" (for colony's process)] [--stderr FILE (colony's stderr, whole, and its stdout lines that are not events)] [--out results.json]\n`)
   process.exit(0)
 }
 
@@ -125,8 +126,10 @@ async function measure(files: number, origin: string, entries: Array<{ id: strin
       const lines = (partial + b.toString()).split('\n')
       partial = lines.pop() ?? ''
       for (const l of lines) {
-        if (!l.startsWith('{')) continue
-        const e = JSON.parse(l) as { type: string; t: number; phase?: string; report?: { totals: { verified: number } } }
+        // Not an event: what V8 prints to stdout (--node-options="--trace-gc"; it may land inside an event's line,
+        // which is then lost), kept with --stderr.
+        let e: { type: string; t: number; phase?: string; report?: { totals: { verified: number } } }
+        try { e = JSON.parse(l) as typeof e } catch { log?.write(`${l}\n`); continue }
         if (e.type === 'copied') { res.copied++; firstCopied ??= e.t }
         else if (e.type === 'first-copy') firstCopy = e.t
         else if (e.type === 'playlist-parsed') firstPlaylist ??= e.t
@@ -155,6 +158,7 @@ async function measure(files: number, origin: string, entries: Array<{ id: strin
 const results: Result[] = []
 for (const n of flags.files.split(',').map(Number)) {
   const lib = await library(n)
+  if (flags['library-only']) continue
   process.stderr.write(`- colony transfer, ${lib.files} files (${lib.entries.length} classes)\n`)
   const r = await measure(lib.files, lib.root, lib.entries)
   results.push(r)

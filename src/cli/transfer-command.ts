@@ -230,12 +230,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   const parsed = parseTransferArgs(argv)
   if (parsed.help) { process.stdout.write(formatHelp(TRANSFER_SPEC)); return EXIT_OK }
-  const [{ runTransfer }, { formatSummary }, { attachJsonLines, attachProgressBar }, { formatCycle, watchTransfer }, { capYoungGeneration }] = await Promise.all([
+  const [{ runTransfer }, { formatSummary }, { attachJsonLines, attachProgressBar }, { formatCycle, watchTransfer }, { capYoungGeneration }, { limitHeapGrowth }] = await Promise.all([
     import('../transfer/embedded/engine.ts'), import('../transfer/core/report.ts'), import('../transfer/embedded/progress.ts'), import('../transfer/embedded/watch.ts'),
-    import('../transfer/embedded/young-generation.ts'),
+    import('../transfer/embedded/young-generation.ts'), import('../transfer/embedded/heap-growth.ts'),
   ])
-  // The process is this run's: its memory stays flat however long the run (see young-generation.ts).
+  // The process is this run's: its memory stays flat however long the run and whatever the size of the library
+  // (see young-generation.ts and heap-growth.ts).
   capYoungGeneration(E.mainYoungGenerationMb)
+  limitHeapGrowth(E.heapGrowingPercent)
   const { options, json } = parsed
   const events = new EventEmitter<TransferEvents>()
   const controller = new AbortController()

@@ -175,6 +175,11 @@ export const TRANSFER_DEFAULTS = {
     mainYoungGenerationMb: 16,
     /** Young-generation size of each copy worker thread (MB): what bounds a worker's heap between collections. */
     workerYoungGenerationMb: 12,
+    /**
+     * Old-generation growing factor of the CLI's process, every thread (V8's --heap-growing-percent): a full
+     * collection runs once an old generation has grown this share past what survived the last one.
+     */
+    heapGrowingPercent: 20,
     /** A copy worker that does not exit this long after it is asked to is terminated. */
     workerExitMs: 5000,
     /** The journal writes its buffered changes after this many… */
