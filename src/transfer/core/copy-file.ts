@@ -1,6 +1,6 @@
 // One attempt at one file: the unit both engines (in-process workers, Redis workers) call. It never throws
 // for transfer failures; it returns a CopyOutcome saying whether a retry can help.
-import { createHash } from 'node:crypto'
+import { createHash, type Hash } from 'node:crypto'
 import type { CopyOutcome, FileRef } from './types.ts'
 import type { Destination, DirectResult, PutInfo, Source, SourceObject, StoredObject } from './ports.ts'
 import { consumeBody, readBody, type BodySink } from './body-reader.ts'
@@ -46,10 +46,36 @@ function partSizeFor(dest: Destination, size: number | undefined): number | unde
   return typeof d.isMultipart === 'function' && d.isMultipart(size) ? d.partSize : undefined
 }
 
-/** Destinations that take a body chunk by chunk with blocking writes (DirDestination on a copy worker thread). */
+type SinkDestination = { openSink: (key: string, info: PutInfo) => BodySink | undefined }
+
+/** Destinations that may take a body chunk by chunk with blocking writes (DirDestination on a copy worker thread). */
+function hasSink(dest: Destination): dest is Destination & SinkDestination {
+  return typeof (dest as Partial<SinkDestination>).openSink === 'function'
+}
+
 function openSink(dest: Destination, key: string, info: PutInfo): BodySink | undefined {
-  const d = dest as Partial<{ openSink: (key: string, info: PutInfo) => BodySink | undefined }>
-  return typeof d.openSink === 'function' ? d.openSink(key, info) : undefined
+  return hasSink(dest) ? dest.openSink(key, info) : undefined
+}
+
+/** What a destination is told of a body: the source's size, time and validator, and the content type. */
+function putInfo(meta: { size?: number; modified?: number; etag?: string }, contentType: string, signal: AbortSignal | undefined): PutInfo {
+  return {
+    ...(meta.size !== undefined ? { size: meta.size } : {}), contentType, ...(meta.modified !== undefined ? { modified: meta.modified } : {}),
+    ...(meta.etag ? { sourceEtag: meta.etag } : {}), ...(signal ? { signal } : {}),
+  }
+}
+
+/** Writes each chunk to the sink, and to the MD5 first when there is one. */
+function sinkWriter(sink: BodySink, md5: Hash | undefined): (chunk: Buffer) => void {
+  return md5 ? (chunk) => { md5.update(chunk); sink.write(chunk) } : (chunk) => sink.write(chunk)
+}
+
+/** Makes a fully written sink's body visible (dropping it when that fails) and says what was copied. */
+function commitSink(ref: FileRef, sink: BodySink, md5: Hash | undefined, contentType: string): CopyOutcome {
+  let stored: StoredObject
+  try { stored = sink.commit() } catch (err) { sink.abort(); throw err }
+  const hex = md5?.digest('hex')
+  return { ok: true, key: ref.key, bytes: stored.size, skipped: false, contentType, ...(hex ? { md5: hex } : {}) }
 }
 
 /**
@@ -61,23 +87,16 @@ async function copyIntoSink(ref: FileRef, body: SourceObject['body'], size: numb
   const md5 = o.checksum ? createHash('md5') : undefined
   const onAbort = (): void => { body.destroy(signal?.reason instanceof TransferError ? signal.reason : new TransferError(TRANSFER_CODES.ABORTED, `${ref.key}: aborted`, { cause: signal?.reason })) }
   signal?.addEventListener('abort', onAbort, { once: true })
-  let stored: StoredObject
   try {
     if (signal?.aborted) onAbort()
-    await consumeBody(body, size, ref.source, md5 ? (chunk) => { md5.update(chunk); sink.write(chunk) } : (chunk) => sink.write(chunk))
-    stored = sink.commit()
+    await consumeBody(body, size, ref.source, sinkWriter(sink, md5))
   } catch (err) {
     sink.abort()
     throw err
   } finally {
     signal?.removeEventListener('abort', onAbort)
   }
-  const hex = md5?.digest('hex')
-  return { ok: true, key: ref.key, bytes: stored.size, skipped: false, contentType: o.contentType, ...(hex ? { md5: hex } : {}) }
-}
-
-function hasSink(dest: Destination): boolean {
-  return typeof (dest as Partial<{ openSink: unknown }>).openSink === 'function'
+  return commitSink(ref, sink, md5, o.contentType)
 }
 
 /** Writes a whole body with putBuffer, checking the store's ETag against the MD5 with --checksum. */
@@ -99,8 +118,8 @@ async function storeBuffer(ref: FileRef, dest: Destination, buf: Buffer, info: P
 async function copyDirect(ref: FileRef, source: Source & Required<Pick<Source, 'getDirect'>>, options: CopyFileOptions): Promise<CopyOutcome | SourceObject | undefined> {
   const { destination: dest, signal } = options
   const bufferLimit = options.bufferLimit ?? TRANSFER_DEFAULTS.copy.bufferLimit
-  const md5 = options.checksum && hasSink(dest) ? createHash('md5') : undefined
   let sink: BodySink | undefined
+  let md5: Hash | undefined
   let slab: Buffer | undefined
   let at = 0
   let info: PutInfo = {}
@@ -111,14 +130,11 @@ async function copyDirect(ref: FileRef, source: Source & Required<Pick<Source, '
       ...(signal ? { signal } : {}),
       open: (head) => {
         contentType = head.contentType ?? contentTypeForKey(ref.key)
-        info = {
-          ...(head.size !== undefined ? { size: head.size } : {}), contentType, ...(head.modified !== undefined ? { modified: head.modified } : {}),
-          ...(head.etag ? { sourceEtag: head.etag } : {}), ...(signal ? { signal } : {}),
-        }
-        const s = openSink(dest, ref.key, info)
-        if (s) {
-          sink = s
-          return md5 ? { write: (c) => { md5.update(c); s.write(c) } } : s
+        info = putInfo(head, contentType, signal)
+        sink = openSink(dest, ref.key, info)
+        if (sink) {
+          md5 = options.checksum ? createHash('md5') : undefined
+          return { write: sinkWriter(sink, md5) }
         }
         if (head.size === undefined || head.size > bufferLimit) return undefined
         const buf = (slab = takeBodyBuffer(head.size))
@@ -131,12 +147,7 @@ async function copyDirect(ref: FileRef, source: Source & Required<Pick<Source, '
   }
   if (got === 'declined') return undefined
   if (typeof got === 'object') return got
-  if (sink) {
-    let stored: StoredObject
-    try { stored = sink.commit() } catch (err) { sink.abort(); throw err }
-    const hex = md5?.digest('hex')
-    return { ok: true, key: ref.key, bytes: stored.size, skipped: false, contentType, ...(hex ? { md5: hex } : {}) }
-  }
+  if (sink) return commitSink(ref, sink, md5, contentType)
   const outcome = await storeBuffer(ref, dest, slab ? slab.subarray(0, at) : Buffer.alloc(0), info, contentType, options.checksum === true)
   // Stored: the upload read every byte, so the buffer may carry the next body.
   if (slab) giveBodyBuffer(slab)
@@ -160,10 +171,7 @@ export async function copyFile(ref: FileRef, options: CopyFileOptions): Promise<
     if (direct && 'ok' in direct) return direct
     const obj = direct ?? await source.get(ref.source, sig)
     const contentType = obj.contentType ?? contentTypeForKey(ref.key)
-    const info = {
-      ...(obj.size !== undefined ? { size: obj.size } : {}), contentType,
-      ...(obj.modified !== undefined ? { modified: obj.modified } : {}), ...(obj.etag ? { sourceEtag: obj.etag } : {}), ...sig,
-    }
+    const info = putInfo(obj, contentType, signal)
     if (obj.path && dest.putFromFile) {
       obj.body.destroy()
       const stored = await dest.putFromFile(ref.key, obj.path, info)
