@@ -19,7 +19,6 @@ import type { TransferOptions } from '../transfer/embedded/engine.ts'
 // there and keeps programmatic callers of this module (tests, the demo) on the cache too. Copy workers get it too.
 module.enableCompileCache?.()
 
-
 /** A byte count as a --help default that parseSize reads back: 16777216 → "16MiB". */
 export function sizeText(bytes: number): string {
   for (const [unit, n] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) if (bytes >= n && bytes % n === 0) return `${bytes / n}${unit}`

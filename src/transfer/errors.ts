@@ -75,7 +75,7 @@ export function toTransferError(err: unknown, context: string): TransferError {
   if (code.includes('TIMEOUT') || code === 'ETIMEDOUT') {
     return new TransferError(TRANSFER_CODES.TIMEOUT, `${context}: ${e?.message ?? code}`, { cause: err, retryable: true })
   }
-  if (code.includes('CONTENT_LENGTH_MISMATCH') || code === 'ERR_STREAM_PREMATURE_CLOSE') {
+  if (code === 'ERR_STREAM_PREMATURE_CLOSE') {
     return new TransferError(TRANSFER_CODES.TRUNCATED, `${context}: body ended early (${e?.message ?? code})`, { cause: err, retryable: true })
   }
   if (RETRYABLE_NET.has(code)) {

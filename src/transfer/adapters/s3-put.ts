@@ -1,7 +1,7 @@
 // A lean single-request PutObject for S3-compatible endpoints (path-style): SigV4 headers computed here and one
-// request on the transfer HTTP/1.1 client's keep-alive pool (http1/). The AWS SDK spends ~2 ms of CPU per PutObject in its middleware stack
-// (endpoint rules, schema serialisation, a payload SHA-256, user agent…), more than the copy of a small segment;
-// this path signs with UNSIGNED-PAYLOAD and lets the store check the body against Content-MD5 instead.
+// request on the transfer HTTP/1.1 client's keep-alive pool (http1/). The AWS SDK spends ~2 ms of CPU per PutObject
+// in its middleware stack (endpoint rules, schema serialisation, a payload SHA-256, user agent…), more than the copy
+// of a small segment; this path signs with UNSIGNED-PAYLOAD and lets the store check the body against Content-MD5.
 // Credentials and region still come from the SDK client (the standard provider chain, refreshed by it).
 import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'

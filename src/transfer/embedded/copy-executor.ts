@@ -1,6 +1,6 @@
-// Runs copyFile for the engine, in-process or on worker threads. A one-thread Node copier is CPU-bound near
-// 2k small files/s (HTTP parsing, stream setup, fs calls), so the default spreads copies over one worker per
-// core, each with its own HTTP pools and destination client; the coordinator keeps queue and journal.
+// Runs copyFile for the engine, in-process or on worker threads. Copies run off the coordinator's thread, which
+// keeps queue and journal: by default on one worker per core but one (defaultCopyWorkers()), each with its own
+// HTTP pools and destination client.
 import module from 'node:module'
 import { isMainThread, Worker } from 'node:worker_threads'
 import { HostAllowList } from '../../shared/allow-host.ts'
