@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-APT_PACKAGES=(unzip redis-server etcd-server etcd-client nginx libnginx-mod-nchan libnginx-mod-http-echo ffmpeg aria2 transmission-cli chromium wrk rclone)
+APT_PACKAGES=(unzip openssl redis-server etcd-server etcd-client nginx libnginx-mod-nchan libnginx-mod-http-echo ffmpeg aria2 transmission-cli chromium wrk rclone)
 SUDO=()
 if [ "$(id -u)" != 0 ]; then SUDO=(sudo); fi
 missing=()
