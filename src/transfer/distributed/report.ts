@@ -8,12 +8,13 @@ import { FileList } from './redis/file-list.ts'
 import type { ClassRecord, CrawlProblem, FileProblem, RunConfig } from '../wire-format.ts'
 import { readRunMeta } from './redis/run-state.ts'
 
-export type ClassProgress = { record: ClassRecord; files: number; verified: number; failed: number; bytes: number; retries: number; skippedPresent: number }
+export type ClassProgress = { record: ClassRecord; files: number; verified: number; failed: number; bytes: number; retries: number; skippedPresent: number; rewritten: number }
 
 /** Per-class counters for every class of a run (one pipelined round trip per 500 classes). */
 export async function readClassProgress(redis: ScriptedRedis, keys: Keys, r: string): Promise<ClassProgress[]> {
-  const [classes, counts, bytes, retries, skipped] = await Promise.all([
+  const [classes, counts, bytes, retries, skipped, rewritten] = await Promise.all([
     redis.hgetall(keys.classes(r)), redis.hgetall(keys.count(r)), redis.hgetall(keys.bytes(r)), redis.hgetall(keys.retries(r)), redis.hgetall(keys.skipped(r)),
+    redis.hgetall(keys.rewritten(r)),
   ])
   const records = Object.values(classes).map((raw) => JSON.parse(raw) as ClassRecord).sort((a, b) => a.id.localeCompare(b.id))
   const out: ClassProgress[] = []
@@ -27,6 +28,7 @@ export async function readClassProgress(redis: ScriptedRedis, keys: Keys, r: str
         record: rec, files: Number(counts[rec.id] ?? 0),
         verified: Number(res[2 * n]?.[1] ?? 0), failed: Number(res[2 * n + 1]?.[1] ?? 0),
         bytes: Number(bytes[rec.id] ?? 0), retries: Number(retries[rec.id] ?? 0), skippedPresent: Number(skipped[rec.id] ?? 0),
+        rewritten: Number(rewritten[rec.id] ?? 0),
       })
     })
   }
@@ -72,12 +74,16 @@ export async function buildDistributedReport(redis: ScriptedRedis, keys: Keys, r
       missing: await missingOf(redis, keys, r, p),
     })
   }
-  const totals = { classes: classes.length, files: 0, verified: 0, skippedPresent: 0, bytes: 0, retries: 0, missing: 0, skippedClasses: 0 }
+  const totals: RunReport['totals'] = { classes: classes.length, files: 0, verified: 0, skippedPresent: 0, bytes: 0, retries: 0, missing: 0, skippedClasses: 0 }
+  let rewrittenPlaylists = 0
   for (const [n, c] of classes.entries()) {
     totals.files += c.files; totals.verified += c.verified; totals.bytes += c.bytes; totals.retries += c.retries
     totals.missing += c.missing.length; totals.skippedPresent += progress[n]?.skippedPresent ?? 0
+    rewrittenPlaylists += progress[n]?.rewritten ?? 0
     if (c.state === 'skipped') totals.skippedClasses++
   }
+  // As in the embedded report: counted when --rewrite-uri rules were given.
+  if (config.core.rewriteUri?.length) totals.rewrittenPlaylists = rewrittenPlaylists
   const filter = config.classFilter
   const filtered = filter ? config.sources.reduce((n, _s, src) => n + Number(meta[`filtered:${src}`] ?? 0), 0) : 0
   return {

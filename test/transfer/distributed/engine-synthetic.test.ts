@@ -114,9 +114,11 @@ test('the settle script ORs a batch\'s done bits in one step and counts only bit
     await redis.setbit(keys.failed('r', 'c1'), 5, 1)
     await redis.hset(keys.problems('r', 'c1'), '5', '{}')
     // Unsorted on purpose; fingerprints ride along (as in --watch runs).
-    assert.deepEqual(await settle(a, [{ i: 10, bytes: 4, skipped: false, fp: 0x0a0b0c0d }, { i: 3, bytes: 1, skipped: false, fp: 1 }, { i: 4, bytes: 2, skipped: true, fp: 2 }, { i: 5, bytes: 3, skipped: false, fp: 3 }]), [1, 4, 0])
-    // The same files again plus new ones (a reclaimed batch also finished by its first, slow owner): only 6, 7 and 12 count.
-    assert.deepEqual(await settle(b, [4, 5, 6, 7, 12].map((i) => ({ i, bytes: 100 + i, skipped: i === 6 || i === 4 }))), [1, 3, 0])
+    // Files 3 and 10 are playlists stored rewritten (--rewrite-uri).
+    assert.deepEqual(await settle(a, [{ i: 10, bytes: 4, skipped: false, fp: 0x0a0b0c0d, rewritten: true }, { i: 3, bytes: 1, skipped: false, fp: 1, rewritten: true }, { i: 4, bytes: 2, skipped: true, fp: 2 }, { i: 5, bytes: 3, skipped: false, fp: 3 }]), [1, 4, 0])
+    // The same files again plus new ones (a reclaimed batch also finished by its first, slow owner): only 6, 7 and 12
+    // count; of the rewritten playlists 3, 7 and 12, only 7 and 12 are new.
+    assert.deepEqual(await settle(b, [3, 4, 5, 6, 7, 12].map((i) => ({ i, bytes: 100 + i, skipped: i === 6 || i === 4, rewritten: i === 3 || i === 7 || i === 12 }))), [1, 3, 0])
     assert.deepEqual(await settle(b, [{ i: 13, bytes: 1, skipped: false }]).then((r) => r[0]), 0, 'an entry acked before is not acked again')
     const bits: number[] = []
     for (let i = 0; i < 16; i++) if (await redis.getbit(keys.done('r', 'c1'), i)) bits.push(i)
@@ -125,6 +127,7 @@ test('the settle script ORs a batch\'s done bits in one step and counts only bit
     assert.equal(await redis.hexists(keys.problems('r', 'c1'), '5'), 0)
     assert.equal(Number(await redis.hget(keys.bytes('r'), 'c1')), 1 + 2 + 3 + 4 + 106 + 107 + 112 + 1)
     assert.equal(Number(await redis.hget(keys.skipped('r'), 'c1')), 2)
+    assert.equal(Number(await redis.hget(keys.rewritten('r'), 'c1')), 4)
     assert.equal(Number(await redis.hget(keys.stats('r'), 'files')), 8)
     const fp = await redis.getrangeBuffer(keys.fingerprint('r', 'c1'), 40, 43)
     assert.equal(fp.readUInt32BE(0), 0x0a0b0c0d)

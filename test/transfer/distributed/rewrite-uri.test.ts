@@ -40,12 +40,17 @@ after(async () => {
   await rm(work, { recursive: true, force: true })
 })
 
-test('distributed --rewrite-uri: playlists rewritten, segments byte-identical, verified; check agrees', { timeout: 120_000 }, async () => {
+test('distributed --rewrite-uri: playlists rewritten, segments byte-identical, verified, counted; check agrees', { timeout: 120_000 }, async () => {
   const dest = path.join(work, 'dest')
   const master = `${nginx.url}/abs/master.m3u8`
   const rule = `${nginx.url}/abs/=${NEW}`
-  const r = await colony(['transfer', master, '--to', dest, '--redis', redisSvc.url, '--prefix', `rw${Date.now()}`, '--local-worker', '--concurrency', '4', '--rewrite-uri', rule])
+  const reportFile = path.join(work, 'report.json')
+  const r = await colony(['transfer', master, '--to', dest, '--redis', redisSvc.url, '--prefix', `rw${Date.now()}`, '--local-worker', '--concurrency', '4', '--rewrite-uri', rule, '--report', reportFile])
   assert.equal(r.code, 0, r.stderr + r.stdout)
+  // The same count as the embedded engine's report of this library (test/transfer/integration/rewrite-uri.test.ts).
+  const report = JSON.parse(await readFile(reportFile, 'utf8')) as { totals: { rewrittenPlaylists?: number } }
+  assert.equal(report.totals.rewrittenPlaylists, 4)
+  assert.match(r.stdout + r.stderr, /4 playlists rewritten/)
   for (const [p, f] of files) {
     const stored = await readFile(path.join(dest, p))
     if (p.endsWith('.m3u8')) assert.equal(stored.toString(), f.body.toString().split(`${nginx.url}/abs/`).join(NEW), p)

@@ -36,10 +36,11 @@ export function createKeys(prefix: string) {
     count: (r: string): string => `${run(r)}:count`,
     /** Hash: class id → next file index to be put in a batch (the crawler's resumable cursor). */
     cursor: (r: string): string => `${run(r)}:cursor`,
-    /** Hashes: class id → bytes copied / retries / files skipped because already present. */
+    /** Hashes: class id → bytes copied / retries / files skipped because already present / playlists stored rewritten. */
     bytes: (r: string): string => `${run(r)}:bytes`,
     retries: (r: string): string => `${run(r)}:retries`,
     skipped: (r: string): string => `${run(r)}:skipped`,
+    rewritten: (r: string): string => `${run(r)}:rewritten`,
     /** Hash: class id → change counter, so the dashboard re-reads only classes that moved. */
     version: (r: string): string => `${run(r)}:version`,
     /** Hash: run-wide counters (files, bytes, retries, failures) for rates. */

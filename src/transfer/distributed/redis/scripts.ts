@@ -11,7 +11,7 @@ const lua = (name: string): string => readFileSync(new URL(`./lua/${name}.lua`, 
 
 /** ioredis command name → script and its number of keys (takeEntries: every key it is given). */
 const SCRIPTS = {
-  settleBatch: { lua: lua('settle-batch'), numberOfKeys: 11 },
+  settleBatch: { lua: lua('settle-batch'), numberOfKeys: 12 },
   appendFiles: { lua: lua('append-files'), numberOfKeys: 2 },
   enqueueBatches: { lua: lua('enqueue-batches'), numberOfKeys: 2 },
   registerClass: { lua: lua('register-class'), numberOfKeys: 3 },
@@ -59,11 +59,11 @@ const queued = (target: ScriptedPipeline): { [K in keyof ScriptedCommands]: (...
 // ---- settle a copy batch ------------------------------------------------------------------------------------------
 
 /** A file of a batch copied and verified (or found present): index, bytes, skipped as present, origin fingerprint. */
-export type DoneFile = { i: number; bytes: number; skipped: boolean; fp?: number }
+export type DoneFile = { i: number; bytes: number; skipped: boolean; fp?: number; rewritten?: boolean }
 
 /** The done files as the settle script takes them: one bitmap slice, totals, and per-file detail it reads only when needed. */
-export function doneSlice(done: DoneFile[]): { b0: number; mask: Buffer; bytes: number; skipped: number; sizes: string; skipMask: Buffer; fps: Buffer } {
-  if (done.length === 0) return { b0: 0, mask: Buffer.alloc(0), bytes: 0, skipped: 0, sizes: '', skipMask: Buffer.alloc(0), fps: Buffer.alloc(0) }
+export function doneSlice(done: DoneFile[]): { b0: number; mask: Buffer; bytes: number; skipped: number; sizes: string; skipMask: Buffer; fps: Buffer; rewritten: number; rewriteMask: Buffer } {
+  if (done.length === 0) return { b0: 0, mask: Buffer.alloc(0), bytes: 0, skipped: 0, sizes: '', skipMask: Buffer.alloc(0), fps: Buffer.alloc(0), rewritten: 0, rewriteMask: Buffer.alloc(0) }
   let sorted = true
   for (let k = 1; k < done.length; k++) if ((done[k] as DoneFile).i < (done[k - 1] as DoneFile).i) { sorted = false; break }
   if (!sorted) done.sort((a, b) => a.i - b.i)
@@ -71,22 +71,25 @@ export function doneSlice(done: DoneFile[]): { b0: number; mask: Buffer; bytes: 
   const n = Math.floor((done[done.length - 1] as DoneFile).i / 8) - b0 + 1
   const mask = Buffer.alloc(n)
   const skipMask = Buffer.alloc(n)
+  const rewriteMask = Buffer.alloc(n)
   const fps = done[0]?.fp === undefined ? Buffer.alloc(0) : Buffer.alloc(4 * done.length)
   const sizes: number[] = []
   let bytes = 0
   let skipped = 0
   let anySkipped = false
+  let rewritten = 0
   for (let k = 0; k < done.length; k++) {
     const d = done[k] as DoneFile
     const byte = (d.i >> 3) - b0
     const bit = 0x80 >> (d.i & 7)
     mask[byte] = (mask[byte] as number) | bit
     if (d.skipped) { skipMask[byte] = (skipMask[byte] as number) | bit; skipped++; anySkipped = true }
+    if (d.rewritten) { rewriteMask[byte] = (rewriteMask[byte] as number) | bit; rewritten++ }
     bytes += d.bytes
     sizes.push(d.bytes)
     if (fps.length) fps.writeUInt32BE(d.fp ?? 0, 4 * k)
   }
-  return { b0, mask, bytes, skipped, sizes: sizes.join(','), skipMask: anySkipped ? skipMask : Buffer.alloc(0), fps }
+  return { b0, mask, bytes, skipped, sizes: sizes.join(','), skipMask: anySkipped ? skipMask : Buffer.alloc(0), fps, rewritten, rewriteMask: rewritten ? rewriteMask : Buffer.alloc(0) }
 }
 
 export type SettleBatchInput = {
@@ -113,8 +116,8 @@ export async function settleBatch(redis: ScriptedRedis, input: SettleBatchInput)
   const d = doneSlice(input.done)
   const [acked, files, failures] = await commands(redis).settleBatch(
     input.stream, keys.done(r, c), keys.failed(r, c), keys.bytes(r), keys.retries(r), keys.skipped(r), keys.version(r), keys.stats(r),
-    keys.problems(r, c), keys.queue('retry'), keys.fingerprint(r, c),
-    groupOf('copy'), input.entryId, c, d.b0, d.mask, input.done.length, d.bytes, d.skipped, d.sizes, d.skipMask, d.fps,
+    keys.problems(r, c), keys.queue('retry'), keys.fingerprint(r, c), keys.rewritten(r),
+    groupOf('copy'), input.entryId, c, d.b0, d.mask, input.done.length, d.bytes, d.skipped, d.sizes, d.skipMask, d.fps, d.rewritten, d.rewriteMask,
     input.failures.length, ...input.failures.flatMap((f) => [f.index, f.problem]),
     input.retry?.files ?? 0, input.retry ? JSON.stringify(input.retry.job) : '',
   )

@@ -101,9 +101,9 @@ async function settle(ctx: RoleContext, entry: StreamEntry<CopyBatchJob>, config
       if (byIndex) {
         const ref = byIndex.get(i)
         // The origin's validators as the listing gives them, so a re-crawl compares like with like.
-        done.push({ i, bytes: outcome.bytes, skipped: outcome.skipped, fp: changed.get(i) ?? fingerprintOf(ref?.etag, ref?.size ?? outcome.bytes) })
+        done.push({ i, bytes: outcome.bytes, skipped: outcome.skipped, fp: changed.get(i) ?? fingerprintOf(ref?.etag, ref?.size ?? outcome.bytes), ...(outcome.rewritten ? { rewritten: true } : {}) })
       } else {
-        done.push({ i, bytes: outcome.bytes, skipped: outcome.skipped })
+        done.push({ i, bytes: outcome.bytes, skipped: outcome.skipped, ...(outcome.rewritten ? { rewritten: true } : {}) })
       }
       if (outcome.skipped) present++
       else { copied++; copiedBytes += outcome.bytes }

@@ -8,7 +8,7 @@
 -- KEYS[3]  class failed bitmap                    KEYS[9]  class problems hash (file index -> problem JSON)
 -- KEYS[4]  run's bytes-per-class hash             KEYS[10] retry stream
 -- KEYS[5]  run's retries-per-class hash           KEYS[11] class fingerprint string (4 bytes per file)
--- KEYS[6]  run's skipped-per-class hash
+-- KEYS[6]  run's skipped-per-class hash         KEYS[12] run's rewritten-playlists-per-class hash
 --
 -- ARGV[1] consumer group   ARGV[2] entry id   ARGV[3] class id
 -- ARGV[4] first byte of the done slice; ARGV[5] the done bitmap's bytes from there on (SETBIT bit order), OR-ed
@@ -17,7 +17,9 @@
 --         when no bit was already set (the normal case); otherwise the script walks the bits with
 -- ARGV[9] the done files' byte counts in index order (comma list) and ARGV[10] their "skipped" bitmap slice
 -- ARGV[11] 4-byte origin fingerprints of the done files in index order (--watch runs only, else empty)
--- ARGV[12] number of failures F, then F pairs (file index, problem JSON)
+-- ARGV[12] how many done files are playlists stored rewritten (--rewrite-uri), counted like ARGV[8], with
+-- ARGV[13] their bitmap slice when the bits are walked
+-- ARGV[14] number of failures F, then F pairs (file index, problem JSON)
 -- then the number of files to retry and the retry job JSON ('' when none)
 --
 -- Returns { acked (1 when this call acked the entry), files newly done, failures newly recorded }.
@@ -25,8 +27,8 @@ local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 local c = ARGV[3]
 local b0 = tonumber(ARGV[4]); local mask = ARGV[5]; local nd = tonumber(ARGV[6])
-local sizes = ARGV[9]; local skipMask = ARGV[10]; local fps = ARGV[11]
-local files, bytes, skipped = 0, 0, 0
+local sizes = ARGV[9]; local skipMask = ARGV[10]; local fps = ARGV[11]; local rwMask = ARGV[13]
+local files, bytes, skipped, rewritten = 0, 0, 0, 0
 local n = #mask
 if nd > 0 and n > 0 then
   local old = redis.call('GETRANGE', KEYS[2], b0, b0 + n - 1)
@@ -39,7 +41,7 @@ if nd > 0 and n > 0 then
   end
   redis.call('SETRANGE', KEYS[2], b0, table.concat(out))
   if not again then
-    files = nd; bytes = tonumber(ARGV[7]); skipped = tonumber(ARGV[8])
+    files = nd; bytes = tonumber(ARGV[7]); skipped = tonumber(ARGV[8]); rewritten = tonumber(ARGV[12])
   else
     local sz = {}
     for v in string.gmatch(sizes, '[^,]+') do sz[#sz + 1] = tonumber(v) end
@@ -47,7 +49,7 @@ if nd > 0 and n > 0 then
     for k = 1, n do
       local m = string.byte(mask, k)
       if m ~= 0 then
-        local o = string.byte(old, k) or 0; local sk = string.byte(skipMask, k) or 0
+        local o = string.byte(old, k) or 0; local sk = string.byte(skipMask, k) or 0; local rw = string.byte(rwMask, k) or 0
         for b = 7, 0, -1 do
           local v = bit.lshift(1, b)
           if bit.band(m, v) ~= 0 then
@@ -55,6 +57,7 @@ if nd > 0 and n > 0 then
             if bit.band(o, v) == 0 then
               files = files + 1; bytes = bytes + (sz[j] or 0)
               if bit.band(sk, v) ~= 0 then skipped = skipped + 1 end
+              if bit.band(rw, v) ~= 0 then rewritten = rewritten + 1 end
             end
           end
         end
@@ -89,7 +92,7 @@ if nd > 0 and n > 0 then
     end
   end
 end
-local p = 12
+local p = 14
 local nf = tonumber(ARGV[p]); p = p + 1
 local failures = 0
 for i = 1, nf do
@@ -112,6 +115,7 @@ if files > 0 then
   redis.call('HINCRBY', KEYS[8], 'bytes', bytes)
 end
 if skipped > 0 then redis.call('HINCRBY', KEYS[6], c, skipped) end
+if rewritten > 0 then redis.call('HINCRBY', KEYS[12], c, rewritten) end
 if failures > 0 then redis.call('HINCRBY', KEYS[8], 'failed', failures) end
 redis.call('HINCRBY', KEYS[7], c, 1)
 return { acked, files, failures }
