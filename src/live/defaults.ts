@@ -1,6 +1,6 @@
 // Every default of the live subsystem in one place: the library options fall back to these, and
 // `colony live serve --help` prints them. Durations are milliseconds, sizes bytes, rates per second.
-import type { HubOptions } from './core/hub.ts'
+import type { HubOptions } from './core/hub-state.ts'
 import type { SequencerOptions } from './core/sequencer.ts'
 import type { LiveServerOptions } from './http/live-server.ts'
 import type { PeerForwarderOptions } from './transports/peer-forwarder.ts'

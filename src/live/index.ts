@@ -4,7 +4,8 @@
 // Run a node or the multi-process service.
 export { startLiveServer, type LiveServer, type LiveServerOptions } from './http/live-server.ts'
 export { serveLive, defaultWorkerCount, type ServeLiveOptions, type ServedLive } from './cluster/serve.ts'
-export type { Hub, HubOptions, HubStats, SlowConsumerPolicy } from './core/hub.ts'
+export type { Hub } from './core/hub.ts'
+export type { HubOptions, HubStats, SlowConsumerPolicy } from './core/hub-state.ts'
 export { LIVE_DEFAULTS } from './defaults.ts'
 export { LiveError, type LiveErrorCode } from './errors.ts'
 

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics } from 'prom-client'
 import { Counter, Gauge, createMetricsRegistry, type Registry } from '../../shared/metrics.ts'
 import type { ConnectionGuard } from './connection-guard.ts'
-import type { HubStats } from '../core/hub.ts'
+import type { HubStats } from '../core/hub-state.ts'
 import type { PeerForwarder, PeerForwarderStats } from '../transports/peer-forwarder.ts'
 
 /** Counters the server bumps directly (rare events); hot-path numbers are read from HubStats at scrape time. */
