@@ -199,7 +199,9 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
       if (!item || journalClosed) return
       const change = adaptive && (outcome.ok ? adaptive.onComplete(outcome.bytes, performance.now() - item.sentAt, inFlight.size)
         : isOverload(outcome.code) ? adaptive.onOverload(outcome.retryAfterMs) : undefined)
-      if (change) { maxInFlight = change.limit; events.emit('concurrency', change) }
+      // Slow start moves the limit by one copy at a time and announces it once per round.
+      if (adaptive) maxInFlight = adaptive.limit
+      if (change) events.emit('concurrency', change)
       inFlight.delete(id)
       if (outcome.ok) {
         journal.record({ key: item.ref.key, state: outcome.skipped ? 'skipped-present' : 'copied', size: outcome.bytes, attempts: item.attempts,
