@@ -169,11 +169,11 @@ export class AdaptiveLimit {
         return this.#set(this.#upwards(), 'recover', g, 'up')
       case 'start': {
         this.#roundStart = this.#limit
-        // A round the crawl could not keep busy says nothing about the limit.
-        if (!filled) return undefined
         const bounds = this.#bounds
         bounds.push(this.#limit)
         if (bounds.length > 3) bounds.shift()
+        // A round the crawl could not keep busy says nothing about the limit.
+        if (!filled) return undefined
         const previous = bounds[bounds.length - 2] as number
         if (ref === undefined || gain(g, ref) >= 1 + A.growGain) {
           this.#ref = g
