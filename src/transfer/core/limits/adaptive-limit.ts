@@ -63,6 +63,7 @@ export class AdaptiveLimit {
   #files = 0
   #bytes = 0
   #inFlightSum = 0
+  #sentWithSum = 0
   #limitSum = 0
   #latencySum = 0
   // Slow start: the limit when this round began, the limits at the last round boundaries, the mean latency of the
@@ -107,16 +108,18 @@ export class AdaptiveLimit {
   get range(): { lowest: number; highest: number } { return { lowest: this.#lowest, highest: this.#highest } }
 
   /**
-   * A copy finished (copied or already present): its bytes, how long it took, and how many copies were in flight
-   * when it finished (itself included). Returns the change when this closes a window that moves the limit.
+   * A copy finished (copied or already present): its bytes, how long it took, how many copies were in flight when it
+   * finished (itself included) and when it was sent (itself included). Returns the change when this closes a window
+   * that moves the limit.
    */
-  onComplete(bytes: number, latencyMs: number, inFlight: number): LimitChange | undefined {
+  onComplete(bytes: number, latencyMs: number, inFlight: number, sentWith = inFlight): LimitChange | undefined {
     // The first window begins with the first finished copy: not when the run was planned and crawled, nor while
     // the first copies were still on their way (a window with no completions in its first latency reads low).
     if (!this.#begun) { this.#begun = true; this.#start = this.#now() }
     this.#files++
     this.#bytes += bytes
     this.#inFlightSum += inFlight
+    this.#sentWithSum += sentWith
     this.#limitSum += this.#limit
     this.#latencySum += latencyMs
     const start = this.#phase === 'start'
@@ -127,7 +130,12 @@ export class AdaptiveLimit {
     const latency = this.#latencySum / this.#files
     if (elapsed < latency * (start ? 1 : this.#windowLatencies)) return undefined
     this.#latencyEwma = this.#latencyEwma === 0 ? latency : 0.7 * this.#latencyEwma + 0.3 * latency
-    const g: Goodput = { files: (this.#files * 1000) / elapsed, bytes: (this.#bytes * 1000) / elapsed }
+    // A round lasts about one copy latency, and copies sent together finish together: how many of such a wave fall
+    // into one round is chance, so the start reads its goodput by Little's law instead: the copies in flight when the
+    // round's copies were sent over their mean latency, which does not depend on where the round's edges fall.
+    // Windows are long enough to count.
+    const files = start ? (this.#sentWithSum * 1000) / (this.#latencySum || 1) : (this.#files * 1000) / elapsed
+    const g: Goodput = { files, bytes: (files * this.#bytes) / this.#files }
     const filled = this.#inFlightSum >= A.fillFraction * this.#limitSum
     this.#resetWindow(now)
     return this.#decide(g, filled, now)
@@ -239,6 +247,7 @@ export class AdaptiveLimit {
     this.#files = 0
     this.#bytes = 0
     this.#inFlightSum = 0
+    this.#sentWithSum = 0
     this.#limitSum = 0
     this.#latencySum = 0
   }
