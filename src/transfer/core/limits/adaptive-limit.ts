@@ -9,8 +9,9 @@
 // - start (slow start, as TCP's): the limit grows by one per finished copy that found it busy, so it doubles per
 //   round (at least `roundMs`, one mean copy latency and `windowSamples` copies) and never more than doubles in one.
 //   Growth pauses while the mean latency of the last `windowSamples` copies is `roundLatencyRise` times the lowest it
-//   has been (copies queueing for the CPU or at the origin). Each round's goodput is compared with the last round
-//   that gained; the copies finishing in a round were sent during the round before it, so when a round fails to
+//   has been (copies queueing for the CPU or at the origin). Each round's goodput, read by Little's law (the copies
+//   in flight when its copies were sent over their mean latency), is compared with the last round that gained;
+//   the copies finishing in a round were sent during the round before it, so when a round fails to
 //   beat it by `growGain`, and the next round fails too, the growth of the round before the first failure did not
 //   pay: the limit goes back to where that round began, and the steady phase takes over.
 // - steady: from a freshly measured base, probe `probeUp` higher and keep it when goodput grows by `probeGain`;
