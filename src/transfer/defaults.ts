@@ -133,7 +133,7 @@ export const TRANSFER_DEFAULTS = {
     roundMs: 50,
     /** Start: growth pauses while the last `windowSamples` copies took this many times the lowest such mean latency. */
     roundLatencyRise: 1.5,
-    /** Start: the limit keeps growing while each round's goodput beats the round before by this share. */
+    /** Start: the limit keeps growing while a round's goodput beats the last round that gained by this share. */
     growGain: 0.1,
     /** Steady: a probe multiplies the limit by this… */
     probeUp: 1.25,

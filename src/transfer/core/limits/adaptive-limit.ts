@@ -133,8 +133,8 @@ export class AdaptiveLimit {
     this.#latencyEwma = this.#latencyEwma === 0 ? latency : 0.7 * this.#latencyEwma + 0.3 * latency
     // A round lasts about one copy latency, and copies sent together finish together: how many of such a wave fall
     // into one round is chance, so the start reads its goodput by Little's law instead: the copies in flight when the
-    // round's copies were sent over their mean latency, which does not depend on where the round's edges fall.
-    // Windows are long enough to count.
+    // round's copies were sent over their mean latency, which does not depend on where the round's edges fall. The
+    // steady phase's windows (at least 200 ms and 2 latencies) count what finished in them.
     const files = start ? (this.#sentWithSum * 1000) / (this.#latencySum || 1) : (this.#files * 1000) / elapsed
     const g: Goodput = { files, bytes: (files * this.#bytes) / this.#files }
     const filled = this.#inFlightSum >= A.fillFraction * this.#limitSum
