@@ -5,6 +5,8 @@
 // Per shape: rclone at its defaults and at --transfers 64/256/1024 (the fastest is "rclone best"); with
 // --colony-sweep colony at --concurrency 64/256/1024; then at least 3 ALTERNATING pairs (colony at its defaults,
 // rclone best). Every step runs under /usr/bin/time: its CPU-seconds are user+sys of the whole process tree.
+// --baseline <other checkout>/bin/colony.js adds that checkout's defaults to every pair (in alternating order), for an
+// A/B of the defaults in the same run.
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
@@ -34,6 +36,7 @@ const { values: flags } = parseArgs({
     rate: { type: 'string', default: '10m' },
     'step-timeout': { type: 'string', default: '600' },
     colony: { type: 'string', default: path.join(repo, 'bin/colony.js') },
+    baseline: { type: 'string' },
     keep: { type: 'boolean', default: false },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -43,7 +46,8 @@ if (flags.help) {
   process.stdout.write(`Usage: node bench/transfer/run.ts [--far] --shape tiny|mid|large|all [--colony-sweep] [--pairs 3]
   [--sweep 64,256,1024 (rclone --transfers, and colony --concurrency with --colony-sweep)]
   [--tiny-files 6000] [--mid-files 2000] [--large-files 150] [--delay 0.05 (s, --far)] [--rate 10m (per connection, --far)]
-  [--step-timeout 600] [--colony bin/colony.js (another checkout's, for an A/B)] [--keep] [--out results.json]\n`)
+  [--step-timeout 600] [--colony bin/colony.js (another checkout's, for an A/B)]
+  [--baseline <checkout>/bin/colony.js (its defaults join every pair)] [--keep] [--out results.json]\n`)
   process.exit(0)
 }
 
@@ -59,7 +63,7 @@ const work = path.join(os.tmpdir(), `colony-bench-shapes-${process.pid}`)
 const dstRoot = existsSync('/dev/shm') ? path.join('/dev/shm', `colony-bench-shapes-${process.pid}`) : work
 const log = (line: string): void => { process.stderr.write(`${line}\n`) }
 
-type Run = { tool: 'colony' | 'rclone'; label: string; wallS: number; cpuS: number; rssMB: number; files: number; code: number | null; limit?: string }
+type Run = { tool: 'colony' | 'baseline' | 'rclone'; label: string; wallS: number; cpuS: number; rssMB: number; files: number; code: number | null; limit?: string }
 
 const runTimed = (cmd: string, args: string[]): Promise<Timed> => timed(cmd, args, { cwd: work, timeoutMs: Number(flags['step-timeout']) * 1000, log })
 
@@ -74,9 +78,9 @@ async function copy(tool: Run['tool'], label: string, origin: string, shape: Lib
   const dst = path.join(dstRoot, `dst-${step++}`)
   let r: Timed
   let limit: string | undefined
-  if (tool === 'colony') {
+  if (tool !== 'rclone') {
     const report = path.join(work, `report-${step}.json`)
-    r = await runTimed(process.execPath, [flags.colony, 'transfer', `${origin}/catalog-${shape}.json`, '--to', dst,
+    r = await runTimed(process.execPath, [tool === 'baseline' ? flags.baseline as string : flags.colony, 'transfer', `${origin}/catalog-${shape}.json`, '--to', dst,
       '--state', path.join(work, `state-${step}`), '--report', report, ...extra])
     const c = (JSON.parse(await readFile(report, 'utf8').catch(() => '{}')) as { concurrency?: { mode: string; limit: number; lowest?: number; highest?: number } }).concurrency
     limit = c ? (c.mode === 'auto' ? `${c.limit} (${c.lowest}–${c.highest})` : String(c.limit)) : undefined
@@ -93,7 +97,7 @@ async function copy(tool: Run['tool'], label: string, origin: string, shape: Lib
   return run
 }
 
-type ShapeResult = { shape: LibraryShape; files: number; bytes: number; sizes: [number, number]; rcloneDefault: Run; rcloneSweep: Run[]; colonySweep: Run[]; pairs: Array<[Run, Run]> }
+type ShapeResult = { shape: LibraryShape; files: number; bytes: number; sizes: [number, number]; rcloneDefault: Run; rcloneSweep: Run[]; colonySweep: Run[]; pairs: Array<[Run, Run]>; baseline: Run[] }
 
 async function benchShape(shape: LibraryShape, origin: string, files: number, bytes: number, sizes: [number, number]): Promise<ShapeResult> {
   log(`- ${shape}: ${files} files, ${formatBytes(bytes)}`)
@@ -104,13 +108,18 @@ async function benchShape(shape: LibraryShape, origin: string, files: number, by
   const colonySweep: Run[] = []
   if (flags['colony-sweep']) for (const n of sweep) colonySweep.push(await copy('colony', `--concurrency ${n}`, origin, shape, ['--concurrency', String(n)]))
   const pairRuns: Array<[Run, Run]> = []
+  const baseline: Run[] = []
   const bestArgs = best.label.split(' ')
   for (let i = 0; i < pairs; i++) {
+    const b = flags.baseline && i % 2 === 1 ? await copy('baseline', 'defaults', origin, shape, []) : undefined
     const c = await copy('colony', 'defaults', origin, shape, [])
+    const b2 = flags.baseline && i % 2 === 0 ? await copy('baseline', 'defaults', origin, shape, []) : undefined
     const r = await copy('rclone', best.label, origin, shape, [...bestArgs, '--checkers', bestArgs[1] as string])
     pairRuns.push([c, r])
+    const base = b ?? b2
+    if (base) baseline.push(base)
   }
-  return { shape, files, bytes, sizes, rcloneDefault, rcloneSweep, colonySweep, pairs: pairRuns }
+  return { shape, files, bytes, sizes, rcloneDefault, rcloneSweep, colonySweep, pairs: pairRuns, baseline }
 }
 
 const s = (x: number): string => `${x.toFixed(2)} s`
@@ -136,6 +145,19 @@ function tables(results: ShapeResult[]): string {
     const own = Math.min(...r.colonySweep.filter((x) => x.code === 0).map((x) => x.wallS))
     const cell = (x: Run | undefined): string => (x ? `${s(x.wallS)}, ${x.cpuS.toFixed(1)} CPU-s${mark(x, r.files)}` : 'n/a')
     out.push(`| ${r.shape} | ${s(auto)} | ${sweep.map((_, i) => cell(r.colonySweep[i])).join(' | ')} | ${Number.isFinite(own) ? `**${(auto / own).toFixed(2)}**` : 'n/a'} | ${r.pairs.map((p) => p[0].limit ?? '?').join('; ')} | ${cell(r.rcloneDefault)} | ${sweep.map((_, i) => cell(r.rcloneSweep[i])).join(' | ')} |`)
+  }
+  if (flags.baseline) {
+    out.push('', `A/B of the defaults against ${flags.baseline} (its run joins every pair, in alternating order):`, '',
+      '| shape | defaults (median) | baseline (median) | defaults / baseline per pair | defaults / own best | baseline / own best | defaults / rclone best | baseline / rclone best |',
+      '|---|---|---|---|---|---|---|---|')
+    for (const r of results) {
+      const own = Math.min(...r.colonySweep.filter((x) => x.code === 0).map((x) => x.wallS))
+      const auto = median(r.pairs.map((p) => p[0].wallS))
+      const base = median(r.baseline.map((x) => x.wallS))
+      const vsRclone = (xs: Run[]): string => median(xs.map((x, i) => x.wallS / (r.pairs[i] as [Run, Run])[1].wallS)).toFixed(2)
+      const ownCell = (x: number): string => (Number.isFinite(own) ? (x / own).toFixed(2) : 'n/a')
+      out.push(`| ${r.shape} | ${s(auto)} | ${s(base)} | ${r.pairs.map((p, i) => (p[0].wallS / (r.baseline[i] as Run).wallS).toFixed(2)).join(', ')} | **${ownCell(auto)}** | ${ownCell(base)} | **${vsRclone(r.pairs.map((p) => p[0]))}** | ${vsRclone(r.baseline)} |`)
+    }
   }
   return out.join('\n') + '\n'
 }

@@ -126,7 +126,14 @@ export const TRANSFER_DEFAULTS = {
     windowSamples: 20,
     /** A window whose mean copies in flight stay below this share of the limit did not test the limit. */
     fillFraction: 0.75,
-    /** Start: the limit doubles while each doubling adds this share of goodput. */
+    /**
+     * Start (slow start): the limit grows by one per finished copy, at most doubling per round; a round lasts at least
+     * this long, one mean copy latency and `windowSamples` copies.
+     */
+    roundMs: 50,
+    /** Start: growth pauses while the last `windowSamples` copies took this many times the lowest such mean latency. */
+    roundLatencyRise: 1.5,
+    /** Start: the limit keeps growing while a round's goodput beats the last round that gained by this share. */
     growGain: 0.1,
     /** Steady: a probe multiplies the limit by this… */
     probeUp: 1.25,

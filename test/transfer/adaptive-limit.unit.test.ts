@@ -133,3 +133,81 @@ test('noisy goodput (±15%): the limit stays in bounds and goodput within 15% of
   assert.ok(r.limits.every((l) => l >= 8 && l <= 1024), `seed ${seed}`)
   assert.ok(r.filesAfter(5000) >= 0.85 * 15 * cap, `seed ${seed}: after 5 s ${r.filesAfter(5000)} of ${15 * cap}; limit ${r.limiter.limit}`)
 })
+
+// The same controller against copies that take time: a copy sent at t finishes at t + its latency, so the goodput
+// of a round answers for the limit of the round before (the lag a real run has). The origin is `baseMs` away; the
+// copier's CPU serves `cap` files/s, and copies beyond what it serves queue for it (Little's law). 1 ms ticks.
+type Lagged = { baseMs: number; cap: number; bytes: number; durationMs: number; dip?: { fromMs: number; toMs: number } }
+
+function simulateLagged(o: Lagged): { limiter: AdaptiveLimit; changes: LimitChange[]; limitAt: (ms: number) => number; firstAt: number; files: number } {
+  let now = 0
+  const limiter = new AdaptiveLimit({ now: () => now })
+  const changes: LimitChange[] = []
+  const limits: number[] = []
+  const finishing = new Map<number, Array<{ sent: number; with: number }>>()
+  let inFlight = 0
+  let files = 0
+  let firstAt = -1
+  let served = 0
+  for (; now < o.durationMs; now++) {
+    // What the CPU lets finish this ms (fewer during a dip); the rest waits a ms longer.
+    const dipped = o.dip && now >= o.dip.fromMs && now < o.dip.toMs
+    served += (dipped ? o.cap / 4 : o.cap) / 1000
+    const due = finishing.get(now) ?? []
+    finishing.delete(now)
+    // First come, first served: what the CPU could not serve this ms goes first the next.
+    const waiting: typeof due = []
+    for (const copy of due) {
+      if (served < 1) { waiting.push(copy); continue }
+      served--
+      if (firstAt < 0) firstAt = now
+      files++
+      const c = limiter.onComplete(o.bytes, now - copy.sent, inFlight, copy.with)
+      inFlight--
+      if (c) changes.push(c)
+    }
+    if (waiting.length) finishing.set(now + 1, [...waiting, ...(finishing.get(now + 1) ?? [])])
+    served = Math.min(served, o.cap / 1000)
+    while (inFlight < limiter.limit) {
+      const at = now + o.baseMs
+      const list = finishing.get(at) ?? []
+      inFlight++
+      list.push({ sent: now, with: inFlight })
+      finishing.set(at, list)
+    }
+    limits.push(limiter.limit)
+  }
+  return { limiter, changes, files, firstAt, limitAt: (ms) => limits[ms] ?? NaN }
+}
+
+test('slow start: on a far origin the limit doubles per copy latency, not per 200 ms window', () => {
+  // 52 ms away; the CPU serves 6000 files/s, so ~312 copies in flight carry the best goodput.
+  const r = simulateLagged({ baseMs: 52, cap: 6000, bytes: 300, durationMs: 3000 })
+  const at = r.limitAt(r.firstAt + 250)
+  assert.ok(at >= 256, `limit ${at} 250 ms after the first copy finished (changes ${r.changes.map((c) => `${c.reason}:${c.limit}`).join(' ')})`)
+  assert.ok(r.files >= 0.85 * 6000 * (3000 - r.firstAt) / 1000, `copied ${r.files}`)
+  assert.ok(r.limiter.limit >= 0.8 * 312 && r.limiter.limit <= 4 * 312, `limit ${r.limiter.limit}`)
+})
+
+test('slow start: a round that copied no faster, then another, sends the limit back to where that growth began', () => {
+  const r = simulateLagged({ baseMs: 52, cap: 2000, bytes: 125_000, durationMs: 3000 })
+  const settle = r.changes.find((c) => c.reason === 'settle')
+  assert.ok(settle, `changes ${r.changes.map((c) => `${c.reason}:${c.limit}`).join(' ')}`)
+  // ~104 copies carry 2000 files/s at 52 ms; the start ends between one and two doublings above that.
+  assert.ok(settle.limit >= 104 && settle.limit <= 2 * 2 * 104, `settled at ${settle.limit}`)
+  assert.ok(r.changes.filter((c) => c.reason === 'grow').every((c) => c.limit <= 2 * c.previous + 1), 'at most a doubling per round')
+})
+
+test('slow start: one slow round (the CPU at a quarter for 100 ms) does not end the climb', () => {
+  const r = simulateLagged({ baseMs: 52, cap: 6000, bytes: 300, durationMs: 3000, dip: { fromMs: 200, toMs: 300 } })
+  // ~312 copies carry the best goodput; a start that ended at the slow round would stay near 256 for a second.
+  const at = r.limitAt(r.firstAt + 600)
+  assert.ok(at >= 0.8 * 312 * 1.5, `limit ${at} (changes ${r.changes.map((c) => `${c.reason}:${c.limit}`).join(' ')})`)
+})
+
+test('slow start on a near origin: latency rising with the copies in flight pauses the growth', () => {
+  // 1 ms away, the CPU serves 2000 files/s: 2 copies in flight would do; every extra copy only waits.
+  const r = simulateLagged({ baseMs: 1, cap: 2000, bytes: 125_000, durationMs: 3000 })
+  assert.ok(r.limiter.range.highest <= 128, `highest ${r.limiter.range.highest} (changes ${r.changes.map((c) => `${c.reason}:${c.limit}`).join(' ')})`)
+  assert.ok(r.limiter.limit <= 64, `limit ${r.limiter.limit}`)
+})

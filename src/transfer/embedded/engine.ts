@@ -189,6 +189,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
         inFlight.set(id, item)
         item.attempts++
         item.sentAt = performance.now()
+        item.sentWith = inFlight.size
         executor.run({ id, ref: item.ref })
       }
       if (drained.length > 0 && queue.backlog < maxQueued / 2) { const w = drained; drained = []; for (const f of w) f() }
@@ -197,9 +198,11 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     const onResult = (id: number, outcome: CopyOutcome): void => {
       const item = inFlight.get(id)
       if (!item || journalClosed) return
-      const change = adaptive && (outcome.ok ? adaptive.onComplete(outcome.bytes, performance.now() - item.sentAt, inFlight.size)
+      const change = adaptive && (outcome.ok ? adaptive.onComplete(outcome.bytes, performance.now() - item.sentAt, inFlight.size, item.sentWith)
         : isOverload(outcome.code) ? adaptive.onOverload(outcome.retryAfterMs) : undefined)
-      if (change) { maxInFlight = change.limit; events.emit('concurrency', change) }
+      // Slow start moves the limit by one copy at a time and announces it once per round.
+      if (adaptive) maxInFlight = adaptive.limit
+      if (change) events.emit('concurrency', change)
       inFlight.delete(id)
       if (outcome.ok) {
         journal.record({ key: item.ref.key, state: outcome.skipped ? 'skipped-present' : 'copied', size: outcome.bytes, attempts: item.attempts,

@@ -5,8 +5,8 @@ import type { FileRef } from '../core/types.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
 import type { Journal, TodoRow } from './journal.ts'
 
-/** A file taken from the queue; `sentAt` is when it last went to a copier (performance.now()). */
-export type QueueItem = { ref: FileRef; classId: string; attempts: number; sentAt: number }
+/** A file taken from the queue; `sentAt` is when it last went to a copier (performance.now()), with `sentWith` copies in flight. */
+export type QueueItem = { ref: FileRef; classId: string; attempts: number; sentAt: number; sentWith: number }
 
 export class JournalQueue {
   readonly #journal: Journal
@@ -58,7 +58,7 @@ export class JournalQueue {
       const ref: FileRef = { source: row.source, key: row.key, kind: row.kind }
       if (row.size !== null && row.state === 'pending') ref.size = row.size
       if (row.etag) ref.etag = row.etag
-      return { ref, classId: row.classId, attempts: 0, sentAt: 0 }
+      return { ref, classId: row.classId, attempts: 0, sentAt: 0, sentWith: 0 }
     }
   }
 

@@ -6,8 +6,14 @@
 // latency stays near its minimum. A copier's goal is throughput from an origin whose latency is mostly distance,
 // and file sizes vary, so latency alone says little; this one climbs goodput instead, the way TCP's slow start and
 // a hill-climbing probe do:
-// - start: double the limit every window while goodput grows by at least `growGain`; when it stops, keep the
-//   better of the last two limits.
+// - start (slow start, as TCP's): the limit grows by one per finished copy that found it busy, so it doubles per
+//   round (at least `roundMs`, one mean copy latency and `windowSamples` copies) and never more than doubles in one.
+//   Growth pauses while the mean latency of the last `windowSamples` copies is `roundLatencyRise` times the lowest it
+//   has been (copies queueing for the CPU or at the origin). Each round's goodput, read by Little's law (the copies
+//   in flight when its copies were sent over their mean latency), is compared with the last round that gained;
+//   the copies finishing in a round were sent during the round before it, so when a round fails to
+//   beat it by `growGain`, and the next round fails too, the growth of the round before the first failure did not
+//   pay: the limit goes back to where that round began, and the steady phase takes over.
 // - steady: from a freshly measured base, probe `probeUp` higher and keep it when goodput grows by `probeGain`;
 //   otherwise probe `probeDown` lower and keep that when goodput stays within `keepFraction` (fewer copies for
 //   the same goodput cost less CPU and memory: on a near origin the limit settles where the CPU saturates).
@@ -58,7 +64,18 @@ export class AdaptiveLimit {
   #files = 0
   #bytes = 0
   #inFlightSum = 0
+  #sentWithSum = 0
+  #limitSum = 0
   #latencySum = 0
+  // Slow start: the limit when this round began, the limits at the last round boundaries, the mean latency of the
+  // last ~`windowSamples` copies and the lowest it has been.
+  #roundStart: number
+  #bounds: number[]
+  #recentLatency = 0
+  // Where the limit returns when the round after a round that did not gain does not gain either.
+  #settleTo: number | undefined
+  #minLatency = Number.POSITIVE_INFINITY
+  #completions = 0
   // What the previous window measured, at which limit.
   #ref: Goodput | undefined
   #refLimit: number
@@ -75,6 +92,8 @@ export class AdaptiveLimit {
     this.max = Math.max(this.min, options.max ?? A.max)
     this.#limit = clamp(options.initial ?? A.initial, this.min, this.max)
     this.#refLimit = this.#limit
+    this.#roundStart = this.#limit
+    this.#bounds = [this.#limit]
     this.#lowest = this.#limit
     this.#highest = this.#limit
     this.#now = options.now ?? (() => performance.now())
@@ -90,27 +109,47 @@ export class AdaptiveLimit {
   get range(): { lowest: number; highest: number } { return { lowest: this.#lowest, highest: this.#highest } }
 
   /**
-   * A copy finished (copied or already present): its bytes, how long it took, and how many copies were in flight
-   * when it finished (itself included). Returns the change when this closes a window that moves the limit.
+   * A copy finished (copied or already present): its bytes, how long it took, how many copies were in flight when it
+   * finished (itself included) and when it was sent (itself included). Returns the change when this closes a window
+   * that moves the limit.
    */
-  onComplete(bytes: number, latencyMs: number, inFlight: number): LimitChange | undefined {
+  onComplete(bytes: number, latencyMs: number, inFlight: number, sentWith = inFlight): LimitChange | undefined {
     // The first window begins with the first finished copy: not when the run was planned and crawled, nor while
     // the first copies were still on their way (a window with no completions in its first latency reads low).
     if (!this.#begun) { this.#begun = true; this.#start = this.#now() }
     this.#files++
     this.#bytes += bytes
     this.#inFlightSum += inFlight
+    this.#sentWithSum += sentWith
+    this.#limitSum += this.#limit
     this.#latencySum += latencyMs
+    const start = this.#phase === 'start'
+    if (start) this.#grow(inFlight, latencyMs)
     const now = this.#now()
     const elapsed = now - this.#start
-    if (this.#files < this.#windowSamples || elapsed < this.#windowMs) return undefined
+    if (this.#files < this.#windowSamples || elapsed < (start ? A.roundMs : this.#windowMs)) return undefined
     const latency = this.#latencySum / this.#files
-    if (elapsed < latency * this.#windowLatencies) return undefined
+    if (elapsed < latency * (start ? 1 : this.#windowLatencies)) return undefined
     this.#latencyEwma = this.#latencyEwma === 0 ? latency : 0.7 * this.#latencyEwma + 0.3 * latency
-    const g: Goodput = { files: (this.#files * 1000) / elapsed, bytes: (this.#bytes * 1000) / elapsed }
-    const filled = this.#inFlightSum / this.#files >= A.fillFraction * this.#limit
+    // A round lasts about one copy latency, and copies sent together finish together: how many of such a wave fall
+    // into one round is chance, so the start reads its goodput by Little's law instead: the copies in flight when the
+    // round's copies were sent over their mean latency, which does not depend on where the round's edges fall. The
+    // steady phase's windows (at least 200 ms and 2 latencies) count what finished in them.
+    const files = start ? (this.#sentWithSum * 1000) / (this.#latencySum || 1) : (this.#files * 1000) / elapsed
+    const g: Goodput = { files, bytes: (files * this.#bytes) / this.#files }
+    const filled = this.#inFlightSum >= A.fillFraction * this.#limitSum
     this.#resetWindow(now)
     return this.#decide(g, filled, now)
+  }
+
+  /** Slow start: one more copy in flight for a copy that finished with the limit busy, up to double the round's start. */
+  #grow(inFlight: number, latencyMs: number): void {
+    const recent = this.#recentLatency = this.#completions++ === 0 ? latencyMs : this.#recentLatency + (latencyMs - this.#recentLatency) / this.#windowSamples
+    if (this.#completions >= this.#windowSamples && recent < this.#minLatency) this.#minLatency = recent
+    if (inFlight < A.fillFraction * this.#limit || this.#limit >= this.max || this.#limit >= 2 * this.#roundStart) return
+    if (recent > A.roundLatencyRise * this.#minLatency) return
+    this.#limit++
+    if (this.#limit > this.#highest) this.#highest = this.#limit
   }
 
   /** An overload answer (429, 503, SlowDown), with its Retry-After when it had one. */
@@ -137,17 +176,27 @@ export class AdaptiveLimit {
         if (now < this.#holdUntil) return undefined
         this.#toBase(g)
         return this.#set(this.#upwards(), 'recover', g, 'up')
-      case 'start':
+      case 'start': {
+        this.#roundStart = this.#limit
+        const bounds = this.#bounds
+        bounds.push(this.#limit)
+        if (bounds.length > 3) bounds.shift()
+        // A round the crawl could not keep busy says nothing about the limit.
         if (!filled) return undefined
+        const previous = bounds[bounds.length - 2] as number
         if (ref === undefined || gain(g, ref) >= 1 + A.growGain) {
           this.#ref = g
-          this.#refLimit = this.#limit
-          if (this.#limit >= this.max) { this.#phase = 'base'; return undefined }
-          return this.#set(this.#limit * 2, 'grow', g)
+          this.#settleTo = undefined
+          if (this.#limit >= this.max) this.#phase = 'base'
+          return this.#limit === previous ? undefined : { limit: this.#limit, previous, reason: 'grow', filesPerS: g.files, bytesPerS: g.bytes, latencyMs: this.#latencyEwma }
         }
-        // Doubling stopped paying: keep the higher limit only if it still paid a little.
+        // This round's copies, sent while the round before grew the limit, went no faster than the last round that
+        // gained: that growth did not pay, unless the next round says otherwise (one round's goodput is noisy).
+        const before = bounds[bounds.length - 3] ?? (bounds[0] as number)
+        if (this.#settleTo === undefined) { this.#settleTo = before; return undefined }
         this.#phase = 'base'
-        return gain(g, ref) >= 1 + A.probeGain ? undefined : this.#set(this.#refLimit, 'settle', g)
+        return this.#set(this.#settleTo, 'settle', g)
+      }
       case 'base':
         if (!filled) return undefined
         this.#toBase(g)
@@ -199,6 +248,8 @@ export class AdaptiveLimit {
     this.#files = 0
     this.#bytes = 0
     this.#inFlightSum = 0
+    this.#sentWithSum = 0
+    this.#limitSum = 0
     this.#latencySum = 0
   }
 }
