@@ -9,7 +9,7 @@ import { namedHosts } from '../../src/transfer/core/plan.ts'
 import { parseCatalogText, scanCatalog } from '../../src/transfer/core/catalog.ts'
 import { isUnchanged } from '../../src/transfer/core/copy-file.ts'
 import { TRANSFER_CODES } from '../../src/transfer/errors.ts'
-import { buildReport, filesToCopy, filesToVerify, classFiles, classProblems } from './report-model.ts'
+import { buildReport, filesToCopy, filesToVerify, classFiles, classProblems } from './fixtures/report-model.ts'
 
 test('catalog: JSON array, {classes}, NDJSON; invalid and non-transferable entries are skipped with a reason', () => {
   const ndjson = [

@@ -7,7 +7,7 @@ import { DirSource } from '../../../src/transfer/adapters/dir-source.ts'
 import { HttpSource } from '../../../src/transfer/adapters/http-source.ts'
 import { S3Source } from '../../../src/transfer/adapters/s3-source.ts'
 import { makeTempDir, startS3rver } from '../../../support/services.ts'
-import { startFixtureOrigin, type OriginFile } from '../origin-fixture.ts'
+import { startFixtureOrigin, type OriginFile } from '../fixtures/origin-fixture.ts'
 import { sourceContract } from './source.contract.ts'
 
 sourceContract({

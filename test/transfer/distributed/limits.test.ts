@@ -10,7 +10,7 @@ import { runNodeFile } from '../../helpers/node-child.ts'
 import { freePort, makeTempDir, startRedis, type Service } from '../../../support/services.ts'
 import { byteBurst } from '../../../src/transfer/core/limits/rate-limit.ts'
 import { TRANSFER_DEFAULTS } from '../../../src/transfer/defaults.ts'
-import { maxInWindow, startMeteredOrigin, type MeteredOrigin } from '../metered-origin.ts'
+import { maxInWindow, startMeteredOrigin, type MeteredOrigin } from '../fixtures/metered-origin.ts'
 import { spawnWorker, stopGracefully, type WorkerProc } from './fixtures.ts'
 
 const BIN = fileURLToPath(new URL('../../../bin/colony.js', import.meta.url))

@@ -7,8 +7,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, test } from 'node:test'
 import { makeTempDir, startNginx, startRedis, type Service } from '../../../support/services.ts'
-import { absoluteLibrary } from '../absolute-library.ts'
-import type { OriginFile } from '../origin-fixture.ts'
+import { absoluteLibrary } from '../fixtures/absolute-library.ts'
+import type { OriginFile } from '../fixtures/origin-fixture.ts'
 
 const BIN = fileURLToPath(new URL('../../../bin/colony.js', import.meta.url))
 const NEW = 'https://new-cdn.example.com/media/'

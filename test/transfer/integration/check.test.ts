@@ -6,7 +6,7 @@ import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { makeTempDir, startS3rver } from '../../../support/services.ts'
-import { buildLibrary, startFixtureOrigin, type FixtureOrigin, type OriginFile } from '../origin-fixture.ts'
+import { buildLibrary, startFixtureOrigin, type FixtureOrigin, type OriginFile } from '../fixtures/origin-fixture.ts'
 import { runCli, s3Client, S3_ENV } from './run-cli.ts'
 import type { CheckReport } from '../../../src/transfer/core/check/check-report.ts'
 

@@ -4,12 +4,12 @@ import { test, after, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { makeTempDir } from '../../support/services.ts'
-import { buildLibrary, startFixtureOrigin, type FixtureOrigin } from './origin-fixture.ts'
-import { runCli } from './integration/run-cli.ts'
-import { journalPath, runTransfer } from '../../src/transfer/embedded/engine.ts'
-import { ClassFilter, compileGlob } from '../../src/transfer/core/class-filter.ts'
-import { TRANSFER_CODES } from '../../src/transfer/errors.ts'
+import { makeTempDir } from '../../../support/services.ts'
+import { buildLibrary, startFixtureOrigin, type FixtureOrigin } from '../fixtures/origin-fixture.ts'
+import { runCli } from '../integration/run-cli.ts'
+import { journalPath, runTransfer } from '../../../src/transfer/embedded/engine.ts'
+import { ClassFilter, compileGlob } from '../../../src/transfer/core/class-filter.ts'
+import { TRANSFER_CODES } from '../../../src/transfer/errors.ts'
 
 let origin: FixtureOrigin
 let tmp: string

@@ -11,11 +11,11 @@ import net from 'node:net'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { after, test } from 'node:test'
-import { HttpSource } from '../../src/transfer/adapters/http-source.ts'
-import { Http1Client } from '../../src/transfer/adapters/http1/pool.ts'
-import type { ChunkConsumer, DirectResult, SourceObject } from '../../src/transfer/core/ports.ts'
-import { TRANSFER_CODES, TransferError } from '../../src/transfer/errors.ts'
-import { makeTempDir } from '../../support/services.ts'
+import { HttpSource } from '../../../src/transfer/adapters/http-source.ts'
+import { Http1Client } from '../../../src/transfer/adapters/http1/pool.ts'
+import type { ChunkConsumer, DirectResult, SourceObject } from '../../../src/transfer/core/ports.ts'
+import { TRANSFER_CODES, TransferError } from '../../../src/transfer/errors.ts'
+import { makeTempDir } from '../../../support/services.ts'
 
 type Conn = { index: number; socket: net.Socket }
 /** Answers each request (the bytes up to a blank line) with what `answer` writes; counts connections. */

@@ -3,9 +3,9 @@
 // advances in 10 ms ticks; every completion of a tick is reported to the controller.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { AdaptiveLimit, type LimitChange } from '../../src/transfer/core/limits/adaptive-limit.ts'
-import { TRANSFER_DEFAULTS } from '../../src/transfer/defaults.ts'
-import { createRandom } from '../../src/shared/seeded-random.ts'
+import { AdaptiveLimit, type LimitChange } from '../../../src/transfer/core/limits/adaptive-limit.ts'
+import { TRANSFER_DEFAULTS } from '../../../src/transfer/defaults.ts'
+import { createRandom } from '../../../src/shared/seeded-random.ts'
 
 type Model = (limit: number, t: number) => { filesPerS: number; bytesPerFile: number; latencyMs: number; overloaded?: number; retryAfterMs?: number; inFlight?: number }
 

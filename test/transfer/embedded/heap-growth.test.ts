@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, test } from 'node:test'
-import { limitHeapGrowth } from '../../src/transfer/embedded/heap-growth.ts'
+import { limitHeapGrowth } from '../../../src/transfer/embedded/heap-growth.ts'
 
 const CHILD = fileURLToPath(new URL('./heap-growth-child.ts', import.meta.url))
 

@@ -7,13 +7,13 @@ import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { runNodeFile } from '../helpers/node-child.ts'
-import { makeTempDir } from '../../support/services.ts'
-import { runTransfer } from '../../src/transfer/embedded/engine.ts'
-import { byteBurst } from '../../src/transfer/core/limits/rate-limit.ts'
-import { maxInWindow, startMeteredOrigin, type MeteredOrigin } from './metered-origin.ts'
+import { runNodeFile } from '../../helpers/node-child.ts'
+import { makeTempDir } from '../../../support/services.ts'
+import { runTransfer } from '../../../src/transfer/embedded/engine.ts'
+import { byteBurst } from '../../../src/transfer/core/limits/rate-limit.ts'
+import { maxInWindow, startMeteredOrigin, type MeteredOrigin } from '../fixtures/metered-origin.ts'
 
-const BIN = fileURLToPath(new URL('../../bin/colony.js', import.meta.url))
+const BIN = fileURLToPath(new URL('../../../bin/colony.js', import.meta.url))
 const SEED = 20261206
 const SEGMENT = 50_000
 let origin: MeteredOrigin

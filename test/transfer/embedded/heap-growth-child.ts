@@ -1,7 +1,7 @@
 // A child for heap-growth.test.ts: holds a live set, then keeps promoting batches of objects that die in the old
 // generation, and prints the largest old space it saw (bytes). `limit` calls limitHeapGrowth(20) first.
 import v8 from 'node:v8'
-import { limitHeapGrowth } from '../../src/transfer/embedded/heap-growth.ts'
+import { limitHeapGrowth } from '../../../src/transfer/embedded/heap-growth.ts'
 
 if (process.argv[2] === 'limit') limitHeapGrowth(20)
 const live: Array<{ a: number; b: string }> = []

@@ -2,7 +2,7 @@
 // go back.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { giveBodyBuffer, takeBodyBuffer } from '../../src/transfer/core/body-buffers.ts'
+import { giveBodyBuffer, takeBodyBuffer } from '../../../src/transfer/core/body-buffers.ts'
 
 test('a buffer given back carries the next body of its size class; other sizes get their own', () => {
   const a = takeBodyBuffer(100_000)

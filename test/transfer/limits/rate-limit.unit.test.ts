@@ -2,10 +2,10 @@
 // chunked lease over a remote bucket.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { parseBwRate, parseBwSchedule, rateAt } from '../../src/transfer/core/limits/bwlimit-schedule.ts'
-import { cachedRate, gcraStep, LeasePacer, SharedPacer } from '../../src/transfer/core/limits/rate-limit.ts'
-import { createSharedLimits, limitRates } from '../../src/transfer/core/limits/source-limits.ts'
-import { TransferError } from '../../src/transfer/errors.ts'
+import { parseBwRate, parseBwSchedule, rateAt } from '../../../src/transfer/core/limits/bwlimit-schedule.ts'
+import { cachedRate, gcraStep, LeasePacer, SharedPacer } from '../../../src/transfer/core/limits/rate-limit.ts'
+import { createSharedLimits, limitRates } from '../../../src/transfer/core/limits/source-limits.ts'
+import { TransferError } from '../../../src/transfer/errors.ts'
 
 const badLimit = (fn: () => unknown, re: RegExp): void => {
   assert.throws(fn, (err: unknown) => err instanceof TransferError && err.code === 'TRANSFER_BAD_LIMIT' && re.test(err.message))

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
 import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { makeTempDir, waitFor } from '../../support/services.ts'
-import { buildLibrary, startFixtureOrigin, type FixtureOrigin } from './origin-fixture.ts'
-import { spawnCli } from './integration/run-cli.ts'
-import { watchTransfer } from '../../src/transfer/embedded/watch.ts'
-import type { TransferEvents, WatchCycleEvent } from '../../src/transfer/core/events.ts'
+import { makeTempDir, waitFor } from '../../../support/services.ts'
+import { buildLibrary, startFixtureOrigin, type FixtureOrigin } from '../fixtures/origin-fixture.ts'
+import { spawnCli } from '../integration/run-cli.ts'
+import { watchTransfer } from '../../../src/transfer/embedded/watch.ts'
+import type { TransferEvents, WatchCycleEvent } from '../../../src/transfer/core/events.ts'
 
 let origin: FixtureOrigin
 let tmp: string

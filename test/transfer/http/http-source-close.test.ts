@@ -6,10 +6,10 @@ import { createHash } from 'node:crypto'
 import { readFile, rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
-import { makeTempDir } from '../../support/services.ts'
-import { startCloseOrigin, type CloseOrigin } from '../helpers/close-origin.ts'
-import { describeExit, runNodeFile } from '../helpers/node-child.ts'
-import type { CopyOutcome } from '../../src/transfer/core/types.ts'
+import { makeTempDir } from '../../../support/services.ts'
+import { startCloseOrigin, type CloseOrigin } from '../../helpers/close-origin.ts'
+import { describeExit, runNodeFile } from '../../helpers/node-child.ts'
+import type { CopyOutcome } from '../../../src/transfer/core/types.ts'
 
 const CHILD = fileURLToPath(new URL('./http-source-hold-child.ts', import.meta.url))
 // Behind the copy's MeasureStream, which stops taking bytes after the first piece, these leave more than the body

@@ -2,8 +2,8 @@
 // (every split point, and seeded random splits), and every malformed head or framing is refused with a stable code.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ResponseParser, type ResponseHead } from '../../src/transfer/adapters/http1/response-parser.ts'
-import { TRANSFER_CODES, TransferError } from '../../src/transfer/errors.ts'
+import { ResponseParser, type ResponseHead } from '../../../src/transfer/adapters/http1/response-parser.ts'
+import { TRANSFER_CODES, TransferError } from '../../../src/transfer/errors.ts'
 
 const LIMITS = { maxHeadBytes: 4096, maxHeaders: 20 }
 

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
-import { makeTempDir } from '../../support/services.ts'
-import { buildLibrary, startFixtureOrigin, type FixtureOrigin } from './origin-fixture.ts'
-import { runTransfer } from '../../src/transfer/embedded/engine.ts'
-import type { TransferEvents } from '../../src/transfer/core/events.ts'
+import { makeTempDir } from '../../../support/services.ts'
+import { buildLibrary, startFixtureOrigin, type FixtureOrigin } from '../fixtures/origin-fixture.ts'
+import { runTransfer } from '../../../src/transfer/embedded/engine.ts'
+import type { TransferEvents } from '../../../src/transfer/core/events.ts'
 
 let origin: FixtureOrigin
 let tmp: string

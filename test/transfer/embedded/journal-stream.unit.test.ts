@@ -3,13 +3,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile, rm } from 'node:fs/promises'
-import { makeTempDir } from '../../support/services.ts'
-import { Journal } from '../../src/transfer/embedded/journal.ts'
-import { JournalQueue } from '../../src/transfer/embedded/journal-queue.ts'
-import { reportFromJournal, writeJournalReport } from '../../src/transfer/embedded/journal-report.ts'
-import { compareUtf8 } from '../../src/transfer/embedded/verify-run.ts'
-import type { RunReport } from '../../src/transfer/core/types.ts'
-import { buildReport, classFiles, classProblems } from './report-model.ts'
+import { makeTempDir } from '../../../support/services.ts'
+import { Journal } from '../../../src/transfer/embedded/journal.ts'
+import { JournalQueue } from '../../../src/transfer/embedded/journal-queue.ts'
+import { reportFromJournal, writeJournalReport } from '../../../src/transfer/embedded/journal-report.ts'
+import { compareUtf8 } from '../../../src/transfer/embedded/verify-run.ts'
+import type { RunReport } from '../../../src/transfer/core/types.ts'
+import { buildReport, classFiles, classProblems } from '../fixtures/report-model.ts'
 
 const f = (key: string) => ({ source: `http://o/${key}`, key, kind: 'segment' as const })
 

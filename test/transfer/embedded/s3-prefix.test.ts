@@ -5,9 +5,9 @@ import { createHash } from 'node:crypto'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { makeTempDir, startS3rver, type Service } from '../../support/services.ts'
-import { runTransfer } from '../../src/transfer/embedded/engine.ts'
-import { TRANSFER_CODES } from '../../src/transfer/errors.ts'
+import { makeTempDir, startS3rver, type Service } from '../../../support/services.ts'
+import { runTransfer } from '../../../src/transfer/embedded/engine.ts'
+import { TRANSFER_CODES } from '../../../src/transfer/errors.ts'
 
 let s3: Service & { credentials: { accessKeyId: string; secretAccessKey: string } }
 let client: S3Client

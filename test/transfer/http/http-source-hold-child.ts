@@ -3,10 +3,10 @@
 // unread meanwhile. Prints the CopyOutcome as JSON and exits 0; an uncaught crash exits non-zero.
 import { mkdir } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { DirDestination } from '../../src/transfer/adapters/dir-destination.ts'
-import { HttpSource } from '../../src/transfer/adapters/http-source.ts'
-import { copyFile } from '../../src/transfer/core/copy-file.ts'
-import type { Destination } from '../../src/transfer/index.ts'
+import { DirDestination } from '../../../src/transfer/adapters/dir-destination.ts'
+import { HttpSource } from '../../../src/transfer/adapters/http-source.ts'
+import { copyFile } from '../../../src/transfer/core/copy-file.ts'
+import type { Destination } from '../../../src/transfer/index.ts'
 
 const [url, dir, delayMs] = process.argv.slice(2) as [string, string, string]
 await mkdir(dir, { recursive: true })
