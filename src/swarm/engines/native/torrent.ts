@@ -239,7 +239,12 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   #detach(peer: NativePeer): void {
     if (this.peers.get(peer.peerId) === peer) this.peers.delete(peer.peerId)
     this.#avail.remove(peer)
-    for (const index of peer.fetching) this.#active.get(index)?.delete(peer)
+    for (const index of peer.fetching) {
+      const on = this.#active.get(index)
+      const a = on?.get(peer)
+      on?.delete(peer)
+      if (a) this.#abandon(a)
+    }
     peer.fetching.clear()
     this.#plan?.forget(peer)
     peer.close()
@@ -298,13 +303,24 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
       hint = -1
       if (index < 0) return
       const size = this.pieceSize(index)
+      if (!this.#ctx.inFlight.tryTake(size)) { this.#ctx.inFlight.wait(this.#wake); return }
       if (!this.#ctx.download.tryTake(size)) {
+        this.#ctx.inFlight.give(size)
         clearTimeout(this.#refillTimer)
         this.#refillTimer = setTimeout(() => { this.#refillTimer = undefined; for (const p of this.peers.values()) this.#fill(p) }, this.#ctx.download.waitMs(size))
         return
       }
       this.#start(peer, index)
     }
+  }
+
+  /** Bytes came back to the engine's in-flight budget: every peer takes its share again. */
+  readonly #wake = (): void => this.#refillAll()
+
+  /** A piece's assembly is over without its bytes being kept: its budget and its buffer go back. */
+  #abandon(a: Assembly): void {
+    this.#ctx.inFlight.give(a.buf.length)
+    this.#ctx.buffers.release(a.buf)
   }
 
   /** The piece to fetch from `peer`: the wanted range first, then the rarest; in the end game, one already on its way. */
@@ -347,6 +363,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     if (err || !block || block.length !== len) {
       this.#active.get(index)?.delete(peer)
       peer.fetching.delete(index)
+      this.#abandon(a)
       if (!err) this.#ban(peer, 'block of the wrong size')
       this.#refillAll()
       return
@@ -362,6 +379,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     const on = this.#active.get(index)
     on?.delete(peer)
     peer.fetching.delete(index)
+    this.#ctx.inFlight.give(a.buf.length)
     if (!this.#verify(index, a.buf)) {
       this.#ctx.buffers.release(a.buf)
       this.#ban(peer, `piece ${index} failed verification`)
@@ -372,9 +390,10 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     this.#active.delete(index)
     this.#writing.add(index)
     // Whoever else is still sending this piece (end game) can stop.
-    for (const [other] of on ?? []) {
+    for (const [other, theirs] of on ?? []) {
       other.fetching.delete(index)
-      const b = on?.get(other)?.block ?? BLOCK
+      this.#abandon(theirs)
+      const b = theirs.block
       for (let off = 0; off < a.buf.length; off += b) other.wire.cancel(index, off, Math.min(b, a.buf.length - off))
       this.#fill(other)
     }
