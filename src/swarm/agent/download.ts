@@ -418,7 +418,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     this.#name = parsed.name
     this.#infoHash = parsed.infoHash
     if (!complete) this.#setState('swarm')
-    const torrent = await this.#ctx.engine.add(torrentBuf, parsed.infoHash, { dir: this.dir as string, complete, superSeed, trackers: this.#ctx.trackers, peers: this.#peers.all })
+    const torrent = await this.#ctx.engine.add(torrentBuf, parsed.infoHash, { dir: this.dir as string, complete, superSeed, trackers: this.#ctx.trackers })
     this.#torrent = torrent
     torrent.on('ban', (p) => { this.#ctx.log.warn({ id: this.id, peer: p }, 'banned peer for bad data'); this.#ctx.onBan(p) })
     torrent.on('progress', () => this.emit('progress'))

@@ -152,7 +152,7 @@ export class PartSet extends EventEmitter<PartSetEvents> {
       const { infoHash } = await this.#accept(part, torrent)
       const place = this.placeOf(part)
       const handle = await this.#opts.engine.add(torrent, infoHash, {
-        dir: this.#opts.dir, complete, trackers: this.#opts.trackers, group: this.#opts.dir, peers: this.#indexPeers,
+        dir: this.#opts.dir, complete, trackers: this.#opts.trackers, group: this.#opts.dir,
         ...(this.inPlace ? { placement: { file: place.file, offset: place.offset } } : {}),
         ...(complete ? { maxPeers: LEADER_SEGMENT_PEERS, superSeed: true, moreComing: () => this.fetching !== undefined } : {}),
       })

@@ -100,11 +100,6 @@ export type EngineAddOptions = {
    */
   group?: string
   /**
-   * Peers the index named for the object so far (address and peer id), known before the torrent dials anyone:
-   * two followers named to each other agree who dials (native engine only; later ones: addPeers). @defaultValue none
-   */
-  peers?: readonly IndexPeer[]
-  /**
    * The torrent's bytes live in `file` from byte `offset` on, not in `dir`/name: an object's segments written
    * in place in the object file, so nothing is copied once they are all in (engines with `inPlace` only).
    * @defaultValue none
