@@ -6,7 +6,7 @@ import path from 'node:path'
 import { getDownload, requestDownload, type DownloadInfo } from '../../src/swarm/index.ts'
 import { stopProcess, waitFor } from '../../support/services.ts'
 import { track } from './children.ts'
-import { CpuMeter, readCpuSeconds, readMachineCpu, withDescendants } from './proc-stats.ts'
+import { CpuMeter, readCpuSeconds, readMachineCpu, untilQuiet, withDescendants } from './proc-stats.ts'
 
 const BIN = new URL('../../bin/colony.js', import.meta.url).pathname
 
@@ -95,6 +95,11 @@ export async function startAgentFleet(count: number, options: Omit<AgentProcessO
   return { agents, stop }
 }
 
+/** The fleet is settled below this CPU use (CPU-seconds per second, all agents together): their idle ticks. */
+const SETTLED_CPU_PER_SECOND = 0.1
+/** Longest wait for a settled fleet; the downloads start then anyway. */
+const SETTLE_MAX_MS = 60_000
+
 export type ColonyRunResult = {
   completionMs: number[]
   wallMs: number
@@ -113,10 +118,16 @@ export type ColonyRunResult = {
  * come from each agent's own `completedAt`, so the polling interval does not blur them. `meterPids` are
  * the processes whose CPU counts (the asking agents plus, in mode 2, the seeder).
  */
-export async function runColonyDownloads(agents: AgentProcess[], options: { url: string; sha256?: string; timeoutMs: number; meterPids: number[] }): Promise<ColonyRunResult> {
+export async function runColonyDownloads(agents: AgentProcess[], options: { url: string; sha256?: string; timeoutMs: number; meterPids: number[]; settle?: boolean }): Promise<ColonyRunResult> {
   const meter = new CpuMeter()
   // The agents and their children (the aria2c engine), found once: they start with the agent.
   const meterPids = withDescendants(options.meterPids)
+  // `settle`: the window starts once the agents' start-up work is done (see untilQuiet), as on hosts whose agents
+  // run all day; an installed package runs compiled JavaScript and has no such work at all.
+  if (options.settle) {
+    const waited = await untilQuiet(meterPids, { cpuPerSecond: SETTLED_CPU_PER_SECOND, maxMs: SETTLE_MAX_MS })
+    process.stdout.write(`colony: agents settled after ${(waited / 1000).toFixed(1)} s (under ${SETTLED_CPU_PER_SECOND} CPU-s/s together)\n`)
+  }
   meter.mark(meterPids)
   // The agents alone (Node), to tell the agent's own cost from its engine's.
   const nodeMeter = new CpuMeter()

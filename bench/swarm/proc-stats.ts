@@ -72,6 +72,24 @@ export class CpuMeter {
   }
 }
 
+/**
+ * Waits until `pids` together use less than `cpuPerSecond` CPU-seconds per second (measured over 500 ms), or
+ * `maxMs` passed; resolves with the milliseconds waited. Agents started from the TypeScript sources strip types
+ * with Node's WebAssembly stripper, and V8 keeps compiling it with its optimising tier on background threads for
+ * seconds after start-up: 17 agents started at once on 2 cores still did so when the downloads began.
+ */
+export async function untilQuiet(pids: readonly number[], o: { cpuPerSecond: number; maxMs: number }): Promise<number> {
+  const t0 = performance.now()
+  const sum = (): number => pids.reduce((a, p) => a + (readCpuSeconds(p) ?? 0), 0)
+  for (let before = sum(); performance.now() - t0 < o.maxMs;) {
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const now = sum()
+    if (now - before < o.cpuPerSecond / 2) break
+    before = now
+  }
+  return Math.round(performance.now() - t0)
+}
+
 /** The pids and every live descendant (an agent's aria2c child does the agent's BitTorrent work). */
 export function withDescendants(pids: Iterable<number>): number[] {
   const children = new Map<number, number[]>()

@@ -182,7 +182,7 @@ async function runCpu(p: ReturnType<typeof parseCommand>, workDir: string, etcd:
         // The seeder takes the object from the origin first, outside the measured window.
         await runColonyDownloads([seeder], { url: origin.url, timeoutMs, meterPids: [] })
         torrent = await fetchTorrent(origin.url, { agent: seeder.url })
-        const r = await runColonyDownloads(leechers, { url: origin.url, timeoutMs, meterPids: fleet.agents.map((a) => a.pid) })
+        const r = await runColonyDownloads(leechers, { url: origin.url, timeoutMs, meterPids: fleet.agents.map((a) => a.pid), settle: true })
         const bad = r.infos.filter((d) => d.sha256 !== origin.sha256).length
         const eff = efficiency(N * F, r.cpuSeconds)
         log(describeTimes('colony', r.completionMs))

@@ -117,6 +117,11 @@ export const SWARM_DEFAULTS = deepFreeze({
   pieceBuffers: {
     /** Free buffers kept at most; beyond that a released buffer is left to the garbage collector. */
     maxFreeBytes: 16 * MiB,
+    /**
+     * Bytes of pieces being assembled at once, all of an agent's torrents together (a follower that joins an
+     * object late fetches all its segments at once): what a download touches as fresh memory stays this small.
+     */
+    inFlightBytes: 16 * MiB,
   },
   /** The etcd index store (createEtcdIndex, --etcd-*). */
   etcd: {

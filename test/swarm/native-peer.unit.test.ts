@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
 import Wire from 'bittorrent-protocol'
-import { MAX_MESSAGE, WireFeeder, type PeerWire } from '../../src/swarm/engines/native/peer.ts'
+import { MAX_MESSAGE, type PeerWire } from '../../src/swarm/engines/native/peer.ts'
+import { WireFeeder } from '../../src/swarm/engines/native/wire-feeder.ts'
 
 function message(id: number, ...parts: Uint8Array[]): Buffer {
   const body = Buffer.concat([Buffer.from([id]), ...parts])
@@ -84,6 +85,28 @@ describe('WireFeeder', () => {
     assert.equal(seen.length, 3)
     assert.deepEqual([0, 1, 2, 9599].map((i) => wire.peerPieces.get(i)), [true, false, true, false])
     assert.equal(wire.peerPieces.get(8 * 1199), true)
+  })
+
+  test('connections share spare buffers: a block spanning reads on a second connection reuses the first one\'s spare', async () => {
+    const handshake = Buffer.concat([Buffer.from([19]), Buffer.from('BitTorrent protocol'), Buffer.alloc(48)])
+    const scratch = new Uint8Array(1000)
+    const seen: Uint8Array[] = []
+    for (let c = 0; c < 2; c++) {
+      const wire: PeerWire = new Wire('tcpOutgoing', 0, false)
+      wire.push = () => true
+      const feeder = new WireFeeder(wire, () => assert.fail('dropped a well-formed peer'))
+      feed(feeder, Buffer.concat([handshake, message(1)]), 1000, scratch)
+      // At least Buffer.poolSize / 2: Buffer.allocUnsafe's shared slab would otherwise hand out one ArrayBuffer anyway.
+      const block = randomBytes(Math.min(Buffer.poolSize, 64 * 1024))
+      wire.request(0, 0, block.length, (err, b) => {
+        assert.ifError(err)
+        assert.ok(Buffer.from(b as Uint8Array).equals(block), `connection ${c}: the block arrives whole`)
+        seen.push(b as Uint8Array)
+      })
+      feed(feeder, message(7, u32(0, 0), block), 1000, scratch)
+    }
+    assert.equal(seen.length, 2)
+    assert.equal(seen[1]?.buffer, seen[0]?.buffer, 'one spare served both connections')
   })
 
   test('a message length beyond MAX_MESSAGE drops the connection before anything is allocated', async () => {

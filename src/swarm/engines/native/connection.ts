@@ -1,7 +1,8 @@
 // One TCP connection of the native engine wired to a bittorrent-protocol Wire, without the Wire's stream machinery:
 // bytes in go straight to the Wire's parser (behind its guard), what the Wire sends goes straight to the socket.
 import net from 'node:net'
-import { MAX_MESSAGE, WireFeeder, type PeerWire, type WireConstructor } from './peer.ts'
+import { MAX_MESSAGE, type PeerWire, type WireConstructor } from './peer.ts'
+import { WireFeeder } from './wire-feeder.ts'
 import type { PieceBufferPool } from './piece-buffers.ts'
 import { encryptedFeed } from './mse-wire.ts'
 import { guardWire, type ProtocolErrorReason, type WireGuard } from './wire-guard.ts'

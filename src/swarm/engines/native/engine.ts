@@ -16,6 +16,7 @@ import { NativeTorrent } from './torrent.ts'
 import type { NativeTorrentContext } from './torrent-types.ts'
 import { ParkedConnections } from './parked-connections.ts'
 import { PeerAdmission, plainIp, resolvePeerLimits, type PeerDropReason } from './peer-limits.ts'
+import { InFlightBudget } from './in-flight-budget.ts'
 import { PieceBufferPool } from './piece-buffers.ts'
 import { PieceCache } from './piece-cache.ts'
 import { TokenBucket } from '../../token-bucket.ts'
@@ -131,6 +132,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     peerId, log, banned,
     download: new TokenBucket({ rate: options.downloadLimit }),
     buffers,
+    inFlight: new InFlightBudget(),
     readPiece: (t, index) => cache.get(t.infoHash, index, async () => {
       const buf = buffers.take(t.pieceSize(index))
       // Synchronous, as the piece writes: the pieces an agent serves are ones it wrote or read a moment ago, in

@@ -2,6 +2,7 @@
 import type { Logger } from '../../../shared/logger.ts'
 import type { NativePeer } from './peer.ts'
 import type { NativeTorrent } from './torrent.ts'
+import type { InFlightBudget } from './in-flight-budget.ts'
 import type { PieceBufferPool } from './piece-buffers.ts'
 import type { HeldPiece } from './piece-cache.ts'
 import type { TokenBucket } from '../../token-bucket.ts'
@@ -38,6 +39,8 @@ export type NativeTorrentContext = {
   readPiece: (t: NativeTorrent, index: number) => Promise<HeldPiece>
   /** Piece buffers: taken for a piece being assembled, released when it is not kept. */
   buffers: PieceBufferPool
+  /** Bytes of pieces being assembled, all torrents together: taken when a piece is requested, given back when it ends. */
+  inFlight: InFlightBudget
   /** Another super-seeding torrent of this agent has pieces nobody was shown yet. */
   freshElsewhere: (t: NativeTorrent) => boolean
   keepPiece: (t: NativeTorrent, index: number, data: Buffer) => void

@@ -13,7 +13,8 @@ import { RateMeter } from '../../../shared/rate-meter.ts'
 import type { EngineTorrent, EngineTorrentEvents, EngineTorrentStatus } from '../engine.ts'
 import { SwarmError } from '../../errors.ts'
 import { isColonyPeer, keepsNewConnection, MAX_QUEUED_REQUESTS, type NativePeer } from './peer.ts'
-import { BLOCK, BYTES_PER_PEER, HAVE_MAX_DELAY_MS, JOIN_GRACE_MS, MAX_REQUEST, REVEAL_BYTES, type Assembly, type NativeTorrentContext, type NativeTorrentOptions } from './torrent-types.ts'
+import { BLOCK, BYTES_PER_PEER, JOIN_GRACE_MS, MAX_REQUEST, REVEAL_BYTES, type Assembly, type NativeTorrentContext, type NativeTorrentOptions } from './torrent-types.ts'
+import { HaveLog } from './have-log.ts'
 import { idlePeers, idlestPeer } from './idle-peers.ts'
 import { PieceAvailability } from './piece-availability.ts'
 import { pickEndGame, pickRarest } from './piece-picker.ts'
@@ -50,9 +51,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   readonly #downRate = new RateMeter(500)
   readonly #upRate = new RateMeter(500)
   #refillTimer: NodeJS.Timeout | undefined
-  #haveTimer: NodeJS.Timeout | undefined
-  /** Pieces verified here, in order: each peer's `havesSent` says how many of them it was told. */
-  readonly #verified: number[] = []
+  readonly #haves: HaveLog
 
   constructor(ctx: NativeTorrentContext, parsed: ParsedTorrent, infoHash: string, opts: NativeTorrentOptions) {
     super()
@@ -67,6 +66,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     this.#perPeer = Math.max(2, Math.ceil(BYTES_PER_PEER / this.pieceLength))
     this.#hashes = Buffer.from(parsed.pieces.join(''), 'hex')
     this.#have = new Uint8Array(Math.ceil(this.count / 8))
+    this.#haves = new HaveLog(this.count)
     this.#avail = new PieceAvailability(this.count)
     this.#plan = opts.superSeed ? new RevealPlan(this.count, Math.ceil(REVEAL_BYTES / this.pieceLength)) : undefined
   }
@@ -192,7 +192,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
       peer.queue.push({
         index, offset, length,
         respond: (err, block) => {
-          if (!err && block) { this.#uploaded += block.length; this.#sendHaves(peer) }
+          if (!err && block) { this.#uploaded += block.length; this.#haves.sendTo(peer) }
           respond(err, block)
         },
         read: () => this.#ctx.readPiece(this, index).then((h) => ({ block: h.piece.subarray(offset, offset + length), release: h.release })),
@@ -213,7 +213,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     peer.bigBlocks = isColonyPeer(id)
     if (peer.superSeeded) this.#reveal(peer)
     else if (this.#haveCount > 0) w.bitfield(this.#have)
-    peer.havesSent = this.#verified.length
+    peer.havesSent = this.#haves.count
   }
 
   /** A block we hold and may send: whole integers, inside one verified piece, at most MAX_REQUEST long. */
@@ -239,7 +239,12 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   #detach(peer: NativePeer): void {
     if (this.peers.get(peer.peerId) === peer) this.peers.delete(peer.peerId)
     this.#avail.remove(peer)
-    for (const index of peer.fetching) this.#active.get(index)?.delete(peer)
+    for (const index of peer.fetching) {
+      const on = this.#active.get(index)
+      const a = on?.get(peer)
+      on?.delete(peer)
+      if (a) this.#abandon(a)
+    }
     peer.fetching.clear()
     this.#plan?.forget(peer)
     peer.close()
@@ -298,13 +303,24 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
       hint = -1
       if (index < 0) return
       const size = this.pieceSize(index)
+      if (!this.#ctx.inFlight.tryTake(size)) { this.#ctx.inFlight.wait(this.#wake); return }
       if (!this.#ctx.download.tryTake(size)) {
+        this.#ctx.inFlight.give(size)
         clearTimeout(this.#refillTimer)
         this.#refillTimer = setTimeout(() => { this.#refillTimer = undefined; for (const p of this.peers.values()) this.#fill(p) }, this.#ctx.download.waitMs(size))
         return
       }
       this.#start(peer, index)
     }
+  }
+
+  /** Bytes came back to the engine's in-flight budget: every peer takes its share again. */
+  readonly #wake = (): void => this.#refillAll()
+
+  /** A piece's assembly is over without its bytes being kept: its budget and its buffer go back. */
+  #abandon(a: Assembly): void {
+    this.#ctx.inFlight.give(a.buf.length)
+    this.#ctx.buffers.release(a.buf)
   }
 
   /** The piece to fetch from `peer`: the wanted range first, then the rarest; in the end game, one already on its way. */
@@ -335,7 +351,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     if (!on) { on = new Map(); this.#active.set(index, on) }
     on.set(peer, a)
     peer.fetching.add(index)
-    this.#sendHaves(peer)
+    this.#haves.sendTo(peer)
     for (let off = 0; off < size; off += block) {
       const len = Math.min(block, size - off)
       peer.wire.request(index, off, len, (err, block) => this.#onBlock(peer, index, a, off, len, err, block))
@@ -347,6 +363,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     if (err || !block || block.length !== len) {
       this.#active.get(index)?.delete(peer)
       peer.fetching.delete(index)
+      this.#abandon(a)
       if (!err) this.#ban(peer, 'block of the wrong size')
       this.#refillAll()
       return
@@ -362,6 +379,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     const on = this.#active.get(index)
     on?.delete(peer)
     peer.fetching.delete(index)
+    this.#ctx.inFlight.give(a.buf.length)
     if (!this.#verify(index, a.buf)) {
       this.#ctx.buffers.release(a.buf)
       this.#ban(peer, `piece ${index} failed verification`)
@@ -372,9 +390,10 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     this.#active.delete(index)
     this.#writing.add(index)
     // Whoever else is still sending this piece (end game) can stop.
-    for (const [other] of on ?? []) {
+    for (const [other, theirs] of on ?? []) {
       other.fetching.delete(index)
-      const b = on?.get(other)?.block ?? BLOCK
+      this.#abandon(theirs)
+      const b = theirs.block
       for (let off = 0; off < a.buf.length; off += b) other.wire.cancel(index, off, Math.min(b, a.buf.length - off))
       this.#fill(other)
     }
@@ -394,34 +413,20 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     if (this.stopped) { this.#ctx.buffers.release(a.buf); return }
     this.#setHave(index)
     this.#ctx.keepPiece(this, index, a.buf)
-    this.#verified.push(index)
+    this.#haves.add(index, this.#announce)
     // The sender first: a super-seeding peer reveals the next piece once it hears this one arrived.
-    this.#sendHaves(peer)
+    this.#haves.sendTo(peer)
     if (this.complete) this.#announce()
-    else this.#haveTimer ??= setTimeout(() => this.#announce(), HAVE_MAX_DELAY_MS)
     this.emit('progress')
     if (this.complete) this.#onComplete()
     // Near the end, peers with a free slot may take a piece another is still sending (end game).
     else if (this.count - this.#haveCount <= this.peers.size * this.#perPeer) this.#refillAll()
   }
 
-  /**
-   * HAVE for the pieces verified since `peer` last heard, unless it is a full seed — even for a piece it announced:
-   * a super-seeding peer learns from it what to reveal next.
-   */
-  #sendHaves(peer: NativePeer): void {
-    const end = this.#verified.length
-    if (peer.havesSent >= end) return
-    if (peer.pieceCount < this.count) for (let k = peer.havesSent; k < end; k++) peer.wire.have(this.#verified[k] as number)
-    peer.havesSent = end
-  }
-
   /** Every peer hears of every piece verified so far. */
-  #announce(): void {
-    clearTimeout(this.#haveTimer)
-    this.#haveTimer = undefined
-    if (this.stopped) return
-    for (const p of this.peers.values()) this.#sendHaves(p)
+  readonly #announce = (): void => {
+    if (this.stopped) this.#haves.cancel()
+    else this.#haves.flush(this.peers.values())
   }
 
   #onComplete(): void {
@@ -447,7 +452,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     if (this.stopped) return
     this.stopped = true
     clearTimeout(this.#refillTimer)
-    clearTimeout(this.#haveTimer)
+    this.#haves.cancel()
     for (const p of [...this.peers.values()]) this.#detach(p)
     this.#active.clear()
     this.#ctx.detached(this)

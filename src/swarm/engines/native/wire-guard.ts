@@ -5,7 +5,8 @@
 // ends that connection through `fail`; a throw anywhere in the Wire or in a handler does too, never the process.
 // The encrypted (MSE) path has its own repairs: mse-wire.ts.
 import { checkExtendedHandshake } from './bencode-check.ts'
-import { MAX_MESSAGE, PARSER_STOPPED, type PeerWire } from './peer.ts'
+import { MAX_MESSAGE, type PeerWire } from './peer.ts'
+import { PARSER_STOPPED } from './wire-feeder.ts'
 import { MAX_REQUEST } from './torrent-types.ts'
 
 /** The `reason` label of colony_swarm_peer_protocol_errors_total. */
