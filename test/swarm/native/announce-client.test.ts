@@ -6,9 +6,9 @@ import dgram from 'node:dgram'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import { AnnounceClient, type AnnounceClientOptions } from '../../src/swarm/engines/native/announce/announce-client.ts'
-import { startTracker, type Tracker } from '../../src/swarm/index.ts'
-import { waitFor } from '../../support/services.ts'
+import { AnnounceClient, type AnnounceClientOptions } from '../../../src/swarm/engines/native/announce/announce-client.ts'
+import { startTracker, type Tracker } from '../../../src/swarm/index.ts'
+import { waitFor } from '../../../support/services.ts'
 
 type Probe = { client: AnnounceClient; peers: Set<string>; warnings: string[] }
 

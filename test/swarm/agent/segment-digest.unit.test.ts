@@ -5,8 +5,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { SegmentDigest } from '../../src/swarm/agent/segment-digest.ts'
-import type { FileRange } from '../../src/swarm/agent/segments.ts'
+import { SegmentDigest } from '../../../src/swarm/agent/segment-digest.ts'
+import type { FileRange } from '../../../src/swarm/agent/segments.ts'
 
 type Setup = { dir: string; parts: Buffer[]; fileOf: (k: number) => string; placeOf: (k: number) => FileRange; whole: string }
 

@@ -5,11 +5,11 @@ import type { ChildProcess } from 'node:child_process'
 import { rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
-import { freePort, makeTempDir, startProcess, stopProcess } from '../../support/services.ts'
-import { startCloseOrigin, type CloseOrigin } from '../helpers/close-origin.ts'
-import { requestDownload, waitForDownload, type DownloadInfo } from '../../src/swarm/index.ts'
+import { freePort, makeTempDir, startProcess, stopProcess } from '../../../support/services.ts'
+import { startCloseOrigin, type CloseOrigin } from '../../helpers/close-origin.ts'
+import { requestDownload, waitForDownload, type DownloadInfo } from '../../../src/swarm/index.ts'
 
-const BIN = fileURLToPath(new URL('../../bin/colony.js', import.meta.url))
+const BIN = fileURLToPath(new URL('../../../bin/colony.js', import.meta.url))
 
 describe('swarm agent and a Connection: close origin', { timeout: 60_000 }, () => {
   let origin: CloseOrigin

@@ -7,13 +7,13 @@ import { readFile, rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { Etcd3 } from 'etcd3'
 import { after, before, describe, test } from 'node:test'
-import { freePort, makeTempDir, startEtcd, startProcess, stopProcess, waitFor, type Service } from '../../support/services.ts'
-import { getDownload, requestDownload, waitForDownload, type DownloadInfo } from '../../src/swarm/index.ts'
-import { startTracker, type Tracker } from '../../src/swarm/tracker/start-tracker.ts'
-import { INDEX_KEYS } from '../../src/swarm/wire-format.ts'
-import { startOrigin, type Origin } from './swarm-fixtures.ts'
+import { freePort, makeTempDir, startEtcd, startProcess, stopProcess, waitFor, type Service } from '../../../support/services.ts'
+import { getDownload, requestDownload, waitForDownload, type DownloadInfo } from '../../../src/swarm/index.ts'
+import { startTracker, type Tracker } from '../../../src/swarm/tracker/start-tracker.ts'
+import { INDEX_KEYS } from '../../../src/swarm/wire-format.ts'
+import { startOrigin, type Origin } from '../swarm-fixtures.ts'
 
-const BIN = fileURLToPath(new URL('../../bin/colony.js', import.meta.url))
+const BIN = fileURLToPath(new URL('../../../bin/colony.js', import.meta.url))
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

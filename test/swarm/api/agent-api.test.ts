@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import { after, before, describe, test } from 'node:test'
-import { makeTempDir } from '../../support/services.ts'
-import { createMemoryIndex, listDownloads, requestDownload, startAgent, type Agent, type AgentOptions } from '../../src/swarm/index.ts'
+import { makeTempDir } from '../../../support/services.ts'
+import { createMemoryIndex, listDownloads, requestDownload, startAgent, type Agent, type AgentOptions } from '../../../src/swarm/index.ts'
 import { apiCall, postDownload } from './api-fixtures.ts'
-import { startOrigin, type Origin } from './swarm-fixtures.ts'
+import { startOrigin, type Origin } from '../swarm-fixtures.ts'
 
 describe('swarm agent API: Host, Origin, Content-Type and per-client quotas', { timeout: 60_000 }, () => {
   let dir: string

@@ -6,10 +6,10 @@ import { rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import { Cdp, startChromium, type ChromiumInstance } from '../helpers/chromium.ts'
-import { makeTempDir, waitFor } from '../../support/services.ts'
-import { listDownloads, startAgent, type Agent } from '../../src/swarm/index.ts'
-import { startOrigin, type Origin } from './swarm-fixtures.ts'
+import { Cdp, startChromium, type ChromiumInstance } from '../../helpers/chromium.ts'
+import { makeTempDir, waitFor } from '../../../support/services.ts'
+import { listDownloads, startAgent, type Agent } from '../../../src/swarm/index.ts'
+import { startOrigin, type Origin } from '../swarm-fixtures.ts'
 
 describe('swarm agent API in a browser', { timeout: 120_000 }, () => {
   let dir: string

@@ -1,7 +1,7 @@
 // The token bucket against an injected clock: the burst, the refill at the rate, the wait it announces.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { TokenBucket } from '../../src/swarm/token-bucket.ts'
+import { TokenBucket } from '../../../src/swarm/token-bucket.ts'
 
 function clock(): { now: () => number; advance: (ms: number) => void } {
   let t = 1_000

@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
-import { pickListenPort, releaseListenPort, reserveListenPort } from '../../src/swarm/engines/aria2/listen-port.ts'
+import { pickListenPort, releaseListenPort, reserveListenPort } from '../../../src/swarm/engines/aria2/listen-port.ts'
 
 const reservation = (port: number): string => path.join(os.tmpdir(), 'colony-swarm-ports', String(port))
 

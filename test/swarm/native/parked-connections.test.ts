@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import { once } from 'node:events'
 import { after, before, describe, test } from 'node:test'
-import { ParkedConnections } from '../../src/swarm/engines/native/parked-connections.ts'
+import { ParkedConnections } from '../../../src/swarm/engines/native/parked-connections.ts'
 
 describe('parked connections', { timeout: 10_000 }, () => {
   let server: net.Server

@@ -4,13 +4,13 @@ import { createHash } from 'node:crypto'
 import { readdir, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { makeTempDir, waitFor } from '../../support/services.ts'
+import { makeTempDir, waitFor } from '../../../support/services.ts'
 import {
   createMemoryIndex, fetchObject, fetchTorrent, getDownload, listDownloads, requestDownload, startAgent, waitForDownload, type Agent,
-} from '../../src/swarm/index.ts'
-import { parseTorrentFile } from '../../src/swarm/torrent-file.ts'
-import { startRoguePeer } from './rogue-peer.ts'
-import { startOrigin, startTracker, type Origin, type Tracker } from './swarm-fixtures.ts'
+} from '../../../src/swarm/index.ts'
+import { parseTorrentFile } from '../../../src/swarm/torrent-file.ts'
+import { startRoguePeer } from '../native/rogue-peer.ts'
+import { startOrigin, startTracker, type Origin, type Tracker } from '../swarm-fixtures.ts'
 
 const JSON_TYPE = { 'content-type': 'application/json' }
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')

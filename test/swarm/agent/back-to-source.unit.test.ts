@@ -2,9 +2,9 @@
 // index peer values it trusts.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { missingRanges, swarmDeadline } from '../../src/swarm/agent/back-to-source.ts'
-import { Limiter } from '../../src/shared/limiter.ts'
-import { parseIndexPeer } from '../../src/swarm/wire-format.ts'
+import { missingRanges, swarmDeadline } from '../../../src/swarm/agent/back-to-source.ts'
+import { Limiter } from '../../../src/shared/limiter.ts'
+import { parseIndexPeer } from '../../../src/swarm/wire-format.ts'
 
 test('missingRanges merges runs of missing pieces and cuts the last at the object\'s end', () => {
   const held = new Set([1, 2, 5])

@@ -1,8 +1,8 @@
 // The segment layout: a smaller first segment, middle segments of one size, a tapered tail, and a name that carries the layout.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { layoutFromPart, segmentAt, segmentLayout, segmentLength, segmentStart, type SegmentLayout } from '../../src/swarm/agent/segments.ts'
-import { parsePartName, partName } from '../../src/swarm/wire-format.ts'
+import { layoutFromPart, segmentAt, segmentLayout, segmentLength, segmentStart, type SegmentLayout } from '../../../src/swarm/agent/segments.ts'
+import { parsePartName, partName } from '../../../src/swarm/wire-format.ts'
 
 const MiB = 1024 * 1024
 

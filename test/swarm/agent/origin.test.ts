@@ -5,12 +5,12 @@ import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { after, before, describe, test } from 'node:test'
-import { HostAllowList } from '../../src/shared/allow-host.ts'
-import { makeTempDir } from '../../support/services.ts'
-import { SwarmError } from '../../src/swarm/index.ts'
-import { probeOrigin } from '../../src/swarm/origin/probe.ts'
-import { PieceHasher } from '../../src/swarm/torrent-file.ts'
-import { downloadFromOrigin } from '../../src/swarm/origin/fetch.ts'
+import { HostAllowList } from '../../../src/shared/allow-host.ts'
+import { makeTempDir } from '../../../support/services.ts'
+import { SwarmError } from '../../../src/swarm/index.ts'
+import { probeOrigin } from '../../../src/swarm/origin/probe.ts'
+import { PieceHasher } from '../../../src/swarm/torrent-file.ts'
+import { downloadFromOrigin } from '../../../src/swarm/origin/fetch.ts'
 
 describe('origin fetch', { timeout: 30_000 }, () => {
   const body = randomBytes(700_000)

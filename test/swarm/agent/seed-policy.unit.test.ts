@@ -1,7 +1,7 @@
 // When seeding stops, against mocked timers (Date and setTimeout): the seed time, the ratio, and cancelling.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { scheduleSeedStop } from '../../src/swarm/agent/seed-policy.ts'
+import { scheduleSeedStop } from '../../../src/swarm/agent/seed-policy.ts'
 
 type Stop = { uploaded: number; timeUp: boolean; ratioMet: boolean }
 type Timers = { tick(ms: number): void }

@@ -5,14 +5,14 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { after, before, describe, test } from 'node:test'
-import { makeTempDir, startEtcd, type Service } from '../../support/services.ts'
+import { makeTempDir, startEtcd, type Service } from '../../../support/services.ts'
 import {
   createEtcdIndex, createMemoryIndex, getDownload, requestDownload, startAgent, waitForDownload, type Agent, type AgentOptions, type DownloadInfo, type SwarmIndex,
-} from '../../src/swarm/index.ts'
-import { probeOrigin } from '../../src/swarm/origin/probe.ts'
-import { HostAllowList } from '../../src/shared/allow-host.ts'
-import { startTracker, type Tracker } from '../../src/swarm/tracker/start-tracker.ts'
-import { startOrigin, type Origin } from './swarm-fixtures.ts'
+} from '../../../src/swarm/index.ts'
+import { probeOrigin } from '../../../src/swarm/origin/probe.ts'
+import { HostAllowList } from '../../../src/shared/allow-host.ts'
+import { startTracker, type Tracker } from '../../../src/swarm/tracker/start-tracker.ts'
+import { startOrigin, type Origin } from '../swarm-fixtures.ts'
 
 const MiB = 1024 * 1024
 /** The reference pace: 32 MB from an 8 MB/s origin is a 4 s HTTP download. */
