@@ -2,7 +2,7 @@
 // keeps queue and journal: by default on one worker per core but one (defaultCopyWorkers()), each with its own
 // HTTP pools and destination client.
 import module from 'node:module'
-import { isMainThread, Worker } from 'node:worker_threads'
+import { Worker } from 'node:worker_threads'
 import { HostAllowList } from '../../shared/allow-host.ts'
 import { siblingModule } from '../../shared/module-url.ts'
 import type { CopyOutcome, FileRef } from '../core/types.ts'
@@ -54,7 +54,10 @@ export function createCopier(config: CopyConfig): { source: SourceRouter; destin
     ...(config.stripPrefix ? { stripPrefix: config.stripPrefix } : {}), ...(config.limits ? { limits: sharedSourceLimits(config.limits) } : {}),
   })
   const destination = createDestination(config.to, {
-    dir: { syncSmallWrites: !isMainThread },
+    // Blocking writes on every copier, the coordinator's own thread included (--workers 0): a write of a chunk
+    // already in memory costs less than a thread-pool round trip per call, and on the coordinator the crawl and
+    // journal it delays are sub-millisecond each. Without them the coordinator reads each body whole into a buffer.
+    dir: { syncSmallWrites: true },
     s3: { ...config.s3, maxSockets: config.connections,
       ...(config.multipartThreshold ? { multipartThreshold: config.multipartThreshold } : {}), ...(config.partSize ? { partSize: config.partSize } : {}) },
   })
