@@ -25,7 +25,7 @@ export type DirDestinationOptions = {
   /**
    * Write with blocking calls, bodies as their chunks arrive. On a copy worker thread this is cheaper than a
    * thread-pool round trip per fs call (open, write per chunk, futimes, close, rename) and the thread has nothing
-   * else to block; keep it off on a main thread that serves other work or on slow network filesystems.
+   * else to block; keep it off on a thread that serves latency-sensitive work or on slow network filesystems.
    * @defaultValue false
    */
   syncSmallWrites?: boolean
