@@ -166,14 +166,16 @@ describe('native engine: peer limits', { timeout: 60_000 }, () => {
 
   test('encrypted handshakes beyond the rate are refused before any Diffie-Hellman work', async () => {
     const r = recorder()
-    const engine = await seed({ peerEvents: r.events, peerLimits: { encryptedPerSecond: 2 } })
+    // One token (the burst) and the next in 100 s: however slowly a busy machine runs the six handshakes, none
+    // refills the bucket during the test.
+    const engine = await seed({ peerEvents: r.events, peerLimits: { encryptedPerSecond: 0.01 } })
     const peers = await Promise.all(Array.from({ length: 6 }, () => rawPeer(engine.port)))
     sockets.push(...peers)
     // A public key below the MSE prime (which starts with 0xff…): the engine answers with its own (96 bytes or more).
     for (const p of peers) p.send(Buffer.concat([Buffer.from([1]), randomBytes(95)]))
     const answered = await Promise.all(peers.map(async (p) => { try { await p.waitBytes(96, 3000); return true } catch { return false } }))
-    assert.equal(answered.filter(Boolean).length, 2)
-    assert.equal(r.count('encrypted_rate'), 4)
+    assert.equal(answered.filter(Boolean).length, 1)
+    assert.equal(r.count('encrypted_rate'), 5)
     assert.deepEqual(r.errors, [])
   })
 
