@@ -178,13 +178,15 @@ export const TRANSFER_DEFAULTS = {
     verifyConcurrency: 32,
     /**
      * `--workers auto` with one worker to give (embedded/elastic-executor.ts): copies run on the main thread, and
-     * move to the worker once workerSizeSamples copies average under workerSmallFileBytes and workerStartBacklog
-     * files wait. 64 KiB is where a file's bytes (~2.3 ms of CPU per MB to read and write) cost about what the main
-     * thread's per-file work does (~0.15 ms).
+     * move to the worker once workerSizeSamples media copies average under workerSmallFileBytes and workerStartBacklog
+     * files wait. A file of 16 KiB costs ~0.04 ms of CPU for its bytes (~2.3 ms per MB to read and write) and ~0.15 ms
+     * of the main thread's per-file work: below it, per-file work is most of the run and a worker beside it pays.
+     * Above it the worker does not: segments of 12–200 KB copied inline spent less CPU than with one worker
+     * (docs/benchmarks/transfer.md).
      */
     workerStartBacklog: 64,
-    workerSmallFileBytes: 64 * 1024,
-    workerSizeSamples: 32,
+    workerSmallFileBytes: 16 * 1024,
+    workerSizeSamples: 64,
     /** Each copy worker keeps at least this many connections per origin. */
     minWorkerConnections: 4,
     /** Young generation of the CLI's main thread (MB, both semi-spaces) beyond which it stops growing. */

@@ -8,8 +8,9 @@
 //   it beside them shortens the run;
 // - bigger files: the copies are bound by bytes and the per-file work is a sliver of the run. One worker would move
 //   the same work to another thread and add its start and its messages, so the copies stay where they are.
-// The worker starts once `sizeSamples` copies have finished with a mean size under `smallFileBytes` and
-// `startBacklog` files wait in the queue (a short run is over before a worker would pay). From the moment it is
+// The worker starts once `sizeSamples` copies of media (playlists left out: a crawl copies them first, and small
+// files finish first) have finished with a mean size under `smallFileBytes`, and `startBacklog` files wait in the
+// queue (a short run is over before a worker would pay). From the moment it is
 // ready it takes every copy handed out; copies already running on the coordinator finish there.
 import type { CopyConfig, CopyExecutor, CopyJob, ResultHandler } from './copy-executor.ts'
 import { InlineExecutor, WorkerExecutor } from './copy-executor.ts'
@@ -34,14 +35,15 @@ export class ElasticExecutor implements CopyExecutor {
   readonly #inline: InlineExecutor
   #pool: WorkerExecutor | undefined
   #ready = false
-  // Size of the copies finished so far.
+  // Size of the media copies finished so far, and the playlist jobs in flight (not counted).
   #files = 0
   #bytes = 0
+  readonly #playlists = new Set<number>()
 
   constructor(config: CopyConfig, onResult: ResultHandler, options: ElasticOptions) {
     this.#config = config
     this.#onResult = (id, outcome) => {
-      if (outcome.ok) { this.#files++; this.#bytes += outcome.bytes }
+      if (!this.#playlists.delete(id) && outcome.ok) { this.#files++; this.#bytes += outcome.bytes }
       onResult(id, outcome)
     }
     this.#options = options
@@ -64,6 +66,7 @@ export class ElasticExecutor implements CopyExecutor {
   }
 
   run(job: CopyJob): void {
+    if (job.ref.kind === 'master' || job.ref.kind === 'media') this.#playlists.add(job.id)
     if (this.#ready && this.#pool) this.#pool.run(job)
     else this.#inline.run(job)
   }

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test'
 import { makeTempDir } from '../../../support/services.ts'
 import { ElasticExecutor, type ElasticOptions } from '../../../src/transfer/embedded/elastic-executor.ts'
 import type { CopyConfig } from '../../../src/transfer/embedded/copy-executor.ts'
-import type { CopyOutcome } from '../../../src/transfer/core/types.ts'
+import type { CopyOutcome, FileKind } from '../../../src/transfer/core/types.ts'
 
 describe('elastic copy executor', { timeout: 60_000 }, () => {
   /** /small/N: 200 bytes, /big/N: 128 KiB; each body names its index so a mixed-up copy shows. */
@@ -36,13 +36,17 @@ describe('elastic copy executor', { timeout: 60_000 }, () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  const options: ElasticOptions = { startBacklog: 64, smallFileBytes: 64 * 1024, sizeSamples: 32 }
+  const options: ElasticOptions = { startBacklog: 64, smallFileBytes: 16 * 1024, sizeSamples: 32 }
+  // 'mixed': fifteen small media playlists for every big segment (all together they average 8.4 KiB, the segments
+  // alone 128 KiB).
+  const sizeOf = (kind: string, n: number): 'small' | 'big' => kind === 'mixed' ? (n % 16 === 0 ? 'big' : 'small') : kind as 'small' | 'big'
+  const kindOf = (kind: string, n: number): FileKind => kind === 'mixed' && n % 16 !== 0 ? 'media' : 'segment'
 
   /**
    * Runs at least `minCount` files (whole waves of 16) of `kind` through a fresh executor, `backlog` being what the caller reports after
    * each hand-out; with `untilWorker`, waves go on (up to a deadline) until two have gone to the worker.
    */
-  async function run(kind: 'small' | 'big', minCount: number, backlog: (i: number) => number, untilWorker = false): Promise<{ started: Array<{ workers: number; backlog: number; meanBytes: number }>; stages: string[]; outcomes: CopyOutcome[] }> {
+  async function run(kind: 'small' | 'big' | 'mixed', minCount: number, backlog: (i: number) => number, untilWorker = false): Promise<{ started: Array<{ workers: number; backlog: number; meanBytes: number }>; stages: string[]; outcomes: CopyOutcome[] }> {
     const to = path.join(dir, `${kind}-${minCount}-${Math.random().toString(36).slice(2)}`)
     const config: CopyConfig = { to, allowHosts: [new URL(base).host], connections: 8, checksum: false, checkExisting: false }
     const started: Array<{ workers: number; backlog: number; meanBytes: number }> = []
@@ -55,7 +59,7 @@ describe('elastic copy executor', { timeout: 60_000 }, () => {
     const deadline = Date.now() + 30_000
     let next = 0
     while (next < minCount || (untilWorker && stages.filter((x) => x === 'worker').length < 2 && Date.now() < deadline)) {
-      for (let k = 0; k < 16; k++, next++) ex.run({ id: next, ref: { source: `${base}/${kind}/${next}`, key: `${kind}/${next}.ts`, kind: 'segment' } })
+      for (let k = 0; k < 16; k++, next++) ex.run({ id: next, ref: { source: `${base}/${sizeOf(kind, next)}/${next}`, key: `${kind}/${next}.ts`, kind: kindOf(kind, next) } })
       ex.demand(backlog(next))
       stages.push(ex.stage)
       const target = next
@@ -63,7 +67,7 @@ describe('elastic copy executor', { timeout: 60_000 }, () => {
     }
     await ex.close()
     const count = next
-    for (let n = 0; n < count; n++) assert.deepEqual(await readFile(path.join(to, kind, `${n}.ts`)), body(kind, n), `${kind}/${n}`)
+    for (let n = 0; n < count; n++) assert.deepEqual(await readFile(path.join(to, kind, `${n}.ts`)), body(sizeOf(kind, n), n), `${kind}/${n}`)
     return { started, stages, outcomes }
   }
 
@@ -78,9 +82,15 @@ describe('elastic copy executor', { timeout: 60_000 }, () => {
     assert.deepEqual(stages.slice(-2), ['worker', 'worker'], stages.join(' '))
   })
 
-  test('files averaging 64 KiB or more stay on the calling thread, whatever the backlog', async () => {
+  test('files averaging 16 KiB or more stay on the calling thread, whatever the backlog', async () => {
     const { started, stages, outcomes } = await run('big', 80, () => 1000)
     assert.equal(outcomes.filter((o) => o.ok).length, 80)
+    assert.deepEqual(started, [])
+    assert.ok(stages.every((s) => s === 'inline'), stages.join(' '))
+  })
+
+  test('small playlists among big segments are no sample: the copies stay on the calling thread', async () => {
+    const { started, stages } = await run('mixed', 640, () => 1000)
     assert.deepEqual(started, [])
     assert.ok(stages.every((s) => s === 'inline'), stages.join(' '))
   })
