@@ -186,7 +186,7 @@ export const TRANSFER_DEFAULTS = {
      */
     workerStartBacklog: 64,
     workerSmallFileBytes: 16 * 1024,
-    workerSizeSamples: 64,
+    workerSizeSamples: 32,
     /** Each copy worker keeps at least this many connections per origin. */
     minWorkerConnections: 4,
     /** Young generation of the CLI's main thread (MB, both semi-spaces) beyond which it stops growing. */
