@@ -34,7 +34,10 @@ async function finish(): Promise<void> {
 
 port.on('message', (msg: CopyWorkerRequest) => {
   if (msg.type === 'config') {
-    copier ??= createCopier(msg.config)
+    if (!copier) {
+      copier = createCopier(msg.config)
+      port.postMessage({ type: 'ready' } satisfies CopyWorkerReply)
+    }
     return
   }
   if (msg.type === 'close') {
