@@ -1,5 +1,6 @@
-// One torrent in the in-process engine: which pieces are on disk, which are on their way from whom, and what
-// each peer asked us for. The choices that make a fleet fast live here:
+// One torrent in the in-process engine: its peers, which piece each fetches next, and what each asked us for (the
+// pieces on disk are piece-store.ts's, those on their way pieces-in-flight.ts's). The choices that make a fleet fast
+// live here:
 // - a seed that fetched the object itself super-seeds (BEP 16): it announces to each peer only pieces that went
 //   out least so far, so its upload carries each piece once and the peers trade the rest among themselves;
 // - a downloader takes whole pieces, rarest first, a few per peer, and duplicates the last ones (end game);
@@ -11,13 +12,13 @@ import { RateMeter } from '../../../shared/rate-meter.ts'
 import type { EngineTorrent, EngineTorrentEvents, EngineTorrentStatus } from '../engine.ts'
 import { SwarmError } from '../../errors.ts'
 import { isColonyPeer, keepsNewConnection, MAX_QUEUED_REQUESTS, type NativePeer, type UploadJob, type UploadSource } from './peer.ts'
-import { BLOCK, BYTES_PER_PEER, JOIN_GRACE_MS, MAX_REQUEST, REQUEST_TIMEOUT_MS, REVEAL_BYTES, type NativeTorrentContext, type NativeTorrentOptions } from './torrent-types.ts'
+import { BLOCK, BYTES_PER_PEER, MAX_REQUEST, REQUEST_TIMEOUT_MS, REVEAL_BYTES, type NativeTorrentContext, type NativeTorrentOptions } from './torrent-types.ts'
 import { PieceStore } from './piece-store.ts'
 import { PiecesInFlight } from './pieces-in-flight.ts'
 import { HaveLog } from './have-log.ts'
 import { idlePeers, idlestPeer } from './idle-peers.ts'
 import { PieceAvailability } from './piece-availability.ts'
-import { pickEndGame, pickRarest } from './piece-picker.ts'
+import { pickEndGame, pickInRange, pickRarest, RANGE_HELD } from './piece-picker.ts'
 import { RevealPlan } from './super-seed.ts'
 import type { ParsedTorrent } from '../../torrent-file.ts'
 import type { IndexPeer } from '../../wire-format.ts'
@@ -78,18 +79,9 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   get left(): number { return this.length - this.#store.haveBytes }
   get received(): number { return this.#received }
   get uploaded(): number { return this.#uploaded }
-  /**
-   * Super-seeding: pieces no agent was shown yet — counted while agents are connected, and in the first
-   * JOIN_GRACE_MS after the torrent was added, before they are (a segment just published: counted 0 then, the
-   * leader would fill that second or two with second copies of older segments, up to twice the object).
-   * 0 for a torrent no agent joins at all.
-   */
+  /** Super-seeding: pieces no agent was shown yet, as RevealPlan.unshownCounted counts them. */
   get unrevealed(): number {
-    const n = this.#plan?.unshown ?? 0
-    if (n === 0) return 0
-    if (performance.now() - this.#addedAt < JOIN_GRACE_MS) return n
-    for (const p of this.peers.values()) if (p.superSeeded) return n
-    return 0
+    return this.#plan?.unshownCounted(this.ageMs, this.peers.values()) ?? 0
   }
 
   pieceSize(index: number): number { return this.#store.pieceSize(index) }
@@ -301,17 +293,13 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   /** The piece to fetch from `peer`: the wanted range first, then the rarest; in the end game, one already on its way. */
   #pick(peer: NativePeer): number {
     const has = peer.wire.peerPieces
-    const free = (i: number): boolean => this.#isFree(peer, i)
     const pr = this.#priority
     if (pr) {
-      let held = true
-      for (let i = pr.first; i <= pr.last && i < this.count; i++) {
-        if (free(i)) return i
-        held &&= this.hasPiece(i)
-      }
-      if (held) this.#priority = undefined
+      const i = pickInRange(pr.first, Math.min(pr.last, this.count - 1), (i) => this.#isFree(peer, i), (i) => this.#store.has(i))
+      if (i >= 0) return i
+      if (i === RANGE_HELD) this.#priority = undefined
     }
-    const best = pickRarest(this.count, this.#avail.counts, free)
+    const best = pickRarest(this.count, this.#avail.counts, (i) => this.#isFree(peer, i))
     if (best >= 0) return best
     return pickEndGame(this.#inFlight.active, peer, (i) => has.get(i) && this.#needs(i))
   }
