@@ -1,5 +1,5 @@
-// The HTTP origin, the source of truth: its requests (every redirect hop checked against the allow list), the
-// validator probe that keys an object version, and the warm-up of the HTTP client.
+// The HTTP origin, the source of truth: its requests (every redirect hop checked against the allow list) and the
+// validator probe that keys an object version.
 import { createHash } from 'node:crypto'
 import type { HostAllowList } from '../../shared/allow-host.ts'
 import { SWARM_DEFAULTS } from '../defaults.ts'
@@ -41,18 +41,6 @@ export async function requestAllowed(url: string, init: OriginRequestInit, allow
     }
     return { res, finalUrl: current }
   }
-}
-
-/**
- * One request through the body client (undici) to a local URL (the agent's own /healthz) at start-up: undici
- * compiles its HTTP parser on first use, and whichever agent becomes the leader would otherwise pay that at the
- * moment it needs the CPU. Best effort: a failure only means the first body fetch pays it.
- */
-export async function warmUpOriginClient(localUrl: string): Promise<void> {
-  try {
-    const r = await undiciTransport(localUrl, {})
-    await r.discard()
-  } catch { /* the first body fetch pays it */ }
 }
 
 export function keyOf(url: string, validator: string, length: number): string {
