@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util'
 import { summariseProfiles } from '../transfer/profile.ts'
 
 /** Functions that mark piece traffic: a leecher's first block, a seeder's first request. */
-const PIECE_TRAFFIC = /^(#onBlock|_onRequest|_onPiece)$/
+const PIECE_TRAFFIC = /^(#onBlock|#onRequest|_onRequest|_onPiece)$/
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '15' } } })
 const dir = positionals[0]

@@ -68,6 +68,8 @@ export const SWARM_DEFAULTS = deepFreeze({
     backoffMaxMs: 10_000,
     /** Redirects followed (each hop checked against the allow list). */
     maxRedirects: 5,
+    /** An origin request with no header or body byte for this long fails (and is retried as any failed attempt). */
+    idleTimeoutMs: 300_000,
   },
   /** Per-client limits of the agent's REST API. */
   api: {

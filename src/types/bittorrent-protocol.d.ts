@@ -11,7 +11,9 @@ declare module 'bittorrent-protocol' {
     peerChoking: boolean
     /** The peer said it wants pieces from us (and has not said otherwise since). */
     peerInterested: boolean
-    peerPieces: { get(index: number): boolean }
+    /** We refuse the peer's requests (until unchoke()). */
+    amChoking: boolean
+    peerPieces: { get(index: number): boolean; set(index: number, value: boolean): void }
     _bufferSize: number
     /** Bytes the parser waits for before its next step, and that step (the package's framing state). */
     _parserSize: number
@@ -40,6 +42,8 @@ declare module 'bittorrent-protocol' {
     destroy(): void
     sendPe2(): void
     sendPe4(infoHash: string): void
+    /** Sends bytes: encrypted on an MSE connection, nothing once the Wire finished; then `push`. */
+    _push(data: Uint8Array): void
     /** The outgoing side (a stream push); the engine replaces it with a direct socket write. */
     push(chunk: Uint8Array | null): boolean
     /** Stream piping (tests that run a Wire over a socket the stock way). */

@@ -12,7 +12,7 @@ import type { EngineOptions } from '../engines/engine.ts'
 import { startEngine } from '../engines/start-engine.ts'
 import { SwarmError } from '../errors.ts'
 import { createMemoryIndex } from '../index-store/memory-index.ts'
-import { probeOrigin, warmUpOriginClient } from '../origin/probe.ts'
+import { probeOrigin } from '../origin/probe.ts'
 import { DATA_LAYOUT, type DownloadRecord } from '../wire-format.ts'
 import { createAgentMetrics } from './agent-metrics.ts'
 import type { Agent, AgentOptions } from './agent-types.ts'
@@ -168,8 +168,10 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     },
   })
   agent.url = api.url
-  // Loaded now rather than by the first download, which every agent of a fleet tends to get at the same moment.
-  await Promise.all([index.warmUp?.(agentId), warmUpOriginClient(`${agent.url}/healthz`)])
+  // Loaded now rather than by the first download, which every agent of a fleet tends to get at the same moment. The
+  // origin's body client (undici, WebAssembly) is not: only the agent that becomes the leader ever uses it (~30 ms
+  // of CPU the first time).
+  await index.warmUp?.(agentId)
   log.info({ api: agent.url, engine: engine.kind, torrentPort, agentId, index: index.kind, trackers: ctx.trackers }, 'swarm agent listening')
   return agent
 }

@@ -1,10 +1,12 @@
-// The HTTP origin, the source of truth: its requests (every redirect hop checked against the allow list), the
-// validator probe that keys an object version, and the warm-up of the HTTP client.
+// The HTTP origin, the source of truth: its requests (every redirect hop checked against the allow list) and the
+// validator probe that keys an object version.
 import { createHash } from 'node:crypto'
-import { Agent, request } from 'undici'
 import type { HostAllowList } from '../../shared/allow-host.ts'
 import { SWARM_DEFAULTS } from '../defaults.ts'
 import { SwarmError } from '../errors.ts'
+import { nodeHttpTransport, undiciTransport, type OriginRequestInit, type OriginResponse, type OriginTransport } from './origin-http.ts'
+
+export type { OriginResponse } from './origin-http.ts'
 
 export type OriginProbe = {
   /** The URL as the caller named it: the identity of the object. */
@@ -21,39 +23,16 @@ export type OriginProbe = {
 }
 
 /**
- * The origin client's own dispatcher, never undici's global one: a dependency that touches Node's built-in fetch
- * first (bittorrent-tracker does) can make Node's bundled undici the global dispatcher, and its HTTP/1 parser
- * crashes the process when an origin closes the connection while a body waits unread (nodejs/undici#5360). This
- * package's undici completes or fails such a response. HTTP/1.1 only (undici would otherwise negotiate HTTP/2 over TLS).
+ * One request through `transport` (undici unless named), following redirects itself so every hop is checked
+ * against the allow list.
  */
-const originAgent = new Agent({ allowH2: false })
-
-/** An origin response: status, headers and a body that is read once or discarded. */
-export type OriginResponse = {
-  status: number
-  /** A header's value (the first, if repeated). */
-  header: (name: string) => string | undefined
-  body: AsyncIterable<Uint8Array>
-  discard: () => Promise<void>
-}
-
-/**
- * undici's request(), following redirects itself so every hop is checked against the allow list. Not fetch(): the
- * leader's body arrives at the origin's pace in small chunks, and fetch's web stream cost ~2.7× request's CPU per
- * byte (256 MB on loopback: ~600 vs ~220 ms), CPU the leader — the swarm's critical path — is short of.
- */
-export async function requestAllowed(url: string, init: { method?: 'GET' | 'HEAD'; headers?: Record<string, string>; signal?: AbortSignal }, allow: HostAllowList): Promise<{ res: OriginResponse; finalUrl: string }> {
+export async function requestAllowed(url: string, init: OriginRequestInit, allow: HostAllowList, transport: OriginTransport = undiciTransport): Promise<{ res: OriginResponse; finalUrl: string }> {
   let current = url
   for (let hop = 0; ; hop++) {
     const u = new URL(current)
     allow.assert(u)
-    const r = await request(current, { dispatcher: originAgent, method: init.method ?? 'GET', headers: init.headers ?? {}, ...(init.signal ? { signal: init.signal } : {}) })
-    const header = (name: string): string | undefined => {
-      const v = r.headers[name]
-      return Array.isArray(v) ? v[0] : v
-    }
-    const res: OriginResponse = { status: r.statusCode, header, body: r.body, discard: async () => { await r.body.dump().catch(() => undefined) } }
-    const loc = header('location')
+    const res = await transport(current, init)
+    const loc = res.header('location')
     if (res.status >= 300 && res.status < 400 && loc) {
       await res.discard()
       if (hop >= SWARM_DEFAULTS.origin.maxRedirects) throw new SwarmError('SWARM_ORIGIN_FAILED', `too many redirects from ${url}`, { details: { url } })
@@ -62,18 +41,6 @@ export async function requestAllowed(url: string, init: { method?: 'GET' | 'HEAD
     }
     return { res, finalUrl: current }
   }
-}
-
-/**
- * One request through the origin client to a local URL (the agent's own /healthz) at start-up: undici compiles its
- * HTTP parser on first use, and a fleet asked for one object at once otherwise paid that on every agent at the
- * moment the leader needs the CPU. Best effort: a failure only means the first probe pays it.
- */
-export async function warmUpOriginClient(localUrl: string): Promise<void> {
-  try {
-    const r = await request(localUrl, { dispatcher: originAgent })
-    await r.body.dump()
-  } catch { /* the first probe pays it */ }
 }
 
 export function keyOf(url: string, validator: string, length: number): string {
@@ -88,10 +55,10 @@ export async function probeOrigin(url: string, allow: HostAllowList, signal?: Ab
   let res: OriginResponse
   let finalUrl: string
   try {
-    ({ res, finalUrl } = await requestAllowed(url, { method: 'HEAD', ...(signal ? { signal } : {}) }, allow))
+    ({ res, finalUrl } = await requestAllowed(url, { method: 'HEAD', ...(signal ? { signal } : {}) }, allow, nodeHttpTransport))
     await res.discard()
     if (res.status === 405 || res.status === 501) {
-      ({ res, finalUrl } = await requestAllowed(url, { method: 'GET', headers: { range: 'bytes=0-0' }, ...(signal ? { signal } : {}) }, allow))
+      ({ res, finalUrl } = await requestAllowed(url, { method: 'GET', headers: { range: 'bytes=0-0' }, ...(signal ? { signal } : {}) }, allow, nodeHttpTransport))
       await res.discard()
     }
   } catch (err) {

@@ -121,8 +121,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
         }
         peer.queue.shift()
         turn += job.length
-        // The read's hold ends once respond has handed the block to the socket, whose write holds it from there.
-        job.read().then(({ block, release }) => { try { job.respond(null, block) } finally { release() } }, (err: unknown) => job.respond(err as Error))
+        peer.uploads?.serve(peer, job)
       }
       if (peer.queue.length) ready.add(peer)
     }
@@ -227,7 +226,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     if (isColonyPeer(c.id)) groupFor(t)?.dialers.add(c.id)
     c.guard.setBounds({ pieces: t.count, pieceLength: t.pieceLength })
     c.wire.handshake(t.infoHash, peerId, { dht: false, fast: false })
-    t.attach(new NativePeer(c.wire, c.socket, c.address, false))
+    t.attach(new NativePeer(c.wire, c.guard, c.socket, c.address, false))
   }
   const parked = new ParkedConnections<Parked>({ maxPerTorrent: limits.maxPeersPerTorrent })
   const unparkFor = (t: NativeTorrent): void => { for (const c of parked.take(t.infoHash)) answer(t, c) }
@@ -285,7 +284,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       socket.setTimeout(0)
       if (infoHash !== t.infoHash || refused(id) || t.stopped) { socket.destroy(); return }
       groupFor(t)?.idAt.set(address, id)
-      t.attach(new NativePeer(wire, socket, address, true))
+      t.attach(new NativePeer(wire, guard, socket, address, true))
     })
     wire.handshake(t.infoHash, peerId, { dht: false, fast: false })
   }

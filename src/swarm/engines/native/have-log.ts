@@ -25,13 +25,13 @@ export class HaveLog {
   }
 
   /**
-   * HAVE for the pieces verified since `peer` last heard, unless it is a full seed — even for a piece it announced:
-   * a super-seeding peer learns from it what to reveal next.
+   * HAVE for the pieces verified since `peer` last heard (one write), unless it is a full seed — even for a piece
+   * it announced: a super-seeding peer learns from it what to reveal next.
    */
   sendTo(peer: NativePeer): void {
     const end = this.#verified.length
     if (peer.havesSent >= end) return
-    if (peer.pieceCount < this.#pieces) for (let k = peer.havesSent; k < end; k++) peer.wire.have(this.#verified[k] as number)
+    if (peer.pieceCount < this.#pieces) peer.sendHaves(this.#verified, peer.havesSent, end)
     peer.havesSent = end
   }
 

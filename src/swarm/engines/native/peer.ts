@@ -3,6 +3,8 @@
 import type net from 'node:net'
 import type Wire from 'bittorrent-protocol'
 import { PEER_ID_PREFIX } from '../../wire-format.ts'
+import { blockMessages, haveMessages, MSG_CANCEL, MSG_REQUEST, pieceHeader } from './wire-messages.ts'
+import type { WireGuard } from './wire-guard.ts'
 
 /** bittorrent-protocol's Wire: the slice this engine drives is described in src/types/bittorrent-protocol.d.ts. */
 export type PeerWire = Wire
@@ -10,14 +12,13 @@ export type PeerWire = Wire
 /** `peEnabled`: accept the MSE/PE handshake as well as the plain one (incoming connections). */
 export type WireConstructor = typeof Wire
 
-/** A request from the remote for a block we have; `respond` sends it (or refuses it with an error). */
-export type UploadJob = {
-  index: number
-  offset: number
-  length: number
-  respond: (err: Error | null, block?: Uint8Array) => void
-  /** Reads the block (from the piece cache or the file), held until `release` (after `respond`). */
-  read: () => Promise<{ block: Uint8Array; release: () => void }>
+/** A request from the remote for a block we have (checked against the torrent when it arrived). */
+export type UploadJob = { index: number; offset: number; length: number }
+
+/** What serves a peer's queued requests: its torrent, once attached. */
+export type UploadSource = {
+  /** Reads `job`'s block and sends it to `peer` (or drops the request if the read fails). */
+  serve(peer: NativePeer, job: UploadJob): void
 }
 
 /** Bytes a peer may leave unread in our socket buffer before we stop serving it (a slow reader). */
@@ -53,13 +54,44 @@ export class NativePeer {
   awaitingDrain = false
   /** When the connection was last seen of use (performance.now()): see NativeTorrent.evictIdle. */
   usefulAt = performance.now()
+  /** Since when we wait for a block from this peer (the last block, or the first request after none was out). */
+  waitingSince = performance.now()
+  /** The torrent serving this peer's requests, once attached. */
+  uploads: UploadSource | undefined
   closed = false
+  /** The checks and the hot-message dispatch in front of the Wire (wire-guard.ts). */
+  readonly guard: WireGuard
 
-  constructor(wire: PeerWire, socket: net.Socket, address: string, outgoing: boolean) {
+  constructor(wire: PeerWire, guard: WireGuard, socket: net.Socket, address: string, outgoing: boolean) {
     this.wire = wire
+    this.guard = guard
     this.socket = socket
     this.address = address
     this.outgoing = outgoing
+  }
+
+  // Outgoing hot messages go through the Wire's _push: it encrypts on an MSE connection and sends nothing once
+  // the Wire finished; on a plain one it is the connection's direct, corked socket write (connection.ts).
+
+  /** Requests every block of piece `index` (`size` bytes) in blocks of `block` bytes: one buffer, one write. */
+  sendRequests(index: number, size: number, block: number): void {
+    this.wire._push(blockMessages(MSG_REQUEST, index, size, block))
+  }
+
+  /** Cancels what sendRequests asked for. */
+  sendCancels(index: number, size: number, block: number): void {
+    this.wire._push(blockMessages(MSG_CANCEL, index, size, block))
+  }
+
+  /** HAVE for `pieces[from..to)`, in one buffer. */
+  sendHaves(pieces: readonly number[], from: number, to: number): void {
+    if (to > from) this.wire._push(haveMessages(pieces, from, to))
+  }
+
+  /** A block we serve: its header and the bytes (held by the socket's write until it is done with them). */
+  sendPiece(index: number, offset: number, block: Uint8Array): void {
+    this.wire._push(pieceHeader(index, offset, block.length))
+    this.wire._push(block)
   }
 
   get peerId(): string { return this.wire.peerId ?? '' }
@@ -70,7 +102,7 @@ export class NativePeer {
   close(): void {
     if (this.closed) return
     this.closed = true
-    for (const job of this.queue.splice(0)) job.respond(new Error('connection closed'))
+    this.queue.length = 0
     this.wire.destroy()
     this.socket.destroy()
   }

@@ -1,5 +1,21 @@
 // Piece choices of the in-process engine, as pure functions of counts (the torrent keeps the counts).
 
+/** pickInRange's answer when every piece of the range is held: the range is done with. */
+export const RANGE_HELD = -2
+
+/**
+ * The first usable piece in [first, last] (a range asked for first); -1 if none is usable now, RANGE_HELD if every
+ * piece of the range is held.
+ */
+export function pickInRange(first: number, last: number, usable: (index: number) => boolean, held: (index: number) => boolean): number {
+  let all = true
+  for (let i = first; i <= last; i++) {
+    if (usable(i)) return i
+    all &&= held(i)
+  }
+  return all ? RANGE_HELD : -1
+}
+
 /** The usable piece fewest peers have (ties broken at random, so peers start on different pieces); -1 if none. */
 export function pickRarest(count: number, avail: Uint16Array, usable: (index: number) => boolean): number {
   let best = -1

@@ -3,6 +3,7 @@
 // the followers trade the rest among themselves.
 import type { NativePeer } from './peer.ts'
 import { pickReveal } from './piece-picker.ts'
+import { JOIN_GRACE_MS } from './torrent-types.ts'
 
 export class RevealPlan {
   readonly #count: number
@@ -21,6 +22,19 @@ export class RevealPlan {
 
   /** Pieces shown to nobody yet (their first copy is the leader's most useful upload). */
   get unshown(): number { return this.#unshown }
+
+  /**
+   * The unshown pieces, counted while agents are connected (`peers`), and in the first JOIN_GRACE_MS after the
+   * torrent was added (`ageMs`), before they are (a segment just published: counted 0 then, the leader would fill
+   * that second or two with second copies of older segments, up to twice the object). 0 for a torrent no agent
+   * joins at all.
+   */
+  unshownCounted(ageMs: number, peers: Iterable<NativePeer>): number {
+    if (this.#unshown === 0) return 0
+    if (ageMs < JOIN_GRACE_MS) return this.#unshown
+    for (const p of peers) if (p.superSeeded) return this.#unshown
+    return 0
+  }
 
   /**
    * Shows `peer` the pieces that went out least (then those fewest peers hold, `avail`) until it has its share of

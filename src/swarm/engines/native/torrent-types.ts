@@ -63,4 +63,8 @@ export type NativeTorrentOptions = {
   moreComing?: () => boolean
 }
 
-export type Assembly = { buf: Buffer; got: number; blocks: number; block: number; at: number }
+/** A peer we wait on for a block this long is gone (its connection is closed and its pieces asked of others). */
+export const REQUEST_TIMEOUT_MS = 30_000
+
+/** A piece being received from one peer: its buffer, its blocks (`missing[k]` = 1 until block k came), when asked. */
+export type Assembly = { buf: Buffer; got: number; blocks: number; block: number; missing: Uint8Array; at: number }

@@ -3,11 +3,13 @@
 // throw on hostile input (the extended handshake, an MSE public key of zeros). The guard sits in front of the
 // Wire's framing and dispatch: a message that is malformed, or names something outside the connection's torrent,
 // ends that connection through `fail`; a throw anywhere in the Wire or in a handler does too, never the process.
-// The encrypted (MSE) path has its own repairs: mse-wire.ts.
+// Checked hot messages (have, request, piece, cancel) go to the connection's own handler once its torrent is
+// attached (wire-messages.ts), not through the Wire. The encrypted (MSE) path has its own repairs: mse-wire.ts.
 import { checkExtendedHandshake } from './bencode-check.ts'
 import { MAX_MESSAGE, type PeerWire } from './peer.ts'
 import { PARSER_STOPPED } from './wire-feeder.ts'
 import { MAX_REQUEST } from './torrent-types.ts'
+import { dispatchHot, readU32, type HotMessages } from './wire-messages.ts'
 
 /** The `reason` label of colony_swarm_peer_protocol_errors_total. */
 export type ProtocolErrorReason =
@@ -32,6 +34,8 @@ export type WireBounds = { pieces: number; pieceLength: number }
 export type WireGuard = {
   /** The connection's torrent is known: indexes, offsets and bitfields are checked against it from now on. */
   setBounds(bounds: WireBounds): void
+  /** From now on checked have, request, piece and cancel messages go to `h` instead of the Wire. */
+  setHandler(h: HotMessages): void
 }
 
 /** Ends the connection; `reason` is counted. */
@@ -45,8 +49,6 @@ export function stopParsing(wire: PeerWire): void {
 }
 /** The message is fine but is not the Wire's to handle (an extension message, an unknown id). */
 const SKIP = 'skip'
-
-const readU32 = (b: Uint8Array, at: number): number => (((b[at] ?? 0) << 24) | ((b[at + 1] ?? 0) << 16) | ((b[at + 2] ?? 0) << 8) | (b[at + 3] ?? 0)) >>> 0
 
 /** A bitfield payload is exactly ceil(pieces / 8) bytes with the bits past the last piece clear (BEP 3). */
 function bitfieldFits(payload: Uint8Array, pieces: number): boolean {
@@ -97,6 +99,7 @@ function check(buf: Uint8Array, b: WireBounds | undefined): ProtocolErrorReason 
 export function guardWire(wire: PeerWire, fail: Fail): WireGuard {
   const proto = Object.getPrototypeOf(wire) as PeerWire
   let bounds: WireBounds | undefined
+  let hot: HotMessages | undefined
   const stop = (reason: ProtocolErrorReason, err?: unknown): void => {
     stopParsing(wire)
     fail(reason, err)
@@ -112,7 +115,13 @@ export function guardWire(wire: PeerWire, fail: Fail): WireGuard {
   }
   wire._onMessage = (buf) => {
     const why = check(buf, bounds)
-    if (why === undefined) { proto._onMessage.call(wire, buf); return }
+    if (why === undefined) {
+      if (hot === undefined) { proto._onMessage.call(wire, buf); return }
+      // The next step is named first, as the Wire's own dispatch does: a handler that ends the connection has the last word.
+      wire._parse(4, wire._onMessageLength)
+      if (!dispatchHot(buf, hot)) proto._onMessage.call(wire, buf)
+      return
+    }
     if (why === SKIP) { wire._parse(4, wire._onMessageLength); return }
     stop(why)
   }
@@ -120,5 +129,5 @@ export function guardWire(wire: PeerWire, fail: Fail): WireGuard {
   wire.emit = function guardedEmit(this: PeerWire, event: string | symbol, ...args: unknown[]): boolean {
     try { return emit.call(this, event, ...args) } catch (err) { stop('exception', err); return false }
   }
-  return { setBounds: (b) => { bounds = b } }
+  return { setBounds: (b) => { bounds = b }, setHandler: (h) => { hot = h } }
 }
