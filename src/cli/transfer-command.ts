@@ -72,7 +72,7 @@ export const TRANSFER_SPEC: CommandSpec = {
     concurrency: { type: 'string', description: "copies in flight: 'auto' follows the goodput the copies achieve (429/503 lower it), a number pins it", default: String(E.concurrency), placeholder: 'auto|N' },
     'concurrency-min': { type: 'number', description: 'fewest copies in flight with --concurrency auto', default: TRANSFER_DEFAULTS.adaptive.min },
     'concurrency-max': { type: 'number', description: 'most copies in flight with --concurrency auto', default: TRANSFER_DEFAULTS.adaptive.max },
-    workers: { type: 'string', description: `copy worker threads: 'auto' is ${defaultCopyWorkers()} here${defaultCopyWorkers() === 1 ? ', started only for a run of small files (docs/transfer.md)' : ''}; 0 = the main thread only`, default: 'auto', placeholder: 'auto|N' },
+    workers: { type: 'number', description: 'copy worker threads (0 = copy on the main thread)', default: defaultCopyWorkers() },
     state: { type: 'string', description: 'directory for journals', default: E.stateDir, placeholder: 'dir' },
     run: { type: 'string', description: 'journal name (default: derived from sources + destination); the same name resumes', placeholder: 'name' },
     report: { type: 'string', description: 'write the JSON report to this file', placeholder: 'file' },
@@ -151,11 +151,11 @@ function fillBareWatch(argv: string[]): string[] {
   return argv.flatMap((a, i) => a === '--watch' && !/^\d/.test(argv[i + 1] ?? '') ? [a, durationText(E.watchIntervalMs)] : [a])
 }
 
-/** --concurrency (an integer ≥ 1) and --workers (≥ 0): 'auto' (the default) or an integer from `min`. */
-function autoOrInt(flag: string, value: string | undefined, min: number): number | 'auto' {
+/** --concurrency: 'auto' (the default) or an integer ≥ 1. */
+function concurrencyOption(value: string | undefined): number | 'auto' {
   if (value === undefined || value === 'auto') return 'auto'
   const n = Number(value)
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} wants 'auto' or an integer ≥ ${min}, got ${value}`)
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--concurrency wants 'auto' or an integer ≥ 1, got ${value}`)
   return n
 }
 
@@ -195,10 +195,10 @@ export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = proce
   const options: TransferOptions = {
     ...parseSourceArgs(p, 'colony transfer'),
     retries: positiveInt(num(p, 'retries'), 'retries', 0) ?? E.retries,
-    concurrency: autoOrInt('concurrency', str(p, 'concurrency'), 1),
+    concurrency: concurrencyOption(str(p, 'concurrency')),
     concurrencyMin: positiveInt(num(p, 'concurrency-min'), 'concurrency-min', 1) ?? TRANSFER_DEFAULTS.adaptive.min,
     concurrencyMax: positiveInt(num(p, 'concurrency-max'), 'concurrency-max', 1) ?? TRANSFER_DEFAULTS.adaptive.max,
-    workers: autoOrInt('workers', str(p, 'workers'), 0),
+    workers: positiveInt(num(p, 'workers'), 'workers', 0) ?? defaultCopyWorkers(),
     stateDir: str(p, 'state') ?? E.stateDir,
     ...(str(p, 'run') ? { run: str(p, 'run') as string } : {}),
     dryRun: bool(p, 'dry-run'),

@@ -4,9 +4,9 @@
 import os from 'node:os'
 
 /**
- * Copy worker threads: one per core but one, at least one. The main thread crawls, journals and hands out files.
- * Where that leaves one worker (2 cores), `--workers auto` starts it only for a run of small files
- * (embedded/elastic-executor.ts); with more, they start with the run (docs/benchmarks/transfer.md).
+ * Copy worker threads: one per core but one, at least one. The main thread crawls, journals and hands out files,
+ * and a worker costs a fixed share of CPU to start (its own Node and module graph): on 2 cores one worker copies
+ * as fast as two and spends less (docs/benchmarks/transfer.md).
  */
 export function defaultCopyWorkers(): number {
   return Math.max(1, os.availableParallelism() - 1)
@@ -176,17 +176,6 @@ export const TRANSFER_DEFAULTS = {
     crawlConnections: 16,
     /** Files verified at once when each needs its own stat or re-hash. */
     verifyConcurrency: 32,
-    /**
-     * `--workers auto` with one worker to give (embedded/elastic-executor.ts): copies run on the main thread, and
-     * move to the worker once workerSizeSamples media copies average under workerSmallFileBytes and workerStartBacklog
-     * files wait. A file of 16 KiB costs ~0.04 ms of CPU for its bytes (~2.3 ms per MB to read and write) and ~0.15 ms
-     * of the main thread's per-file work: below it, per-file work is most of the run and a worker beside it pays.
-     * Above it the worker does not: segments of 12–200 KB copied inline spent less CPU than with one worker
-     * (docs/benchmarks/transfer.md).
-     */
-    workerStartBacklog: 64,
-    workerSmallFileBytes: 16 * 1024,
-    workerSizeSamples: 32,
     /** Each copy worker keeps at least this many connections per origin. */
     minWorkerConnections: 4,
     /** Young generation of the CLI's main thread (MB, both semi-spaces) beyond which it stops growing. */

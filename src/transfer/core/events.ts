@@ -37,8 +37,6 @@ export type TransferEvents = {
   warning: [{ message: string; code?: string }]
   /** --watch (embedded): a cycle ended. */
   cycle: [WatchCycleEvent]
-  /** `--workers auto` started the copy worker for a run of small files (embedded/elastic-executor.ts). */
-  'copy-workers': [{ workers: number; backlog: number; meanBytes: number }]
   /** `--concurrency auto` moved the copies in flight (core/limits/adaptive-limit.ts). */
   concurrency: [LimitChange]
 }

@@ -1,5 +1,6 @@
-// Runs copyFile for the engine, in-process or on worker threads, each copier with its own HTTP pools and
-// destination client. Which one a run uses by default is elastic-executor.ts's rule.
+// Runs copyFile for the engine, in-process or on worker threads. Copies run off the coordinator's thread, which
+// keeps queue and journal: by default on one worker per core but one (defaultCopyWorkers()), each with its own
+// HTTP pools and destination client.
 import module from 'node:module'
 import { Worker } from 'node:worker_threads'
 import { HostAllowList } from '../../shared/allow-host.ts'
@@ -121,13 +122,10 @@ export class WorkerExecutor implements CopyExecutor {
   #flushScheduled = false
   #closing = false
   #fatal: ((err: Error) => void) | undefined
-  #onReady: (() => void) | undefined
 
-  /** `onReady`: called once, when the first worker has loaded its copy path and taken the config. */
-  constructor(config: CopyConfig | undefined, count: number, onResult: ResultHandler, onFatal?: (err: Error) => void, onReady?: () => void) {
+  constructor(config: CopyConfig | undefined, count: number, onResult: ResultHandler, onFatal?: (err: Error) => void) {
     this.#onResult = onResult
     this.#fatal = onFatal
-    this.#onReady = onReady
     this.#count = count
     for (let i = 0; i < count; i++) this.#slots.push(this.#spawn())
     if (config) this.configure(config)
@@ -149,7 +147,6 @@ export class WorkerExecutor implements CopyExecutor {
     const slot: Slot = { worker, load: 0, batch: [], jobs: new Map() }
     worker.on('message', (msg: CopyWorkerReply) => {
       if (msg.type === 'fatal') { this.#fatal?.(new Error(msg.message)); return }
-      if (msg.type === 'ready') { const ready = this.#onReady; this.#onReady = undefined; ready?.(); return }
       for (const [id, outcome] of msg.results) {
         if (!slot.jobs.delete(id)) continue
         slot.load--

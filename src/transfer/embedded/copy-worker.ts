@@ -34,10 +34,7 @@ async function finish(): Promise<void> {
 
 port.on('message', (msg: CopyWorkerRequest) => {
   if (msg.type === 'config') {
-    if (!copier) {
-      copier = createCopier(msg.config)
-      port.postMessage({ type: 'ready' } satisfies CopyWorkerReply)
-    }
+    copier ??= createCopier(msg.config)
     return
   }
   if (msg.type === 'close') {

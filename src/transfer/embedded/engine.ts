@@ -19,7 +19,6 @@ import { createDestination, SourceRouter } from '../adapters/create.ts'
 import { createSharedLimits, sharedSourceLimits } from '../core/limits/source-limits.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
 import { InlineExecutor, WorkerExecutor, type CopyConfig, type CopyExecutor } from './copy-executor.ts'
-import { ElasticExecutor } from './elastic-executor.ts'
 import type { RewriteRule } from '../core/rewrite-uri.ts'
 import { defaultCopyWorkers, TRANSFER_DEFAULTS } from '../defaults.ts'
 import { ClassFilter, filterPlan, type ClassFilterSpec } from '../core/class-filter.ts'
@@ -27,8 +26,6 @@ import type { WatchCycle } from './watch-cycle.ts'
 import { AdaptiveLimit } from '../core/limits/adaptive-limit.ts'
 
 /** Answers that mean "fewer copies at once": HTTP 429/503 and S3 SlowDown/503. */
-const E = TRANSFER_DEFAULTS.embedded
-const workerStart = { startBacklog: E.workerStartBacklog, smallFileBytes: E.workerSmallFileBytes, sizeSamples: E.workerSizeSamples }
 const isOverload = (code: string): boolean => code === TRANSFER_CODES.S3_SLOWDOWN || code === TRANSFER_CODES.HTTP_THROTTLED
 
 export type TransferOptions = {
@@ -49,12 +46,8 @@ export type TransferOptions = {
   /** Bounds of 'auto'. @defaultValue TRANSFER_DEFAULTS.adaptive.min / max */
   concurrencyMin?: number
   concurrencyMax?: number
-  /**
-   * Copy worker threads. 'auto': defaultCopyWorkers() threads from the start where that is two or more; where it
-   * is one (2 cores), copies start on the main thread and move to the worker only for a run of small files
-   * (elastic-executor.ts). N: N threads from the start; 0: every copy on the main thread. @defaultValue 'auto'
-   */
-  workers?: number | 'auto'
+  /** Copy worker threads; 0 copies on the main thread. @defaultValue defaultCopyWorkers(): one per core but one */
+  workers?: number
   /** Where journals live. @defaultValue TRANSFER_DEFAULTS.embedded.stateDir */
   stateDir?: string
   /** Journal name; the same name resumes. @defaultValue derived from sources + destination */
@@ -135,15 +128,11 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
   const signal = options.signal
   let executor: CopyExecutor | undefined
   let journalClosed = false
-  // A fixed number of copy workers start now: their module load overlaps planning and crawling. They get their
-  // settings (hosts allowed, whether to look for files already there) once the plan is known. With 'auto' and one
-  // worker to give, it starts later, if at all (elastic-executor.ts).
+  // Copy workers start now: their module load overlaps planning and crawling. They get their settings (hosts
+  // allowed, whether to look for files already there) once the plan is known.
   let handleResult: (id: number, outcome: CopyOutcome) => void = () => {}
-  const requested = dryRun ? 0 : options.workers ?? 'auto'
-  const workers = requested === 'auto' && defaultCopyWorkers() >= 2 ? defaultCopyWorkers() : requested
-  const onWorkerFailed = (err: Error): void => { options.logger?.error({ err }, 'copy worker failed') }
-  const pool = workers !== 'auto' && workers > 0 ? new WorkerExecutor(undefined, workers, (id, o) => handleResult(id, o), onWorkerFailed) : undefined
-  let elastic: ElasticExecutor | undefined
+  const workers = dryRun ? 0 : options.workers ?? defaultCopyWorkers()
+  const pool = workers > 0 ? new WorkerExecutor(undefined, workers, (id, o) => handleResult(id, o), (err) => options.logger?.error({ err }, 'copy worker failed')) : undefined
   executor = pool
   try {
     // --- plan ------------------------------------------------------------------------------------
@@ -203,7 +192,6 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
         item.sentWith = inFlight.size
         executor.run({ id, ref: item.ref })
       }
-      elastic?.demand(queue.backlog)
       if (drained.length > 0 && queue.backlog < maxQueued / 2) { const w = drained; drained = []; for (const f of w) f() }
       checkDone()
     }
@@ -236,9 +224,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     }
     handleResult = onResult
     if (pool) pool.configure(config)
-    else if (workers === 'auto') {
-      executor = elastic = new ElasticExecutor(config, onResult, { ...workerStart, onFatal: onWorkerFailed, onStart: (info) => events.emit('copy-workers', info) })
-    } else if (!dryRun) executor = new InlineExecutor(config, onResult)
+    else if (!dryRun) executor = new InlineExecutor(config, onResult)
     const onAbort = (): void => { const w = drained; drained = []; for (const f of w) f(); finish() }
     signal?.addEventListener('abort', onAbort, { once: true })
 

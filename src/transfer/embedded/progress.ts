@@ -58,7 +58,7 @@ export function attachJsonLines(events: EventEmitter<TransferEvents>, out: NodeJ
     out.write(text)
   }
   process.once('exit', flush)
-  const names: Array<keyof TransferEvents> = ['phase', 'class-start', 'playlist-parsed', 'first-copy', 'class-skipped', 'discovered', 'planned', 'copied', 'retry', 'failed', 'verified', 'class-done', 'done', 'warning', 'cycle', 'concurrency', 'copy-workers']
+  const names: Array<keyof TransferEvents> = ['phase', 'class-start', 'playlist-parsed', 'first-copy', 'class-skipped', 'discovered', 'planned', 'copied', 'retry', 'failed', 'verified', 'class-done', 'done', 'warning', 'cycle', 'concurrency']
   for (const name of names) {
     events.on(name, (payload: unknown) => {
       pending += `${JSON.stringify({ type: name, t: Date.now() - started, ...(name === 'done' ? { report: payload } : payload as object) })}\n`
