@@ -72,7 +72,7 @@ export const TRANSFER_SPEC: CommandSpec = {
     concurrency: { type: 'string', description: "copies in flight: 'auto' follows the goodput the copies achieve (429/503 lower it), a number pins it", default: String(E.concurrency), placeholder: 'auto|N' },
     'concurrency-min': { type: 'number', description: 'fewest copies in flight with --concurrency auto', default: TRANSFER_DEFAULTS.adaptive.min },
     'concurrency-max': { type: 'number', description: 'most copies in flight with --concurrency auto', default: TRANSFER_DEFAULTS.adaptive.max },
-    workers: { type: 'number', description: 'copy worker threads (0 = copy on the main thread)', default: defaultCopyWorkers() },
+    workers: { type: 'number', description: 'copy worker threads (0 = copy on the main thread; the default is one per core but one, none on 2 cores)', default: defaultCopyWorkers() },
     state: { type: 'string', description: 'directory for journals', default: E.stateDir, placeholder: 'dir' },
     run: { type: 'string', description: 'journal name (default: derived from sources + destination); the same name resumes', placeholder: 'name' },
     report: { type: 'string', description: 'write the JSON report to this file', placeholder: 'file' },

@@ -4,12 +4,16 @@
 import os from 'node:os'
 
 /**
- * Copy worker threads: one per core but one, at least one. The main thread crawls, journals and hands out files,
- * and a worker costs a fixed share of CPU to start (its own Node and module graph): on 2 cores one worker copies
- * as fast as two and spends less (docs/benchmarks/transfer.md).
+ * Copy worker threads: one per core but one from 3 cores on; none on 1 or 2 cores, where the main thread copies
+ * too. The main thread crawls, journals and hands out files, and a worker costs a fixed 0.1–0.2 CPU-s to start (its
+ * own Node and module graph) and a message per batch of outcomes; what one worker buys is the main thread's
+ * per-file work running beside the copies. On 2 cores that paid on none of the bench libraries but the tiny one
+ * (100–500 B files: ~10 % faster, the same CPU), and cost 20–30 % of the CPU on segments of 0.8–2 MB and to S3
+ * (docs/benchmarks/transfer.md).
  */
 export function defaultCopyWorkers(): number {
-  return Math.max(1, os.availableParallelism() - 1)
+  const cores = os.availableParallelism()
+  return cores <= 2 ? 0 : cores - 1
 }
 
 const MiB = 1024 * 1024

@@ -46,7 +46,7 @@ export type TransferOptions = {
   /** Bounds of 'auto'. @defaultValue TRANSFER_DEFAULTS.adaptive.min / max */
   concurrencyMin?: number
   concurrencyMax?: number
-  /** Copy worker threads; 0 copies on the main thread. @defaultValue defaultCopyWorkers(): one per core but one */
+  /** Copy worker threads; 0 copies on the main thread. @defaultValue defaultCopyWorkers(): one per core but one, none on 2 cores */
   workers?: number
   /** Where journals live. @defaultValue TRANSFER_DEFAULTS.embedded.stateDir */
   stateDir?: string
