@@ -10,22 +10,14 @@ import { WireFeeder } from '../../../src/swarm/engines/native/wire-feeder.ts'
 import { guardWire, type ProtocolErrorReason } from '../../../src/swarm/engines/native/wire-guard.ts'
 import { blockMessages, haveMessages, MSG_CANCEL, MSG_REQUEST, pieceHeader, type HotMessages } from '../../../src/swarm/engines/native/wire-messages.ts'
 import { message, u32 } from './wire-fixtures.ts'
+import { createRandom } from '../../../src/shared/seeded-random.ts'
 
 const SEED = Number(process.env.WIRE_SEED ?? Math.floor(Math.random() * 2 ** 31))
 const PIECES = 40
 const PIECE_LENGTH = 256 * 1024
 
-/** mulberry32: a small seeded generator, so a failing split can be replayed with WIRE_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A seeded generator, so a failing split can be replayed with WIRE_SEED. */
+const rng = createRandom
 
 type Seen = string[]
 
