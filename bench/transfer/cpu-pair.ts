@@ -6,7 +6,9 @@
 //   node bench/transfer/cpu-pair.ts --shape mid --profile            # + colony under --cpu-prof, top frames per thread
 //   node bench/transfer/cpu-pair.ts --baseline /tmp/colony-before   # + that checkout's colony in the same rotation
 //   node bench/transfer/cpu-pair.ts --shape tiny --colony-b-args="--workers 1"   # + colony with other flags ("colony-b")
-// Work files live under /dev/shm (tmpfs) so neither tool pays the disk's state left by the other.
+// Work files live under /dev/shm (tmpfs) so neither tool pays the disk's state left by the other. Each run also
+// prints the origin's (nginx's) CPU-seconds during it, and the medians a cores-bound: (tool + origin CPU) / cores,
+// the shortest wall the run's CPU allows on this machine.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -37,7 +39,20 @@ const { values: flags } = parseArgs({
 
 const base = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()
 const work = path.join(base, `colony-cpu-pair-${process.pid}`)
-type Run = { tool: string; wallS: number; cpuS: number; userS: number; sysS: number; rssMB: number; code: number | null }
+type Run = { tool: string; wallS: number; cpuS: number; userS: number; sysS: number; rssMB: number; code: number | null; originCpuS?: number }
+
+/** CPU-seconds (user + sys) used so far by a process and its direct children (nginx's master and workers), from /proc. */
+async function treeCpuSeconds(pid: number): Promise<number> {
+  const ticks = async (p: number | string): Promise<number> => {
+    const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return Number(f[11] ?? 0) + Number(f[12] ?? 0)
+  }
+  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean)
+  let total = await ticks(pid)
+  for (const c of children) total += await ticks(c)
+  return total / 100
+}
 
 /** Runs a command under /usr/bin/time; CPU is the whole process tree's (waited-for children included). */
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run & { stderr: string }> {
@@ -102,22 +117,30 @@ async function main(): Promise<void> {
     const order = i % 2 === 0 ? tools : tools.reverse()
     for (const tool of order) {
       if (tool === 'rclone' && flags['skip-rclone']) continue
+      const originPid = nginx.proc?.pid ?? 0
+      const originBefore = await treeCpuSeconds(originPid)
       const r = tool === 'rclone' ? await timed('rclone', rcloneArgs(i))
         : await timed(process.execPath, colonyArgs(i, tool, tool === 'before' ? flags.baseline ?? repo : repo), s3Env)
       r.tool = tool
+      r.originCpuS = await treeCpuSeconds(originPid) - originBefore
       if (r.code !== 0) process.stderr.write(`  ${tool} exit ${r.code}: ${r.stderr}\n`)
       await rm(path.join(work, `state-${tool}-${i}`), { recursive: true, force: true })
-      process.stderr.write(`  ${tool.padEnd(6)} wall ${r.wallS.toFixed(2)} s  cpu ${r.cpuS.toFixed(2)} s (user ${r.userS.toFixed(2)}, sys ${r.sysS.toFixed(2)})  rss ${r.rssMB.toFixed(0)} MB  ${((bytes / 1e6) / r.wallS).toFixed(0)} MB/s  load ${os.loadavg()[0]?.toFixed(1)}\n`)
+      process.stderr.write(`  ${tool.padEnd(6)} wall ${r.wallS.toFixed(2)} s  cpu ${r.cpuS.toFixed(2)} s (user ${r.userS.toFixed(2)}, sys ${r.sysS.toFixed(2)})  rss ${r.rssMB.toFixed(0)} MB  ${((bytes / 1e6) / r.wallS).toFixed(0)} MB/s  origin cpu ${r.originCpuS.toFixed(2)} s  load ${os.loadavg()[0]?.toFixed(1)}\n`)
       runs.push(r)
       await rm(path.join(work, `dst-${tool}-${i}`), { recursive: true, force: true })
     }
   }
-  const stat = (tool: string): { wall: number; cpu: number } => ({ wall: median(runs.filter((r) => r.tool === tool).map((r) => r.wallS)), cpu: median(runs.filter((r) => r.tool === tool).map((r) => r.cpuS)) })
+  const stat = (tool: string): { wall: number; cpu: number; origin: number } => {
+    const mine = runs.filter((r) => r.tool === tool)
+    return { wall: median(mine.map((r) => r.wallS)), cpu: median(mine.map((r) => r.cpuS)), origin: median(mine.map((r) => r.originCpuS ?? NaN)) }
+  }
   const c = stat('colony')
   const r = stat('rclone')
-  const line = (tool: string, m: { wall: number; cpu: number }): string => `${tool} wall ${m.wall.toFixed(2)} s cpu ${m.cpu.toFixed(2)} s (${((bytes / 1e6) / m.wall).toFixed(0)} MB/s, ratio to rclone: wall ${(m.wall / r.wall).toFixed(2)} cpu ${(m.cpu / r.cpu).toFixed(2)})`
+  // The machine's floor for a run: the copier's and the origin's CPU-seconds spread over every core.
+  const floor = (m: { cpu: number; origin: number }): string => `origin cpu ${m.origin.toFixed(2)} s, cores-bound ${((m.cpu + m.origin) / os.cpus().length).toFixed(2)} s`
+  const line = (tool: string, m: { wall: number; cpu: number; origin: number }): string => `${tool} wall ${m.wall.toFixed(2)} s cpu ${m.cpu.toFixed(2)} s (${((bytes / 1e6) / m.wall).toFixed(0)} MB/s, ratio to rclone: wall ${(m.wall / r.wall).toFixed(2)} cpu ${(m.cpu / r.cpu).toFixed(2)}; ${floor(m)})`
   const colonyB = flags['colony-b-args'] !== undefined ? ` | ${line(`colony-b (${flags['colony-b-args']})`, stat('colony-b'))}` : ''
-  process.stdout.write(`${flags.shape} → ${flags.to}, ${pairs} rounds, medians: ${line('colony', c)}${colonyB}${flags.baseline ? ` | ${line('before', stat('before'))}` : ''} | rclone wall ${r.wall.toFixed(2)} s cpu ${r.cpu.toFixed(2)} s (${((bytes / 1e6) / r.wall).toFixed(0)} MB/s)\n`)
+  process.stdout.write(`${flags.shape} → ${flags.to}, ${pairs} rounds, medians: ${line('colony', c)}${colonyB}${flags.baseline ? ` | ${line('before', stat('before'))}` : ''} | rclone wall ${r.wall.toFixed(2)} s cpu ${r.cpu.toFixed(2)} s (${((bytes / 1e6) / r.wall).toFixed(0)} MB/s; ${floor(r)})\n`)
   if (flags.profile) {
     for (const [label, only] of [['main', isMainThreadProfile], ['workers', (f: string) => !isMainThreadProfile(f)]] as const) {
       const p = await summariseProfiles(profDir, 15, only)
