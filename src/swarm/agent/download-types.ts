@@ -1,10 +1,12 @@
-// What one download needs from its agent; its states and its API report are wire formats (wire-format.ts).
+// What one download needs from its agent and what it holds as it goes; its states and its API report are wire formats
+// (wire-format.ts).
 import type { HostAllowList } from '../../shared/allow-host.ts'
 import type { Logger } from '../../shared/logger.ts'
-import type { SwarmEngine } from '../engines/engine.ts'
+import type { EngineTorrent, SwarmEngine } from '../engines/engine.ts'
 import type { IndexPeer, SwarmIndex } from '../index-store/swarm-index.ts'
 import type { BackToSourceReason } from './back-to-source.ts'
 import type { Limiter } from '../../shared/limiter.ts'
+import type { PartSet } from './part-set.ts'
 
 export type { DownloadInfo, DownloadState } from '../wire-format.ts'
 
@@ -40,4 +42,26 @@ export type DownloadContext = {
     bytes: (n: number) => void
   }
   onBan: (info: { address: string; peerId: string }) => void
+}
+
+/**
+ * What a download holds and has learnt so far: set by its flows (download.ts, claim-and-fetch.ts), read by its
+ * report and its range reads.
+ */
+export type DownloadHolding = {
+  role: 'leader' | 'peer' | undefined
+  /** The object's file name: from the URL, then the torrent's. */
+  name: string
+  torrent: EngineTorrent | undefined
+  /** Segment torrents (progressive publication); undefined for an object published whole. */
+  parts: PartSet | undefined
+  infoHash: string | undefined
+  /** Bytes of the object on disk while fetching from the origin. */
+  originHave: number
+  fromOrigin: number
+  resumed: number
+  sha256: string | undefined
+  /** A follower's object file is assembled from its segments after completion; reads use the segments until then. */
+  assembled: boolean
+  assembly: Promise<void> | undefined
 }

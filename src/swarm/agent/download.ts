@@ -1,24 +1,22 @@
-// One object on one agent: probe → index claim → (origin fetch as leader | swarm as peer) → verify → seed.
+// One object on one agent: probe → index claim (claim-and-fetch.ts: origin fetch as leader | swarm as peer), or a
+// restart from the torrent on disk → back-to-source when no peer serves a follower → verify → seed.
 import { EventEmitter } from 'node:events'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { untilAborted } from '../../shared/abort.ts'
 import { ColonyError } from '../../shared/errors.ts'
 import { RateMeter } from '../../shared/rate-meter.ts'
-import type { DownloadContext, DownloadInfo, DownloadState } from './download-types.ts'
+import type { DownloadContext, DownloadHolding, DownloadInfo, DownloadState } from './download-types.ts'
 import { holdsRange, nextChange, readHeld, type HeldBytes } from './download-ranges.ts'
-import { whenComplete, type EngineTorrent } from '../engines/engine.ts'
+import { whenComplete } from '../engines/engine.ts'
 import { SwarmError } from '../errors.ts'
-import { fetchSegmentsFromOrigin, fetchWholeFromOrigin } from './leader-fetch.ts'
 import { completeFromOrigin, heldPieces, swarmDeadline, type BackToSourceReason } from './back-to-source.ts'
+import { claimAndFetch, type ClaimHost } from './claim-and-fetch.ts'
 import { IndexPeers } from './index-peers.ts'
 import { probeOrigin, type OriginProbe } from '../origin/probe.ts'
-import { PartSet } from './part-set.ts'
 import { scheduleSeedStop } from './seed-policy.ts'
-import { assembleParts, sha256Parts } from './segments.ts'
-import type { LeaderClaim } from '../index-store/swarm-index.ts'
-import { buildTorrentFile, nameFromUrl, objectTorrentProblem, parseTorrentFile } from '../torrent-file.ts'
-import { DATA_LAYOUT, torrentSource, type CompleteMark } from '../wire-format.ts'
+import { sha256Parts } from './segments.ts'
+import { nameFromUrl, objectTorrentProblem, parseTorrentFile } from '../torrent-file.ts'
+import { DATA_LAYOUT, type CompleteMark } from '../wire-format.ts'
 
 export type { DownloadContext, DownloadInfo, DownloadState } from './download-types.ts'
 
@@ -32,7 +30,6 @@ export class Download extends EventEmitter<DownloadEvents> {
   readonly expectedSha256: string | undefined
   readonly createdAt = new Date()
   state: DownloadState = 'probing'
-  role: 'leader' | 'peer' | undefined
   probe: OriginProbe | undefined
   error: ColonyError | undefined
   completedAt: Date | undefined
@@ -45,19 +42,8 @@ export class Download extends EventEmitter<DownloadEvents> {
   readonly #swarmSignal = AbortSignal.any([this.#abort.signal, this.#swarm.signal])
   /** This agent's entry in the index and the others' it heard of; stopped with the torrents or on failure. */
   readonly #peers: IndexPeers
-  #torrent: EngineTorrent | undefined
-  /** Segment torrents (progressive publication); undefined for an object published whole. */
-  #parts: PartSet | undefined
-  #name: string
-  #infoHash: string | undefined
-  #originHave = 0
-  #fromOrigin = 0
-  #resumed = 0
-  #actualSha256: string | undefined
+  readonly #held: DownloadHolding
   #cancelSeedStop: () => void = () => undefined
-  /** A follower's object file is assembled from its segments after completion; reads use the segments until then. */
-  #assembled = false
-  #assembly: Promise<void> | undefined
   readonly #originRate = new RateMeter()
 
   constructor(ctx: DownloadContext, id: string, url: string, sha256?: string) {
@@ -68,11 +54,15 @@ export class Download extends EventEmitter<DownloadEvents> {
     this.id = id
     this.url = url
     this.expectedSha256 = sha256?.toLowerCase()
-    this.#name = nameFromUrl(new URL(url))
+    this.#held = {
+      role: undefined, name: nameFromUrl(new URL(url)), torrent: undefined, parts: undefined, infoHash: undefined,
+      originHave: 0, fromOrigin: 0, resumed: 0, sha256: undefined, assembled: false, assembly: undefined,
+    }
   }
 
+  get role(): 'leader' | 'peer' | undefined { return this.#held.role }
   get dir(): string | undefined { return this.probe ? path.join(this.#ctx.dataDir, DATA_LAYOUT.objectsDir, this.probe.key) : undefined }
-  get file(): string | undefined { const d = this.dir; return d ? path.join(d, this.#name) : undefined }
+  get file(): string | undefined { const d = this.dir; return d ? path.join(d, this.#held.name) : undefined }
   get length(): number | undefined { return this.probe?.length }
   get terminal(): boolean { return TERMINAL.has(this.state) }
   get signal(): AbortSignal { return this.#abort.signal }
@@ -88,35 +78,35 @@ export class Download extends EventEmitter<DownloadEvents> {
       this.#setState('cancelled')
     }
     await this.finished
-    await this.#assembly?.catch(() => undefined)
+    await this.#held.assembly?.catch(() => undefined)
     await this.#stopTorrent()
     if (removeData && this.dir) await rm(this.dir, { recursive: true, force: true })
   }
 
   info(): DownloadInfo {
-    const whole = this.#torrent?.status()
-    const ps = this.#parts?.stats()
+    const whole = this.#held.torrent?.status()
+    const ps = this.#held.parts?.stats()
     const t = whole || ps ? {
       received: (whole?.received ?? 0) + (ps?.received ?? 0), uploaded: (whole?.uploaded ?? 0) + (ps?.uploaded ?? 0),
       downRate: (whole?.downRate ?? 0) + (ps?.down ?? 0), upRate: (whole?.upRate ?? 0) + (ps?.up ?? 0),
       peers: Math.max(whole?.peers ?? 0, ps?.peers ?? 0),
     } : undefined
     const done = this.#doneBytes()
-    const down = this.state === 'origin' ? this.#originRate.sample(this.#fromOrigin) : t?.downRate ?? 0
+    const down = this.state === 'origin' ? this.#originRate.sample(this.#held.fromOrigin) : t?.downRate ?? 0
     const out: DownloadInfo = {
       id: this.id, url: this.url, state: this.state,
-      bytes: { done, fromOrigin: this.#fromOrigin, fromPeers: t?.received ?? 0, resumed: this.#resumed + (ps?.resumed ?? 0), uploaded: t?.uploaded ?? 0 },
+      bytes: { done, fromOrigin: this.#held.fromOrigin, fromPeers: t?.received ?? 0, resumed: this.#held.resumed + (ps?.resumed ?? 0), uploaded: t?.uploaded ?? 0 },
       rate: { down: Math.round(down), up: Math.round(t?.upRate ?? 0) },
       peers: t?.peers ?? 0,
-      bannedPeers: (this.#torrent?.bannedCount ?? 0) + (ps?.banned ?? 0),
+      bannedPeers: (this.#held.torrent?.bannedCount ?? 0) + (ps?.banned ?? 0),
       seeding: this.state === 'seeding',
       createdAt: this.createdAt.toISOString(),
-      name: this.#name,
+      name: this.#held.name,
     }
-    if (this.role) out.role = this.role
-    if (this.expectedSha256 ?? this.#actualSha256) out.sha256 = this.#actualSha256 ?? this.expectedSha256
+    if (this.#held.role) out.role = this.#held.role
+    if (this.expectedSha256 ?? this.#held.sha256) out.sha256 = this.#held.sha256 ?? this.expectedSha256
     if (this.probe) { out.key = this.probe.key; out.length = this.probe.length }
-    if (this.#infoHash) out.infoHash = this.#infoHash
+    if (this.#held.infoHash) out.infoHash = this.#held.infoHash
     if (this.completedAt) out.completedAt = this.completedAt.toISOString()
     if (this.error) out.error = { code: this.error.code, message: this.error.message }
     return out
@@ -125,22 +115,22 @@ export class Download extends EventEmitter<DownloadEvents> {
   #doneBytes(): number {
     if (!this.probe) return 0
     if (this.completedAt) return this.probe.length
-    if (this.#parts?.layout) return this.#parts.stats().done
-    const t = this.#torrent
+    if (this.#held.parts?.layout) return this.#held.parts.stats().done
+    const t = this.#held.torrent
     if (t && this.state !== 'origin') return t.status().done
-    return this.#originHave
+    return this.#held.originHave
   }
 
   /** True when bytes [start, end] are on disk and verified. */
-  hasRange(start: number, end: number): boolean { return holdsRange(this.#held(), start, end) }
+  hasRange(start: number, end: number): boolean { return holdsRange(this.#heldBytes(), start, end) }
 
   /** Reads verified bytes at pos (check hasRange first): from the object file, or a segment file before assembly. */
-  read(buf: Buffer, length: number, pos: number): Promise<number> { return readHeld(this.#held(), buf, length, pos) }
+  read(buf: Buffer, length: number, pos: number): Promise<number> { return readHeld(this.#heldBytes(), buf, length, pos) }
 
-  #held(): HeldBytes {
+  #heldBytes(): HeldBytes {
     return {
-      complete: this.completedAt !== undefined, fromOrigin: this.state === 'origin', originHave: this.#originHave,
-      torrent: this.#torrent, parts: this.#parts, assembled: this.#assembled, file: this.file as string,
+      complete: this.completedAt !== undefined, fromOrigin: this.state === 'origin', originHave: this.#held.originHave,
+      torrent: this.#held.torrent, parts: this.#held.parts, assembled: this.#held.assembled, file: this.file as string,
     }
   }
 
@@ -149,7 +139,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     let nudged = false
     while (!this.hasRange(start, end)) {
       if (this.state === 'failed' || this.state === 'cancelled') throw this.error ?? new SwarmError('SWARM_CANCELLED', 'download stopped')
-      const t = this.#torrent
+      const t = this.#held.torrent
       if (!nudged && t) {
         nudged = true
         t.prioritize(Math.floor(start / t.pieceLength), Math.floor(end / t.pieceLength))
@@ -163,7 +153,7 @@ export class Download extends EventEmitter<DownloadEvents> {
     if (this.state === state) return
     if (this.terminal && state !== 'done') return
     this.state = state
-    this.#ctx.log.info({ id: this.id, url: this.url, state, role: this.role }, 'download state')
+    this.#ctx.log.info({ id: this.id, url: this.url, state, role: this.#held.role }, 'download state')
     this.emit('state', state)
   }
 
@@ -190,17 +180,17 @@ export class Download extends EventEmitter<DownloadEvents> {
     // Peers found through the index reach the torrents joined so far and, on joining, the later ones. Not awaited:
     // the claim does not wait for these round trips.
     void this.#peers.start(this.probe.key, this.id, (peer) => {
-      this.#torrent?.addPeers?.([peer])
-      this.#parts?.addPeers([peer])
+      this.#held.torrent?.addPeers?.([peer])
+      this.#held.parts?.addPeers([peer])
     })
     if (local) {
       // Restart: the torrent is known locally, the engine re-verifies whatever pieces are on disk.
       const mark = complete ? JSON.parse(complete.toString()) as CompleteMark : undefined
-      this.role = mark?.role ?? 'peer'
-      this.#actualSha256 = mark?.sha256
+      this.#held.role = mark?.role ?? 'peer'
+      this.#held.sha256 = mark?.sha256
       await (mark ? this.#joinSwarm(local, true) : this.#orBackToSource(this.#joinSwarm(local, false), torrentPath))
     } else {
-      await this.#orBackToSource(this.#claimAndFetch(torrentPath), torrentPath)
+      await this.#orBackToSource(claimAndFetch(this.#claimHost(torrentPath)), torrentPath)
     }
     await this.#complete()
   }
@@ -220,7 +210,7 @@ export class Download extends EventEmitter<DownloadEvents> {
       const reason = await Promise.race([done.then(() => undefined), swarmDeadline({
         stallMs: b.stallMs, deadlineMs: b.deadlineMs, signal: watching.signal,
         progress: () => { const i = this.info(); return i.bytes.done + i.bytes.fromPeers },
-        active: () => this.role !== 'leader' && (this.state === 'waiting' || this.state === 'swarm'),
+        active: () => this.#held.role !== 'leader' && (this.state === 'waiting' || this.state === 'swarm'),
       })])
       if (reason === undefined) return
       const why = new SwarmError('SWARM_STALLED', `no peer served ${this.url} in time (${reason})`, { details: { reason } })
@@ -237,174 +227,41 @@ export class Download extends EventEmitter<DownloadEvents> {
     const probe = this.probe as OriginProbe
     const release = await this.#ctx.backToSource.slots.hold(this.#abort.signal)
     try {
-      const held = heldPieces(probe.length, this.#torrent, this.#parts)
-      await this.#torrent?.stop({ wait: true })
-      await this.#parts?.stop({ wait: true })
-      this.#torrent = undefined
-      this.#parts = undefined
-      this.#originHave = 0
-      this.role ??= 'peer'
+      const held = heldPieces(probe.length, this.#held.torrent, this.#held.parts)
+      await this.#held.torrent?.stop({ wait: true })
+      await this.#held.parts?.stop({ wait: true })
+      this.#held.torrent = undefined
+      this.#held.parts = undefined
+      this.#held.originHave = 0
+      this.#held.role ??= 'peer'
       this.#setState('origin')
       const got = await completeFromOrigin({
-        ctx: this.#ctx, probe, file: this.file as string, name: this.#name, id: this.id, reason, held, signal: this.#abort.signal,
-        onBytes: (n) => { this.#fromOrigin += n; this.emit('progress') },
+        ctx: this.#ctx, probe, file: this.file as string, name: this.#held.name, id: this.id, reason, held, signal: this.#abort.signal,
+        onBytes: (n) => { this.#held.fromOrigin += n; this.emit('progress') },
       })
-      this.#actualSha256 = got.sha256
-      this.#assembly = undefined
-      this.#assembled = true
+      this.#held.sha256 = got.sha256
+      this.#held.assembly = undefined
+      this.#held.assembled = true
       await writeFile(torrentPath, got.torrent)
       await this.#joinSwarm(got.torrent, true)
     } finally { release() }
   }
 
-  /**
-   * Watches the key's segment torrents and joins each as it is published, while campaigning for the key. The
-   * first of these ends it: every segment verified (assemble), the whole torrent published before any segment
-   * (join it, as for an object published whole), or this agent elected (fetch from the origin, from the first
-   * unpublished segment when a previous leader died mid-way).
-   */
-  async #claimAndFetch(torrentPath: string): Promise<void> {
-    const probe = this.probe as OriginProbe
-    const signal = this.#swarmSignal
-    this.#setState('waiting')
-    const parts = new PartSet({ engine: this.#ctx.engine, dir: path.join(this.dir as string, DATA_LAYOUT.partsDir), objectFile: this.file as string, trackers: this.#ctx.trackers, length: probe.length, log: this.#ctx.log })
-    this.#parts = parts
-    parts.addPeers(this.#peers.all)
-    parts.on('progress', () => this.emit('progress'))
-    parts.on('ban', (p) => { this.#ctx.log.warn({ id: this.id, peer: p }, 'banned peer for bad data'); this.#ctx.onBan(p) })
-    await mkdir(path.join(this.dir as string, DATA_LAYOUT.partsDir), { recursive: true })
-    const watching = new AbortController()
-    const stopWatching = (): void => watching.abort()
-    signal.addEventListener('abort', stopWatching, { once: true })
-    const campaign = new AbortController()
-    const stopCampaign = (): void => campaign.abort(signal.reason)
-    signal.addEventListener('abort', stopCampaign, { once: true })
-    try {
-      await this.#ctx.index.watchParts(probe.key, (k, torrent) => {
-        if (this.state === 'waiting') this.#setState('swarm')
-        this.role ??= 'peer'
-        parts.join(k, torrent).catch((err: unknown) => this.#ctx.log.warn({ id: this.id, part: k, err: String(err) }, 'cannot join segment'))
-      }, watching.signal)
-      const claimed = this.#ctx.index.claim(probe.key, { candidate: this.#ctx.agentId, signal: campaign.signal })
-      claimed.catch(() => undefined)
-      const first = await Promise.race([claimed, parts.allDone.then(() => 'parts' as const)])
-      if (signal.aborted) {
-        // Back-to-source won the race with an election.
-        if (first !== 'parts' && first.kind === 'leader') await first.release()
-        throw signal.reason as Error
-      }
-      if (first === 'parts') {
-        campaign.abort(new SwarmError('SWARM_CANCELLED', 'every segment arrived'))
-        this.role = 'peer'
-        await this.#finishParts(torrentPath)
-      } else if (first.kind === 'torrent' && parts.started === 0) {
-        // Published whole (a small object, or before this agent looked): join the whole-object swarm.
-        watching.abort()
-        this.#parts = undefined
-        await parts.stop()
-        this.role = 'peer'
-        await writeFile(torrentPath, first.torrent)
-        await this.#joinSwarm(first.torrent, false)
-      } else if (first.kind === 'torrent') {
-        this.role = 'peer'
-        await this.#waitParts(parts)
-        await this.#finishParts(torrentPath)
-      } else {
-        watching.abort()
-        this.role = 'leader'
-        try {
-          if (parts.started === 0 && probe.length <= this.#ctx.segmentSize) {
-            this.#parts = undefined
-            await this.#fetchAsLeader(first, torrentPath)
-          } else {
-            await this.#fetchSegmentsAsLeader(first, parts, torrentPath)
-          }
-        } finally { await first.release() }
-      }
-    } finally {
-      watching.abort()
-      signal.removeEventListener('abort', stopWatching)
-      signal.removeEventListener('abort', stopCampaign)
+  /** The claim-and-fetch flow's view of this download (claim-and-fetch.ts). */
+  #claimHost(torrentPath: string): ClaimHost {
+    return {
+      ctx: this.#ctx, id: this.id, probe: this.probe as OriginProbe, dir: this.dir as string, torrentPath,
+      file: () => this.file as string, held: this.#held, signal: this.#abort.signal, swarmSignal: this.#swarmSignal,
+      peers: () => this.#peers.all, state: () => this.state, setState: (s) => this.#setState(s),
+      progress: () => this.emit('progress'), onBan: (p) => this.#onBan(p),
+      joinSwarm: (t, complete, superSeed) => this.#joinSwarm(t, complete, superSeed),
+      writeCompleteMark: () => this.#writeCompleteMark(), fail: (err) => this.#fail(err),
     }
   }
 
-  #waitParts(parts: PartSet): Promise<void> {
-    return untilAborted(parts.allDone, this.#swarmSignal)
-  }
-
-  /**
-   * The leader of a segmented object: fetches from the origin from the first unpublished segment on (see
-   * fetchSegmentsFromOrigin), then waits for any segments still coming from peers and finishes as a follower does.
-   */
-  async #fetchSegmentsAsLeader(claim: LeaderClaim, parts: PartSet, torrentPath: string): Promise<void> {
-    const got = await fetchSegmentsFromOrigin({
-      ctx: this.#ctx, probe: this.probe as OriginProbe, claim, parts, name: this.#name, id: this.id, signal: this.#abort.signal,
-      onStart: () => this.#setState('origin'),
-      onProgress: (have, fromOrigin) => { this.#originHave = have; this.#fromOrigin = fromOrigin; this.emit('progress') },
-    })
-    this.#resumed = got.resumedBytes
-    await this.#waitParts(parts)
-    await this.#finishParts(torrentPath, claim)
-  }
-
-  /**
-   * Every segment is verified: build the whole-object torrent (the segments' hashes concatenated — the same
-   * info hash on every agent), assemble the file (unless the segments were written in place), seed it; the
-   * leader publishes it.
-   */
-  async #finishParts(torrentPath: string, claim?: LeaderClaim): Promise<void> {
-    const probe = this.probe as OriginProbe
-    const parts = this.#parts as PartSet
-    const placedIn = this.file
-    this.#name = parts.base ?? this.#name
-    // In place, under the leader's name for the object; a leader that named it otherwise (another version) gets
-    // a copy under its name, which the whole-object torrent carries.
-    const assemble = !parts.inPlace || placedIn !== this.file
-    const { torrent, parsed } = await buildTorrentFile({
-      name: this.#name, length: probe.length, pieceLength: parts.pieceLength, pieces: parts.pieces(), announce: this.#ctx.trackers,
-      comment: probe.url, source: torrentSource(probe.key),
-    })
-    if (!claim) {
-      // A follower completes once every segment is verified and the object's SHA-256 is known (GET /v1/objects
-      // serves from the segments meanwhile); writing the single object file and seeding the whole-object
-      // torrent follow, off the completion path — every agent finishing its last segment at once would
-      // otherwise copy F bytes each at the same moment.
-      this.#actualSha256 = await parts.sha256()
-      this.#infoHash = parsed.infoHash
-      this.#assembly = (async () => {
-        if (assemble) await assembleParts(parts.ranges(), this.file as string, { sha256: false })
-        this.#assembled = true
-        if (this.state === 'cancelled') return
-        await writeFile(torrentPath, torrent)
-        await this.#joinSwarm(torrent, true)
-        await this.#writeCompleteMark()
-      })()
-      this.#assembly.catch((err: unknown) => this.#fail(err))
-      return
-    }
-    this.#actualSha256 = await parts.sha256()
-    if (assemble) await assembleParts(parts.ranges(), this.file as string, { sha256: false })
-    this.#assembled = true
-    await writeFile(torrentPath, torrent)
-    await this.#joinSwarm(torrent, true)
-    await claim.publish(torrent)
-    this.#ctx.log.info({ id: this.id, key: probe.key, infoHash: parsed.infoHash, segments: parts.layout?.count }, 'published torrent')
-  }
-
-  async #fetchAsLeader(claim: LeaderClaim, torrentPath: string): Promise<void> {
-    const probe = this.probe as OriginProbe
-    this.#setState('origin')
-    const got = await fetchWholeFromOrigin({
-      ctx: this.#ctx, probe, file: this.file as string, name: this.#name, signal: this.#abort.signal,
-      onProgress: (have, fromOrigin) => { this.#originHave = have; this.#fromOrigin = fromOrigin; this.emit('progress') },
-    })
-    this.#resumed = got.resumedBytes
-    this.#actualSha256 = got.sha256
-    await writeFile(torrentPath, got.torrent)
-    // Seed first, publish second: whoever receives the torrent finds this agent already announcing.
-    await this.#joinSwarm(got.torrent, true, true)
-    await claim.publish(got.torrent)
-    this.#ctx.log.info({ id: this.id, key: probe.key, infoHash: this.#infoHash }, 'published torrent')
+  #onBan(peer: { address: string; peerId: string }): void {
+    this.#ctx.log.warn({ id: this.id, peer }, 'banned peer for bad data')
+    this.#ctx.onBan(peer)
   }
 
   async #joinSwarm(torrentBuf: Buffer, complete: boolean, superSeed = false): Promise<void> {
@@ -415,47 +272,47 @@ export class Download extends EventEmitter<DownloadEvents> {
       if (!complete) await this.#ctx.index.remove(probe.key).catch(() => undefined)
       throw new SwarmError('SWARM_TORRENT_INVALID', `torrent for ${this.url} ${invalid}`)
     }
-    this.#name = parsed.name
-    this.#infoHash = parsed.infoHash
+    this.#held.name = parsed.name
+    this.#held.infoHash = parsed.infoHash
     if (!complete) this.#setState('swarm')
     const torrent = await this.#ctx.engine.add(torrentBuf, parsed.infoHash, { dir: this.dir as string, complete, superSeed, trackers: this.#ctx.trackers })
-    this.#torrent = torrent
-    torrent.on('ban', (p) => { this.#ctx.log.warn({ id: this.id, peer: p }, 'banned peer for bad data'); this.#ctx.onBan(p) })
+    this.#held.torrent = torrent
+    torrent.on('ban', (p) => this.#onBan(p))
     torrent.on('progress', () => this.emit('progress'))
     torrent.addPeers?.(this.#peers.all)
-    this.#resumed = Math.max(this.#resumed, complete ? 0 : torrent.resumed)
+    this.#held.resumed = Math.max(this.#held.resumed, complete ? 0 : torrent.resumed)
     this.emit('progress')
     if (!complete) await whenComplete(torrent, this.#swarmSignal)
   }
 
   async #complete(): Promise<void> {
     const file = this.file as string
-    this.#actualSha256 ??= await sha256Parts([{ file, offset: 0 }])
+    this.#held.sha256 ??= await sha256Parts([{ file, offset: 0 }])
     this.completedAt = new Date()
     // complete.json says the object file is whole: written once it is (after assembly, for a follower).
-    if (!this.#assembly) await this.#writeCompleteMark()
+    if (!this.#held.assembly) await this.#writeCompleteMark()
     this.emit('progress')
-    if (this.expectedSha256 && this.expectedSha256 !== this.#actualSha256) {
+    if (this.expectedSha256 && this.expectedSha256 !== this.#held.sha256) {
       // The bytes are the origin's (every piece verified), so this agent keeps seeding them for the others.
-      throw new SwarmError('SWARM_SHA256_MISMATCH', `sha256 of ${this.url} is ${this.#actualSha256}, expected ${this.expectedSha256}`, { details: { url: this.url, actual: this.#actualSha256, expected: this.expectedSha256 } })
+      throw new SwarmError('SWARM_SHA256_MISMATCH', `sha256 of ${this.url} is ${this.#held.sha256}, expected ${this.expectedSha256}`, { details: { url: this.url, actual: this.#held.sha256, expected: this.expectedSha256 } })
     }
     this.#setState('seeding')
-    if (this.#assembly) void this.#assembly.then(() => this.#scheduleSeedStop(), () => undefined)
+    if (this.#held.assembly) void this.#held.assembly.then(() => this.#scheduleSeedStop(), () => undefined)
     else this.#scheduleSeedStop()
   }
 
   async #writeCompleteMark(): Promise<void> {
-    const mark: CompleteMark = { sha256: this.#actualSha256, role: this.role, url: this.url }
+    const mark: CompleteMark = { sha256: this.#held.sha256, role: this.#held.role, url: this.url }
     await writeFile(path.join(this.dir as string, DATA_LAYOUT.completeFile), JSON.stringify(mark))
   }
 
   #scheduleSeedStop(): void {
-    const t = this.#torrent
+    const t = this.#held.torrent
     if (!t) return
     this.#cancelSeedStop = scheduleSeedStop({
       seedTimeMs: this.#ctx.seedTimeMs, seedRatio: this.#ctx.seedRatio, length: t.length,
       uploaded: () => this.info().bytes.uploaded,
-      seeding: () => this.#torrent === t && this.state === 'seeding',
+      seeding: () => this.#held.torrent === t && this.state === 'seeding',
       onStop: (why) => {
         this.#ctx.log.info({ id: this.id, ...why }, 'seeding finished')
         void this.#stopTorrent().then(() => this.#setState('done'))
@@ -466,8 +323,8 @@ export class Download extends EventEmitter<DownloadEvents> {
   async #stopTorrent(): Promise<void> {
     this.#cancelSeedStop()
     this.#peers.stop()
-    await this.#torrent?.stop()
-    await this.#parts?.stop()
+    await this.#held.torrent?.stop()
+    await this.#held.parts?.stop()
   }
 }
 
