@@ -1,7 +1,7 @@
 // Which of a torrent's pieces are on disk and verified: the bitmap, the SHA-1 check, the file they live in (a segment
-// may sit at an offset inside its object's file) and the synchronous piece writes.
+// may sit at an offset inside its object's file) and the synchronous piece and block writes.
 import { hash } from 'node:crypto'
-import { constants, writeSync } from 'node:fs'
+import { constants, readSync, writeSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { SwarmError } from '../../errors.ts'
 import type { ParsedTorrent } from '../../torrent-file.ts'
@@ -52,9 +52,20 @@ export class PieceStore {
 
   /** `data` is piece `index` as the torrent's SHA-1 names it. */
   verify(index: number, data: Uint8Array): boolean {
-    const want = this.#hashes.subarray(index * 20, index * 20 + 20)
     // One-shot: no Hash object per piece.
-    return hash('sha1', data, 'buffer').equals(want)
+    return this.matches(index, hash('sha1', data, 'buffer'))
+  }
+
+  /** `sha1` is the digest the torrent names for piece `index`. */
+  matches(index: number, sha1: Buffer): boolean {
+    return sha1.equals(this.#hashes.subarray(index * 20, index * 20 + 20))
+  }
+
+  /** Piece `index` as the file holds it now is the one the torrent names; `scratch` (at least the piece's size) is overwritten. */
+  verifyOnDisk(index: number, scratch: Buffer): boolean {
+    const len = this.pieceSize(index)
+    const n = readSync((this.fh as FileHandle).fd, scratch, 0, len, this.offset + index * this.pieceLength)
+    return n === len && this.verify(index, scratch.subarray(0, len))
   }
 
   /** Opens the file; `complete`: it is whole and verified, else the pieces already there and valid count (resume). */
@@ -85,6 +96,15 @@ export class PieceStore {
    */
   write(index: number, data: Buffer): void {
     writeSync((this.fh as FileHandle).fd, data, 0, data.length, this.offset + index * this.pieceLength)
+  }
+
+  /**
+   * Writes a block of piece `index` at `offset` in it, before the piece is verified (throws on failure). Only a piece
+   * this store does not hold is written so: its bytes count once the whole piece matches its SHA-1.
+   */
+  writeBlock(index: number, offset: number, block: Uint8Array): void {
+    const at = this.offset + index * this.pieceLength + offset
+    for (let w = 0; w < block.length;) w += writeSync((this.fh as FileHandle).fd, block, w, block.length - w, at + w)
   }
 
   async close(): Promise<void> {

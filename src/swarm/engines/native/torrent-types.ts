@@ -1,4 +1,5 @@
 // The in-process engine's torrent: what the engine lends it, its options, and the constants its scheduling uses.
+import type { Hash } from 'node:crypto'
 import type { Logger } from '../../../shared/logger.ts'
 import type { NativePeer } from './peer.ts'
 import type { NativeTorrent } from './torrent.ts'
@@ -66,5 +67,14 @@ export type NativeTorrentOptions = {
 /** A peer we wait on for a block this long is gone (its connection is closed and its pieces asked of others). */
 export const REQUEST_TIMEOUT_MS = 30_000
 
-/** A piece being received from one peer: its buffer, its blocks (`missing[k]` = 1 until block k came), when asked. */
-export type Assembly = { buf: Buffer; got: number; blocks: number; block: number; missing: Uint8Array; at: number }
+/**
+ * A piece being received from one peer: its size, its blocks (`missing[k]` = 1 until block k came), when asked, and
+ * where the blocks go. `buf`: a pooled buffer they are copied into (a second peer sending a piece another is already
+ * sending, in the end game). No `buf`: they are written straight into the file and hashed as they arrive, `sha1`
+ * fed with blocks 0 … `hashed` − 1 in order (undefined once a block came out of order: the piece is then hashed
+ * from the file).
+ */
+export type Assembly = {
+  size: number; got: number; blocks: number; block: number; missing: Uint8Array; at: number
+  buf: Buffer | undefined; sha1: Hash | undefined; hashed: number
+}

@@ -61,7 +61,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     this.count = parsed.pieces.length
     this.#perPeer = Math.max(2, Math.ceil(BYTES_PER_PEER / this.pieceLength))
     this.#store = new PieceStore(parsed, opts.file, opts.offset)
-    this.#inFlight = new PiecesInFlight(ctx.buffers, ctx.inFlight)
+    this.#inFlight = new PiecesInFlight(ctx.buffers, ctx.inFlight, this.#store)
     this.#haves = new HaveLog(this.count)
     this.#avail = new PieceAvailability(this.count)
     this.#plan = opts.superSeed ? new RevealPlan(this.count, Math.ceil(REVEAL_BYTES / this.pieceLength)) : undefined
@@ -312,39 +312,35 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   /** A block from `peer` (see PiecesInFlight.block): a wrong size bans the peer, the last block finishes the piece. */
   #onBlock(peer: NativePeer, index: number, off: number, block: Uint8Array): void {
     if (peer.closed) return
-    const outcome = this.#inFlight.block(peer, index, off, block)
+    let outcome
+    try { outcome = this.#inFlight.block(peer, index, off, block) } catch (err) { this.#fileFailed(`cannot write piece ${index}`, err); return }
     if (outcome === 'dropped') return
     if (outcome === 'wrong-size') { this.#ban(peer, 'block of the wrong size'); return }
     this.#received += block.length
-    if (outcome === 'complete') void this.#finish(peer, index)
+    if (outcome === 'complete') this.#finish(peer, index)
   }
 
-  async #finish(peer: NativePeer, index: number): Promise<void> {
+  /** `peer` sent all of piece `index`: verified, written (unless its blocks went to the file already) and announced. */
+  #finish(peer: NativePeer, index: number): void {
     const a = this.#inFlight.take(peer, index)
     if (!a) return
-    if (!this.#store.verify(index, a.buf)) {
-      this.#ctx.buffers.release(a.buf)
-      this.#ban(peer, `piece ${index} failed verification`)
-      return
-    }
-    if (this.#store.has(index) || this.#writing.has(index) || this.stopped) { this.#ctx.buffers.release(a.buf); this.#fill(peer); return }
+    const buf = a.buf
+    const release = (): void => { if (buf) this.#ctx.buffers.release(buf) }
+    let ok
+    try { ok = this.#inFlight.verify(index, a) } catch (err) { release(); this.#fileFailed(`cannot read piece ${index} back to verify it`, err); return }
+    if (!ok) { release(); this.#ban(peer, `piece ${index} failed verification`); return }
+    if (this.#store.has(index) || this.#writing.has(index) || this.stopped) { release(); this.#fill(peer); return }
     this.#writing.add(index)
     // Whoever else is still sending this piece (end game) can stop.
     for (const other of this.#inFlight.cancelOthers(index)) this.#fill(other)
     // Requests go out in pairs or more: one message that wakes the sender per two pieces, not per piece.
     if (peer.fetching.size <= this.#perPeer / 2) this.#fill(peer)
-    try {
-      this.#store.write(index, a.buf)
-    } catch (err) {
-      this.#ctx.buffers.release(a.buf)
-      this.#writing.delete(index)
-      if (!this.stopped) this.emit('error', new SwarmError('SWARM_ENGINE_FAILED', `cannot write piece ${index}: ${(err as Error).message}`, { cause: err }))
-      return
-    }
+    try { if (buf) this.#store.write(index, buf) } catch (err) { release(); this.#writing.delete(index); this.#fileFailed(`cannot write piece ${index}`, err); return }
     this.#writing.delete(index)
-    if (this.stopped) { this.#ctx.buffers.release(a.buf); return }
+    if (this.stopped) { release(); return }
     this.#store.setHave(index)
-    this.#ctx.keepPiece(this, index, a.buf)
+    // A piece written block by block is not in memory: the first peer to ask reads it from the file (piece-cache.ts).
+    if (buf) this.#ctx.keepPiece(this, index, buf)
     this.#haves.add(index, this.#announce)
     // The sender first: a super-seeding peer reveals the next piece once it hears this one arrived.
     this.#haves.sendTo(peer)
@@ -353,6 +349,11 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     if (this.complete) this.#onComplete()
     // Near the end, peers with a free slot may take a piece another is still sending (end game).
     else if (this.count - this.#store.haveCount <= this.peers.size * this.#perPeer) this.#refillAll()
+  }
+
+  /** The piece file failed us: the torrent's error (SWARM_ENGINE_FAILED), unless it is stopping. */
+  #fileFailed(what: string, err: unknown): void {
+    if (!this.stopped) this.emit('error', new SwarmError('SWARM_ENGINE_FAILED', `${what}: ${(err as Error).message}`, { cause: err }))
   }
 
   /** Every peer hears of every piece verified so far. */
