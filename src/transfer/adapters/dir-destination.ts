@@ -35,6 +35,11 @@ export class DirDestination implements Destination {
   readonly root: string
   /** Directories known to exist with no symlink between the root and them (each walked once). */
   readonly #dirs = new Set<string>()
+  /**
+   * Directories this destination created (mkdir made the directory itself): nothing was in them but what this
+   * destination wrote, so a file's own name there needs no symlink check (one lstat per file fewer).
+   */
+  readonly #made = new Set<string>()
   readonly #sync: boolean
 
   constructor(root: string, options: DirDestinationOptions = {}) {
@@ -63,18 +68,24 @@ export class DirDestination implements Destination {
       if (walk === 'ok') this.#dirs.add(dir)
       else newDir = dir
     }
-    assertNotSymlink(full, key)
+    if (!this.#made.has(dir)) assertNotSymlink(full, key)
     const tmp = `${full}.colony-tmp-${TMP_TAG}-${++tmpCounter}`
     return newDir ? { full, tmp, newDir } : { full, tmp }
   }
 
   async #prepare(key: string): Promise<{ full: string; tmp: string }> {
     const p = this.#paths(key)
-    if (p.newDir) {
-      await mkdir(p.newDir, { recursive: true })
-      this.#dirs.add(p.newDir)
-    }
+    if (p.newDir) this.#madeDir(p.newDir, await mkdir(p.newDir, { recursive: true }))
     return p
+  }
+
+  /**
+   * Records a directory mkdir (recursive) made sure of: `created` is the first directory it created, or undefined
+   * when `dir` already existed (made by someone else meanwhile: its files' names keep their symlink check).
+   */
+  #madeDir(dir: string, created: string | undefined): void {
+    this.#dirs.add(dir)
+    if (created !== undefined) this.#made.add(dir)
   }
 
   /** The path of a stored file for a lookup, or undefined when the key is unsafe or a directory on the way is missing or a symlink. */
@@ -137,8 +148,9 @@ export class DirDestination implements Destination {
   #prepareSync(key: string): { full: string; tmp: string } {
     const p = this.#paths(key)
     if (p.newDir) {
-      try { mkdirSync(p.newDir, { recursive: true }) } catch (err) { throw toTransferError(err, `write ${key}`) }
-      this.#dirs.add(p.newDir)
+      let created: string | undefined
+      try { created = mkdirSync(p.newDir, { recursive: true }) } catch (err) { throw toTransferError(err, `write ${key}`) }
+      this.#madeDir(p.newDir, created)
     }
     return p
   }
