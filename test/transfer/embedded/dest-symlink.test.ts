@@ -119,7 +119,7 @@ test('a file in a directory the destination created costs no symlink check of it
     seen.length = 0
     await dest.putBuffer(`new-${sync}/deep/b.ts`, data)
     await dest.put(`new-${sync}/deep/c.ts`, Readable.from([data]), { size: data.length })
-    assert.deepEqual(seen, [], `sync=${sync}: no lstat for files of a directory this destination made`)
+    assert.deepEqual([...seen], [], `sync=${sync}: no lstat for files of a directory this destination made`)
     // A directory that was there before: each file's own name is still looked at.
     await dest.putBuffer(`old/a-${sync}.ts`, data)
     assert.ok(seen.includes(path.join(root, 'old', `a-${sync}.ts`)), `sync=${sync}: ${seen.join(', ')}`)
