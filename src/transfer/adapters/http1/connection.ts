@@ -62,19 +62,10 @@ export function connect(ep: Endpoint, options: ConnectionOptions, label: string)
 export class Http1Connection {
   readonly #options: ConnectionOptions
   #socket: net.Socket | undefined
-  /** The parser of the request in progress (undefined between requests); one instance per connection, reset per request. */
   #parser: ResponseParser | undefined
-  #reusableParser: ResponseParser | undefined
   #pending: Pending | undefined
   #head: ResponseHead | undefined
-  /**
-   * One timer per connection, re-armed with refresh() per request and per body read: a request allocates no timer.
-   * It fires only while `#armed` (a deadline of the request in progress); between requests it may run out unarmed.
-   */
   #timer: NodeJS.Timeout | undefined
-  #timerMs = 0
-  #armed = false
-  #timerWhat = ''
   #got = 0
   #closed = false
   #paused = false
@@ -109,9 +100,7 @@ export class Http1Connection {
   request(requestText: string, exchange: Exchange, o: { isHead: boolean; label: string; signal?: AbortSignal | undefined; body?: Buffer | undefined }): Promise<RequestEnd> {
     const socket = this.#socket
     if (!socket || this.#closed || this.#pending) return Promise.reject(new TransferError(TRANSFER_CODES.CONNECTION, `${o.label}: connection not available`, { retryable: true }))
-    const parser = (this.#reusableParser ??= new ResponseParser({ onHead: (h) => this.#onHead(h), onBody: (b, s, e) => this.#pending?.exchange.onBody(b, s, e) }, this.#options, o))
-    parser.reset(o)
-    this.#parser = parser
+    this.#parser = new ResponseParser({ onHead: (h) => { this.#head = h; this.#arm(this.#options.bodyTimeoutMs, 'between body bytes'); exchange.onHead(h, this.#flow) }, onBody: (b, s, e) => exchange.onBody(b, s, e) }, this.#options, o)
     this.#head = undefined
     this.#got = 0
     return new Promise((resolve, reject) => {
@@ -134,7 +123,7 @@ export class Http1Connection {
   destroy(err?: Error): void {
     if (err && this.#pending) { this.#fail(err); return }
     this.#closed = true
-    this.#dropTimer()
+    this.#clearTimer()
     this.#socket?.destroy()
   }
 
@@ -150,18 +139,12 @@ export class Http1Connection {
     try {
       const end = parser.execute(buf, 0, n)
       if (parser.done) this.#complete(end === n)
-      else if (parser.headDone && this.#armed) this.#timer?.refresh()
+      else if (parser.headDone && !this.#paused) this.#timer?.refresh()
     } catch (err) {
       this.#fail(toTransferError(err, this.#pending.label))
     }
     // false pauses the socket's reads until flow.resume().
     return !this.#paused
-  }
-
-  #onHead(h: ResponseHead): void {
-    this.#head = h
-    this.#arm(this.#options.bodyTimeoutMs, 'between body bytes')
-    this.#pending?.exchange.onHead(h, this.#flow)
   }
 
   readonly #abort = (): void => {
@@ -184,7 +167,6 @@ export class Http1Connection {
   #fail(err: Error): void {
     const p = this.#settle()
     this.#closed = true
-    this.#dropTimer()
     this.#socket?.destroy()
     if (!p) return
     // A reused connection that failed before any byte of the answer (the server closed it while idle) is worth one
@@ -206,7 +188,7 @@ export class Http1Connection {
       }
     }
     this.#closed = true
-    this.#dropTimer()
+    this.#clearTimer()
   }
 
   #settle(): Pending | undefined {
@@ -220,29 +202,12 @@ export class Http1Connection {
   }
 
   #arm(ms: number, what: string): void {
-    this.#armed = true
-    this.#timerWhat = what
-    if (this.#timer && this.#timerMs === ms) { this.#timer.refresh(); return }
-    if (this.#timer) clearTimeout(this.#timer)
-    this.#timerMs = ms
-    // Unref'd: while a request waits, its socket keeps the process alive.
-    this.#timer = setTimeout(this.#onTimer, ms).unref()
-  }
-
-  readonly #onTimer = (): void => {
-    if (!this.#armed) return
+    this.#clearTimer()
     const label = this.#pending?.label ?? 'request'
-    this.#fail(new TransferError(TRANSFER_CODES.TIMEOUT, `${label}: nothing received within ${this.#timerMs} ms ${this.#timerWhat}`, { retryable: true }))
+    this.#timer = setTimeout(() => this.#fail(new TransferError(TRANSFER_CODES.TIMEOUT, `${label}: nothing received within ${ms} ms ${what}`, { retryable: true })), ms)
   }
 
-  /** Disarms the deadline; the timer itself stays for the next request (see `#timer`). */
   #clearTimer(): void {
-    this.#armed = false
-  }
-
-  /** Drops the timer for good (the connection closed). */
-  #dropTimer(): void {
-    this.#armed = false
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = undefined
   }

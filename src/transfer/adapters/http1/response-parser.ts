@@ -52,8 +52,8 @@ export function badResponse(message: string): TransferError {
 export class ResponseParser {
   readonly #limits: ParserLimits
   readonly #cb: ParserCallbacks
-  #isHead: boolean
-  #label: string
+  readonly #isHead: boolean
+  readonly #label: string
   #state: State = 'head'
   /** Bytes of a head that spans reads (most heads arrive in one read and are never copied). */
   #partial: Buffer | undefined
@@ -68,18 +68,6 @@ export class ResponseParser {
     this.#limits = limits
     this.#isHead = options.isHead
     this.#label = options.label
-  }
-
-  /** Starts over for the next response on the same connection (a connection keeps one parser). */
-  reset(options: { isHead: boolean; label: string }): void {
-    this.#isHead = options.isHead
-    this.#label = options.label
-    this.#state = 'head'
-    this.#partial = undefined
-    this.#partialLen = 0
-    this.#remaining = 0
-    this.#line = ''
-    this.#trailerBytes = 0
   }
 
   /** The response ended (its last byte was fed). */
