@@ -137,6 +137,13 @@ export const TRANSFER_DEFAULTS = {
     roundMs: 50,
     /** Start: growth pauses while the last `windowSamples` copies took this many times the lowest such mean latency. */
     roundLatencyRise: 1.5,
+    /**
+     * Start: growth also pauses while the thread that runs the copies (the main thread with `--workers 0`) was busy
+     * more than this share of the last `busyWindowMs`: copies it has no time for only wait longer and cost CPU.
+     */
+    busyMax: 0.9,
+    /** How often that share is read (performance.eventLoopUtilization over the last window). */
+    busyWindowMs: 100,
     /** Start: the limit keeps growing while a round's goodput beats the last round that gained by this share. */
     growGain: 0.1,
     /** Steady: a probe multiplies the limit by this… */

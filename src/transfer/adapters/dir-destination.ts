@@ -1,14 +1,14 @@
 // A local directory as destination. Every write goes to a temp file in the target's own directory and is
-// renamed into place only when complete, so a reader (or a resumed run) never sees a partial file; every
-// path goes through resolveInside, so no key can land outside the root, and no symlink inside the root is
-// ever written through or read through (no-follow.ts).
+// renamed into place only when complete, so a reader (or a resumed run) never sees a partial file; every key goes
+// through toSafeKey (joined to the root as resolveInside would), so no key can land outside the root, and no symlink
+// inside the root is ever written through or read through (no-follow.ts).
 import { createHash, randomBytes } from 'node:crypto'
 import { constants, lstatSync, mkdirSync } from 'node:fs'
 import { copyFile, lstat, mkdir, open, rename, unlink, utimes } from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { resolveInside } from '../../shared/safe-path.ts'
+import { resolveInside, toSafeKey } from '../../shared/safe-path.ts'
 import type { Destination, PutInfo, StoredObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
 import { listDirTree } from './dir-list.ts'
@@ -35,6 +35,11 @@ export class DirDestination implements Destination {
   readonly root: string
   /** Directories known to exist with no symlink between the root and them (each walked once). */
   readonly #dirs = new Set<string>()
+  /**
+   * Directories this destination created (mkdir made the directory itself): nothing was in them but what this
+   * destination wrote, so a file's own name there needs no symlink check (one lstat per file fewer).
+   */
+  readonly #made = new Set<string>()
   readonly #sync: boolean
 
   constructor(root: string, options: DirDestinationOptions = {}) {
@@ -47,12 +52,23 @@ export class DirDestination implements Destination {
   }
 
   /**
+   * resolveInside(root, key) without its two path.resolve calls per file (the largest allocation of a small copy):
+   * toSafeKey's key has no empty, '.' or '..' segment, no backslash and no leading '/', so joined to the resolved
+   * root with one '/' it is already the normal path inside the root. Other separators (Windows) take resolveInside.
+   */
+  #resolve(key: string): string {
+    if (path.sep !== '/') return resolveInside(this.root, key)
+    const safe = toSafeKey(key)
+    return this.root === '/' ? `/${safe}` : `${this.root}/${safe}`
+  }
+
+  /**
    * The final path (always inside the root) and a temp name next to it; `newDir` when its directory is not known to
    * exist yet. Refuses a key whose directories or own name hold a symlink (the directories are walked once each).
    */
   #paths(key: string): { full: string; tmp: string; newDir?: string } {
     let full: string
-    try { full = resolveInside(this.root, key) } catch (err) {
+    try { full = this.#resolve(key) } catch (err) {
       throw new TransferError(TRANSFER_CODES.PATH_ESCAPE, `refused key ${JSON.stringify(key)}: ${(err as Error).message}`)
     }
     const dir = path.dirname(full)
@@ -63,24 +79,30 @@ export class DirDestination implements Destination {
       if (walk === 'ok') this.#dirs.add(dir)
       else newDir = dir
     }
-    assertNotSymlink(full, key)
+    if (!this.#made.has(dir)) assertNotSymlink(full, key)
     const tmp = `${full}.colony-tmp-${TMP_TAG}-${++tmpCounter}`
     return newDir ? { full, tmp, newDir } : { full, tmp }
   }
 
   async #prepare(key: string): Promise<{ full: string; tmp: string }> {
     const p = this.#paths(key)
-    if (p.newDir) {
-      await mkdir(p.newDir, { recursive: true })
-      this.#dirs.add(p.newDir)
-    }
+    if (p.newDir) this.#madeDir(p.newDir, await mkdir(p.newDir, { recursive: true }))
     return p
+  }
+
+  /**
+   * Records a directory mkdir (recursive) made sure of: `created` is the first directory it created, or undefined
+   * when `dir` already existed (made by someone else meanwhile: its files' names keep their symlink check).
+   */
+  #madeDir(dir: string, created: string | undefined): void {
+    this.#dirs.add(dir)
+    if (created !== undefined) this.#made.add(dir)
   }
 
   /** The path of a stored file for a lookup, or undefined when the key is unsafe or a directory on the way is missing or a symlink. */
   #lookup(key: string): string | undefined {
     let full: string
-    try { full = resolveInside(this.root, key) } catch { return undefined }
+    try { full = this.#resolve(key) } catch { return undefined }
     const dir = path.dirname(full)
     if (!this.#dirs.has(dir)) {
       if (walkDirs(this.root, dir) !== 'ok') return undefined
@@ -137,8 +159,9 @@ export class DirDestination implements Destination {
   #prepareSync(key: string): { full: string; tmp: string } {
     const p = this.#paths(key)
     if (p.newDir) {
-      try { mkdirSync(p.newDir, { recursive: true }) } catch (err) { throw toTransferError(err, `write ${key}`) }
-      this.#dirs.add(p.newDir)
+      let created: string | undefined
+      try { created = mkdirSync(p.newDir, { recursive: true }) } catch (err) { throw toTransferError(err, `write ${key}`) }
+      this.#madeDir(p.newDir, created)
     }
     return p
   }
@@ -229,7 +252,7 @@ export class DirDestination implements Destination {
 
   /** MD5 of the stored file, for --checksum verification (a directory keeps no checksum of its own). */
   async checksum(key: string): Promise<string> {
-    const full = resolveInside(this.root, key)
+    const full = this.#resolve(key)
     const walk = walkDirs(this.root, path.dirname(full))
     if (typeof walk === 'object') throw symlinkError(key, walk.symlink)
     let fh

@@ -1,7 +1,9 @@
 // A directory destination never writes through a symlink found inside it (put there by someone else, or left by
 // another tool): every directory between the root and a file is lstat'ed before use, a symlink at a file's own
 // name refuses that file, temp files are created with O_EXCL|O_NOFOLLOW, and lookups do not follow links. The root
-// itself may be a symlink: the user named it.
+// itself may be a symlink: the user named it. In a directory the destination created itself, a file's own name is
+// not looked at: only this destination put names there, and the temp + rename it writes with replaces a name
+// instead of writing through it.
 import { constants, lstatSync } from 'node:fs'
 import path from 'node:path'
 import { TransferError, TRANSFER_CODES } from '../errors.ts'

@@ -24,6 +24,7 @@ import { defaultCopyWorkers, TRANSFER_DEFAULTS } from '../defaults.ts'
 import { ClassFilter, filterPlan, type ClassFilterSpec } from '../core/class-filter.ts'
 import type { WatchCycle } from './watch-cycle.ts'
 import { AdaptiveLimit } from '../core/limits/adaptive-limit.ts'
+import { busyShare } from './busy-share.ts'
 
 /** Answers that mean "fewer copies at once": HTTP 429/503 and S3 SlowDown/503. */
 const isOverload = (code: string): boolean => code === TRANSFER_CODES.S3_SLOWDOWN || code === TRANSFER_CODES.HTTP_THROTTLED
@@ -115,7 +116,12 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
   const journal = new Journal(dryRun ? ':memory:' : file)
   const retries = options.retries ?? TRANSFER_DEFAULTS.embedded.retries
   const pinned = typeof options.concurrency === 'number' ? Math.max(1, options.concurrency) : undefined
-  const adaptive = pinned === undefined ? new AdaptiveLimit({ ...(options.concurrencyMin ? { min: options.concurrencyMin } : {}), ...(options.concurrencyMax ? { max: options.concurrencyMax } : {}) }) : undefined
+  const workers = dryRun ? 0 : options.workers ?? defaultCopyWorkers()
+  // With no copy worker this thread runs the copies: the adaptive limit stops growing while it has no time to spare.
+  const busy = pinned === undefined && workers === 0 ? busyShare(TRANSFER_DEFAULTS.adaptive.busyWindowMs) : undefined
+  const adaptive = pinned === undefined ? new AdaptiveLimit({
+    ...(options.concurrencyMin ? { min: options.concurrencyMin } : {}), ...(options.concurrencyMax ? { max: options.concurrencyMax } : {}), ...(busy ? { busy: busy.share } : {}),
+  }) : undefined
   const destination = createDestination(options.to, { s3: { ...options.s3 } })
   const checksum = options.checksum ?? locatorKind(options.to) === 's3'
   // Every redirect obeys the allow-list: while catalogs are read, the hosts named on the command line; once sources
@@ -131,7 +137,6 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
   // Copy workers start now: their module load overlaps planning and crawling. They get their settings (hosts
   // allowed, whether to look for files already there) once the plan is known.
   let handleResult: (id: number, outcome: CopyOutcome) => void = () => {}
-  const workers = dryRun ? 0 : options.workers ?? defaultCopyWorkers()
   const pool = workers > 0 ? new WorkerExecutor(undefined, workers, (id, o) => handleResult(id, o), (err) => options.logger?.error({ err }, 'copy worker failed')) : undefined
   executor = pool
   try {
@@ -336,6 +341,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     events.emit('done', report)
     return report
   } finally {
+    busy?.stop()
     await executor?.close().catch(() => undefined)
     journalClosed = true
     journal.close()

@@ -3,6 +3,8 @@
 // (buffered, streamed, blocking, kernel copy), and the target outside the destination stays untouched.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import { syncBuiltinESMExports } from 'node:module'
 import { lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
@@ -99,4 +101,31 @@ test('a run into a destination holding symlinks: those files are reported, every
     }
     await assertOutsideUntouched({ ...env, root: env.root })
   }
+})
+
+test('a file in a directory the destination created costs no symlink check of its own name', async (t) => {
+  const work = await makeTempDir('colony-made-dir-')
+  const root = path.join(work, 'dest')
+  await mkdir(path.join(root, 'old'), { recursive: true })
+  const data = Buffer.from('copied bytes')
+  const seen: string[] = []
+  const real = fs.lstatSync
+  t.mock.method(fs, 'lstatSync', ((p: fs.PathLike, o?: fs.StatSyncOptions) => { seen.push(String(p)); return real(p, o) }) as typeof fs.lstatSync)
+  syncBuiltinESMExports()
+  t.after(async () => { t.mock.restoreAll(); syncBuiltinESMExports(); await rm(work, { recursive: true, force: true }) })
+  for (const sync of [false, true]) {
+    const dest = new DirDestination(root, { syncSmallWrites: sync })
+    await dest.putBuffer(`new-${sync}/deep/a.ts`, data)
+    seen.length = 0
+    await dest.putBuffer(`new-${sync}/deep/b.ts`, data)
+    await dest.put(`new-${sync}/deep/c.ts`, Readable.from([data]), { size: data.length })
+    assert.deepEqual([...seen], [], `sync=${sync}: no lstat for files of a directory this destination made`)
+    // A directory that was there before: each file's own name is still looked at.
+    await dest.putBuffer(`old/a-${sync}.ts`, data)
+    assert.ok(seen.includes(path.join(root, 'old', `a-${sync}.ts`)), `sync=${sync}: ${seen.join(', ')}`)
+    assert.ok((await readFile(path.join(root, `new-${sync}/deep/b.ts`))).equals(data))
+  }
+  // Another destination (a later run) did not make them: a symlink planted at a name there is refused.
+  await symlink(path.join(work, 'elsewhere'), path.join(root, 'new-true', 'deep', 'd.ts'))
+  await assert.rejects(new DirDestination(root, { syncSmallWrites: true }).putBuffer('new-true/deep/d.ts', data), { code: TRANSFER_CODES.SYMLINK_IN_DESTINATION })
 })

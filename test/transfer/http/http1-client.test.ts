@@ -144,6 +144,21 @@ test('a body cut short is TRANSFER_TRUNCATED; a silent origin times out; an abor
   assert.equal(await failure(pending), TRANSFER_CODES.ABORTED)
 })
 
+test('a kept-alive connection keeps its deadlines: idle past them it serves on, then a silent answer times out', async () => {
+  const origin = await scripted((p, c) => { if (p === '/a') c.socket.write(ok('hello')) })
+  const src = new HttpSource({ headersTimeoutMs: 200, bodyTimeoutMs: 200 })
+  cleanups.push(() => src.close(), origin.close)
+  assert.equal((await getAll(src, `${origin.url}/a`)).toString(), 'hello')
+  // Idle for longer than both deadlines: nothing fires for a request that is not there.
+  await new Promise((resolve) => setTimeout(resolve, 350))
+  assert.equal((await getAll(src, `${origin.url}/a`)).toString(), 'hello')
+  assert.equal(origin.connections(), 1)
+  const t0 = Date.now()
+  assert.equal(await failure(getAll(src, `${origin.url}/silent`)), TRANSFER_CODES.TIMEOUT)
+  const took = Date.now() - t0
+  assert.ok(took >= 150 && took < 5000, `timed out after ${took} ms`)
+})
+
 test('statuses and redirects mean what they mean for get(), and an error body is dropped keeping the connection', async () => {
   const origin = await scripted((p, c) => {
     const port = (c.socket.address() as net.AddressInfo).port

@@ -9,9 +9,10 @@ import { createRandom } from '../../../src/shared/seeded-random.ts'
 
 type Model = (limit: number, t: number) => { filesPerS: number; bytesPerFile: number; latencyMs: number; overloaded?: number; retryAfterMs?: number; inFlight?: number }
 
-function simulate(model: Model, durationMs: number, options: { noise?: () => number } = {}): { limiter: AdaptiveLimit; changes: LimitChange[]; files: number; limits: number[]; filesAfter: (ms: number) => number } {
+function simulate(model: Model, durationMs: number, options: { noise?: () => number; busy?: (limit: number) => number } = {}): { limiter: AdaptiveLimit; changes: LimitChange[]; files: number; limits: number[]; filesAfter: (ms: number) => number } {
   let now = 0
-  const limiter = new AdaptiveLimit({ now: () => now })
+  const busy = options.busy
+  const limiter: AdaptiveLimit = new AdaptiveLimit({ now: () => now, ...(busy ? { busy: () => busy(limiter.limit) } : {}) })
   const changes: LimitChange[] = []
   const limits: number[] = []
   let files = 0
@@ -210,4 +211,20 @@ test('slow start on a near origin: latency rising with the copies in flight paus
   const r = simulateLagged({ baseMs: 1, cap: 2000, bytes: 125_000, durationMs: 3000 })
   assert.ok(r.limiter.range.highest <= 128, `highest ${r.limiter.range.highest} (changes ${r.changes.map((c) => `${c.reason}:${c.limit}`).join(' ')})`)
   assert.ok(r.limiter.limit <= 64, `limit ${r.limiter.limit}`)
+})
+
+test('a copying thread with no time to spare: the limit does not climb past where the CPU saturates, and probes go down', () => {
+  // A near origin whose copies queue for the copier's CPU: 4,000 files/s at most, from 8 copies in flight on; the
+  // latency the controller sees grows slowly (the origin's part dominates), so only the busy share says "saturated".
+  const cap = 4000
+  const near: Model = (limit) => ({ filesPerS: Math.min(limit * 500, cap), bytesPerFile: 300, latencyMs: 2 + limit / 200 })
+  const busy = (limit: number): number => Math.min(1, (limit * 500) / cap)
+  const without = simulate(near, 5_000)
+  const withBusy = simulate(near, 5_000, { busy })
+  const highest = (r: ReturnType<typeof simulate>): number => Math.max(...r.limits)
+  assert.ok(highest(without) > 2 * TRANSFER_DEFAULTS.adaptive.initial, `without the busy share the limit climbs (highest ${highest(without)})`)
+  // Neither the start nor a steady probe goes above where it began; the probes go down (and are kept or undone).
+  assert.ok(highest(withBusy) <= TRANSFER_DEFAULTS.adaptive.initial, `highest ${highest(withBusy)}: ${JSON.stringify(withBusy.changes.slice(0, 6))}`)
+  assert.ok(withBusy.changes.some((c) => c.reason === 'probe-down'), JSON.stringify(withBusy.changes.slice(0, 6)))
+  assert.ok(withBusy.files >= 0.95 * without.files, `same goodput: ${withBusy.files} against ${without.files}`)
 })

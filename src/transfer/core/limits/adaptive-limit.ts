@@ -9,14 +9,16 @@
 // - start (slow start, as TCP's): the limit grows by one per finished copy that found it busy, so it doubles per
 //   round (at least `roundMs`, one mean copy latency and `windowSamples` copies) and never more than doubles in one.
 //   Growth pauses while the mean latency of the last `windowSamples` copies is `roundLatencyRise` times the lowest it
-//   has been (copies queueing for the CPU or at the origin). Each round's goodput, read by Little's law (the copies
+//   has been (copies queueing for the CPU or at the origin), and while the thread that runs the copies is busy more
+//   than `busyMax` of its time (when the engine says how busy it is: more copies need CPU it does not have). Each round's goodput, read by Little's law (the copies
 //   in flight when its copies were sent over their mean latency), is compared with the last round that gained;
 //   the copies finishing in a round were sent during the round before it, so when a round fails to
 //   beat it by `growGain`, and the next round fails too, the growth of the round before the first failure did not
 //   pay: the limit goes back to where that round began, and the steady phase takes over.
 // - steady: from a freshly measured base, probe `probeUp` higher and keep it when goodput grows by `probeGain`;
 //   otherwise probe `probeDown` lower and keep that when goodput stays within `keepFraction` (fewer copies for
-//   the same goodput cost less CPU and memory: on a near origin the limit settles where the CPU saturates).
+//   the same goodput cost less CPU and memory: on a near origin the limit settles where the CPU saturates); a busy
+//   copying thread (over `busyMax`) probes downwards only.
 // - overload (429, 503, S3 SlowDown): multiply the limit by `backoff` at most once per window (the answers of the
 //   copies already in flight at the old limit do not count twice), hold it for max(`holdMs`, Retry-After), then
 //   probe upwards again.
@@ -40,6 +42,8 @@ export type AdaptiveLimitOptions = {
   windowSamples?: number
   /** Clock in ms. @defaultValue performance.now */
   now?: () => number
+  /** The share (0–1) of recent time the thread that runs the copies was busy. @defaultValue none: not consulted */
+  busy?: () => number
 }
 
 export type LimitReason = 'grow' | 'settle' | 'probe-up' | 'probe-down' | 'keep' | 'restore' | 'overload' | 'recover'
@@ -56,6 +60,7 @@ export class AdaptiveLimit {
   #limit: number
   #phase: Phase = 'start'
   readonly #now: () => number
+  readonly #busy: (() => number) | undefined
   readonly #windowMs: number
   readonly #windowLatencies: number
   readonly #windowSamples: number
@@ -97,6 +102,7 @@ export class AdaptiveLimit {
     this.#lowest = this.#limit
     this.#highest = this.#limit
     this.#now = options.now ?? (() => performance.now())
+    this.#busy = options.busy
     this.#windowMs = options.windowMs ?? A.windowMs
     this.#windowLatencies = options.windowLatencies ?? A.windowLatencies
     this.#windowSamples = options.windowSamples ?? A.windowSamples
@@ -148,8 +154,14 @@ export class AdaptiveLimit {
     if (this.#completions >= this.#windowSamples && recent < this.#minLatency) this.#minLatency = recent
     if (inFlight < A.fillFraction * this.#limit || this.#limit >= this.max || this.#limit >= 2 * this.#roundStart) return
     if (recent > A.roundLatencyRise * this.#minLatency) return
+    if (this.#saturated()) return
     this.#limit++
     if (this.#limit > this.#highest) this.#highest = this.#limit
+  }
+
+  /** The thread that runs the copies was busy more than `busyMax` of its recent time (when the engine says). */
+  #saturated(): boolean {
+    return this.#busy !== undefined && this.#busy() > A.busyMax
   }
 
   /** An overload answer (429, 503, SlowDown), with its Retry-After when it had one. */
@@ -200,7 +212,8 @@ export class AdaptiveLimit {
       case 'base':
         if (!filled) return undefined
         this.#toBase(g)
-        return this.#limit < this.max ? this.#set(this.#upwards(), 'probe-up', g, 'up') : this.#set(this.#limit * A.probeDown, 'probe-down', g, 'down')
+        // A copying thread with no time to spare gains nothing from more copies: try fewer instead.
+        return this.#limit < this.max && !this.#saturated() ? this.#set(this.#upwards(), 'probe-up', g, 'up') : this.#set(this.#limit * A.probeDown, 'probe-down', g, 'down')
       case 'up':
         if (ref === undefined) { this.#phase = 'base'; return undefined }
         if (filled && gain(g, ref) >= 1 + A.probeGain) {
