@@ -1,5 +1,5 @@
 // A swarm of stock aria2c clients: one seeder with the file, N leechers, peers found only through the tracker.
-import { stat } from 'node:fs/promises'
+import { rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { startAria2Peer, writeCompletionHook, type Aria2Peer } from '../../support/aria2-peer.ts'
 import { waitFor } from '../../support/services.ts'
@@ -52,15 +52,19 @@ export async function runAria2Swarm(options: Aria2SwarmOptions): Promise<SwarmRu
     const leechers: Aria2Peer[] = []
     for (let i = 0; i < options.n; i++) {
       const dir = path.join(options.workDir, `leech-${i}`)
+      // An earlier run's file without its control file makes aria2c refuse to start (errorCode 13).
+      await rm(dir, { recursive: true, force: true })
       leechers.push(await startAria2Peer({ torrentPath: options.torrentPath, dir, seed: false, trackers: options.trackers, onCompleteScript: hook, uploadLimit: options.uploadLimit ?? 0, onSpawn: track }))
     }
     peers.push(...leechers)
     const done = new Map<number, number>()
+    let exited: Error | undefined
     await waitFor(async () => {
       meter.sample(peers.map((p) => p.pid))
       for (const [i, l] of leechers.entries()) {
         if (done.has(i)) continue
-        if (l.proc.exitCode !== null) throw new Error(`aria2c leecher ${i} exited with ${l.proc.exitCode}: ${l.output()}`)
+        // A leecher that exited will not complete: the run fails now rather than at the timeout.
+        if (l.proc.exitCode !== null) { exited = new Error(`aria2c leecher ${i} exited with ${l.proc.exitCode}: ${l.output()}`); return true }
         try {
           const st = await stat(path.join(l.dir, `${options.fileName}.done`))
           done.set(i, st.mtimeMs - startWall)
@@ -68,6 +72,7 @@ export async function runAria2Swarm(options: Aria2SwarmOptions): Promise<SwarmRu
       }
       return done.size === leechers.length
     }, { timeoutMs: options.timeoutMs, intervalMs: 100, message: `all ${options.n} aria2c leechers complete` })
+    if (exited) throw exited
     meter.sample(peers.map((p) => p.pid))
     const wallMs = performance.now() - t0
     const completionMs = leechers.map((_, i) => done.get(i) ?? Number.NaN)
