@@ -56,6 +56,12 @@ export const TRANSFER_DEFAULTS = {
      * On a trusted origin of small files it saves a write and a wake-up of the origin per file; --pipelining.
      */
     pipelining: 1,
+    /**
+     * With pipelining, an origin none of whose last 16 answers began within this many ms of its request being next in
+     * line gets no pipelined requests until one does: it spends that time on each request in turn (think time, a
+     * cache miss), and requests queued on one connection would wait for one another.
+     */
+    pipeliningMaxWaitMs: 20,
     /** Time to connect. */
     connectTimeoutMs: 10_000,
     /** Time to response headers. */

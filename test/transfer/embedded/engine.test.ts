@@ -60,20 +60,15 @@ test('http → directory on worker threads: every file byte-identical and verifi
 })
 
 test('pipelined GETs (--pipelining 8) on the main thread and on workers: every file verified, 503s retried', { timeout: 60_000 }, async () => {
-  const connections: Record<string, number> = {}
-  for (const [workers, pipelining] of [[0, 1], [0, 8], [2, 8]] as const) {
-    const to = path.join(tmp, `dir-pipe-${workers}-${pipelining}`)
+  for (const workers of [0, 2]) {
+    const to = path.join(tmp, `dir-pipe-${workers}`)
     origin.failNext.set('/lib/c0/ts/s5.ts', 1)
-    const before = origin.connections
-    const report = await runTransfer({ sources: masters(), to, stateDir: path.join(tmp, `state-pipe-${workers}-${pipelining}`), workers, pipelining, concurrency: 32, retryBaseMs: 5 })
-    connections[`${workers}/${pipelining}`] = origin.connections - before
+    const report = await runTransfer({ sources: masters(), to, stateDir: path.join(tmp, `state-pipe-${workers}`), workers, pipelining: 8, concurrency: 32, retryBaseMs: 5 })
     assert.equal(report.ok, true, JSON.stringify(report.classes.map((c) => c.missing)))
     assert.equal(report.totals.verified, expectedFiles())
     assert.equal(report.totals.retries, 1)
     for (const [p, f] of origin.files) assert.ok((await readFile(path.join(to, p))).equals(f.body), `${p} differs (workers ${workers})`)
   }
-  // The copies started together shared connections (the crawl's own connections count in both).
-  assert.ok((connections['0/8'] as number) < (connections['0/1'] as number) / 2, JSON.stringify(connections))
 })
 
 test('verification at the end: a file removed or changed at the destination after its copy is reported, the rest verified', { timeout: 60_000 }, async () => {

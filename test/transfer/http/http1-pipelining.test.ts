@@ -74,6 +74,8 @@ test('requests taken in one turn share a connection and one write, and each gets
   const origin = await scripted((p, c) => { c.socket.write(ok(`body of ${p}`)) })
   const src = new HttpSource({ pipelining: 8, connections: 64 })
   cleanups.push(() => src.close(), origin.close)
+  // Pipelining starts once the origin has answered quickly.
+  assert.equal(await get(src, `${origin.url}/first`), 'body of /first')
   const results = await many(src, origin.url, 40)
   results.forEach((r, i) => assert.deepEqual(r, { status: 'fulfilled', value: `body of /f${i}` }))
   assert.ok(origin.connections() <= 5, `40 requests over ${origin.connections()} connections`)
@@ -146,6 +148,20 @@ test('a malformed answer fails its own request only; an abort of a queued reques
   assert.equal(await get(src, `${origin.url}/next`), 'body of /next')
   // One connection is allowed: had the abort closed it, /behind and /next would have needed new ones.
   assert.equal(origin.connections(), before, 'the kept-alive connection carried all four')
+})
+
+test('an origin that takes its time over each request gets no more pipelined requests once an answer was slow', async () => {
+  // Answers begin 40 ms after the request is next in line (think time), in order: queued requests wait in turn.
+  const origin = await scripted((p, c) => new Promise<void>((r) => setTimeout(() => { c.socket.write(ok(`body of ${p}`)); r() }, 40)))
+  const src = new HttpSource({ pipelining: 8, connections: 64, pipeliningMaxWaitMs: 20 })
+  cleanups.push(() => src.close(), origin.close)
+  const first = await many(src, origin.url, 4)
+  first.forEach((r, i) => assert.deepEqual(r, { status: 'fulfilled', value: `body of /f${i}` }))
+  assert.equal(origin.connections(), 4, 'nothing is pipelined before the origin has answered once')
+  const second = await many(src, origin.url, 12)
+  second.forEach((r, i) => assert.deepEqual(r, { status: 'fulfilled', value: `body of /f${i}` }))
+  // One request per connection: the first wave's four connections and eight new ones.
+  assert.equal(origin.connections(), 12)
 })
 
 test('nginx closing every fifth request: a pipelined run of 300 files gets every byte right', async () => {

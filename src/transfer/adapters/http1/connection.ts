@@ -109,6 +109,8 @@ export class Http1Connection {
   served = 0
   /** Requests the pool handed out on this connection and not yet got back (the pool's bookkeeping). */
   claims = 0
+  /** ms from the moment the last answered request was next in line until its head arrived. */
+  lastWaitMs = 0
 
   constructor(options: ConnectionOptions) {
     this.#options = options
@@ -203,8 +205,9 @@ export class Http1Connection {
     const p = this.#queue[0]
     if (!p) return
     const exchange = p.dropped === true ? DROP : p.exchange
+    const next = performance.now()
     p.parser = new ResponseParser({
-      onHead: (h) => { p.head = h; this.#arm(this.#options.bodyTimeoutMs, 'between body bytes'); exchange.onHead(h, this.#flow) },
+      onHead: (h) => { p.head = h; this.lastWaitMs = performance.now() - next; this.#arm(this.#options.bodyTimeoutMs, 'between body bytes'); exchange.onHead(h, this.#flow) },
       onBody: (b, s, e) => { exchange.onBody(b, s, e) },
     }, this.#options, p.options)
     this.#arm(this.#options.headersTimeoutMs, 'for the response head')

@@ -5,6 +5,7 @@
 // `pipelining` > 1, GETs and HEADs taken in one turn of the event loop share a connection and one write (up to that
 // many in flight on it), and a pipelined request whose connection closed before its answer is sent again, at most
 // MAX_REPLAYS times, then alone on a connection.
+import { TRANSFER_DEFAULTS } from '../../defaults.ts'
 import { TransferError, TRANSFER_CODES } from '../../errors.ts'
 import { connect, type ConnectionOptions, type Endpoint, type Exchange, type Http1Connection } from './connection.ts'
 
@@ -16,6 +17,12 @@ export type Http1ClientOptions = ConnectionOptions & {
    * event loop then share a connection and one write. @defaultValue 1
    */
   pipelining?: number
+  /**
+   * Pipelining pauses while none of the origin's last 16 answers began within this many ms of its request being next
+   * in line: such an origin spends that time on each request in turn (think time, a cache miss), and requests queued
+   * on one connection would wait for one another. @defaultValue TRANSFER_DEFAULTS.http.pipeliningMaxWaitMs
+   */
+  pipeliningMaxWaitMs?: number
   /** Longest time an idle connection is kept (a shorter `Keep-Alive: timeout` from the server wins). */
   keepAliveMs: number
   userAgent: string
@@ -37,6 +44,8 @@ type Opening = { conn: Promise<Http1Connection>; claims: number }
 type Idle = { conn: Http1Connection; timer: NodeJS.Timeout }
 type Waiter = { resolve: (c: Http1Connection | undefined) => void; reject: (e: Error) => void; signal: AbortSignal | undefined; pipeline: boolean; onAbort: () => void }
 
+/** Answers whose waits decide whether the origin is quick enough to pipeline to. */
+const WAIT_WINDOW = 16
 /** Times a pipelined request is sent again after its connection closed before answering it. */
 const MAX_REPLAYS = 2
 const REQUEST_TARGET = /^\/[\x21-\x7e]*$/
@@ -47,6 +56,7 @@ class OriginPool {
   readonly #ep: Endpoint
   readonly #options: Http1ClientOptions
   readonly #depth: number
+  readonly #maxWaitMs: number
   readonly #idle: Idle[] = []
   readonly #waiters: Waiter[] = []
   /** Every open connection, idle or carrying requests. */
@@ -58,11 +68,21 @@ class OriginPool {
   #batchEnds = false
   #open = 0
   #closed = false
+  /**
+   * How long the heads of the last WAIT_WINDOW answers took to begin once their requests were next in line (see
+   * pipeliningMaxWaitMs), and how many of them began within the limit. The origin takes its time over each request
+   * when none did: the shortest wait bounds its think time from above, whatever this thread's own delays added.
+   * Pipelining starts once an answer came quickly, so a slow origin never has requests queued behind one another.
+   */
+  readonly #waits = new Float64Array(WAIT_WINDOW).fill(Number.POSITIVE_INFINITY)
+  #waitAt = 0
+  #quickWaits = 0
 
   constructor(ep: Endpoint, options: Http1ClientOptions) {
     this.#ep = ep
     this.#options = options
     this.#depth = Math.max(1, options.pipelining ?? 1)
+    this.#maxWaitMs = options.pipeliningMaxWaitMs ?? TRANSFER_DEFAULTS.http.pipeliningMaxWaitMs
   }
 
   /**
@@ -71,11 +91,11 @@ class OriginPool {
    * neither an idle nor a busy connection.
    */
   async acquire(label: string, signal: AbortSignal | undefined, mode: { fresh: boolean; pipeline: boolean }): Promise<Http1Connection> {
-    const pipeline = mode.pipeline && !mode.fresh && this.#depth > 1
+    const pipeline = mode.pipeline && !mode.fresh && this.#depth > 1 && this.#quickWaits > 0
     for (;;) {
       if (this.#closed) throw new TransferError(TRANSFER_CODES.ABORTED, `${label}: the client is closed`)
       const batch = this.#batch
-      if (pipeline && batch && !batch.closed && batch.claims > 0 && batch.claims < this.#depth) return this.#claim(batch, true)
+      if (pipeline && batch && this.#hasRoom(batch)) return this.#claim(batch, true)
       while (!mode.fresh && this.#idle.length > 0) {
         const { conn, timer } = this.#idle.pop() as Idle
         clearTimeout(timer)
@@ -120,11 +140,12 @@ class OriginPool {
   /** A request handed out on `conn` ended; `reusable`: its connection may carry more. */
   release(conn: Http1Connection, reusable: boolean, keepAliveMs: number | undefined): void {
     conn.claims--
+    if (reusable && this.#depth > 1) this.#noteWait(conn.lastWaitMs)
     if (!reusable || conn.closed || this.#closed) { this.#drop(conn); return }
     if (conn.claims > 0) {
       // Still answering pipelined requests: a waiter that pipelines may join it.
       const w = this.#waiters[0]
-      if (w?.pipeline === true && conn.claims < this.#depth) { this.#waiters.shift(); this.#handTo(w, conn) }
+      if (w?.pipeline === true && this.#hasRoom(conn)) { this.#waiters.shift(); this.#handTo(w, conn) }
       return
     }
     const waiter = this.#waiters.shift()
@@ -162,11 +183,23 @@ class OriginPool {
     w.resolve(this.#claim(conn, w.pipeline))
   }
 
+  /** Whether one more pipelined request may join `conn`'s (it carries some, fewer than the depth). */
+  #hasRoom(conn: Http1Connection): boolean {
+    return !conn.closed && conn.claims > 0 && conn.claims < this.#depth
+  }
+
+  #noteWait(ms: number): void {
+    const i = this.#waitAt++ % WAIT_WINDOW
+    if ((this.#waits[i] as number) <= this.#maxWaitMs) this.#quickWaits--
+    this.#waits[i] = ms
+    if (ms <= this.#maxWaitMs) this.#quickWaits++
+  }
+
   /** The open connection with the fewest pipelined requests, if one has room. */
   #leastBusy(): Http1Connection | undefined {
     let best: Http1Connection | undefined
     for (const c of this.#live) {
-      if (!c.closed && c.claims > 0 && c.claims < this.#depth && (!best || c.claims < best.claims)) best = c
+      if (this.#hasRoom(c) && (!best || c.claims < best.claims)) best = c
     }
     return best
   }
