@@ -50,6 +50,18 @@ export const TRANSFER_DEFAULTS = {
   http: {
     /** Connections per origin (a run splits --concurrency across its copy workers). */
     connections: 64,
+    /**
+     * GETs sent on one connection before their answers (HTTP/1.1 pipelining); 1 sends one at a time. Off by default,
+     * as in aria2 and browsers: some proxies and origins mishandle it, and a large file holds up the ones behind it.
+     * On a trusted origin of small files it saves a write and a wake-up of the origin per file; --pipelining.
+     */
+    pipelining: 1,
+    /**
+     * With pipelining, an origin none of whose last 16 answers began within this many ms of its request being next in
+     * line gets no pipelined requests until one does: it spends that time on each request in turn (think time, a
+     * cache miss), and requests queued on one connection would wait for one another.
+     */
+    pipeliningMaxWaitMs: 20,
     /** Time to connect. */
     connectTimeoutMs: 10_000,
     /** Time to response headers. */

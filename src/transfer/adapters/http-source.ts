@@ -14,6 +14,10 @@ import type { ResponseHead } from './http1/response-parser.ts'
 export type HttpSourceOptions = {
   /** Connections per origin. @defaultValue TRANSFER_DEFAULTS.http.connections */
   connections?: number
+  /** GETs and HEADs in flight on one connection (1: no pipelining). @defaultValue TRANSFER_DEFAULTS.http.pipelining */
+  pipelining?: number
+  /** See Http1ClientOptions.pipeliningMaxWaitMs. @defaultValue TRANSFER_DEFAULTS.http.pipeliningMaxWaitMs */
+  pipeliningMaxWaitMs?: number
   /** Time to response headers. @defaultValue TRANSFER_DEFAULTS.http.headersTimeoutMs */
   headersTimeoutMs?: number
   /** Max idle time between body chunks. @defaultValue TRANSFER_DEFAULTS.http.bodyTimeoutMs */
@@ -37,7 +41,8 @@ export class HttpSource implements Source {
   constructor(options: HttpSourceOptions = {}) {
     this.#options = options
     this.#client = new Http1Client({
-      connections: options.connections ?? HTTP.connections, keepAliveMs: HTTP.keepAliveMs, userAgent: options.userAgent ?? HTTP.userAgent,
+      connections: options.connections ?? HTTP.connections, pipelining: options.pipelining ?? HTTP.pipelining,
+      pipeliningMaxWaitMs: options.pipeliningMaxWaitMs ?? HTTP.pipeliningMaxWaitMs, keepAliveMs: HTTP.keepAliveMs, userAgent: options.userAgent ?? HTTP.userAgent,
       connectTimeoutMs: HTTP.connectTimeoutMs, headersTimeoutMs: options.headersTimeoutMs ?? HTTP.headersTimeoutMs,
       bodyTimeoutMs: options.bodyTimeoutMs ?? HTTP.bodyTimeoutMs, maxHeadBytes: HTTP.maxHeadBytes, maxHeaders: HTTP.maxHeaders,
     })

@@ -28,6 +28,8 @@ export type CopyConfig = {
   allowHosts: string[]
   /** HTTP connections per origin for this copier. */
   connections: number
+  /** GETs in flight on one HTTP connection (1: no pipelining). */
+  pipelining?: number
   checksum: boolean
   checkExisting: boolean
   stripPrefix?: string
@@ -49,7 +51,7 @@ export interface CopyExecutor {
 export function createCopier(config: CopyConfig): { source: SourceRouter; destination: Destination; copy: (ref: FileRef) => Promise<CopyOutcome>; close: () => Promise<void> } {
   const allow = new HostAllowList(config.allowHosts)
   const source = new SourceRouter({
-    http: { connections: config.connections, allowRedirect: (u) => allow.allows(u) },
+    http: { connections: config.connections, ...(config.pipelining ? { pipelining: config.pipelining } : {}), allowRedirect: (u) => allow.allows(u) },
     ...(config.s3 ? { s3: { ...config.s3, maxSockets: config.connections } } : {}),
     ...(config.stripPrefix ? { stripPrefix: config.stripPrefix } : {}), ...(config.limits ? { limits: sharedSourceLimits(config.limits) } : {}),
   })

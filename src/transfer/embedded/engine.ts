@@ -47,6 +47,8 @@ export type TransferOptions = {
   /** Bounds of 'auto'. @defaultValue TRANSFER_DEFAULTS.adaptive.min / max */
   concurrencyMin?: number
   concurrencyMax?: number
+  /** GETs in flight on one HTTP connection of the copies (HTTP/1.1 pipelining; 1: off). @defaultValue TRANSFER_DEFAULTS.http.pipelining */
+  pipelining?: number
   /** Copy worker threads; 0 copies on the main thread. @defaultValue defaultCopyWorkers(): one per core but one, none on 2 cores */
   workers?: number
   /** Where journals live. @defaultValue TRANSFER_DEFAULTS.embedded.stateDir */
@@ -177,7 +179,7 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     let maxInFlight = pinned === undefined ? (adaptive as AdaptiveLimit).limit : pool ? pinned * 2 : pinned
 
     const config: CopyConfig = {
-      to: options.to, allowHosts: allow.list(), connections, checksum, checkExisting: !destEmpty,
+      to: options.to, allowHosts: allow.list(), connections, checksum, checkExisting: !destEmpty, ...(options.pipelining ? { pipelining: options.pipelining } : {}),
       ...(options.s3 ? { s3: options.s3 } : {}), ...(options.stripPrefix ? { stripPrefix: options.stripPrefix } : {}),
       ...(options.multipartThreshold ? { multipartThreshold: options.multipartThreshold } : {}), ...(limits ? { limits } : {}), ...(options.rewriteUri?.length ? { rewriteUri: options.rewriteUri } : {}),
     }

@@ -59,6 +59,18 @@ test('http → directory on worker threads: every file byte-identical and verifi
   for (const [p, f] of origin.files) assert.ok((await readFile(path.join(to, p))).equals(f.body), `${p} differs`)
 })
 
+test('pipelined GETs (--pipelining 8) on the main thread and on workers: every file verified, 503s retried', { timeout: 60_000 }, async () => {
+  for (const workers of [0, 2]) {
+    const to = path.join(tmp, `dir-pipe-${workers}`)
+    origin.failNext.set('/lib/c0/ts/s5.ts', 1)
+    const report = await runTransfer({ sources: masters(), to, stateDir: path.join(tmp, `state-pipe-${workers}`), workers, pipelining: 8, concurrency: 32, retryBaseMs: 5 })
+    assert.equal(report.ok, true, JSON.stringify(report.classes.map((c) => c.missing)))
+    assert.equal(report.totals.verified, expectedFiles())
+    assert.equal(report.totals.retries, 1)
+    for (const [p, f] of origin.files) assert.ok((await readFile(path.join(to, p))).equals(f.body), `${p} differs (workers ${workers})`)
+  }
+})
+
 test('verification at the end: a file removed or changed at the destination after its copy is reported, the rest verified', { timeout: 60_000 }, async () => {
   const to = path.join(tmp, 'dir-verify')
   const events = new EventEmitter<TransferEvents>()

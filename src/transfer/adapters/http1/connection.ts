@@ -1,7 +1,10 @@
-// One keep-alive HTTP/1.1 connection of the copy path's client, carrying one request at a time. Socket reads land in
-// a buffer shared by every connection of the thread (`onread`): no buffer is allocated per read, and each read is
-// parsed and handed to the exchange before the next read can overwrite it. A parse failure, a timeout or an abort
-// closes this connection only; the request fails with a TransferError.
+// One keep-alive HTTP/1.1 connection of the copy path's client. It carries one request at a time, or with pipelining
+// up to `depth` requests sent before their answers: requests taken in one turn of the event loop go out in one write,
+// and the answers are parsed in order from the same reads. Socket reads land in a buffer shared by every connection
+// of the thread (`onread`): no buffer is allocated per read, and each read is parsed and handed to the exchanges
+// before the next read can overwrite it. A parse failure, a timeout or an abort closes this connection only: the
+// request being answered fails with a TransferError, and the requests queued behind it, of which no byte arrived,
+// fail with `replay` set so the pool sends them again.
 import net from 'node:net'
 import tls from 'node:tls'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../../errors.ts'
@@ -27,14 +30,36 @@ export type ConnectionOptions = ParserLimits & {
 
 export type Endpoint = { protocol: 'http:' | 'https:'; hostname: string; port: number }
 
-/** How a request ended: whether the connection may carry another, and whether any response byte arrived. */
+/** How a request ended: whether the connection may carry another. */
 export type RequestEnd = { reusable: boolean; keepAliveMs?: number }
 
-type Pending = { resolve: (end: RequestEnd) => void; reject: (err: Error) => void; exchange: Exchange; label: string; signal: AbortSignal | undefined }
+export type RequestOptions = {
+  isHead: boolean
+  label: string
+  signal?: AbortSignal | undefined
+  body?: Buffer | undefined
+  /** Queue the request text for the write at the end of this turn of the event loop (pipelining). */
+  batch?: boolean
+}
+
+type Pending = {
+  resolve: (end: RequestEnd) => void
+  reject: (err: Error) => void
+  exchange: Exchange
+  options: RequestOptions
+  /** Bytes of this request's response received. */
+  got: number
+  parser?: ResponseParser
+  head?: ResponseHead
+  /** Aborted while queued behind another: its answer is read and dropped. */
+  dropped?: boolean
+  onAbort?: () => void
+}
 
 /** The read buffer of every connection of this thread (see the header comment). */
 let sharedReadBuffer: Buffer | undefined
 const READ_BUFFER_BYTES = 256 * 1024
+const DROP: Exchange = { onHead: () => {}, onBody: () => {} }
 
 /** Opens a connection (TLS for https:, ALPN http/1.1); rejects with TRANSFER_TIMEOUT or TRANSFER_CONNECTION. */
 export function connect(ep: Endpoint, options: ConnectionOptions, label: string): Promise<Http1Connection> {
@@ -62,26 +87,30 @@ export function connect(ep: Endpoint, options: ConnectionOptions, label: string)
 export class Http1Connection {
   readonly #options: ConnectionOptions
   #socket: net.Socket | undefined
-  #parser: ResponseParser | undefined
-  #pending: Pending | undefined
-  #head: ResponseHead | undefined
+  /** Requests sent (or about to be), in order; the first is the one being answered. */
+  readonly #queue: Pending[] = []
+  /** Request text waiting for this turn's write. */
+  #out = ''
   #timer: NodeJS.Timeout | undefined
-  #got = 0
   #closed = false
   #paused = false
   readonly #flow: FlowControl = {
     // A paused body has no idle deadline: the consumer is the slow side, not the origin.
     pause: () => { this.#paused = true; this.#clearTimer() },
     resume: () => {
-      if (!this.#paused || !this.#pending) return
+      if (!this.#paused || this.#queue.length === 0) return
       this.#paused = false
       this.#arm(this.#options.bodyTimeoutMs, 'between body bytes')
       this.#socket?.resume()
     },
-    abort: (err) => { if (this.#pending) this.#fail(err) },
+    abort: (err) => { if (this.#queue.length > 0) this.#fail(err) },
   }
   /** Requests completed on this connection. */
   served = 0
+  /** Requests the pool handed out on this connection and not yet got back (the pool's bookkeeping). */
+  claims = 0
+  /** ms from the moment the last answered request was next in line until its head arrived. */
+  lastWaitMs = 0
 
   constructor(options: ConnectionOptions) {
     this.#options = options
@@ -90,27 +119,38 @@ export class Http1Connection {
   /** The socket closed or failed: the pool drops the connection. */
   get closed(): boolean { return this.#closed }
 
+  /** Requests sent and not yet answered. */
+  get inFlight(): number { return this.#queue.length }
+
+  /** Requests wait for this turn's write: one more joins the same write. */
+  get batching(): boolean { return this.#out.length > 0 }
+
   attach(socket: net.Socket): void {
     this.#socket = socket
-    socket.on('error', (err) => this.#fail(toTransferError(err, this.#pending?.label ?? 'connection')))
+    socket.on('error', (err) => this.#fail(toTransferError(err, this.#queue[0]?.options.label ?? 'connection')))
     socket.on('close', () => this.#onClose())
   }
 
   /** Sends `requestText` and feeds the response to `exchange`; resolves once the response ended. */
-  request(requestText: string, exchange: Exchange, o: { isHead: boolean; label: string; signal?: AbortSignal | undefined; body?: Buffer | undefined }): Promise<RequestEnd> {
+  request(requestText: string, exchange: Exchange, o: RequestOptions): Promise<RequestEnd> {
     const socket = this.#socket
-    if (!socket || this.#closed || this.#pending) return Promise.reject(new TransferError(TRANSFER_CODES.CONNECTION, `${o.label}: connection not available`, { retryable: true }))
-    this.#parser = new ResponseParser({ onHead: (h) => { this.#head = h; this.#arm(this.#options.bodyTimeoutMs, 'between body bytes'); exchange.onHead(h, this.#flow) }, onBody: (b, s, e) => exchange.onBody(b, s, e) }, this.#options, o)
-    this.#head = undefined
-    this.#got = 0
+    // Only bodiless requests that asked for it share a connection; a PUT has the connection to itself.
+    const last = this.#queue.at(-1)
+    const busy = last !== undefined && (o.batch !== true || o.body !== undefined || last.options.batch !== true)
+    if (!socket || this.#closed || busy) return Promise.reject(new TransferError(TRANSFER_CODES.CONNECTION, `${o.label}: connection not available`, { retryable: true }))
+    if (o.signal?.aborted === true) return Promise.reject(abortError(o))
     return new Promise((resolve, reject) => {
-      this.#pending = { resolve, reject, exchange, label: o.label, signal: o.signal }
+      const p: Pending = { resolve, reject, exchange, options: o, got: 0 }
+      this.#queue.push(p)
       if (o.signal) {
-        if (o.signal.aborted) { this.#abort(); return }
-        o.signal.addEventListener('abort', this.#abort, { once: true })
+        p.onAbort = () => this.#abort(p)
+        o.signal.addEventListener('abort', p.onAbort, { once: true })
       }
-      this.#arm(this.#options.headersTimeoutMs, 'for the response head')
-      if (o.body && o.body.length > 0) {
+      if (this.#queue.length === 1) this.#answerNext()
+      if (o.batch === true) {
+        if (this.#out.length === 0) setImmediate(this.#flush)
+        this.#out += requestText
+      } else if (o.body && o.body.length > 0) {
         socket.cork()
         socket.write(requestText)
         socket.write(o.body)
@@ -119,71 +159,113 @@ export class Http1Connection {
     })
   }
 
-  /** Closes the connection (idle, or failing its request with `err`). */
+  /** Closes the connection (idle, or failing its requests with `err`). */
   destroy(err?: Error): void {
-    if (err && this.#pending) { this.#fail(err); return }
+    if (err && this.#queue.length > 0) { this.#fail(err); return }
     this.#closed = true
     this.#clearTimer()
     this.#socket?.destroy()
   }
 
-  /** Every read of the socket (the onread callback): parse, hand on, finish the request when the response ended. */
+  /** Every read of the socket (the onread callback): parse, hand on, finish each response that ended in it. */
   onRead(n: number, buf: Buffer): boolean {
-    const parser = this.#parser
-    if (!parser || !this.#pending) {
-      // Bytes nobody asked for (nothing is pipelined): the connection's framing can no longer be trusted.
-      this.destroy()
-      return false
-    }
-    this.#got += n
+    let at = 0
     try {
-      const end = parser.execute(buf, 0, n)
-      if (parser.done) this.#complete(end === n)
-      else if (parser.headDone && !this.#paused) this.#timer?.refresh()
+      while (at < n) {
+        const p = this.#queue[0]
+        const parser = p?.parser
+        if (!p || !parser) {
+          // Bytes nobody asked for: the connection's framing can no longer be trusted.
+          this.destroy()
+          return false
+        }
+        const end = parser.execute(buf, at, n)
+        p.got += end - at
+        at = end
+        if (!parser.done) break
+        this.#complete(at === n || this.#queue.length > 1)
+        if (this.#closed) return false
+      }
+      if (this.#queue[0]?.parser?.headDone === true && !this.#paused) this.#timer?.refresh()
     } catch (err) {
-      this.#fail(toTransferError(err, this.#pending.label))
+      this.#fail(toTransferError(err, this.#queue[0]?.options.label ?? 'response'))
     }
     // false pauses the socket's reads until flow.resume().
     return !this.#paused
   }
 
-  readonly #abort = (): void => {
-    const p = this.#pending
-    const reason: unknown = p?.signal?.reason
-    this.#fail(reason instanceof TransferError ? reason : new TransferError(TRANSFER_CODES.ABORTED, `${p?.label ?? 'request'}: aborted`, { cause: reason }))
+  readonly #flush = (): void => {
+    const text = this.#out
+    this.#out = ''
+    if (!this.#closed && text.length > 0) this.#socket?.write(text)
+  }
+
+  /** The first request in the queue is answered next: its parser, and the deadline for its head. */
+  #answerNext(): void {
+    const p = this.#queue[0]
+    if (!p) return
+    const exchange = p.dropped === true ? DROP : p.exchange
+    const next = performance.now()
+    p.parser = new ResponseParser({
+      onHead: (h) => { p.head = h; this.lastWaitMs = performance.now() - next; this.#arm(this.#options.bodyTimeoutMs, 'between body bytes'); exchange.onHead(h, this.#flow) },
+      onBody: (b, s, e) => { exchange.onBody(b, s, e) },
+    }, this.#options, p.options)
+    this.#arm(this.#options.headersTimeoutMs, 'for the response head')
+  }
+
+  #abort(p: Pending): void {
+    if (p === this.#queue[0]) { this.#fail(abortError(p.options)); return }
+    if (!this.#queue.includes(p)) return
+    // Queued behind another: it has been (or is about to be) sent, so its answer still comes and is dropped.
+    p.dropped = true
+    this.#unlisten(p)
+    p.reject(abortError(p.options))
   }
 
   #complete(clean: boolean): void {
-    const p = this.#settle()
+    const p = this.#queue.shift()
     if (!p) return
+    this.#settle(p)
     this.served++
-    const head = this.#head
+    const head = p.head
     const reusable = clean && head?.keepAlive === true && !this.#closed
-    if (!reusable) this.destroy()
+    if (!reusable) this.#fail(undefined)
+    else this.#answerNext()
     const ka = reusable ? keepAliveHint(head?.headers.get('keep-alive')) : undefined
-    p.resolve({ reusable, ...(ka !== undefined ? { keepAliveMs: ka } : {}) })
+    if (p.dropped !== true) p.resolve({ reusable, ...(ka !== undefined ? { keepAliveMs: ka } : {}) })
   }
 
-  #fail(err: Error): void {
-    const p = this.#settle()
+  /** Closes the connection: the request being answered fails with `err`, the ones queued behind it are replayed. */
+  #fail(err: Error | undefined): void {
     this.#closed = true
+    this.#clearTimer()
     this.#socket?.destroy()
-    if (!p) return
-    // A reused connection that failed before any byte of the answer (the server closed it while idle) is worth one
-    // more try on a fresh connection: the pool retries on `staleKeepAlive`.
-    p.reject(this.served > 0 && this.#got === 0 ? Object.assign(err, { staleKeepAlive: true }) : err)
+    const queue = this.#queue.splice(0)
+    const first = queue[0]
+    for (const p of queue) {
+      this.#settle(p)
+      if (p.dropped === true) continue
+      if (p === first && err) {
+        // A reused connection that failed before any byte of the answer (the server closed it while idle) is worth
+        // one more try on a fresh connection: the pool retries on `staleKeepAlive`.
+        p.reject(this.served > 0 && p.got === 0 ? Object.assign(err, { staleKeepAlive: true }) : err)
+      } else {
+        p.reject(Object.assign(new TransferError(TRANSFER_CODES.CONNECTION, `${p.options.label}: the connection closed before this pipelined request was answered`, { retryable: true }), { replay: true }))
+      }
+    }
   }
 
   #onClose(): void {
-    const parser = this.#parser
-    if (this.#pending && parser) {
+    const p = this.#queue[0]
+    if (p) {
       try {
-        parser.finish()
+        if (!p.parser) throw new TransferError(TRANSFER_CODES.CONNECTION, `${p.options.label}: the connection closed`, { retryable: true })
+        p.parser.finish()
         this.#closed = true
         this.#complete(false)
         return
       } catch (err) {
-        this.#fail(this.#got === 0 ? new TransferError(TRANSFER_CODES.CONNECTION, `${this.#pending.label}: the connection closed before a response`, { retryable: true, cause: err }) : err as Error)
+        this.#fail(p.got === 0 ? new TransferError(TRANSFER_CODES.CONNECTION, `${p.options.label}: the connection closed before a response`, { retryable: true, cause: err }) : err as Error)
         return
       }
     }
@@ -191,19 +273,21 @@ export class Http1Connection {
     this.#clearTimer()
   }
 
-  #settle(): Pending | undefined {
-    const p = this.#pending
-    this.#pending = undefined
-    this.#parser = undefined
+  #settle(p: Pending): void {
     this.#paused = false
     this.#clearTimer()
-    p?.signal?.removeEventListener('abort', this.#abort)
-    return p
+    p.parser = undefined
+    this.#unlisten(p)
+  }
+
+  #unlisten(p: Pending): void {
+    if (p.onAbort) p.options.signal?.removeEventListener('abort', p.onAbort)
+    p.onAbort = undefined
   }
 
   #arm(ms: number, what: string): void {
     this.#clearTimer()
-    const label = this.#pending?.label ?? 'request'
+    const label = this.#queue[0]?.options.label ?? 'request'
     this.#timer = setTimeout(() => this.#fail(new TransferError(TRANSFER_CODES.TIMEOUT, `${label}: nothing received within ${ms} ms ${what}`, { retryable: true })), ms)
   }
 
@@ -211,6 +295,11 @@ export class Http1Connection {
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = undefined
   }
+}
+
+function abortError(o: RequestOptions): TransferError {
+  const reason: unknown = o.signal?.reason
+  return reason instanceof TransferError ? reason : new TransferError(TRANSFER_CODES.ABORTED, `${o.label}: aborted`, { cause: reason })
 }
 
 /** `Keep-Alive: timeout=N` → how long the server keeps the connection idle, minus a second of margin. */
