@@ -21,7 +21,7 @@ import { startWorker, WORKER_ROLES, type Worker, type WorkerRole } from '../tran
 import type { CoreRunOptions, RunConfig } from '../transfer/wire-format.ts'
 import { TRANSFER_DEFAULTS } from '../transfer/defaults.ts'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
-import { CLASS_FILTER_OPTIONS, classFilterOption, durationText, LIMIT_OPTIONS, parseLimitArgs, rewriteRulesOption } from './transfer-command.ts'
+import { CLASS_FILTER_OPTIONS, classFilterOption, durationText, LIMIT_OPTIONS, parseLimitArgs, positiveInt, rewriteRulesOption } from './transfer-command.ts'
 
 const D = TRANSFER_DEFAULTS.distributed
 const DASH = TRANSFER_DEFAULTS.dashboard
@@ -58,6 +58,7 @@ const SUBMIT: CommandSpec = {
     detach: { type: 'boolean', description: 'submit and exit without following' },
     'local-worker': { type: 'boolean', description: 'also run an all-roles worker in this process' },
     concurrency: { type: 'number', description: 'copies at once of the --local-worker', default: D.concurrency },
+    pipelining: { type: 'number', description: "GETs in flight on one connection to an HTTP origin, on every worker (HTTP/1.1 pipelining; 1 = off; see colony transfer's --pipelining)", default: TRANSFER_DEFAULTS.http.pipelining },
     ...CLASS_FILTER_OPTIONS,
     ...LIMIT_OPTIONS,
   },
@@ -255,6 +256,7 @@ async function runSubmitCommand(argv: string[], options: DistributedCommandOptio
   const executor = str(p, 'executor')
   if (executor !== 'local' && executor !== 'lambda') throw new UsageError(`--executor is local or lambda, not "${executor}"`)
   if (executor === 'lambda' && !str(p, 'function')) throw new UsageError('--executor lambda needs --function NAME')
+  const pipelining = positiveInt(num(p, 'pipelining'), 'pipelining', 1) ?? TRANSFER_DEFAULTS.http.pipelining
   const core: CoreRunOptions = {
     ...(list(p, 'allow-host').length ? { allowHosts: list(p, 'allow-host') } : {}),
     ...(str(p, 'strip-prefix') ? { stripPrefix: str(p, 'strip-prefix') as string } : {}),
@@ -264,6 +266,7 @@ async function runSubmitCommand(argv: string[], options: DistributedCommandOptio
       ...(bool(p, 'path-style') ? { forcePathStyle: true } : {}),
     } } : {}),
     ...(p.values.checksum !== undefined ? { checksum: bool(p, 'checksum') } : {}),
+    ...(pipelining > 1 ? { pipelining } : {}),
     ...parseLimitArgs(p),
     ...(list(p, 'rewrite-uri').length ? { rewriteUri: rewriteRulesOption(list(p, 'rewrite-uri')) } : {}),
   }

@@ -51,6 +51,8 @@ export type CoreRunOptions = {
   maxDepth?: number
   /** HTTP connections per origin per worker. @defaultValue TRANSFER_DEFAULTS.distributed.connections */
   connections?: number
+  /** GETs in flight on one HTTP connection of the copies (HTTP/1.1 pipelining; 1: off). @defaultValue TRANSFER_DEFAULTS.http.pipelining */
+  pipelining?: number
   /** Bytes/s read from the sources by the whole cluster: a rate or a timetable (core/limits/bwlimit-schedule.ts). */
   bwlimit?: string
   /** Requests/s to the sources by the whole cluster. */

@@ -37,7 +37,7 @@ export function createTransferCore(config: RunConfig, options: TransferCoreOptio
   // What crawls and redirects may reach: the named hosts plus the hosts of classes a local catalog names.
   const allow = new HostAllowList(named.list())
   const router = new SourceRouter({
-    http: { connections: core.connections ?? TRANSFER_DEFAULTS.distributed.connections, allowRedirect: (u) => allow.allows(u) },
+    http: { connections: core.connections ?? TRANSFER_DEFAULTS.distributed.connections, ...(core.pipelining ? { pipelining: core.pipelining } : {}), allowRedirect: (u) => allow.allows(u) },
     ...(s3 ? { s3 } : {}),
     ...(core.stripPrefix ? { stripPrefix: core.stripPrefix } : {}), ...(options.limits ? { limits: options.limits } : {}),
   })

@@ -47,7 +47,7 @@ test('worker + submit + status from the CLI; a missing segment exits 1 and is na
     await waitFor(async () => (await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).ok, { timeoutMs: 60_000, message: 'worker /healthz' })
     const dest = path.join(work, 'dest')
     const reportFile = path.join(work, 'report.json')
-    const first = await colony(['transfer', catalog, '--to', dest, '--redis', redisSvc.url, '--prefix', prefix, '--report', reportFile])
+    const first = await colony(['transfer', catalog, '--to', dest, '--redis', redisSvc.url, '--prefix', prefix, '--report', reportFile, '--pipelining', '8'])
     assert.equal(first.code, 0, first.stderr)
     assert.match(first.stdout, /^OK/m)
     const report = JSON.parse(await readFile(reportFile, 'utf8')) as RunReport
