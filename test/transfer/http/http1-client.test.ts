@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import https from 'node:https'
-import net from 'node:net'
+import type net from 'node:net'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { after, test } from 'node:test'
@@ -15,36 +15,8 @@ import { HttpSource } from '../../../src/transfer/adapters/http-source.ts'
 import { Http1Client } from '../../../src/transfer/adapters/http1/pool.ts'
 import type { ChunkConsumer, DirectResult, SourceObject } from '../../../src/transfer/core/ports.ts'
 import { TRANSFER_CODES, TransferError } from '../../../src/transfer/errors.ts'
+import { scripted } from './scripted-origin.ts'
 import { makeTempDir } from '../../../support/services.ts'
-
-type Conn = { index: number; socket: net.Socket }
-/** Answers each request (the bytes up to a blank line) with what `answer` writes; counts connections. */
-async function scripted(answer: (path: string, c: Conn, nth: number) => void): Promise<{ url: string; connections: () => number; close: () => Promise<void> }> {
-  let connections = 0
-  let nth = 0
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-    socket.on('error', () => {})
-    const c = { index: connections++, socket }
-    let pending = ''
-    socket.on('data', (d: Buffer) => {
-      pending += d.toString('latin1')
-      for (let i = pending.indexOf('\r\n\r\n'); i >= 0; i = pending.indexOf('\r\n\r\n')) {
-        const head = pending.slice(0, i)
-        pending = pending.slice(i + 4)
-        answer(head.split(' ')[1] ?? '/', c, nth++)
-      }
-    })
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as net.AddressInfo).port
-  return {
-    url: `http://127.0.0.1:${port}`, connections: () => connections,
-    close: async () => { for (const s of sockets) s.destroy(); await new Promise<void>((r) => server.close(() => r())) },
-  }
-}
 
 const ok = (body: string | Buffer, extra = ''): Buffer => Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n`), Buffer.from(body)])
 

@@ -3,50 +3,13 @@
 // fails with requests queued on it loses none of them (they are sent again, alone on a connection after two tries).
 import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'
-import net from 'node:net'
 import path from 'node:path'
 import { after, test } from 'node:test'
 import { HttpSource } from '../../../src/transfer/adapters/http-source.ts'
 import type { ChunkConsumer } from '../../../src/transfer/core/ports.ts'
 import { TRANSFER_CODES, TransferError } from '../../../src/transfer/errors.ts'
+import { scripted } from './scripted-origin.ts'
 import { makeTempDir, startNginx } from '../../../support/services.ts'
-
-type Origin = { url: string; connections: () => number; mostPerRead: () => number; close: () => Promise<void> }
-type Conn = { index: number; socket: net.Socket; answered: number; chain: Promise<void> }
-
-/**
- * A TCP origin that hands every request to `answer` in order, each once the previous one's answer (which may be a
- * promise) settled, as an HTTP/1.1 server answers pipelined requests; counts connections and the requests per read.
- */
-async function scripted(answer: (path: string, c: Conn) => void | Promise<void>): Promise<Origin> {
-  let connections = 0
-  let mostPerRead = 0
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-    socket.on('error', () => {})
-    const c: Conn = { index: connections++, socket, answered: 0, chain: Promise.resolve() }
-    let pending = ''
-    socket.on('data', (d: Buffer) => {
-      pending += d.toString('latin1')
-      let inRead = 0
-      for (let i = pending.indexOf('\r\n\r\n'); i >= 0; i = pending.indexOf('\r\n\r\n')) {
-        const head = pending.slice(0, i)
-        pending = pending.slice(i + 4)
-        inRead++
-        c.chain = c.chain.then(() => { if (!socket.destroyed) return answer(head.split(' ')[1] ?? '/', c) })
-      }
-      mostPerRead = Math.max(mostPerRead, inRead)
-    })
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as net.AddressInfo).port
-  return {
-    url: `http://127.0.0.1:${port}`, connections: () => connections, mostPerRead: () => mostPerRead,
-    close: async () => { for (const s of sockets) s.destroy(); await new Promise<void>((r) => server.close(() => r())) },
-  }
-}
 
 const ok = (body: string, extra = ''): string => `HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`
 
