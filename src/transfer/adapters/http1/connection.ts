@@ -119,12 +119,6 @@ export class Http1Connection {
   /** The socket closed or failed: the pool drops the connection. */
   get closed(): boolean { return this.#closed }
 
-  /** Requests sent and not yet answered. */
-  get inFlight(): number { return this.#queue.length }
-
-  /** Requests wait for this turn's write: one more joins the same write. */
-  get batching(): boolean { return this.#out.length > 0 }
-
   attach(socket: net.Socket): void {
     this.#socket = socket
     socket.on('error', (err) => this.#fail(toTransferError(err, this.#queue[0]?.options.label ?? 'connection')))
@@ -134,8 +128,10 @@ export class Http1Connection {
   /** Sends `requestText` and feeds the response to `exchange`; resolves once the response ended. */
   request(requestText: string, exchange: Exchange, o: RequestOptions): Promise<RequestEnd> {
     const socket = this.#socket
-    // Only bodiless requests that asked for it share a connection; a PUT has the connection to itself.
-    const last = this.#queue.at(-1)
+    // Only bodiless requests that asked for it share a connection; a PUT has the connection to itself. Answers being
+    // dropped (their requests were aborted) hold nobody up but the connection.
+    let last: Pending | undefined
+    for (let i = this.#queue.length - 1; i >= 0 && !last; i--) if (this.#queue[i]?.dropped !== true) last = this.#queue[i]
     const busy = last !== undefined && (o.batch !== true || o.body !== undefined || last.options.batch !== true)
     if (!socket || this.#closed || busy) return Promise.reject(new TransferError(TRANSFER_CODES.CONNECTION, `${o.label}: connection not available`, { retryable: true }))
     if (o.signal?.aborted === true) return Promise.reject(abortError(o))
