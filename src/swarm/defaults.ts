@@ -106,9 +106,9 @@ export const SWARM_DEFAULTS = deepFreeze({
     /** Time a connection has to complete its BitTorrent handshake. */
     handshakeTimeoutMs: 10_000,
   },
-  /** Incoming connections that name a torrent this agent has not added yet (native engine). */
+  /** Incoming connections that name a torrent this agent has not added yet, or one with every peer slot taken (native engine). */
   parked: {
-    /** How long such a connection waits for its torrent. */
+    /** How long such a connection waits for its torrent to take it. */
     waitMs: 3000,
     /** Connections waiting at most, in all (each holds a socket). */
     max: 256,

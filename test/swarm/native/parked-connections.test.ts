@@ -1,4 +1,5 @@
-// Incoming connections that name a torrent not added yet wait for it, bounded in time and number.
+// Incoming connections that name a torrent not added yet, or a full one, wait for it, oldest first, bounded in time
+// and number.
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { once } from 'node:events'
@@ -43,12 +44,30 @@ describe('parked connections', { timeout: 10_000 }, () => {
     parked.take('y')
   })
 
-  test('a connection whose torrent does not come is closed when its wait ends; a closed one leaves the queue', async () => {
-    const parked = new ParkedConnections<{ socket: net.Socket }>({ waitMs: 50 })
+  test('take(infoHash, n) hands over the n that waited longest, in the order they came; closed ones are skipped', async () => {
+    const parked = new ParkedConnections<{ socket: net.Socket }>()
+    const a = await connection()
+    const b = await connection()
+    const c = await connection()
+    const d = await connection()
+    for (const x of [a, b, c, d]) assert.equal(parked.park('x', x), true)
+    assert.equal(parked.waitingFor('x'), 4)
+    b.socket.destroy()
+    assert.deepEqual(parked.take('x', 2), [a, c])
+    assert.equal(parked.waitingFor('x'), 1)
+    assert.deepEqual(parked.take('x', 0), [])
+    assert.deepEqual(parked.take('x', 5), [d])
+    assert.equal(parked.size, 0)
+  })
+
+  test('a connection whose torrent does not come is closed when its wait ends, and reported; a closed one leaves the queue', async () => {
+    const expired: unknown[] = []
+    const parked = new ParkedConnections<{ socket: net.Socket }>({ waitMs: 50, expired: (c) => expired.push(c) })
     const a = await connection()
     parked.park('x', a)
     await once(a.socket, 'close')
     assert.equal(parked.size, 0)
+    assert.deepEqual(expired, [a])
     const b = await connection()
     parked.park('y', b)
     b.socket.destroy()
@@ -60,11 +79,11 @@ describe('parked connections', { timeout: 10_000 }, () => {
   test('beyond the limits a connection is closed at once', async () => {
     const parked = new ParkedConnections<{ socket: net.Socket }>({ max: 2, maxPerTorrent: 1 })
     const [a, b, c, d] = await Promise.all([connection(), connection(), connection(), connection()])
-    parked.park('x', a)
-    parked.park('x', b)
+    assert.equal(parked.park('x', a), true)
+    assert.equal(parked.park('x', b), false)
     assert.equal(b.socket.destroyed, true, 'one per torrent')
-    parked.park('y', c)
-    parked.park('z', d)
+    assert.equal(parked.park('y', c), true)
+    assert.equal(parked.park('z', d), false)
     assert.equal(d.socket.destroyed, true, 'two in all')
     assert.equal(parked.size, 2)
     parked.take('x')

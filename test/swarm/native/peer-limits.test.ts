@@ -66,19 +66,50 @@ describe('native engine: peer limits', { timeout: 60_000 }, () => {
     return engine
   }
 
-  test('70 squatters (a handshake, then silence) fill the 64 slots, then are evicted after the idle limit', async () => {
+  test('70 squatters (a handshake, then silence): 64 take the slots, 6 wait in line for the slots the idle free', async () => {
     const r = recorder()
-    const engine = await seed({ peerEvents: r.events, peerLimits: { idleMs: 400 } })
-    const { answered, refused } = await squat(engine.port, obj.infoHash, 70)
-    sockets.push(...answered, ...refused)
-    assert.equal(answered.length, 64, 'the torrent took as many peers as it has slots')
-    assert.equal(refused.length, 6)
+    const engine = await seed({ peerEvents: r.events, peerLimits: { idleMs: 1500 } })
+    const peers = await Promise.all(Array.from({ length: 70 }, () => rawPeer(engine.port)))
+    sockets.push(...peers)
     const started = performance.now()
-    await Promise.all(answered.map((p) => closedWithin(p, 3000, 'a squatter')))
+    for (const p of peers) p.send(handshake(obj.infoHash))
+    const answered = (): RawPeer[] => peers.filter((p) => p.received().length >= HANDSHAKE_BYTES)
+    await waitFor(() => answered().length >= 64, { timeoutMs: 5000, message: '64 squatters answered' })
+    // The slots free only as their squatters reach the idle limit, 1.5 s away.
+    assert.equal(r.count('idle'), 0, 'no squatter idle yet')
+    assert.equal(answered().length, 64, 'the torrent took as many peers as it has slots')
+    const waiting = peers.filter((p) => !answered().includes(p))
+    assert.equal(waiting.filter((p) => p.isClosed()).length, 0, 'the other 6 wait in line')
+    await Promise.all(waiting.map((p) => p.waitBytes(HANDSHAKE_BYTES, 5000)))
     const ms = performance.now() - started
-    assert.ok(ms >= 300, `evicted after ${ms.toFixed(0)} ms, before the idle limit`)
-    assert.equal(r.count('idle'), 64)
-    assert.equal(r.count('torrent_full'), 6)
+    assert.ok(ms >= 1000, `the line was answered after ${ms.toFixed(0)} ms, before the idle limit freed a slot`)
+    await Promise.all(peers.map((p) => closedWithin(p, 6000, 'a squatter')))
+    assert.equal(r.count('idle'), 70)
+    assert.equal(r.count('torrent_full'), 0)
+  })
+
+  test('a full line refuses at once; a slot that frees goes to the line; a wait that ends is counted', async () => {
+    const r = recorder()
+    const engine = await seed({ peerEvents: r.events, peerLimits: { maxPeersPerTorrent: 2 } })
+    const holders = await Promise.all([rawPeer(engine.port), rawPeer(engine.port)])
+    sockets.push(...holders)
+    for (const p of holders) p.send(handshake(obj.infoHash))
+    await Promise.all(holders.map((p) => p.waitBytes(HANDSHAKE_BYTES, 3000)))
+    // The line is as long as the torrent has slots: two wait, the next two are refused.
+    const line = await Promise.all([rawPeer(engine.port), rawPeer(engine.port)])
+    const late = await Promise.all([rawPeer(engine.port), rawPeer(engine.port)])
+    sockets.push(...line, ...late)
+    for (const p of line) p.send(handshake(obj.infoHash))
+    await waitFor(() => line.every((p) => p.received().length === 0) && r.count('torrent_full') === 0, { timeoutMs: 1000, message: 'the line formed' })
+    for (const p of late) p.send(handshake(obj.infoHash))
+    await Promise.all(late.map((p) => closedWithin(p, 3000, 'a connection beyond the line')))
+    assert.equal(r.count('torrent_full'), 2)
+    holders[0]?.close()
+    await waitFor(() => line.filter((p) => p.received().length >= HANDSHAKE_BYTES).length === 1, { timeoutMs: 3000, message: 'one of the line answered' })
+    // The other waits out SWARM_DEFAULTS.parked.waitMs and is closed, counted as refused.
+    const still = line.find((p) => p.received().length === 0) as RawPeer
+    await closedWithin(still, SWARM_DEFAULTS.parked.waitMs + 3000, 'the connection left in line')
+    assert.equal(r.count('torrent_full'), 3)
   })
 
   test('a peer of use (interested) keeps its slot past the idle limit', async () => {

@@ -44,8 +44,8 @@ type PeerGroup = {
   dialers: Set<string>
 }
 
-/** An incoming connection whose handshake came in. */
-type Parked = { wire: PeerWire; guard: WireGuard; socket: net.Socket; address: string; id: string }
+/** An incoming connection whose handshake came in; `forSlot` while it waits for a slot of a full torrent. */
+type Parked = { wire: PeerWire; guard: WireGuard; socket: net.Socket; address: string; id: string; forSlot?: boolean }
 /**
  * Recently written or read pieces kept in memory: what peers ask for next is mostly what just arrived. Small on
  * purpose: every cached piece is a buffer the pool cannot hand out again, so the budget is memory an agent touches
@@ -148,6 +148,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     },
     wantsUpload: (peer) => { ready.add(peer); pump() },
     indexPeersAdded: (t) => dialIndexPeers(t),
+    peerLeft: (t) => { if (parked.waitingFor(t.infoHash) > 0) unparkFor(t) },
     detached: (t) => {
       lastAnnounce.delete(t)
       const g = groupOf.get(t)
@@ -215,21 +216,36 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       sink.feed(first)
     }
   }
-  /** An incoming connection whose handshake named `t`: answer it and hand it over (a full torrent: see takeIdleSlot). */
+  /**
+   * An incoming connection whose handshake named `t`: answer it and hand it over. A full torrent gives it the slot of
+   * a peer of no use for a while (takeIdleSlot), else it waits in line for the next slot that frees (parked).
+   */
   const answer = (t: NativeTorrent, c: Parked): void => {
     if (t.stopped) { c.socket.destroy(); return }
     if (t.peers.size >= limits.maxPeersPerTorrent) {
+      // A slot freed here goes to the connections already in line, the oldest first (peerLeft hands it over).
+      const inLine = parked.waitingFor(t.infoHash) > 0
       const idle = t.takeIdleSlot(Math.min(limits.idleMs, REPLACE_IDLE_MS))
-      if (!idle) { dropped('torrent_full', c.address); c.socket.destroy(); return }
-      dropped('idle', idle.address)
+      if (idle) dropped('idle', idle.address)
+      if (!idle || inLine) {
+        if (!parked.park(t.infoHash, { ...c, forSlot: true })) dropped('torrent_full', c.address)
+        return
+      }
     }
     if (isColonyPeer(c.id)) groupFor(t)?.dialers.add(c.id)
     c.guard.setBounds({ pieces: t.count, pieceLength: t.pieceLength })
     c.wire.handshake(t.infoHash, peerId, { dht: false, fast: false })
     t.attach(new NativePeer(c.wire, c.guard, c.socket, c.address, false))
   }
-  const parked = new ParkedConnections<Parked>({ maxPerTorrent: limits.maxPeersPerTorrent })
-  const unparkFor = (t: NativeTorrent): void => { for (const c of parked.take(t.infoHash)) answer(t, c) }
+  const parked = new ParkedConnections<Parked>({
+    maxPerTorrent: limits.maxPeersPerTorrent,
+    expired: (c) => { if (c.forSlot) dropped('torrent_full', c.address) },
+  })
+  /** Hands `t` the connections waiting for it, oldest first, as many as it has free slots. */
+  const unparkFor = (t: NativeTorrent): void => {
+    if (t.stopped) return
+    for (const c of parked.take(t.infoHash, limits.maxPeersPerTorrent - t.peers.size)) answer(t, c)
+  }
 
   const server = net.createServer({ pauseOnConnect: true }, (accepted) => {
     const sink: ByteSink = { feed: noop }

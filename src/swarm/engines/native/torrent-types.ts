@@ -50,6 +50,8 @@ export type NativeTorrentContext = {
   detached: (t: NativeTorrent) => void
   /** The torrent heard of peers from the index: the engine dials them if no peer is of use. */
   indexPeersAdded: (t: NativeTorrent) => void
+  /** A peer left the torrent: its slot is free for a connection waiting in line. */
+  peerLeft: (t: NativeTorrent) => void
 }
 
 export type NativeTorrentOptions = {

@@ -216,12 +216,14 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
   }
 
   #detach(peer: NativePeer): void {
-    if (this.peers.get(peer.peerId) === peer) this.peers.delete(peer.peerId)
+    const left = this.peers.get(peer.peerId) === peer
+    if (left) this.peers.delete(peer.peerId)
     this.#avail.remove(peer)
     this.#inFlight.dropPeer(peer)
     this.#plan?.forget(peer)
     peer.close()
     this.#refillAll()
+    if (left) this.#ctx.peerLeft(this)
   }
 
   /** The peer has new pieces: `index`, or -1 for a whole bitfield. */
