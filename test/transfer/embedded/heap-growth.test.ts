@@ -24,8 +24,17 @@ async function peakOldSpace(mode: 'limit' | 'v8-max'): Promise<number> {
 
 describe('limitHeapGrowth', { timeout: 60_000 }, () => {
   test('keeps an old generation nearer its live size than V8 does by default on a quiet machine', async () => {
-    const [wide, limited] = await Promise.all([peakOldSpace('v8-max'), peakOldSpace('limit')])
-    assert.ok(limited < wide * 0.85, `old space peaked at ${(limited / 2 ** 20).toFixed(1)} MB limited, ${(wide / 2 ** 20).toFixed(1)} MB with V8's largest factor`)
+    // Three runs of each, alternating, compared by their medians: where a collection lands against the child's
+    // samples moves one run's peak by a tenth or more (the wide child peaked at 110–172 MB in runs of one day).
+    const wide: number[] = []
+    const limited: number[] = []
+    for (let i = 0; i < 3; i++) {
+      wide.push(await peakOldSpace('v8-max'))
+      limited.push(await peakOldSpace('limit'))
+    }
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[1] as number
+    const mb = (xs: number[]): string => xs.map((x) => (x / 2 ** 20).toFixed(1)).join(', ')
+    assert.ok(median(limited) < median(wide) * 0.85, `old space peaked at ${mb(limited)} MB limited, ${mb(wide)} MB with V8's largest factor`)
   })
 
   test("leaves the process's own --heap-growing-percent in place", () => {
