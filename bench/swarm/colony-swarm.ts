@@ -24,7 +24,7 @@ export type AgentProcessOptions = {
   segmentSize?: string
 }
 
-export type AgentProcess = { url: string; pid: number; proc: ChildProcess; output: () => string; stop: () => Promise<void> }
+export type AgentProcess = { url: string; pid: number; proc: ChildProcess; dataDir: string; output: () => string; stop: () => Promise<void> }
 
 export async function startAgentProcess(options: AgentProcessOptions): Promise<AgentProcess> {
   await mkdir(options.dataDir, { recursive: true })
@@ -68,7 +68,7 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<A
     throw err
   }
   if (proc.pid === undefined) throw new Error('agent did not start')
-  return { url, pid: proc.pid, proc, output: () => out, stop: () => stopProcess(proc) }
+  return { url, pid: proc.pid, proc, dataDir: options.dataDir, output: () => out, stop: () => stopProcess(proc) }
 }
 
 export type AgentFleet = { agents: AgentProcess[]; stop: () => Promise<void> }

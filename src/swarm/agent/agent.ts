@@ -104,7 +104,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
       // A finished object is revalidated: the same version is returned as is, a changed one gets a new torrent.
       const probe = await probeOrigin(u.href, allow)
       if (probe.key === existing.probe.key) {
-        const actual = existing.info().sha256
+        const actual = sha256 ? await existing.sha256().catch(() => undefined) : undefined
         if (sha256 && actual && actual !== sha256.toLowerCase()) {
           throw new SwarmError('SWARM_SHA256_MISMATCH', `sha256 of ${u.href} is ${actual}, expected ${sha256.toLowerCase()}`, { details: { url: u.href, actual, expected: sha256 } })
         }

@@ -24,6 +24,11 @@ export type ClaimHost = {
   /** The object file: it follows `held.name`. */
   file: () => string
   held: DownloadHolding
+  /**
+   * The caller named the object's SHA-256: it is taken as segments complete and checked. Otherwise the pieces'
+   * SHA-1 (against the torrent) is the verification, and the SHA-256 is taken only if asked for later.
+   */
+  checkSha256: boolean
   /** Aborted when the download is cancelled. */
   signal: AbortSignal
   /** Aborted when the download is cancelled or a follower gives up on the swarm (back-to-source). */
@@ -48,7 +53,7 @@ export async function claimAndFetch(h: ClaimHost): Promise<void> {
   const { ctx, probe, held } = h
   const signal = h.swarmSignal
   h.setState('waiting')
-  const parts = new PartSet({ engine: ctx.engine, dir: path.join(h.dir, DATA_LAYOUT.partsDir), objectFile: h.file(), trackers: ctx.trackers, length: probe.length, log: ctx.log })
+  const parts = new PartSet({ engine: ctx.engine, dir: path.join(h.dir, DATA_LAYOUT.partsDir), objectFile: h.file(), trackers: ctx.trackers, length: probe.length, log: ctx.log, digest: h.checkSha256 })
   held.parts = parts
   parts.addPeers(h.peers())
   parts.on('progress', h.progress)
@@ -146,11 +151,11 @@ async function finishParts(h: ClaimHost, claim?: LeaderClaim): Promise<void> {
     comment: probe.url, source: torrentSource(probe.key),
   })
   if (!claim) {
-    // A follower completes once every segment is verified and the object's SHA-256 is known (GET /v1/objects
-    // serves from the segments meanwhile); writing the single object file and seeding the whole-object
+    // A follower completes once every segment is verified and, when the caller named one, the object's SHA-256
+    // is known (GET /v1/objects serves from the segments meanwhile); writing the single object file and seeding the whole-object
     // torrent follow, off the completion path — every agent finishing its last segment at once would
     // otherwise copy F bytes each at the same moment.
-    held.sha256 = await parts.sha256()
+    if (h.checkSha256) held.sha256 = await parts.sha256()
     held.infoHash = parsed.infoHash
     held.assembly = (async () => {
       if (assemble) await assembleParts(parts.ranges(), h.file(), { sha256: false })
@@ -163,7 +168,7 @@ async function finishParts(h: ClaimHost, claim?: LeaderClaim): Promise<void> {
     held.assembly.catch(h.fail)
     return
   }
-  held.sha256 = await parts.sha256()
+  if (h.checkSha256) held.sha256 = await parts.sha256()
   if (assemble) await assembleParts(parts.ranges(), h.file(), { sha256: false })
   held.assembled = true
   await writeFile(h.torrentPath, torrent)

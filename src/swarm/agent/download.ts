@@ -251,7 +251,7 @@ export class Download extends EventEmitter<DownloadEvents> {
   #claimHost(torrentPath: string): ClaimHost {
     return {
       ctx: this.#ctx, id: this.id, probe: this.probe as OriginProbe, dir: this.dir as string, torrentPath,
-      file: () => this.file as string, held: this.#held, signal: this.#abort.signal, swarmSignal: this.#swarmSignal,
+      file: () => this.file as string, held: this.#held, checkSha256: this.expectedSha256 !== undefined, signal: this.#abort.signal, swarmSignal: this.#swarmSignal,
       peers: () => this.#peers.all, state: () => this.state, setState: (s) => this.#setState(s),
       progress: () => this.emit('progress'), onBan: (p) => this.#onBan(p),
       joinSwarm: (t, complete, superSeed) => this.#joinSwarm(t, complete, superSeed),
@@ -286,8 +286,9 @@ export class Download extends EventEmitter<DownloadEvents> {
   }
 
   async #complete(): Promise<void> {
-    const file = this.file as string
-    this.#held.sha256 ??= await sha256Parts([{ file, offset: 0 }])
+    // The pieces passed their SHA-1 against the torrent; the whole object's SHA-256 (another pass over F bytes) is
+    // taken when the caller named one to check, or later when asked (sha256()).
+    if (this.expectedSha256) await this.sha256()
     this.completedAt = new Date()
     // complete.json says the object file is whole: written once it is (after assembly, for a follower).
     if (!this.#held.assembly) await this.#writeCompleteMark()
@@ -299,6 +300,18 @@ export class Download extends EventEmitter<DownloadEvents> {
     this.#setState('seeding')
     if (this.#held.assembly) void this.#held.assembly.then(() => this.#scheduleSeedStop(), () => undefined)
     else this.#scheduleSeedStop()
+  }
+
+  /**
+   * The object's SHA-256, taken once: from the origin fetch (a leader), as segments completed (when the caller
+   * named one), or now from the verified bytes on disk. Only for a complete download.
+   */
+  async sha256(): Promise<string> {
+    if (this.#held.sha256) return this.#held.sha256
+    const parts = this.#held.assembled ? undefined : this.#held.parts
+    const sha256 = parts ? await parts.sha256() : await sha256Parts([{ file: this.file as string, offset: 0 }])
+    this.#held.sha256 ??= sha256
+    return this.#held.sha256
   }
 
   async #writeCompleteMark(): Promise<void> {

@@ -8,7 +8,7 @@ import type { EngineTorrent, SwarmEngine } from '../engines/engine.ts'
 import type { IndexPeer } from '../index-store/swarm-index.ts'
 import { SwarmError } from '../errors.ts'
 import { SegmentDigest } from './segment-digest.ts'
-import { layoutFromPart, segmentAt, segmentLength, segmentStart, type FileRange, type SegmentLayout } from './segments.ts'
+import { layoutFromPart, segmentAt, segmentLength, segmentStart, sha256Parts, type FileRange, type SegmentLayout } from './segments.ts'
 import { SWARM_DEFAULTS } from '../defaults.ts'
 import { isSafeSingleFile, parseTorrentFile } from '../torrent-file.ts'
 import { DATA_LAYOUT, parsePartName, partName } from '../wire-format.ts'
@@ -39,6 +39,11 @@ export type PartSetOptions = {
   objectFile?: string
   /** No verified byte for this long while segments are missing → re-add them. @defaultValue SWARM_DEFAULTS.agent.partStallMs */
   stallMs?: number
+  /**
+   * Take the object's SHA-256 segment by segment as they complete (the caller will check it). Without, sha256()
+   * reads every segment when it is called. @defaultValue true
+   */
+  digest?: boolean
 }
 
 export class PartSet extends EventEmitter<PartSetEvents> {
@@ -182,15 +187,19 @@ export class PartSet extends EventEmitter<PartSetEvents> {
   }
 
   #digestOf(): SegmentDigest | undefined {
+    if (this.#opts.digest === false) return undefined
     if (!this.#digest && this.layout) this.#digest = new SegmentDigest(this.layout.count, (k) => this.placeOf(k))
     return this.#digest
   }
 
-  /** The object's SHA-256 once every segment is verified (hashed segment by segment as they completed). */
+  /**
+   * The object's SHA-256 once every segment is verified: hashed segment by segment as they completed, or (without
+   * `digest`) read from every segment now.
+   */
   async sha256(): Promise<string> {
+    if (!this.layout) throw new SwarmError('SWARM_ENGINE_FAILED', 'no segment layout yet')
     const digest = this.#digestOf()
-    if (!digest) throw new SwarmError('SWARM_ENGINE_FAILED', 'no segment layout yet')
-    return await digest.digest()
+    return digest ? await digest.digest() : await sha256Parts(this.ranges())
   }
 
   /** Every segment's piece hashes in order: the whole-object torrent's `pieces`. */

@@ -139,7 +139,7 @@ for (const engine of ['aria2', 'native'] as const) {
     test('a partial download resumes after an agent restart', async () => {
       const dataDir = `${dir}/resumer`
       let a = await startAgent({ engine, dataDir, index, trackers: [tracker.announce], allowHosts: [host], downloadLimit: 400 * 1024 })
-      const d = await requestDownload(origin.url, { agent: a.url })
+      const d = await requestDownload(origin.url, { agent: a.url, sha256: origin.sha256 })
       await waitFor(async () => {
         const info = await getDownload(d.id, { agent: a.url })
         return info.state === 'swarm' && info.bytes.done > origin.body.length / 4
@@ -169,6 +169,21 @@ for (const engine of ['aria2', 'native'] as const) {
       const obj = await fetch(`${fresh.url}/v1/objects?url=${encodeURIComponent(origin.url)}&sha256=${wrong}`)
       assert.equal(obj.status, 422)
       assert.equal(((await obj.json()) as { error: { code: string } }).error.code, 'SWARM_SHA256_MISMATCH')
+    })
+
+    test('without a sha256 a peer checks pieces only; a later request naming one has the object hashed and checked', async () => {
+      const peer = await agent('no-sha')
+      const d = await requestDownload(origin.url, { agent: peer.url })
+      const done = await waitForDownload(d.id, { agent: peer.url, timeoutMs: 20_000 })
+      assert.equal(done.role, 'peer')
+      assert.equal(done.sha256, undefined, 'no whole-object hash was asked for')
+      const wrong = 'cd'.repeat(32)
+      const res = await fetch(`${peer.url}/v1/downloads`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ url: origin.url, sha256: wrong }) })
+      assert.equal(res.status, 422)
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'SWARM_SHA256_MISMATCH')
+      const again = await requestDownload(origin.url, { agent: peer.url, sha256: origin.sha256 })
+      assert.equal(again.id, d.id)
+      assert.equal((await getDownload(d.id, { agent: peer.url })).sha256, origin.sha256)
     })
 
     test('seeding stops after the seed time, the file stays served; DELETE removes the download and its files', async () => {
@@ -246,7 +261,7 @@ for (const engine of ['aria2', 'native'] as const) {
       const denied = await fetch(`${guarded.url}/v1/downloads`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ url: origin.url }) })
       assert.equal(denied.status, 401)
       assert.equal((await fetch(`${guarded.url}/v1/downloads`)).status, 200, 'reads stay open')
-      const ok = await requestDownload(origin.url, { agent: guarded.url, token: 's3cret' })
+      const ok = await requestDownload(origin.url, { agent: guarded.url, token: 's3cret', sha256: origin.sha256 })
       assert.equal((await waitForDownload(ok.id, { agent: guarded.url, timeoutMs: 20_000 })).sha256, origin.sha256)
       const del = await fetch(`${guarded.url}/v1/downloads/${ok.id}`, { method: 'DELETE' })
       assert.equal(del.status, 401)

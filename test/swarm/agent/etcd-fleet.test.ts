@@ -116,7 +116,7 @@ describe('swarm fleet on etcd (agent processes)', { timeout: 150_000 }, () => {
     const port = await freePort()
     const slow = await spawnAgent('slow', ['--download-limit', '1MB/s'], port)
     agents.push(slow)
-    const d = await requestDownload(o.url, { agent: slow.url })
+    const d = await requestDownload(o.url, { agent: slow.url, sha256: o.sha256 })
     await waitFor(async () => (await getDownload(d.id, { agent: slow.url })).bytes.done > 1024 * 1024, { timeoutMs: 30_000, message: '1 MiB on disk' })
     slow.proc.kill('SIGKILL')
     await new Promise((r) => slow.proc.once('exit', r))
