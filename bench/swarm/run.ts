@@ -59,10 +59,11 @@ type Log = (line: string) => void
 const log: Log = (line) => { process.stdout.write(`${line}\n`) }
 
 /**
- * Writes and deletes `bytes` in the work directory before cpu mode's first run. On a virtual machine the first
- * write to memory the guest never touched costs several times a later one (the host backs it then: 4 GiB into
- * /dev/shm took 6.8 s of kernel time on a fresh machine, 1.5 s once done before), and it would fall on whichever
- * swarm runs first (colony's).
+ * Writes and deletes `bytes` in the work directory right before each swarm of cpu mode. On a virtual machine
+ * memory the host does not back yet costs several times more to write the first time (4 GiB into /dev/shm: 6.8 s
+ * of kernel time on a fresh machine, 1.5 s right after the same write), and a guest that reports its free pages
+ * to the host gets cold memory back after a while; without this, colony's kernel time ranged 3.3–9.0 s over runs
+ * of one invocation (user time 6.9–7.4 s) and aria2c's, measured second, did not.
  */
 async function warmMemory(workDir: string, bytes: number): Promise<void> {
   const file = path.join(workDir, 'warm-up.bin')
@@ -187,6 +188,7 @@ async function runCpu(p: ReturnType<typeof parseCommand>, workDir: string, etcd:
   const origin: DemoOrigin = await startDemoOrigin({ size: F })
   const result: Record<string, number | string> = { F, N }
   const dir = path.join(workDir, 'cpu')
+  const warm = (): Promise<void> => warmMemory(workDir, 2 * (N + 1) * F)
   let torrent: Buffer | undefined
   try {
     if (!bool(p, 'skip-colony')) {
@@ -199,6 +201,7 @@ async function runCpu(p: ReturnType<typeof parseCommand>, workDir: string, etcd:
         // The seeder takes the object from the origin first, outside the measured window.
         await runColonyDownloads([seeder], { url: origin.url, timeoutMs, meterPids: [] })
         torrent = await fetchTorrent(origin.url, { agent: seeder.url })
+        await warm()
         // No sha256 in the requests: as aria2c's, the agents' pieces are checked against the torrent's SHA-1, and
         // the files are hashed here, after the measured window.
         const r = await runColonyDownloads(leechers, { url: origin.url, timeoutMs, meterPids: fleet.agents.map((a) => a.pid), settle: true })
@@ -234,6 +237,7 @@ async function runCpu(p: ReturnType<typeof parseCommand>, workDir: string, etcd:
           await writeFile(path.join(seedDir, name), origin.body)
           await createTorrentFile(path.join(seedDir, name), torrentPath, trackers[0]?.httpAnnounceUrl ?? '', choosePieceLength(F))
         }
+        await warm()
         const r: SwarmRunResult = await runAria2Swarm({
           torrentPath, seedDir, fileName: name, n: N, workDir: aria, trackers: trackers.map((t) => t.httpAnnounceUrl),
           seederAnnounced: () => trackers.some((t) => t.stats().seeders >= 1), timeoutMs, log,
@@ -313,8 +317,6 @@ async function capsRuns(p: ReturnType<typeof parseCommand>, workDir: string, etc
 
 /** cpu mode, `runs` times: colony's and aria2c's MB per CPU-second (lower is worse) and colony's share of aria2c's. */
 async function cpuRuns(p: ReturnType<typeof parseCommand>, workDir: string, etcd: Service, timeoutMs: number, runs: number): Promise<Record<string, unknown>> {
-  const F = parseSize(str(p, 'cpu-size') ?? str(p, 'size') ?? '128MB')
-  await warmMemory(workDir, 2 * ((num(p, 'cpu-agents') ?? num(p, 'agents') ?? 16) + 1) * F)
   const all = await repeat(runs, 'cpu', () => runCpu(p, workDir, etcd, timeoutMs))
   const summary = {
     colonyMBPerCpuSecond: spread(all, 'colonyMBPerCpuSecond', true), aria2MBPerCpuSecond: spread(all, 'aria2MBPerCpuSecond', true),
