@@ -3,7 +3,7 @@
 //   mode cpu:  no caps → MB delivered per CPU-second, colony's agents vs a swarm of stock aria2c clients.
 // Loopback only, bounded (--timeout per phase), everything it starts is stopped; data lives on tmpfs.
 import { createHash } from 'node:crypto'
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { formatHelp, num, parseCommand, str, bool, type CommandSpec } from '../../src/shared/cli-options.ts'
@@ -18,6 +18,7 @@ import { runColonyDownloads, startAgentFleet, type AgentFleet } from './colony-s
 import { killAll, track } from './children.ts'
 import { runHttpClients } from './http-clients.ts'
 import { readCpuSeconds } from './proc-stats.ts'
+import { warmMemory } from '../warm-memory.ts'
 import { mb, percentile, secs, swarmBoundSeconds, twoPhaseBoundSeconds } from './stats.ts'
 
 const SPEC: CommandSpec = {
@@ -58,21 +59,10 @@ const SPEC: CommandSpec = {
 type Log = (line: string) => void
 const log: Log = (line) => { process.stdout.write(`${line}\n`) }
 
-/**
- * Writes and deletes `bytes` in the work directory right before each swarm of cpu mode. On a virtual machine
- * memory the host does not back yet costs several times more to write the first time (4 GiB into /dev/shm: 6.8 s
- * of kernel time on a fresh machine, 1.5 s right after the same write), and a guest that reports its free pages
- * to the host gets cold memory back after a while; without this, colony's kernel time ranged 3.3–9.0 s over runs
- * of one invocation (user time 6.9–7.4 s) and aria2c's, measured second, did not.
- */
-async function warmMemory(workDir: string, bytes: number): Promise<void> {
-  const file = path.join(workDir, 'warm-up.bin')
-  const chunk = Buffer.alloc(64 * 1024 * 1024, 1)
-  const t0 = performance.now()
-  const fh = await open(file, 'w')
-  try { for (let at = 0; at < bytes; at += chunk.length) await fh.write(chunk, 0, Math.min(chunk.length, bytes - at)) } finally { await fh.close() }
-  await rm(file, { force: true })
-  log(`memory warmed: ${mb(bytes)} MB written and deleted in the work directory in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+/** Writes and deletes 2·(N+1)·F bytes in the work directory right before each swarm (bench/warm-memory.ts). */
+async function warmBefore(workDir: string, bytes: number): Promise<void> {
+  const s = await warmMemory(path.join(workDir, 'warm-up.bin'), bytes)
+  log(`memory warmed: ${mb(bytes)} MB written and deleted in the work directory in ${s.toFixed(1)} s`)
 }
 
 async function hashFile(file: string): Promise<string> {
@@ -188,7 +178,7 @@ async function runCpu(p: ReturnType<typeof parseCommand>, workDir: string, etcd:
   const origin: DemoOrigin = await startDemoOrigin({ size: F })
   const result: Record<string, number | string> = { F, N }
   const dir = path.join(workDir, 'cpu')
-  const warm = (): Promise<void> => warmMemory(workDir, 2 * (N + 1) * F)
+  const warm = (): Promise<void> => warmBefore(workDir, 2 * (N + 1) * F)
   let torrent: Buffer | undefined
   try {
     if (!bool(p, 'skip-colony')) {

@@ -6,6 +6,7 @@
 //   node bench/transfer/cpu-pair.ts --shape mid --profile            # + colony under --cpu-prof, top frames per thread
 //   node bench/transfer/cpu-pair.ts --baseline /tmp/colony-before   # + that checkout's colony in the same rotation
 //   node bench/transfer/cpu-pair.ts --shape tiny --colony-b-args="--workers 1"   # + colony with other flags ("colony-b")
+//   node bench/transfer/cpu-pair.ts --shape large --scale 5   # mid and large: 5× the files and bytes (~2 GB of segments)
 // Work files live under /dev/shm (tmpfs) so neither tool pays the disk's state left by the other. Each run also
 // prints the origin's (nginx's) CPU-seconds during it, and the medians a cores-bound: (tool + origin CPU) / cores,
 // the shortest wall the run's CPU allows on this machine.
@@ -19,6 +20,7 @@ import { parseArgs } from 'node:util'
 import { startNginx } from '../../support/services.ts'
 import { buildBenchLibrary, buildShapeLibrary } from './library.ts'
 import { isMainThreadProfile, summariseProfiles } from './profile.ts'
+import { warmMemory } from '../warm-memory.ts'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 const { values: flags } = parseArgs({
@@ -26,6 +28,8 @@ const { values: flags } = parseArgs({
     shape: { type: 'string', default: 'mid' },
     to: { type: 'string', default: 'dir' },
     pairs: { type: 'string', default: '3' },
+    /** mid and large: this many times the default library's files and bytes (start-up weighs less in a longer run). */
+    scale: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
     'skip-rclone': { type: 'boolean', default: false },
     'colony-args': { type: 'string', default: '' },
@@ -78,9 +82,12 @@ const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - 
 async function main(): Promise<void> {
   await mkdir(work, { recursive: true })
   const large = flags.shape === 'large'
+  const scale = Number(flags.scale)
+  if (!(Number.isInteger(scale) && scale >= 1)) throw new Error(`--scale wants a whole number ≥ 1, got ${flags.scale}`)
   // tiny: ~6,000 files of 100–400 B under vod/s*/ (the far-origin bench's shape), per-file cost alone.
   const built = flags.shape === 'tiny' ? { library: buildShapeLibrary('tiny', 6000, 'vod'), largeClasses: [], smallClasses: undefined }
-    : large ? buildBenchLibrary({ files: 210, bytes: 400e6, largeFiles: 200 }) : buildBenchLibrary({ files: 3000, bytes: 385e6, largeFiles: 0 })
+    : large ? buildBenchLibrary({ files: 210 * scale, bytes: 400e6 * scale, largeFiles: 200 * scale })
+    : buildBenchLibrary({ files: 3000 * scale, bytes: 385e6 * scale, largeFiles: 0 })
   const originDir = path.join(work, 'origin')
   const written = await built.library.writeTo(originDir, { concurrency: 32 })
   const nginx = await startNginx({ root: originDir, workers: 2, server: 'location / { autoindex on; }' })
@@ -117,6 +124,8 @@ async function main(): Promise<void> {
     const order = i % 2 === 0 ? tools : tools.reverse()
     for (const tool of order) {
       if (tool === 'rclone' && flags['skip-rclone']) continue
+      // Each run writes its destination into fresh pages: it starts on warmed memory (bench/warm-memory.ts).
+      await warmMemory(path.join(work, 'warm-up.bin'), 2 * bytes)
       const originPid = nginx.proc?.pid ?? 0
       const originBefore = await treeCpuSeconds(originPid)
       const r = tool === 'rclone' ? await timed('rclone', rcloneArgs(i))
