@@ -73,7 +73,7 @@ export const TRANSFER_SPEC: CommandSpec = {
     'concurrency-min': { type: 'number', description: 'fewest copies in flight with --concurrency auto', default: TRANSFER_DEFAULTS.adaptive.min },
     'concurrency-max': { type: 'number', description: 'most copies in flight with --concurrency auto', default: TRANSFER_DEFAULTS.adaptive.max },
     pipelining: { type: 'number', description: 'GETs in flight on one connection to an HTTP origin (HTTP/1.1 pipelining; 1 = off): saves CPU per file on an origin of small files that handles it', default: TRANSFER_DEFAULTS.http.pipelining },
-    workers: { type: 'number', description: 'copy worker threads (0 = copy on the main thread; the default is one per core but one, none on 2 cores)', default: defaultCopyWorkers() },
+    workers: { type: 'number', description: 'copy worker threads (0 = copy on the main thread; the default is one per core but one, two on 2 cores, none on 1)', default: defaultCopyWorkers() },
     state: { type: 'string', description: 'directory for journals', default: E.stateDir, placeholder: 'dir' },
     run: { type: 'string', description: 'journal name (default: derived from sources + destination); the same name resumes', placeholder: 'name' },
     report: { type: 'string', description: 'write the JSON report to this file', placeholder: 'file' },

@@ -4,16 +4,16 @@
 import os from 'node:os'
 
 /**
- * Copy worker threads: one per core but one from 3 cores on; none on 1 or 2 cores, where the main thread copies
- * too. The main thread crawls, journals and hands out files, and a worker costs a fixed 0.1–0.2 CPU-s to start (its
- * own Node and module graph) and a message per batch of outcomes; what one worker buys is the main thread's
- * per-file work running beside the copies. On 2 cores that paid on none of the bench libraries but the tiny one
- * (100–500 B files: ~10 % faster, the same CPU), and cost 20–30 % of the CPU on segments of 0.8–2 MB and to S3
- * (docs/benchmarks/transfer.md).
+ * Copy worker threads: one per core but one from 3 cores on, two on 2 cores; none on 1 core, where the main thread
+ * copies. The main thread crawls, journals and hands out files. A worker costs a fixed 0.1–0.2 CPU-s to start (its
+ * own Node and module graph) and a message per batch of outcomes, which shows only in runs of a second or two; in
+ * longer runs on 2 cores two workers copy on both cores for the same CPU: ~1.9 GB of 50–200 KB files in 2.67 s
+ * against 3.67 s with the main thread copying (4.15 and 4.09 CPU-s), 2 MB segments in 1.26 s against 1.75 s, and
+ * 500k tiny files in 50 s against 3 min 24 s; one worker is slower than two (docs/benchmarks/transfer.md).
  */
 export function defaultCopyWorkers(): number {
   const cores = os.availableParallelism()
-  return cores <= 2 ? 0 : cores - 1
+  return cores <= 1 ? 0 : Math.max(2, cores - 1)
 }
 
 const MiB = 1024 * 1024

@@ -1,6 +1,6 @@
 // Runs copyFile for the engine, in-process or on worker threads, each copier with its own HTTP pools and
-// destination client. By default (defaultCopyWorkers()) copies run on one worker per core but one, off the
-// coordinator's thread, which keeps queue and journal; on 2 cores the coordinator copies too.
+// destination client. By default (defaultCopyWorkers()) copies run on worker threads (one per core but one, two on
+// 2 cores), off the coordinator's thread, which keeps queue and journal; with `workers: 0` the coordinator copies.
 import module from 'node:module'
 import { Worker } from 'node:worker_threads'
 import { HostAllowList } from '../../shared/allow-host.ts'

@@ -49,7 +49,7 @@ export type TransferOptions = {
   concurrencyMax?: number
   /** GETs in flight on one HTTP connection of the copies (HTTP/1.1 pipelining; 1: off). @defaultValue TRANSFER_DEFAULTS.http.pipelining */
   pipelining?: number
-  /** Copy worker threads; 0 copies on the main thread. @defaultValue defaultCopyWorkers(): one per core but one, none on 2 cores */
+  /** Copy worker threads; 0 copies on the main thread. @defaultValue defaultCopyWorkers(): one per core but one, two on 2 cores, none on 1 */
   workers?: number
   /** Where journals live. @defaultValue TRANSFER_DEFAULTS.embedded.stateDir */
   stateDir?: string
