@@ -109,3 +109,8 @@ export function withDescendants(pids: Iterable<number>): number[] {
   for (const p of pids) walk(p)
   return out
 }
+
+/** utime + stime of a process and its descendants (nginx's master and its workers) in seconds, from /proc. */
+export function treeCpuSeconds(pid: number): number {
+  return withDescendants([pid]).reduce((sum, p) => sum + (readCpuSeconds(p) ?? 0), 0)
+}

@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util'
 import { startNginx } from '../../support/services.ts'
 import { buildBenchLibrary, buildShapeLibrary } from './library.ts'
 import { isMainThreadProfile, summariseProfiles } from './profile.ts'
+import { treeCpuSeconds } from '../swarm/proc-stats.ts'
 import { warmMemory } from '../warm-memory.ts'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
@@ -44,19 +45,6 @@ const { values: flags } = parseArgs({
 const base = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()
 const work = path.join(base, `colony-cpu-pair-${process.pid}`)
 type Run = { tool: string; wallS: number; cpuS: number; userS: number; sysS: number; rssMB: number; code: number | null; originCpuS?: number }
-
-/** CPU-seconds (user + sys) used so far by a process and its direct children (nginx's master and workers), from /proc. */
-async function treeCpuSeconds(pid: number): Promise<number> {
-  const ticks = async (p: number | string): Promise<number> => {
-    const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '')
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return Number(f[11] ?? 0) + Number(f[12] ?? 0)
-  }
-  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean)
-  let total = await ticks(pid)
-  for (const c of children) total += await ticks(c)
-  return total / 100
-}
 
 /** Runs a command under /usr/bin/time; CPU is the whole process tree's (waited-for children included). */
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run & { stderr: string }> {
@@ -127,11 +115,11 @@ async function main(): Promise<void> {
       // Each run writes its destination into fresh pages: it starts on warmed memory (bench/warm-memory.ts).
       await warmMemory(path.join(work, 'warm-up.bin'), 2 * bytes)
       const originPid = nginx.proc?.pid ?? 0
-      const originBefore = await treeCpuSeconds(originPid)
+      const originBefore = treeCpuSeconds(originPid)
       const r = tool === 'rclone' ? await timed('rclone', rcloneArgs(i))
         : await timed(process.execPath, colonyArgs(i, tool, tool === 'before' ? flags.baseline ?? repo : repo), s3Env)
       r.tool = tool
-      r.originCpuS = await treeCpuSeconds(originPid) - originBefore
+      r.originCpuS = treeCpuSeconds(originPid) - originBefore
       if (r.code !== 0) process.stderr.write(`  ${tool} exit ${r.code}: ${r.stderr}\n`)
       await rm(path.join(work, `state-${tool}-${i}`), { recursive: true, force: true })
       process.stderr.write(`  ${tool.padEnd(6)} wall ${r.wallS.toFixed(2)} s  cpu ${r.cpuS.toFixed(2)} s (user ${r.userS.toFixed(2)}, sys ${r.sysS.toFixed(2)})  rss ${r.rssMB.toFixed(0)} MB  ${((bytes / 1e6) / r.wallS).toFixed(0)} MB/s  origin cpu ${r.originCpuS.toFixed(2)} s  load ${os.loadavg()[0]?.toFixed(1)}\n`)

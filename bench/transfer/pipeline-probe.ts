@@ -2,10 +2,11 @@
 // versus D pipelined per connection with one write per batch of requests.
 //   node bench/transfer/pipeline-probe.ts [--files 6000] [--conns 64] [--depth 1,4,8] [--reps 3]
 import net from 'node:net'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { startNginx } from '../../support/services.ts'
+import { treeCpuSeconds } from '../swarm/proc-stats.ts'
 
 const { values: f } = parseArgs({ options: { files: { type: 'string', default: '6000' }, conns: { type: 'string', default: '64' }, depth: { type: 'string', default: '1,4,8' }, reps: { type: 'string', default: '3' } } })
 const files = Number(f.files)
@@ -13,18 +14,12 @@ const root = `/dev/shm/pipeline-probe-${process.pid}`
 await mkdir(path.join(root, 'v'), { recursive: true })
 for (let i = 0; i < files; i++) await writeFile(path.join(root, 'v', `s${i}.ts`), Buffer.alloc(100 + (i * 37) % 300, 65))
 const nginx = await startNginx({ root, workers: 2 })
-const ticks = async (pid: number): Promise<number> => {
-  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean)
-  let t = 0
-  for (const p of [String(pid), ...children]) { const s = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => ''); const x = s.slice(s.lastIndexOf(')') + 2).split(' '); t += Number(x[11] ?? 0) + Number(x[12] ?? 0) }
-  return t / 100
-}
 
 async function run(conns: number, depth: number): Promise<{ wall: number; cpu: number; origin: number; writes: number }> {
   let next = 0
   let done = 0
   let writes = 0
-  const o0 = await ticks(nginx.proc?.pid ?? 0)
+  const o0 = treeCpuSeconds(nginx.proc?.pid ?? 0)
   const c0 = process.cpuUsage()
   const t0 = performance.now()
   const req = (): string => `GET /v/s${next++}.ts HTTP/1.1\r\nhost: 127.0.0.1\r\nuser-agent: probe\r\naccept: */*\r\n\r\n`
@@ -58,7 +53,7 @@ async function run(conns: number, depth: number): Promise<{ wall: number; cpu: n
   })
   const wall = performance.now() - t0
   const c = process.cpuUsage(c0)
-  return { wall: wall / 1000, cpu: (c.user + c.system) / 1e6, origin: (await ticks(nginx.proc?.pid ?? 0)) - o0, writes }
+  return { wall: wall / 1000, cpu: (c.user + c.system) / 1e6, origin: treeCpuSeconds(nginx.proc?.pid ?? 0) - o0, writes }
 }
 
 try {
