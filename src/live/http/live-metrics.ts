@@ -1,4 +1,3 @@
-import { collectDefaultMetrics } from 'prom-client'
 import { Counter, Gauge, createMetricsRegistry, type Registry } from '../../shared/metrics.ts'
 import type { ConnectionGuard } from './connection-guard.ts'
 import type { HubStats } from '../core/hub-state.ts'
@@ -11,18 +10,8 @@ export type LiveMetrics = {
   refused: Counter<'code'>
 }
 
-/**
- * Node's default series, with the event-loop lag sampled every 100 ms instead of prom-client's 10 ms: that
- * timer wakes an otherwise idle worker 100 times a second, about 1% of a core per process.
- */
-function createLiveRegistry(): Registry {
-  const registry = createMetricsRegistry({ defaults: false })
-  collectDefaultMetrics({ register: registry, prefix: 'colony_', eventLoopMonitoringPrecision: 100 })
-  return registry
-}
-
 /** Hot-path counters live as plain numbers in the hub; a scrape turns them into Prometheus series. */
-export function createLiveMetrics(stats: HubStats, forwarders: () => readonly PeerForwarder[], guard: ConnectionGuard, registry = createLiveRegistry()): LiveMetrics {
+export function createLiveMetrics(stats: HubStats, forwarders: () => readonly PeerForwarder[], guard: ConnectionGuard, registry = createMetricsRegistry()): LiveMetrics {
   const gauge = (name: string, help: string, read: () => number): void => {
     new Gauge({ name, help, registers: [registry], collect() { this.set(read()) } })
   }
