@@ -37,6 +37,7 @@ const SPEC: CommandSpec = {
     'skip-http': { type: 'boolean', description: 'skip the plain HTTP baseline (it takes N·F/U)' },
     'cpu-size': { type: 'string', description: 'object size in cpu mode (default: --size)', placeholder: 'size' },
     'cpu-agents': { type: 'number', description: 'leechers in cpu mode (default: --agents)' },
+    'cpu-warm-size': { type: 'string', description: 'cpu mode: the agents first share another object of this size, outside the measured window, so the measured swarm runs on optimised code as on agents that run all day (default: the cpu object\'s size); 0 = measure freshly started agents', placeholder: 'size' },
     'cpu-upload': { type: 'string', description: 'cpu mode: cap every peer\'s upload (an aria2c-only reference for caps mode: how fast stock aria2c spreads an already-seeded file under the same caps; default none)', placeholder: 'rate' },
     'skip-aria2': { type: 'boolean', description: 'cpu mode: skip the aria2c swarm' },
     'skip-colony': { type: 'boolean', description: 'cpu mode: skip colony (aria2c only; its torrent comes from transmission-create)' },
@@ -176,7 +177,9 @@ async function runCpu(p: ReturnType<typeof parseCommand>, workDir: string, etcd:
   const N = num(p, 'cpu-agents') ?? num(p, 'agents') ?? 16
   log(`\n== mode cpu: no caps, F=${mb(F)} MB, one seeder + ${N} leechers; MB delivered per CPU-second of all swarm processes`)
   const origin: DemoOrigin = await startDemoOrigin({ size: F })
-  const result: Record<string, number | string> = { F, N }
+  const warmSize = parseSize(str(p, 'cpu-warm-size') ?? String(F))
+  const warmOrigin = warmSize > 0 ? await startDemoOrigin({ size: warmSize, path: '/warm.bin' }) : undefined
+  const result: Record<string, number | string> = { F, N, warmSwarmBytes: warmSize }
   const dir = path.join(workDir, 'cpu')
   const warm = (): Promise<void> => warmBefore(workDir, 2 * (N + 1) * F)
   let torrent: Buffer | undefined
@@ -185,9 +188,19 @@ async function runCpu(p: ReturnType<typeof parseCommand>, workDir: string, etcd:
       const trackers = await startTrackers(num(p, 'trackers') ?? 2)
       let fleet: AgentFleet | undefined
       try {
-        fleet = await startAgentFleet(N + 1, { workDir: path.join(dir, 'colony'), etcd: etcd.url, trackers: trackers.map((t) => t.httpAnnounceUrl), allowHost: origin.hostPort, uploadLimit: 0, ...agentFlagsOf(p) })
+        fleet = await startAgentFleet(N + 1, { workDir: path.join(dir, 'colony'), etcd: etcd.url, trackers: trackers.map((t) => t.httpAnnounceUrl), allowHost: '127.0.0.1', uploadLimit: 0, ...agentFlagsOf(p) })
         const [seeder, ...leechers] = fleet.agents
         if (!seeder) throw new Error('no seeder agent')
+        if (warmOrigin) {
+          // A freshly started agent's first swarm runs its hot paths in V8's interpreter and baseline tiers while
+          // they are compiled (on V8's worker threads, in the measured window); an agent on a host runs for days
+          // and has paid that long before. The warm-up swarm is another object, so the measured one still starts
+          // from empty peers; `--cpu-warm-size 0` measures freshly started agents.
+          const t = performance.now()
+          await runColonyDownloads([seeder], { url: warmOrigin.url, timeoutMs, meterPids: [] })
+          await runColonyDownloads(leechers, { url: warmOrigin.url, timeoutMs, meterPids: [] })
+          log(`colony: warm-up swarm of ${mb(warmSize)} MB in ${((performance.now() - t) / 1000).toFixed(1)} s (outside the measured window)`)
+        }
         // The seeder takes the object from the origin first, outside the measured window.
         await runColonyDownloads([seeder], { url: origin.url, timeoutMs, meterPids: [] })
         torrent = await fetchTorrent(origin.url, { agent: seeder.url })
@@ -250,6 +263,7 @@ async function runCpu(p: ReturnType<typeof parseCommand>, workDir: string, etcd:
     return result
   } finally {
     await origin.close()
+    await warmOrigin?.close()
   }
 }
 
