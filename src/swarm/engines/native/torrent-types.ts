@@ -15,6 +15,30 @@ import type { TokenBucket } from '../../token-bucket.ts'
  * ~150 a second per agent.
  */
 export const HAVE_MAX_DELAY_MS = 250
+/**
+ * Peers whose HAVE batches one HAVE_MAX_DELAY_MS period pays for: a torrent with more peers flushes less often
+ * (the period doubles, up to HAVE_MAX_DELAY_CAP_MS), so an agent's batch writes per second stay bounded as a fleet
+ * grows. The peers it trades with hear sooner, with the requests and blocks it sends them.
+ */
+export const HAVE_PEERS_PER_PERIOD = 16
+/** Longest delay of a HAVE batch, at any number of peers. */
+export const HAVE_MAX_DELAY_CAP_MS = 1000
+
+/** The batch period of a torrent with `peers` peers: HAVE_MAX_DELAY_MS doubled until one period covers them (at most the cap). */
+export function haveDelayMs(peers: number): number {
+  let ms = HAVE_MAX_DELAY_MS
+  while (ms < HAVE_MAX_DELAY_CAP_MS && (ms / HAVE_MAX_DELAY_MS) * HAVE_PEERS_PER_PERIOD < peers) ms *= 2
+  return Math.min(ms, HAVE_MAX_DELAY_CAP_MS)
+}
+
+/**
+ * Milliseconds from `now` (wall clock) to the end of its period of `periodMs`. Every torrent of every agent flushes
+ * its HAVE batch at these shared instants (the periods are HAVE_MAX_DELAY_MS times a power of two, so they nest):
+ * a process whose peers all flush at once reads their batches in one wake-up, not one per connection.
+ */
+export function untilPeriodEnd(now: number, periodMs: number): number {
+  return periodMs - (now % periodMs)
+}
 /** Block size asked of other clients (what every client serves). */
 export const BLOCK = 16 * 1024
 /**
