@@ -2,18 +2,18 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { HaveLog } from '../../../src/swarm/engines/native/have-log.ts'
-import { HAVE_MAX_DELAY_CAP_MS, HAVE_MAX_DELAY_MS, haveDelayMs, untilPeriodEnd } from '../../../src/swarm/engines/native/torrent-types.ts'
+import { HAVE_MAX_DELAY_CAP_MS, HAVE_MAX_DELAY_MS, haveBatchPeriodMs, untilPeriodEnd } from '../../../src/swarm/engines/native/torrent-types.ts'
 
 test('the HAVE batch period doubles with the peers, up to the cap', () => {
-  assert.equal(haveDelayMs(0), HAVE_MAX_DELAY_MS)
-  assert.equal(haveDelayMs(16), HAVE_MAX_DELAY_MS)
-  assert.equal(haveDelayMs(17), 2 * HAVE_MAX_DELAY_MS)
-  assert.equal(haveDelayMs(31), 2 * HAVE_MAX_DELAY_MS)
-  assert.equal(haveDelayMs(33), 4 * HAVE_MAX_DELAY_MS)
-  assert.equal(haveDelayMs(10_000), HAVE_MAX_DELAY_CAP_MS)
+  assert.equal(haveBatchPeriodMs(0), HAVE_MAX_DELAY_MS)
+  assert.equal(haveBatchPeriodMs(16), HAVE_MAX_DELAY_MS)
+  assert.equal(haveBatchPeriodMs(17), 2 * HAVE_MAX_DELAY_MS)
+  assert.equal(haveBatchPeriodMs(31), 2 * HAVE_MAX_DELAY_MS)
+  assert.equal(haveBatchPeriodMs(33), 4 * HAVE_MAX_DELAY_MS)
+  assert.equal(haveBatchPeriodMs(10_000), HAVE_MAX_DELAY_CAP_MS)
   // Every period is the base period times a power of two: their ends coincide.
   for (const peers of [1, 20, 40, 500]) {
-    const ms = haveDelayMs(peers)
+    const ms = haveBatchPeriodMs(peers)
     assert.equal(Math.log2(ms / HAVE_MAX_DELAY_MS) % 1, 0, `${ms} ms for ${peers} peers`)
   }
 })

@@ -10,7 +10,8 @@ import type { TokenBucket } from '../../token-bucket.ts'
 
 /**
  * New pieces are announced (HAVE) to a peer with the next request or block we send it anyway, and to the peer that
- * sent the piece; other peers get them at most this late. Each message that wakes a process costs ~0.1 ms of CPU
+ * sent the piece; other peers get them at the end of the batch period, which is this long (longer for a torrent with
+ * many peers: haveBatchPeriodMs). Each message that wakes a process costs ~0.1 ms of CPU
  * here: in a mesh of 16 agents a HAVE per piece per peer would be 15 wake-ups per piece, and batches every 100 ms
  * ~150 a second per agent.
  */
@@ -25,7 +26,7 @@ export const HAVE_PEERS_PER_PERIOD = 16
 export const HAVE_MAX_DELAY_CAP_MS = 1000
 
 /** The batch period of a torrent with `peers` peers: HAVE_MAX_DELAY_MS doubled until one period covers them (at most the cap). */
-export function haveDelayMs(peers: number): number {
+export function haveBatchPeriodMs(peers: number): number {
   let ms = HAVE_MAX_DELAY_MS
   while (ms < HAVE_MAX_DELAY_CAP_MS && (ms / HAVE_MAX_DELAY_MS) * HAVE_PEERS_PER_PERIOD < peers) ms *= 2
   return Math.min(ms, HAVE_MAX_DELAY_CAP_MS)

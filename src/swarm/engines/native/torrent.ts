@@ -12,7 +12,7 @@ import { RateMeter } from '../../../shared/rate-meter.ts'
 import type { EngineTorrent, EngineTorrentEvents, EngineTorrentStatus } from '../engine.ts'
 import { SwarmError } from '../../errors.ts'
 import { isColonyPeer, keepsNewConnection, MAX_QUEUED_REQUESTS, type NativePeer, type UploadJob, type UploadSource } from './peer.ts'
-import { BLOCK, BYTES_PER_PEER, haveDelayMs, MAX_REQUEST, REQUEST_TIMEOUT_MS, REVEAL_BYTES, type NativeTorrentContext, type NativeTorrentOptions } from './torrent-types.ts'
+import { BLOCK, BYTES_PER_PEER, haveBatchPeriodMs, MAX_REQUEST, REQUEST_TIMEOUT_MS, REVEAL_BYTES, type NativeTorrentContext, type NativeTorrentOptions } from './torrent-types.ts'
 import { PieceStore } from './piece-store.ts'
 import { PiecesInFlight } from './pieces-in-flight.ts'
 import { HaveLog } from './have-log.ts'
@@ -62,7 +62,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     this.#perPeer = Math.max(2, Math.ceil(BYTES_PER_PEER / this.pieceLength))
     this.#store = new PieceStore(parsed, opts.file, opts.offset)
     this.#inFlight = new PiecesInFlight(ctx.buffers, ctx.inFlight, this.#store)
-    this.#haves = new HaveLog(this.count, () => haveDelayMs(this.peers.size))
+    this.#haves = new HaveLog(this.count, () => haveBatchPeriodMs(this.peers.size))
     this.#avail = new PieceAvailability(this.count)
     this.#plan = opts.superSeed ? new RevealPlan(this.count, Math.ceil(REVEAL_BYTES / this.pieceLength)) : undefined
   }
