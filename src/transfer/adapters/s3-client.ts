@@ -37,6 +37,16 @@ export function loadS3Sdk(): Promise<S3Sdk> {
 
 const noop = (): void => {}
 
+/** The endpoint a client of these options talks to: the option, else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL. */
+export function s3Endpoint(options: S3Options): string | undefined {
+  return options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL
+}
+
+/** The region a client of these options signs for: the option, else AWS_REGION, AWS_DEFAULT_REGION or the default. */
+export function s3Region(options: S3Options): string {
+  return options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? TRANSFER_DEFAULTS.s3.region
+}
+
 export async function createS3Client(options: S3Options = {}): Promise<S3Client> {
   const { S3Client } = await loadS3Sdk()
   // Loaded here, not imported at the top: every thread that loads the adapters (the CLI, each copy worker) would
@@ -44,10 +54,10 @@ export async function createS3Client(options: S3Options = {}): Promise<S3Client>
   // undici (~65 ms a thread) even when no S3 client is ever made. getBuiltinModule gives the plain CommonJS module.
   const http = process.getBuiltinModule('node:http')
   const https = process.getBuiltinModule('node:https')
-  const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL
+  const endpoint = s3Endpoint(options)
   const maxSockets = options.maxSockets ?? TRANSFER_DEFAULTS.s3.maxSockets
   return new S3Client({
-    region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? TRANSFER_DEFAULTS.s3.region,
+    region: s3Region(options),
     ...(endpoint ? { endpoint } : {}),
     forcePathStyle: options.forcePathStyle ?? endpoint !== undefined,
     ...(options.credentials ? { credentials: options.credentials } : {}),

@@ -5,8 +5,8 @@ import type { S3Client } from '@aws-sdk/client-s3'
 import { toSafeKey } from '../../shared/safe-path.ts'
 import type { Destination, PutInfo, StoredObject } from '../core/ports.ts'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../errors.ts'
-import { createS3Client, loadS3Sdk, parseS3Url, toS3Error, type S3Options } from './s3-client.ts'
-import { S3Putter, type PutResponse } from './s3-put.ts'
+import { createS3Client, loadS3Sdk, parseS3Url, s3Endpoint, s3Region, toS3Error, type S3Options } from './s3-client.ts'
+import { S3Putter, type PutCredentials, type PutResponse } from './s3-put.ts'
 import { unquoteEtag } from './s3-source.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
 
@@ -34,30 +34,53 @@ export class S3Destination implements Destination {
   readonly prefix: string
   readonly partSize: number
   readonly multipartThreshold: number
-  readonly #client: Promise<S3Client>
   readonly #own: boolean
   readonly #options: S3DestinationOptions
+  #client: Promise<S3Client> | undefined
   #putter: S3Putter | undefined
 
   constructor(locator: string, options: S3DestinationOptions = {}) {
     const { bucket, prefix } = parseS3Url(locator)
     this.bucket = bucket
     this.prefix = prefix.replace(/^\/+|\/+$/g, '')
-    this.#client = options.client ? Promise.resolve(options.client) : createS3Client(options)
-    this.#client.catch(() => undefined)
+    if (options.client) this.#client = Promise.resolve(options.client)
     this.#own = !options.client
     this.#options = options
     this.partSize = options.partSize ?? TRANSFER_DEFAULTS.s3.partSize
     this.multipartThreshold = options.multipartThreshold ?? TRANSFER_DEFAULTS.s3.multipartThreshold
-    const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL
+    const endpoint = s3Endpoint(options)
     if (endpoint && (options.leanPut ?? true) && (options.forcePathStyle ?? true)) {
-      const client = this.#client
+      // Given credentials sign without the SDK: a copy worker handed them by the coordinator (portableCredentials)
+      // never loads it (~0.2 CPU-s a thread) on a fresh destination, where its only requests are these PUTs.
+      const given = options.credentials
+      const client = options.client
+      const region = client ? async () => { const r = client.config.region; return typeof r === 'function' ? await r() : r } : () => Promise.resolve(s3Region(options))
       this.#putter = new S3Putter({
-        endpoint, connections: options.maxSockets ?? TRANSFER_DEFAULTS.s3.maxSockets,
-        region: async () => { const r = (await client).config.region; return typeof r === 'function' ? await r() : r },
-        credentials: async () => (await client).config.credentials(),
+        endpoint, connections: options.maxSockets ?? TRANSFER_DEFAULTS.s3.maxSockets, region,
+        credentials: given ? () => Promise.resolve(given) : async () => (await this.#sdk()).config.credentials(),
       })
     }
+  }
+
+  /** The SDK client, made on first use: HEAD, LIST, multipart and SDK PUTs need it, lean PUTs with given credentials do not. */
+  #sdk(): Promise<S3Client> {
+    if (!this.#client) {
+      this.#client = createS3Client(this.#options)
+      this.#client.catch(() => undefined)
+    }
+    return this.#client
+  }
+
+  /**
+   * Credentials another thread can sign with for as long as it runs: the given ones, or what the provider chain
+   * resolves to when they carry no expiry (keys from the environment or a shared config file). Undefined for
+   * expiring credentials (STS, SSO, instance roles), which each thread's own client must refresh.
+   */
+  async portableCredentials(): Promise<PutCredentials | undefined> {
+    if (this.#options.credentials) return this.#options.credentials
+    const c = await (await this.#sdk()).config.credentials()
+    if (c.expiration) return undefined
+    return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}) }
   }
 
   describe(): string {
@@ -85,7 +108,7 @@ export class S3Destination implements Destination {
     }
     const opts = info.signal ? { abortSignal: info.signal } : {}
     try {
-      const client = await this.#client
+      const client = await this.#sdk()
       if (!this.isMultipart(info.size)) {
         const { PutObjectCommand } = await loadS3Sdk()
         const out = await client.send(new PutObjectCommand({ ...common, Body: body, ContentLength: info.size }), opts)
@@ -121,7 +144,7 @@ export class S3Destination implements Destination {
     if (this.#putter) return this.#leanPut(this.#putter, key, objectKey, body, info)
     try {
       const { PutObjectCommand } = await loadS3Sdk()
-      const out = await (await this.#client).send(new PutObjectCommand({
+      const out = await (await this.#sdk()).send(new PutObjectCommand({
         Bucket: this.bucket, Key: objectKey, ContentType: info.contentType ?? 'application/octet-stream', Body: body, ContentLength: body.length,
         ...(info.md5 ? { ContentMD5: Buffer.from(info.md5, 'hex').toString('base64') } : {}),
         ...(info.sourceEtag ? { Metadata: { [SOURCE_ETAG_META]: info.sourceEtag } } : {}),
@@ -156,7 +179,7 @@ export class S3Destination implements Destination {
   async stat(key: string): Promise<StoredObject | undefined> {
     try {
       const { HeadObjectCommand } = await loadS3Sdk()
-      const out = await (await this.#client).send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }))
+      const out = await (await this.#sdk()).send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }))
       const etag = unquoteEtag(out.ETag)
       const sourceEtag = out.Metadata?.[SOURCE_ETAG_META]
       return { size: out.ContentLength ?? 0, ...(etag ? { etag } : {}), ...(sourceEtag ? { sourceEtag } : {}), ...(out.LastModified ? { modified: out.LastModified.getTime() } : {}) }
@@ -178,7 +201,7 @@ export class S3Destination implements Destination {
     let token: string | undefined
     const strip = this.prefix ? this.prefix.length + 1 : 0
     const { ListObjectsV2Command } = await loadS3Sdk()
-    const client = await this.#client
+    const client = await this.#sdk()
     do {
       let page
       try {
@@ -198,7 +221,7 @@ export class S3Destination implements Destination {
   async isEmpty(): Promise<boolean> {
     try {
       const { ListObjectsV2Command } = await loadS3Sdk()
-      const page = await (await this.#client).send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1, ...(this.prefix ? { Prefix: `${this.prefix}/` } : {}) }))
+      const page = await (await this.#sdk()).send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1, ...(this.prefix ? { Prefix: `${this.prefix}/` } : {}) }))
       return (page.KeyCount ?? page.Contents?.length ?? 0) === 0
     } catch (err) {
       throw toS3Error(err, `LIST ${this.describe()}`)
@@ -207,6 +230,6 @@ export class S3Destination implements Destination {
 
   async close(): Promise<void> {
     await this.#putter?.close()
-    if (this.#own) (await this.#client).destroy()
+    if (this.#own && this.#client) (await this.#client).destroy()
   }
 }

@@ -12,6 +12,7 @@ import { sharedSourceLimits, type SharedLimits } from '../core/limits/source-lim
 import { TRANSFER_CODES } from '../errors.ts'
 import { createDestination, SourceRouter } from '../adapters/create.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
+import { S3Destination } from '../adapters/s3-destination.ts'
 import type { CopyWorkerReply, CopyWorkerRequest } from '../wire-format.ts'
 import { copyWithRewrite, type RewriteRule } from '../core/rewrite-uri.ts'
 import { TRANSFER_DEFAULTS } from '../defaults.ts'
@@ -68,6 +69,11 @@ export function createCopier(config: CopyConfig): { source: SourceRouter; destin
     copy: (ref) => copyWithRewrite(copyFile, ref, { source, destination, checksum: config.checksum, checkExisting: config.checkExisting }, config.rewriteUri),
     close: async () => { await source.close(); await destination.close?.() },
   }
+}
+
+/** Credentials the coordinator's destination can hand to copy workers (S3Destination.portableCredentials), if any. */
+export async function portableCredentials(destination: Destination): Promise<S3Options['credentials']> {
+  return destination instanceof S3Destination ? destination.portableCredentials().catch(() => undefined) : undefined
 }
 
 export class InlineExecutor implements CopyExecutor {

@@ -18,7 +18,7 @@ import { verifyAll } from './verify-run.ts'
 import { createDestination, SourceRouter } from '../adapters/create.ts'
 import { createSharedLimits, sharedSourceLimits } from '../core/limits/source-limits.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
-import { InlineExecutor, WorkerExecutor, type CopyConfig, type CopyExecutor } from './copy-executor.ts'
+import { InlineExecutor, portableCredentials, WorkerExecutor, type CopyConfig, type CopyExecutor } from './copy-executor.ts'
 import type { RewriteRule } from '../core/rewrite-uri.ts'
 import { defaultCopyWorkers, TRANSFER_DEFAULTS } from '../defaults.ts'
 import { ClassFilter, filterPlan, type ClassFilterSpec } from '../core/class-filter.ts'
@@ -230,6 +230,10 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
       pump()
     }
     handleResult = onResult
+    // Copy workers sign their PUTs with the coordinator's credentials when these do not expire, so that they need not
+    // load the S3 SDK to resolve their own; a failure here leaves each worker to its own provider chain.
+    const portable = pool && config.s3?.credentials === undefined ? await portableCredentials(destination) : undefined
+    if (portable) config.s3 = { ...config.s3, credentials: portable }
     if (pool) pool.configure(config)
     else if (!dryRun) executor = new InlineExecutor(config, onResult)
     const onAbort = (): void => { const w = drained; drained = []; for (const f of w) f(); finish() }
