@@ -73,7 +73,7 @@ export const TRANSFER_SPEC: CommandSpec = {
     'concurrency-min': { type: 'number', description: 'fewest copies in flight with --concurrency auto', default: TRANSFER_DEFAULTS.adaptive.min },
     'concurrency-max': { type: 'number', description: 'most copies in flight with --concurrency auto', default: TRANSFER_DEFAULTS.adaptive.max },
     pipelining: { type: 'number', description: 'GETs in flight on one connection to an HTTP origin (HTTP/1.1 pipelining; 1 = off): saves CPU per file on an origin of small files that handles it', default: TRANSFER_DEFAULTS.http.pipelining },
-    workers: { type: 'number', description: 'copy worker threads (0 = copy on the main thread; the default is one per core but one, two on 2 cores, none on 1)', default: defaultCopyWorkers() },
+    workers: { type: 'string', description: `copy worker threads: 'auto' copies on the main thread and moves the copies to ${defaultCopyWorkers()} threads (one per core but one, two on 2 cores, none on 1) once it is busy; a number starts that many (0 = the main thread copies)`, default: 'auto', placeholder: 'auto|N' },
     state: { type: 'string', description: 'directory for journals', default: E.stateDir, placeholder: 'dir' },
     run: { type: 'string', description: 'journal name (default: derived from sources + destination); the same name resumes', placeholder: 'name' },
     report: { type: 'string', description: 'write the JSON report to this file', placeholder: 'file' },
@@ -152,6 +152,14 @@ function fillBareWatch(argv: string[]): string[] {
   return argv.flatMap((a, i) => a === '--watch' && !/^\d/.test(argv[i + 1] ?? '') ? [a, durationText(E.watchIntervalMs)] : [a])
 }
 
+/** --workers: 'auto' (the default) or an integer ≥ 0. */
+function workersOption(value: string | undefined): number | 'auto' {
+  if (value === undefined || value === 'auto') return 'auto'
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--workers wants 'auto' or an integer ≥ 0, got ${value}`)
+  return n
+}
+
 /** --concurrency: 'auto' (the default) or an integer ≥ 1. */
 function concurrencyOption(value: string | undefined): number | 'auto' {
   if (value === undefined || value === 'auto') return 'auto'
@@ -200,7 +208,7 @@ export function parseTransferArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     concurrencyMin: positiveInt(num(p, 'concurrency-min'), 'concurrency-min', 1) ?? TRANSFER_DEFAULTS.adaptive.min,
     concurrencyMax: positiveInt(num(p, 'concurrency-max'), 'concurrency-max', 1) ?? TRANSFER_DEFAULTS.adaptive.max,
     pipelining: positiveInt(num(p, 'pipelining'), 'pipelining', 1) ?? TRANSFER_DEFAULTS.http.pipelining,
-    workers: positiveInt(num(p, 'workers'), 'workers', 0) ?? defaultCopyWorkers(),
+    workers: workersOption(str(p, 'workers')),
     stateDir: str(p, 'state') ?? E.stateDir,
     ...(str(p, 'run') ? { run: str(p, 'run') as string } : {}),
     dryRun: bool(p, 'dry-run'),

@@ -4,12 +4,13 @@
 import os from 'node:os'
 
 /**
- * Copy worker threads: one per core but one from 3 cores on, two on 2 cores; none on 1 core, where the main thread
- * copies. The main thread crawls, journals and hands out files. A worker costs a fixed 0.1–0.2 CPU-s to start (its
- * own Node and module graph) and a message per batch of outcomes, which shows only in runs of a second or two; in
- * longer runs on 2 cores two workers copy on both cores for the same CPU: ~1.9 GB of 50–200 KB files in 2.67 s
- * against 3.67 s with the main thread copying (4.15 and 4.09 CPU-s), 2 MB segments in 1.26 s against 1.75 s, and
- * 500k tiny files in 50 s against 3 min 24 s; one worker is slower than two (docs/benchmarks/transfer.md).
+ * Copy worker threads a run may use: one per core but one from 3 cores on, two on 2 cores, none on 1 core, where
+ * the main thread copies. The main thread crawls, journals and hands out files. With `--workers auto` (the default)
+ * the threads start with the run and get the copies only once the main thread is busy and a core is idle
+ * (growing-executor.ts, `embedded.grow`). A worker costs a fixed 0.1–0.2 CPU-s to start (its own Node and module
+ * graph) and a message per batch of outcomes; two workers copy on both cores: ~1.9 GB of 50–200 KB files in 2.67 s
+ * against 3.67 s with the main thread copying, 2 MB segments in 1.26 s against 1.75 s, 500k tiny files in 50 s
+ * against 3 min 24 s; one worker is slower than two (docs/benchmarks/transfer.md).
  */
 export function defaultCopyWorkers(): number {
   const cores = os.availableParallelism()
@@ -210,6 +211,13 @@ export const TRANSFER_DEFAULTS = {
      * collection runs once an old generation has grown this share past what survived the last one.
      */
     heapGrowingPercent: 20,
+    /**
+     * `--workers auto` (growing-executor.ts): the copies move to worker threads once the main thread was busy at least
+     * `busyShare` of `busyWindows` windows of `windowMs` in a row with at least `idleCores` of the machine's cores idle,
+     * while the files queued would take at least `minLeftMs` at that window's rate (or the copies have run that long
+     * and the crawl still goes on). Two workers take 0.3–0.6 s to start on 2 cores, and the copies slow while they do.
+     */
+    grow: { busyShare: 0.9, idleCores: 0.4, windowMs: 100, busyWindows: 2, minLeftMs: 1500 },
     /** A copy worker that does not exit this long after it is asked to is terminated. */
     workerExitMs: 5000,
     /** The journal writes its buffered changes after this many… */

@@ -33,8 +33,8 @@ import type { CopyConfig, CopyJob } from './embedded/copy-executor.ts'
 /** Coordinator → copy worker, in this order: `config` once, then `jobs` batches, then `close`. */
 export type CopyWorkerRequest = { type: 'config'; config: CopyConfig } | { type: 'jobs'; jobs: CopyJob[] } | { type: 'close' }
 
-/** Copy worker → coordinator: outcomes batched per event-loop turn, as [job id, outcome] pairs. */
-export type CopyWorkerReply = { type: 'results'; results: Array<[number, CopyOutcome]> } | { type: 'fatal'; message: string }
+/** Copy worker → coordinator: `ready` once its copier is built, then outcomes batched as [job id, outcome] pairs. */
+export type CopyWorkerReply = { type: 'ready' } | { type: 'results'; results: Array<[number, CopyOutcome]> } | { type: 'fatal'; message: string }
 
 // ---- distributed engine: run settings (P:run:R:meta, field `config`) ----------------------------------------------
 

@@ -1,6 +1,7 @@
 // Runs copyFile for the engine, in-process or on worker threads, each copier with its own HTTP pools and
-// destination client. By default (defaultCopyWorkers()) copies run on worker threads (one per core but one, two on
-// 2 cores), off the coordinator's thread, which keeps queue and journal; with `workers: 0` the coordinator copies.
+// destination client. The engine's default (growing-executor.ts) starts on the coordinator's thread, which keeps the
+// queue and journal, and moves the copies to worker threads once that thread is busy and a core is idle; a number
+// of workers puts every copy on them from the start, and `workers: 0` keeps them on the coordinator.
 import module from 'node:module'
 import { Worker } from 'node:worker_threads'
 import { HostAllowList } from '../../shared/allow-host.ts'
@@ -113,7 +114,7 @@ import(workerData.entry).catch((err) => { process.nextTick(() => { throw err }) 
 /** Every message to a copy worker goes through here, so it is one of the CopyWorkerRequest shapes. */
 const post = (worker: Worker, msg: CopyWorkerRequest): void => worker.postMessage(msg)
 
-type Slot = { worker: Worker; load: number; batch: CopyJob[]; jobs: Map<number, CopyJob> }
+type Slot = { worker: Worker; load: number; batch: CopyJob[]; jobs: Map<number, CopyJob>; ready: boolean }
 
 /**
  * N worker threads; each job goes to the least-loaded one. A worker that dies (a bug, an out-of-memory) has its
@@ -130,6 +131,7 @@ export class WorkerExecutor implements CopyExecutor {
   #flushScheduled = false
   #closing = false
   #fatal: ((err: Error) => void) | undefined
+  #onReady: (() => void) | undefined
 
   constructor(config: CopyConfig | undefined, count: number, onResult: ResultHandler, onFatal?: (err: Error) => void) {
     this.#onResult = onResult
@@ -139,8 +141,9 @@ export class WorkerExecutor implements CopyExecutor {
     if (config) this.configure(config)
   }
 
-  /** Sends the copy settings to every worker; jobs may be run from then on. */
-  configure(config: CopyConfig): void {
+  /** Sends the copy settings to every worker; jobs may be run from then on, and `onReady` says when all have built their copier. */
+  configure(config: CopyConfig, onReady?: () => void): void {
+    this.#onReady = onReady
     this.#config = { ...config, connections: Math.max(TRANSFER_DEFAULTS.embedded.minWorkerConnections, Math.ceil(config.connections / this.#count)) }
     for (const slot of this.#slots) post(slot.worker, { type: 'config', config: this.#config })
   }
@@ -152,9 +155,14 @@ export class WorkerExecutor implements CopyExecutor {
     const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, resourceLimits, workerData: { entry, compileCacheDir: module.getCompileCacheDir?.() } })
     // A replacement for a dead worker gets the settings the others have.
     if (this.#config) post(worker, { type: 'config', config: this.#config })
-    const slot: Slot = { worker, load: 0, batch: [], jobs: new Map() }
+    const slot: Slot = { worker, load: 0, batch: [], jobs: new Map(), ready: false }
     worker.on('message', (msg: CopyWorkerReply) => {
       if (msg.type === 'fatal') { this.#fatal?.(new Error(msg.message)); return }
+      if (msg.type === 'ready') {
+        slot.ready = true
+        if (this.#slots.every((s) => s.ready)) { const f = this.#onReady; this.#onReady = undefined; f?.() }
+        return
+      }
       for (const [id, outcome] of msg.results) {
         if (!slot.jobs.delete(id)) continue
         slot.load--

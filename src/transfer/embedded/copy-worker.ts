@@ -35,6 +35,8 @@ async function finish(): Promise<void> {
 port.on('message', (msg: CopyWorkerRequest) => {
   if (msg.type === 'config') {
     copier ??= createCopier(msg.config)
+    const ready: CopyWorkerReply = { type: 'ready' }
+    port.postMessage(ready)
     return
   }
   if (msg.type === 'close') {

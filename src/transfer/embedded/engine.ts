@@ -19,6 +19,7 @@ import { createDestination, SourceRouter } from '../adapters/create.ts'
 import { createSharedLimits, sharedSourceLimits } from '../core/limits/source-limits.ts'
 import type { S3Options } from '../adapters/s3-client.ts'
 import { InlineExecutor, portableCredentials, WorkerExecutor, type CopyConfig, type CopyExecutor } from './copy-executor.ts'
+import { GrowingExecutor } from './growing-executor.ts'
 import type { RewriteRule } from '../core/rewrite-uri.ts'
 import { defaultCopyWorkers, TRANSFER_DEFAULTS } from '../defaults.ts'
 import { ClassFilter, filterPlan, type ClassFilterSpec } from '../core/class-filter.ts'
@@ -49,8 +50,12 @@ export type TransferOptions = {
   concurrencyMax?: number
   /** GETs in flight on one HTTP connection of the copies (HTTP/1.1 pipelining; 1: off). @defaultValue TRANSFER_DEFAULTS.http.pipelining */
   pipelining?: number
-  /** Copy worker threads; 0 copies on the main thread. @defaultValue defaultCopyWorkers(): one per core but one, two on 2 cores, none on 1 */
-  workers?: number
+  /**
+   * Copy worker threads: a number starts that many at once (0 copies on the main thread); 'auto' copies on the main
+   * thread and moves the copies to defaultCopyWorkers() threads once it is busy (growing-executor.ts).
+   * @defaultValue 'auto' on several cores, 0 on one
+   */
+  workers?: number | 'auto'
   /** Where journals live. @defaultValue TRANSFER_DEFAULTS.embedded.stateDir */
   stateDir?: string
   /** Journal name; the same name resumes. @defaultValue derived from sources + destination */
@@ -118,11 +123,15 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
   const journal = new Journal(dryRun ? ':memory:' : file)
   const retries = options.retries ?? TRANSFER_DEFAULTS.embedded.retries
   const pinned = typeof options.concurrency === 'number' ? Math.max(1, options.concurrency) : undefined
-  const workers = dryRun ? 0 : options.workers ?? defaultCopyWorkers()
-  // With no copy worker this thread runs the copies: the adaptive limit stops growing while it has no time to spare.
+  const growTo = defaultCopyWorkers()
+  const auto = !dryRun && (options.workers ?? 'auto') === 'auto' && growTo > 0
+  const workers = dryRun || options.workers === 'auto' ? 0 : options.workers ?? 0
+  let growing: GrowingExecutor | undefined
+  // While this thread runs the copies, the adaptive limit stops growing while it has no time to spare.
   const busy = pinned === undefined && workers === 0 ? busyShare(TRANSFER_DEFAULTS.adaptive.busyWindowMs) : undefined
   const adaptive = pinned === undefined ? new AdaptiveLimit({
-    ...(options.concurrencyMin ? { min: options.concurrencyMin } : {}), ...(options.concurrencyMax ? { max: options.concurrencyMax } : {}), ...(busy ? { busy: busy.share } : {}),
+    ...(options.concurrencyMin ? { min: options.concurrencyMin } : {}), ...(options.concurrencyMax ? { max: options.concurrencyMax } : {}),
+    ...(busy ? { busy: () => growing?.inline === false ? 0 : busy.share() } : {}),
   }) : undefined
   const destination = createDestination(options.to, { s3: { ...options.s3 } })
   const checksum = options.checksum ?? locatorKind(options.to) === 's3'
@@ -139,7 +148,8 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
   // Copy workers start now: their module load overlaps planning and crawling. They get their settings (hosts
   // allowed, whether to look for files already there) once the plan is known.
   let handleResult: (id: number, outcome: CopyOutcome) => void = () => {}
-  const pool = workers > 0 ? new WorkerExecutor(undefined, workers, (id, o) => handleResult(id, o), (err) => options.logger?.error({ err }, 'copy worker failed')) : undefined
+  const startWorkers = (count: number): WorkerExecutor => new WorkerExecutor(undefined, count, (id, o) => handleResult(id, o), (err) => options.logger?.error({ err }, 'copy worker failed'))
+  const pool = workers > 0 ? startWorkers(workers) : undefined
   executor = pool
   try {
     // --- plan ------------------------------------------------------------------------------------
@@ -232,9 +242,15 @@ export async function runTransfer(options: TransferOptions): Promise<RunReport> 
     handleResult = onResult
     // Copy workers sign their PUTs with the coordinator's credentials when these do not expire, so that they need not
     // load the S3 SDK to resolve their own; a failure here leaves each worker to its own provider chain.
-    const portable = pool && config.s3?.credentials === undefined ? await portableCredentials(destination) : undefined
+    const portable = (pool || auto) && config.s3?.credentials === undefined ? await portableCredentials(destination) : undefined
     if (portable) config.s3 = { ...config.s3, credentials: portable }
-    if (pool) pool.configure(config)
+    if (auto) {
+      executor = growing = new GrowingExecutor(config, onResult, {
+        createPool: () => startWorkers(growTo), queued: () => queue.backlog, crawling: () => !crawlDone,
+        // As with workers from the start: a pinned N hands the workers up to 2N files.
+        onGrow: () => { if (pinned !== undefined) maxInFlight = pinned * 2; options.logger?.info({ workers: growTo }, 'copies moved to worker threads') },
+      })
+    } else if (pool) pool.configure(config)
     else if (!dryRun) executor = new InlineExecutor(config, onResult)
     const onAbort = (): void => { const w = drained; drained = []; for (const f of w) f(); finish() }
     signal?.addEventListener('abort', onAbort, { once: true })
