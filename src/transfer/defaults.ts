@@ -6,8 +6,8 @@ import os from 'node:os'
 /**
  * Copy worker threads a run may use: one per core but one from 3 cores on, two on 2 cores, none on 1 core, where
  * the main thread copies. The main thread crawls, journals and hands out files. With `--workers auto` (the default)
- * the threads start with the run and get the copies only once the main thread is busy and a core is idle
- * (growing-executor.ts, `embedded.grow`). A worker costs a fixed 0.1–0.2 CPU-s to start (its own Node and module
+ * the threads start, and take the copies, only once the main thread is busy, a core is idle and enough is left to
+ * copy (growing-executor.ts, `embedded.grow`). A worker costs a fixed 0.1–0.2 CPU-s to start (its own Node and module
  * graph) and a message per batch of outcomes; two workers copy on both cores: ~1.9 GB of 50–200 KB files in 2.67 s
  * against 3.67 s with the main thread copying, 2 MB segments in 1.26 s against 1.75 s, 500k tiny files in 50 s
  * against 3 min 24 s; one worker is slower than two (docs/benchmarks/transfer.md).
