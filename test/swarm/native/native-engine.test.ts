@@ -12,7 +12,7 @@ import { keepsNewConnection } from '../../../src/swarm/engines/native/peer.ts'
 import { PEER_ID_PREFIX } from '../../../src/swarm/wire-format.ts'
 import { startNativeEngine, uploadBurst } from '../../../src/swarm/engines/native/engine.ts'
 import { buildTorrentFile, PieceHasher } from '../../../src/swarm/torrent-file.ts'
-import { END_GAME_AFTER_MS, END_GAME_PIECES, pickEndGame } from '../../../src/swarm/engines/native/piece-picker.ts'
+import { END_GAME_AFTER_MS, END_GAME_PIECES, END_GAME_SLOW_FACTOR, endGameAfterMs, pickEndGame } from '../../../src/swarm/engines/native/piece-picker.ts'
 import { makeTempDir, waitFor } from '../../../support/services.ts'
 import { startTracker, type Tracker } from '../swarm-fixtures.ts'
 
@@ -110,7 +110,7 @@ describe('native engine', { timeout: 60_000 }, () => {
     assert.deepEqual(dials, [], 'no seed dialled anyone')
   })
 
-  test('end game: a piece one other peer is sending, among the last few or when it has been on its way long', () => {
+  test('end game: a piece one other peer is sending, among the last few or when it has been on its way long for this torrent', () => {
     const now = 100_000
     const fresh = { at: now - 100 }
     const old = { at: now - END_GAME_AFTER_MS - 1 }
@@ -127,6 +127,14 @@ describe('native engine', { timeout: 60_000 }, () => {
     const last = active([[7, new Map([['me', fresh]])], [8, new Map([['a', fresh], ['b', fresh]])], [9, new Map([['c', fresh]])], [10, new Map([['d', fresh]])]])
     assert.equal(last.size, END_GAME_PIECES)
     assert.equal(pickEndGame(last, me, (i) => i !== 9, now), 10)
+    // Where a piece typically takes 2 s (slow uploads), one on its way 1.5 s is not stuck yet; one on its way 3× as long is.
+    assert.equal(endGameAfterMs(0), END_GAME_AFTER_MS)
+    assert.equal(endGameAfterMs(2000), END_GAME_SLOW_FACTOR * 2000)
+    const slow = active([0, 1, 2, 3, 4].map((i) => [i, new Map([['other', fresh]])]))
+    slow.set(2, new Map([['other', old]]))
+    assert.equal(pickEndGame(slow, me, all, now, endGameAfterMs(2000)), -1)
+    slow.set(2, new Map([['other', { at: now - END_GAME_SLOW_FACTOR * 2000 - 1 }]]))
+    assert.equal(pickEndGame(slow, me, all, now, endGameAfterMs(2000)), 2)
   })
 
   test('two agents dialing each other keep the same connection; another client keeps the first one', () => {

@@ -46,19 +46,30 @@ export function pickReveal(count: number, revealed: Uint16Array, avail: Uint16Ar
 
 /** The end game starts when this few pieces are on their way… */
 export const END_GAME_PIECES = 4
-/** …or for a piece on its way this long (ms): a busy sender. */
+/**
+ * …or for a piece on its way this long (ms), and END_GAME_SLOW_FACTOR times as long as a piece of this torrent takes
+ * (PiecesInFlight.typicalMs): a sender slower than the others. Where every sender is slow (uploads capped at a few
+ * MB/s shared by many peers, a 2 MiB piece takes seconds), an absolute bound alone would ask a second peer for
+ * nearly every piece: at 32 agents of 2 MB/s the followers received 11–14 % more bytes than the object.
+ */
 export const END_GAME_AFTER_MS = 1500
+export const END_GAME_SLOW_FACTOR = 3
+
+/** How long a piece must have been on its way to be fetched twice outside the last few (ms). */
+export function endGameAfterMs(typicalMs: number): number {
+  return Math.max(END_GAME_AFTER_MS, END_GAME_SLOW_FACTOR * typicalMs)
+}
 
 /**
  * End game: every missing piece is on its way; `peer` may also be asked for one that exactly one other peer is
  * sending (`wanted`: this peer has it and we still need it) — one of the last END_GAME_PIECES, or one on its way
- * END_GAME_AFTER_MS. Without that bound, with a fleet's 15 peers × 4 pieces in flight, the end game covers a quarter
+ * `afterMs` (endGameAfterMs). Without that bound, with a fleet's 15 peers × 4 pieces in flight, the end game covers a quarter
  * of a segment and duplicates are 7–16 % of all bytes uploaded. -1 if none.
  */
-export function pickEndGame<P>(active: ReadonlyMap<number, ReadonlyMap<P, { at: number }>>, peer: P, wanted: (index: number) => boolean, now = performance.now()): number {
+export function pickEndGame<P>(active: ReadonlyMap<number, ReadonlyMap<P, { at: number }>>, peer: P, wanted: (index: number) => boolean, now = performance.now(), afterMs = END_GAME_AFTER_MS): number {
   let inFlight = 0
   for (const on of active.values()) if (on.size > 0) inFlight++
-  const since = inFlight > END_GAME_PIECES ? now - END_GAME_AFTER_MS : Infinity
+  const since = inFlight > END_GAME_PIECES ? now - afterMs : Infinity
   for (const [i, on] of active) {
     if (on.size !== 1 || on.has(peer) || !wanted(i)) continue
     for (const a of on.values()) if (a.at < since) return i

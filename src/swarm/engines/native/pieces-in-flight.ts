@@ -15,6 +15,9 @@ import type { Assembly } from './torrent-types.ts'
 /** What a block did: dropped (not asked of this peer, or not now), added, completed its piece, or was the wrong size. */
 export type BlockOutcome = 'dropped' | 'added' | 'complete' | 'wrong-size'
 
+/** Pieces the moving average of a piece's time spans (an exponential average of weight 1/TYPICAL_WEIGHT). */
+const TYPICAL_WEIGHT = 8
+
 export class PiecesInFlight {
   readonly #active = new Map<number, Map<NativePeer, Assembly>>()
   readonly #buffers: PieceBufferPool
@@ -27,6 +30,9 @@ export class PiecesInFlight {
     this.#budget = budget
     this.#store = store
   }
+
+  /** How long a whole piece has taken to arrive lately (ms, a moving average; 0 before the first). */
+  typicalMs = 0
 
   /** Piece → the peers sending it (for the end game's choice). */
   get active(): ReadonlyMap<number, ReadonlyMap<NativePeer, Assembly>> { return this.#active }
@@ -91,7 +97,11 @@ export class PiecesInFlight {
   /** `peer`'s whole piece `index`, taken out of the assemblies (its budget given back, its buffer now the caller's). */
   take(peer: NativePeer, index: number): Assembly | undefined {
     const a = this.#end(peer, index)
-    if (a) this.#budget.give(a.size)
+    if (a) {
+      this.#budget.give(a.size)
+      const took = performance.now() - a.at
+      this.typicalMs = this.typicalMs === 0 ? took : this.typicalMs + (took - this.typicalMs) / TYPICAL_WEIGHT
+    }
     return a
   }
 

@@ -18,7 +18,7 @@ import { PiecesInFlight } from './pieces-in-flight.ts'
 import { HaveLog } from './have-log.ts'
 import { idlePeers, idlestPeer } from './idle-peers.ts'
 import { PieceAvailability } from './piece-availability.ts'
-import { pickEndGame, pickInRange, pickRarest, RANGE_HELD } from './piece-picker.ts'
+import { endGameAfterMs, pickEndGame, pickInRange, pickRarest, RANGE_HELD } from './piece-picker.ts'
 import { RevealPlan } from './super-seed.ts'
 import type { ParsedTorrent } from '../../torrent-file.ts'
 import type { IndexPeer } from '../../wire-format.ts'
@@ -303,7 +303,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     }
     const best = pickRarest(this.count, this.#avail.counts, (i) => this.#isFree(peer, i))
     if (best >= 0) return best
-    return pickEndGame(this.#inFlight.active, peer, (i) => has.get(i) && this.#needs(i))
+    return pickEndGame(this.#inFlight.active, peer, (i) => has.get(i) && this.#needs(i), performance.now(), endGameAfterMs(this.#inFlight.typicalMs))
   }
 
   #start(peer: NativePeer, index: number): void {
