@@ -80,42 +80,39 @@ async function copyAll(name: string, sc: Scenario): Promise<{ outcomes: CopyOutc
   }
 }
 
-test('an idle coordinator keeps the copies on its own thread', async () => {
-  const r = await copyAll('idle', { busy: 0.3, idleCores: 1, queued: 1000 })
-  assert.ok(r.outcomes.every((o) => o.ok))
-  assert.equal(r.grewAt, undefined)
+/** Every file copied, and every copy on the coordinator's thread: no worker was started. */
+function assertStayedInline(r: Awaited<ReturnType<typeof copyAll>>, why?: string): void {
+  assert.ok(r.outcomes.every((o) => o.ok), JSON.stringify(r.outcomes.filter((o) => !o.ok)))
+  assert.equal(r.grewAt, undefined, why)
   assert.equal(r.inlineAtEnd, true)
+}
+
+/** Every file copied, the copies moved to workers at file `notBefore` or later and by the middle, and stayed there. */
+function assertMovedToWorkers(r: Awaited<ReturnType<typeof copyAll>>, notBefore = 0): void {
+  assert.ok(r.outcomes.every((o) => o.ok), JSON.stringify(r.outcomes.filter((o) => !o.ok)))
+  assert.ok(r.grewAt !== undefined && r.grewAt >= notBefore && r.grewAt <= FILES / 2 + 1, `grew at file ${r.grewAt}`)
+  assert.equal(r.inlineAtEnd, false)
+}
+
+test('an idle coordinator keeps the copies on its own thread', async () => {
+  assertStayedInline(await copyAll('idle', { busy: 0.3, idleCores: 1, queued: 1000 }))
 })
 
 test('a busy coordinator with copying left moves the copies to worker threads', async () => {
-  const r = await copyAll('busy', { busy: 0.95, idleCores: 1, queued: 1000, waitForWorkers: true })
-  assert.ok(r.outcomes.every((o) => o.ok), JSON.stringify(r.outcomes.filter((o) => !o.ok)))
-  assert.ok(r.grewAt !== undefined && r.grewAt <= FILES / 2 + 1, `grew at file ${r.grewAt}`)
-  assert.equal(r.inlineAtEnd, false)
+  assertMovedToWorkers(await copyAll('busy', { busy: 0.95, idleCores: 1, queued: 1000, waitForWorkers: true }))
 })
 
 test('a busy coordinator on a machine with no idle core keeps the copies (the store or origin needs that core)', async () => {
-  const r = await copyAll('no-core', { busy: 0.95, idleCores: 0.2, queued: 1000 })
-  assert.ok(r.outcomes.every((o) => o.ok))
-  assert.equal(r.grewAt, undefined)
-  assert.equal(r.inlineAtEnd, true)
+  assertStayedInline(await copyAll('no-core', { busy: 0.95, idleCores: 0.2, queued: 1000 }))
 })
 
 test('a crawl that keeps a busy coordinator going moves the copies once they have run minLeftMs', async () => {
   // Few files queued at any time, but the crawl goes on: 3 s of readings (60 ms each) is 50 copies; grow earlier to see it.
-  const r = await copyAll('crawling', { busy: 0.95, idleCores: 1, queued: 2, crawling: true })
-  assert.ok(r.outcomes.every((o) => o.ok))
-  assert.equal(r.grewAt, undefined, 'not before the copies have run minLeftMs')
-  const early = await copyAll('crawling-early', { busy: 0.95, idleCores: 1, queued: 2, crawling: true, waitForWorkers: true, grow: { minLeftMs: 600 } })
-  assert.ok(early.outcomes.every((o) => o.ok))
-  assert.ok(early.grewAt !== undefined && early.grewAt >= 9 && early.grewAt <= FILES / 2 + 1, `grew at file ${early.grewAt}`)
-  assert.equal(early.inlineAtEnd, false)
+  assertStayedInline(await copyAll('crawling', { busy: 0.95, idleCores: 1, queued: 2, crawling: true }), 'not before the copies have run minLeftMs')
+  assertMovedToWorkers(await copyAll('crawling-early', { busy: 0.95, idleCores: 1, queued: 2, crawling: true, waitForWorkers: true, grow: { minLeftMs: 600 } }), 9)
 })
 
 test('a busy coordinator near the end of the work does not start workers', async () => {
   // Each reading spans 60 ms with one copy finished per reading: ~17 copies a second, 3 s of work needs ≥ 50 queued.
-  const r = await copyAll('short', { busy: 0.95, idleCores: 1, queued: 10 })
-  assert.ok(r.outcomes.every((o) => o.ok))
-  assert.equal(r.grewAt, undefined)
-  assert.equal(r.inlineAtEnd, true)
+  assertStayedInline(await copyAll('short', { busy: 0.95, idleCores: 1, queued: 10 }))
 })
