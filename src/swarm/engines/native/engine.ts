@@ -143,7 +143,8 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     }),
     keepPiece: (t, index, data) => cache.put(t.infoHash, index, data),
     freshElsewhere: (t) => {
-      for (const o of torrents.values()) if (o !== t && o.unrevealed > 0 && !o.stopped) return true
+      const now = performance.now()
+      for (const o of torrents.values()) if (o !== t && !o.stopped && (o.unrevealed > 0 || o.awaitingFirstCopies(now))) return true
       return false
     },
     wantsUpload: (peer) => { ready.add(peer); pump() },

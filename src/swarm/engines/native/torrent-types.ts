@@ -51,6 +51,8 @@ export const MAX_REQUEST = 128 * 1024
 export const BYTES_PER_PEER = 512 * 1024
 /** A super-seeding torrent's unshown pieces count this long before any agent has joined it (ms). */
 export const JOIN_GRACE_MS = 10_000
+/** Super-seeding: a first copy not reported held this long after it was shown no longer holds second copies back (ms). */
+export const FIRST_COPY_WAIT_MS = 30_000
 /** Super-seeding: bytes announced to the peers and not yet reported back as held (at least a piece per peer). */
 export const REVEAL_BYTES = 1024 * 1024
 
@@ -67,7 +69,7 @@ export type NativeTorrentContext = {
   buffers: PieceBufferPool
   /** Bytes of pieces being assembled, all torrents together: taken when a piece is requested, given back when it ends. */
   inFlight: InFlightBudget
-  /** Another super-seeding torrent of this agent has pieces nobody was shown yet. */
+  /** Another super-seeding torrent of this agent has pieces nobody was shown yet, or first copies on their way. */
   freshElsewhere: (t: NativeTorrent) => boolean
   keepPiece: (t: NativeTorrent, index: number, data: Buffer) => void
   /** The peer has requests queued: the engine's uploader serves them under the upload cap. */

@@ -84,6 +84,9 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
     return this.#plan?.unshownCounted(this.ageMs, this.peers.values()) ?? 0
   }
 
+  /** Super-seeding: first copies shown a moment ago have not reached their peers yet (RevealPlan.awaitingFirstCopies). */
+  awaitingFirstCopies(now: number): boolean { return this.#plan?.awaitingFirstCopies(now) ?? false }
+
   pieceSize(index: number): number { return this.#store.pieceSize(index) }
 
   hasPiece(index: number): boolean { return this.#store.has(index) }
@@ -137,6 +140,7 @@ export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements 
       have: (i) => {
         if (peer.closed || w.peerPieces.get(i)) return
         w.peerPieces.set(i, true)
+        this.#plan?.arrived(i)
         if (this.#avail.add(peer, i)) this.#onPeerPieces(peer, i)
       },
       request: (index, offset, length) => this.#onRequest(peer, index, offset, length),
