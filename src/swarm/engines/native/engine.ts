@@ -20,6 +20,7 @@ import { InFlightBudget } from './in-flight-budget.ts'
 import { PieceBufferPool } from './piece-buffers.ts'
 import { PieceCache } from './piece-cache.ts'
 import { TokenBucket } from '../../token-bucket.ts'
+import { Uploader } from './uploader.ts'
 import { isSafeSingleFile, parseTorrentFile } from '../../torrent-file.ts'
 import type { WireGuard } from './wire-guard.ts'
 import { PEER_ID_PREFIX } from '../../wire-format.ts'
@@ -92,40 +93,8 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
   const groupOf = new Map<NativeTorrent, string>()
   const groupFor = (t: NativeTorrent): PeerGroup | undefined => groups.get(groupOf.get(t) ?? '')
 
-  // Uploads: one queue per peer, served round-robin under the agent's cap.
-  const ready = new Set<NativePeer>()
-  let pumpTimer: NodeJS.Timeout | undefined
-  const pump = (): void => {
-    if (pumpTimer) return
-    for (;;) {
-      const peer = ready.values().next().value as NativePeer | undefined
-      if (!peer) return
-      ready.delete(peer)
-      if (peer.closed || !peer.queue.length) continue
-      if (peer.congested) {
-        // One listener per congestion, however many requests arrive meanwhile.
-        if (!peer.awaitingDrain) {
-          peer.awaitingDrain = true
-          peer.socket.once('drain', () => { peer.awaitingDrain = false; if (peer.queue.length) { ready.add(peer); pump() } })
-        }
-        continue
-      }
-      // A turn is up to PEER_TURN_BYTES: blocks for one peer leave together and wake it once.
-      for (let turn = 0; turn < PEER_TURN_BYTES;) {
-        const job = peer.queue[0]
-        if (!job) break
-        if (!upload.tryTake(job.length)) {
-          ready.add(peer)
-          pumpTimer = setTimeout(() => { pumpTimer = undefined; pump() }, Math.max(UPLOAD_TICK_MS, upload.waitMs(job.length)))
-          return
-        }
-        peer.queue.shift()
-        turn += job.length
-        peer.uploads?.serve(peer, job)
-      }
-      if (peer.queue.length) ready.add(peer)
-    }
-  }
+  // Uploads: one queue per peer, served in turns under the agent's cap (uploader.ts).
+  const uploader = new Uploader(upload, { turnBytes: PEER_TURN_BYTES, tickMs: UPLOAD_TICK_MS })
 
   const ctx: NativeTorrentContext = {
     peerId, log, banned,
@@ -147,7 +116,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
       for (const o of torrents.values()) if (o !== t && !o.stopped && (o.unrevealed > 0 || o.awaitingFirstCopies(now))) return true
       return false
     },
-    wantsUpload: (peer) => { ready.add(peer); pump() },
+    wantsUpload: (peer) => { uploader.want(peer) },
     indexPeersAdded: (t) => dialIndexPeers(t),
     peerLeft: (t) => { if (parked.waitingFor(t.infoHash) > 0) unparkFor(t) },
     detached: (t) => {
@@ -386,7 +355,7 @@ export async function startNativeEngine(options: EngineOptions): Promise<SwarmEn
     close: async () => {
       clearInterval(idleTimer)
       clearInterval(evictTimer)
-      clearTimeout(pumpTimer)
+      uploader.stop()
       await Promise.all([...torrents.values()].map((t) => t.stop()))
       for (const s of sockets) s.destroy()
       await new Promise<void>((resolve) => server.close(() => resolve()))
