@@ -2,8 +2,9 @@
 // Peers take turns in the order they became ready (round-robin), a turn being up to `turnBytes` (a whole piece
 // between agents: its blocks leave together and wake the peer once). A turn the cap cuts short resumes first when
 // the bucket refills: sent to the back of the line instead, the rest of the piece waited a whole round, and a
-// piece is of use to its receiver (and to those it passes it on to) only once it is whole. With 32 agents capped
-// at 2 MB/s that round trip took completion from 1.32–1.37 × the bound to 1.44–1.47 × (docs/benchmarks/swarm.md).
+// piece is of use to its receiver (and to those it passes it on to) only once it is whole: with 32 agents capped
+// at 2 MB/s, where the bucket runs dry on most turns, that wait put completion at 1.44–1.47 × the bound instead of
+// 1.30–1.33 × (docs/benchmarks/swarm.md).
 import type { NativePeer } from './peer.ts'
 import type { TokenBucket } from '../../token-bucket.ts'
 
