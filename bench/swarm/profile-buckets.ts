@@ -11,9 +11,9 @@ const PIECE_TRAFFIC = /^(#onBlock|#onRequest|_onRequest|_onPiece)$/
 const dir = process.argv[2]
 if (!dir) throw new Error('usage: node bench/swarm/profile-buckets.ts DIR')
 const buckets: [string, RegExp][] = [
-  ['block copies into piece buffers', /^(#onBlock|block) src\/swarm\/engines\/native\/(torrent|pieces-in-flight)\.ts/],
+  ['block copies into piece buffers', /^(#onBlock|block) src\/swarm\/engines\/native\/(torrent|pieces\/pieces-in-flight)\.ts/],
   ['bittorrent-protocol Wire', /bittorrent-protocol/],
-  ['colony wire path (feeder, guard, messages, connection, peer)', /native\/(wire-|connection|peer\.ts|mse-wire)/],
+  ['colony wire path (feeder, guard, messages, connection, peer)', /native\/(wire\/|connection|peer\.ts)/],
   ['colony torrent/engine JS', /native\/|swarm\//],
   ['Node streams, net, events, timers', /node:(internal\/streams|net|events|internal\/stream_base|internal\/process\/task_queues|internal\/timers|timers|internal\/event_target)/],
   ['SHA-1 / SHA-256', /^(hash|update|digest) node:internal\/crypto/],

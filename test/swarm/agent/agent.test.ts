@@ -9,7 +9,7 @@ import {
   createMemoryIndex, fetchObject, fetchTorrent, getDownload, listDownloads, requestDownload, startAgent, waitForDownload, type Agent,
 } from '../../../src/swarm/index.ts'
 import { parseTorrentFile } from '../../../src/swarm/torrent-file.ts'
-import { startRoguePeer } from '../native/rogue-peer.ts'
+import { startRoguePeer } from '../native/wire/rogue-peer.ts'
 import { startOrigin, startTracker, type Origin, type Tracker } from '../swarm-fixtures.ts'
 
 const JSON_TYPE = { 'content-type': 'application/json' }

@@ -9,7 +9,7 @@ import { createSilentLogger } from '../../../src/shared/logger.ts'
 import { whenComplete, type EngineOptions, type EngineTorrent, type SwarmEngine } from '../../../src/swarm/engines/engine.ts'
 import { makeTempDir } from '../../../support/services.ts'
 import { startTracker, type Tracker } from '../swarm-fixtures.ts'
-import { makeObject, type TestObject } from '../native/wire-fixtures.ts'
+import { makeObject, type TestObject } from '../native/wire/wire-fixtures.ts'
 
 const PIECE = 64 * 1024
 /** Not a whole number of pieces: the last piece is short. */

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test'
 import type { EngineTorrent, SwarmEngine } from '../../../src/swarm/engines/engine.ts'
 import { startNativeEngine } from '../../../src/swarm/engines/native/engine.ts'
 import { makeTempDir } from '../../../support/services.ts'
-import { engineOptions, handshake, makeObject, message, u32, whenDone, type TestObject } from './wire-fixtures.ts'
+import { engineOptions, handshake, makeObject, message, u32, whenDone, type TestObject } from './wire/wire-fixtures.ts'
 
 /**
  * none: answers as asked; reversed: answers each piece's blocks last first, once all of them are asked; corrupt-piece-0:

@@ -12,7 +12,7 @@ import { keepsNewConnection } from '../../../src/swarm/engines/native/peer.ts'
 import { PEER_ID_PREFIX } from '../../../src/swarm/wire-format.ts'
 import { startNativeEngine, uploadBurst } from '../../../src/swarm/engines/native/engine.ts'
 import { buildTorrentFile, PieceHasher } from '../../../src/swarm/torrent-file.ts'
-import { END_GAME_AFTER_MS, END_GAME_PIECES, END_GAME_SLOW_FACTOR, endGameAfterMs, pickEndGame } from '../../../src/swarm/engines/native/piece-picker.ts'
+import { END_GAME_AFTER_MS, END_GAME_PIECES, END_GAME_SLOW_FACTOR, endGameAfterMs, pickEndGame } from '../../../src/swarm/engines/native/pieces/piece-picker.ts'
 import { makeTempDir, waitFor } from '../../../support/services.ts'
 import { startTracker, type Tracker } from '../swarm-fixtures.ts'
 

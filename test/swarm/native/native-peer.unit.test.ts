@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
 import Wire from 'bittorrent-protocol'
 import { MAX_MESSAGE, type PeerWire } from '../../../src/swarm/engines/native/peer.ts'
-import { WireFeeder } from '../../../src/swarm/engines/native/wire-feeder.ts'
+import { WireFeeder } from '../../../src/swarm/engines/native/wire/wire-feeder.ts'
 
 function message(id: number, ...parts: Uint8Array[]): Buffer {
   const body = Buffer.concat([Buffer.from([id]), ...parts])

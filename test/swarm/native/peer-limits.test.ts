@@ -12,10 +12,10 @@ import type { EngineOptions, SwarmEngine } from '../../../src/swarm/engines/engi
 import { startNativeEngine } from '../../../src/swarm/engines/native/engine.ts'
 import { SWARM_DEFAULTS } from '../../../src/swarm/defaults.ts'
 import type { PeerDropReason } from '../../../src/swarm/engines/native/peer-limits.ts'
-import type { ProtocolErrorReason } from '../../../src/swarm/engines/native/wire-guard.ts'
+import type { ProtocolErrorReason } from '../../../src/swarm/engines/native/wire/wire-guard.ts'
 import { makeTempDir, waitFor } from '../../../support/services.ts'
 import { startTracker, type Tracker } from '../swarm-fixtures.ts'
-import { closedWithin, engineOptions, handshake, makeObject, message, rawPeer, sha256, startSeed, u32, whenDone, type RawPeer, type TestObject } from './wire-fixtures.ts'
+import { closedWithin, engineOptions, handshake, makeObject, message, rawPeer, sha256, startSeed, u32, whenDone, type RawPeer, type TestObject } from './wire/wire-fixtures.ts'
 
 const HANDSHAKE_BYTES = 68
 

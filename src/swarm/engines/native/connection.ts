@@ -2,10 +2,10 @@
 // bytes in go straight to the Wire's parser (behind its guard), what the Wire sends goes straight to the socket.
 import net from 'node:net'
 import { MAX_MESSAGE, type PeerWire, type WireConstructor } from './peer.ts'
-import { WireFeeder } from './wire-feeder.ts'
-import type { PieceBufferPool } from './piece-buffers.ts'
-import { encryptedFeed } from './mse-wire.ts'
-import { guardWire, type ProtocolErrorReason, type WireGuard } from './wire-guard.ts'
+import { WireFeeder } from './wire/wire-feeder.ts'
+import type { PieceBufferPool } from './pieces/piece-buffers.ts'
+import { encryptedFeed } from './wire/mse-wire.ts'
+import { guardWire, type ProtocolErrorReason, type WireGuard } from './wire/wire-guard.ts'
 
 const noop = (): void => undefined
 

@@ -6,7 +6,7 @@ import type net from 'node:net'
 import { SWARM_DEFAULTS } from '../../defaults.ts'
 import { SwarmError } from '../../errors.ts'
 import { TokenBucket } from '../../token-bucket.ts'
-import type { ProtocolErrorReason } from './wire-guard.ts'
+import type { ProtocolErrorReason } from './wire/wire-guard.ts'
 
 /** Defaults: SWARM_DEFAULTS.peerLimits. */
 export type PeerLimits = {

@@ -3,8 +3,8 @@
 import type net from 'node:net'
 import type Wire from 'bittorrent-protocol'
 import { PEER_ID_PREFIX } from '../../wire-format.ts'
-import { blockMessages, haveMessages, MSG_CANCEL, MSG_REQUEST, pieceHeader } from './wire-messages.ts'
-import type { WireGuard } from './wire-guard.ts'
+import { blockMessages, haveMessages, MSG_CANCEL, MSG_REQUEST, pieceHeader } from './wire/wire-messages.ts'
+import type { WireGuard } from './wire/wire-guard.ts'
 
 /** bittorrent-protocol's Wire: the slice this engine drives is described in src/types/bittorrent-protocol.d.ts. */
 export type PeerWire = Wire

@@ -2,7 +2,7 @@
 // other agent a few pieces at a time (HAVE) instead of its bitfield, so its upload carries each piece about once and
 // the followers trade the rest among themselves.
 import type { NativePeer } from './peer.ts'
-import { pickReveal } from './piece-picker.ts'
+import { pickReveal } from './pieces/piece-picker.ts'
 import { FIRST_COPY_WAIT_MS, JOIN_GRACE_MS } from './torrent-types.ts'
 
 export class RevealPlan {

@@ -3,9 +3,9 @@ import type { Hash } from 'node:crypto'
 import type { Logger } from '../../../shared/logger.ts'
 import type { NativePeer } from './peer.ts'
 import type { NativeTorrent } from './torrent.ts'
-import type { InFlightBudget } from './in-flight-budget.ts'
-import type { PieceBufferPool } from './piece-buffers.ts'
-import type { HeldPiece } from './piece-cache.ts'
+import type { InFlightBudget } from './pieces/in-flight-budget.ts'
+import type { PieceBufferPool } from './pieces/piece-buffers.ts'
+import type { HeldPiece } from './pieces/piece-cache.ts'
 import type { TokenBucket } from '../../token-bucket.ts'
 
 /**

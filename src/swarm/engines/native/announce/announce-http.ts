@@ -4,7 +4,7 @@
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
-import { decodeBencode, type BDict, type BValue } from '../bencode-decode.ts'
+import { decodeBencode, type BDict, type BValue } from '../wire/bencode-decode.ts'
 import { AnnounceError, compactPeers4, compactPeers6, printable, type AnnounceAnswer, type AnnounceRequest } from './announce-peers.ts'
 
 /**

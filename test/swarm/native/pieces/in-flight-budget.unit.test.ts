@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setImmediate as tick } from 'node:timers/promises'
-import { InFlightBudget } from '../../../src/swarm/engines/native/in-flight-budget.ts'
+import { InFlightBudget } from '../../../../src/swarm/engines/native/pieces/in-flight-budget.ts'
 
 test('pieces beyond the budget wait, and bytes given back wake each waiter once', async () => {
   const budget = new InFlightBudget(1000)

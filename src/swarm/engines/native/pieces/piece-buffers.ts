@@ -4,7 +4,7 @@
 // the free list only when nothing can still read it: its owner released it (the cache evicted it, its piece failed)
 // and no socket write or upload read holds it — a buffer reused while a socket still sends it would send another
 // piece's bytes.
-import { SWARM_DEFAULTS } from '../../defaults.ts'
+import { SWARM_DEFAULTS } from '../../../defaults.ts'
 
 export type PieceBufferPoolOptions = {
   /** Free buffers kept at most, in bytes; beyond that a released buffer is left to the garbage collector. @defaultValue SWARM_DEFAULTS.pieceBuffers.maxFreeBytes (16 MiB) */

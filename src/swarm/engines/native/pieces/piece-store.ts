@@ -3,8 +3,8 @@
 import { hash } from 'node:crypto'
 import { constants, readSync, writeSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
-import { SwarmError } from '../../errors.ts'
-import type { ParsedTorrent } from '../../torrent-file.ts'
+import { SwarmError } from '../../../errors.ts'
+import type { ParsedTorrent } from '../../../torrent-file.ts'
 
 export class PieceStore {
   readonly pieceLength: number

@@ -2,16 +2,16 @@
 // __proto__/toString/constructor keys, huge and negative indexes, 2–4 GB length prefixes, oversize bitfields,
 // random bytes, truncated messages, broken MSE handshakes), then a second agent downloads the object from it and
 // gets the right bytes. FUZZ_SEED=<n> replays a run; the seed is printed with every failure.
-import { createRandom } from '../../../src/shared/seeded-random.ts'
+import { createRandom } from '../../../../src/shared/seeded-random.ts'
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { Counter } from 'prom-client'
-import { createMemoryIndex, fetchTorrent, requestDownload, startAgent, waitForDownload, type Agent } from '../../../src/swarm/index.ts'
-import { parseTorrentFile } from '../../../src/swarm/torrent-file.ts'
-import { makeTempDir } from '../../../support/services.ts'
-import { startOrigin, startTracker, type Origin, type Tracker } from '../swarm-fixtures.ts'
+import { createMemoryIndex, fetchTorrent, requestDownload, startAgent, waitForDownload, type Agent } from '../../../../src/swarm/index.ts'
+import { parseTorrentFile } from '../../../../src/swarm/torrent-file.ts'
+import { makeTempDir } from '../../../../support/services.ts'
+import { startOrigin, startTracker, type Origin, type Tracker } from '../../swarm-fixtures.ts'
 import { extended, handshake, message, rawPeer, u32 } from './wire-fixtures.ts'
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))

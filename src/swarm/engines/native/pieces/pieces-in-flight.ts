@@ -6,11 +6,11 @@
 // A second peer sending the same piece (the end game) fills a pooled buffer instead: two peers never write one
 // piece's bytes in the file, so the bytes of the one that verifies are the ones that stay there.
 import { createHash } from 'node:crypto'
-import type { NativePeer } from './peer.ts'
+import type { NativePeer } from '../peer.ts'
 import type { InFlightBudget } from './in-flight-budget.ts'
 import type { PieceBufferPool } from './piece-buffers.ts'
 import type { PieceStore } from './piece-store.ts'
-import type { Assembly } from './torrent-types.ts'
+import type { Assembly } from '../torrent-types.ts'
 
 /** What a block did: dropped (not asked of this peer, or not now), added, completed its piece, or was the wrong size. */
 export type BlockOutcome = 'dropped' | 'added' | 'complete' | 'wrong-size'

@@ -2,7 +2,7 @@
 // late fetches every published segment at once, two or more pieces per peer in each: without one budget the pieces
 // in flight reach several times what the buffer pool keeps, and every buffer beyond it is memory touched for the
 // first time (a page fault per 4 KiB) and memory outside V8's heap that sets off its full collections.
-import { SWARM_DEFAULTS } from '../../defaults.ts'
+import { SWARM_DEFAULTS } from '../../../defaults.ts'
 
 export class InFlightBudget {
   readonly #max: number

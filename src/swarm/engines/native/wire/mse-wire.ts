@@ -8,7 +8,7 @@
 //   one Diffie-Hellman secret per 95 bytes. Here a step that names no next step before it returns makes the Wire
 //   wait until one is named, then parse what came in meanwhile.
 // A throw, a rejected step or a handshake that never synchronises ends that connection through `fail`.
-import type { PeerWire } from './peer.ts'
+import type { PeerWire } from '../peer.ts'
 import { stopParsing, type Fail } from './wire-guard.ts'
 
 /** The Wire's MSE state this file reads and writes. */

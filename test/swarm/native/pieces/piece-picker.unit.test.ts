@@ -2,7 +2,7 @@
 // range is done with.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { pickInRange, RANGE_HELD } from '../../../src/swarm/engines/native/piece-picker.ts'
+import { pickInRange, RANGE_HELD } from '../../../../src/swarm/engines/native/pieces/piece-picker.ts'
 
 describe('pickInRange', () => {
   const held = new Set([2, 3])

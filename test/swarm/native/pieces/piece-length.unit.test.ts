@@ -2,7 +2,7 @@
 // byte), a power of two any BitTorrent client takes, and no piece so large that two per peer strain memory.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { choosePieceLength } from '../../../src/swarm/torrent-file.ts'
+import { choosePieceLength } from '../../../../src/swarm/torrent-file.ts'
 
 const KiB = 1024
 const MiB = 1024 * KiB

@@ -1,8 +1,8 @@
 // Piece buffers are used again only once nothing holds them: a buffer a socket still sends is never handed out.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { PieceBufferPool } from '../../../src/swarm/engines/native/piece-buffers.ts'
-import { PieceCache } from '../../../src/swarm/engines/native/piece-cache.ts'
+import { PieceBufferPool } from '../../../../src/swarm/engines/native/pieces/piece-buffers.ts'
+import { PieceCache } from '../../../../src/swarm/engines/native/pieces/piece-cache.ts'
 
 test('a released buffer is taken again; one of another size is not', () => {
   const pool = new PieceBufferPool()

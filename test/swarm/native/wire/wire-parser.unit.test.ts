@@ -5,12 +5,12 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
 import Wire from 'bittorrent-protocol'
-import { MAX_MESSAGE, type PeerWire } from '../../../src/swarm/engines/native/peer.ts'
-import { WireFeeder } from '../../../src/swarm/engines/native/wire-feeder.ts'
-import { guardWire, type ProtocolErrorReason } from '../../../src/swarm/engines/native/wire-guard.ts'
-import { blockMessages, haveMessages, MSG_CANCEL, MSG_REQUEST, pieceHeader, type HotMessages } from '../../../src/swarm/engines/native/wire-messages.ts'
+import { MAX_MESSAGE, type PeerWire } from '../../../../src/swarm/engines/native/peer.ts'
+import { WireFeeder } from '../../../../src/swarm/engines/native/wire/wire-feeder.ts'
+import { guardWire, type ProtocolErrorReason } from '../../../../src/swarm/engines/native/wire/wire-guard.ts'
+import { blockMessages, haveMessages, MSG_CANCEL, MSG_REQUEST, pieceHeader, type HotMessages } from '../../../../src/swarm/engines/native/wire/wire-messages.ts'
 import { message, u32 } from './wire-fixtures.ts'
-import { createRandom } from '../../../src/shared/seeded-random.ts'
+import { createRandom } from '../../../../src/shared/seeded-random.ts'
 
 const SEED = Number(process.env.WIRE_SEED ?? Math.floor(Math.random() * 2 ** 31))
 const PIECES = 40

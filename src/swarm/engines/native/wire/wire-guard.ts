@@ -6,9 +6,9 @@
 // Checked hot messages (have, request, piece, cancel) go to the connection's own handler once its torrent is
 // attached (wire-messages.ts), not through the Wire. The encrypted (MSE) path has its own repairs: mse-wire.ts.
 import { checkExtendedHandshake } from './bencode-check.ts'
-import { MAX_MESSAGE, type PeerWire } from './peer.ts'
+import { MAX_MESSAGE, type PeerWire } from '../peer.ts'
 import { PARSER_STOPPED } from './wire-feeder.ts'
-import { MAX_REQUEST } from './torrent-types.ts'
+import { MAX_REQUEST } from '../torrent-types.ts'
 import { dispatchHot, readU32, type HotMessages } from './wire-messages.ts'
 
 /** The `reason` label of colony_swarm_peer_protocol_errors_total. */

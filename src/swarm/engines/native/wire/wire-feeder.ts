@@ -1,6 +1,6 @@
 // Feeds a plain (unencrypted) connection's bytes to bittorrent-protocol's parser without the Wire's own buffering,
 // and frames the messages after the handshake itself.
-import { MAX_MESSAGE, type PeerWire } from './peer.ts'
+import { MAX_MESSAGE, type PeerWire } from '../peer.ts'
 import { readU32 } from './wire-messages.ts'
 
 /** Messages whose handlers keep nothing of the bytes they are given (a piece's receiver copies it). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { PieceAvailability, type AnnouncingPeer } from '../../../src/swarm/engines/native/piece-availability.ts'
+import { PieceAvailability, type AnnouncingPeer } from '../../../../src/swarm/engines/native/pieces/piece-availability.ts'
 
 const peer = (): AnnouncingPeer => ({ pieceCount: 0 })
 const has = (...set: number[]) => (i: number): boolean => set.includes(i)
