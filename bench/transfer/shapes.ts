@@ -4,7 +4,7 @@
 //   node bench/transfer/run.ts --shape mid                             # near origin, one shape
 // Per shape: rclone at its defaults and at --transfers 64/256/1024 (the fastest is "rclone best"); with
 // --colony-sweep colony at --concurrency 64/256/1024; then at least 3 ALTERNATING pairs (colony at its defaults,
-// rclone best). Every step runs under /usr/bin/time: its CPU-seconds are user+sys of the whole process tree.
+// rclone best, and with --colony-sweep colony at its own best --concurrency: "own best" is that run's median). Every step runs under /usr/bin/time: its CPU-seconds are user+sys of the whole process tree.
 // --baseline <other checkout>/bin/colony.js adds that checkout's defaults to every pair (in alternating order), for an
 // A/B of the defaults in the same run.
 import { existsSync } from 'node:fs'
@@ -97,7 +97,7 @@ async function copy(tool: Run['tool'], label: string, origin: string, shape: Lib
   return run
 }
 
-type ShapeResult = { shape: LibraryShape; files: number; bytes: number; sizes: [number, number]; rcloneDefault: Run; rcloneSweep: Run[]; colonySweep: Run[]; pairs: Array<[Run, Run]>; baseline: Run[] }
+type ShapeResult = { shape: LibraryShape; files: number; bytes: number; sizes: [number, number]; rcloneDefault: Run; rcloneSweep: Run[]; colonySweep: Run[]; pairs: Array<[Run, Run]>; baseline: Run[]; ownBest: Run[] }
 
 async function benchShape(shape: LibraryShape, origin: string, files: number, bytes: number, sizes: [number, number]): Promise<ShapeResult> {
   log(`- ${shape}: ${files} files, ${formatBytes(bytes)}`)
@@ -110,19 +110,26 @@ async function benchShape(shape: LibraryShape, origin: string, files: number, by
   const pairRuns: Array<[Run, Run]> = []
   const baseline: Run[] = []
   const bestArgs = best.label.split(' ')
+  // colony's own best --concurrency from the sweep joins every pair, so "defaults / own best" compares two medians of
+  // the same rotation (a minimum over single runs would favour a lucky run).
+  const own = colonySweep.filter((r) => r.code === 0).sort((a, b) => a.wallS - b.wallS)[0]
+  const ownBest: Run[] = []
   for (let i = 0; i < pairs; i++) {
     const b = flags.baseline && i % 2 === 1 ? await copy('baseline', 'defaults', origin, shape, []) : undefined
     const c = await copy('colony', 'defaults', origin, shape, [])
     const b2 = flags.baseline && i % 2 === 0 ? await copy('baseline', 'defaults', origin, shape, []) : undefined
     const r = await copy('rclone', best.label, origin, shape, [...bestArgs, '--checkers', bestArgs[1] as string])
+    if (own) ownBest.push(await copy('colony', own.label, origin, shape, own.label.split(' ')))
     pairRuns.push([c, r])
     const base = b ?? b2
     if (base) baseline.push(base)
   }
-  return { shape, files, bytes, sizes, rcloneDefault, rcloneSweep, colonySweep, pairs: pairRuns, baseline }
+  return { shape, files, bytes, sizes, rcloneDefault, rcloneSweep, colonySweep, pairs: pairRuns, baseline, ownBest }
 }
 
 const s = (x: number): string => `${x.toFixed(2)} s`
+/** colony's own best: the median of its runs in the pairs at the sweep's fastest --concurrency (no sweep: none). */
+const ownBestWall = (r: ShapeResult): number => (r.ownBest.length > 0 ? median(r.ownBest.map((x) => x.wallS)) : Number.NaN)
 const mark = (r: Run, files: number): string => (r.code !== 0 || r.files < files ? ` ⚠ exit ${r.code}, ${r.files}/${files} files` : '')
 
 function tables(results: ShapeResult[]): string {
@@ -138,11 +145,11 @@ function tables(results: ShapeResult[]): string {
     const warn = [...c, ...k].map((x) => mark(x, r.files)).filter(Boolean).join('')
     out.push(`| ${r.shape} | ${r.files} files, ${formatBytes(r.bytes)} (${formatBytes(r.sizes[0])}–${formatBytes(r.sizes[1])}) | ${s(median(c.map((x) => x.wallS)))} / ${median(c.map((x) => x.cpuS)).toFixed(2)} / ${median(c.map((x) => x.rssMB)).toFixed(0)} MB | \`${k[0]?.label}\`: ${s(median(k.map((x) => x.wallS)))} / ${median(k.map((x) => x.cpuS)).toFixed(2)} / ${median(k.map((x) => x.rssMB)).toFixed(0)} MB | ${ratios.map((x) => x.toFixed(2)).join(', ')} | **${median(ratios).toFixed(2)}** | ${median(cpuRatios).toFixed(2)}${warn} |`)
   }
-  out.push('', `| shape | colony defaults (median) | ${sweep.map((n) => `colony ${n}`).join(' | ')} | defaults / own best | concurrency at the end (range) | rclone defaults | ${sweep.map((n) => `rclone ${n}`).join(' | ')} |`,
+  out.push('', `| shape | colony defaults (median) | ${sweep.map((n) => `colony ${n}`).join(' | ')} | defaults / own best (its median in the pairs) | concurrency at the end (range) | rclone defaults | ${sweep.map((n) => `rclone ${n}`).join(' | ')} |`,
     `|---|---|${sweep.map(() => '---|').join('')}---|---|---|${sweep.map(() => '---|').join('')}`)
   for (const r of results) {
     const auto = median(r.pairs.map((p) => p[0].wallS))
-    const own = Math.min(...r.colonySweep.filter((x) => x.code === 0).map((x) => x.wallS))
+    const own = ownBestWall(r)
     const cell = (x: Run | undefined): string => (x ? `${s(x.wallS)}, ${x.cpuS.toFixed(1)} CPU-s${mark(x, r.files)}` : 'n/a')
     out.push(`| ${r.shape} | ${s(auto)} | ${sweep.map((_, i) => cell(r.colonySweep[i])).join(' | ')} | ${Number.isFinite(own) ? `**${(auto / own).toFixed(2)}**` : 'n/a'} | ${r.pairs.map((p) => p[0].limit ?? '?').join('; ')} | ${cell(r.rcloneDefault)} | ${sweep.map((_, i) => cell(r.rcloneSweep[i])).join(' | ')} |`)
   }
@@ -151,7 +158,7 @@ function tables(results: ShapeResult[]): string {
       '| shape | defaults (median) | baseline (median) | defaults / baseline per pair | defaults / own best | baseline / own best | defaults / rclone best | baseline / rclone best |',
       '|---|---|---|---|---|---|---|---|')
     for (const r of results) {
-      const own = Math.min(...r.colonySweep.filter((x) => x.code === 0).map((x) => x.wallS))
+      const own = ownBestWall(r)
       const auto = median(r.pairs.map((p) => p[0].wallS))
       const base = median(r.baseline.map((x) => x.wallS))
       const vsRclone = (xs: Run[]): string => median(xs.map((x, i) => x.wallS / (r.pairs[i] as [Run, Run])[1].wallS)).toFixed(2)
