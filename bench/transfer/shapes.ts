@@ -4,7 +4,8 @@
 //   node bench/transfer/run.ts --shape mid                             # near origin, one shape
 // Per shape: rclone at its defaults and at --transfers 64/256/1024 (the fastest is "rclone best"); with
 // --colony-sweep colony at --concurrency 64/256/1024; then at least 3 ALTERNATING pairs (colony at its defaults,
-// rclone best, and with --colony-sweep colony at its own best --concurrency: "own best" is that run's median). Every step runs under /usr/bin/time: its CPU-seconds are user+sys of the whole process tree.
+// rclone best, and with --colony-sweep colony at its fastest --concurrency of the sweep, whose median in the pairs
+// is "own best"). Every step runs under /usr/bin/time: its CPU-seconds are user+sys of the whole process tree.
 // --baseline <other checkout>/bin/colony.js adds that checkout's defaults to every pair (in alternating order), for an
 // A/B of the defaults in the same run.
 import { existsSync } from 'node:fs'
@@ -99,11 +100,14 @@ async function copy(tool: Run['tool'], label: string, origin: string, shape: Lib
 
 type ShapeResult = { shape: LibraryShape; files: number; bytes: number; sizes: [number, number]; rcloneDefault: Run; rcloneSweep: Run[]; colonySweep: Run[]; pairs: Array<[Run, Run]>; baseline: Run[]; ownBest: Run[] }
 
+/** The fastest run that succeeded. */
+const fastest = (runs: Run[]): Run | undefined => runs.filter((r) => r.code === 0).sort((a, b) => a.wallS - b.wallS)[0]
+
 async function benchShape(shape: LibraryShape, origin: string, files: number, bytes: number, sizes: [number, number]): Promise<ShapeResult> {
   log(`- ${shape}: ${files} files, ${formatBytes(bytes)}`)
   const rcloneSweep: Run[] = []
   for (const n of sweep) rcloneSweep.push(await copy('rclone', `--transfers ${n}`, origin, shape, ['--transfers', String(n), '--checkers', String(n)]))
-  const best = rcloneSweep.filter((r) => r.code === 0).sort((a, b) => a.wallS - b.wallS)[0] ?? rcloneSweep[0] as Run
+  const best = fastest(rcloneSweep) ?? rcloneSweep[0] as Run
   const rcloneDefault = await copy('rclone', 'defaults', origin, shape, [])
   const colonySweep: Run[] = []
   if (flags['colony-sweep']) for (const n of sweep) colonySweep.push(await copy('colony', `--concurrency ${n}`, origin, shape, ['--concurrency', String(n)]))
@@ -112,7 +116,7 @@ async function benchShape(shape: LibraryShape, origin: string, files: number, by
   const bestArgs = best.label.split(' ')
   // colony's own best --concurrency from the sweep joins every pair, so "defaults / own best" compares two medians of
   // the same rotation (a minimum over single runs would favour a lucky run).
-  const own = colonySweep.filter((r) => r.code === 0).sort((a, b) => a.wallS - b.wallS)[0]
+  const own = fastest(colonySweep)
   const ownBest: Run[] = []
   for (let i = 0; i < pairs; i++) {
     const b = flags.baseline && i % 2 === 1 ? await copy('baseline', 'defaults', origin, shape, []) : undefined
