@@ -79,6 +79,7 @@ export const AGENT_SPEC: CommandSpec = swarmEnv({
     'peer-max-per-torrent': { type: 'number', description: 'peer connections per torrent', default: PEER.maxPeersPerTorrent },
     'peer-encrypted-rate': { type: 'number', description: 'encrypted (MSE/PE) handshakes accepted per second, all peers together (0 = refuse them)', default: PEER.encryptedPerSecond },
     'peer-handshake-timeout': { type: 'string', description: 'time a peer has to complete its BitTorrent handshake', default: durationText(PEER.handshakeTimeoutMs), placeholder: 'duration' },
+    'segment-time': { type: 'string', description: 'segments after the first hold at least this long of the leader\'s origin fetch, at the rate the first came in (never smaller than --segment-size; 0 = --segment-size alone)', default: durationText(AGENT.segmentSeconds * 1000), placeholder: 'duration' },
     'segment-size': { type: 'string', description: `objects larger than this are fetched and published in segments of this size, so peers start before the origin fetch ends (default: ${sizeText(AGENT.segmentSize.native)} with the native engine, ${sizeText(AGENT.segmentSize.aria2)} with aria2)`, placeholder: 'size' },
     'seed-time': { type: 'string', description: 'how long a finished object keeps seeding', default: durationText(AGENT.seedTimeMs), placeholder: 'duration' },
     'seed-ratio': { type: 'number', description: 'stop seeding earlier once uploaded ≥ ratio × size (0 = time only)', default: AGENT.seedRatio },
@@ -190,6 +191,8 @@ async function runAgent(argv: string[]): Promise<number> {
   const segmentArg = str(p, 'segment-size')
   const segmentSize = segmentArg === undefined ? undefined : parseSize(segmentArg)
   if (segmentSize !== undefined && !(segmentSize > 0)) throw new UsageError('--segment-size must be > 0')
+  const segmentSeconds = parseDuration(str(p, 'segment-time') ?? durationText(AGENT.segmentSeconds * 1000)) / 1000
+  if (!(segmentSeconds >= 0)) throw new UsageError('--segment-time must be a duration ≥ 0')
   const engine = (str(p, 'engine') ?? AGENT.engine) as EngineKind
   if (engine !== 'aria2' && engine !== 'native') throw new UsageError('--engine is native or aria2')
   const agentId = str(p, 'agent-id')
@@ -215,7 +218,7 @@ async function runAgent(argv: string[]): Promise<number> {
   const agent = await startAgent({
     ...peers, ...backToSource,
     dataDir: str(p, 'data') ?? AGENT.dataDir,
-    allowHosts, trackers, listenPort, seedRatio, engine, ...(segmentSize === undefined ? {} : { segmentSize }), logger: log,
+    allowHosts, trackers, listenPort, seedRatio, engine, ...(segmentSize === undefined ? {} : { segmentSize }), segmentSeconds, logger: log,
     apiHost: api.host, apiPort: api.port, apiAllowedHosts: list(p, 'api-allowed-host'), apiMaxActive, apiStartRate, apiStartBurst,
     uploadLimit: rateFlag(p, 'upload-limit'), downloadLimit: rateFlag(p, 'download-limit'),
     seedTimeMs: parseDuration(str(p, 'seed-time') ?? durationText(AGENT.seedTimeMs)),

@@ -30,6 +30,11 @@ export const SWARM_DEFAULTS = deepFreeze({
     downloadLimit: 0,
     /** Objects larger than this are fetched and published in segments of this size, per engine (--segment-size). */
     segmentSize: { native: 16 * MiB, aria2: 32 * MiB },
+    /**
+     * Segments after the first hold at least this many seconds of the leader's origin fetch, at the rate the first
+     * came in (never less than the segment size): a fast origin gets few segments (--segment-seconds).
+     */
+    segmentSeconds: 2,
     /** Halvings of the last segment's worth of a segmented object, per engine (see segmentLayout). */
     segmentTaper: { native: 0, aria2: 2 },
     /** How long a finished object keeps seeding (--seed-time). */

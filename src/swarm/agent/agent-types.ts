@@ -59,6 +59,13 @@ export type AgentOptions = {
    * @defaultValue SWARM_DEFAULTS.agent.segmentSize[engine] (16 MiB native, 32 MiB aria2)
    */
   segmentSize?: number
+  /**
+   * Segments after the first hold at least this many seconds of the leader's origin fetch, at the rate the first
+   * segment came in; never smaller than `segmentSize`. Each segment costs every agent a round of connections, so
+   * an origin that delivers the object in a few seconds gets few segments (docs/benchmarks/swarm.md). 0 = the
+   * segment size alone. @defaultValue SWARM_DEFAULTS.agent.segmentSeconds (2)
+   */
+  segmentSeconds?: number
   /** How long a finished object keeps seeding. @defaultValue SWARM_DEFAULTS.agent.seedTimeMs (1 h) */
   seedTimeMs?: number
   /** Stop seeding earlier once uploaded ≥ ratio × size; 0 = time only. @defaultValue SWARM_DEFAULTS.agent.seedRatio (0) */

@@ -62,6 +62,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     segmentSize: options.segmentSize ?? SWARM_DEFAULTS.agent.segmentSize[engine.kind],
     // A tapered tail helps aria2 and not the native engine (docs/benchmarks/swarm.md).
     segmentTaper: SWARM_DEFAULTS.agent.segmentTaper[engine.kind],
+    segmentSeconds: options.segmentSeconds ?? SWARM_DEFAULTS.agent.segmentSeconds,
     originRetries: options.originRetries ?? SWARM_DEFAULTS.origin.retries,
     backoffBaseMs: options.backoffBaseMs ?? SWARM_DEFAULTS.origin.backoffBaseMs,
     onBan: () => metrics.banned(),

@@ -26,6 +26,8 @@ export type DownloadContext = {
   segmentSize: number
   /** Halvings of the last segment's worth of a segmented object (see segmentLayout). */
   segmentTaper: number
+  /** Segments after the first hold at least this many seconds of the origin fetch (see layoutForRate). */
+  segmentSeconds: number
   originRetries: number
   backoffBaseMs: number
   log: Logger

@@ -4,7 +4,7 @@ import type { DownloadContext } from './download-types.ts'
 import { downloadFromOrigin } from '../origin/fetch.ts'
 import type { OriginProbe } from '../origin/probe.ts'
 import type { PartSet } from './part-set.ts'
-import { SegmentSink, segmentLayout, segmentLength, segmentStart, type SegmentLayout } from './segments.ts'
+import { layoutForRate, SegmentSink, segmentLayout, segmentLength, segmentStart, type SegmentLayout } from './segments.ts'
 import type { LeaderClaim } from '../index-store/swarm-index.ts'
 import { buildTorrentFile, choosePieceLength, PieceHasher } from '../torrent-file.ts'
 import { partName, torrentSource } from '../wire-format.ts'
@@ -42,7 +42,10 @@ export async function fetchSegmentsFromOrigin(o: {
   const { ctx, probe, parts, claim } = o
   for (const [k, t] of await ctx.index.lookupParts(probe.key)) if (!parts.has(k)) await parts.join(k, t)
   const pieceLength = parts.pieceLength || choosePieceLength(probe.length)
-  const layout: SegmentLayout = parts.layout ?? segmentLayout(probe.length, pieceLength, ctx.segmentSize, ctx.segmentTaper)
+  // Names a predecessor published fix the layout; a layout made here is sized again once the head is in, when the
+  // segments are written in place (separate segment files are named by the layout they were opened under).
+  const named = parts.layout !== undefined || !parts.inPlace
+  let layout: SegmentLayout = parts.layout ?? segmentLayout(probe.length, pieceLength, ctx.segmentSize, ctx.segmentTaper)
   parts.layout ??= layout
   parts.base ??= o.name
   parts.pieceLength ||= pieceLength
@@ -52,8 +55,16 @@ export async function fetchSegmentsFromOrigin(o: {
   o.onStart()
   ctx.log.info({ id: o.id, segments: layout.count, segmentSize: layout.size, firstSegment: layout.head, from: first }, 'fetching segments from the origin')
   if (first >= layout.count) return { resumedBytes: 0 }
+  let fetchStart = 0
+  // The rest is sized from the head's rate: the time to its last byte, the origin's wait before the first included.
+  const afterHead = named || first > 0 ? undefined : (l: SegmentLayout): SegmentLayout => {
+    layout = layoutForRate(l, pieceLength, performance.now() - fetchStart, ctx.segmentSeconds, ctx.segmentTaper)
+    parts.layout = layout
+    if (layout !== l) ctx.log.info({ id: o.id, segments: layout.count, segmentSize: layout.size }, 'segments sized from the origin\'s rate')
+    return layout
+  }
   const sink = new SegmentSink({
-    layout, first, pieceLength, placeOf: (k) => parts.placeOf(k),
+    layout, first, pieceLength, placeOf: (k) => parts.placeOf(k), ...(afterHead ? { afterHead } : {}),
     onSegment: async (k, pieces) => {
       const { torrent } = await buildTorrentFile({
         name: partName(parts.base as string, k, layout), length: segmentLength(layout, k), pieceLength, pieces,
@@ -67,6 +78,7 @@ export async function fetchSegmentsFromOrigin(o: {
   })
   parts.fetching = { part: () => sink.part, bytes: () => sink.partial }
   try {
+    fetchStart = performance.now()
     const got = await downloadFromOrigin({
       probe, allow: ctx.allow, sink, offset: segmentStart(layout, first), signal: o.signal,
       retries: ctx.originRetries, rateLimit: ctx.downloadLimit, backoffBaseMs: ctx.backoffBaseMs,

@@ -70,11 +70,31 @@ function tileSegments(length: number, head: number, size: number, taper: number,
 export function segmentLayout(length: number, pieceLength: number, segmentSize: number, maxTaper = TAPER): SegmentLayout {
   const size = roundUp(segmentSize, pieceLength)
   if (length <= size) return { size, head: size, taper: 0, count: 1, length, starts: [0] }
-  const head = Math.min(size, roundUp(size / HEAD_FRACTION, pieceLength))
+  return layoutAfterHead(length, pieceLength, Math.min(size, roundUp(size / HEAD_FRACTION, pieceLength)), size, maxTaper)
+}
+
+/** `head` bytes first, then segments of `size` (whole pieces both) and the tapered tail. */
+function layoutAfterHead(length: number, pieceLength: number, head: number, size: number, maxTaper: number): SegmentLayout {
   let taper = 0
   // Tapered only with a full middle segment before the tail, and down to whole pieces.
   if (length - head > 2 * size) while (taper < maxTaper && (size / 2 ** (taper + 1)) % pieceLength === 0) taper++
   return tileSegments(length, head, size, taper, pieceLength)
+}
+
+/**
+ * The layout for the rest of the object once the leader has fetched the head in `headMs`: segments of at least
+ * `seconds` of the fetch at the head's rate, never smaller than the layout's own size, at most the rest in one.
+ * Segments let followers start while the leader still fetches; each costs every agent a round of connections and
+ * an end game, so an origin that delivers the rest in a few seconds gets few of them. The head is unchanged, so
+ * the bytes already cut stay where they are; the names of every segment carry the layout returned.
+ */
+export function layoutForRate(layout: SegmentLayout, pieceLength: number, headMs: number, seconds: number, maxTaper = TAPER): SegmentLayout {
+  if (layout.count < 2 || !(headMs > 0) || !(seconds > 0)) return layout
+  // In units whose halvings are whole pieces, so a tapered layout can keep its tail.
+  const unit = pieceLength * 2 ** maxTaper
+  const rest = roundUp(layout.length - layout.head, unit)
+  const size = Math.min(rest, Math.max(layout.size, roundUp((layout.head / headMs) * 1000 * seconds, unit)))
+  return size === layout.size ? layout : layoutAfterHead(layout.length, pieceLength, layout.head, size, maxTaper)
 }
 
 /** Where segment `part` starts in the object. */
@@ -118,11 +138,13 @@ export function layoutFromPart(length: number, named: Omit<PartNameFields, 'base
  * handed to `onSegment` (which seeds and publishes it) without holding up the stream.
  */
 export class SegmentSink implements OriginSink {
-  readonly #layout: SegmentLayout
+  #layout: SegmentLayout
   readonly #first: number
   readonly #pieceLength: number
   readonly #placeOf: (part: number) => FileRange
   readonly #onSegment: (part: number, pieces: Buffer) => Promise<void>
+  /** Called once: a restarted fetch keeps the layout the published names carry. */
+  #afterHead: ((layout: SegmentLayout) => SegmentLayout) | undefined
   #fh: FileHandle | undefined
   /** The file #fh is open on, and where the segment being fetched starts in it. */
   #file = ''
@@ -132,13 +154,21 @@ export class SegmentSink implements OriginSink {
   #inPart = 0
   #pending: Promise<void>[] = []
 
-  constructor(options: { layout: SegmentLayout; first: number; pieceLength: number; placeOf: (part: number) => FileRange; onSegment: (part: number, pieces: Buffer) => Promise<void> }) {
+  /**
+   * `afterHead`: called once the first segment (the head) is cut, before it is handed to `onSegment`; the layout
+   * it returns (same head and length) cuts the rest.
+   */
+  constructor(options: {
+    layout: SegmentLayout; first: number; pieceLength: number; placeOf: (part: number) => FileRange
+    onSegment: (part: number, pieces: Buffer) => Promise<void>; afterHead?: (layout: SegmentLayout) => SegmentLayout
+  }) {
     this.#layout = options.layout
     this.#first = options.first
     this.#part = options.first
     this.#pieceLength = options.pieceLength
     this.#placeOf = options.placeOf
     this.#onSegment = options.onSegment
+    this.#afterHead = options.afterHead
     this.#hasher = new PieceHasher(options.pieceLength, { sha256: false })
   }
 
@@ -183,12 +213,22 @@ export class SegmentSink implements OriginSink {
       if (this.#inPart === segmentLength(this.#layout, this.#part)) {
         const done = this.#part
         const { pieces } = this.#hasher.finish()
+        if (done === 0 && this.#afterHead) {
+          this.#layout = this.#resized(this.#afterHead(this.#layout))
+          this.#afterHead = undefined
+        }
         const p = this.#onSegment(done, pieces)
         p.catch(() => undefined)
         this.#pending.push(p)
         if (done + 1 < this.#layout.count) await this.#openPart(done + 1)
       }
     }
+  }
+
+  /** A new layout for the rest must keep what is cut already: the same length and head. */
+  #resized(next: SegmentLayout): SegmentLayout {
+    if (next.length !== this.#layout.length || next.head !== this.#layout.head || next.count < 2) throw new Error('a new segment layout must keep the object\'s length and head')
+    return next
   }
 
   async reset(): Promise<void> { await this.#openPart(this.#first) }

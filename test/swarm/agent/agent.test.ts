@@ -30,8 +30,10 @@ for (const engine of ['aria2', 'native'] as const) {
       const index = createMemoryIndex()
       const host = new URL(origin.url).host
       for (let i = 0; i < 4; i++) {
-        // 1 MiB segments: the object is published progressively, in 4 segment torrents plus the whole one.
-        agents.push(await startAgent({ engine, dataDir: `${dir}/a${i}`, index, trackers: [tracker.announce], allowHosts: [host], seedTimeMs: 60_000, segmentSize: 1024 * 1024 }))
+        // 1 MiB segments: the object is published progressively, in segment torrents plus the whole one. With
+        // aria2 (segment files) 4 of them; the native engine (in place) sizes the segments after the first from the
+        // origin's rate, and an hour's worth puts the rest of the object in one.
+        agents.push(await startAgent({ engine, dataDir: `${dir}/a${i}`, index, trackers: [tracker.announce], allowHosts: [host], seedTimeMs: 60_000, segmentSize: 1024 * 1024, segmentSeconds: 3600 }))
       }
     })
     after(async () => {
@@ -63,6 +65,7 @@ for (const engine of ['aria2', 'native'] as const) {
         for (const [i, d] of done.entries()) {
           const files = await readdir(path.join(dir, `a${i}`, 'objects', d.key as string, 'parts'))
           assert.deepEqual(files.filter((f) => !f.endsWith('.torrent')), [], `agent ${i} keeps ${files.join(', ')}`)
+          assert.equal(files.filter((f) => /^part-\d+\.torrent$/.test(f)).length, 2, `agent ${i}: the head and the rest, sized from the origin's rate (${files.join(', ')})`)
         }
       }
     })

@@ -54,6 +54,8 @@ describe('swarm fleet on etcd (agent processes)', { timeout: 150_000 }, () => {
       '--etcd', etcd.url, '--etcd-prefix', `test-${process.pid}/`, '--lease-ttl', '2s', '--seed-time', '10m', '--agent-id', name,
       // 1 MiB segments: objects above it are published progressively (a torrent per segment, then the whole).
       '--segment-size', '1MiB',
+      // Fixed 1 MiB segments whatever the origin's rate: the failovers below stop the origin at segment boundaries.
+      '--segment-time', '0',
       ...trackers.flatMap((t) => ['--tracker', t.httpAnnounceUrl]), ...hosts.flatMap((h) => ['--allow-host', h]), ...extra]
     const proc = await startProcess(process.execPath, args, { port, dir, env: { COLONY_LOG_LEVEL: process.env.SWARM_TEST_LOG ?? 'warn' } })
     const log: string[] = []

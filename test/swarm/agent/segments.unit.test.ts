@@ -1,7 +1,10 @@
 // The segment layout: a smaller first segment, middle segments of one size, a tapered tail, and a name that carries the layout.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { layoutFromPart, segmentAt, segmentLayout, segmentLength, segmentStart, type SegmentLayout } from '../../../src/swarm/agent/segments.ts'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { layoutForRate, layoutFromPart, segmentAt, SegmentSink, segmentLayout, segmentLength, segmentStart, type SegmentLayout } from '../../../src/swarm/agent/segments.ts'
 import { parsePartName, partName } from '../../../src/swarm/wire-format.ts'
 
 const MiB = 1024 * 1024
@@ -82,4 +85,71 @@ test('segmentLayout by default: no taper, the head, whole segments, the remainde
   assert.deepEqual(l.starts, [0, 4 * MiB, 20 * MiB, 36 * MiB, 52 * MiB, 68 * MiB, 84 * MiB, 100 * MiB, 116 * MiB])
   assert.equal(segmentLength(l, 8), length - 116 * MiB)
   assertTiles(l)
+})
+
+test('layoutForRate: the rest in segments of at least `seconds` of the head\'s rate, never smaller, at most one; names still parse', () => {
+  const length = 128_000_000
+  const piece = 256 * 1024
+  const l = segmentLayout(length, piece, 16 * MiB)
+  // The head (4 MiB) in 500 ms: 8 MiB/s, 2 s = 16 MiB, the segment size already: the layout is kept as it is.
+  assert.equal(layoutForRate(l, piece, 500, 2), l)
+  // Slower than that: never smaller segments.
+  assert.equal(layoutForRate(l, piece, 5_000, 2), l)
+  // 4 MiB in 250 ms: 16 MiB/s, 2 s = 32 MiB segments after the same head.
+  const faster = layoutForRate(l, piece, 250, 2)
+  assert.equal(faster.head, l.head)
+  assert.equal(faster.size, 32 * MiB)
+  assert.deepEqual(faster.starts, [0, 4 * MiB, 36 * MiB, 68 * MiB, 100 * MiB])
+  assertTiles(faster)
+  // A loopback origin (4 MiB in 10 ms): the rest is one segment, the size rounded up to whole pieces.
+  const one = layoutForRate(l, piece, 10, 2)
+  assert.equal(one.count, 2)
+  assert.deepEqual(one.starts, [0, 4 * MiB])
+  assert.equal(one.size % piece, 0)
+  assertTiles(one)
+  // A follower recovers each of these layouts from the names the leader publishes.
+  for (const r of [faster, one]) {
+    for (let k = 0; k < r.count; k++) {
+      const named = parsePartName(partName('object.bin', k, r))
+      assert.ok(named)
+      assert.deepEqual(layoutFromPart(length, named, segmentLength(r, k), piece), r)
+    }
+  }
+  // Sizes in whole pieces when the rate gives an odd number of bytes; a tapered layout keeps tapering.
+  const odd = layoutForRate(segmentLayout(length, piece, 16 * MiB, 2), piece, 333, 2, 2)
+  assert.equal(odd.size % piece, 0)
+  assert.equal(odd.taper, 2)
+  assertTiles(odd)
+  // Nothing to size: one segment, no time measured, or 0 s asked for.
+  const whole = segmentLayout(8 * MiB, piece, 16 * MiB)
+  assert.equal(layoutForRate(whole, piece, 1, 2), whole)
+  assert.equal(layoutForRate(l, piece, 0, 2), l)
+  assert.equal(layoutForRate(l, piece, 10, 0), l)
+})
+
+test('SegmentSink: the layout afterHead returns cuts the rest; segment files and pieces follow it', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'colony-sink-'))
+  try {
+    const piece = 64 * 1024
+    const length = 3 * MiB + 5
+    const before = segmentLayout(length, piece, MiB)
+    let after: SegmentLayout | undefined
+    const cut: Array<{ part: number; pieces: number }> = []
+    const file = path.join(dir, 'object.bin')
+    const sink = new SegmentSink({
+      layout: before, first: 0, pieceLength: piece,
+      placeOf: (k) => ({ file, offset: segmentStart(after ?? before, k), length: segmentLength(after ?? before, k) }),
+      afterHead: (l) => { after = layoutForRate(l, piece, 1, 2); return after },
+      onSegment: async (part, pieces) => { cut.push({ part, pieces: pieces.length / 20 }) },
+    })
+    await sink.open()
+    const body = Buffer.alloc(length, 7)
+    // Odd chunk sizes: the head's boundary falls inside a chunk.
+    for (let at = 0; at < length; at += 100_003) await sink.write(body.subarray(at, Math.min(length, at + 100_003)), at)
+    await sink.flushed()
+    await sink.close()
+    assert.ok(after && after.count === 2, 'the rest is one segment')
+    assert.deepEqual(cut, [{ part: 0, pieces: before.head / piece }, { part: 1, pieces: Math.ceil((length - before.head) / piece) }])
+    assert.deepEqual(await readFile(file), body)
+  } finally { await rm(dir, { recursive: true, force: true }) }
 })
