@@ -44,7 +44,7 @@ export async function fetchSegmentsFromOrigin(o: {
   const pieceLength = parts.pieceLength || choosePieceLength(probe.length)
   // Names a predecessor published fix the layout; a layout made here is sized again once the head is in, when the
   // segments are written in place (separate segment files are named by the layout they were opened under).
-  const named = parts.layout !== undefined || !parts.inPlace
+  const layoutFixed = parts.layout !== undefined || !parts.inPlace
   let layout: SegmentLayout = parts.layout ?? segmentLayout(probe.length, pieceLength, ctx.segmentSize, ctx.segmentTaper)
   parts.layout ??= layout
   parts.base ??= o.name
@@ -55,9 +55,9 @@ export async function fetchSegmentsFromOrigin(o: {
   o.onStart()
   ctx.log.info({ id: o.id, segments: layout.count, segmentSize: layout.size, firstSegment: layout.head, from: first }, 'fetching segments from the origin')
   if (first >= layout.count) return { resumedBytes: 0 }
-  let fetchStart = 0
   // The rest is sized from the head's rate: the time to its last byte, the origin's wait before the first included.
-  const afterHead = named || first > 0 ? undefined : (l: SegmentLayout): SegmentLayout => {
+  const fetchStart = performance.now()
+  const afterHead = layoutFixed || first > 0 ? undefined : (l: SegmentLayout): SegmentLayout => {
     layout = layoutForRate(l, pieceLength, performance.now() - fetchStart, ctx.segmentSeconds, ctx.segmentTaper)
     parts.layout = layout
     if (layout !== l) ctx.log.info({ id: o.id, segments: layout.count, segmentSize: layout.size }, 'segments sized from the origin\'s rate')
@@ -78,7 +78,6 @@ export async function fetchSegmentsFromOrigin(o: {
   })
   parts.fetching = { part: () => sink.part, bytes: () => sink.partial }
   try {
-    fetchStart = performance.now()
     const got = await downloadFromOrigin({
       probe, allow: ctx.allow, sink, offset: segmentStart(layout, first), signal: o.signal,
       retries: ctx.originRetries, rateLimit: ctx.downloadLimit, backoffBaseMs: ctx.backoffBaseMs,
