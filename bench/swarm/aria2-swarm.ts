@@ -34,6 +34,8 @@ export type SwarmRunResult = {
   cpuSeconds: number
   /** Of cpuSeconds, what the kernel spent for them (loopback TCP, file writes). */
   kernelCpuSeconds: number
+  /** Read and write syscalls of the same processes over the same window. */
+  ioCalls: { reads: number; writes: number }
   /** Files the leechers ended up with, for verification. */
   files: string[]
 }
@@ -77,7 +79,7 @@ export async function runAria2Swarm(options: Aria2SwarmOptions): Promise<SwarmRu
     const wallMs = performance.now() - t0
     const completionMs = leechers.map((_, i) => done.get(i) ?? Number.NaN)
     options.log(`aria2c swarm: ${options.n} leechers complete in ${(wallMs / 1000).toFixed(2)} s`)
-    return { completionMs, wallMs: Math.max(...completionMs, 0) || wallMs, cpuSeconds: meter.total(), kernelCpuSeconds: meter.split().system, files: leechers.map((l) => path.join(l.dir, options.fileName)) }
+    return { completionMs, wallMs: Math.max(...completionMs, 0) || wallMs, cpuSeconds: meter.total(), kernelCpuSeconds: meter.split().system, ioCalls: meter.ioCalls(), files: leechers.map((l) => path.join(l.dir, options.fileName)) }
   } finally {
     await Promise.all(peers.map((p) => p.stop()))
   }

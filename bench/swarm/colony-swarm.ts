@@ -106,6 +106,8 @@ export type ColonyRunResult = {
   cpuSeconds: number
   /** Of cpuSeconds, what the kernel spent for them (loopback TCP, file writes). */
   kernelCpuSeconds: number
+  /** Read and write syscalls of the same processes over the same window. */
+  ioCalls: { reads: number; writes: number }
   /** Of cpuSeconds, what the agents' Node processes used (the rest is their engine children). */
   agentCpuSeconds: number
   /** The whole machine's CPU seconds during the run, by kind: a run with much steal or kernel time was slowed by the VM. */
@@ -202,5 +204,5 @@ export async function runColonyDownloads(agents: AgentProcess[], options: { url:
   const completionMs = list.map((d) => (d.completedAt ? Date.parse(d.completedAt) - startWall : wallMs))
   const m = readMachineCpu()
   const machine = { user: m.user - machine0.user, system: m.system - machine0.system, steal: m.steal - machine0.steal }
-  return { completionMs, wallMs: Math.min(wallMs, Math.max(...completionMs)), cpuSeconds: meter.total(), kernelCpuSeconds: meter.split().system, agentCpuSeconds: nodeMeter.total(), machine, infos: list }
+  return { completionMs, wallMs: Math.min(wallMs, Math.max(...completionMs)), cpuSeconds: meter.total(), kernelCpuSeconds: meter.split().system, ioCalls: meter.ioCalls(), agentCpuSeconds: nodeMeter.total(), machine, infos: list }
 }

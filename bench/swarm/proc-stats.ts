@@ -15,6 +15,16 @@ export function readCpuTimes(pid: number): CpuTimes | undefined {
   return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND }
 }
 
+/** Read and write syscalls (every read, recv, pread…; every write, send, pwrite…) of a live process so far, from /proc/PID/io. */
+export type IoCalls = { reads: number; writes: number }
+
+export function readIoCalls(pid: number): IoCalls | undefined {
+  let text: string
+  try { text = readFileSync(`/proc/${pid}/io`, 'utf8') } catch { return undefined }
+  const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? NaN)
+  return { reads: field('syscr'), writes: field('syscw') }
+}
+
 /** utime + stime of a live process in seconds; undefined once it has exited. */
 export function readCpuSeconds(pid: number): number | undefined {
   const t = readCpuTimes(pid)
@@ -35,6 +45,8 @@ export function readMachineCpu(): { user: number; system: number; steal: number 
 export class CpuMeter {
   readonly #start = new Map<number, CpuTimes>()
   readonly #last = new Map<number, CpuTimes>()
+  readonly #ioStart = new Map<number, IoCalls>()
+  readonly #ioLast = new Map<number, IoCalls>()
 
   mark(pids: Iterable<number>): void {
     for (const pid of pids) {
@@ -42,6 +54,8 @@ export class CpuMeter {
       if (s === undefined) continue
       this.#start.set(pid, s)
       this.#last.set(pid, s)
+      const io = readIoCalls(pid)
+      if (io) { this.#ioStart.set(pid, io); this.#ioLast.set(pid, io) }
     }
   }
 
@@ -52,7 +66,22 @@ export class CpuMeter {
       if (s === undefined) continue
       if (!this.#start.has(pid)) this.#start.set(pid, { user: 0, system: 0 })
       this.#last.set(pid, s)
+      const io = readIoCalls(pid)
+      if (io === undefined) continue
+      if (!this.#ioStart.has(pid)) this.#ioStart.set(pid, { reads: 0, writes: 0 })
+      this.#ioLast.set(pid, io)
     }
+  }
+
+  /** Read and write syscalls since each process's mark. */
+  ioCalls(): IoCalls {
+    const sum = { reads: 0, writes: 0 }
+    for (const [pid, last] of this.#ioLast) {
+      const start = this.#ioStart.get(pid) ?? { reads: 0, writes: 0 }
+      sum.reads += last.reads - start.reads
+      sum.writes += last.writes - start.writes
+    }
+    return sum
   }
 
   /** CPU seconds spent since each process's mark, in user space and in the kernel. */

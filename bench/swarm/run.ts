@@ -168,6 +168,11 @@ async function runCaps(p: ReturnType<typeof parseCommand>, workDir: string, etcd
   }
 }
 
+/** Read and write syscalls per MB delivered: how many wake-ups and copies in and out of the kernel a byte costs. */
+function perMB(io: { reads: number; writes: number }, bytes: number): string {
+  return `syscalls per MB: ${(io.reads / (bytes / 1e6)).toFixed(1)} reads, ${(io.writes / (bytes / 1e6)).toFixed(1)} writes`
+}
+
 function efficiency(bytes: number, cpu: number): number {
   return bytes / 1e6 / Math.max(cpu, 0.01)
 }
@@ -215,7 +220,7 @@ async function runCpu(p: ReturnType<typeof parseCommand>, workDir: string, etcd:
         }
         const eff = efficiency(N * F, r.cpuSeconds)
         log(describeTimes('colony', r.completionMs))
-        log(`colony: ${N - bad}/${N} verified; ${mb(N * F)} MB delivered with ${r.cpuSeconds.toFixed(1)} CPU-s (kernel ${r.kernelCpuSeconds.toFixed(1)}) → ${eff.toFixed(1)} MB per CPU-second; aggregate ${(N * F / 1e6 / (r.wallMs / 1000)).toFixed(1)} MB/s`)
+        log(`colony: ${N - bad}/${N} verified; ${mb(N * F)} MB delivered with ${r.cpuSeconds.toFixed(1)} CPU-s (kernel ${r.kernelCpuSeconds.toFixed(1)}) → ${eff.toFixed(1)} MB per CPU-second; aggregate ${(N * F / 1e6 / (r.wallMs / 1000)).toFixed(1)} MB/s; ${perMB(r.ioCalls, N * F)}`)
         Object.assign(result, { colonyAllSeconds: r.wallMs / 1000, colonyCpuSeconds: r.cpuSeconds, colonyKernelCpuSeconds: r.kernelCpuSeconds, colonyMBPerCpuSecond: eff, colonyVerified: N - bad })
       } finally {
         await fleet?.stop()
@@ -250,7 +255,7 @@ async function runCpu(p: ReturnType<typeof parseCommand>, workDir: string, etcd:
         for (const f of r.files) if (await hashFile(f) === origin.sha256) ok++
         const eff = efficiency(N * F, r.cpuSeconds)
         log(describeTimes('aria2c', r.completionMs))
-        log(`aria2c: ${ok}/${N} verified; ${mb(N * F)} MB delivered with ${r.cpuSeconds.toFixed(1)} CPU-s (kernel ${r.kernelCpuSeconds.toFixed(1)}) → ${eff.toFixed(1)} MB per CPU-second; aggregate ${(N * F / 1e6 / (r.wallMs / 1000)).toFixed(1)} MB/s`)
+        log(`aria2c: ${ok}/${N} verified; ${mb(N * F)} MB delivered with ${r.cpuSeconds.toFixed(1)} CPU-s (kernel ${r.kernelCpuSeconds.toFixed(1)}) → ${eff.toFixed(1)} MB per CPU-second; aggregate ${(N * F / 1e6 / (r.wallMs / 1000)).toFixed(1)} MB/s; ${perMB(r.ioCalls, N * F)}`)
         Object.assign(result, { aria2AllSeconds: r.wallMs / 1000, aria2CpuSeconds: r.cpuSeconds, aria2KernelCpuSeconds: r.kernelCpuSeconds, aria2MBPerCpuSecond: eff, aria2Verified: ok })
       } finally {
         await Promise.all(trackers.map((t) => t.close()))
