@@ -53,6 +53,15 @@ export async function claimAndFetch(h: ClaimHost): Promise<void> {
   const { ctx, probe, held } = h
   const signal = h.swarmSignal
   h.setState('waiting')
+  // Published whole already (the leader and maybe others hold all of it): one torrent, one round of connections,
+  // as a stock client would join it. Its segments' swarms are for agents that asked while it was being fetched.
+  const published = await ctx.index.lookup(probe.key)
+  if (published) {
+    held.role = 'peer'
+    await writeFile(h.torrentPath, published)
+    await h.joinSwarm(published, false)
+    return
+  }
   const parts = new PartSet({ engine: ctx.engine, dir: path.join(h.dir, DATA_LAYOUT.partsDir), objectFile: h.file(), trackers: ctx.trackers, length: probe.length, log: ctx.log, digest: h.checkSha256 })
   held.parts = parts
   parts.addPeers(h.peers())

@@ -60,7 +60,8 @@ for (const engine of ['aria2', 'native'] as const) {
       for (const a of agents) {
         const res = await fetchObject(origin.url, { agent: a.url })
         assert.equal(sha(Buffer.from(await res.arrayBuffer())), origin.sha256)
-      }      if (engine === 'native') {
+      }
+      if (engine === 'native') {
         // Segments written in place: each agent's disk holds the object once, with no segment files beside it.
         for (const [i, d] of done.entries()) {
           const files = await readdir(path.join(dir, `a${i}`, 'objects', d.key as string, 'parts'))
@@ -68,6 +69,21 @@ for (const engine of ['aria2', 'native'] as const) {
           assert.equal(files.filter((f) => /^part-\d+\.torrent$/.test(f)).length, 2, `agent ${i}: the head and the rest, sized from the origin's rate (${files.join(', ')})`)
         }
       }
+    })
+
+    test('an agent asking once the object is published whole joins the whole-object torrent alone', async () => {
+      const gets = origin.gets
+      const late = await startAgent({ engine, dataDir: `${dir}/late`, index: (agents[0] as Agent).index, trackers: [tracker.announce], allowHosts: [new URL(origin.url).host], seedTimeMs: 60_000, segmentSize: 1024 * 1024, segmentSeconds: 3600 })
+      try {
+        const d = await requestDownload(origin.url, { agent: late.url, sha256: origin.sha256 })
+        const done = await waitForDownload(d.id, { agent: late.url, timeoutMs: 40_000 })
+        assert.equal(origin.gets, gets, 'no GET reached the origin')
+        assert.equal(done.role, 'peer')
+        assert.equal(done.sha256, origin.sha256)
+        assert.ok(done.bytes.fromPeers >= origin.body.length, `received ${done.bytes.fromPeers} from peers`)
+        // No segment torrent joined: the parts folder was never made.
+        await assert.rejects(readdir(path.join(dir, 'late', 'objects', done.key as string, 'parts')), { code: 'ENOENT' })
+      } finally { await late.close() }
     })
 
     test('Range requests, the torrent, listing', async () => {
