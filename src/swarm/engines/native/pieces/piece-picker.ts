@@ -1,4 +1,5 @@
 // Piece choices of the in-process engine, as pure functions of counts (the torrent keeps the counts).
+import { performance } from 'node:perf_hooks'
 
 /** pickInRange's answer when every piece of the range is held: the range is done with. */
 export const RANGE_HELD = -2
@@ -22,8 +23,9 @@ export function pickRarest(count: number, avail: Uint16Array, usable: (index: nu
   let bestAvail = Infinity
   let ties = 0
   for (let i = 0; i < count; i++) {
-    if (!usable(i)) continue
     const a = avail[i] ?? 0
+    // A piece more peers have than the best so far cannot win: its (costlier) usability is not asked.
+    if (a > bestAvail || !usable(i)) continue
     if (a < bestAvail) { best = i; bestAvail = a; ties = 1 } else if (a === bestAvail && Math.random() * ++ties < 1) best = i
   }
   return best
