@@ -3,6 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { listen } from '../shared/http-ops.ts'
+import { performance } from 'node:perf_hooks'
 
 export type DemoOriginOptions = {
   /** Object size in bytes; the content is random so nothing downstream can compress or dedupe it. */

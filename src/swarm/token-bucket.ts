@@ -1,6 +1,7 @@
 // A token bucket of bytes (or starts): the native engine's --upload-limit / --download-limit, one bucket per
 // direction shared by every connection and torrent so the cap holds for the agent as a whole (what aria2's overall
 // limits do), and the REST API's per-client start rate.
+import { performance } from 'node:perf_hooks'
 
 export type TokenBucketOptions = {
   /** Bytes per second; 0 = no limit. */

@@ -1,5 +1,6 @@
 // When a topic's queued frames are written: at the end of this event-loop turn, or held for a batch window
 // when that merges enough events into one write per viewer (a write costs ~10 µs of CPU whatever its size).
+import { performance } from 'node:perf_hooks'
 
 /** What the scheduler reads and sets on a topic. */
 export type Schedulable = {

@@ -7,6 +7,7 @@ import { TopicHistory } from './topic-history.ts'
 import type { LiveEvent, LiveTransport } from '../types.ts'
 import type { ViewerSocket } from './viewer-socket.ts'
 import type { Conn, HubOptions, HubStats, TopicState } from './hub-state.ts'
+import { performance } from 'node:perf_hooks'
 
 const HEARTBEAT = encodeSseComment()
 

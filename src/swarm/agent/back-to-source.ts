@@ -10,6 +10,7 @@ import { buildTorrentFile, choosePieceLength, PieceHasher } from '../torrent-fil
 import { torrentSource } from '../wire-format.ts'
 import type { DownloadContext } from './download-types.ts'
 import type { PartSet } from './part-set.ts'
+import { performance } from 'node:perf_hooks'
 
 /** Why a follower went back to the origin: no new byte for the stall timeout, or the swarm deadline passed. */
 export type BackToSourceReason = 'stalled' | 'deadline'

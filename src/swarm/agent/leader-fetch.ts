@@ -8,6 +8,7 @@ import { layoutForRate, SegmentSink, segmentLayout, segmentLength, segmentStart,
 import type { LeaderClaim } from '../index-store/swarm-index.ts'
 import { buildTorrentFile, choosePieceLength, PieceHasher } from '../torrent-file.ts'
 import { partName, torrentSource } from '../wire-format.ts'
+import { performance } from 'node:perf_hooks'
 
 type Progress = (have: number, fromOrigin: number) => void
 

@@ -26,6 +26,7 @@ import { ClassFilter, filterPlan, type ClassFilterSpec } from '../core/class-fil
 import type { WatchCycle } from './watch-cycle.ts'
 import { AdaptiveLimit } from '../core/limits/adaptive-limit.ts'
 import { busyShare } from './busy-share.ts'
+import { performance } from 'node:perf_hooks'
 
 /** Answers that mean "fewer copies at once": HTTP 429/503 and S3 SlowDown/503. */
 const isOverload = (code: string): boolean => code === TRANSFER_CODES.S3_SLOWDOWN || code === TRANSFER_CODES.HTTP_THROTTLED

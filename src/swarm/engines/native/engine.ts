@@ -24,6 +24,7 @@ import { Uploader } from './uploader.ts'
 import { isSafeSingleFile, parseTorrentFile } from '../../torrent-file.ts'
 import type { WireGuard } from './wire/wire-guard.ts'
 import { PEER_ID_PREFIX } from '../../wire-format.ts'
+import { performance } from 'node:perf_hooks'
 
 const noop = (): void => undefined
 /** No peer with a missing piece for this long while downloading → announce again (a new seeder, a successor). */

@@ -5,6 +5,7 @@ import type Wire from 'bittorrent-protocol'
 import { PEER_ID_PREFIX } from '../../wire-format.ts'
 import { blockMessages, haveMessages, MSG_CANCEL, MSG_REQUEST, pieceHeader } from './wire/wire-messages.ts'
 import type { WireGuard } from './wire/wire-guard.ts'
+import { performance } from 'node:perf_hooks'
 
 /** bittorrent-protocol's Wire: the slice this engine drives is described in src/types/bittorrent-protocol.d.ts. */
 export type PeerWire = Wire

@@ -4,6 +4,7 @@
 import type { NativePeer } from './peer.ts'
 import { pickReveal } from './pieces/piece-picker.ts'
 import { FIRST_COPY_WAIT_MS, JOIN_GRACE_MS } from './torrent-types.ts'
+import { performance } from 'node:perf_hooks'
 
 export class RevealPlan {
   readonly #count: number

@@ -22,6 +22,7 @@ import { endGameAfterMs, pickEndGame, pickInRange, pickRarest, RANGE_HELD } from
 import { RevealPlan } from './super-seed.ts'
 import type { ParsedTorrent } from '../../torrent-file.ts'
 import type { IndexPeer } from '../../wire-format.ts'
+import { performance } from 'node:perf_hooks'
 
 export class NativeTorrent extends EventEmitter<EngineTorrentEvents> implements EngineTorrent, UploadSource {
   readonly infoHash: string

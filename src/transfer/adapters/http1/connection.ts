@@ -9,6 +9,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../../errors.ts'
 import { ResponseParser, type ParserLimits, type ResponseHead } from './response-parser.ts'
+import { performance } from 'node:perf_hooks'
 
 /** Flow control of a response's body, for a consumer slower than the socket (a stream with backpressure). */
 export type FlowControl = { pause(): void; resume(): void; abort(err: Error): void }

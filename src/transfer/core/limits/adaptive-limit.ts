@@ -24,6 +24,7 @@
 //   probe upwards again.
 // A window that could not fill the limit (the crawl not feeding fast enough) says nothing about it and is dropped.
 import { TRANSFER_DEFAULTS } from '../../defaults.ts'
+import { performance } from 'node:perf_hooks'
 
 const A = TRANSFER_DEFAULTS.adaptive
 

@@ -6,6 +6,7 @@
 // Where TAT lives is what differs: a SharedArrayBuffer cell updated with compare-and-swap (every copy thread of one
 // process: SharedPacer), or Redis (every worker of a cluster: LeasePacer over a script, taking chunks of tokens).
 import { TRANSFER_DEFAULTS } from '../../defaults.ts'
+import { performance } from 'node:perf_hooks'
 
 /** Paces one quantity (bytes, or requests) against a rate. */
 export interface Pacer {

@@ -11,6 +11,7 @@ import type { InFlightBudget } from './in-flight-budget.ts'
 import type { PieceBufferPool } from './piece-buffers.ts'
 import type { PieceStore } from './piece-store.ts'
 import type { Assembly } from '../torrent-types.ts'
+import { performance } from 'node:perf_hooks'
 
 /** What a block did: dropped (not asked of this peer, or not now), added, completed its piece, or was the wrong size. */
 export type BlockOutcome = 'dropped' | 'added' | 'complete' | 'wrong-size'
