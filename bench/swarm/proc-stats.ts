@@ -37,62 +37,69 @@ export function readMachineCpu(): { user: number; system: number; steal: number 
   return { user: ((f[0] ?? 0) + (f[1] ?? 0)) / TICKS_PER_SECOND, system: ((f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0)) / TICKS_PER_SECOND, steal: (f[7] ?? 0) / TICKS_PER_SECOND }
 }
 
+/** Per process, a first and a latest reading of some counters; `since()` sums latest − first over the processes. */
+class Readings<T extends Record<string, number>> {
+  readonly #first = new Map<number, T>()
+  readonly #last = new Map<number, T>()
+  readonly #read: (pid: number) => T | undefined
+  readonly #zero: T
+
+  constructor(read: (pid: number) => T | undefined, zero: T) {
+    this.#read = read
+    this.#zero = zero
+  }
+
+  mark(pid: number): void {
+    const r = this.#read(pid)
+    if (r === undefined) return
+    this.#first.set(pid, r)
+    this.#last.set(pid, r)
+  }
+
+  /** A process not marked is counted from zero. */
+  sample(pid: number): void {
+    const r = this.#read(pid)
+    if (r === undefined) return
+    if (!this.#first.has(pid)) this.#first.set(pid, this.#zero)
+    this.#last.set(pid, r)
+  }
+
+  since(): T {
+    const sum: Record<string, number> = { ...this.#zero }
+    for (const [pid, last] of this.#last) {
+      const first = this.#first.get(pid) ?? this.#zero
+      for (const k of Object.keys(sum)) sum[k] = (sum[k] ?? 0) + (last[k] ?? 0) - (first[k] ?? 0)
+    }
+    return sum as T
+  }
+}
+
 /**
- * Accumulates the CPU of a set of processes over a window: `mark()` records where each one stood,
- * `sample()` refreshes the last reading (call it before a process exits or is stopped), `total()` sums
- * what each spent since its mark.
+ * Accumulates the CPU (and the read and write syscalls) of a set of processes over a window: `mark()` records
+ * where each one stood, `sample()` refreshes the last reading (call it before a process exits or is stopped),
+ * `total()` sums what each spent since its mark.
  */
 export class CpuMeter {
-  readonly #start = new Map<number, CpuTimes>()
-  readonly #last = new Map<number, CpuTimes>()
-  readonly #ioStart = new Map<number, IoCalls>()
-  readonly #ioLast = new Map<number, IoCalls>()
+  readonly #cpu = new Readings<CpuTimes>(readCpuTimes, { user: 0, system: 0 })
+  readonly #io = new Readings<IoCalls>(readIoCalls, { reads: 0, writes: 0 })
 
   mark(pids: Iterable<number>): void {
-    for (const pid of pids) {
-      const s = readCpuTimes(pid)
-      if (s === undefined) continue
-      this.#start.set(pid, s)
-      this.#last.set(pid, s)
-      const io = readIoCalls(pid)
-      if (io) { this.#ioStart.set(pid, io); this.#ioLast.set(pid, io) }
-    }
+    for (const pid of pids) { this.#cpu.mark(pid); this.#io.mark(pid) }
   }
 
   /** New processes are counted from zero (their start-up is part of the work). */
   sample(pids: Iterable<number>): void {
-    for (const pid of pids) {
-      const s = readCpuTimes(pid)
-      if (s === undefined) continue
-      if (!this.#start.has(pid)) this.#start.set(pid, { user: 0, system: 0 })
-      this.#last.set(pid, s)
-      const io = readIoCalls(pid)
-      if (io === undefined) continue
-      if (!this.#ioStart.has(pid)) this.#ioStart.set(pid, { reads: 0, writes: 0 })
-      this.#ioLast.set(pid, io)
-    }
+    for (const pid of pids) { this.#cpu.sample(pid); this.#io.sample(pid) }
   }
 
   /** Read and write syscalls since each process's mark. */
   ioCalls(): IoCalls {
-    const sum = { reads: 0, writes: 0 }
-    for (const [pid, last] of this.#ioLast) {
-      const start = this.#ioStart.get(pid) ?? { reads: 0, writes: 0 }
-      sum.reads += last.reads - start.reads
-      sum.writes += last.writes - start.writes
-    }
-    return sum
+    return this.#io.since()
   }
 
   /** CPU seconds spent since each process's mark, in user space and in the kernel. */
   split(): CpuTimes {
-    const sum = { user: 0, system: 0 }
-    for (const [pid, last] of this.#last) {
-      const start = this.#start.get(pid) ?? { user: 0, system: 0 }
-      sum.user += last.user - start.user
-      sum.system += last.system - start.system
-    }
-    return sum
+    return this.#cpu.since()
   }
 
   total(): number {
