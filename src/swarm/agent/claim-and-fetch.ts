@@ -56,12 +56,7 @@ export async function claimAndFetch(h: ClaimHost): Promise<void> {
   // Published whole already (the leader and maybe others hold all of it): one torrent, one round of connections,
   // as a stock client would join it. Its segments' swarms are for agents that asked while it was being fetched.
   const published = await ctx.index.lookup(probe.key)
-  if (published) {
-    held.role = 'peer'
-    await writeFile(h.torrentPath, published)
-    await h.joinSwarm(published, false)
-    return
-  }
+  if (published) return joinWhole(h, published)
   const parts = new PartSet({ engine: ctx.engine, dir: path.join(h.dir, DATA_LAYOUT.partsDir), objectFile: h.file(), trackers: ctx.trackers, length: probe.length, log: ctx.log, digest: h.checkSha256 })
   held.parts = parts
   parts.addPeers(h.peers())
@@ -97,9 +92,7 @@ export async function claimAndFetch(h: ClaimHost): Promise<void> {
       watching.abort()
       held.parts = undefined
       await parts.stop()
-      held.role = 'peer'
-      await writeFile(h.torrentPath, first.torrent)
-      await h.joinSwarm(first.torrent, false)
+      await joinWhole(h, first.torrent)
     } else if (first.kind === 'torrent') {
       held.role = 'peer'
       await untilAborted(parts.allDone, signal)
@@ -121,6 +114,13 @@ export async function claimAndFetch(h: ClaimHost): Promise<void> {
     signal.removeEventListener('abort', stopWatching)
     signal.removeEventListener('abort', stopCampaign)
   }
+}
+
+/** Joins the whole-object torrent someone published, as a peer. */
+async function joinWhole(h: ClaimHost, torrent: Buffer): Promise<void> {
+  h.held.role = 'peer'
+  await writeFile(h.torrentPath, torrent)
+  await h.joinSwarm(torrent, false)
 }
 
 /** Origin progress of the leader: bytes of the object on disk, bytes taken from the origin. */
