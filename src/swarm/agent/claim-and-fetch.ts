@@ -1,6 +1,6 @@
-// The first download of a key on an agent (no torrent on disk): watch the key's segment torrents and campaign for
-// the key at once; then follow (join the segments, or the whole torrent, as they are published) or lead (fetch from
-// the origin, seed, publish).
+// The first download of a key on an agent (no torrent on disk): join the whole-object torrent if it is published;
+// else watch the key's segment torrents and campaign for the key at once, then follow (join the segments, or the
+// whole torrent, as they are published) or lead (fetch from the origin, seed, publish).
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { untilAborted } from '../../shared/abort.ts'
@@ -44,8 +44,8 @@ export type ClaimHost = {
 }
 
 /**
- * Watches the key's segment torrents and joins each as it is published, while campaigning for the key. The
- * first of these ends it: every segment verified (assemble), the whole torrent published before any segment
+ * Joins the whole-object torrent if it is published already. Otherwise watches the key's segment torrents and
+ * joins each as it is published, while campaigning for the key. The first of these ends it: every segment verified (assemble), the whole torrent published before any segment
  * (join it, as for an object published whole), or this agent elected (fetch from the origin, from the first
  * unpublished segment when a previous leader died mid-way).
  */
