@@ -239,7 +239,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const parsed = parseTransferArgs(argv)
   if (parsed.help) { process.stdout.write(formatHelp(TRANSFER_SPEC)); return EXIT_OK }
-  const [{ runTransfer }, { formatSummary }, { attachJsonLines, attachProgressBar }, { formatCycle, watchTransfer }, { capYoungGeneration }, { limitHeapGrowth }] = await Promise.all([
+  const [{ runTransfer }, { formatSummary }, { attachJsonLines }, { formatCycle, watchTransfer }, { capYoungGeneration }, { limitHeapGrowth }] = await Promise.all([
     import('../transfer/embedded/engine.ts'), import('../transfer/core/report.ts'), import('../transfer/embedded/progress.ts'), import('../transfer/embedded/watch.ts'),
     import('../transfer/embedded/young-generation.ts'), import('../transfer/embedded/heap-growth.ts'),
   ])
@@ -261,7 +261,7 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal)
   if (json) attachJsonLines(events)
   const showBar = parsed.progress ?? (!json && process.stderr.isTTY === true)
-  const bar = showBar ? await attachProgressBar(events) : undefined
+  const bar = showBar ? await (await import('../transfer/embedded/progress-bar.ts')).attachProgressBar(events) : undefined
   if (options.dryRun && !json) {
     events.on('planned', (e) => process.stdout.write(`${e.key}\t${e.source}\n`))
   }

@@ -1,7 +1,6 @@
-// Renders a run's events: a cli-progress bar on a TTY (files, bytes, rate, ETA, retries, failures), or
-// NDJSON lines for machines (--json). Both just listen to the engine's emitter.
+// Renders a run's events as NDJSON lines for machines (--json), and counts them into totals for a progress bar
+// (progress-bar.ts, loaded only when one is drawn) or a log line. Both just listen to the engine's emitter.
 import type { EventEmitter } from 'node:events'
-import cliProgress from 'cli-progress'
 import { formatBytes, formatDuration } from '../../shared/units.ts'
 import type { TransferEvents } from '../core/events.ts'
 
@@ -15,30 +14,6 @@ export function trackProgress(events: EventEmitter<TransferEvents>): ProgressSta
   events.on('retry', () => { s.retries++ })
   events.on('failed', () => { s.failed++; s.done++ })
   return s
-}
-
-/** A progress bar on `stream` until `stop()` is called. */
-export async function attachProgressBar(events: EventEmitter<TransferEvents>, stream: NodeJS.WriteStream = process.stderr): Promise<{ stop: () => void }> {
-  const { SingleBar, Presets } = cliProgress
-  const stats = trackProgress(events)
-  const started = Date.now()
-  const bar = new SingleBar({
-    stream, hideCursor: true, etaBuffer: 200, fps: 5,
-    format: ' {bar} {percentage}% | {value}/{total} files | {bytes} | {rate}/s | ETA {eta_formatted} | {retries} retries | {failed} failed | {phase}',
-  }, Presets.shades_classic)
-  let phase = 'crawl'
-  const payload = (): Record<string, unknown> => {
-    const secs = Math.max(0.001, (Date.now() - started) / 1000)
-    return { bytes: formatBytes(stats.bytes), rate: formatBytes(stats.bytes / secs), retries: stats.retries, failed: stats.failed, phase }
-  }
-  bar.start(1, 0, payload())
-  const refresh = (): void => { bar.setTotal(Math.max(1, stats.discovered)); bar.update(stats.done, payload()) }
-  events.on('discovered', refresh)
-  events.on('copied', refresh)
-  events.on('failed', refresh)
-  events.on('retry', refresh)
-  events.on('phase', (p) => { phase = p.phase; refresh() })
-  return { stop: () => { refresh(); bar.stop() } }
 }
 
 /**

@@ -31,9 +31,11 @@ test('missing segments: exit 1, the report names them, everything else verified'
   const dest = path.join(work, 'dest')
   const reportFile = path.join(work, 'report.json')
   const masters = lib.classes.map((c) => `${origin.url}/${c.master}`)
-  const r = await runCli(['transfer', ...masters, '--to', dest, '--state', path.join(work, 'state'), '--report', reportFile], { cwd: work })
+  // --progress draws the bar on stderr without a TTY (its module is loaded only then).
+  const r = await runCli(['transfer', ...masters, '--to', dest, '--state', path.join(work, 'state'), '--report', reportFile, '--progress'], { cwd: work })
   assert.equal(r.code, 1, r.stderr + r.stdout)
   for (const p of gone) assert.ok(r.stdout.includes(p), `terminal summary names ${p}:\n${r.stdout}`)
+  assert.match(r.stderr, /\d+\/\d+ files \| .* failed \| (crawl|copy|verify|report)/, r.stderr)
 
   const report = await readReport(reportFile)
   assert.equal(report.ok, false)
