@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // The `colony` command. In a checkout it runs the TypeScript source with Node's type stripping; an installed
 // package (no src/, or src/ under node_modules, where Node strips no types) runs the JavaScript in dist/.
-import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import module from 'node:module'
 import { fileURLToPath } from 'node:url'
@@ -23,6 +22,7 @@ if (!fromSource && existsSync(built)) {
 } else if (process.features.typescript) {
   await import(source)
 } else if (major > 22 || (major === 22 && minor >= 6)) {
+  const { spawnSync } = await import('node:child_process')
   const r = spawnSync(process.execPath, ['--experimental-strip-types', '--no-warnings', source, ...process.argv.slice(2)], { stdio: 'inherit' })
   process.exit(r.status ?? 1)
 } else {

@@ -6,7 +6,7 @@
 // request being answered fails with a TransferError, and the requests queued behind it, of which no byte arrived,
 // fail with `replay` set so the pool sends them again.
 import net from 'node:net'
-import tls from 'node:tls'
+import type { ConnectionOptions as TlsConnectOptions } from 'node:tls'
 import { TransferError, TRANSFER_CODES, toTransferError } from '../../errors.ts'
 import { ResponseParser, type ParserLimits, type ResponseHead } from './response-parser.ts'
 import { performance } from 'node:perf_hooks'
@@ -68,8 +68,9 @@ export function connect(ep: Endpoint, options: ConnectionOptions, label: string)
   const conn = new Http1Connection(options)
   const onread = { buffer, callback: (n: number, buf: Uint8Array) => conn.onRead(n, buf as Buffer) }
   const host = ep.hostname.startsWith('[') ? ep.hostname.slice(1, -1) : ep.hostname
+  // node:tls is loaded on the first https: connection (a few ms of start-up that a plain-HTTP run does without).
   const socket = ep.protocol === 'https:'
-    ? tls.connect({ host, port: ep.port, ...(net.isIP(host) ? {} : { servername: host }), ...(options.ca ? { ca: options.ca } : {}), ALPNProtocols: ['http/1.1'], onread } as tls.ConnectionOptions)
+    ? process.getBuiltinModule('node:tls').connect({ host, port: ep.port, ...(net.isIP(host) ? {} : { servername: host }), ...(options.ca ? { ca: options.ca } : {}), ALPNProtocols: ['http/1.1'], onread } as TlsConnectOptions)
     : net.connect({ host, port: ep.port, onread } as net.NetConnectOpts)
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => socket.destroy(new TransferError(TRANSFER_CODES.TIMEOUT, `${label}: no connection within ${options.connectTimeoutMs} ms`, { retryable: true })), options.connectTimeoutMs)
