@@ -1,6 +1,6 @@
-// A cli-progress bar on a TTY (files, bytes, rate, ETA, retries, failures), fed by the engine's events. Its own
-// module: the CLI imports it only when it draws a bar, so a run without a TTY never loads cli-progress and its
-// twenty modules.
+// A cli-progress bar (files, bytes, rate, ETA, retries, failures) fed by the engine's events: on a TTY, or as lines
+// wherever --progress asks for one. Its own module: the CLI imports it only when it draws a bar, so a run without
+// one never loads cli-progress and its twenty modules.
 import type { EventEmitter } from 'node:events'
 import cliProgress from 'cli-progress'
 import { formatBytes } from '../../shared/units.ts'
