@@ -32,7 +32,7 @@ export const SWARM_DEFAULTS = deepFreeze({
     segmentSize: { native: 16 * MiB, aria2: 32 * MiB },
     /**
      * Segments after the first hold at least this many seconds of the leader's origin fetch, at the rate the first
-     * came in (never less than the segment size): a fast origin gets few segments (--segment-seconds).
+     * came in (never less than the segment size): a fast origin gets few segments (--segment-time).
      */
     segmentSeconds: 2,
     /** Halvings of the last segment's worth of a segmented object, per engine (see segmentLayout). */

@@ -45,9 +45,9 @@ export type ClaimHost = {
 
 /**
  * Joins the whole-object torrent if it is published already. Otherwise watches the key's segment torrents and
- * joins each as it is published, while campaigning for the key. The first of these ends it: every segment verified (assemble), the whole torrent published before any segment
- * (join it, as for an object published whole), or this agent elected (fetch from the origin, from the first
- * unpublished segment when a previous leader died mid-way).
+ * joins each as it is published, while campaigning for the key. The first of these ends it: every segment verified
+ * (assemble), the whole torrent published before any segment (join it, as for an object published whole), or this
+ * agent elected (fetch from the origin, from the first unpublished segment when a previous leader died mid-way).
  */
 export async function claimAndFetch(h: ClaimHost): Promise<void> {
   const { ctx, probe, held } = h
